@@ -1,0 +1,43 @@
+# Sourced by scripts/test and scripts/demo: install what the build and
+# the tests need from Debian's packages when it is missing.
+# shellcheck shell=sh
+
+RD_PACKAGES="build-essential autoconf automake pkg-config librsync-dev
+libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev check sqlite3 mandoc
+python3 openssh-server openssh-client valgrind"
+
+rd_install_deps() {
+	missing=
+	for p in $RD_PACKAGES; do
+		dpkg-query -W -f '${Status}' "$p" 2>/dev/null |
+		    grep -q 'install ok installed' || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	echo "installing:$missing"
+	if [ "$(id -u)" -eq 0 ]; then
+		SUDO=
+	elif command -v sudo >/dev/null 2>&1; then
+		SUDO=sudo
+	else
+		echo "missing packages:$missing (run as root or install them)" >&2
+		return 1
+	fi
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+	# shellcheck disable=SC2086
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $missing >/dev/null
+}
+
+# Configure (once) and build in directory $1 with configure flags $2...
+rd_build() {
+	dir=$1
+	shift
+	top=$(pwd)
+	[ -x configure ] || autoreconf -fi
+	mkdir -p "$dir"
+	(
+		cd "$dir"
+		[ -f Makefile ] || "$top/configure" -q "$@"
+		make -s -j"$(nproc)"
+	)
+}

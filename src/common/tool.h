@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * tool.h: helpers shared by the command-line tools: the program name,
+ * diagnostics on stderr, the exit-status table, syslog, and die-on-error
+ * allocation.  librd never uses these.
+ */
+#ifndef TOOL_H
+#define TOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "redund.h"
+
+/* Record the program name (basename of "argv0", else "fallback"), make sure
+ * fds 0-2 are open, and set the locale-independent defaults. */
+void tool_init(const char *argv0, const char *fallback);
+const char *tool_progname(void);
+
+/* Send diagnostics to syslog too (for cron); "quiet" suppresses progress. */
+void tool_set_syslog(int on);
+int tool_syslog(void);
+/* Send a notice to syslog (LOG_NOTICE) when --syslog is on. */
+void tool_log(const char *fmt, ...) RD_PRINTF(1, 2);
+void tool_set_quiet(int on);
+int tool_quiet(void);
+
+/* "prog: message" on stderr. */
+void tool_warn(const char *fmt, ...) RD_PRINTF(1, 2);
+RD_NORETURN void tool_die(int status, const char *fmt, ...) RD_PRINTF(2, 3);
+RD_NORETURN void tool_die_err(const struct rd_err *err);
+
+/* The sysexits status for an rd_code. */
+int tool_exit_code(enum rd_code code);
+
+/* Flush stdout; a write error turns "status" into EX_IOERR.  Returns it. */
+int tool_exit(int status);
+
+/* Print "prog VERSION" and exit 0. */
+RD_NORETURN void tool_version(void);
+
+/* Parse a decimal integer in [min, max] or die with EX_USAGE naming "what". */
+int64_t tool_parse_int(const char *s, int64_t min, int64_t max,
+    const char *what);
+/* Parse seconds ("30", "2.5", "10m", "7d", "1h") or die with EX_USAGE. */
+double tool_parse_seconds(const char *s, const char *what);
+
+/* Human sizes: "1.5 MiB" into "buf" (at least 16 bytes). */
+const char *tool_human_bytes(int64_t n, char *buf, size_t len);
+/* Local time "YYYY-MM-DD HH:MM:SS" into "buf" (at least 20 bytes). */
+const char *tool_time(int64_t t, char *buf, size_t len);
+
+/* Progress line on stderr when it is a terminal and not quiet. */
+int tool_progress_enabled(void);
+void tool_progress(const char *fmt, ...) RD_PRINTF(1, 2);
+void tool_progress_done(void);
+
+struct option;
+
+/*
+ * Die with EX_USAGE ("CMD does not take --NAME") unless the option whose
+ * getopt value is "ch" is named in "allowed", a list of long names each
+ * surrounded by spaces (" json quiet ").
+ */
+void tool_opt_allowed(const char *cmd, const char *allowed,
+    const struct option *longopts, int ch);
+
+/* Allocation that exits with EX_OSERR on failure. */
+void *tool_xmalloc(size_t n);
+char *tool_xstrdup(const char *s);
+
+#endif /* TOOL_H */

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * catalog.c: the SQLite catalog of a store: its schema, its identity
+ * (meta), and the helpers through which every other file runs SQL, so
+ * that SQLite result codes become rd_err in this one place.
+ *
+ * The catalog grows with changes, not with files x snapshots: an entry
+ * row is valid for the snapshots first..last (last NULL: up to the newest
+ * snapshot), so a file that does not change is one row however many
+ * snapshots see it.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rd_int.h"
+
+static const char schema[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE packs("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " size INTEGER NOT NULL);"
+    "CREATE TABLE contents("
+    " sha BLOB PRIMARY KEY,"		/* SHA-256 of the full bytes */
+    " size INTEGER NOT NULL,"		/* raw size */
+    " kind INTEGER NOT NULL,"		/* 0 full, 1 delta */
+    " codec INTEGER NOT NULL,"
+    " base BLOB REFERENCES contents(sha),"
+    " depth INTEGER NOT NULL,"		/* 0 for full */
+    " pack INTEGER NOT NULL REFERENCES packs(id),"
+    " off INTEGER NOT NULL,"
+    " len INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX contents_pack ON contents(pack);"
+    "CREATE INDEX contents_size ON contents(size);"
+    "CREATE INDEX contents_base ON contents(base) WHERE base IS NOT NULL;"
+    "CREATE TABLE signatures("
+    " sha BLOB PRIMARY KEY REFERENCES contents(sha),"
+    " block INTEGER NOT NULL,"
+    " pack INTEGER NOT NULL REFERENCES packs(id),"
+    " off INTEGER NOT NULL,"
+    " len INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX signatures_pack ON signatures(pack);"
+    "CREATE TABLE snapshots("
+    " id INTEGER PRIMARY KEY,"
+    " state TEXT NOT NULL CHECK (state IN ('pending', 'complete')),"
+    " started REAL NOT NULL,"
+    " finished REAL,"
+    " label TEXT,"
+    " source TEXT,"
+    " files INTEGER NOT NULL DEFAULT 0,"
+    " bytes INTEGER NOT NULL DEFAULT 0,"
+    " bytes_read INTEGER NOT NULL DEFAULT 0,"
+    " bytes_added INTEGER NOT NULL DEFAULT 0,"
+    " stored INTEGER NOT NULL DEFAULT 0,"
+    " changed INTEGER NOT NULL DEFAULT 0,"
+    " removed INTEGER NOT NULL DEFAULT 0,"
+    " inconsistent INTEGER NOT NULL DEFAULT 0,"
+    " skipped INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE entries("
+    " id INTEGER PRIMARY KEY,"
+    " path BLOB NOT NULL,"		/* dirs end in '/', root is '' */
+    " first INTEGER NOT NULL,"		/* first snapshot id */
+    " last INTEGER,"			/* last snapshot id, NULL: newest */
+    " type INTEGER NOT NULL,"		/* 'f', 'd', 'l' */
+    " mode INTEGER NOT NULL,"
+    " uid INTEGER NOT NULL,"
+    " gid INTEGER NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " mtime INTEGER NOT NULL,"		/* nanoseconds */
+    " sha BLOB,"			/* files */
+    " target BLOB,"			/* symlinks */
+    " ino INTEGER NOT NULL DEFAULT 0,"	/* quick check only */
+    " ctime INTEGER NOT NULL DEFAULT 0,"	/* quick check only */
+    " unstable INTEGER NOT NULL DEFAULT 0);" /* changed while read */
+    "CREATE INDEX entries_cur ON entries(path) WHERE last IS NULL;"
+    "CREATE INDEX entries_path ON entries(path, first);"
+    "CREATE INDEX entries_sha ON entries(sha) WHERE sha IS NOT NULL;"
+    "CREATE INDEX entries_last ON entries(last) WHERE last IS NOT NULL;"
+    "CREATE INDEX entries_first ON entries(first);"
+    "CREATE TABLE replicas("
+    " dir TEXT PRIMARY KEY,"		/* absolute path */
+    " version INTEGER NOT NULL,"	/* snapshot the dir holds */
+    " target INTEGER,"			/* while applying: moving to */
+    " state TEXT NOT NULL CHECK (state IN ('clean', 'applying')),"
+    " updated REAL NOT NULL) WITHOUT ROWID;";
+
+int
+rdi_db_err(sqlite3 *db, const char *what, struct rd_err *err)
+{
+	int rc = sqlite3_extended_errcode(db);
+	enum rd_code code;
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		code = RD_EBUSY;
+		break;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		code = RD_ECORRUPT;
+		break;
+	case SQLITE_NOMEM:
+		code = RD_ENOMEM;
+		break;
+	case SQLITE_CANTOPEN:
+		code = RD_ENOENT;
+		break;
+	case SQLITE_PERM:
+	case SQLITE_READONLY:
+	case SQLITE_AUTH:
+		code = RD_EPERM;
+		break;
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+		code = RD_EIO;
+		break;
+	default:
+		code = RD_EINTERNAL;
+		break;
+	}
+	return rd_err_set(err, code, "%s: %s", what, sqlite3_errmsg(db));
+}
+
+int
+rdi_db_exec(sqlite3 *db, const char *sql, struct rd_err *err)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return rdi_db_err(db, "catalog", err);
+	return 0;
+}
+
+int
+rdi_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out,
+    struct rd_err *err)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, out, NULL) != SQLITE_OK) {
+		*out = NULL;
+		return rdi_db_err(db, "catalog", err);
+	}
+	return 0;
+}
+
+int
+rdi_db_step(sqlite3 *db, sqlite3_stmt *s, struct rd_err *err)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return rdi_db_err(db, "catalog", err);
+}
+
+int
+rdi_db_open(struct rd_store *st, int readonly, sqlite3 **out,
+    struct rd_err *err)
+{
+	char path[4096];
+	sqlite3 *db = NULL;
+	int flags;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/catalog.db", st->path) >=
+	    sizeof(path))
+		return rd_err_set(err, RD_EUSAGE, "store path is too long");
+	flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+	    SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+		if (db == NULL)
+			return rd_err_set(err, RD_ENOMEM, "out of memory");
+		rd_err_set(err, RD_ENOENT, "cannot open catalog '%s': %s",
+		    path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	sqlite3_extended_result_codes(db, 1);
+	if (rdi_db_exec(db, "PRAGMA foreign_keys=ON;"
+	    "PRAGMA cache_size=-16000;"
+	    "PRAGMA temp_store=FILE;", err) == -1) {
+		sqlite3_close(db);
+		return -1;
+	}
+	*out = db;
+	return 0;
+}
+
+int
+rdi_db_create(sqlite3 *db, const struct rd_init_opts *opts,
+    struct rd_err *err)
+{
+	char uuid[37], buf[32];
+
+	if (rdi_uuid(uuid, err) == -1)
+		return -1;
+	if (rdi_db_exec(db, "PRAGMA journal_mode=WAL;", err) == -1 ||
+	    rdi_db_exec(db, "BEGIN;", err) == -1)
+		return -1;
+	if (rdi_db_exec(db, schema, err) == -1)
+		goto fail;
+	snprintf(buf, sizeof(buf), "PRAGMA user_version=%d;", RD_FORMAT);
+	if (rdi_db_exec(db, buf, err) == -1 ||
+	    rdi_meta_set(db, "uuid", uuid, err) == -1 ||
+	    rdi_meta_set(db, "codec", rd_codec_name(opts->codec), err) == -1 ||
+	    rdi_meta_set(db, "role", opts->standby ? "standby" : "primary",
+		err) == -1 ||
+	    rdi_meta_set(db, "epoch", "1", err) == -1)
+		goto fail;
+	snprintf(buf, sizeof(buf), "%d", opts->chain_max);
+	if (rdi_meta_set(db, "chain_max", buf, err) == -1)
+		goto fail;
+	if (rdi_db_exec(db, "COMMIT;", err) == -1)
+		goto fail;
+	return 0;
+fail:
+	sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+	return -1;
+}
+
+int
+rdi_meta_get(sqlite3 *db, const char *key, char *buf, size_t len,
+    struct rd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *v;
+	int r, ret = -1;
+
+	if (rdi_db_prepare(db, "SELECT value FROM meta WHERE key = ?", &s,
+	    err) == -1)
+		return -1;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	r = rdi_db_step(db, s, err);
+	if (r == -1)
+		goto out;
+	if (r == 0) {
+		if (len > 0)
+			buf[0] = '\0';
+		ret = 0;
+		goto out;
+	}
+	v = sqlite3_column_text(s, 0);
+	if ((size_t)snprintf(buf, len, "%s", v != NULL ? (const char *)v :
+	    "") >= len) {
+		rd_err_set(err, RD_ECORRUPT, "catalog value '%s' is too long",
+		    key);
+		goto out;
+	}
+	ret = 1;
+out:
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int
+rdi_meta_set(sqlite3 *db, const char *key, const char *val,
+    struct rd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int ret = -1;
+
+	if (rdi_db_prepare(db, "INSERT INTO meta(key, value) VALUES (?, ?)"
+	    " ON CONFLICT(key) DO UPDATE SET value = excluded.value", &s,
+	    err) == -1)
+		return -1;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, val, -1, SQLITE_STATIC);
+	if (rdi_db_step(db, s, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	sqlite3_finalize(s);
+	return ret;
+}
+
+int
+rdi_db_load(struct rd_store *st, struct rd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	char buf[64];
+	int version, r, ret = -1;
+
+	if (rdi_db_prepare(st->db, "PRAGMA user_version", &s, err) == -1)
+		return -1;
+	r = rdi_db_step(st->db, s, err);
+	if (r == -1)
+		goto out;
+	version = r == 1 ? sqlite3_column_int(s, 0) : 0;
+	if (version != RD_FORMAT) {
+		rd_err_set(err, RD_ECORRUPT,
+		    "store '%s' has catalog format %d; this version of redund reads format %d",
+		    st->path, version, RD_FORMAT);
+		goto out;
+	}
+	memset(&st->info, 0, sizeof(st->info));
+	st->info.format = version;
+	if ((r = rdi_meta_get(st->db, "uuid", st->info.uuid,
+	    sizeof(st->info.uuid), err)) == -1)
+		goto out;
+	if (r == 0) {
+		rd_err_set(err, RD_ECORRUPT, "store '%s' has no identity",
+		    st->path);
+		goto out;
+	}
+	if (rdi_meta_get(st->db, "origin", st->info.origin,
+	    sizeof(st->info.origin), err) == -1 ||
+	    rdi_meta_get(st->db, "role", buf, sizeof(buf), err) == -1)
+		goto out;
+	st->info.standby = strcmp(buf, "standby") == 0;
+	if (rdi_meta_get(st->db, "codec", buf, sizeof(buf), err) == -1)
+		goto out;
+	if (strcmp(buf, "zlib") == 0)
+		st->info.codec = RD_CODEC_ZLIB;
+	else if (strcmp(buf, "zstd") == 0)
+		st->info.codec = RD_CODEC_ZSTD;
+	else {
+		rd_err_set(err, RD_ECORRUPT, "store '%s' has unknown codec '%s'",
+		    st->path, buf);
+		goto out;
+	}
+	if (rdi_meta_get(st->db, "chain_max", buf, sizeof(buf), err) == -1)
+		goto out;
+	st->info.chain_max = atoi(buf);
+	if (st->info.chain_max < 1 || st->info.chain_max > 64)
+		st->info.chain_max = 8;
+	if (rdi_meta_get(st->db, "epoch", buf, sizeof(buf), err) == -1)
+		goto out;
+	st->info.epoch = strtoll(buf, NULL, 10);
+	ret = 0;
+out:
+	sqlite3_finalize(s);
+	return ret;
+}

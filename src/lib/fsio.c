@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * fsio.c: I/O that checks everything: full writes and reads that loop on
+ * short counts and EINTR, directory fsync, safe path checks, growable
+ * buffers, random ids, and clocks.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "rd_int.h"
+
+int
+rdi_write_all(int fd, const void *buf, size_t len, const char *what,
+    struct rd_err *err)
+{
+	const unsigned char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return rd_err_sys(err, RD_EIO, "cannot write '%s'",
+			    what);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+rdi_pwrite_all(int fd, const void *buf, size_t len, off_t off,
+    const char *what, struct rd_err *err)
+{
+	const unsigned char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = pwrite(fd, p, len, off);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return rd_err_sys(err, RD_EIO, "cannot write '%s'",
+			    what);
+		}
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+ssize_t
+rdi_read_full(int fd, void *buf, size_t len, const char *what,
+    struct rd_err *err)
+{
+	unsigned char *p = buf;
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = read(fd, p + got, len - got);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return rd_err_sys(err, RD_EIO, "cannot read '%s'", what);
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int
+rdi_pread_exact(int fd, void *buf, size_t len, off_t off, const char *what,
+    struct rd_err *err)
+{
+	unsigned char *p = buf;
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = pread(fd, p + got, len - got, off + (off_t)got);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return rd_err_sys(err, RD_EIO, "cannot read '%s'", what);
+		}
+		if (n == 0)
+			return rd_err_set(err, RD_ECORRUPT,
+			    "'%s' is truncated at offset %lld", what,
+			    (long long)(off + (off_t)got));
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+int
+rdi_fsync_dirfd(int dfd, const char *what, struct rd_err *err)
+{
+	if (fsync(dfd) == -1 && errno != EINVAL)
+		return rd_err_sys(err, RD_EIO, "cannot fsync '%s'", what);
+	return 0;
+}
+
+int
+rdi_fsync_dir(const char *path, struct rd_err *err)
+{
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot open '%s'", path);
+	ret = rdi_fsync_dirfd(fd, path, err);
+	close(fd);
+	return ret;
+}
+
+int
+rdi_close(int fd, const char *what, struct rd_err *err)
+{
+	if (close(fd) == -1 && errno != EINTR)
+		return rd_err_sys(err, RD_EIO, "cannot close '%s'", what);
+	return 0;
+}
+
+int
+rdi_path_safe(const char *path)
+{
+	const char *p = path, *slash;
+	size_t n;
+
+	if (*path == '\0' || *path == '/' || strlen(path) >= PATH_MAX)
+		return 0;
+	while (*p != '\0') {
+		slash = strchr(p, '/');
+		n = slash != NULL ? (size_t)(slash - p) : strlen(p);
+		if (n == 0 || n > NAME_MAX)
+			return 0;
+		if ((n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		if (slash == NULL)
+			break;
+		p = slash + 1;
+		if (*p == '\0')
+			return 0;
+	}
+	return 1;
+}
+
+int
+rdi_buf_append(struct rdi_buf *b, const void *p, size_t n, struct rd_err *err)
+{
+	size_t cap;
+	unsigned char *d;
+
+	if (n == 0)
+		return 0;
+	if (b->len + n > b->cap) {
+		cap = b->cap != 0 ? b->cap : 4096;
+		while (cap < b->len + n)
+			cap *= 2;
+		d = realloc(b->data, cap);
+		if (d == NULL)
+			return rd_err_set(err, RD_ENOMEM, "out of memory");
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+void
+rdi_buf_release(struct rdi_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+int
+rdi_buf_sink(void *arg, const void *buf, size_t len, struct rd_err *err)
+{
+	return rdi_buf_append(arg, buf, len, err);
+}
+
+int
+rdi_random(void *buf, size_t len, struct rd_err *err)
+{
+	if (RAND_bytes(buf, (int)len) != 1)
+		return rd_err_set(err, RD_EINTERNAL,
+		    "cannot get random bytes");
+	return 0;
+}
+
+int
+rdi_uuid(char out[37], struct rd_err *err)
+{
+	unsigned char b[16];
+	char hex[33];
+
+	if (rdi_random(b, sizeof(b), err) == -1)
+		return -1;
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	rd_hex(b, sizeof(b), hex);
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+	    hex + 16, hex + 20);
+	return 0;
+}
+
+double
+rd_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double
+rd_monotonic(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+rd_ncpu(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}

@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * pack.c: pack files.  A pack is an 8-byte magic followed by objects,
+ * each a 96-byte header and a payload:
+ *
+ *	0  4  "RDO1"		 56 32  base SHA-256 (delta) or zeros
+ *	4  1  kind (0 full, 1 delta, 2 signature)
+ *	5  1  codec		 88  4  CRC-32 of the payload
+ *	6  2  zero		 92  4  CRC-32 of header bytes 0..91
+ *	8  8  raw size
+ *	16 8  payload length
+ *	24 32 content SHA-256
+ *
+ * Integers are little-endian.  A writer owns its pack: it is written in
+ * STORE/tmp, then fsynced, renamed into STORE/packs and the directory
+ * fsynced, all before the catalog transaction that refers to it commits.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "rd_int.h"
+
+#define READ_CHUNK (256 * 1024)
+
+static void
+put64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t
+get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+void
+rdi_objhdr_encode(const struct rdi_objhdr *h, unsigned char *out)
+{
+	memset(out, 0, RDI_OBJ_HDR);
+	memcpy(out, "RDO1", 4);
+	out[4] = (unsigned char)h->kind;
+	out[5] = (unsigned char)h->codec;
+	put64(out + 8, (uint64_t)h->raw_size);
+	put64(out + 16, (uint64_t)h->len);
+	memcpy(out + 24, h->sha, RD_HASH_LEN);
+	memcpy(out + 56, h->base, RD_HASH_LEN);
+	put32(out + 88, h->crc);
+	put32(out + 92, (uint32_t)crc32(0, out, 92));
+}
+
+int
+rdi_objhdr_decode(const unsigned char *in, struct rdi_objhdr *h,
+    struct rd_err *err)
+{
+	if (memcmp(in, "RDO1", 4) != 0)
+		return rd_err_set(err, RD_ECORRUPT, "bad object magic");
+	if (get32(in + 92) != (uint32_t)crc32(0, in, 92))
+		return rd_err_set(err, RD_ECORRUPT,
+		    "object header checksum mismatch");
+	h->kind = in[4];
+	h->codec = in[5];
+	h->raw_size = (int64_t)get64(in + 8);
+	h->len = (int64_t)get64(in + 16);
+	memcpy(h->sha, in + 24, RD_HASH_LEN);
+	memcpy(h->base, in + 56, RD_HASH_LEN);
+	h->crc = get32(in + 88);
+	if (h->kind > RDI_OBJ_SIG || h->codec > RD_CODEC_ZSTD ||
+	    h->raw_size < 0 || h->len < 0)
+		return rd_err_set(err, RD_ECORRUPT, "bad object header");
+	return 0;
+}
+
+int
+rdi_packw_open(struct rd_store *st, int64_t id, struct rdi_packw *pw,
+    struct rd_err *err)
+{
+	unsigned char rnd[16];
+	char tmp[64];
+
+	memset(pw, 0, sizeof(*pw));
+	pw->fd = -1;
+	pw->id = id;
+	if (rdi_random(rnd, sizeof(rnd), err) == -1)
+		return -1;
+	rd_hex(rnd, sizeof(rnd), pw->name);
+	snprintf(tmp, sizeof(tmp), "tmp/%s.pack", pw->name);
+	pw->fd = openat(st->dfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (pw->fd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot create '%s/%s'",
+		    st->path, tmp);
+	if (rdi_write_all(pw->fd, RDI_PACK_MAGIC, 8, tmp, err) == -1) {
+		rdi_packw_abort(st, pw);
+		return -1;
+	}
+	pw->off = 8;
+	return 0;
+}
+
+int
+rdi_packw_begin(struct rdi_packw *pw, int kind, int codec,
+    const unsigned char *sha, const unsigned char *base, struct rd_err *err)
+{
+	(void)err;
+	memset(&pw->hdr, 0, sizeof(pw->hdr));
+	pw->hdr.kind = kind;
+	pw->hdr.codec = codec;
+	memcpy(pw->hdr.sha, sha, RD_HASH_LEN);
+	if (base != NULL)
+		memcpy(pw->hdr.base, base, RD_HASH_LEN);
+	pw->obj_start = pw->off;
+	pw->off += RDI_OBJ_HDR;
+	pw->crc = (uint32_t)crc32(0, NULL, 0);
+	return 0;
+}
+
+int
+rdi_packw_sink(void *arg, const void *buf, size_t len, struct rd_err *err)
+{
+	struct rdi_packw *pw = arg;
+
+	if (rdi_pwrite_all(pw->fd, buf, len, pw->off, "pack", err) == -1)
+		return -1;
+	pw->off += (off_t)len;
+	pw->crc = (uint32_t)crc32_z(pw->crc, buf, len);
+	return 0;
+}
+
+int
+rdi_packw_end(struct rdi_packw *pw, int64_t raw_size, int64_t *off,
+    int64_t *len, struct rd_err *err)
+{
+	unsigned char hdr[RDI_OBJ_HDR];
+
+	pw->hdr.raw_size = raw_size;
+	pw->hdr.len = pw->off - pw->obj_start - RDI_OBJ_HDR;
+	pw->hdr.crc = pw->crc;
+	rdi_objhdr_encode(&pw->hdr, hdr);
+	if (rdi_pwrite_all(pw->fd, hdr, sizeof(hdr), pw->obj_start, "pack",
+	    err) == -1)
+		return -1;
+	*off = pw->obj_start;
+	*len = pw->hdr.len;
+	return 0;
+}
+
+int
+rdi_packw_rollback(struct rdi_packw *pw, off_t off, struct rd_err *err)
+{
+	if (ftruncate(pw->fd, off) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot truncate pack");
+	pw->off = off;
+	return 0;
+}
+
+int
+rdi_packw_finish(struct rd_store *st, struct rdi_packw *pw, int64_t *size,
+    struct rd_err *err)
+{
+	char from[64], to[64];
+	int pfd, ret = -1;
+
+	snprintf(from, sizeof(from), "tmp/%s.pack", pw->name);
+	snprintf(to, sizeof(to), "packs/%s.pack", pw->name);
+	if (ftruncate(pw->fd, pw->off) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot truncate '%s'", from);
+		return -1;
+	}
+	if (fsync(pw->fd) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot fsync '%s/%s'", st->path, from);
+		return -1;
+	}
+	if (rdi_close(pw->fd, from, err) == -1) {
+		pw->fd = -1;
+		return -1;
+	}
+	pw->fd = -1;
+	if (renameat(st->dfd, from, st->dfd, to) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot rename '%s' to '%s'",
+		    from, to);
+	pfd = openat(st->dfd, "packs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot open '%s/packs'",
+		    st->path);
+	if (rdi_fsync_dirfd(pfd, "packs", err) == -1)
+		goto out;
+	*size = pw->off;
+	ret = 0;
+out:
+	close(pfd);
+	return ret;
+}
+
+void
+rdi_packw_abort(struct rd_store *st, struct rdi_packw *pw)
+{
+	char tmp[64];
+
+	if (pw->fd == -1)
+		return;
+	close(pw->fd);
+	pw->fd = -1;
+	snprintf(tmp, sizeof(tmp), "tmp/%s.pack", pw->name);
+	unlinkat(st->dfd, tmp, 0);
+}
+
+int
+rdi_pack_open(struct rd_store *st, const char *name, struct rd_err *err)
+{
+	char path[64];
+	int fd;
+
+	if (strlen(name) != 32 || strspn(name, "0123456789abcdef") != 32)
+		return rd_err_set(err, RD_ECORRUPT, "bad pack name '%s'",
+		    name);
+	snprintf(path, sizeof(path), "packs/%s.pack", name);
+	fd = openat(st->dfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return rd_err_set(err, RD_ECORRUPT,
+			    "pack '%s' is missing", name);
+		return rd_err_sys(err, RD_EIO, "cannot open pack '%s'", name);
+	}
+	return fd;
+}
+
+int
+rdi_obj_read(int fd, const char *packname, int64_t off,
+    const unsigned char *sha, int kind, rdi_sink_fn sink, void *arg,
+    struct rdi_objhdr *hdr, struct rd_err *err)
+{
+	unsigned char raw[RDI_OBJ_HDR];
+	struct rdi_objhdr h;
+	struct rdi_zdec *z = NULL;
+	unsigned char *buf = NULL;
+	int64_t left, pos;
+	uint32_t crc;
+	ssize_t n;
+	size_t want;
+	int ret = -1;
+
+	if (rdi_pread_exact(fd, raw, sizeof(raw), (off_t)off, packname,
+	    err) == -1)
+		return -1;
+	if (rdi_objhdr_decode(raw, &h, err) == -1) {
+		char why[sizeof(err->msg)];
+
+		memcpy(why, err->msg, sizeof(why));
+		return rd_err_set(err, RD_ECORRUPT,
+		    "pack '%s' offset %lld: %s", packname, (long long)off,
+		    why);
+	}
+	if ((kind == RDI_OBJ_SIG) != (h.kind == RDI_OBJ_SIG) ||
+	    memcmp(h.sha, sha, RD_HASH_LEN) != 0)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "pack '%s' offset %lld holds another object", packname,
+		    (long long)off);
+	if (hdr != NULL)
+		*hdr = h;
+	if (sink == NULL)
+		return 0;
+	if (rdi_zdec_new(h.codec, &z, err) == -1)
+		return -1;
+	buf = malloc(READ_CHUNK);
+	if (buf == NULL) {
+		rd_err_set(err, RD_ENOMEM, "out of memory");
+		goto out;
+	}
+	crc = (uint32_t)crc32(0, NULL, 0);
+	left = h.len;
+	pos = off + RDI_OBJ_HDR;
+	while (left > 0) {
+		want = left > READ_CHUNK ? READ_CHUNK : (size_t)left;
+		n = pread(fd, buf, want, (off_t)pos);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			rd_err_sys(err, RD_EIO, "cannot read pack '%s'",
+			    packname);
+			goto out;
+		}
+		if (n == 0) {
+			rd_err_set(err, RD_ECORRUPT,
+			    "pack '%s' is truncated at offset %lld", packname,
+			    (long long)pos);
+			goto out;
+		}
+		crc = (uint32_t)crc32_z(crc, buf, (size_t)n);
+		if (rdi_zdec_write(z, buf, (size_t)n, sink, arg, err) == -1)
+			goto out;
+		left -= n;
+		pos += n;
+	}
+	if (crc != h.crc) {
+		rd_err_set(err, RD_ECORRUPT,
+		    "pack '%s' offset %lld: payload checksum mismatch",
+		    packname, (long long)off);
+		goto out;
+	}
+	if (rdi_zdec_finish(z, sink, arg, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	free(buf);
+	rdi_zdec_free(z);
+	return ret;
+}
+
+struct pc_slot {
+	char name[33];
+	int fd;
+};
+
+#define PC_SLOTS 16
+
+struct rdi_packcache {
+	struct rd_store *st;
+	struct pc_slot slot[PC_SLOTS];
+	unsigned next;
+};
+
+struct rdi_packcache *
+rdi_packcache_new(struct rd_store *st)
+{
+	struct rdi_packcache *pc = calloc(1, sizeof(*pc));
+	int i;
+
+	if (pc == NULL)
+		return NULL;
+	pc->st = st;
+	for (i = 0; i < PC_SLOTS; i++)
+		pc->slot[i].fd = -1;
+	return pc;
+}
+
+int
+rdi_packcache_fd(struct rdi_packcache *pc, const char *name,
+    struct rd_err *err)
+{
+	struct pc_slot *s;
+	int i, fd;
+
+	for (i = 0; i < PC_SLOTS; i++)
+		if (pc->slot[i].fd != -1 && strcmp(pc->slot[i].name, name) == 0)
+			return pc->slot[i].fd;
+	fd = rdi_pack_open(pc->st, name, err);
+	if (fd == -1)
+		return -1;
+	s = &pc->slot[pc->next++ % PC_SLOTS];
+	if (s->fd != -1)
+		close(s->fd);
+	s->fd = fd;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	return fd;
+}
+
+void
+rdi_packcache_free(struct rdi_packcache *pc)
+{
+	int i;
+
+	if (pc == NULL)
+		return;
+	for (i = 0; i < PC_SLOTS; i++)
+		if (pc->slot[i].fd != -1)
+			close(pc->slot[i].fd);
+	free(pc);
+}

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * rd_int.h: declarations shared inside librd only (the rdi_ prefix).
+ * Tools never include this file.
+ */
+#ifndef RD_INT_H
+#define RD_INT_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "redund.h"
+
+/* ------------------------------------------------------------------ */
+/* fsio.c: careful I/O */
+
+/* Write all of "buf", looping on short writes and EINTR. */
+int rdi_write_all(int fd, const void *buf, size_t len, const char *what,
+    struct rd_err *err);
+/* pwrite all of "buf" at "off". */
+int rdi_pwrite_all(int fd, const void *buf, size_t len, off_t off,
+    const char *what, struct rd_err *err);
+/*
+ * Read up to "len" bytes, looping until "len" or end of file.  Returns the
+ * number read (short only at end of file), or -1.
+ */
+ssize_t rdi_read_full(int fd, void *buf, size_t len, const char *what,
+    struct rd_err *err);
+/* pread exactly "len" bytes at "off"; a short read is RD_ECORRUPT. */
+int rdi_pread_exact(int fd, void *buf, size_t len, off_t off,
+    const char *what, struct rd_err *err);
+/* fsync a directory by fd or by path. */
+int rdi_fsync_dirfd(int dfd, const char *what, struct rd_err *err);
+int rdi_fsync_dir(const char *path, struct rd_err *err);
+/* close() that reports failure. */
+int rdi_close(int fd, const char *what, struct rd_err *err);
+
+/*
+ * 1 if "path" is a safe relative path for a store entry: not empty, not
+ * absolute, no "." or ".." component, no empty component, no NUL, and not
+ * longer than PATH_MAX.  Else 0.
+ */
+int rdi_path_safe(const char *path);
+
+/* A sink receives produced bytes; returns 0 or -1 with "err" set. */
+typedef int (*rdi_sink_fn)(void *arg, const void *buf, size_t len,
+    struct rd_err *err);
+
+/* A growable byte buffer. */
+struct rdi_buf {
+	unsigned char *data;
+	size_t len, cap;
+};
+int rdi_buf_append(struct rdi_buf *b, const void *p, size_t n,
+    struct rd_err *err);
+void rdi_buf_release(struct rdi_buf *b);
+/* rdi_sink_fn appending to a struct rdi_buf. */
+int rdi_buf_sink(void *arg, const void *buf, size_t len, struct rd_err *err);
+
+/* Random bytes from the CSPRNG. */
+int rdi_random(void *buf, size_t len, struct rd_err *err);
+/* A random RFC 4122 version 4 UUID, as 36 characters plus NUL. */
+int rdi_uuid(char out[37], struct rd_err *err);
+
+/* ------------------------------------------------------------------ */
+/* hash.c: SHA-256 (OpenSSL EVP) */
+
+struct rdi_sha256 {
+	void *ctx; /* EVP_MD_CTX */
+};
+int rdi_sha256_init(struct rdi_sha256 *h, struct rd_err *err);
+int rdi_sha256_update(struct rdi_sha256 *h, const void *buf, size_t len,
+    struct rd_err *err);
+int rdi_sha256_final(struct rdi_sha256 *h, unsigned char out[RD_HASH_LEN],
+    struct rd_err *err);
+void rdi_sha256_release(struct rdi_sha256 *h);
+
+/* HMAC-SHA256 (EVP_MAC). */
+struct rdi_hmac {
+	void *ctx; /* EVP_MAC_CTX */
+};
+int rdi_hmac_init(struct rdi_hmac *m, const unsigned char *key,
+    size_t keylen, struct rd_err *err);
+int rdi_hmac_update(struct rdi_hmac *m, const void *buf, size_t len,
+    struct rd_err *err);
+int rdi_hmac_final(struct rdi_hmac *m, unsigned char out[RD_HASH_LEN],
+    struct rd_err *err);
+void rdi_hmac_release(struct rdi_hmac *m);
+/* Constant-time comparison: 1 if equal. */
+int rdi_mac_equal(const unsigned char *a, const unsigned char *b, size_t len);
+
+/* ------------------------------------------------------------------ */
+/* zio.c: compression codecs, streaming through sinks */
+
+struct rdi_zenc;
+struct rdi_zdec;
+
+/* New compressor for "codec" (zlib or zstd). */
+int rdi_zenc_new(int codec, struct rdi_zenc **out, struct rd_err *err);
+/* Compress "len" bytes, passing output to "sink". */
+int rdi_zenc_write(struct rdi_zenc *z, const void *buf, size_t len,
+    rdi_sink_fn sink, void *arg, struct rd_err *err);
+/* Flush the end of the stream to "sink"; the compressor can then be reset. */
+int rdi_zenc_finish(struct rdi_zenc *z, rdi_sink_fn sink, void *arg,
+    struct rd_err *err);
+/* Make a finished compressor ready for a new stream. */
+int rdi_zenc_reset(struct rdi_zenc *z, struct rd_err *err);
+void rdi_zenc_free(struct rdi_zenc *z);
+
+/* New decompressor for "codec" (raw passes bytes through). */
+int rdi_zdec_new(int codec, struct rdi_zdec **out, struct rd_err *err);
+int rdi_zdec_write(struct rdi_zdec *z, const void *buf, size_t len,
+    rdi_sink_fn sink, void *arg, struct rd_err *err);
+/* End of input: a stream that did not end is RD_ECORRUPT. */
+int rdi_zdec_finish(struct rdi_zdec *z, rdi_sink_fn sink, void *arg,
+    struct rd_err *err);
+void rdi_zdec_free(struct rdi_zdec *z);
+
+/* ------------------------------------------------------------------ */
+/* delta.c: librsync signatures, deltas and patches, streaming */
+
+/* Block length for the signature of a file of "size" bytes. */
+size_t rdi_sig_block_len(int64_t size);
+
+struct rdi_rsjob;
+
+/* Signature generation: input is the file, output the signature. */
+int rdi_sig_new(size_t block_len, struct rdi_rsjob **out, struct rd_err *err);
+/* Delta: loads the signature in "sig" (copied), input the new file. */
+int rdi_delta_new(const void *sig, size_t siglen, struct rdi_rsjob **out,
+    struct rd_err *err);
+/* Patch: reads the basis with pread on "basis_fd"; input the delta. */
+int rdi_patch_new(int basis_fd, struct rdi_rsjob **out, struct rd_err *err);
+int rdi_rsjob_write(struct rdi_rsjob *j, const void *buf, size_t len,
+    rdi_sink_fn sink, void *arg, struct rd_err *err);
+int rdi_rsjob_finish(struct rdi_rsjob *j, rdi_sink_fn sink, void *arg,
+    struct rd_err *err);
+void rdi_rsjob_free(struct rdi_rsjob *j);
+
+
+/* ------------------------------------------------------------------ */
+/* store.c and catalog.c: the open store and its SQLite catalog */
+
+#include <sqlite3.h>
+
+#define RD_FORMAT 1		/* catalog schema version (user_version) */
+
+struct rd_store {
+	char *path;
+	int dfd;		/* the store directory */
+	int lockfd;
+	int mode;		/* RD_OPEN_READ or RD_OPEN_WRITE */
+	sqlite3 *db;
+	struct rd_store_info info;
+};
+
+/* Open "STORE/catalog.db" (which must exist) on a new connection. */
+int rdi_db_open(struct rd_store *st, int readonly, sqlite3 **out,
+    struct rd_err *err);
+/* Create the schema in an empty catalog and fill meta.  */
+int rdi_db_create(sqlite3 *db, const struct rd_init_opts *opts,
+    struct rd_err *err);
+/* Check the schema version and load "st->info". */
+int rdi_db_load(struct rd_store *st, struct rd_err *err);
+/* Map the connection's last error to "err" with "what" as context. */
+int rdi_db_err(sqlite3 *db, const char *what, struct rd_err *err);
+int rdi_db_exec(sqlite3 *db, const char *sql, struct rd_err *err);
+int rdi_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out,
+    struct rd_err *err);
+/* Step: 1 for a row, 0 when done, -1 on error. */
+int rdi_db_step(sqlite3 *db, sqlite3_stmt *s, struct rd_err *err);
+/* Get and set meta values. */
+int rdi_meta_get(sqlite3 *db, const char *key, char *buf, size_t len,
+    struct rd_err *err);
+int rdi_meta_set(sqlite3 *db, const char *key, const char *val,
+    struct rd_err *err);
+
+/* Directory entries keep a trailing '/' in the catalog so that path order
+ * is depth-first order; the root is the empty path. */
+
+/* ------------------------------------------------------------------ */
+/* pack.c: pack files of objects */
+
+#define RDI_OBJ_HDR 96
+#define RDI_PACK_MAX (64 * 1024 * 1024)
+#define RDI_PACK_MAGIC "RDPACK1\n"
+
+enum rdi_obj_kind { RDI_OBJ_FULL = 0, RDI_OBJ_DELTA = 1, RDI_OBJ_SIG = 2 };
+
+struct rdi_objhdr {
+	int kind;
+	int codec;
+	int64_t raw_size;	/* content size; for a signature its length */
+	int64_t len;		/* payload bytes after the header */
+	unsigned char sha[RD_HASH_LEN];
+	unsigned char base[RD_HASH_LEN]; /* delta: base content; sig: 0 */
+	uint32_t crc;		/* CRC-32 of the payload */
+};
+
+void rdi_objhdr_encode(const struct rdi_objhdr *h, unsigned char *out);
+/* Decode and check magic and header CRC; RD_ECORRUPT when bad. */
+int rdi_objhdr_decode(const unsigned char *in, struct rdi_objhdr *h,
+    struct rd_err *err);
+
+/* A pack being written in STORE/tmp, one per writer thread. */
+struct rdi_packw {
+	int fd;
+	int64_t id;		/* packs.id it will have */
+	char name[33];		/* random hex */
+	off_t off;		/* end of data written */
+	off_t obj_start;	/* start of the open object */
+	struct rdi_objhdr hdr;	/* the open object */
+	uint32_t crc;
+};
+
+/* Create tmp/NAME.pack for pack id "id". */
+int rdi_packw_open(struct rd_store *st, int64_t id, struct rdi_packw *pw,
+    struct rd_err *err);
+/* Begin an object (header space reserved), append payload, end it. */
+int rdi_packw_begin(struct rdi_packw *pw, int kind, int codec,
+    const unsigned char *sha, const unsigned char *base,
+    struct rd_err *err);
+int rdi_packw_sink(void *pw, const void *buf, size_t len, struct rd_err *err);
+/* End the open object with its raw size; "*off" and "*len" locate it. */
+int rdi_packw_end(struct rdi_packw *pw, int64_t raw_size, int64_t *off,
+    int64_t *len, struct rd_err *err);
+/* Drop the open object (or everything after "off"). */
+int rdi_packw_rollback(struct rdi_packw *pw, off_t off, struct rd_err *err);
+/* fsync, rename into packs/, fsync packs/; "*size" is the final size. */
+int rdi_packw_finish(struct rd_store *st, struct rdi_packw *pw,
+    int64_t *size, struct rd_err *err);
+/* Close and remove an unfinished pack. */
+void rdi_packw_abort(struct rd_store *st, struct rdi_packw *pw);
+
+/* Open packs/NAME.pack read-only. */
+int rdi_pack_open(struct rd_store *st, const char *name, struct rd_err *err);
+
+/*
+ * Read the object at "off" of the pack open on "fd", check its header
+ * against "kind" and "sha", and stream its decoded payload (decompressed,
+ * not patched) into "sink".  Checks the payload CRC.
+ */
+int rdi_obj_read(int fd, const char *packname, int64_t off,
+    const unsigned char *sha, int kind, rdi_sink_fn sink, void *arg,
+    struct rdi_objhdr *hdr, struct rd_err *err);
+
+/* A cache of open pack fds by name, for readers. */
+struct rdi_packcache;
+struct rdi_packcache *rdi_packcache_new(struct rd_store *st);
+int rdi_packcache_fd(struct rdi_packcache *pc, const char *name,
+    struct rd_err *err);
+void rdi_packcache_free(struct rdi_packcache *pc);
+
+/* ------------------------------------------------------------------ */
+/* restore.c: rebuilding contents */
+
+/*
+ * Rebuild content "sha" of the store, streaming its bytes into "sink"
+ * (which sees exactly "size" bytes on success).  Delta chains are
+ * materialized in unlinked temp files in the directory "tmpfd".  The
+ * SHA-256 of the output is checked; a mismatch is RD_ECORRUPT.
+ */
+int rdi_content_read(struct rd_store *st, sqlite3 *db,
+    struct rdi_packcache *pc, const unsigned char *sha, int tmpfd,
+    rdi_sink_fn sink, void *arg, struct rd_err *err);
+
+/*
+ * If content "sha" is stored as a delta against "base", rebuild it by
+ * patching the open file "basis" (which should hold "base") into "sink",
+ * checking the SHA-256.  Returns 1 if done, 0 if "sha" is not a delta
+ * against "base", -1 on error (a basis that is not "base" fails the
+ * check with RD_ECORRUPT; the sink may have seen bytes).
+ */
+int rdi_content_patch(struct rd_store *st, sqlite3 *db,
+    struct rdi_packcache *pc, const unsigned char *sha,
+    const unsigned char *base, int basis, rdi_sink_fn sink, void *arg,
+    struct rd_err *err);
+
+/* An unlinked temp file in directory "dfd" (O_TMPFILE or mkstemp). */
+int rdi_tmpfile(int dfd, struct rd_err *err);
+
+
+/* ------------------------------------------------------------------ */
+/* chan.c: framed, authenticated streams (rdship) */
+
+struct rdi_chan {
+	int fd_in, fd_out;
+	int initiator;		/* opened the session (sender) */
+	int keyed;
+	unsigned char key[RD_HASH_LEN];
+	unsigned char nonce[16];
+	uint64_t seq_in, seq_out;
+	uint64_t in_left, out_left;
+	struct rdi_hmac in_mac, out_mac;
+	unsigned char *obuf, *ibuf;
+	size_t olen, ipos, ilen;
+	int64_t bytes_in, bytes_out;
+};
+
+int rdi_chan_init(struct rdi_chan *ch, int fd_in, int fd_out,
+    const unsigned char *key, int initiator, struct rd_err *err);
+void rdi_chan_release(struct rdi_chan *ch);
+int rdi_chan_send_preamble(struct rdi_chan *ch, struct rd_err *err);
+int rdi_chan_recv_preamble(struct rdi_chan *ch, int *keyed,
+    struct rd_err *err);
+/* Send a frame: begin with its length, write the payload, end. */
+int rdi_chan_begin(struct rdi_chan *ch, int type, uint64_t len,
+    struct rd_err *err);
+int rdi_chan_write(struct rdi_chan *ch, const void *buf, size_t len,
+    struct rd_err *err);
+int rdi_chan_sink(void *ch, const void *buf, size_t len, struct rd_err *err);
+int rdi_chan_end(struct rdi_chan *ch, struct rd_err *err);
+int rdi_chan_send(struct rdi_chan *ch, int type, const void *buf, size_t len,
+    struct rd_err *err);
+int rdi_chan_flush(struct rdi_chan *ch, struct rd_err *err);
+/* Receive a frame: its header, its payload in pieces, then its MAC. */
+int rdi_chan_next(struct rdi_chan *ch, int *type, uint64_t *len,
+    struct rd_err *err);
+int rdi_chan_read(struct rdi_chan *ch, void *buf, size_t len,
+    struct rd_err *err);
+int rdi_chan_finish(struct rdi_chan *ch, struct rd_err *err);
+/* A whole frame of at most "max" bytes into "payload". */
+int rdi_chan_recv(struct rdi_chan *ch, int *type, struct rdi_buf *payload,
+    size_t max, struct rd_err *err);
+
+/* Little-endian message fields. */
+struct rdi_msg {
+	const unsigned char *p;
+	size_t len, pos;
+	int bad;
+};
+int rdi_put_u64(struct rdi_buf *b, uint64_t v, struct rd_err *err);
+int rdi_put_bytes(struct rdi_buf *b, const void *p, size_t n,
+    struct rd_err *err);
+int rdi_put_str(struct rdi_buf *b, const char *s, struct rd_err *err);
+int rdi_get_u64(struct rdi_msg *m, uint64_t *v);
+int rdi_get_i64(struct rdi_msg *m, int64_t *v);
+int rdi_get_bytes(struct rdi_msg *m, const unsigned char **p, size_t *n);
+int rdi_get_str(struct rdi_msg *m, char *out, size_t outlen);
+
+/* ------------------------------------------------------------------ */
+/* replica.c */
+
+/*
+ * Bring the replica directory "dir" to snapshot "version" of the store
+ * (open for writing), journaled in the catalog.  Returns 0 or -1.
+ */
+int rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
+    rd_notice_fn notice, void *notice_arg, int64_t *files_changed,
+    struct rd_err *err);
+
+#endif /* RD_INT_H */

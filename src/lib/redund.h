@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * redund.h: the public interface of librd, the library shared by rdsnap,
+ * rdship, rdwatch and rdpromote.  Tools include this header and nothing
+ * else from src/lib.  Every function that can fail takes a "struct rd_err"
+ * as its last argument, returns 0 (or a pointer) on success and -1 (or
+ * NULL) on failure with the error filled in.  librd never prints and never
+ * exits.
+ */
+#ifndef REDUND_H
+#define REDUND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define RD_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define RD_NORETURN	__attribute__((noreturn))
+#else
+#define RD_PRINTF(f, a)
+#define RD_NORETURN
+#endif
+
+/*
+ * Error classes.  Each maps to one exit status (see tool_exit_code() in
+ * src/common/tool.c and the EXIT STATUS section of every man page).
+ */
+enum rd_code {
+	RD_OK = 0,
+	RD_EUSAGE,	/* bad arguments: 64 */
+	RD_ECORRUPT,	/* data fails verification, unknown format: 65 */
+	RD_ENOENT,	/* input missing: 66 */
+	RD_EUNAVAIL,	/* feature or service unavailable: 69 */
+	RD_EINTERNAL,	/* bug, library failure: 70 */
+	RD_ENOMEM,	/* out of memory, fork failed: 71 */
+	RD_ECANTCREAT,	/* cannot create output (exists, not empty): 73 */
+	RD_EIO,		/* read, write, fsync, rename failed: 74 */
+	RD_EBUSY,	/* store locked by another writer: 75 */
+	RD_EPERM	/* permission denied, bad key, refused lineage: 77 */
+};
+
+struct rd_err {
+	enum rd_code code;
+	int sys_errno;
+	char msg[256];
+};
+#define RD_ERR_INIT { RD_OK, 0, "" }
+
+/*
+ * Set "err" to "code" and a printf-formatted message.  Returns -1 so that
+ * callers can write "return rd_err_set(...)".
+ */
+int rd_err_set(struct rd_err *err, enum rd_code code, const char *fmt, ...)
+    RD_PRINTF(3, 4);
+
+/*
+ * Like rd_err_set(), but appends ": strerror(errno)" and refines RD_EIO
+ * from errno: ENOENT and ENOTDIR give RD_ENOENT, EACCES and EPERM give
+ * RD_EPERM, ENOMEM gives RD_ENOMEM.  Returns -1.
+ */
+int rd_err_sys(struct rd_err *err, enum rd_code code, const char *fmt, ...)
+    RD_PRINTF(3, 4);
+
+/* Reset "err" to RD_OK with an empty message. */
+void rd_err_clear(struct rd_err *err);
+
+/* The short name of "code", such as "corrupt" or "busy", for JSON output. */
+const char *rd_code_name(enum rd_code code);
+
+/* ------------------------------------------------------------------ */
+/* Hashes */
+
+#define RD_HASH_LEN 32
+
+/* Write the lower-case hex form of "len" bytes of "in" to "out" (2*len+1). */
+void rd_hex(const unsigned char *in, size_t len, char *out);
+
+/*
+ * Parse "len" bytes from the hex string "hex" into "out".  Returns 0, or -1
+ * if "hex" is not exactly 2*len hex digits.
+ */
+int rd_unhex(const char *hex, unsigned char *out, size_t len);
+
+/* SHA-256 of everything read from "fd" until end of file.  Returns 0 or -1. */
+int rd_sha256_fd(int fd, unsigned char out[RD_HASH_LEN], struct rd_err *err);
+
+/* SHA-256 of a buffer.  Returns 0 or -1. */
+int rd_sha256_buf(const void *buf, size_t len, unsigned char out[RD_HASH_LEN],
+    struct rd_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Stores */
+
+/* Codecs for stored objects; the number is recorded with every object. */
+enum rd_codec {
+	RD_CODEC_RAW = 0,
+	RD_CODEC_ZLIB = 1,
+	RD_CODEC_ZSTD = 2
+};
+
+/* Name of a codec ("raw", "zlib", "zstd"), or "unknown". */
+const char *rd_codec_name(int codec);
+
+/*
+ * Parse a codec name.  Returns the codec, or -1 with RD_EUSAGE for an
+ * unknown name and RD_EUNAVAIL for a codec this build lacks.
+ */
+int rd_codec_parse(const char *name, struct rd_err *err);
+
+/* 1 if this build can read and write objects of "codec", else 0. */
+int rd_codec_available(int codec);
+
+struct rd_init_opts {
+	int codec;	/* enum rd_codec for new objects */
+	int chain_max;	/* longest delta chain (1..64) */
+	int standby;	/* store follows an origin (rdship) */
+};
+#define RD_INIT_OPTS_INIT { RD_CODEC_ZLIB, 8, 0 }
+
+/*
+ * Create a new store at "path": the directory (which must not exist or be
+ * empty), catalog.db, packs/, tmp/ and lock.  Returns 0 or -1; on failure
+ * nothing that this call created is left behind.
+ */
+int rd_store_init(const char *path, const struct rd_init_opts *opts,
+    struct rd_err *err);
+
+struct rd_store;
+
+/* Open modes. */
+#define RD_OPEN_READ  0 /* no lock: readers never wait for a writer */
+#define RD_OPEN_WRITE 1 /* exclusive lock: one writer at a time */
+
+/*
+ * Open the store at "path".  "mode" is RD_OPEN_READ or RD_OPEN_WRITE.  If
+ * the lock is held, wait up to "wait_seconds" (0: fail at once) and then
+ * fail with RD_EBUSY "store is busy".  A missing store gives RD_ENOENT; a
+ * catalog of an unknown format version gives RD_ECORRUPT.  A writer also
+ * removes leftovers of crashed runs (temp files, orphan packs, pending
+ * snapshots).  On success "*out" is set; release it with rd_store_close().
+ */
+int rd_store_open(const char *path, int mode, double wait_seconds,
+    struct rd_store **out, struct rd_err *err);
+
+/* Close a store and release its lock.  Accepts NULL. */
+void rd_store_close(struct rd_store *st);
+
+struct rd_store_info {
+	char uuid[37];
+	char origin[37];	/* empty unless a standby that has an origin */
+	int standby;
+	int codec;
+	int chain_max;
+	int64_t epoch;
+	int format;		/* catalog schema version */
+};
+
+/* Fill "info" with the store's identity and settings.  Returns 0 or -1. */
+int rd_store_info(struct rd_store *st, struct rd_store_info *info,
+    struct rd_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Snapshots */
+
+/* Entry types, as stored in the catalog and printed by "ls". */
+enum rd_type {
+	RD_TYPE_FILE = 'f',
+	RD_TYPE_DIR = 'd',
+	RD_TYPE_SYMLINK = 'l'
+};
+
+/*
+ * Notices: things a run did not do but that do not make it fail (a socket
+ * skipped, a file that kept changing).  "fn" may be NULL.
+ */
+typedef void (*rd_notice_fn)(void *arg, const char *msg);
+
+struct rd_snap_opts {
+	int checksum;		/* read every file, ignore the quick check */
+	int threads;		/* workers; 0 means one per CPU */
+	const char *label;	/* optional, stored with the snapshot */
+	rd_notice_fn notice;
+	void *notice_arg;
+	/* progress: called from the calling thread, about every 100 ms */
+	void (*progress)(void *arg, int64_t files, int64_t bytes);
+	void *progress_arg;
+};
+#define RD_SNAP_OPTS_INIT { 0, 0, NULL, NULL, NULL, NULL, NULL }
+
+struct rd_snapinfo {
+	int64_t id;
+	int64_t started;	/* unix time, seconds */
+	int64_t finished;
+	double seconds;		/* duration of the run */
+	int64_t files;		/* entries of every type */
+	int64_t bytes;		/* sum of regular file sizes */
+	int64_t bytes_read;	/* bytes read from the source */
+	int64_t bytes_added;	/* raw size of contents new to the store */
+	int64_t stored;		/* bytes written to packs */
+	int64_t changed;	/* entries new or changed since the parent */
+	int64_t removed;	/* entries gone since the parent */
+	int64_t inconsistent;	/* files that kept changing while read */
+	int64_t skipped;	/* sockets, fifos, devices, unreadable */
+	char label[128];
+};
+
+/*
+ * Take a snapshot of the directory "source" into the store (opened with
+ * RD_OPEN_WRITE).  Unchanged files (same size, mtime, ctime and inode as
+ * in the newest snapshot) are not read unless "opts->checksum".  On
+ * success the snapshot is complete and "info" (may be NULL) describes it.
+ * On failure nothing becomes visible in the catalog.  Returns 0 or -1.
+ */
+int rd_snap_create(struct rd_store *st, const char *source,
+    const struct rd_snap_opts *opts, struct rd_snapinfo *info,
+    struct rd_err *err);
+
+/*
+ * Call "fn" for every complete snapshot, oldest first.  A non-zero return
+ * from "fn" stops the walk and is returned.  Returns 0, the callback's
+ * value, or -1.
+ */
+int rd_snap_list(struct rd_store *st,
+    int (*fn)(void *arg, const struct rd_snapinfo *si), void *arg,
+    struct rd_err *err);
+
+/*
+ * Resolve "id" to a complete snapshot: 0 means the newest.  Fills "info"
+ * (may be NULL).  A missing snapshot gives RD_ENOENT ("no snapshot 7",
+ * "store has no snapshots").  Returns 0 or -1.
+ */
+int rd_snap_get(struct rd_store *st, int64_t id, struct rd_snapinfo *info,
+    struct rd_err *err);
+
+struct rd_entry {
+	const char *path;	/* relative, '/'-separated, no trailing '/' */
+	int type;		/* enum rd_type */
+	unsigned mode;		/* permission bits (07777) */
+	int64_t uid, gid;
+	int64_t size;		/* bytes (files), target length (symlinks) */
+	int64_t mtime_ns;	/* nanoseconds since the epoch */
+	unsigned char sha[RD_HASH_LEN]; /* content of a file */
+	const char *target;	/* symlink target, else NULL */
+};
+
+/*
+ * Call "fn" for each entry of snapshot "id" (0: newest), in path order.
+ * With "path" non-NULL, only that entry and, for a directory, everything
+ * below it; a path that the snapshot lacks gives RD_ENOENT.  Strings in
+ * the entry are borrowed for the duration of the call.  A non-zero return
+ * from "fn" stops the walk and is returned.  Returns 0, that value, or -1.
+ */
+int rd_snap_entries(struct rd_store *st, int64_t id, const char *path,
+    int (*fn)(void *arg, const struct rd_entry *e), void *arg,
+    struct rd_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Restore */
+
+struct rd_restore_opts {
+	int force;		/* allow a non-empty target directory */
+	int no_owner;		/* do not chown even when root */
+	rd_notice_fn notice;
+	void *notice_arg;
+	void (*progress)(void *arg, int64_t files, int64_t bytes);
+	void *progress_arg;
+};
+#define RD_RESTORE_OPTS_INIT { 0, 0, NULL, NULL, NULL, NULL }
+
+struct rd_restore_result {
+	int64_t id;
+	int64_t files;
+	int64_t bytes;
+};
+
+/*
+ * Restore snapshot "id" (0: newest) into the directory "target", which is
+ * created if missing and must be empty unless "opts->force".  With
+ * "npaths" > 0, only those paths (and what is below them).  Every file is
+ * checked against its SHA-256 as it is written; symlinks are never
+ * followed while writing.  Returns 0 or -1.
+ */
+int rd_restore(struct rd_store *st, int64_t id, const char *target,
+    const char *const *paths, int npaths, const struct rd_restore_opts *opts,
+    struct rd_restore_result *res, struct rd_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Verify */
+
+struct rd_verify_opts {
+	int read_data;	/* reconstruct every content and check its SHA-256 */
+	/*
+	 * Called once per problem found, with a one-line description; for a
+	 * damaged content "sha" is set and "uses" lists the snapshots and
+	 * paths that need it ("snapshot 2 path a/b"), else both are NULL.
+	 */
+	void (*damage)(void *arg, const char *what, const unsigned char *sha,
+	    const char *uses);
+	void *damage_arg;
+	void (*progress)(void *arg, int64_t files, int64_t bytes);
+	void *progress_arg;
+};
+#define RD_VERIFY_OPTS_INIT { 0, NULL, NULL, NULL, NULL }
+
+struct rd_verify_result {
+	int64_t snapshots;
+	int64_t contents;
+	int64_t packs;
+	int64_t bytes_checked;
+	int64_t damaged;	/* problems reported through "damage" */
+	int64_t orphan_packs;	/* unreferenced packs (reclaimable) */
+};
+
+/*
+ * Check the store: catalog integrity, every referenced pack present and
+ * long enough, object headers readable; with "read_data" also every
+ * content rebuilt and hashed.  Returns 0 if clean, 1 if damage was found
+ * (reported through "opts->damage"), -1 if the check itself failed.
+ */
+int rd_verify(struct rd_store *st, const struct rd_verify_opts *opts,
+    struct rd_verify_result *res, struct rd_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Shipping (rdship) */
+
+#define RD_KEY_LEN 32
+
+/*
+ * Write a new random key to "path" (created with mode 0600, never
+ * overwritten): 64 hex digits and a newline.  Returns 0 or -1.
+ */
+int rd_key_generate(const char *path, struct rd_err *err);
+
+/*
+ * Read the key in "path".  A key file that others can read or write is
+ * refused with RD_EPERM.  Returns 0 or -1.
+ */
+int rd_key_load(const char *path, unsigned char key[RD_KEY_LEN],
+    struct rd_err *err);
+
+/*
+ * The key a receiving store demands: STORE/ship.key if it exists.
+ * Returns 1 (key loaded), 0 (none), or -1.
+ */
+int rd_store_key(struct rd_store *st, unsigned char key[RD_KEY_LEN],
+    struct rd_err *err);
+
+struct rd_ship_opts {
+	const unsigned char *key;	/* RD_KEY_LEN bytes, or NULL */
+	int64_t since;			/* send: receiver has up to this id */
+	int adopt;			/* receive: follow a new origin */
+	const char *apply_dir;		/* receive: replica to bring up */
+	rd_notice_fn notice;
+	void *notice_arg;
+	/* progress: bytes on the wire so far */
+	void (*progress)(void *arg, int64_t bytes, int64_t total);
+	void *progress_arg;
+};
+#define RD_SHIP_OPTS_INIT { NULL, 0, 0, NULL, NULL, NULL, NULL, NULL }
+
+struct rd_ship_result {
+	int64_t from;		/* receiver's newest snapshot before */
+	int64_t newest;		/* newest snapshot after */
+	int64_t snapshots;	/* snapshots shipped */
+	int64_t objects;	/* objects shipped */
+	int64_t object_bytes;	/* their stored bytes */
+	int64_t skipped;	/* objects the receiver already had */
+	int64_t skipped_bytes;
+	int64_t wire_bytes;	/* bytes written to (send) or read from the stream */
+	int64_t received;	/* bytes read from the other side, set on failure too */
+	int64_t replica_version; /* -1: no replica */
+	int64_t replica_files;	/* files the apply wrote or removed */
+	double seconds;
+	char origin[37];
+	int64_t epoch;
+};
+
+/*
+ * Write a bundle of the snapshots after "opts->since" to "fd" (one-way,
+ * self-contained).  Returns 0 or -1.
+ */
+int rd_ship_send(struct rd_store *st, int fd, const struct rd_ship_opts *opts,
+    struct rd_ship_result *res, struct rd_err *err);
+
+/*
+ * Sending side of a session with "rdship serve" (read its answers from
+ * "fd_in", write to "fd_out"): sends only the snapshots and objects the
+ * other side lacks.  Refusals of the other side come back with their
+ * code.  Returns 0 or -1.
+ */
+int rd_ship_push(struct rd_store *st, int fd_in, int fd_out,
+    const struct rd_ship_opts *opts, struct rd_ship_result *res,
+    struct rd_err *err);
+
+/*
+ * Receive a bundle from "fd_in" into a standby store opened for writing;
+ * with "fd_out" != -1 serve a push session, answering on "fd_out".  The
+ * stream is checked frame by frame; a bundle that fails any check leaves
+ * the store's snapshots as they were (objects already verified and
+ * committed stay, so that a rerun resumes).  With "opts->apply_dir", the
+ * replica is then brought to the newest snapshot.  Returns 0 or -1.
+ */
+int rd_ship_receive(struct rd_store *st, int fd_in, int fd_out,
+    const struct rd_ship_opts *opts, struct rd_ship_result *res,
+    struct rd_err *err);
+
+struct rd_replica_info {
+	char dir[1024];
+	int64_t version;
+	int64_t target;		/* while applying */
+	int clean;		/* 1: dir is exactly "version" */
+	double updated;
+};
+
+struct rd_ship_status {
+	struct rd_store_info store;
+	int64_t newest;		/* newest complete snapshot, 0 if none */
+	int64_t newest_time;
+	int64_t origin_newest;	/* origin's newest at the last ship */
+	double last_ship;	/* time of the last received bundle, 0 never */
+	int nreplicas;
+	struct rd_replica_info replica[8];
+};
+
+/* Describe a store's shipping state.  Returns 0 or -1. */
+int rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
+    struct rd_err *err);
+
+/* ------------------------------------------------------------------ */
+/* JSON output helpers (for --json) */
+
+struct rd_json;
+
+/*
+ * A small streaming JSON writer on a stdio stream.  Strings are escaped;
+ * bytes that are not valid UTF-8 are written as \u00XX of the byte.
+ */
+struct rd_json *rd_json_new(void *stdio_file);
+void rd_json_free(struct rd_json *j);
+void rd_json_obj_begin(struct rd_json *j, const char *key);
+void rd_json_obj_end(struct rd_json *j);
+void rd_json_arr_begin(struct rd_json *j, const char *key);
+void rd_json_arr_end(struct rd_json *j);
+void rd_json_str(struct rd_json *j, const char *key, const char *val);
+void rd_json_int(struct rd_json *j, const char *key, int64_t val);
+void rd_json_num(struct rd_json *j, const char *key, double val);
+void rd_json_bool(struct rd_json *j, const char *key, int val);
+void rd_json_null(struct rd_json *j, const char *key);
+/* End the current top-level value with a newline (one object per line). */
+void rd_json_line(struct rd_json *j);
+
+/* ------------------------------------------------------------------ */
+/* Small utilities shared by the tools */
+
+/* Wall-clock time in seconds (CLOCK_REALTIME), and monotonic seconds. */
+double rd_now(void);
+double rd_monotonic(void);
+
+/* Number of online CPUs, at least 1. */
+int rd_ncpu(void);
+
+#include "rd_probe.h"
+
+#endif /* REDUND_H */

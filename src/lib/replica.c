@@ -1,0 +1,833 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * replica.c: the warm replica of a standby: a plain directory brought
+ * from the snapshot it holds to a newer one by applying only the
+ * difference, patching a changed file from the replica's own old copy
+ * when the store holds the new version as a delta against it.
+ *
+ * The apply is journaled in the catalog (table replicas): the row says
+ * "applying V -> T" before the first change and "clean at T" after the
+ * last, once the file system has been synced.  Every file is written to
+ * a temp name, checked against its SHA-256, synced and renamed, so each
+ * path holds either its old or its new version; an interrupted apply is
+ * redone from the journal, checking by content what it already did.
+ * Paths are opened one component at a time with O_NOFOLLOW: a symlink in
+ * the replica is never followed.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rd_int.h"
+
+struct actx {
+	struct rd_store *st;
+	int dfd;		/* the replica root */
+	int64_t from, to;
+	int resume;
+	int chown_ok;
+	struct rdi_packcache *pc;
+	rd_notice_fn notice;
+	void *notice_arg;
+	int64_t changed;
+	char **touched;		/* parent dirs whose mtime we disturbed */
+	size_t ntouched, cap_touched;
+};
+
+/*
+ * Open the parent directory of catalog path "path" (a dir path ends in
+ * '/') below the replica root, never through a symlink; "*name" points
+ * at the last component (copied into "name", without a trailing '/').
+ */
+static int
+open_parent(struct actx *c, const char *path, char *name, struct rd_err *err)
+{
+	char comp[NAME_MAX + 1];
+	const char *p = path, *slash;
+	size_t n, len = strlen(path);
+	int fd, nfd;
+
+	if (len > 0 && path[len - 1] == '/')
+		len--;
+	fd = dup(c->dfd);
+	if (fd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot open replica");
+	for (;;) {
+		slash = memchr(p, '/', len - (size_t)(p - path));
+		n = slash != NULL ? (size_t)(slash - p) : len - (size_t)(p - path);
+		if (n == 0 || n > NAME_MAX) {
+			close(fd);
+			return rd_err_set(err, RD_ECORRUPT,
+			    "unsafe path '%s' in catalog", path);
+		}
+		if (slash == NULL) {
+			memcpy(name, p, n);
+			name[n] = '\0';
+			return fd;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (nfd == -1) {
+			rd_err_sys(err, RD_EIO, "cannot open '%.*s' in replica",
+			    (int)(slash - path), path);
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		fd = nfd;
+		p = slash + 1;
+	}
+}
+
+static int
+touch_parent(struct actx *c, const char *path, struct rd_err *err)
+{
+	size_t len = strlen(path), i;
+	char *p, **t;
+
+	if (len > 0 && path[len - 1] == '/')
+		len--;
+	while (len > 0 && path[len - 1] != '/')
+		len--;
+	/* "len" now covers the parent's catalog path, with its '/' */
+	for (i = c->ntouched; i > 0 && i + 8 > c->ntouched; i--)
+		if (strlen(c->touched[i - 1]) == len &&
+		    memcmp(c->touched[i - 1], path, len) == 0)
+			return 0;
+	if (c->ntouched == c->cap_touched) {
+		size_t n = c->cap_touched != 0 ? c->cap_touched * 2 : 64;
+
+		t = realloc(c->touched, n * sizeof(*t));
+		if (t == NULL)
+			return rd_err_set(err, RD_ENOMEM, "out of memory");
+		c->touched = t;
+		c->cap_touched = n;
+	}
+	p = strndup(path, len);
+	if (p == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	c->touched[c->ntouched++] = p;
+	return 0;
+}
+
+static struct timespec
+to_ts(int64_t t)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(t / 1000000000);
+	ts.tv_nsec = (long)(t % 1000000000);
+	if (ts.tv_nsec < 0) {
+		ts.tv_nsec += 1000000000;
+		ts.tv_sec--;
+	}
+	return ts;
+}
+
+/* ------------------------------------------------------------------ */
+/* Removing what the new snapshot no longer has */
+
+static int
+remove_old(struct actx *c, struct rd_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	char name[NAME_MAX + 1], path[PATH_MAX];
+	int r, n, type, pfd, ret = -1;
+
+	if (rdi_db_prepare(c->st->db, "SELECT o.path, o.type FROM entries o"
+	    " WHERE o.first <= ?1 AND o.last >= ?1 AND o.last < ?2"
+	    " AND NOT EXISTS (SELECT 1 FROM entries n WHERE n.path = o.path"
+	    " AND n.first <= ?2 AND (n.last IS NULL OR n.last >= ?2)"
+	    " AND n.type = o.type) ORDER BY o.path DESC", &q, err) == -1)
+		return -1;
+	sqlite3_bind_int64(q, 1, c->from);
+	sqlite3_bind_int64(q, 2, c->to);
+	for (;;) {
+		r = rdi_db_step(c->st->db, q, err);
+		if (r == -1)
+			goto out;
+		if (r == 0)
+			break;
+		n = sqlite3_column_bytes(q, 0);
+		if (n == 0 || n >= (int)sizeof(path))
+			continue;
+		memcpy(path, sqlite3_column_blob(q, 0), (size_t)n);
+		path[n] = '\0';
+		type = sqlite3_column_int(q, 1);
+		pfd = open_parent(c, path, name, err);
+		if (pfd == -1) {
+			if (err->code == RD_ENOENT) {
+				rd_err_clear(err);
+				continue; /* its parent is gone already */
+			}
+			goto out;
+		}
+		if (unlinkat(pfd, name, type == RD_TYPE_DIR ? AT_REMOVEDIR :
+		    0) == -1 && errno != ENOENT) {
+			rd_err_sys(err, RD_EIO, "cannot remove '%s' from replica",
+			    path);
+			close(pfd);
+			goto out;
+		}
+		close(pfd);
+		c->changed++;
+		if (touch_parent(c, path, err) == -1)
+			goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(q);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing what is new or changed */
+
+struct nrow {
+	char path[PATH_MAX];
+	int type;
+	unsigned mode;
+	int64_t uid, gid, size, mtime;
+	unsigned char sha[RD_HASH_LEN];
+	char target[4097];
+	int has_old;
+	int old_type;
+	int64_t old_size, old_mtime;
+	unsigned old_mode;
+	unsigned char old_sha[RD_HASH_LEN];
+};
+
+struct fsink {
+	int fd;
+	const char *what;
+};
+
+static int
+fsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
+{
+	struct fsink *fs = arg;
+
+	return rdi_write_all(fs->fd, buf, len, fs->what, err);
+}
+
+/* 1 if the open file "fd" holds content "sha". */
+static int
+holds(int fd, const unsigned char *sha, struct rd_err *err)
+{
+	unsigned char got[RD_HASH_LEN];
+
+	if (lseek(fd, 0, SEEK_SET) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot seek");
+	if (rd_sha256_fd(fd, got, err) == -1)
+		return -1;
+	return memcmp(got, sha, RD_HASH_LEN) == 0;
+}
+
+static int
+set_meta_fd(struct actx *c, int fd, const struct nrow *n, struct rd_err *err)
+{
+	struct timespec ts[2];
+
+	if (c->chown_ok && fchown(fd, (uid_t)n->uid, (gid_t)n->gid) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot chown '%s'", n->path);
+	if (fchmod(fd, (mode_t)n->mode) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot chmod '%s'", n->path);
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1] = to_ts(n->mtime);
+	if (futimens(fd, ts) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot set times of '%s'",
+		    n->path);
+	return 0;
+}
+
+static int
+tmp_name(char *buf, size_t len, struct rd_err *err)
+{
+	unsigned char rnd[8];
+	char hex[17];
+
+	if (rdi_random(rnd, sizeof(rnd), err) == -1)
+		return -1;
+	rd_hex(rnd, sizeof(rnd), hex);
+	snprintf(buf, len, ".rdship-%s", hex);
+	return 0;
+}
+
+/*
+ * Is the replica's file at "name" already the new version?  By content
+ * when resuming or when metadata cannot tell old from new.
+ */
+static int
+already_new(struct actx *c, int pfd, const char *name, const struct nrow *n,
+    struct rd_err *err)
+{
+	struct stat sb;
+	int fd, r;
+
+	if (fstatat(pfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(sb.st_mode) || sb.st_size != n->size ||
+	    (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec !=
+		n->mtime || (sb.st_mode & 07777) != n->mode)
+		return 0;
+	if (!c->resume && !(n->has_old && n->old_type == RD_TYPE_FILE &&
+	    n->old_size == n->size && n->old_mtime == n->mtime &&
+	    n->old_mode == n->mode))
+		return 1;
+	fd = openat(pfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return 0;
+	r = holds(fd, n->sha, err);
+	close(fd);
+	return r;
+}
+
+static int
+write_file(struct actx *c, int pfd, const char *name, const struct nrow *n,
+    struct rd_err *err)
+{
+	char tmp[32];
+	struct fsink fs;
+	int fd = -1, basis = -1, tmpfd = -1, patched = 0, ret = -1, r;
+
+	r = already_new(c, pfd, name, n, err);
+	if (r == -1)
+		return -1;
+	if (r == 1)
+		return 0;
+	if (tmp_name(tmp, sizeof(tmp), err) == -1)
+		return -1;
+	fd = openat(pfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot create a temp file for '%s'",
+		    n->path);
+	fs.fd = fd;
+	fs.what = n->path;
+	tmpfd = openat(c->st->dfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tmpfd == -1) {
+		rd_err_sys(err, RD_EIO, "cannot open '%s/tmp'", c->st->path);
+		goto out;
+	}
+	/* patch from the replica's own old copy when the store allows */
+	if (n->has_old && n->old_type == RD_TYPE_FILE) {
+		basis = openat(pfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (basis != -1) {
+			r = rdi_content_patch(c->st, c->st->db, c->pc, n->sha,
+			    n->old_sha, basis, fsink_write, &fs, err);
+			if (r == -1) {
+				/* the old copy was not what we thought */
+				rd_err_clear(err);
+				if (ftruncate(fd, 0) == -1 ||
+				    lseek(fd, 0, SEEK_SET) == -1) {
+					rd_err_sys(err, RD_EIO,
+					    "cannot rewind temp file");
+					goto out;
+				}
+			}
+			patched = r == 1;
+		}
+	}
+	if (!patched && rdi_content_read(c->st, c->st->db, c->pc, n->sha, tmpfd,
+	    fsink_write, &fs, err) == -1)
+		goto out;
+	if (set_meta_fd(c, fd, n, err) == -1)
+		goto out;
+	if (fsync(fd) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot fsync '%s'", n->path);
+		goto out;
+	}
+	if (rdi_close(fd, n->path, err) == -1) {
+		fd = -1;
+		goto out;
+	}
+	fd = -1;
+	if (renameat(pfd, tmp, pfd, name) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot rename into '%s'", n->path);
+		goto out;
+	}
+	tmp[0] = '\0';
+	c->changed++;
+	ret = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	if (basis != -1)
+		close(basis);
+	if (tmpfd != -1)
+		close(tmpfd);
+	if (ret == -1 && tmp[0] != '\0')
+		unlinkat(pfd, tmp, 0);
+	return ret;
+}
+
+static int
+write_link(struct actx *c, int pfd, const char *name, const struct nrow *n,
+    struct rd_err *err)
+{
+	char tmp[32], cur[4097];
+	struct timespec ts[2];
+	ssize_t len;
+
+	len = readlinkat(pfd, name, cur, sizeof(cur) - 1);
+	if (len >= 0) {
+		cur[len] = '\0';
+		if (strcmp(cur, n->target) == 0 && !n->has_old)
+			return 0;
+	}
+	if (tmp_name(tmp, sizeof(tmp), err) == -1)
+		return -1;
+	if (symlinkat(n->target, pfd, tmp) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot create symlink '%s'",
+		    n->path);
+	if (c->chown_ok && fchownat(pfd, tmp, (uid_t)n->uid, (gid_t)n->gid,
+	    AT_SYMLINK_NOFOLLOW) == -1)
+		goto fail;
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1] = to_ts(n->mtime);
+	if (utimensat(pfd, tmp, ts, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    renameat(pfd, tmp, pfd, name) == -1)
+		goto fail;
+	c->changed++;
+	return 0;
+fail:
+	rd_err_sys(err, RD_EIO, "cannot write symlink '%s'", n->path);
+	unlinkat(pfd, tmp, 0);
+	return -1;
+}
+
+static int
+make_dir(struct actx *c, int pfd, const char *name, const struct nrow *n,
+    struct rd_err *err)
+{
+	struct stat sb;
+
+	if (mkdirat(pfd, name, 0700) == 0) {
+		c->changed++;
+		return 0;
+	}
+	if (errno != EEXIST)
+		return rd_err_sys(err, RD_EIO, "cannot create directory '%s'",
+		    n->path);
+	if (fstatat(pfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot stat '%s'", n->path);
+	if (S_ISDIR(sb.st_mode))
+		return 0;
+	/* a file or link of an older snapshot is in the way */
+	if (unlinkat(pfd, name, 0) == -1 || mkdirat(pfd, name, 0700) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot replace '%s'", n->path);
+	c->changed++;
+	return 0;
+}
+
+static void
+row_of(sqlite3_stmt *q, struct nrow *n)
+{
+	int len;
+
+	memset(n, 0, sizeof(*n));
+	len = sqlite3_column_bytes(q, 0);
+	if (len >= (int)sizeof(n->path))
+		len = 0;
+	memcpy(n->path, sqlite3_column_blob(q, 0), (size_t)len);
+	n->path[len] = '\0';
+	n->type = sqlite3_column_int(q, 1);
+	n->mode = (unsigned)sqlite3_column_int(q, 2) & 07777;
+	n->uid = sqlite3_column_int64(q, 3);
+	n->gid = sqlite3_column_int64(q, 4);
+	n->size = sqlite3_column_int64(q, 5);
+	n->mtime = sqlite3_column_int64(q, 6);
+	if (sqlite3_column_bytes(q, 7) == RD_HASH_LEN)
+		memcpy(n->sha, sqlite3_column_blob(q, 7), RD_HASH_LEN);
+	len = sqlite3_column_bytes(q, 8);
+	if (len > 0 && len < (int)sizeof(n->target))
+		memcpy(n->target, sqlite3_column_blob(q, 8), (size_t)len);
+	n->has_old = sqlite3_column_type(q, 9) != SQLITE_NULL;
+	if (n->has_old) {
+		n->old_type = sqlite3_column_int(q, 9);
+		n->old_size = sqlite3_column_int64(q, 10);
+		n->old_mtime = sqlite3_column_int64(q, 11);
+		n->old_mode = (unsigned)sqlite3_column_int(q, 12) & 07777;
+		if (sqlite3_column_bytes(q, 13) == RD_HASH_LEN)
+			memcpy(n->old_sha, sqlite3_column_blob(q, 13),
+			    RD_HASH_LEN);
+	}
+}
+
+static int
+write_new(struct actx *c, struct rd_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	struct nrow *n;
+	char name[NAME_MAX + 1];
+	int r, pfd, ret = -1;
+
+	n = malloc(sizeof(*n));
+	if (n == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	if (rdi_db_prepare(c->st->db, "SELECT n.path, n.type, n.mode, n.uid,"
+	    " n.gid, n.size, n.mtime, n.sha, n.target, o.type, o.size,"
+	    " o.mtime, o.mode, o.sha FROM entries n LEFT JOIN entries o"
+	    " ON o.path = n.path AND o.first <= ?1"
+	    " AND (o.last IS NULL OR o.last >= ?1)"
+	    " WHERE n.first > ?1 AND n.first <= ?2"
+	    " AND (n.last IS NULL OR n.last >= ?2) ORDER BY n.path", &q,
+	    err) == -1)
+		goto out;
+	sqlite3_bind_int64(q, 1, c->from);
+	sqlite3_bind_int64(q, 2, c->to);
+	for (;;) {
+		r = rdi_db_step(c->st->db, q, err);
+		if (r == -1)
+			goto out;
+		if (r == 0)
+			break;
+		row_of(q, n);
+		if (n->path[0] == '\0')
+			continue; /* the root: metadata at the end */
+		pfd = open_parent(c, n->path, name, err);
+		if (pfd == -1)
+			goto out;
+		if (n->type == RD_TYPE_DIR)
+			r = make_dir(c, pfd, name, n, err);
+		else if (n->type == RD_TYPE_SYMLINK)
+			r = write_link(c, pfd, name, n, err);
+		else
+			r = write_file(c, pfd, name, n, err);
+		close(pfd);
+		if (r == -1 || touch_parent(c, n->path, err) == -1)
+			goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(q);
+	free(n);
+	return ret;
+}
+
+/* Record every directory that is new in "to": its metadata is set last. */
+static int
+touch_new_dirs(struct actx *c, struct rd_err *err)
+{
+	sqlite3_stmt *d = NULL;
+	char p[PATH_MAX + 2];
+	int r, len, ret = -1;
+
+	if (rdi_db_prepare(c->st->db, "SELECT path FROM entries WHERE"
+	    " type = ?3 AND first > ?1 AND first <= ?2"
+	    " AND (last IS NULL OR last >= ?2)", &d, err) == -1)
+		return -1;
+	sqlite3_bind_int64(d, 1, c->from);
+	sqlite3_bind_int64(d, 2, c->to);
+	sqlite3_bind_int(d, 3, RD_TYPE_DIR);
+	for (;;) {
+		r = rdi_db_step(c->st->db, d, err);
+		if (r == -1)
+			goto out;
+		if (r == 0)
+			break;
+		len = sqlite3_column_bytes(d, 0);
+		if (len >= PATH_MAX)
+			continue;
+		memcpy(p, sqlite3_column_blob(d, 0), (size_t)len);
+		/* the parent of "dir/x" is "dir/" */
+		p[len] = 'x';
+		p[len + 1] = '\0';
+		if (touch_parent(c, p, err) == -1)
+			goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(d);
+	return ret;
+}
+
+/* Set the snapshot's metadata on the directories we changed. */
+static int
+fix_dirs(struct actx *c, struct rd_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	struct nrow *n;
+	char name[NAME_MAX + 1];
+	size_t i;
+	int r, fd, pfd, ret = -1;
+
+	n = calloc(1, sizeof(*n));
+	if (n == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	if (rdi_db_prepare(c->st->db, "SELECT mode, uid, gid, mtime FROM"
+	    " entries WHERE path = ?1 AND type = ?3 AND first <= ?2"
+	    " AND (last IS NULL OR last >= ?2)", &q, err) == -1)
+		goto out;
+	for (i = 0; i < c->ntouched; i++) {
+		const char *p = c->touched[i];
+
+		sqlite3_reset(q);
+		sqlite3_bind_blob(q, 1, p, (int)strlen(p), SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, c->to);
+		sqlite3_bind_int(q, 3, RD_TYPE_DIR);
+		r = rdi_db_step(c->st->db, q, err);
+		if (r == -1)
+			goto out;
+		if (r == 0)
+			continue; /* removed since */
+		snprintf(n->path, sizeof(n->path), "%s", p[0] != '\0' ? p : ".");
+		n->mode = (unsigned)sqlite3_column_int(q, 0) & 07777;
+		n->uid = sqlite3_column_int64(q, 1);
+		n->gid = sqlite3_column_int64(q, 2);
+		n->mtime = sqlite3_column_int64(q, 3);
+		if (p[0] == '\0') {
+			fd = dup(c->dfd);
+		} else {
+			pfd = open_parent(c, p, name, err);
+			if (pfd == -1)
+				goto out;
+			fd = openat(pfd, name, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+			close(pfd);
+		}
+		if (fd == -1) {
+			rd_err_sys(err, RD_EIO, "cannot open '%s' in replica",
+			    n->path);
+			goto out;
+		}
+		r = set_meta_fd(c, fd, n, err);
+		close(fd);
+		if (r == -1)
+			goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(q);
+	free(n);
+	return ret;
+}
+
+/* Directories sort before their contents; order the list deepest first. */
+static int
+deeper_first(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+
+	return strcmp(y, x);
+}
+
+/*
+ * Remove the temp files an interrupted apply left (".rdship-*"), in the
+ * whole replica, never following a symlink.
+ */
+static int
+remove_temps(int dfd, int depth, struct rd_err *err)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd, sub, ret = 0;
+
+	if (depth > 256)
+		return 0;
+	fd = dup(dfd);
+	if (fd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot read replica");
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return rd_err_sys(err, RD_EIO, "cannot read replica");
+	}
+	rewinddir(d);
+	while (ret == 0 && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (strncmp(de->d_name, ".rdship-", 8) == 0) {
+			if (unlinkat(dfd, de->d_name, 0) == -1 &&
+			    errno != ENOENT)
+				ret = rd_err_sys(err, RD_EIO,
+				    "cannot remove temp file '%s'",
+				    de->d_name);
+			continue;
+		}
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+			continue;
+		sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC);
+		if (sub == -1)
+			continue;
+		ret = remove_temps(sub, depth + 1, err);
+		close(sub);
+	}
+	closedir(d);
+	return ret;
+}
+
+static int
+journal(struct rd_store *st, const char *dir, int64_t version, int64_t target,
+    const char *state, struct rd_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int ret = -1;
+
+	if (rdi_db_prepare(st->db, "INSERT INTO replicas(dir, version, target,"
+	    " state, updated) VALUES (?, ?, ?, ?, ?) ON CONFLICT(dir) DO UPDATE"
+	    " SET version = excluded.version, target = excluded.target,"
+	    " state = excluded.state, updated = excluded.updated", &q,
+	    err) == -1)
+		return -1;
+	sqlite3_bind_text(q, 1, dir, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, version);
+	if (target > 0)
+		sqlite3_bind_int64(q, 3, target);
+	else
+		sqlite3_bind_null(q, 3);
+	sqlite3_bind_text(q, 4, state, -1, SQLITE_STATIC);
+	sqlite3_bind_double(q, 5, rd_now());
+	if (rdi_db_step(st->db, q, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	sqlite3_finalize(q);
+	return ret;
+}
+
+static int
+dir_is_empty(int fd, struct rd_err *err)
+{
+	DIR *d;
+	struct dirent *de;
+	int dfd, empty = 1;
+
+	dfd = dup(fd);
+	if (dfd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot read replica");
+	d = fdopendir(dfd);
+	if (d == NULL) {
+		close(dfd);
+		return rd_err_sys(err, RD_EIO, "cannot read replica");
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0) {
+			empty = 0;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+int
+rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
+    rd_notice_fn notice, void *notice_arg, int64_t *files_changed,
+    struct rd_err *err)
+{
+	struct actx c;
+	sqlite3_stmt *q = NULL;
+	char abs[PATH_MAX];
+	const unsigned char *state;
+	size_t i;
+	int r, known = 0, ret = -1;
+
+	memset(&c, 0, sizeof(c));
+	c.st = st;
+	c.dfd = -1;
+	c.to = version;
+	c.notice = notice;
+	c.notice_arg = notice_arg;
+	c.chown_ok = geteuid() == 0;
+	*files_changed = 0;
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		return rd_err_sys(err, RD_ECANTCREAT,
+		    "cannot create replica '%s'", dir);
+	if (realpath(dir, abs) == NULL)
+		return rd_err_sys(err, RD_EIO, "cannot resolve replica '%s'",
+		    dir);
+	c.dfd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c.dfd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot open replica '%s'", dir);
+	if (rdi_db_prepare(st->db, "SELECT version, state FROM replicas"
+	    " WHERE dir = ?", &q, err) == -1)
+		goto out;
+	sqlite3_bind_text(q, 1, abs, -1, SQLITE_STATIC);
+	r = rdi_db_step(st->db, q, err);
+	if (r == -1)
+		goto out;
+	if (r == 1) {
+		known = 1;
+		c.from = sqlite3_column_int64(q, 0);
+		state = sqlite3_column_text(q, 1);
+		c.resume = state != NULL &&
+		    strcmp((const char *)state, "applying") == 0;
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if (!known) {
+		r = dir_is_empty(c.dfd, err);
+		if (r == -1)
+			goto out;
+		if (r == 0) {
+			rd_err_set(err, RD_ECANTCREAT,
+			    "replica '%s' is not empty and this store has no record of it",
+			    dir);
+			goto out;
+		}
+	}
+	if (c.from == version && !c.resume) {
+		ret = 0;
+		goto out;
+	}
+	if (c.from > version) {
+		rd_err_set(err, RD_ECORRUPT,
+		    "replica '%s' holds snapshot %lld, newer than %lld", dir,
+		    (long long)c.from, (long long)version);
+		goto out;
+	}
+	if (c.resume) {
+		if (notice != NULL)
+			notice(notice_arg,
+			    "resuming an interrupted replica update");
+		if (remove_temps(c.dfd, 0, err) == -1)
+			goto out;
+	}
+	if (journal(st, abs, c.from, version, "applying", err) == -1)
+		goto out;
+	c.pc = rdi_packcache_new(st);
+	if (c.pc == NULL) {
+		rd_err_set(err, RD_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (remove_old(&c, err) == -1 || write_new(&c, err) == -1)
+		goto out;
+	/* the root's metadata too, and every new directory's */
+	if (touch_parent(&c, "x", err) == -1 || touch_new_dirs(&c, err) == -1)
+		goto out;
+	if (c.ntouched > 1)
+		qsort(c.touched, c.ntouched, sizeof(*c.touched), deeper_first);
+	if (fix_dirs(&c, err) == -1)
+		goto out;
+	if (syncfs(c.dfd) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot sync replica '%s'", dir);
+		goto out;
+	}
+	if (journal(st, abs, version, 0, "clean", err) == -1)
+		goto out;
+	*files_changed = c.changed;
+	ret = 0;
+out:
+	sqlite3_finalize(q);
+	rdi_packcache_free(c.pc);
+	for (i = 0; i < c.ntouched; i++)
+		free(c.touched[i]);
+	free(c.touched);
+	if (c.dfd != -1)
+		close(c.dfd);
+	return ret;
+}

@@ -1,0 +1,894 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * restore.c: rebuilding contents from packs (full objects, and delta
+ * chains patched up from their full base in unlinked temp files), and
+ * restoring a snapshot's tree.  Every rebuilt content is checked against
+ * its SHA-256.  Writing works relative to directory fds opened with
+ * O_NOFOLLOW and creates files with O_EXCL|O_NOFOLLOW, so a symlink in
+ * the target is never followed.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rd_int.h"
+
+#define MAX_CHAIN 66
+#define SPARSE_BLOCK 4096
+
+int
+rdi_tmpfile(int dfd, struct rd_err *err)
+{
+	char name[32];
+	unsigned char rnd[8];
+	int fd;
+
+#ifdef O_TMPFILE
+	fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd != -1)
+		return fd;
+#endif
+	if (rdi_random(rnd, sizeof(rnd), err) == -1)
+		return -1;
+	memcpy(name, ".rdtmp-", 7);
+	rd_hex(rnd, sizeof(rnd), name + 7);
+	fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot create a temp file");
+	unlinkat(dfd, name, 0);
+	return fd;
+}
+
+struct link {
+	unsigned char sha[RD_HASH_LEN];
+	int kind;
+	int64_t size, off;
+	char pack[33];
+};
+
+/* Load the chain of "sha": link 0 is "sha", the last is a full object. */
+static int
+load_chain(sqlite3 *db, const unsigned char *sha, struct link *chain,
+    int *nchain, struct rd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	unsigned char cur[RD_HASH_LEN];
+	char hex[2 * RD_HASH_LEN + 1];
+	const unsigned char *name;
+	int n = 0, r, ret = -1;
+
+	if (rdi_db_prepare(db, "SELECT c.kind, c.base, c.size, c.off, p.name"
+	    " FROM contents c JOIN packs p ON p.id = c.pack WHERE c.sha = ?",
+	    &s, err) == -1)
+		return -1;
+	memcpy(cur, sha, RD_HASH_LEN);
+	for (;;) {
+		if (n == MAX_CHAIN) {
+			rd_hex(sha, RD_HASH_LEN, hex);
+			rd_err_set(err, RD_ECORRUPT,
+			    "content %s has a delta chain that is too long", hex);
+			goto out;
+		}
+		sqlite3_reset(s);
+		sqlite3_bind_blob(s, 1, cur, RD_HASH_LEN, SQLITE_TRANSIENT);
+		r = rdi_db_step(db, s, err);
+		if (r == -1)
+			goto out;
+		if (r == 0) {
+			rd_hex(cur, RD_HASH_LEN, hex);
+			rd_err_set(err, RD_ECORRUPT,
+			    "content %s is missing from the catalog", hex);
+			goto out;
+		}
+		memcpy(chain[n].sha, cur, RD_HASH_LEN);
+		chain[n].kind = sqlite3_column_int(s, 0);
+		chain[n].size = sqlite3_column_int64(s, 2);
+		chain[n].off = sqlite3_column_int64(s, 3);
+		name = sqlite3_column_text(s, 4);
+		snprintf(chain[n].pack, sizeof(chain[n].pack), "%s",
+		    name != NULL ? (const char *)name : "");
+		n++;
+		if (chain[n - 1].kind == RDI_OBJ_FULL)
+			break;
+		if (sqlite3_column_bytes(s, 1) != RD_HASH_LEN) {
+			rd_hex(cur, RD_HASH_LEN, hex);
+			rd_err_set(err, RD_ECORRUPT,
+			    "delta content %s has no base", hex);
+			goto out;
+		}
+		memcpy(cur, sqlite3_column_blob(s, 1), RD_HASH_LEN);
+	}
+	*nchain = n;
+	ret = 0;
+out:
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* Hashes and counts what passes through on its way to "next". */
+struct hsink {
+	struct rdi_sha256 h;
+	int64_t count;
+	rdi_sink_fn next;
+	void *arg;
+};
+
+static int
+hsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
+{
+	struct hsink *hs = arg;
+
+	if (rdi_sha256_update(&hs->h, buf, len, err) == -1)
+		return -1;
+	hs->count += (int64_t)len;
+	return hs->next != NULL ? hs->next(hs->arg, buf, len, err) : 0;
+}
+
+/* Feeds a delta into a patch job. */
+struct psink {
+	struct rdi_rsjob *job;
+	rdi_sink_fn next;
+	void *arg;
+};
+
+static int
+psink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
+{
+	struct psink *ps = arg;
+
+	return rdi_rsjob_write(ps->job, buf, len, ps->next, ps->arg, err);
+}
+
+struct fdsink {
+	int fd;
+};
+
+static int
+fdsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
+{
+	struct fdsink *fs = arg;
+
+	return rdi_write_all(fs->fd, buf, len, "temp file", err);
+}
+
+/* Rebuild one link into "sink" given its basis (for deltas). */
+static int
+build_link(struct rdi_packcache *pc, const struct link *l, int basis,
+    rdi_sink_fn sink, void *arg, struct rd_err *err)
+{
+	struct hsink hs;
+	struct psink ps;
+	unsigned char got[RD_HASH_LEN];
+	char hex[2 * RD_HASH_LEN + 1];
+	int fd, ret = -1;
+
+	memset(&ps, 0, sizeof(ps));
+	hs.count = 0;
+	hs.next = sink;
+	hs.arg = arg;
+	if (rdi_sha256_init(&hs.h, err) == -1)
+		return -1;
+	fd = rdi_packcache_fd(pc, l->pack, err);
+	if (fd == -1)
+		goto out;
+	if (l->kind == RDI_OBJ_FULL) {
+		if (rdi_obj_read(fd, l->pack, l->off, l->sha, RDI_OBJ_FULL,
+		    hsink_write, &hs, NULL, err) == -1)
+			goto out;
+	} else {
+		if (rdi_patch_new(basis, &ps.job, err) == -1)
+			goto out;
+		ps.next = hsink_write;
+		ps.arg = &hs;
+		if (rdi_obj_read(fd, l->pack, l->off, l->sha, RDI_OBJ_DELTA,
+		    psink_write, &ps, NULL, err) == -1 ||
+		    rdi_rsjob_finish(ps.job, hsink_write, &hs, err) == -1)
+			goto out;
+	}
+	if (rdi_sha256_final(&hs.h, got, err) == -1)
+		goto out;
+	if (memcmp(got, l->sha, RD_HASH_LEN) != 0 || hs.count != l->size) {
+		rd_hex(l->sha, RD_HASH_LEN, hex);
+		rd_err_set(err, RD_ECORRUPT,
+		    "content %s is damaged: rebuilt bytes do not match its SHA-256",
+		    hex);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret == -1 && err->code != RD_ECORRUPT && err->code != RD_ENOMEM &&
+	    err->code != RD_EIO) {
+		/* a failing patch or decoder means damaged data */
+		err->code = RD_ECORRUPT;
+	}
+	rdi_rsjob_free(ps.job);
+	rdi_sha256_release(&hs.h);
+	return ret;
+}
+
+int
+rdi_content_read(struct rd_store *st, sqlite3 *db, struct rdi_packcache *pc,
+    const unsigned char *sha, int tmpfd, rdi_sink_fn sink, void *arg,
+    struct rd_err *err)
+{
+	struct link chain[MAX_CHAIN];
+	struct fdsink fs;
+	int n, i, basis = -1, out = -1, ret = -1;
+
+	(void)st;
+	if (load_chain(db, sha, chain, &n, err) == -1)
+		return -1;
+	/* patch up from the full base through temp files */
+	for (i = n - 1; i > 0; i--) {
+		out = rdi_tmpfile(tmpfd, err);
+		if (out == -1)
+			goto done;
+		fs.fd = out;
+		if (build_link(pc, &chain[i], basis, fdsink_write, &fs,
+		    err) == -1)
+			goto done;
+		if (basis != -1)
+			close(basis);
+		basis = out;
+		out = -1;
+	}
+	if (build_link(pc, &chain[0], basis, sink, arg, err) == -1)
+		goto done;
+	ret = 0;
+done:
+	if (out != -1)
+		close(out);
+	if (basis != -1)
+		close(basis);
+	return ret;
+}
+
+int
+rdi_content_patch(struct rd_store *st, sqlite3 *db, struct rdi_packcache *pc,
+    const unsigned char *sha, const unsigned char *base, int basis,
+    rdi_sink_fn sink, void *arg, struct rd_err *err)
+{
+	struct link chain[MAX_CHAIN];
+	int n;
+
+	(void)st;
+	if (load_chain(db, sha, chain, &n, err) == -1)
+		return -1;
+	if (chain[0].kind != RDI_OBJ_DELTA || n < 2 ||
+	    memcmp(chain[1].sha, base, RD_HASH_LEN) != 0)
+		return 0;
+	if (build_link(pc, &chain[0], basis, sink, arg, err) == -1)
+		return -1;
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Restoring a tree */
+
+/* Writes a file, leaving holes where whole blocks are zero. */
+struct wsink {
+	int fd;
+	off_t off;
+	const char *path;
+};
+
+static int
+wsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
+{
+	static const unsigned char zero[SPARSE_BLOCK];
+	struct wsink *ws = arg;
+	const unsigned char *p = buf;
+	size_t piece, run;
+
+	while (len > 0) {
+		/* pieces end on block boundaries of the file */
+		piece = SPARSE_BLOCK - (size_t)(ws->off % SPARSE_BLOCK);
+		if (piece > len)
+			piece = len;
+		if (piece == SPARSE_BLOCK && memcmp(p, zero, piece) == 0) {
+			ws->off += (off_t)piece;
+			p += piece;
+			len -= piece;
+			continue;
+		}
+		/* write a run of non-zero blocks at once */
+		run = piece;
+		while (run < len) {
+			size_t next = len - run < SPARSE_BLOCK ? len - run :
+			    SPARSE_BLOCK;
+
+			if (next == SPARSE_BLOCK &&
+			    memcmp(p + run, zero, SPARSE_BLOCK) == 0)
+				break;
+			run += next;
+		}
+		if (rdi_pwrite_all(ws->fd, p, run, ws->off, ws->path,
+		    err) == -1)
+			return -1;
+		ws->off += (off_t)run;
+		p += run;
+		len -= run;
+	}
+	return 0;
+}
+
+struct rentry {
+	char *path;	/* catalog form: dirs end in '/' */
+	size_t plen;
+	int type;
+	unsigned mode;
+	int64_t uid, gid, size, mtime;
+	unsigned char sha[RD_HASH_LEN];
+	char *target;
+};
+
+struct dirframe {
+	int fd;
+	char *prefix;		/* catalog path of the directory, with '/' */
+	size_t plen;
+	int has_meta;
+	struct rentry meta;	/* path unused */
+};
+
+struct rctx {
+	struct rd_store *st;
+	const struct rd_restore_opts *opts;
+	struct rdi_packcache *pc;
+	int chown_ok;
+	struct dirframe *stack;
+	int depth, cap;
+	struct rd_restore_result *res;
+	double last_progress;
+};
+
+static struct timespec
+to_ts(int64_t t)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(t / 1000000000);
+	ts.tv_nsec = (long)(t % 1000000000);
+	if (ts.tv_nsec < 0) {
+		ts.tv_nsec += 1000000000;
+		ts.tv_sec--;
+	}
+	return ts;
+}
+
+static int
+apply_fd_meta(struct rctx *c, int fd, const struct rentry *e,
+    const char *what, struct rd_err *err)
+{
+	struct timespec ts[2];
+
+	if (c->chown_ok && fchown(fd, (uid_t)e->uid, (gid_t)e->gid) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot chown '%s'", what);
+	if (fchmod(fd, (mode_t)e->mode) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot chmod '%s'", what);
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1] = to_ts(e->mtime);
+	if (futimens(fd, ts) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot set times of '%s'",
+		    what);
+	return 0;
+}
+
+static int
+pop_dir(struct rctx *c, struct rd_err *err)
+{
+	struct dirframe *f = &c->stack[--c->depth];
+	int ret = 0;
+
+	if (f->has_meta && apply_fd_meta(c, f->fd, &f->meta,
+	    f->plen > 0 ? f->prefix : ".", err) == -1)
+		ret = -1;
+	close(f->fd);
+	free(f->prefix);
+	return ret;
+}
+
+/* Push directory "fd" whose catalog path is the first "plen" bytes of
+ * "path"; "meta" (may be NULL) is applied when it is left. */
+static int
+push_dir(struct rctx *c, int fd, const char *path, size_t plen,
+    const struct rentry *meta, struct rd_err *err)
+{
+	struct dirframe *f;
+	char *prefix;
+
+	if (c->depth == c->cap) {
+		int n = c->cap != 0 ? c->cap * 2 : 16;
+
+		f = realloc(c->stack, (size_t)n * sizeof(*f));
+		if (f == NULL)
+			return rd_err_set(err, RD_ENOMEM, "out of memory");
+		c->stack = f;
+		c->cap = n;
+	}
+	prefix = strndup(path, plen);
+	if (prefix == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	f = &c->stack[c->depth++];
+	f->fd = fd;
+	f->prefix = prefix;
+	f->plen = plen;
+	f->has_meta = meta != NULL;
+	if (meta != NULL) {
+		f->meta = *meta;
+		f->meta.path = NULL;
+		f->meta.target = NULL;
+	}
+	return 0;
+}
+
+/* Open (making it if needed) directory "name" in "dfd", never a symlink. */
+static int
+open_subdir(struct rctx *c, int dfd, const char *name, const char *what,
+    struct rd_err *err)
+{
+	struct stat sb;
+	int fd;
+
+	if (mkdirat(dfd, name, 0700) == -1 && errno != EEXIST)
+		return rd_err_sys(err, RD_EIO, "cannot create directory '%s'",
+		    what);
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1 && (errno == ELOOP || errno == ENOTDIR) &&
+	    c->opts->force) {
+		/* --force: something else is in the way; replace it */
+		if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    !S_ISDIR(sb.st_mode) && unlinkat(dfd, name, 0) == 0 &&
+		    mkdirat(dfd, name, 0700) == 0)
+			fd = openat(dfd, name, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot open directory '%s'",
+		    what);
+	return fd;
+}
+
+/* Remove what is at "name" so that a file or link can take its place. */
+static int
+make_room(struct rctx *c, int dfd, const char *name, const char *what,
+    struct rd_err *err)
+{
+	struct stat sb;
+
+	if (!c->opts->force)
+		return 0;
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+		return 0;
+	if (S_ISDIR(sb.st_mode))
+		return rd_err_set(err, RD_ECANTCREAT,
+		    "cannot restore '%s': a directory is in the way", what);
+	if (unlinkat(dfd, name, 0) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot remove '%s'", what);
+	return 0;
+}
+
+static int
+restore_file(struct rctx *c, int dfd, const char *name, const struct rentry *e,
+    struct rd_err *err)
+{
+	struct wsink ws;
+	int fd, tmpfd, ret = -1;
+
+	if (make_room(c, dfd, name, e->path, err) == -1)
+		return -1;
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1)
+		return rd_err_sys(err, errno == EEXIST ? RD_ECANTCREAT : RD_EIO,
+		    "cannot create '%s'", e->path);
+	ws.fd = fd;
+	ws.off = 0;
+	ws.path = e->path;
+	tmpfd = c->stack[0].fd;
+	if (rdi_content_read(c->st, c->st->db, c->pc, e->sha, tmpfd,
+	    wsink_write, &ws, err) == -1)
+		goto out;
+	if (ftruncate(fd, (off_t)e->size) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot write '%s'", e->path);
+		goto out;
+	}
+	if (apply_fd_meta(c, fd, e, e->path, err) == -1)
+		goto out;
+	c->res->bytes += e->size;
+	ret = 0;
+out:
+	if (rdi_close(fd, e->path, err) == -1)
+		ret = -1;
+	if (ret == -1)
+		unlinkat(dfd, name, 0);
+	return ret;
+}
+
+static int
+restore_link(struct rctx *c, int dfd, const char *name, const struct rentry *e,
+    struct rd_err *err)
+{
+	struct timespec ts[2];
+
+	if (make_room(c, dfd, name, e->path, err) == -1)
+		return -1;
+	if (symlinkat(e->target, dfd, name) == -1)
+		return rd_err_sys(err, errno == EEXIST ? RD_ECANTCREAT : RD_EIO,
+		    "cannot create symlink '%s'", e->path);
+	if (c->chown_ok && fchownat(dfd, name, (uid_t)e->uid, (gid_t)e->gid,
+	    AT_SYMLINK_NOFOLLOW) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot chown '%s'", e->path);
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1] = to_ts(e->mtime);
+	if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot set times of '%s'",
+		    e->path);
+	return 0;
+}
+
+/* Restore one entry, below the directories already on the stack. */
+static int
+restore_entry(struct rctx *c, struct rentry *e, struct rd_err *err)
+{
+	struct dirframe *top;
+	char name[NAME_MAX + 1];
+	const char *rest, *slash;
+	size_t len = e->plen, nlen;
+	int fd;
+
+	if (e->plen == 0) {
+		/* the root: its metadata goes to the target itself */
+		c->stack[0].has_meta = 1;
+		c->stack[0].meta = *e;
+		c->stack[0].meta.path = NULL;
+		c->stack[0].meta.target = NULL;
+		return 0;
+	}
+	/* leave directories that do not contain this path */
+	while (c->depth > 1) {
+		top = &c->stack[c->depth - 1];
+		if (top->plen < len &&
+		    memcmp(e->path, top->prefix, top->plen) == 0)
+			break;
+		if (pop_dir(c, err) == -1)
+			return -1;
+	}
+	/* make any missing parents (restoring a part of the tree) */
+	for (;;) {
+		top = &c->stack[c->depth - 1];
+		rest = e->path + top->plen;
+		slash = strchr(rest, '/');
+		if (slash == NULL || (size_t)(slash - e->path) + 1 == len)
+			break;
+		nlen = (size_t)(slash - rest);
+		if (nlen > NAME_MAX)
+			return rd_err_set(err, RD_ECORRUPT,
+			    "unsafe path '%s' in catalog", e->path);
+		memcpy(name, rest, nlen);
+		name[nlen] = '\0';
+		fd = open_subdir(c, top->fd, name, e->path, err);
+		if (fd == -1)
+			return -1;
+		if (push_dir(c, fd, e->path, (size_t)(slash - e->path) + 1,
+		    NULL, err) == -1) {
+			close(fd);
+			return -1;
+		}
+	}
+	top = &c->stack[c->depth - 1];
+	rest = e->path + top->plen;
+	nlen = strlen(rest);
+	if (e->type == RD_TYPE_DIR)
+		nlen--;
+	if (nlen == 0 || nlen > NAME_MAX)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "unsafe path '%s' in catalog", e->path);
+	memcpy(name, rest, nlen);
+	name[nlen] = '\0';
+	if (e->type == RD_TYPE_DIR) {
+		fd = open_subdir(c, top->fd, name, e->path, err);
+		if (fd == -1)
+			return -1;
+		if (push_dir(c, fd, e->path, len, e, err) == -1) {
+			close(fd);
+			return -1;
+		}
+		return 0;
+	}
+	if (e->type == RD_TYPE_SYMLINK)
+		return restore_link(c, top->fd, name, e, err);
+	if (e->type == RD_TYPE_FILE)
+		return restore_file(c, top->fd, name, e, err);
+	return rd_err_set(err, RD_ECORRUPT, "unknown entry type in catalog");
+}
+
+static int
+check_entry_path(const struct rentry *e, struct rd_err *err)
+{
+	char buf[PATH_MAX];
+
+	if (e->plen == 0)
+		return 0;
+	if (e->plen >= sizeof(buf) || memchr(e->path, '\0', e->plen) != NULL)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "unsafe path in catalog");
+	memcpy(buf, e->path, e->plen);
+	buf[e->plen] = '\0';
+	if (e->type == RD_TYPE_DIR) {
+		if (buf[e->plen - 1] != '/')
+			return rd_err_set(err, RD_ECORRUPT,
+			    "unsafe path '%s' in catalog", buf);
+		buf[e->plen - 1] = '\0';
+	}
+	if (!rdi_path_safe(buf))
+		return rd_err_set(err, RD_ECORRUPT,
+		    "unsafe path '%s' in catalog", buf);
+	return 0;
+}
+
+static const char sql_tree[] =
+    "SELECT path, type, mode, uid, gid, size, mtime, sha, target"
+    " FROM entries WHERE first <= ?1 AND (last IS NULL OR last >= ?1)"
+    " AND (?2 IS NULL OR path = ?2 OR path = CAST(?2 || '/' AS BLOB)"
+    " OR (path > CAST(?2 || '/' AS BLOB) AND path < CAST(?2 || '0' AS BLOB)))"
+    " ORDER BY path";
+
+/* Restore every entry of snapshot "id" matching "prefix" (NULL: all). */
+static int
+restore_tree(struct rctx *c, int64_t id, const char *prefix, int *found,
+    struct rd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct rentry e;
+	int r, n, ret = -1;
+
+	memset(&e, 0, sizeof(e));
+	if (rdi_db_prepare(c->st->db, sql_tree, &s, err) == -1)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	if (prefix != NULL)
+		sqlite3_bind_blob(s, 2, prefix, (int)strlen(prefix),
+		    SQLITE_STATIC);
+	for (;;) {
+		r = rdi_db_step(c->st->db, s, err);
+		if (r == -1)
+			goto out;
+		if (r == 0)
+			break;
+		free(e.path);
+		free(e.target);
+		memset(&e, 0, sizeof(e));
+		n = sqlite3_column_bytes(s, 0);
+		e.path = malloc((size_t)n + 1);
+		if (e.path == NULL) {
+			rd_err_set(err, RD_ENOMEM, "out of memory");
+			goto out;
+		}
+		memcpy(e.path, sqlite3_column_blob(s, 0), (size_t)n);
+		e.path[n] = '\0';
+		e.plen = (size_t)n;
+		e.type = sqlite3_column_int(s, 1);
+		e.mode = (unsigned)sqlite3_column_int(s, 2) & 07777;
+		e.uid = sqlite3_column_int64(s, 3);
+		e.gid = sqlite3_column_int64(s, 4);
+		e.size = sqlite3_column_int64(s, 5);
+		e.mtime = sqlite3_column_int64(s, 6);
+		if (e.type == RD_TYPE_FILE) {
+			if (sqlite3_column_bytes(s, 7) != RD_HASH_LEN) {
+				rd_err_set(err, RD_ECORRUPT,
+				    "entry '%s' has no content", e.path);
+				goto out;
+			}
+			memcpy(e.sha, sqlite3_column_blob(s, 7), RD_HASH_LEN);
+		}
+		if (e.type == RD_TYPE_SYMLINK) {
+			n = sqlite3_column_bytes(s, 8);
+			e.target = malloc((size_t)n + 1);
+			if (e.target == NULL) {
+				rd_err_set(err, RD_ENOMEM, "out of memory");
+				goto out;
+			}
+			memcpy(e.target, sqlite3_column_blob(s, 8), (size_t)n);
+			e.target[n] = '\0';
+		}
+		if (check_entry_path(&e, err) == -1)
+			goto out;
+		if (prefix != NULL && e.plen == 0)
+			continue;
+		if (restore_entry(c, &e, err) == -1)
+			goto out;
+		(*found)++;
+		c->res->files++;
+		if (c->opts->progress != NULL &&
+		    rd_monotonic() - c->last_progress >= 0.1) {
+			c->last_progress = rd_monotonic();
+			c->opts->progress(c->opts->progress_arg,
+			    c->res->files, c->res->bytes);
+		}
+	}
+	ret = 0;
+out:
+	free(e.path);
+	free(e.target);
+	sqlite3_finalize(s);
+	return ret;
+}
+
+/* 1 if directory "fd" has entries, 0 if empty, -1 on error. */
+static int
+dir_has_entries(int fd, const char *what, struct rd_err *err)
+{
+	DIR *d;
+	struct dirent *de;
+	int dup_fd, r = 0;
+
+	dup_fd = dup(fd);
+	if (dup_fd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot read '%s'", what);
+	d = fdopendir(dup_fd);
+	if (d == NULL) {
+		close(dup_fd);
+		return rd_err_sys(err, RD_EIO, "cannot read '%s'", what);
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0) {
+			r = 1;
+			break;
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+/* Normalize a path operand: no leading "./" or "/", no trailing "/". */
+static char *
+norm_operand(const char *p)
+{
+	size_t n;
+	char *s;
+
+	while (p[0] == '.' && p[1] == '/')
+		p += 2;
+	while (*p == '/')
+		p++;
+	s = strdup(p);
+	if (s == NULL)
+		return NULL;
+	n = strlen(s);
+	while (n > 0 && s[n - 1] == '/')
+		s[--n] = '\0';
+	return s;
+}
+
+int
+rd_restore(struct rd_store *st, int64_t id, const char *target,
+    const char *const *paths, int npaths, const struct rd_restore_opts *opts,
+    struct rd_restore_result *res, struct rd_err *err)
+{
+	struct rctx c;
+	struct rd_restore_result dummy;
+	struct rd_snapinfo si;
+	char *p = NULL;
+	int tfd = -1, made = 0, found, i, r, ret = -1, in_txn = 0;
+
+	memset(&c, 0, sizeof(c));
+	if (res == NULL)
+		res = &dummy;
+	memset(res, 0, sizeof(*res));
+	c.st = st;
+	c.opts = opts;
+	c.res = res;
+	c.chown_ok = geteuid() == 0 && !opts->no_owner;
+	for (i = 0; i < npaths; i++) {
+		p = norm_operand(paths[i]);
+		if (p == NULL) {
+			rd_err_set(err, RD_ENOMEM, "out of memory");
+			goto out;
+		}
+		if (*p != '\0' && !rdi_path_safe(p)) {
+			rd_err_set(err, RD_EUSAGE, "invalid path '%s'",
+			    paths[i]);
+			goto out;
+		}
+		free(p);
+		p = NULL;
+	}
+	if (rdi_db_exec(st->db, "BEGIN", err) == -1)
+		goto out;
+	in_txn = 1;
+	if (rd_snap_get(st, id, &si, err) == -1)
+		goto out;
+	res->id = si.id;
+	if (mkdir(target, 0700) == 0)
+		made = 1;
+	else if (errno != EEXIST) {
+		rd_err_sys(err, RD_ECANTCREAT, "cannot create '%s'", target);
+		goto out;
+	}
+	tfd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tfd == -1) {
+		rd_err_sys(err, RD_ECANTCREAT, "cannot open target '%s'",
+		    target);
+		goto out;
+	}
+	if (!made && !opts->force) {
+		r = dir_has_entries(tfd, target, err);
+		if (r == -1)
+			goto out;
+		if (r == 1) {
+			rd_err_set(err, RD_ECANTCREAT,
+			    "restore target '%s' is not empty (use --force to write into it)",
+			    target);
+			goto out;
+		}
+	}
+	c.pc = rdi_packcache_new(st);
+	if (c.pc == NULL) {
+		rd_err_set(err, RD_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (push_dir(&c, tfd, "", 0, NULL, err) == -1)
+		goto out;
+	tfd = -1; /* owned by the stack now */
+	if (npaths == 0) {
+		found = 0;
+		if (restore_tree(&c, si.id, NULL, &found, err) == -1)
+			goto out;
+	}
+	for (i = 0; i < npaths; i++) {
+		p = norm_operand(paths[i]);
+		if (p == NULL) {
+			rd_err_set(err, RD_ENOMEM, "out of memory");
+			goto out;
+		}
+		found = 0;
+		if (restore_tree(&c, si.id, *p != '\0' ? p : NULL, &found,
+		    err) == -1)
+			goto out;
+		if (found == 0) {
+			rd_err_set(err, RD_ENOENT,
+			    "snapshot %lld has no path '%s'",
+			    (long long)si.id, paths[i]);
+			goto out;
+		}
+		/* close the directories of this operand before the next */
+		while (c.depth > 1)
+			if (pop_dir(&c, err) == -1)
+				goto out;
+		free(p);
+		p = NULL;
+	}
+	while (c.depth > 0)
+		if (pop_dir(&c, err) == -1)
+			goto out;
+	ret = 0;
+out:
+	while (c.depth > 0) {
+		c.depth--;
+		close(c.stack[c.depth].fd);
+		free(c.stack[c.depth].prefix);
+	}
+	free(c.stack);
+	free(p);
+	rdi_packcache_free(c.pc);
+	if (tfd != -1)
+		close(tfd);
+	if (in_txn)
+		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	if (ret == -1 && made)
+		rmdir(target);
+	return ret;
+}

@@ -1,0 +1,1761 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * snap.c: taking a snapshot.
+ *
+ * The calling thread walks the source depth-first, each directory's names
+ * sorted with directories as "name/", which is exactly the byte order of
+ * catalog paths.  It merges that walk with the entries of the newest
+ * snapshot, read in path order on a second connection, so an unchanged
+ * file costs one lstat and no catalog write.  Changed regular files go to
+ * a pool of workers; each worker reads a file once, hashing it and
+ * storing it full (compressed only where that pays) or as a librsync
+ * delta against the stored signature of the previous version, into a
+ * pack of its own.  Results come back to the calling thread, the only
+ * one that writes the catalog, in one transaction that commits after
+ * every pack it refers to is durable.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rd_int.h"
+
+#define SMALL_MAX  (1024 * 1024)	/* read whole, store full */
+#define CHUNK	   (256 * 1024)
+#define QUEUE_CAP  256
+#define ATTEMPTS   3
+
+/* The newest snapshot's view of one path (a cursor row, or a job's). */
+struct prev {
+	int64_t id;
+	int type;
+	unsigned mode;
+	int64_t uid, gid, size, mtime, ino, ctime;
+	int unstable;
+	int has_sha;
+	unsigned char sha[RD_HASH_LEN];
+	char *target;
+};
+
+struct meta {
+	unsigned mode;
+	int64_t uid, gid, size, mtime, ino, ctime;
+};
+
+enum job_status { JOB_OK, JOB_SKIP, JOB_FAIL };
+
+struct job {
+	struct job *next;
+	char *path;		/* catalog path of a file */
+	int has_prev;
+	struct prev prev;
+	/* signature of the previous content, when a delta may be made */
+	int use_sig;
+	int maybe_dup;		/* a stored content has this size */
+	char oldsig_pack[33];
+	int64_t oldsig_off;
+	int prev_depth;
+	/* results */
+	enum job_status status;
+	struct rd_err err;
+	struct meta m;		/* as read */
+	unsigned char sha[RD_HASH_LEN];
+	int64_t bytes_read;
+	int unstable;
+	int stored;		/* a new content object was written */
+	int kind, codec, depth;
+	unsigned char base[RD_HASH_LEN];
+	int64_t pack_id;
+	char pack_name[33];
+	int64_t off, len;
+	int sig_stored;
+	int64_t sig_block, sig_off, sig_len;
+};
+
+/* A set of SHA-256 values stored by this run (open addressing). */
+struct shaset {
+	unsigned char *slots;	/* cap * RD_HASH_LEN, all-zero = empty */
+	size_t cap, n;
+};
+
+struct packrec {
+	int64_t id;
+	char name[33];
+	int64_t size;
+};
+
+struct ctx {
+	struct rd_store *st;
+	const struct rd_snap_opts *opts;
+	int rootfd;
+	int64_t snap_id;
+	int chain_max;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv_job, cv_main;
+	struct job *q_head, *q_tail;
+	int q_len;
+	struct job *r_head, *r_tail;
+	int inflight;
+	int stop;
+	int64_t next_pack;
+	struct packrec *packs;	/* finished packs, under mu */
+	size_t npacks, cap_packs;
+	sqlite3 *ldb;		/* dedup look-ups, under mu */
+	sqlite3_stmt *lookup;
+	struct shaset set;
+
+	/* calling thread only */
+	sqlite3 *rdb;
+	sqlite3_stmt *cur;
+	int cur_valid;
+	struct rdi_buf cur_path;
+	struct prev cur_prev;
+	sqlite3_stmt *ins_entry, *close_entry, *touch_entry, *ins_content,
+	    *ins_sig, *ins_pack, *get_sig, *size_seen;
+	int64_t *known_packs;
+	size_t nknown, cap_known;
+	struct rd_snapinfo info;
+	double started;
+	double last_progress;
+};
+
+struct worker {
+	pthread_t thread;
+	struct ctx *c;
+	int started;
+	struct rdi_packw pw;
+	int pw_open;
+	struct rdi_zenc *zenc;
+	struct rdi_packcache *pc;
+	unsigned char *buf;	/* SMALL_MAX + 1 */
+	struct rdi_buf cbuf;	/* compressed small file */
+	struct rdi_buf sigbuf;	/* signature being made */
+	struct rdi_buf oldsig;	/* signature of the previous version */
+};
+
+static int64_t
+ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+static void
+meta_from_stat(struct meta *m, const struct stat *sb)
+{
+	m->mode = sb->st_mode & 07777;
+	m->uid = sb->st_uid;
+	m->gid = sb->st_gid;
+	m->size = sb->st_size;
+	m->mtime = ns(&sb->st_mtim);
+	m->ino = (int64_t)sb->st_ino;
+	m->ctime = ns(&sb->st_ctim);
+}
+
+static void
+notice(struct ctx *c, const char *fmt, ...) RD_PRINTF(2, 3);
+
+static void
+notice(struct ctx *c, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (c->opts->notice == NULL)
+		return;
+	va_start(ap, fmt);
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		msg[0] = '\0';
+	va_end(ap);
+	c->opts->notice(c->opts->notice_arg, msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* The set of contents stored by this run */
+
+static int
+shaset_add(struct shaset *s, const unsigned char *sha, struct rd_err *err)
+{
+	static const unsigned char zero[RD_HASH_LEN];
+	size_t i, mask, ncap;
+	unsigned char *ns_, *slot;
+	struct shaset bigger;
+
+	if ((s->n + 1) * 2 > s->cap) {
+		ncap = s->cap != 0 ? s->cap * 2 : 1024;
+		ns_ = calloc(ncap, RD_HASH_LEN);
+		if (ns_ == NULL)
+			return rd_err_set(err, RD_ENOMEM, "out of memory");
+		bigger.slots = ns_;
+		bigger.cap = ncap;
+		bigger.n = 0;
+		for (i = 0; i < s->cap; i++) {
+			slot = s->slots + i * RD_HASH_LEN;
+			if (memcmp(slot, zero, RD_HASH_LEN) != 0)
+				(void)shaset_add(&bigger, slot, err);
+		}
+		free(s->slots);
+		*s = bigger;
+	}
+	mask = s->cap - 1;
+	memcpy(&i, sha, sizeof(i));
+	for (i &= mask;; i = (i + 1) & mask) {
+		slot = s->slots + i * RD_HASH_LEN;
+		if (memcmp(slot, zero, RD_HASH_LEN) == 0) {
+			memcpy(slot, sha, RD_HASH_LEN);
+			s->n++;
+			return 0;
+		}
+		if (memcmp(slot, sha, RD_HASH_LEN) == 0)
+			return 0;
+	}
+}
+
+static int
+shaset_has(const struct shaset *s, const unsigned char *sha)
+{
+	static const unsigned char zero[RD_HASH_LEN];
+	size_t i, mask;
+	const unsigned char *slot;
+
+	if (s->cap == 0)
+		return 0;
+	mask = s->cap - 1;
+	memcpy(&i, sha, sizeof(i));
+	for (i &= mask;; i = (i + 1) & mask) {
+		slot = s->slots + i * RD_HASH_LEN;
+		if (memcmp(slot, zero, RD_HASH_LEN) == 0)
+			return 0;
+		if (memcmp(slot, sha, RD_HASH_LEN) == 0)
+			return 1;
+	}
+}
+
+/*
+ * Is "sha" already in the store or claimed by this run?  With "claim",
+ * claim it when it is not, so that the caller stores it.  Returns 1 if
+ * present, 0 if not (and claimed), -1 on error.
+ */
+static int
+dedup(struct ctx *c, const unsigned char *sha, int claim, struct rd_err *err)
+{
+	int r;
+
+	pthread_mutex_lock(&c->mu);
+	if (shaset_has(&c->set, sha)) {
+		r = 1;
+		goto out;
+	}
+	sqlite3_reset(c->lookup);
+	sqlite3_bind_blob(c->lookup, 1, sha, RD_HASH_LEN, SQLITE_STATIC);
+	r = rdi_db_step(c->ldb, c->lookup, err);
+	sqlite3_reset(c->lookup);
+	if (r == 0 && claim && shaset_add(&c->set, sha, err) == -1)
+		r = -1;
+out:
+	pthread_mutex_unlock(&c->mu);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Workers */
+
+/* Remember a finished pack so that its row gets its final size. */
+static int
+record_pack(struct ctx *c, const struct rdi_packw *pw, int64_t size,
+    struct rd_err *err)
+{
+	struct packrec *pr;
+	int ret = 0;
+
+	pthread_mutex_lock(&c->mu);
+	if (c->npacks == c->cap_packs) {
+		size_t n = c->cap_packs != 0 ? c->cap_packs * 2 : 16;
+
+		pr = realloc(c->packs, n * sizeof(*pr));
+		if (pr == NULL) {
+			ret = rd_err_set(err, RD_ENOMEM, "out of memory");
+			goto out;
+		}
+		c->packs = pr;
+		c->cap_packs = n;
+	}
+	pr = &c->packs[c->npacks++];
+	pr->id = pw->id;
+	memcpy(pr->name, pw->name, sizeof(pr->name));
+	pr->size = size;
+out:
+	pthread_mutex_unlock(&c->mu);
+	return ret;
+}
+
+/* Make sure the worker has an open pack with room; rotate a full one. */
+static int
+worker_pack(struct worker *w, struct rd_err *err)
+{
+	struct ctx *c = w->c;
+	int64_t size, id;
+
+	if (w->pw_open && w->pw.off < RDI_PACK_MAX)
+		return 0;
+	if (w->pw_open) {
+		if (rdi_packw_finish(c->st, &w->pw, &size, err) == -1)
+			return -1;
+		w->pw_open = 0;
+		if (record_pack(c, &w->pw, size, err) == -1)
+			return -1;
+	}
+	pthread_mutex_lock(&c->mu);
+	id = c->next_pack++;
+	pthread_mutex_unlock(&c->mu);
+	if (rdi_packw_open(c->st, id, &w->pw, err) == -1)
+		return -1;
+	w->pw_open = 1;
+	return 0;
+}
+
+/* Open a file of the source for reading, never through a symlink. */
+static int
+open_source(struct ctx *c, const char *path, struct rd_err *err)
+{
+	int fd;
+
+	fd = openat(c->rootfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NOCTTY | O_NONBLOCK | O_NOATIME);
+	if (fd == -1 && errno == EPERM)
+		fd = openat(c->rootfd, path, O_RDONLY | O_NOFOLLOW |
+		    O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot open '%s'", path);
+	return fd;
+}
+
+static int
+same_version(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size && ns(&a->st_mtim) == ns(&b->st_mtim) &&
+	    ns(&a->st_ctim) == ns(&b->st_ctim);
+}
+
+/* Sink that compresses into the worker's pack. */
+struct zsink {
+	struct rdi_zenc *z;
+	struct rdi_packw *pw;
+};
+
+static int
+zsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
+{
+	struct zsink *zs = arg;
+
+	return rdi_zenc_write(zs->z, buf, len, rdi_packw_sink, zs->pw, err);
+}
+
+/* Store the bytes in w->buf as a full object; the codec only if it pays. */
+static int
+store_small(struct worker *w, struct job *j, size_t len, struct rd_err *err)
+{
+	struct ctx *c = w->c;
+	const void *data = w->buf;
+	size_t dlen = len;
+	int codec = RD_CODEC_RAW;
+
+	w->cbuf.len = 0;
+	if (len >= 64) {
+		if (rdi_zenc_reset(w->zenc, err) == -1 ||
+		    rdi_zenc_write(w->zenc, w->buf, len, rdi_buf_sink,
+			&w->cbuf, err) == -1 ||
+		    rdi_zenc_finish(w->zenc, rdi_buf_sink, &w->cbuf, err) == -1)
+			return -1;
+		if (w->cbuf.len < len - len / 16) {
+			codec = c->st->info.codec;
+			data = w->cbuf.data;
+			dlen = w->cbuf.len;
+		}
+	}
+	if (worker_pack(w, err) == -1 ||
+	    rdi_packw_begin(&w->pw, RDI_OBJ_FULL, codec, j->sha, NULL,
+		err) == -1 ||
+	    rdi_packw_sink(&w->pw, data, dlen, err) == -1 ||
+	    rdi_packw_end(&w->pw, (int64_t)len, &j->off, &j->len, err) == -1)
+		return -1;
+	j->stored = 1;
+	j->kind = RDI_OBJ_FULL;
+	j->codec = codec;
+	j->depth = 0;
+	j->pack_id = w->pw.id;
+	memcpy(j->pack_name, w->pw.name, sizeof(j->pack_name));
+	return 0;
+}
+
+/*
+ * One pass over a large file: hash it, make its new signature, and store
+ * it as a delta against "w->oldsig" (when "delta") or full.  Leaves the
+ * object open in the pack for the caller to end or roll back.
+ */
+static int
+stream_big(struct worker *w, struct job *j, int fd, int delta,
+    struct stat *before, struct stat *after, struct rd_err *err)
+{
+	struct ctx *c = w->c;
+	struct rdi_sha256 h = { NULL };
+	struct rdi_rsjob *sig = NULL, *dj = NULL;
+	struct zsink zs = { w->zenc, &w->pw };
+	int64_t total = 0;
+	ssize_t n;
+	int first = 1, compress = 1, ret = -1;
+
+	w->sigbuf.len = 0;
+	if (fstat(fd, before) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
+		return -1;
+	}
+	if (lseek(fd, 0, SEEK_SET) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot seek '%s'", j->path);
+		return -1;
+	}
+	j->sig_block = (int64_t)rdi_sig_block_len(before->st_size);
+	if (rdi_sha256_init(&h, err) == -1 ||
+	    rdi_sig_new((size_t)j->sig_block, &sig, err) == -1 ||
+	    rdi_zenc_reset(w->zenc, err) == -1)
+		goto out;
+	if (delta && rdi_delta_new(w->oldsig.data, w->oldsig.len, &dj,
+	    err) == -1)
+		goto out;
+	if (rdi_packw_begin(&w->pw, delta ? RDI_OBJ_DELTA : RDI_OBJ_FULL,
+	    delta ? c->st->info.codec : RD_CODEC_RAW, j->sha, delta ?
+	    j->prev.sha : NULL, err) == -1)
+		goto out;
+	for (;;) {
+		n = rdi_read_full(fd, w->buf, CHUNK, j->path, err);
+		if (n == -1)
+			goto out;
+		if (n == 0)
+			break;
+		total += n;
+		if (rdi_sha256_update(&h, w->buf, (size_t)n, err) == -1 ||
+		    rdi_rsjob_write(sig, w->buf, (size_t)n, rdi_buf_sink,
+			&w->sigbuf, err) == -1)
+			goto out;
+		if (delta) {
+			if (rdi_rsjob_write(dj, w->buf, (size_t)n, zsink_write,
+			    &zs, err) == -1)
+				goto out;
+			continue;
+		}
+		if (first) {
+			/* does this file compress?  judge by its first chunk */
+			w->cbuf.len = 0;
+			if (rdi_zenc_write(w->zenc, w->buf, (size_t)n,
+			    rdi_buf_sink, &w->cbuf, err) == -1)
+				goto out;
+			compress = (size_t)n < 4096 ||
+			    w->cbuf.len < (size_t)n - (size_t)n / 16 ||
+			    w->cbuf.len == 0;
+			if (compress) {
+				w->pw.hdr.codec = c->st->info.codec;
+				if (rdi_packw_sink(&w->pw, w->cbuf.data,
+				    w->cbuf.len, err) == -1)
+					goto out;
+			} else if (rdi_packw_sink(&w->pw, w->buf, (size_t)n,
+			    err) == -1)
+				goto out;
+			first = 0;
+			continue;
+		}
+		if (compress) {
+			if (rdi_zenc_write(w->zenc, w->buf, (size_t)n,
+			    rdi_packw_sink, &w->pw, err) == -1)
+				goto out;
+		} else if (rdi_packw_sink(&w->pw, w->buf, (size_t)n,
+		    err) == -1) {
+			goto out;
+		}
+	}
+	if (delta) {
+		if (rdi_rsjob_finish(dj, zsink_write, &zs, err) == -1 ||
+		    rdi_zenc_finish(w->zenc, rdi_packw_sink, &w->pw, err) == -1)
+			goto out;
+	} else if (first) {
+		w->pw.hdr.codec = RD_CODEC_RAW; /* empty now */
+	} else if (compress && rdi_zenc_finish(w->zenc, rdi_packw_sink,
+	    &w->pw, err) == -1) {
+		goto out;
+	}
+	if (rdi_rsjob_finish(sig, rdi_buf_sink, &w->sigbuf, err) == -1 ||
+	    rdi_sha256_final(&h, j->sha, err) == -1)
+		goto out;
+	memcpy(w->pw.hdr.sha, j->sha, RD_HASH_LEN);
+	if (fstat(fd, after) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
+		goto out;
+	}
+	j->bytes_read += total;
+	after->st_size = total;
+	ret = 0;
+out:
+	rdi_rsjob_free(dj);
+	rdi_rsjob_free(sig);
+	rdi_sha256_release(&h);
+	return ret;
+}
+
+static int
+load_oldsig(struct worker *w, struct job *j, struct rd_err *err)
+{
+	int fd;
+
+	w->oldsig.len = 0;
+	fd = rdi_packcache_fd(w->pc, j->oldsig_pack, err);
+	if (fd == -1)
+		return -1;
+	return rdi_obj_read(fd, j->oldsig_pack, j->oldsig_off, j->prev.sha,
+	    RDI_OBJ_SIG, rdi_buf_sink, &w->oldsig, NULL, err);
+}
+
+/* Hash a whole file without storing it. */
+static int
+hash_only(struct worker *w, struct job *j, int fd, struct rd_err *err)
+{
+	struct rdi_sha256 h = { NULL };
+	ssize_t n;
+	int ret = -1;
+
+	if (lseek(fd, 0, SEEK_SET) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot seek '%s'", j->path);
+	if (rdi_sha256_init(&h, err) == -1)
+		return -1;
+	for (;;) {
+		n = rdi_read_full(fd, w->buf, CHUNK, j->path, err);
+		if (n == -1)
+			goto out;
+		if (n == 0)
+			break;
+		j->bytes_read += n;
+		if (rdi_sha256_update(&h, w->buf, (size_t)n, err) == -1)
+			goto out;
+	}
+	if (rdi_sha256_final(&h, j->sha, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	rdi_sha256_release(&h);
+	return ret;
+}
+
+static int
+process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
+{
+	struct ctx *c = w->c;
+	struct stat before, after;
+	off_t start;
+	int delta, attempt, r;
+	int64_t off, len;
+
+	delta = j->use_sig && j->prev_depth + 1 <= c->chain_max;
+	if (delta && load_oldsig(w, j, err) == -1) {
+		/* an unreadable signature only costs a full copy */
+		delta = 0;
+		rd_err_clear(err);
+	}
+	if (j->maybe_dup) {
+		/* a new path may be a copy or a rename: look before storing */
+		if (fstat(fd, &before) == -1)
+			return rd_err_sys(err, RD_EIO, "cannot stat '%s'",
+			    j->path);
+		if (hash_only(w, j, fd, err) == -1)
+			return -1;
+		if (fstat(fd, &after) == -1)
+			return rd_err_sys(err, RD_EIO, "cannot stat '%s'",
+			    j->path);
+		if (same_version(&before, &after)) {
+			r = dedup(c, j->sha, 0, err);
+			if (r == -1)
+				return -1;
+			if (r == 1) {
+				meta_from_stat(&j->m, &after);
+				return 0;
+			}
+		}
+	}
+	for (attempt = 1;; attempt++) {
+		if (worker_pack(w, err) == -1)
+			return -1;
+		start = w->pw.off;
+		if (stream_big(w, j, fd, delta, &before, &after, err) == -1)
+			return -1;
+		if (!same_version(&before, &after) && attempt < ATTEMPTS) {
+			if (rdi_packw_rollback(&w->pw, start, err) == -1)
+				return -1;
+			continue;
+		}
+		j->unstable = !same_version(&before, &after);
+		if (delta && w->pw.off - start - RDI_OBJ_HDR >
+		    after.st_size / 2) {
+			/* the delta does not pay: store the file whole */
+			if (rdi_packw_rollback(&w->pw, start, err) == -1)
+				return -1;
+			delta = 0;
+			attempt--;
+			continue;
+		}
+		break;
+	}
+	meta_from_stat(&j->m, &after);
+	r = dedup(c, j->sha, 1, err);
+	if (r == -1)
+		return -1;
+	if (r == 1)
+		return rdi_packw_rollback(&w->pw, start, err);
+	if (rdi_packw_end(&w->pw, after.st_size, &off, &len, err) == -1)
+		return -1;
+	j->stored = 1;
+	j->off = off;
+	j->len = len;
+	j->kind = w->pw.hdr.kind;
+	j->codec = w->pw.hdr.codec;
+	j->depth = delta ? j->prev_depth + 1 : 0;
+	if (delta)
+		memcpy(j->base, j->prev.sha, RD_HASH_LEN);
+	j->pack_id = w->pw.id;
+	memcpy(j->pack_name, w->pw.name, sizeof(j->pack_name));
+	if (rdi_packw_begin(&w->pw, RDI_OBJ_SIG, RD_CODEC_RAW, j->sha, NULL,
+	    err) == -1 ||
+	    rdi_packw_sink(&w->pw, w->sigbuf.data, w->sigbuf.len, err) == -1 ||
+	    rdi_packw_end(&w->pw, (int64_t)w->sigbuf.len, &j->sig_off,
+		&j->sig_len, err) == -1)
+		return -1;
+	j->sig_stored = 1;
+	return 0;
+}
+
+static int
+process_file(struct worker *w, struct job *j, struct rd_err *err)
+{
+	struct ctx *c = w->c;
+	struct stat before, after;
+	ssize_t n = 0;
+	int fd, attempt, r, ret = -1;
+
+	fd = open_source(c, j->path, err);
+	if (fd == -1) {
+		j->status = JOB_SKIP;
+		return 0;
+	}
+	for (attempt = 1; attempt <= ATTEMPTS; attempt++) {
+		if (fstat(fd, &before) == -1) {
+			rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
+			goto out;
+		}
+		if (!S_ISREG(before.st_mode)) {
+			rd_err_set(err, RD_EIO,
+			    "'%s' is no longer a regular file", j->path);
+			j->status = JOB_SKIP;
+			ret = 0;
+			goto out;
+		}
+		if (before.st_size > SMALL_MAX)
+			break;
+		if (lseek(fd, 0, SEEK_SET) == -1) {
+			rd_err_sys(err, RD_EIO, "cannot seek '%s'", j->path);
+			goto out;
+		}
+		n = rdi_read_full(fd, w->buf, SMALL_MAX + 1, j->path, err);
+		if (n == -1)
+			goto out;
+		j->bytes_read += n;
+		if (fstat(fd, &after) == -1) {
+			rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
+			goto out;
+		}
+		if (n > SMALL_MAX)
+			break; /* it grew: take the streaming path */
+		after.st_size = n;
+		if (same_version(&before, &after) && n == before.st_size)
+			break;
+	}
+	if (before.st_size > SMALL_MAX || n > SMALL_MAX) {
+		if (process_big(w, j, fd, err) == -1)
+			goto out;
+		ret = 0;
+		goto out;
+	}
+	j->unstable = attempt > ATTEMPTS;
+	meta_from_stat(&j->m, &after);
+	if (rd_sha256_buf(w->buf, (size_t)n, j->sha, err) == -1)
+		goto out;
+	r = dedup(c, j->sha, 1, err);
+	if (r == -1)
+		goto out;
+	if (r == 0 && store_small(w, j, (size_t)n, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct ctx *c = w->c;
+	struct job *j;
+
+	for (;;) {
+		pthread_mutex_lock(&c->mu);
+		while (c->q_head == NULL && !c->stop)
+			pthread_cond_wait(&c->cv_job, &c->mu);
+		if (c->q_head == NULL) {
+			pthread_mutex_unlock(&c->mu);
+			break;
+		}
+		j = c->q_head;
+		c->q_head = j->next;
+		if (c->q_head == NULL)
+			c->q_tail = NULL;
+		c->q_len--;
+		pthread_cond_signal(&c->cv_main);
+		pthread_mutex_unlock(&c->mu);
+
+		j->next = NULL;
+		j->status = JOB_OK;
+		if (process_file(w, j, &j->err) == -1)
+			j->status = JOB_FAIL;
+
+		pthread_mutex_lock(&c->mu);
+		if (c->r_tail != NULL)
+			c->r_tail->next = j;
+		else
+			c->r_head = j;
+		c->r_tail = j;
+		pthread_cond_signal(&c->cv_main);
+		pthread_mutex_unlock(&c->mu);
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Catalog writes (calling thread) */
+
+static void
+prev_release(struct prev *p)
+{
+	free(p->target);
+	p->target = NULL;
+}
+
+static void
+job_free(struct job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->path);
+	prev_release(&j->prev);
+	free(j);
+}
+
+/* End entry row "id" at the previous snapshot; "gone": the path is. */
+static int
+close_entry(struct ctx *c, int64_t id, int gone, struct rd_err *err)
+{
+	sqlite3_reset(c->close_entry);
+	sqlite3_bind_int64(c->close_entry, 1, c->snap_id - 1);
+	sqlite3_bind_int64(c->close_entry, 2, id);
+	if (rdi_db_step(c->st->db, c->close_entry, err) == -1)
+		return -1;
+	if (gone)
+		c->info.removed++;
+	return 0;
+}
+
+static int
+insert_entry(struct ctx *c, const char *path, size_t plen, int type,
+    const struct meta *m, const unsigned char *sha, const char *target,
+    int unstable, struct rd_err *err)
+{
+	sqlite3_stmt *s = c->ins_entry;
+
+	sqlite3_reset(s);
+	sqlite3_bind_blob(s, 1, path, (int)plen, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, c->snap_id);
+	sqlite3_bind_int(s, 3, type);
+	sqlite3_bind_int(s, 4, (int)m->mode);
+	sqlite3_bind_int64(s, 5, m->uid);
+	sqlite3_bind_int64(s, 6, m->gid);
+	sqlite3_bind_int64(s, 7, m->size);
+	sqlite3_bind_int64(s, 8, m->mtime);
+	if (sha != NULL)
+		sqlite3_bind_blob(s, 9, sha, RD_HASH_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 9);
+	if (target != NULL)
+		sqlite3_bind_blob(s, 10, target, (int)strlen(target),
+		    SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 10);
+	sqlite3_bind_int64(s, 11, m->ino);
+	sqlite3_bind_int64(s, 12, m->ctime);
+	sqlite3_bind_int(s, 13, unstable);
+	if (rdi_db_step(c->st->db, s, err) == -1)
+		return -1;
+	c->info.changed++;
+	return 0;
+}
+
+static int
+register_pack(struct ctx *c, int64_t id, const char *name, struct rd_err *err)
+{
+	size_t i;
+	int64_t *k;
+
+	for (i = 0; i < c->nknown; i++)
+		if (c->known_packs[i] == id)
+			return 0;
+	if (c->nknown == c->cap_known) {
+		size_t n = c->cap_known != 0 ? c->cap_known * 2 : 16;
+
+		k = realloc(c->known_packs, n * sizeof(*k));
+		if (k == NULL)
+			return rd_err_set(err, RD_ENOMEM, "out of memory");
+		c->known_packs = k;
+		c->cap_known = n;
+	}
+	c->known_packs[c->nknown++] = id;
+	sqlite3_reset(c->ins_pack);
+	sqlite3_bind_int64(c->ins_pack, 1, id);
+	sqlite3_bind_text(c->ins_pack, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(c->ins_pack, 3, 0);
+	return rdi_db_step(c->st->db, c->ins_pack, err) == -1 ? -1 : 0;
+}
+
+static int
+meta_equal(const struct prev *p, const struct meta *m)
+{
+	return p->mode == m->mode && p->uid == m->uid && p->gid == m->gid &&
+	    p->size == m->size && p->mtime == m->mtime;
+}
+
+/* Record a worker's result in the catalog. */
+static int
+finish_job(struct ctx *c, struct job *j, struct rd_err *err)
+{
+	sqlite3_stmt *s;
+
+	if (j->status == JOB_FAIL) {
+		*err = j->err;
+		return -1;
+	}
+	c->info.bytes_read += j->bytes_read;
+	if (j->status == JOB_SKIP) {
+		notice(c, "skipped %s", j->err.msg);
+		c->info.skipped++;
+		if (j->has_prev)
+			return close_entry(c, j->prev.id, 1, err);
+		return 0;
+	}
+	if (j->unstable) {
+		notice(c, "'%s' kept changing while it was read; stored as last read",
+		    j->path);
+		c->info.inconsistent++;
+	}
+	c->info.files++;
+	c->info.bytes += j->m.size;
+	if (j->stored) {
+		if (register_pack(c, j->pack_id, j->pack_name, err) == -1)
+			return -1;
+		s = c->ins_content;
+		sqlite3_reset(s);
+		sqlite3_bind_blob(s, 1, j->sha, RD_HASH_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, j->m.size);
+		sqlite3_bind_int(s, 3, j->kind);
+		sqlite3_bind_int(s, 4, j->codec);
+		if (j->kind == RDI_OBJ_DELTA)
+			sqlite3_bind_blob(s, 5, j->base, RD_HASH_LEN,
+			    SQLITE_STATIC);
+		else
+			sqlite3_bind_null(s, 5);
+		sqlite3_bind_int(s, 6, j->depth);
+		sqlite3_bind_int64(s, 7, j->pack_id);
+		sqlite3_bind_int64(s, 8, j->off);
+		sqlite3_bind_int64(s, 9, j->len);
+		if (rdi_db_step(c->st->db, s, err) == -1)
+			return -1;
+		c->info.bytes_added += j->m.size;
+		c->info.stored += j->len + RDI_OBJ_HDR;
+	}
+	if (j->sig_stored) {
+		s = c->ins_sig;
+		sqlite3_reset(s);
+		sqlite3_bind_blob(s, 1, j->sha, RD_HASH_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, j->sig_block);
+		sqlite3_bind_int64(s, 3, j->pack_id);
+		sqlite3_bind_int64(s, 4, j->sig_off);
+		sqlite3_bind_int64(s, 5, j->sig_len);
+		if (rdi_db_step(c->st->db, s, err) == -1)
+			return -1;
+		c->info.stored += j->sig_len + RDI_OBJ_HDR;
+	}
+	if (j->has_prev && j->prev.type == RD_TYPE_FILE && j->prev.has_sha &&
+	    memcmp(j->prev.sha, j->sha, RD_HASH_LEN) == 0 &&
+	    meta_equal(&j->prev, &j->m)) {
+		/* same version: only refresh the quick-check fields */
+		s = c->touch_entry;
+		sqlite3_reset(s);
+		sqlite3_bind_int64(s, 1, j->m.ino);
+		sqlite3_bind_int64(s, 2, j->m.ctime);
+		sqlite3_bind_int(s, 3, j->unstable);
+		sqlite3_bind_int64(s, 4, j->prev.id);
+		return rdi_db_step(c->st->db, s, err) == -1 ? -1 : 0;
+	}
+	if (j->has_prev && close_entry(c, j->prev.id, 0, err) == -1)
+		return -1;
+	return insert_entry(c, j->path, strlen(j->path), RD_TYPE_FILE, &j->m,
+	    j->sha, NULL, j->unstable, err);
+}
+
+/* Take finished jobs and record them.  Called with c->mu unlocked. */
+static int
+drain(struct ctx *c, struct rd_err *err)
+{
+	struct job *list, *j;
+	int ret = 0;
+
+	pthread_mutex_lock(&c->mu);
+	list = c->r_head;
+	c->r_head = c->r_tail = NULL;
+	pthread_mutex_unlock(&c->mu);
+	while ((j = list) != NULL) {
+		list = j->next;
+		if (ret == 0 && finish_job(c, j, err) == -1)
+			ret = -1;
+		pthread_mutex_lock(&c->mu);
+		c->inflight--;
+		pthread_mutex_unlock(&c->mu);
+		job_free(j);
+	}
+	return ret;
+}
+
+static void
+progress(struct ctx *c)
+{
+	double now;
+
+	if (c->opts->progress == NULL)
+		return;
+	now = rd_monotonic();
+	if (now - c->last_progress < 0.1)
+		return;
+	c->last_progress = now;
+	c->opts->progress(c->opts->progress_arg, c->info.files,
+	    c->info.bytes);
+}
+
+static int
+submit(struct ctx *c, struct job *j, struct rd_err *err)
+{
+	pthread_mutex_lock(&c->mu);
+	while (c->q_len >= QUEUE_CAP) {
+		if (c->r_head != NULL) {
+			pthread_mutex_unlock(&c->mu);
+			if (drain(c, err) == -1) {
+				job_free(j);
+				return -1;
+			}
+			pthread_mutex_lock(&c->mu);
+			continue;
+		}
+		pthread_cond_wait(&c->cv_main, &c->mu);
+	}
+	if (c->q_tail != NULL)
+		c->q_tail->next = j;
+	else
+		c->q_head = j;
+	c->q_tail = j;
+	c->q_len++;
+	c->inflight++;
+	pthread_cond_signal(&c->cv_job);
+	pthread_mutex_unlock(&c->mu);
+	progress(c);
+	return c->r_head != NULL ? drain(c, err) : 0;
+}
+
+static int
+wait_all(struct ctx *c, struct rd_err *err)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&c->mu);
+	while (c->inflight > 0) {
+		if (c->r_head != NULL) {
+			pthread_mutex_unlock(&c->mu);
+			if (drain(c, err) == -1)
+				ret = -1;
+			pthread_mutex_lock(&c->mu);
+			continue;
+		}
+		pthread_cond_wait(&c->cv_main, &c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* The walk, merged with the newest snapshot's entries */
+
+static int
+cursor_next(struct ctx *c, struct rd_err *err)
+{
+	sqlite3_stmt *s = c->cur;
+	struct prev *p = &c->cur_prev;
+	const void *blob;
+	int r, n;
+
+	prev_release(p);
+	r = rdi_db_step(c->rdb, s, err);
+	if (r == -1)
+		return -1;
+	c->cur_valid = r;
+	if (r == 0)
+		return 0;
+	c->cur_path.len = 0;
+	blob = sqlite3_column_blob(s, 1);
+	n = sqlite3_column_bytes(s, 1);
+	if (rdi_buf_append(&c->cur_path, blob, (size_t)n, err) == -1 ||
+	    rdi_buf_append(&c->cur_path, "", 1, err) == -1)
+		return -1;
+	c->cur_path.len--;
+	p->id = sqlite3_column_int64(s, 0);
+	p->type = sqlite3_column_int(s, 2);
+	p->mode = (unsigned)sqlite3_column_int(s, 3);
+	p->uid = sqlite3_column_int64(s, 4);
+	p->gid = sqlite3_column_int64(s, 5);
+	p->size = sqlite3_column_int64(s, 6);
+	p->mtime = sqlite3_column_int64(s, 7);
+	p->has_sha = sqlite3_column_bytes(s, 8) == RD_HASH_LEN;
+	if (p->has_sha)
+		memcpy(p->sha, sqlite3_column_blob(s, 8), RD_HASH_LEN);
+	if (sqlite3_column_type(s, 9) != SQLITE_NULL) {
+		n = sqlite3_column_bytes(s, 9);
+		p->target = malloc((size_t)n + 1);
+		if (p->target == NULL)
+			return rd_err_set(err, RD_ENOMEM, "out of memory");
+		memcpy(p->target, sqlite3_column_blob(s, 9), (size_t)n);
+		p->target[n] = '\0';
+	}
+	p->ino = sqlite3_column_int64(s, 10);
+	p->ctime = sqlite3_column_int64(s, 11);
+	p->unstable = sqlite3_column_int(s, 12);
+	return 1;
+}
+
+static int
+pathcmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	int r = memcmp(a, b, n);
+
+	if (r != 0)
+		return r;
+	return alen < blen ? -1 : alen > blen;
+}
+
+/*
+ * Close every newest-snapshot entry that sorts before "key" (it is gone),
+ * then, if the cursor is at "key", move it into "*out" and return 1.
+ */
+static int
+cursor_seek(struct ctx *c, const char *key, size_t klen, struct prev *out,
+    struct rd_err *err)
+{
+	int cmp;
+
+	while (c->cur_valid) {
+		cmp = pathcmp(c->cur_path.data != NULL ?
+		    (const char *)c->cur_path.data : "", c->cur_path.len, key,
+		    klen);
+		if (cmp > 0)
+			return 0;
+		if (cmp == 0) {
+			*out = c->cur_prev;
+			c->cur_prev.target = NULL;
+			return cursor_next(c, err) == -1 ? -1 : 1;
+		}
+		if (close_entry(c, c->cur_prev.id, 1, err) == -1 ||
+		    cursor_next(c, err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Look up the stored signature of "sha" for a delta. */
+static int
+find_sig(struct ctx *c, struct job *j, struct rd_err *err)
+{
+	sqlite3_stmt *s = c->get_sig;
+	const unsigned char *name;
+	int r;
+
+	sqlite3_reset(s);
+	sqlite3_bind_blob(s, 1, j->prev.sha, RD_HASH_LEN, SQLITE_STATIC);
+	r = rdi_db_step(c->st->db, s, err);
+	if (r != 1)
+		return r;
+	name = sqlite3_column_text(s, 0);
+	if (name == NULL || strlen((const char *)name) != 32)
+		return 0;
+	memcpy(j->oldsig_pack, name, 33);
+	j->oldsig_off = sqlite3_column_int64(s, 1);
+	j->prev_depth = sqlite3_column_int(s, 2);
+	j->use_sig = 1;
+	return 1;
+}
+
+static int
+do_file(struct ctx *c, const char *key, size_t klen, const struct stat *sb,
+    struct prev *p, int has_prev, struct rd_err *err)
+{
+	struct job *j;
+	struct meta m;
+
+	meta_from_stat(&m, sb);
+	if (has_prev && p->type == RD_TYPE_FILE && !c->opts->checksum &&
+	    !p->unstable && p->size == m.size && p->mtime == m.mtime &&
+	    p->ino == m.ino && p->ctime == m.ctime) {
+		c->info.files++;
+		c->info.bytes += m.size;
+		prev_release(p);
+		progress(c);
+		return 0;
+	}
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	j->path = strndup(key, klen);
+	if (j->path == NULL) {
+		free(j);
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	}
+	if (has_prev) {
+		j->has_prev = 1;
+		j->prev = *p;
+		p->target = NULL;
+		if (p->type == RD_TYPE_FILE && p->has_sha &&
+		    m.size > SMALL_MAX && find_sig(c, j, err) == -1) {
+			job_free(j);
+			return -1;
+		}
+	}
+	if (m.size > SMALL_MAX && (!has_prev || p->type != RD_TYPE_FILE)) {
+		sqlite3_reset(c->size_seen);
+		sqlite3_bind_int64(c->size_seen, 1, m.size);
+		j->maybe_dup = rdi_db_step(c->st->db, c->size_seen, err);
+		if (j->maybe_dup == -1) {
+			job_free(j);
+			return -1;
+		}
+	}
+	return submit(c, j, err);
+}
+
+static int
+do_entry(struct ctx *c, int dfd, const char *name, const char *key,
+    size_t klen, const struct stat *sb, struct rd_err *err)
+{
+	struct prev p;
+	struct meta m;
+	char target[4097];
+	ssize_t n;
+	int has_prev, type;
+
+	memset(&p, 0, sizeof(p));
+	has_prev = cursor_seek(c, key, klen, &p, err);
+	if (has_prev == -1)
+		return -1;
+	if (S_ISREG(sb->st_mode))
+		return do_file(c, key, klen, sb, &p, has_prev, err);
+	meta_from_stat(&m, sb);
+	m.ino = m.ctime = 0;
+	if (S_ISDIR(sb->st_mode)) {
+		type = RD_TYPE_DIR;
+		m.size = 0;
+		target[0] = '\0';
+	} else if (S_ISLNK(sb->st_mode)) {
+		type = RD_TYPE_SYMLINK;
+		n = readlinkat(dfd, name, target, sizeof(target) - 1);
+		if (n == -1 || n == sizeof(target) - 1) {
+			notice(c, "skipped '%.*s': cannot read link", (int)klen,
+			    key);
+			c->info.skipped++;
+			goto gone;
+		}
+		target[n] = '\0';
+		m.size = n;
+	} else {
+		notice(c, "skipped '%.*s': %s", (int)klen, key,
+		    S_ISSOCK(sb->st_mode) ? "socket" : S_ISFIFO(sb->st_mode) ?
+		    "fifo" : "device");
+		c->info.skipped++;
+		goto gone;
+	}
+	c->info.files++;
+	if (has_prev && p.type == type && meta_equal(&p, &m) &&
+	    (type != RD_TYPE_SYMLINK || (p.target != NULL &&
+	    strcmp(p.target, target) == 0))) {
+		prev_release(&p);
+		return 0;
+	}
+	if (has_prev && close_entry(c, p.id, 0, err) == -1) {
+		prev_release(&p);
+		return -1;
+	}
+	prev_release(&p);
+	return insert_entry(c, key, klen, type, &m, NULL,
+	    type == RD_TYPE_SYMLINK ? target : NULL, 0, err);
+gone:
+	if (has_prev && close_entry(c, p.id, 1, err) == -1) {
+		prev_release(&p);
+		return -1;
+	}
+	prev_release(&p);
+	return 0;
+}
+
+struct dent {
+	char *name;
+	int isdir;
+};
+
+static int
+dent_cmp(const void *a, const void *b)
+{
+	const struct dent *x = a, *y = b;
+	size_t xl = strlen(x->name), yl = strlen(y->name);
+	size_t n = xl < yl ? xl : yl;
+	int r = memcmp(x->name, y->name, n);
+	int xc, yc;
+
+	if (r != 0)
+		return r;
+	/* compare as "name/" for directories */
+	xc = xl > n ? (unsigned char)x->name[n] : x->isdir ? '/' : -1;
+	yc = yl > n ? (unsigned char)y->name[n] : y->isdir ? '/' : -1;
+	return xc - yc;
+}
+
+/* Read and sort the names of directory "dfd". */
+static int
+read_names(int dfd, const char *what, struct dent **out, size_t *nout,
+    struct rd_err *err)
+{
+	DIR *d;
+	struct dirent *de;
+	struct dent *v = NULL, *nv;
+	size_t n = 0, cap = 0;
+	struct stat sb;
+	int fd, isdir;
+
+	fd = dup(dfd);
+	if (fd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot read directory '%s'",
+		    what);
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return rd_err_sys(err, RD_EIO, "cannot read directory '%s'",
+		    what);
+	}
+	rewinddir(d);
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (de == NULL) {
+			if (errno != 0) {
+				rd_err_sys(err, RD_EIO,
+				    "cannot read directory '%s'", what);
+				goto fail;
+			}
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (de->d_type == DT_UNKNOWN) {
+			if (fstatat(dfd, de->d_name, &sb,
+			    AT_SYMLINK_NOFOLLOW) == -1)
+				continue;
+			isdir = S_ISDIR(sb.st_mode);
+		} else {
+			isdir = de->d_type == DT_DIR;
+		}
+		if (n == cap) {
+			cap = cap != 0 ? cap * 2 : 64;
+			nv = realloc(v, cap * sizeof(*v));
+			if (nv == NULL) {
+				rd_err_set(err, RD_ENOMEM, "out of memory");
+				goto fail;
+			}
+			v = nv;
+		}
+		v[n].name = strdup(de->d_name);
+		if (v[n].name == NULL) {
+			rd_err_set(err, RD_ENOMEM, "out of memory");
+			goto fail;
+		}
+		v[n].isdir = isdir;
+		n++;
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), dent_cmp);
+	*out = v;
+	*nout = n;
+	return 0;
+fail:
+	closedir(d);
+	while (n > 0)
+		free(v[--n].name);
+	free(v);
+	return -1;
+}
+
+static int
+walk(struct ctx *c, int dfd, struct rdi_buf *path, struct rd_err *err)
+{
+	struct dent *v = NULL;
+	size_t n = 0, i, base = path->len, nlen;
+	struct stat sb;
+	int cfd, ret = -1;
+
+	if (rdi_buf_append(path, "", 1, err) == -1)
+		return -1;
+	path->len--;
+	if (read_names(dfd, base > 0 ? (const char *)path->data : ".", &v, &n,
+	    err) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		path->len = base;
+		nlen = strlen(v[i].name);
+		if (rdi_buf_append(path, v[i].name, nlen, err) == -1)
+			goto out;
+		if (fstatat(dfd, v[i].name, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
+			if (errno == ENOENT)
+				continue; /* gone since readdir */
+			rd_err_sys(err, RD_EIO, "cannot stat '%.*s'",
+			    (int)path->len, (const char *)path->data);
+			goto out;
+		}
+		if (S_ISDIR(sb.st_mode) != v[i].isdir) {
+			notice(c, "skipped '%.*s': changed type during the scan",
+			    (int)path->len, (const char *)path->data);
+			c->info.skipped++;
+			continue;
+		}
+		if (v[i].isdir && rdi_buf_append(path, "/", 1, err) == -1)
+			goto out;
+		if (do_entry(c, dfd, v[i].name, (const char *)path->data,
+		    path->len, &sb, err) == -1)
+			goto out;
+		if (!v[i].isdir)
+			continue;
+		cfd = openat(dfd, v[i].name, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC);
+		if (cfd == -1) {
+			notice(c, "skipped '%.*s': %s", (int)path->len,
+			    (const char *)path->data, strerror(errno));
+			c->info.skipped++;
+			continue;
+		}
+		if (walk(c, cfd, path, err) == -1) {
+			close(cfd);
+			goto out;
+		}
+		close(cfd);
+	}
+	ret = 0;
+out:
+	path->len = base;
+	for (i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+
+static const char sql_cursor[] =
+    "SELECT id, path, type, mode, uid, gid, size, mtime, sha, target, ino,"
+    " ctime, unstable FROM entries WHERE last IS NULL ORDER BY path";
+
+static int
+prepare_all(struct ctx *c, struct rd_err *err)
+{
+	sqlite3 *db = c->st->db;
+
+	if (rdi_db_prepare(db, "INSERT INTO entries(path, first, type, mode,"
+	    " uid, gid, size, mtime, sha, target, ino, ctime, unstable)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &c->ins_entry,
+	    err) == -1 ||
+	    rdi_db_prepare(db, "UPDATE entries SET last = ? WHERE id = ?",
+		&c->close_entry, err) == -1 ||
+	    rdi_db_prepare(db, "UPDATE entries SET ino = ?, ctime = ?,"
+		" unstable = ? WHERE id = ?", &c->touch_entry, err) == -1 ||
+	    rdi_db_prepare(db, "INSERT OR IGNORE INTO contents(sha, size,"
+		" kind, codec, base, depth, pack, off, len)"
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &c->ins_content,
+		err) == -1 ||
+	    rdi_db_prepare(db, "INSERT OR IGNORE INTO signatures(sha, block,"
+		" pack, off, len) VALUES (?, ?, ?, ?, ?)", &c->ins_sig,
+		err) == -1 ||
+	    rdi_db_prepare(db, "INSERT INTO packs(id, name, size)"
+		" VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+		" size = excluded.size", &c->ins_pack, err) == -1 ||
+	    rdi_db_prepare(db, "SELECT p.name, s.off, c.depth FROM signatures s"
+		" JOIN packs p ON p.id = s.pack JOIN contents c ON"
+		" c.sha = s.sha WHERE s.sha = ?", &c->get_sig, err) == -1 ||
+	    rdi_db_prepare(db, "SELECT 1 FROM contents WHERE size = ? LIMIT 1",
+		&c->size_seen, err) == -1)
+		return -1;
+	if (rdi_db_open(c->st, 1, &c->rdb, err) == -1 ||
+	    rdi_db_prepare(c->rdb, sql_cursor, &c->cur, err) == -1)
+		return -1;
+	if (rdi_db_open(c->st, 1, &c->ldb, err) == -1 ||
+	    rdi_db_prepare(c->ldb, "SELECT 1 FROM contents WHERE sha = ?",
+		&c->lookup, err) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+finalize_all(struct ctx *c)
+{
+	sqlite3_finalize(c->ins_entry);
+	sqlite3_finalize(c->close_entry);
+	sqlite3_finalize(c->touch_entry);
+	sqlite3_finalize(c->ins_content);
+	sqlite3_finalize(c->ins_sig);
+	sqlite3_finalize(c->ins_pack);
+	sqlite3_finalize(c->get_sig);
+	sqlite3_finalize(c->size_seen);
+	sqlite3_finalize(c->cur);
+	sqlite3_finalize(c->lookup);
+	if (c->rdb != NULL)
+		sqlite3_close(c->rdb);
+	if (c->ldb != NULL)
+		sqlite3_close(c->ldb);
+}
+
+static int
+new_pending(struct ctx *c, const char *source, struct rd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int ret = -1;
+
+	if (rdi_db_prepare(c->st->db, "INSERT INTO snapshots(state, started,"
+	    " label, source) VALUES ('pending', ?, ?, ?)", &s, err) == -1)
+		return -1;
+	c->started = rd_now();
+	sqlite3_bind_double(s, 1, c->started);
+	if (c->opts->label != NULL)
+		sqlite3_bind_text(s, 2, c->opts->label, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, source, -1, SQLITE_STATIC);
+	if (rdi_db_step(c->st->db, s, err) == -1)
+		goto out;
+	c->snap_id = sqlite3_last_insert_rowid(c->st->db);
+	ret = 0;
+out:
+	sqlite3_finalize(s);
+	return ret;
+}
+
+static int
+complete(struct ctx *c, double seconds, struct rd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int ret = -1;
+
+	if (rdi_db_prepare(c->st->db, "UPDATE snapshots SET state = 'complete',"
+	    " finished = ?, files = ?, bytes = ?, bytes_read = ?,"
+	    " bytes_added = ?, stored = ?, changed = ?, removed = ?,"
+	    " inconsistent = ?, skipped = ? WHERE id = ?", &s, err) == -1)
+		return -1;
+	c->info.finished = (int64_t)rd_now();
+	sqlite3_bind_double(s, 1, c->started + seconds);
+	sqlite3_bind_int64(s, 2, c->info.files);
+	sqlite3_bind_int64(s, 3, c->info.bytes);
+	sqlite3_bind_int64(s, 4, c->info.bytes_read);
+	sqlite3_bind_int64(s, 5, c->info.bytes_added);
+	sqlite3_bind_int64(s, 6, c->info.stored);
+	sqlite3_bind_int64(s, 7, c->info.changed);
+	sqlite3_bind_int64(s, 8, c->info.removed);
+	sqlite3_bind_int64(s, 9, c->info.inconsistent);
+	sqlite3_bind_int64(s, 10, c->info.skipped);
+	sqlite3_bind_int64(s, 11, c->snap_id);
+	if (rdi_db_step(c->st->db, s, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	sqlite3_finalize(s);
+	return ret;
+}
+
+static int
+next_pack_id(struct ctx *c, struct rd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if (rdi_db_prepare(c->st->db, "SELECT COALESCE(MAX(id), 0) + 1 FROM"
+	    " packs", &s, err) == -1)
+		return -1;
+	r = rdi_db_step(c->st->db, s, err);
+	if (r == 1)
+		c->next_pack = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return r == 1 ? 0 : -1;
+}
+
+/* Finish every worker's pack and record all pack sizes. */
+static int
+seal_packs(struct ctx *c, struct worker *w, int nw, struct rd_err *err)
+{
+	struct packrec *pr;
+	int64_t size;
+	size_t i;
+	int k;
+
+	for (k = 0; k < nw; k++) {
+		if (!w[k].pw_open)
+			continue;
+		if (w[k].pw.off == 8) {
+			/* nothing stored in it */
+			rdi_packw_abort(c->st, &w[k].pw);
+			w[k].pw_open = 0;
+			continue;
+		}
+		if (rdi_packw_finish(c->st, &w[k].pw, &size, err) == -1)
+			return -1;
+		w[k].pw_open = 0;
+		if (record_pack(c, &w[k].pw, size, err) == -1)
+			return -1;
+	}
+	for (i = 0; i < c->npacks; i++) {
+		pr = &c->packs[i];
+		if (register_pack(c, pr->id, pr->name, err) == -1)
+			return -1;
+		sqlite3_reset(c->ins_pack);
+		sqlite3_bind_int64(c->ins_pack, 1, pr->id);
+		sqlite3_bind_text(c->ins_pack, 2, pr->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(c->ins_pack, 3, pr->size);
+		if (rdi_db_step(c->st->db, c->ins_pack, err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+rd_snap_create(struct rd_store *st, const char *source,
+    const struct rd_snap_opts *opts, struct rd_snapinfo *info,
+    struct rd_err *err)
+{
+	struct ctx c;
+	struct worker *w = NULL;
+	struct rdi_buf path = { NULL, 0, 0 };
+	struct stat sb;
+	struct prev p;
+	int nw, k, in_txn = 0, pending = 0, ret = -1, has_prev;
+	double t0 = rd_monotonic();
+
+	memset(&c, 0, sizeof(c));
+	memset(&p, 0, sizeof(p));
+	c.st = st;
+	c.opts = opts;
+	c.rootfd = -1;
+	c.chain_max = st->info.chain_max;
+	pthread_mutex_init(&c.mu, NULL);
+	pthread_cond_init(&c.cv_job, NULL);
+	pthread_cond_init(&c.cv_main, NULL);
+	if (st->mode != RD_OPEN_WRITE) {
+		rd_err_set(err, RD_EINTERNAL, "store is not open for writing");
+		goto out;
+	}
+	if (st->info.standby) {
+		rd_err_set(err, RD_EPERM,
+		    "store '%s' is a standby: it takes snapshots only from rdship (promote it first)",
+		    st->path);
+		goto out;
+	}
+	c.rootfd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c.rootfd == -1) {
+		if (errno == ENOENT)
+			rd_err_set(err, RD_ENOENT,
+			    "cannot open source '%s': No such file or directory",
+			    source);
+		else
+			rd_err_sys(err, RD_EIO, "cannot open source '%s'",
+			    source);
+		goto out;
+	}
+	if (fstat(c.rootfd, &sb) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot stat source '%s'", source);
+		goto out;
+	}
+	if (new_pending(&c, source, err) == -1)
+		goto out;
+	pending = 1;
+	c.info.id = c.snap_id;
+	c.info.started = (int64_t)rd_now();
+	if (rdi_db_exec(st->db, "BEGIN IMMEDIATE", err) == -1)
+		goto out;
+	in_txn = 1;
+	if (prepare_all(&c, err) == -1 || next_pack_id(&c, err) == -1 ||
+	    cursor_next(&c, err) == -1)
+		goto out;
+
+	nw = opts->threads > 0 ? opts->threads : rd_ncpu();
+	w = calloc((size_t)nw, sizeof(*w));
+	if (w == NULL) {
+		rd_err_set(err, RD_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (k = 0; k < nw; k++) {
+		w[k].c = &c;
+		w[k].buf = malloc(SMALL_MAX + 1);
+		w[k].pc = rdi_packcache_new(st);
+		if (w[k].buf == NULL || w[k].pc == NULL) {
+			rd_err_set(err, RD_ENOMEM, "out of memory");
+			goto out;
+		}
+		if (rdi_zenc_new(st->info.codec, &w[k].zenc, err) == -1)
+			goto out;
+	}
+	for (k = 0; k < nw; k++) {
+		if (pthread_create(&w[k].thread, NULL, worker_main, &w[k]) != 0) {
+			rd_err_set(err, RD_ENOMEM, "cannot start a thread");
+			goto out;
+		}
+		w[k].started = 1;
+	}
+
+	/* the root, then everything below it */
+	has_prev = cursor_seek(&c, "", 0, &p, err);
+	if (has_prev == -1)
+		goto out;
+	{
+		struct meta m;
+
+		meta_from_stat(&m, &sb);
+		m.size = m.ino = m.ctime = 0;
+		c.info.files++;
+		if (!has_prev || p.type != RD_TYPE_DIR || !meta_equal(&p, &m)) {
+			if ((has_prev && close_entry(&c, p.id, 0, err) == -1) ||
+			    insert_entry(&c, "", 0, RD_TYPE_DIR, &m, NULL, NULL,
+				0, err) == -1)
+				goto out;
+		}
+		prev_release(&p);
+	}
+	if (walk(&c, c.rootfd, &path, err) == -1)
+		goto out;
+	/* whatever the cursor still holds is gone from the source */
+	while (c.cur_valid) {
+		if (close_entry(&c, c.cur_prev.id, 1, err) == -1 ||
+		    cursor_next(&c, err) == -1)
+			goto out;
+	}
+	if (wait_all(&c, err) == -1)
+		goto out;
+	pthread_mutex_lock(&c.mu);
+	c.stop = 1;
+	pthread_cond_broadcast(&c.cv_job);
+	pthread_mutex_unlock(&c.mu);
+	for (k = 0; k < nw; k++) {
+		if (w[k].started)
+			pthread_join(w[k].thread, NULL);
+		w[k].started = 0;
+	}
+	if (seal_packs(&c, w, nw, err) == -1)
+		goto out;
+	c.info.seconds = rd_monotonic() - t0;
+	if (complete(&c, c.info.seconds, err) == -1)
+		goto out;
+	/* every pack is durable: now the snapshot may become visible */
+	if (rdi_db_exec(st->db, "COMMIT", err) == -1)
+		goto out;
+	in_txn = 0;
+	pending = 0;
+	if (opts->label != NULL)
+		snprintf(c.info.label, sizeof(c.info.label), "%s", opts->label);
+	if (info != NULL)
+		*info = c.info;
+	ret = 0;
+out:
+	if (w != NULL) {
+		pthread_mutex_lock(&c.mu);
+		c.stop = 1;
+		/* drop queued jobs: the run is failing */
+		while (c.q_head != NULL) {
+			struct job *j = c.q_head;
+
+			c.q_head = j->next;
+			job_free(j);
+		}
+		c.q_tail = NULL;
+		pthread_cond_broadcast(&c.cv_job);
+		pthread_mutex_unlock(&c.mu);
+		for (k = 0; k < nw; k++)
+			if (w[k].started)
+				pthread_join(w[k].thread, NULL);
+		while (c.r_head != NULL) {
+			struct job *j = c.r_head;
+
+			c.r_head = j->next;
+			job_free(j);
+		}
+		for (k = 0; k < nw; k++) {
+			if (w[k].pw_open)
+				rdi_packw_abort(st, &w[k].pw);
+			rdi_zenc_free(w[k].zenc);
+			rdi_packcache_free(w[k].pc);
+			free(w[k].buf);
+			rdi_buf_release(&w[k].cbuf);
+			rdi_buf_release(&w[k].sigbuf);
+			rdi_buf_release(&w[k].oldsig);
+		}
+		free(w);
+	}
+	prev_release(&p);
+	prev_release(&c.cur_prev);
+	finalize_all(&c);
+	if (in_txn)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	if (pending) {
+		char sql[96];
+
+		snprintf(sql, sizeof(sql),
+		    "DELETE FROM snapshots WHERE id = %lld AND state = 'pending'",
+		    (long long)c.snap_id);
+		sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	}
+	rdi_buf_release(&path);
+	rdi_buf_release(&c.cur_path);
+	free(c.set.slots);
+	free(c.packs);
+	free(c.known_packs);
+	if (c.rootfd != -1)
+		close(c.rootfd);
+	pthread_cond_destroy(&c.cv_main);
+	pthread_cond_destroy(&c.cv_job);
+	pthread_mutex_destroy(&c.mu);
+	return ret;
+}

@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * store.c: creating, opening, locking and tidying a store directory:
+ *
+ *	STORE/catalog.db	the catalog (SQLite, WAL)
+ *	STORE/packs/		immutable pack files of objects
+ *	STORE/tmp/		packs being written; leftovers are removed
+ *	STORE/lock		flock(2) target: one writer at a time
+ *
+ * Readers take no lock: the catalog is read in a SQLite transaction and
+ * packs never change once renamed into packs/.
+ */
+#include "config.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rd_int.h"
+
+/* 1 if "path" is missing or an empty directory, 0 if not, -1 on error. */
+static int
+dir_empty_or_missing(const char *path, struct rd_err *err)
+{
+	DIR *d;
+	struct dirent *de;
+	int empty = 1;
+
+	d = opendir(path);
+	if (d == NULL) {
+		if (errno == ENOENT)
+			return 1;
+		if (errno == ENOTDIR)
+			return 0;
+		return rd_err_sys(err, RD_EIO, "cannot open '%s'", path);
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0) {
+			empty = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
+}
+
+int
+rd_store_init(const char *path, const struct rd_init_opts *opts,
+    struct rd_err *err)
+{
+	struct rd_store st;
+	char sub[4096];
+	int made_dir = 0, dfd = -1, fd = -1, r, ret = -1;
+	int made_packs = 0, made_tmp = 0, made_lock = 0, made_db = 0;
+	sqlite3 *db = NULL;
+
+	memset(&st, 0, sizeof(st));
+	if (opts->chain_max < 1 || opts->chain_max > 64)
+		return rd_err_set(err, RD_EUSAGE,
+		    "chain length %d is out of range (1 to 64)",
+		    opts->chain_max);
+	if (!rd_codec_available(opts->codec))
+		return rd_err_set(err, RD_EUNAVAIL,
+		    "codec '%s' is not available in this build",
+		    rd_codec_name(opts->codec));
+	if (strlen(path) > 3000)
+		return rd_err_set(err, RD_EUSAGE, "store path is too long");
+	r = dir_empty_or_missing(path, err);
+	if (r == -1)
+		return -1;
+	if (r == 0)
+		return rd_err_set(err, RD_ECANTCREAT,
+		    "cannot create store '%s': exists and is not an empty directory",
+		    path);
+	if (mkdir(path, 0700) == 0)
+		made_dir = 1;
+	else if (errno != EEXIST)
+		return rd_err_sys(err, RD_ECANTCREAT,
+		    "cannot create store '%s'", path);
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1) {
+		rd_err_sys(err, RD_ECANTCREAT, "cannot open '%s'", path);
+		goto out;
+	}
+	if (mkdirat(dfd, "packs", 0700) == -1) {
+		rd_err_sys(err, RD_ECANTCREAT, "cannot create '%s/packs'",
+		    path);
+		goto out;
+	}
+	made_packs = 1;
+	if (mkdirat(dfd, "tmp", 0700) == -1) {
+		rd_err_sys(err, RD_ECANTCREAT, "cannot create '%s/tmp'", path);
+		goto out;
+	}
+	made_tmp = 1;
+	fd = openat(dfd, "lock", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600);
+	if (fd == -1) {
+		rd_err_sys(err, RD_ECANTCREAT, "cannot create '%s/lock'", path);
+		goto out;
+	}
+	made_lock = 1;
+	if (rdi_close(fd, "lock", err) == -1) {
+		fd = -1;
+		goto out;
+	}
+	fd = -1;
+	snprintf(sub, sizeof(sub), "%s/catalog.db", path);
+	if (sqlite3_open_v2(sub, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		rd_err_set(err, RD_ECANTCREAT, "cannot create '%s': %s", sub,
+		    db != NULL ? sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	made_db = 1;
+	if (rdi_db_create(db, opts, err) == -1)
+		goto out;
+	if (sqlite3_close(db) != SQLITE_OK) {
+		rdi_db_err(db, "cannot close catalog", err);
+		goto out;
+	}
+	db = NULL;
+	if (rdi_fsync_dirfd(dfd, path, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	if (db != NULL)
+		sqlite3_close(db);
+	if (fd != -1)
+		close(fd);
+	if (ret == -1 && dfd != -1) {
+		if (made_db) {
+			unlinkat(dfd, "catalog.db", 0);
+			unlinkat(dfd, "catalog.db-wal", 0);
+			unlinkat(dfd, "catalog.db-shm", 0);
+		}
+		if (made_lock)
+			unlinkat(dfd, "lock", 0);
+		if (made_tmp)
+			unlinkat(dfd, "tmp", AT_REMOVEDIR);
+		if (made_packs)
+			unlinkat(dfd, "packs", AT_REMOVEDIR);
+	}
+	if (dfd != -1)
+		close(dfd);
+	if (ret == -1 && made_dir)
+		rmdir(path);
+	return ret;
+}
+
+static int
+take_lock(struct rd_store *st, double wait_seconds, struct rd_err *err)
+{
+	double deadline = rd_monotonic() + wait_seconds;
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+	st->lockfd = openat(st->dfd, "lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (st->lockfd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot open '%s/lock'",
+		    st->path);
+	for (;;) {
+		if (flock(st->lockfd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return rd_err_sys(err, RD_EIO, "cannot lock '%s/lock'",
+			    st->path);
+		if (rd_monotonic() >= deadline)
+			return rd_err_set(err, RD_EBUSY,
+			    "store '%s' is busy: another writer holds its lock",
+			    st->path);
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Remove every file in STORE/tmp: packs of runs that did not finish. */
+static int
+clean_tmp(struct rd_store *st, struct rd_err *err)
+{
+	int fd;
+	DIR *d;
+	struct dirent *de;
+
+	fd = openat(st->dfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot open '%s/tmp'",
+		    st->path);
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return rd_err_sys(err, RD_EIO, "cannot open '%s/tmp'",
+		    st->path);
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (unlinkat(fd, de->d_name, 0) == -1 && errno != ENOENT) {
+			rd_err_sys(err, RD_EIO, "cannot remove '%s/tmp/%s'",
+			    st->path, de->d_name);
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+/*
+ * Remove packs that no catalog row names: a run that crashed after
+ * renaming a pack into packs/ but before its catalog commit.  Only a
+ * writer (holding the lock) may do this.
+ */
+static int
+clean_orphans(struct rd_store *st, struct rd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int fd, r, ret = -1, removed = 0;
+	DIR *d = NULL;
+	struct dirent *de;
+	size_t n;
+	char name[64];
+
+	fd = openat(st->dfd, "packs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot open '%s/packs'",
+		    st->path);
+	d = fdopendir(fd);
+	if (d == NULL) {
+		rd_err_sys(err, RD_EIO, "cannot open '%s/packs'", st->path);
+		close(fd);
+		return -1;
+	}
+	if (rdi_db_prepare(st->db, "SELECT 1 FROM packs WHERE name = ?", &s,
+	    err) == -1)
+		goto out;
+	while ((de = readdir(d)) != NULL) {
+		n = strlen(de->d_name);
+		if (n != 37 || strcmp(de->d_name + 32, ".pack") != 0)
+			continue;
+		memcpy(name, de->d_name, 32);
+		name[32] = '\0';
+		sqlite3_reset(s);
+		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+		r = rdi_db_step(st->db, s, err);
+		if (r == -1)
+			goto out;
+		if (r == 0) {
+			if (unlinkat(fd, de->d_name, 0) == -1) {
+				rd_err_sys(err, RD_EIO,
+				    "cannot remove orphan pack '%s'",
+				    de->d_name);
+				goto out;
+			}
+			removed++;
+		}
+	}
+	if (removed > 0 && rdi_fsync_dirfd(fd, "packs", err) == -1)
+		goto out;
+	ret = 0;
+out:
+	sqlite3_finalize(s);
+	closedir(d);
+	return ret;
+}
+
+static int
+tidy(struct rd_store *st, struct rd_err *err)
+{
+	if (clean_tmp(st, err) == -1)
+		return -1;
+	if (rdi_db_exec(st->db, "DELETE FROM snapshots WHERE state = 'pending'",
+	    err) == -1)
+		return -1;
+	return clean_orphans(st, err);
+}
+
+int
+rd_store_open(const char *path, int mode, double wait_seconds,
+    struct rd_store **out, struct rd_err *err)
+{
+	struct rd_store *st;
+	struct stat sb;
+
+	st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	st->dfd = st->lockfd = -1;
+	st->mode = mode;
+	st->path = strdup(path);
+	if (st->path == NULL) {
+		rd_err_set(err, RD_ENOMEM, "out of memory");
+		goto fail;
+	}
+	st->dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->dfd == -1) {
+		rd_err_sys(err, RD_EIO, "cannot open store '%s'", path);
+		goto fail;
+	}
+	if (fstatat(st->dfd, "catalog.db", &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(sb.st_mode)) {
+		rd_err_set(err, RD_ENOENT,
+		    "'%s' is not a store (no catalog.db): create one with rdsnap init",
+		    path);
+		goto fail;
+	}
+	if (mode == RD_OPEN_WRITE && take_lock(st, wait_seconds, err) == -1)
+		goto fail;
+	if (rdi_db_open(st, 0, &st->db, err) == -1)
+		goto fail;
+	if (rdi_db_load(st, err) == -1)
+		goto fail;
+	if (!rd_codec_available(st->info.codec)) {
+		rd_err_set(err, RD_EUNAVAIL,
+		    "store '%s' uses codec '%s', which this build lacks",
+		    path, rd_codec_name(st->info.codec));
+		goto fail;
+	}
+	if (mode == RD_OPEN_WRITE && tidy(st, err) == -1)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	rd_store_close(st);
+	return -1;
+}
+
+void
+rd_store_close(struct rd_store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->db != NULL)
+		sqlite3_close(st->db);
+	if (st->lockfd != -1)
+		close(st->lockfd);
+	if (st->dfd != -1)
+		close(st->dfd);
+	free(st->path);
+	free(st);
+}
+
+int
+rd_store_info(struct rd_store *st, struct rd_store_info *info,
+    struct rd_err *err)
+{
+	(void)err;
+	*info = st->info;
+	return 0;
+}

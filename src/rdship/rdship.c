@@ -1,0 +1,673 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * rdship: hash-verified, resumable shipping of snapshots from a store to
+ * a standby store, over a pipe or a two-way session (push/serve) through
+ * ssh, and the warm replica kept on the standby.  This file parses the
+ * command line, starts the other side of a push, and prints; the work is
+ * done by librd.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+static RD_NORETURN void
+usage(int status)
+{
+	FILE *fp = status == EX_OK ? stdout : stderr;
+	const char *p = tool_progname();
+
+	fprintf(fp,
+	    "usage: %s push [--key FILE] [--rsh CMD] [--remote-rdship PATH] [--apply DIR]\n"
+	    "              [--adopt] [--json] [--quiet] [--syslog] store [host:]path\n"
+	    "       %s send [--since N] [--key FILE] [--json] [--quiet] store\n"
+	    "       %s receive [--apply DIR] [--key FILE] [--adopt] [--wait SECONDS]\n"
+	    "              [--json] [--quiet] [--syslog] store\n"
+	    "       %s serve [--apply DIR] [--key FILE] [--adopt] [--wait SECONDS]\n"
+	    "              [--syslog] store\n"
+	    "       %s keygen file\n"
+	    "       %s status [--json] store\n"
+	    "       %s --help | --version\n",
+	    p, p, p, p, p, p, p);
+	exit(status);
+}
+
+enum {
+	OPT_ADOPT = 256,
+	OPT_APPLY,
+	OPT_JSON,
+	OPT_KEY,
+	OPT_QUIET,
+	OPT_REMOTE,
+	OPT_RSH,
+	OPT_SINCE,
+	OPT_SYSLOG,
+	OPT_WAIT
+};
+
+static const struct option longopts[] = {
+	{ "adopt", no_argument, NULL, OPT_ADOPT },
+	{ "apply", required_argument, NULL, OPT_APPLY },
+	{ "help", no_argument, NULL, 'h' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "remote-rdship", required_argument, NULL, OPT_REMOTE },
+	{ "rsh", required_argument, NULL, OPT_RSH },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "syslog", no_argument, NULL, OPT_SYSLOG },
+	{ "version", no_argument, NULL, 'V' },
+	{ "wait", required_argument, NULL, OPT_WAIT },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct opts {
+	struct rd_ship_opts ship;
+	unsigned char key[RD_KEY_LEN];
+	const char *keyfile;
+	const char *rsh;
+	const char *remote;
+	int json;
+	double wait;
+	double t0;
+};
+
+static int
+parse(const char *cmd, const char *allowed, int argc, char **argv,
+    struct opts *o)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_ship_opts def = RD_SHIP_OPTS_INIT;
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->ship = def;
+	o->rsh = "ssh";
+	o->remote = "rdship";
+	o->t0 = rd_monotonic();
+	optind = 1;
+	argv[0] = (char *)tool_progname();
+	while ((ch = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
+		if (ch == '?')
+			usage(EX_USAGE);
+		if (ch == 'h')
+			usage(EX_OK);
+		if (ch == 'V')
+			tool_version();
+		tool_opt_allowed(cmd, allowed, longopts, ch);
+		switch (ch) {
+		case OPT_ADOPT:
+			o->ship.adopt = 1;
+			break;
+		case OPT_APPLY:
+			o->ship.apply_dir = optarg;
+			break;
+		case OPT_JSON:
+			o->json = 1;
+			break;
+		case OPT_KEY:
+			o->keyfile = optarg;
+			break;
+		case OPT_QUIET:
+			tool_set_quiet(1);
+			break;
+		case OPT_REMOTE:
+			o->remote = optarg;
+			break;
+		case OPT_RSH:
+			o->rsh = optarg;
+			break;
+		case OPT_SINCE:
+			o->ship.since = tool_parse_int(optarg, 0, INT64_MAX,
+			    "snapshot id");
+			break;
+		case OPT_SYSLOG:
+			tool_set_syslog(1);
+			break;
+		case OPT_WAIT:
+			o->wait = tool_parse_seconds(optarg, "wait");
+			break;
+		default:
+			usage(EX_USAGE);
+		}
+	}
+	if (o->keyfile != NULL) {
+		if (rd_key_load(o->keyfile, o->key, &err) == -1)
+			tool_die_err(&err);
+		o->ship.key = o->key;
+	}
+	return optind;
+}
+
+static void
+on_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	tool_warn("%s", msg);
+}
+
+static void
+on_progress(void *arg, int64_t bytes, int64_t total)
+{
+	struct opts *o = arg;
+	double dt = rd_monotonic() - o->t0, rate;
+	char b[32], t[32];
+
+	rate = dt > 0 ? (double)bytes / dt : 0;
+	if (total > bytes && rate > 0)
+		tool_progress("%s of %s, %.1f MiB/s, %.0f s left",
+		    tool_human_bytes(bytes, b, sizeof(b)),
+		    tool_human_bytes(total, t, sizeof(t)), rate / 1048576.0,
+		    (double)(total - bytes) / rate);
+	else
+		tool_progress("%s, %.1f MiB/s",
+		    tool_human_bytes(bytes, b, sizeof(b)), rate / 1048576.0);
+}
+
+static void
+setup_callbacks(struct opts *o)
+{
+	o->ship.notice = on_notice;
+	if (tool_progress_enabled()) {
+		o->ship.progress = on_progress;
+		o->ship.progress_arg = o;
+	}
+}
+
+static struct rd_store *
+open_store(const char *path, int mode, double wait)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_store *st = NULL;
+
+	if (rd_store_open(path, mode, wait, &st, &err) == -1)
+		tool_die_err(&err);
+	return st;
+}
+
+static void
+json_result(const char *what, const struct rd_ship_result *r)
+{
+	struct rd_json *j = rd_json_new(stdout);
+
+	if (j == NULL)
+		tool_die(EX_OSERR, "out of memory");
+	rd_json_obj_begin(j, NULL);
+	rd_json_str(j, "operation", what);
+	rd_json_str(j, "origin", r->origin);
+	rd_json_int(j, "epoch", r->epoch);
+	rd_json_int(j, "from", r->from);
+	rd_json_int(j, "newest", r->newest);
+	rd_json_int(j, "snapshots", r->snapshots);
+	rd_json_int(j, "objects", r->objects);
+	rd_json_int(j, "object_bytes", r->object_bytes);
+	rd_json_int(j, "skipped", r->skipped);
+	rd_json_int(j, "skipped_bytes", r->skipped_bytes);
+	rd_json_int(j, "wire_bytes", r->wire_bytes);
+	if (r->replica_version >= 0) {
+		rd_json_int(j, "replica_version", r->replica_version);
+		rd_json_int(j, "replica_files", r->replica_files);
+	} else {
+		rd_json_null(j, "replica_version");
+	}
+	rd_json_num(j, "seconds", r->seconds);
+	rd_json_obj_end(j);
+	rd_json_line(j);
+	rd_json_free(j);
+}
+
+static void
+print_range(const struct rd_ship_result *r)
+{
+	if (r->snapshots == 0)
+		printf("no snapshots (the receiver has up to %lld)",
+		    (long long)r->newest);
+	else if (r->from + 1 == r->newest)
+		printf("snapshot %lld", (long long)r->newest);
+	else
+		printf("snapshots %lld-%lld", (long long)r->from + 1,
+		    (long long)r->newest);
+}
+
+static void
+print_objects(const struct rd_ship_result *r)
+{
+	char b1[32], b2[32], b3[32];
+
+	printf("%lld object%s (%s), %s on the wire",
+	    (long long)r->objects, r->objects == 1 ? "" : "s",
+	    tool_human_bytes(r->object_bytes, b1,
+		sizeof(b1)), tool_human_bytes(r->wire_bytes, b2, sizeof(b2)));
+	if (r->skipped > 0)
+		printf("; %lld object%s (%s) already there",
+		    (long long)r->skipped, r->skipped == 1 ? "" : "s",
+		    tool_human_bytes(r->skipped_bytes, b3, sizeof(b3)));
+	printf("; %.2f s\n", r->seconds);
+}
+
+static void
+print_replica(const struct opts *o, const struct rd_ship_result *r)
+{
+	if (r->replica_version >= 0)
+		printf("replica '%s' at snapshot %lld (%lld entries written or removed)\n",
+		    o->ship.apply_dir, (long long)r->replica_version,
+		    (long long)r->replica_files);
+}
+
+/* ------------------------------------------------------------------ */
+
+static int
+cmd_send(int argc, char **argv)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_ship_result r;
+	struct rd_store *st;
+	struct opts o;
+	int ind;
+
+	ind = parse("send", " json key quiet since ", argc, argv, &o);
+	if (argc - ind != 1)
+		usage(EX_USAGE);
+	if (isatty(STDOUT_FILENO))
+		tool_die(EX_USAGE,
+		    "refusing to write a bundle to a terminal: redirect or pipe it");
+	setup_callbacks(&o);
+	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	if (rd_ship_send(st, STDOUT_FILENO, &o.ship, &r, &err) == -1) {
+		rd_store_close(st);
+		tool_die_err(&err);
+	}
+	rd_store_close(st);
+	tool_progress_done();
+	if (fsync(STDOUT_FILENO) == -1 && errno != EINVAL && errno != EROFS)
+		tool_die(EX_IOERR, "cannot fsync the bundle: %s",
+		    strerror(errno));
+	if (o.json) {
+		/* stdout carries the bundle: the summary goes to stderr */
+		fflush(stdout);
+		if (dup2(STDERR_FILENO, STDOUT_FILENO) == -1)
+			tool_die(EX_OSERR, "dup2: %s", strerror(errno));
+		json_result("send", &r);
+	} else if (!tool_quiet()) {
+		fprintf(stderr, "%s: sent ", tool_progname());
+		fflush(stderr);
+		if (dup2(STDERR_FILENO, STDOUT_FILENO) == -1)
+			tool_die(EX_OSERR, "dup2: %s", strerror(errno));
+		print_range(&r);
+		printf(": ");
+		print_objects(&r);
+	}
+	return tool_exit(EX_OK);
+}
+
+static int
+receive_common(const char *cmd, int argc, char **argv, int serve)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_ship_result r;
+	struct rd_store *st;
+	struct opts o;
+	int ind;
+
+	ind = parse(cmd, serve ? " adopt apply key syslog wait " :
+	    " adopt apply json key quiet syslog wait ", argc, argv, &o);
+	if (argc - ind != 1)
+		usage(EX_USAGE);
+	setup_callbacks(&o);
+	if (serve)
+		o.ship.progress = NULL;
+	st = open_store(argv[ind], RD_OPEN_WRITE, o.wait);
+	if (rd_ship_receive(st, STDIN_FILENO, serve ? STDOUT_FILENO : -1,
+	    &o.ship, &r, &err) == -1) {
+		rd_store_close(st);
+		tool_die_err(&err);
+	}
+	rd_store_close(st);
+	tool_progress_done();
+	if (serve)
+		return tool_exit(EX_OK);
+	if (o.json) {
+		json_result("receive", &r);
+	} else if (!tool_quiet()) {
+		if (r.snapshots == 0) {
+			printf("store '%s' is up to date at snapshot %lld\n",
+			    argv[ind], (long long)r.newest);
+		} else {
+			printf("received ");
+			print_range(&r);
+			printf(" from %s: ", r.origin);
+			print_objects(&r);
+		}
+		print_replica(&o, &r);
+	}
+	return tool_exit(EX_OK);
+}
+
+static int
+cmd_receive(int argc, char **argv)
+{
+	return receive_common("receive", argc, argv, 0);
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+	return receive_common("serve", argc, argv, 1);
+}
+
+/* Append "s" to "b" quoted for a POSIX shell. */
+static void
+shquote(char *b, size_t len, const char *s)
+{
+	size_t n = strlen(b);
+
+	if (n + 3 >= len)
+		tool_die(EX_USAGE, "command line too long");
+	b[n++] = '\'';
+	for (; *s != '\0'; s++) {
+		if (n + 6 >= len)
+			tool_die(EX_USAGE, "command line too long");
+		if (*s == '\'') {
+			memcpy(b + n, "'\\''", 4);
+			n += 4;
+		} else {
+			b[n++] = *s;
+		}
+	}
+	b[n++] = '\'';
+	b[n++] = ' ';
+	b[n] = '\0';
+}
+
+/*
+ * Start the receiving side: "rdship serve PATH" locally, or through
+ * "RSH HOST 'REMOTE serve PATH'" for "host:path".  Returns its pid.
+ */
+static pid_t
+start_serve(const struct opts *o, const char *dest, int *to, int *from)
+{
+	int in[2], out[2];
+	const char *colon = strchr(dest, ':'), *slash = strchr(dest, '/');
+	char host[256], cmd[8192];
+	pid_t pid;
+
+	cmd[0] = '\0';
+	shquote(cmd, sizeof(cmd), o->remote);
+	strcat(cmd, "serve ");
+	if (o->ship.apply_dir != NULL) {
+		strcat(cmd, "--apply ");
+		shquote(cmd, sizeof(cmd), o->ship.apply_dir);
+	}
+	if (o->ship.adopt)
+		strcat(cmd, "--adopt ");
+	if (colon != NULL && (slash == NULL || colon < slash)) {
+		if ((size_t)(colon - dest) >= sizeof(host) || colon == dest)
+			tool_die(EX_USAGE, "invalid destination '%s'", dest);
+		memcpy(host, dest, (size_t)(colon - dest));
+		host[colon - dest] = '\0';
+		shquote(cmd, sizeof(cmd), colon[1] != '\0' ? colon + 1 : ".");
+	} else {
+		host[0] = '\0';
+		shquote(cmd, sizeof(cmd), dest);
+		if (strcmp(o->remote, "rdship") == 0) {
+			/* a local push runs this very program on both sides */
+			char self[4096];
+			ssize_t n = readlink("/proc/self/exe", self,
+			    sizeof(self) - 1);
+
+			if (n > 0) {
+				char rest[8192];
+
+				self[n] = '\0';
+				snprintf(rest, sizeof(rest), "%s",
+				    cmd + strlen("'rdship' "));
+				cmd[0] = '\0';
+				shquote(cmd, sizeof(cmd), self);
+				if (strlen(cmd) + strlen(rest) >= sizeof(cmd))
+					tool_die(EX_USAGE,
+					    "command line too long");
+				strcat(cmd, rest);
+			}
+		}
+	}
+	if (pipe(in) == -1 || pipe(out) == -1)
+		tool_die(EX_OSERR, "pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid == -1)
+		tool_die(EX_OSERR, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (dup2(in[0], STDIN_FILENO) == -1 ||
+		    dup2(out[1], STDOUT_FILENO) == -1)
+			_exit(EX_OSERR);
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		signal(SIGPIPE, SIG_DFL);
+		if (host[0] != '\0') {
+			char script[4096];
+
+			snprintf(script, sizeof(script), "%s \"$1\" \"$2\"",
+			    o->rsh);
+			execl("/bin/sh", "sh", "-c", script, "sh", host, cmd,
+			    (char *)NULL);
+		} else {
+			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		}
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	*to = in[1];
+	*from = out[0];
+	return pid;
+}
+
+static int
+cmd_push(int argc, char **argv)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_ship_result r;
+	struct rd_store *st;
+	struct opts o;
+	int ind, to, from, status, rc;
+	pid_t pid;
+
+	ind = parse("push", " adopt apply json key quiet remote-rdship rsh syslog ",
+	    argc, argv, &o);
+	if (argc - ind != 2)
+		usage(EX_USAGE);
+	setup_callbacks(&o);
+	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	if (rd_snap_get(st, 0, NULL, &err) == -1)
+		tool_die_err(&err);
+	pid = start_serve(&o, argv[ind + 1], &to, &from);
+	rc = rd_ship_push(st, from, to, &o.ship, &r, &err);
+	close(to);
+	close(from);
+	rd_store_close(st);
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			tool_die(EX_OSERR, "waitpid: %s", strerror(errno));
+	if (rc == -1) {
+		if (r.received == 0) {
+			/* the other side said why on our stderr, if it ran */
+			if (WIFEXITED(status) && WEXITSTATUS(status) >= EX__BASE &&
+			    WEXITSTATUS(status) <= EX__MAX)
+				tool_die(WEXITSTATUS(status),
+				    "the receiving side exited with status %d",
+				    WEXITSTATUS(status));
+			tool_die(EX_UNAVAILABLE,
+			    "the receiving side did not start (%s exited with status %d)",
+			    strchr(argv[ind + 1], ':') != NULL ? o.rsh :
+			    "rdship serve", WIFEXITED(status) ?
+			    WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		}
+		tool_die_err(&err);
+	}
+	tool_progress_done();
+	if (o.json) {
+		json_result("push", &r);
+	} else if (!tool_quiet()) {
+		if (r.snapshots == 0) {
+			printf("'%s' is up to date at snapshot %lld\n",
+			    argv[ind + 1], (long long)r.newest);
+		} else {
+			printf("pushed ");
+			print_range(&r);
+			printf(" to %s: ", argv[ind + 1]);
+			print_objects(&r);
+		}
+		print_replica(&o, &r);
+	}
+	return tool_exit(EX_OK);
+}
+
+static int
+cmd_keygen(int argc, char **argv)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct opts o;
+	int ind;
+
+	ind = parse("keygen", " ", argc, argv, &o);
+	if (argc - ind != 1)
+		usage(EX_USAGE);
+	if (rd_key_generate(argv[ind], &err) == -1)
+		tool_die_err(&err);
+	printf("wrote a new key to '%s' (mode 0600): copy it to the other host over a safe channel\n",
+	    argv[ind]);
+	return tool_exit(EX_OK);
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_ship_status s;
+	struct rd_store *st;
+	struct rd_json *j;
+	struct opts o;
+	char t[32];
+	int ind, i;
+	double now = rd_now();
+
+	ind = parse("status", " json ", argc, argv, &o);
+	if (argc - ind != 1)
+		usage(EX_USAGE);
+	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	if (rd_ship_status(st, &s, &err) == -1) {
+		rd_store_close(st);
+		tool_die_err(&err);
+	}
+	rd_store_close(st);
+	if (o.json) {
+		j = rd_json_new(stdout);
+		if (j == NULL)
+			tool_die(EX_OSERR, "out of memory");
+		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "store", argv[ind]);
+		rd_json_str(j, "uuid", s.store.uuid);
+		rd_json_str(j, "role", s.store.standby ? "standby" : "primary");
+		if (s.store.origin[0] != '\0')
+			rd_json_str(j, "origin", s.store.origin);
+		else
+			rd_json_null(j, "origin");
+		rd_json_int(j, "epoch", s.store.epoch);
+		rd_json_int(j, "newest", s.newest);
+		rd_json_int(j, "newest_time", s.newest_time);
+		rd_json_int(j, "origin_newest", s.origin_newest);
+		rd_json_int(j, "lag", s.origin_newest > s.newest ?
+		    s.origin_newest - s.newest : 0);
+		if (s.last_ship > 0)
+			rd_json_num(j, "last_ship", s.last_ship);
+		else
+			rd_json_null(j, "last_ship");
+		rd_json_arr_begin(j, "replicas");
+		for (i = 0; i < s.nreplicas; i++) {
+			rd_json_obj_begin(j, NULL);
+			rd_json_str(j, "dir", s.replica[i].dir);
+			rd_json_int(j, "version", s.replica[i].version);
+			rd_json_str(j, "state", s.replica[i].clean ? "clean" :
+			    "applying");
+			rd_json_obj_end(j);
+		}
+		rd_json_arr_end(j);
+		rd_json_obj_end(j);
+		rd_json_line(j);
+		rd_json_free(j);
+		return tool_exit(EX_OK);
+	}
+	printf("store      %s (%s, id %s, epoch %lld)\n", argv[ind],
+	    s.store.standby ? "standby" : "primary", s.store.uuid,
+	    (long long)s.store.epoch);
+	if (s.store.standby)
+		printf("origin     %s\n", s.store.origin[0] != '\0' ?
+		    s.store.origin : "none yet (adopted from the first bundle)");
+	if (s.newest > 0)
+		printf("newest     snapshot %lld (%s)\n", (long long)s.newest,
+		    tool_time(s.newest_time, t, sizeof(t)));
+	else
+		printf("newest     no snapshots\n");
+	if (s.store.standby) {
+		printf("lag        %lld snapshots behind the origin's newest known (%lld)\n",
+		    (long long)(s.origin_newest > s.newest ?
+			s.origin_newest - s.newest : 0),
+		    (long long)s.origin_newest);
+		if (s.last_ship > 0)
+			printf("last ship  %s (%.0f s ago)\n",
+			    tool_time((int64_t)s.last_ship, t, sizeof(t)),
+			    now - s.last_ship);
+		else
+			printf("last ship  never\n");
+	}
+	for (i = 0; i < s.nreplicas; i++)
+		printf("replica    %s at snapshot %lld (%s)\n",
+		    s.replica[i].dir, (long long)s.replica[i].version,
+		    s.replica[i].clean ? "clean" :
+		    "interrupted update: the next receive with --apply finishes it");
+	return tool_exit(EX_OK);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {
+		{ "keygen", cmd_keygen },
+		{ "push", cmd_push },
+		{ "receive", cmd_receive },
+		{ "send", cmd_send },
+		{ "serve", cmd_serve },
+		{ "status", cmd_status },
+	};
+	size_t i;
+
+	tool_init(argv[0], "rdship");
+	/* a closed pipe is an error to report, not a signal to die of */
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2)
+		usage(EX_USAGE);
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		usage(EX_OK);
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)
+		tool_version();
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].fn(argc - 1, argv + 1);
+	tool_warn("unknown command '%s'", argv[1]);
+	usage(EX_USAGE);
+}

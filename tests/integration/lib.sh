@@ -1,0 +1,123 @@
+# tests/integration/lib.sh: sourced by every integration test.
+#
+# Runs the test with "set -eu" in a fresh temp directory (removed on exit
+# unless the test failed and RD_TEST_KEEP=1), with the built tools first
+# in PATH.  Helpers:
+#   expect_exit CODE cmd...   run cmd, save stdout in ./out and stderr in
+#                             ./err, fail unless it exits with CODE
+#   expect_file FILE TEXT     fail unless FILE holds exactly TEXT + newline
+#   expect_empty FILE         fail unless FILE is empty
+#   fail MSG                  fail the test with MSG
+#   tree_sig DIR              print a listing of DIR with type, mode, size,
+#                             mtime (ns), symlink target and SHA-256
+# shellcheck shell=sh
+
+set -eu
+: "${RD_BUILDDIR:?run through make check}"
+: "${RD_SRCDIR:?run through make check}"
+PATH="$RD_BUILDDIR:$PATH"
+export PATH
+LC_ALL=C
+export LC_ALL
+TZ=UTC
+export TZ
+
+RD_TEST_NAME=$(basename "$0" .sh)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/rdtest.$RD_TEST_NAME.XXXXXX")
+rd_cleanup() {
+	rc=$?
+	cd /
+	if [ "$rc" -ne 0 ] && [ "${RD_TEST_KEEP:-0}" = 1 ]; then
+		echo "kept $TMP" >&2
+	else
+		chmod -R u+rwx "$TMP" 2>/dev/null || true
+		rm -rf "$TMP"
+	fi
+	exit "$rc"
+}
+trap rd_cleanup EXIT
+trap 'exit 1' INT TERM HUP
+cd "$TMP"
+
+fail() {
+	echo "FAIL: $RD_TEST_NAME: $*" >&2
+	exit 1
+}
+
+expect_exit() {
+	want=$1
+	shift
+	set +e
+	"$@" >out 2>err
+	got=$?
+	set -e
+	if [ "$got" -ne "$want" ]; then
+		echo "command: $*" >&2
+		echo "--- stdout" >&2
+		cat out >&2
+		echo "--- stderr" >&2
+		cat err >&2
+		fail "exit status $got, expected $want"
+	fi
+}
+
+expect_file() {
+	printf '%s\n' "$2" >expected.txt
+	if ! cmp -s expected.txt "$1"; then
+		echo "--- expected" >&2
+		cat expected.txt >&2
+		echo "--- got ($1)" >&2
+		cat "$1" >&2
+		fail "$1 differs from the expected text"
+	fi
+}
+
+expect_empty() {
+	if [ -s "$1" ]; then
+		echo "--- $1" >&2
+		cat "$1" >&2
+		fail "$1 is not empty"
+	fi
+}
+
+tree_sig() {
+	(
+		cd "$1"
+		find . -mindepth 1 -printf '%y %m %s %T@ %l %P\n' | sort -k6
+		find . -type f -print0 | sort -z | xargs -0r sha256sum
+	) | sed 's/ \.\// /'
+}
+
+# tree_sig without directory mtimes, for trees that were changed in place
+tree_sig_nodirtime() {
+	(
+		cd "$1"
+		find . -mindepth 1 ! -type d -printf '%y %m %s %T@ %l %P\n' |
+		    sort -k6
+		find . -mindepth 1 -type d -printf '%y %m %P\n' | sort -k3
+		find . -type f -print0 | sort -z | xargs -0r sha256sum
+	)
+}
+
+# A small tree with every kind of entry and awkward names.
+make_sample_tree() {
+	mkdir -p "$1/etc/app" "$1/var/lib/db" "$1/empty dir" "$1/deep/a/b/c"
+	printf 'abc' >"$1/abc"
+	printf 'port = 8080\n' >"$1/etc/app/app.conf"
+	: >"$1/empty file"
+	printf 'spaces\n' >"$1/name with spaces"
+	printf 'newline\n' >"$1/name
+with newline"
+	printf 'utf8\n' >"$1/caf$(printf '\303\251')-$(printf '\346\227\245\346\234\254')"
+	head -c 3000000 /dev/urandom >"$1/var/lib/db/random.bin"
+	seq 1 300000 >"$1/var/lib/db/text.log"
+	printf 'deep\n' >"$1/deep/a/b/c/file"
+	ln -s abc "$1/link-to-abc"
+	ln -s ../../etc "$1/var/lib/link-to-dir"
+	ln -s does-not-exist "$1/dangling"
+	chmod 600 "$1/etc/app/app.conf"
+	chmod 755 "$1/deep/a/b/c/file"
+	chmod 700 "$1/var/lib/db"
+	touch -h -d '2021-06-01 12:00:00.123456789' "$1/link-to-abc"
+	touch -d '2020-01-02 03:04:05.5' "$1/abc"
+}

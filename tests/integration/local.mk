@@ -1,0 +1,17 @@
+# Integration tests: POSIX sh scripts run with the built tools in PATH.
+INTEGRATION_TESTS += \
+	tests/integration/t1000-rdsnap-usage.sh \
+	tests/integration/t1010-rdsnap-roundtrip.sh \
+	tests/integration/t1020-rdsnap-errors.sh \
+	tests/integration/t1030-rdsnap-lock.sh \
+	tests/integration/t1040-rdsnap-crash.sh \
+	tests/integration/t1050-rdsnap-damage.sh \
+	tests/integration/t1060-rdsnap-special.sh \
+	tests/integration/t1070-rdsnap-changing.sh \
+	tests/integration/t1100-rdship-usage.sh \
+	tests/integration/t1110-rdship-bundle.sh \
+	tests/integration/t1120-rdship-integrity.sh \
+	tests/integration/t1130-rdship-push.sh \
+	tests/integration/t1140-rdship-replica.sh \
+	tests/integration/t1150-rdship-ssh.sh
+EXTRA_DIST += $(INTEGRATION_TESTS)

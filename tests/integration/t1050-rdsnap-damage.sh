@@ -1,0 +1,53 @@
+#!/bin/sh
+# Damage in packs is found and named with the paths and snapshots it
+# breaks; restore refuses damaged content rather than writing it.
+. "$RD_SRCDIR/tests/integration/lib.sh"
+
+mkdir src
+head -c 500000 /dev/urandom >src/victim
+printf 'fine\n' >src/fine
+expect_exit 0 rdsnap init store
+expect_exit 0 rdsnap create store src
+printf 'more\n' >src/other
+expect_exit 0 rdsnap create store src
+expect_exit 0 rdsnap verify --read-data store
+
+# flip one byte inside the payload of 'victim' (stored raw: random data)
+row=$(sqlite3 store/catalog.db "select p.name || ' ' || c.off from contents c join packs p on p.id = c.pack join entries e on e.sha = c.sha where e.path = cast('victim' as blob)")
+pack=${row% *}
+off=${row#* }
+sha=$(sha256sum src/victim | cut -d' ' -f1)
+cp store/packs/$pack.pack saved.pack
+pos=$((off + 96 + 1000))
+b=$(dd if=store/packs/$pack.pack bs=1 skip=$pos count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+printf "\\$(printf '%03o' $(( (b + 1) % 256 )))" |
+    dd of=store/packs/$pack.pack bs=1 seek=$pos conv=notrunc 2>/dev/null
+
+expect_exit 1 rdsnap verify --read-data store
+expect_file out "DAMAGED content $sha: pack '$pack' offset $off: payload checksum mismatch
+  used by 'victim' in snapshots 1-2
+verify found 1 problem"
+expect_exit 1 rdsnap verify --read-data --json store
+python3 - out <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["ok"] is False and d["damaged"] == 1, d
+assert d["damage"][0]["used_by"] == "'victim' in snapshots 1-2", d
+PY
+expect_exit 65 rdsnap restore store rst
+grep -q "payload checksum mismatch" err || fail "restore error: $(cat err)"
+[ ! -e rst/victim ] || fail "damaged file was written"
+expect_exit 0 rdsnap restore store out2 fine
+cp saved.pack store/packs/$pack.pack
+expect_exit 0 rdsnap verify --read-data store
+
+# a truncated pack and a missing pack are found by the fast check
+cp saved.pack store/packs/$pack.pack
+truncate -s 200 store/packs/$pack.pack
+expect_exit 1 rdsnap verify store
+grep -q "^DAMAGED pack $pack is truncated (200 of " out || fail "$(cat out)"
+rm store/packs/$pack.pack
+expect_exit 1 rdsnap verify store
+grep -q "^DAMAGED pack $pack is missing" out || fail "$(cat out)"
+cp saved.pack store/packs/$pack.pack
+expect_exit 0 rdsnap verify --read-data store

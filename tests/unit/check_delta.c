@@ -1,0 +1,523 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * check_delta.c: unit tests of delta.c: librsync signature -> delta ->
+ * patch round trips compared byte for byte, on files with inserted,
+ * deleted, moved and appended data, identical and empty files, every
+ * stream fed in odd-sized pieces; damaged deltas and signatures; and the
+ * signature block lengths.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rd_int.h"
+#include "unit.h"
+
+#define KIB 1024
+#define MIB (1024 * 1024)
+
+/* Signature of "len" bytes of "old", fed in pieces of "piece". */
+static void
+make_sig(const unsigned char *old, size_t len, size_t block, size_t piece,
+    struct rdi_buf *sig)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_rsjob *j = NULL;
+	size_t off, n;
+
+	unit_ok(rdi_sig_new(block, &j, &err), err);
+	for (off = 0; off < len; off += n) {
+		n = len - off < piece ? len - off : piece;
+		unit_ok(rdi_rsjob_write(j, old + off, n, rdi_buf_sink, sig,
+		            &err),
+		    err);
+	}
+	unit_ok(rdi_rsjob_finish(j, rdi_buf_sink, sig, &err), err);
+	rdi_rsjob_free(j);
+	ck_assert_uint_gt(sig->len, 0);
+}
+
+/* Delta of "len" bytes of "nw" against "sig".  Returns 0 or -1. */
+static int
+make_delta(const struct rdi_buf *sig, const unsigned char *nw, size_t len,
+    size_t piece, struct rdi_buf *delta, struct rd_err *err)
+{
+	struct rdi_rsjob *j = NULL;
+	size_t off, n;
+	int ret = -1;
+
+	if (rdi_delta_new(sig->data, sig->len, &j, err) == -1)
+		return -1;
+	for (off = 0; off < len; off += n) {
+		n = len - off < piece ? len - off : piece;
+		if (rdi_rsjob_write(j, nw + off, n, rdi_buf_sink, delta, err) ==
+		    -1)
+			goto out;
+	}
+	if (rdi_rsjob_finish(j, rdi_buf_sink, delta, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	rdi_rsjob_free(j);
+	return ret;
+}
+
+/* Patch "basis_fd" with "len" bytes of "delta".  Returns 0 or -1. */
+static int
+apply_patch(int basis_fd, const unsigned char *delta, size_t len, size_t piece,
+    struct rdi_buf *out, struct rd_err *err)
+{
+	struct rdi_rsjob *j = NULL;
+	size_t off, n;
+	int ret = -1;
+
+	if (rdi_patch_new(basis_fd, &j, err) == -1)
+		return -1;
+	for (off = 0; off < len; off += n) {
+		n = len - off < piece ? len - off : piece;
+		if (rdi_rsjob_write(j, delta + off, n, rdi_buf_sink, out,
+		        err) == -1)
+			goto out;
+	}
+	if (rdi_rsjob_finish(j, rdi_buf_sink, out, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	rdi_rsjob_free(j);
+	return ret;
+}
+
+/* Write "old" to a file in the temp dir and open it as a patch basis. */
+static int
+basis(const unsigned char *old, size_t len)
+{
+	int fd;
+
+	unit_write(unit_path("old"), old, len);
+	fd = open(unit_path("old"), O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ne(fd, -1);
+	return fd;
+}
+
+/*
+ * Round trip: signature of "old", delta of "nw", patch of "old"; the
+ * result must equal "nw".  Returns the delta's length.
+ */
+static size_t
+round_trip(const unsigned char *old, size_t oldlen, const unsigned char *nw,
+    size_t newlen, size_t piece, size_t dpiece)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_buf sig = { NULL, 0, 0 }, delta = { NULL, 0, 0 };
+	struct rdi_buf out = { NULL, 0, 0 };
+	size_t dlen;
+	int fd;
+
+	make_sig(old, oldlen, rdi_sig_block_len((int64_t)oldlen), piece, &sig);
+	unit_ok(make_delta(&sig, nw, newlen, piece, &delta, &err), err);
+	fd = basis(old, oldlen);
+	unit_ok(apply_patch(fd, delta.data, delta.len, dpiece, &out, &err),
+	    err);
+	close(fd);
+	if (newlen > 0)
+		unit_assert_bytes(out.data, out.len, nw, newlen);
+	else
+		ck_assert_uint_eq(out.len, 0);
+	dlen = delta.len;
+	rdi_buf_release(&sig);
+	rdi_buf_release(&delta);
+	rdi_buf_release(&out);
+	return dlen;
+}
+
+/* 3 MiB + 1234 bytes of random data: every block is unique. */
+static unsigned char *
+old_data(size_t *len)
+{
+	unsigned char *p;
+
+	*len = 3 * MIB + 1234;
+	p = malloc(*len + 1);
+	ck_assert_ptr_nonnull(p);
+	unit_fill_random(p, *len, 99);
+	return p;
+}
+
+START_TEST(test_identical)
+{
+	unsigned char *old;
+	size_t len, dlen;
+
+	old = old_data(&len);
+	dlen = round_trip(old, len, old, len, 65521, 7);
+	/* one copy command and the header */
+	ck_assert_uint_lt(dlen, 64);
+	free(old);
+}
+END_TEST
+
+START_TEST(test_inserted)
+{
+	unsigned char *old, *nw, ins[1000];
+	size_t len, dlen, at = MIB + 17;
+
+	old = old_data(&len);
+	nw = malloc(len + sizeof(ins));
+	ck_assert_ptr_nonnull(nw);
+	unit_fill_random(ins, sizeof(ins), 5);
+	memcpy(nw, old, at);
+	memcpy(nw + at, ins, sizeof(ins));
+	memcpy(nw + at + sizeof(ins), old + at, len - at);
+	dlen = round_trip(old, len, nw, len + sizeof(ins), 4093, 7);
+	/* the new bytes, at most a block around them, and copies */
+	ck_assert_uint_ge(dlen, sizeof(ins));
+	ck_assert_uint_lt(dlen, sizeof(ins) + 4096 + 200);
+	free(old);
+	free(nw);
+}
+END_TEST
+
+START_TEST(test_deleted)
+{
+	unsigned char *old, *nw;
+	size_t len, dlen, at = 2 * MIB + 3, cut = 5000;
+
+	old = old_data(&len);
+	nw = malloc(len);
+	ck_assert_ptr_nonnull(nw);
+	memcpy(nw, old, at);
+	memcpy(nw + at, old + at + cut, len - at - cut);
+	dlen = round_trip(old, len, nw, len - cut, 65537, 13);
+	ck_assert_uint_lt(dlen, 2 * 4096 + 200);
+	free(old);
+	free(nw);
+}
+END_TEST
+
+START_TEST(test_moved)
+{
+	unsigned char *old, *nw;
+	size_t len, dlen, a = 512 * KIB, b = 2 * MIB, n = 256 * KIB;
+
+	/* swap two 256 KiB regions */
+	old = old_data(&len);
+	nw = malloc(len);
+	ck_assert_ptr_nonnull(nw);
+	memcpy(nw, old, len);
+	memcpy(nw + a, old + b, n);
+	memcpy(nw + b, old + a, n);
+	dlen = round_trip(old, len, nw, len, 100003, 5);
+	/* copies only */
+	ck_assert_uint_lt(dlen, 200);
+	/* now an unaligned move: 100000 bytes from the start to the end */
+	memcpy(nw, old + 100000, len - 100000);
+	memcpy(nw + len - 100000, old, 100000);
+	dlen = round_trip(old, len, nw, len, 100003, 5);
+	ck_assert_uint_lt(dlen, 2 * 4096 + 200);
+	free(old);
+	free(nw);
+}
+END_TEST
+
+START_TEST(test_appended_changed)
+{
+	unsigned char *old, *nw;
+	size_t len, dlen;
+
+	old = old_data(&len);
+	nw = malloc(len + 10);
+	ck_assert_ptr_nonnull(nw);
+	memcpy(nw, old, len);
+	memcpy(nw + len, "0123456789", 10);
+	/* and a few bytes rewritten in place */
+	nw[12345] ^= 1;
+	nw[2 * MIB + 100] ^= 0x80;
+	dlen = round_trip(old, len, nw, len + 10, 8191, 3);
+	ck_assert_uint_lt(dlen, 3 * 4096 + 200);
+	free(old);
+	free(nw);
+}
+END_TEST
+
+START_TEST(test_small_text_bytewise)
+{
+	unsigned char old[20000], nw[20100];
+
+	/* small files, every stream fed one byte at a time */
+	unit_fill_text(old, sizeof(old), 3);
+	memcpy(nw, old, 7000);
+	memcpy(nw + 7000,
+	    "a line that was not there before, and then some more "
+	    "words to make it one hundred bytes long.......\n",
+	    100);
+	memcpy(nw + 7100, old + 7000, sizeof(old) - 7000);
+	round_trip(old, sizeof(old), nw, sizeof(nw), 1, 1);
+}
+END_TEST
+
+START_TEST(test_empty)
+{
+	unsigned char nw[100 * KIB];
+	size_t dlen;
+
+	unit_fill_random(nw, sizeof(nw), 11);
+	/* from nothing: all literal */
+	dlen = round_trip(NULL, 0, nw, sizeof(nw), 777, 7);
+	ck_assert_uint_ge(dlen, sizeof(nw));
+	/* to nothing */
+	dlen = round_trip(nw, sizeof(nw), NULL, 0, 777, 7);
+	ck_assert_uint_lt(dlen, 16);
+	/* nothing to nothing */
+	dlen = round_trip(NULL, 0, NULL, 0, 1, 1);
+	ck_assert_uint_lt(dlen, 16);
+}
+END_TEST
+
+/* The delta of the "inserted" case, its basis open in "*fd". */
+static void
+sample_delta(struct rdi_buf *delta, int *fd)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_buf sig = { NULL, 0, 0 };
+	unsigned char *old, *nw;
+	size_t len;
+
+	old = old_data(&len);
+	nw = malloc(len);
+	ck_assert_ptr_nonnull(nw);
+	memcpy(nw, old, len);
+	memset(nw + MIB, 'x', 3000);
+	make_sig(old, len, 4096, len, &sig);
+	unit_ok(make_delta(&sig, nw, len, len, delta, &err), err);
+	*fd = basis(old, len);
+	rdi_buf_release(&sig);
+	free(old);
+	free(nw);
+}
+
+START_TEST(test_truncated_delta)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_buf delta = { NULL, 0, 0 }, out = { NULL, 0, 0 };
+	int fd;
+
+	sample_delta(&delta, &fd);
+	/* without its end command */
+	ck_assert_int_eq(apply_patch(fd, delta.data, delta.len - 1, 7, &out,
+	                     &err),
+	    -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	ck_assert_str_eq(err.msg, "patch failed: unexpected end of input");
+	/* cut in the middle of the literal data */
+	out.len = 0;
+	rd_err_clear(&err);
+	ck_assert_int_eq(apply_patch(fd, delta.data, delta.len / 2, 4093, &out,
+	                     &err),
+	    -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	ck_assert_str_eq(err.msg, "patch failed: unexpected end of input");
+	/* nothing at all */
+	out.len = 0;
+	rd_err_clear(&err);
+	ck_assert_int_eq(apply_patch(fd, NULL, 0, 1, &out, &err), -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	ck_assert_str_eq(err.msg, "patch failed: unexpected end of input");
+	close(fd);
+	rdi_buf_release(&delta);
+	rdi_buf_release(&out);
+}
+END_TEST
+
+START_TEST(test_damaged_delta)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_buf delta = { NULL, 0, 0 }, out = { NULL, 0, 0 };
+	int fd;
+
+	sample_delta(&delta, &fd);
+	/* the magic number */
+	delta.data[0] ^= 0xff;
+	ck_assert_int_eq(apply_patch(fd, delta.data, delta.len, 4093, &out,
+	                     &err),
+	    -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	ck_assert_str_eq(err.msg,
+	    "patch failed: bad magic number at start of stream");
+	ck_assert_uint_eq(out.len, 0);
+	delta.data[0] ^= 0xff;
+	/* trailing bytes after the end command */
+	ck_assert_int_eq(rdi_buf_append(&delta, "xyz", 3, &err), 0);
+	out.len = 0;
+	ck_assert_int_eq(apply_patch(fd, delta.data, delta.len, 4093, &out,
+	                     &err),
+	    -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	ck_assert_str_eq(err.msg, "patch input has trailing bytes");
+	close(fd);
+	rdi_buf_release(&delta);
+	rdi_buf_release(&out);
+}
+END_TEST
+
+START_TEST(test_bad_basis)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_buf delta = { NULL, 0, 0 }, out = { NULL, 0, 0 };
+	int fd;
+
+	sample_delta(&delta, &fd);
+	close(fd);
+	/* unreadable basis: an I/O error, not damage */
+	ck_assert_int_eq(apply_patch(-1, delta.data, delta.len, 4093, &out,
+	                     &err),
+	    -1);
+	ck_assert_int_eq(err.code, RD_EIO);
+	ck_assert_int_eq(err.sys_errno, EBADF);
+	ck_assert_str_eq(err.msg,
+	    "cannot read patch basis: Bad file descriptor");
+	/* a basis shorter than the delta copies from */
+	ck_assert_int_eq(truncate(unit_path("old"), MIB), 0);
+	fd = open(unit_path("old"), O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ne(fd, -1);
+	out.len = 0;
+	rd_err_clear(&err);
+	ck_assert_int_eq(apply_patch(fd, delta.data, delta.len, 4093, &out,
+	                     &err),
+	    -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	ck_assert_str_eq(err.msg, "patch failed: unexpected end of input");
+	close(fd);
+	rdi_buf_release(&delta);
+	rdi_buf_release(&out);
+}
+END_TEST
+
+START_TEST(test_damaged_signature)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_buf sig = { NULL, 0, 0 }, delta = { NULL, 0, 0 };
+	struct rdi_rsjob *j = NULL;
+	unsigned char old[50000];
+	size_t full;
+
+	unit_fill_random(old, sizeof(old), 8);
+	make_sig(old, sizeof(old), 2048, 999, &sig);
+	full = sig.len;
+	/* not a signature */
+	ck_assert_int_eq(rdi_delta_new("not a signature", 15, &j, &err), -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	ck_assert_str_eq(err.msg, "stored signature is damaged");
+	ck_assert_ptr_null(j);
+	/* a damaged magic number */
+	sig.data[1] ^= 0x40;
+	rd_err_clear(&err);
+	ck_assert_int_eq(rdi_delta_new(sig.data, sig.len, &j, &err), -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	ck_assert_str_eq(err.msg, "stored signature is damaged");
+	sig.data[1] ^= 0x40;
+	/* cut in the middle of a block's sums */
+	rd_err_clear(&err);
+	ck_assert_int_eq(rdi_delta_new(sig.data, full - 5, &j, &err), -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	ck_assert_str_eq(err.msg, "stored signature is damaged");
+	/* empty */
+	rd_err_clear(&err);
+	ck_assert_int_eq(rdi_delta_new(sig.data, 0, &j, &err), -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	ck_assert_str_eq(err.msg, "stored signature is damaged");
+	/* trailing bytes */
+	ck_assert_int_eq(rdi_buf_append(&sig, "junk", 4, &err), 0);
+	rd_err_clear(&err);
+	ck_assert_int_eq(rdi_delta_new(sig.data, sig.len, &j, &err), -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	/* and the signature itself still works */
+	rd_err_clear(&err);
+	sig.len = full;
+	unit_ok(make_delta(&sig, old, sizeof(old), 1000, &delta, &err), err);
+	ck_assert_uint_lt(delta.len, 64);
+	rdi_buf_release(&sig);
+	rdi_buf_release(&delta);
+	rdi_rsjob_free(NULL);
+}
+END_TEST
+
+/* clang-format off */
+static const struct {
+	int64_t size;
+	size_t block;
+} blocks[] = {
+	{ 0,			2048 },
+	{ 1,			2048 },
+	{ MIB - 1,		2048 },
+	{ MIB,			4096 },
+	{ 8 * MIB - 1,		4096 },
+	{ 8 * MIB,		8192 },
+	{ 256LL * MIB,		8192 },
+	{ 8LL * 1024 * MIB,	8192 },
+};
+/* clang-format on */
+
+START_TEST(test_block_len)
+{
+	ck_assert_uint_eq(rdi_sig_block_len(blocks[_i].size), blocks[_i].block);
+}
+END_TEST
+
+START_TEST(test_sig_size)
+{
+	struct rdi_buf sig = { NULL, 0, 0 };
+	unsigned char *old;
+	size_t len;
+
+	/* 12-byte header, then 4-byte weak and 12-byte strong sums a block */
+	old = old_data(&len);
+	make_sig(old, len, 4096, 65536, &sig);
+	ck_assert_uint_eq(sig.len, 12 + (len + 4095) / 4096 * 16);
+	rdi_buf_release(&sig);
+	free(old);
+}
+END_TEST
+
+static Suite *
+delta_suite(void)
+{
+	Suite *s = suite_create("delta");
+	TCase *tc;
+
+	tc = tcase_create("round_trip");
+	tcase_add_checked_fixture(tc, unit_tmp_setup, unit_tmp_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_identical);
+	tcase_add_test(tc, test_inserted);
+	tcase_add_test(tc, test_deleted);
+	tcase_add_test(tc, test_moved);
+	tcase_add_test(tc, test_appended_changed);
+	tcase_add_test(tc, test_small_text_bytewise);
+	tcase_add_test(tc, test_empty);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("damaged");
+	tcase_add_checked_fixture(tc, unit_tmp_setup, unit_tmp_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_truncated_delta);
+	tcase_add_test(tc, test_damaged_delta);
+	tcase_add_test(tc, test_bad_basis);
+	tcase_add_test(tc, test_damaged_signature);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("signature");
+	tcase_add_loop_test(tc, test_block_len, 0,
+	    (int)(sizeof(blocks) / sizeof(blocks[0])));
+	tcase_add_test(tc, test_sig_size);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return unit_run(delta_suite());
+}

@@ -1,0 +1,49 @@
+# Check unit tests, one suite per librd module: tests/unit/check_<module>.c.
+# check_store covers store.c and catalog.c; check_snap covers snap.c,
+# query.c, restore.c and verify.c.  unit.h holds the shared helpers.
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_err
+tests_unit_check_err_SOURCES = tests/unit/check_err.c tests/unit/unit.h
+tests_unit_check_err_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_err_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/check_fsio
+tests_unit_check_fsio_SOURCES = tests/unit/check_fsio.c tests/unit/unit.h
+tests_unit_check_fsio_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_fsio_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/check_hash
+tests_unit_check_hash_SOURCES = tests/unit/check_hash.c tests/unit/unit.h
+tests_unit_check_hash_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_hash_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/check_zio
+tests_unit_check_zio_SOURCES = tests/unit/check_zio.c tests/unit/unit.h
+tests_unit_check_zio_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_zio_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/check_delta
+tests_unit_check_delta_SOURCES = tests/unit/check_delta.c tests/unit/unit.h
+tests_unit_check_delta_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_delta_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/check_pack
+tests_unit_check_pack_SOURCES = tests/unit/check_pack.c tests/unit/unit.h
+tests_unit_check_pack_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_pack_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/check_store
+tests_unit_check_store_SOURCES = tests/unit/check_store.c tests/unit/unit.h
+tests_unit_check_store_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_store_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/check_snap
+tests_unit_check_snap_SOURCES = tests/unit/check_snap.c tests/unit/unit.h
+tests_unit_check_snap_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_snap_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/check_json
+tests_unit_check_json_SOURCES = tests/unit/check_json.c tests/unit/unit.h
+tests_unit_check_json_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_json_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+endif
