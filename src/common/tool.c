@@ -99,6 +99,8 @@ tool_quiet(void)
 	return quiet;
 }
 
+static void vwarn(const char *fmt, va_list ap) RD_PRINTF(1, 0);
+
 static void
 vwarn(const char *fmt, va_list ap)
 {

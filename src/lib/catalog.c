@@ -86,7 +86,51 @@ static const char schema[] =
     " version INTEGER NOT NULL,"	/* snapshot the dir holds */
     " target INTEGER,"			/* while applying: moving to */
     " state TEXT NOT NULL CHECK (state IN ('clean', 'applying')),"
-    " updated REAL NOT NULL) WITHOUT ROWID;";
+    " updated REAL NOT NULL) WITHOUT ROWID;"
+    /* promotions and drills (rdpromote), step by step */
+    "CREATE TABLE promotions("
+    " id INTEGER PRIMARY KEY,"
+    " kind TEXT NOT NULL CHECK (kind IN ('promote', 'drill')),"
+    " version INTEGER NOT NULL,"		/* snapshot promoted or proved */
+    " target TEXT NOT NULL,"
+    " staging TEXT,"
+    " replica TEXT,"			/* warm replica moved into place */
+    " aside TEXT,"			/* where the old target went */
+    " started REAL NOT NULL,"
+    " finished REAL,"
+    " state TEXT NOT NULL CHECK (state IN"
+    "  ('running', 'done', 'failed', 'aborted')),"
+    " step TEXT,"				/* the step reached */
+    " epoch INTEGER,"			/* after fencing */
+    " rto REAL,"				/* start to healthy, seconds */
+    " rpo REAL,"				/* age of the snapshot, seconds */
+    " message TEXT);"
+    "CREATE INDEX promotions_kind ON promotions(kind, state, finished);"
+    "CREATE TABLE promotion_steps("
+    " promotion INTEGER NOT NULL REFERENCES promotions(id),"
+    " step TEXT NOT NULL,"
+    " started REAL NOT NULL,"
+    " finished REAL,"
+    " outcome TEXT,"			/* ok, failed, skipped */
+    " detail TEXT,"
+    " PRIMARY KEY (promotion, step)) WITHOUT ROWID;"
+    /* rdwatch --record: probe results and state transitions */
+    "CREATE TABLE watch_results("
+    " id INTEGER PRIMARY KEY,"
+    " target TEXT NOT NULL,"
+    " time REAL NOT NULL,"
+    " state TEXT NOT NULL,"		/* up, down, error */
+    " latency REAL,"
+    " reason TEXT);"
+    "CREATE INDEX watch_results_target ON watch_results(target, time);"
+    "CREATE TABLE watch_transitions("
+    " id INTEGER PRIMARY KEY,"
+    " target TEXT NOT NULL,"
+    " time REAL NOT NULL,"
+    " previous TEXT NOT NULL,"		/* unknown, up, down */
+    " state TEXT NOT NULL,"
+    " reason TEXT);"
+    "CREATE INDEX watch_transitions_target ON watch_transitions(target, time);";
 
 int
 rdi_db_err(sqlite3 *db, const char *what, struct rd_err *err)

@@ -13,6 +13,9 @@
 
 #include "redund.h"
 
+static void vset(struct rd_err *err, enum rd_code code, int errnum,
+    const char *fmt, va_list ap) RD_PRINTF(4, 0);
+
 static void
 vset(struct rd_err *err, enum rd_code code, int errnum, const char *fmt,
     va_list ap)

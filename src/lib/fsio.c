@@ -250,3 +250,46 @@ rd_ncpu(void)
 
 	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
+
+int
+rdi_open_parent(int rootfd, const char *path, char *name, struct rd_err *err)
+{
+	char comp[NAME_MAX + 1];
+	const char *p = path, *slash;
+	size_t n, len = strlen(path);
+	int fd, nfd;
+
+	if (len > 0 && path[len - 1] == '/')
+		len--;
+	fd = dup(rootfd);
+	if (fd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot open directory");
+	for (;;) {
+		slash = memchr(p, '/', len - (size_t)(p - path));
+		n = slash != NULL ? (size_t)(slash - p) :
+		    len - (size_t)(p - path);
+		if (n == 0 || n > NAME_MAX) {
+			close(fd);
+			return rd_err_set(err, RD_ECORRUPT,
+			    "unsafe path '%s' in catalog", path);
+		}
+		if (slash == NULL) {
+			memcpy(name, p, n);
+			name[n] = '\0';
+			return fd;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (nfd == -1) {
+			rd_err_sys(err, RD_EIO, "cannot open '%.*s'",
+			    (int)(slash - path), path);
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		fd = nfd;
+		p = slash + 1;
+	}
+}

@@ -171,7 +171,7 @@ rd_json_num(struct rd_json *j, const char *key, double val)
 {
 	member(j, key);
 	if (isfinite(val))
-		fprintf(j->fp, "%.6g", val);
+		fprintf(j->fp, "%.15g", val);
 	else
 		fputs("null", j->fp);
 }

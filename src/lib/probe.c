@@ -6,7 +6,8 @@
  * one slow target never holds up the others.  A worker that is still
  * stuck when the round ends (a name lookup cannot be interrupted) keeps
  * its own references and cleans up after itself.  The file probe lives
- * here too; tcp and http are in probe_net.c, exec in probe_exec.c.
+ * here too; tcp and http are in probe_net.c, exec in probe_exec.c, and
+ * snapshot, lag and drill (a store's catalog) in probe_store.c.
  */
 #include "config.h"
 
@@ -39,6 +40,9 @@ static const struct rdi_probe_kind kinds[] = {
 	{ "http://",	"http",	rdi_probe_http_parse,	rdi_probe_http_run },
 	{ "exec:",	"exec",	exec_parse,		rdi_probe_exec_run },
 	{ "file:",	"file",	file_parse,		file_run },
+	{ "snapshot:",	"snapshot", rdi_probe_snapshot_parse, rdi_probe_snapshot_run },
+	{ "lag:",	"lag",	rdi_probe_lag_parse,	rdi_probe_lag_run },
+	{ "drill:",	"drill", rdi_probe_drill_parse,	rdi_probe_drill_run },
 };
 /* clang-format on */
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
@@ -231,7 +235,7 @@ file_parse(struct rd_probe *p, const char *rest, char *why, size_t whylen)
 	return 0;
 }
 
-/* "tcp://, http://, exec: or file:" from the table. */
+/* "tcp://, http://, exec:, ... or drill:" from the table. */
 static void
 kind_list(char *buf, size_t len)
 {
@@ -261,7 +265,7 @@ rd_probe_parse(const char *spec, struct rd_probe **out, struct rd_err *err)
 	const struct rdi_probe_kind *k = NULL;
 	struct rd_probe *p = NULL;
 	const unsigned char *s;
-	char why[200], list[64];
+	char why[200], list[128];
 	size_t i;
 	int ret = -1, rc;
 
@@ -338,6 +342,7 @@ rd_probe_free(struct rd_probe *p)
 	free(p->path);
 	free(p->command);
 	free(p->contains);
+	free(p->store);
 	free(p);
 }
 
@@ -687,6 +692,44 @@ rd_time_iso(double when, int millis, char *buf, size_t len)
 		snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000));
 	else
 		snprintf(buf + n, len - n, "Z");
+	return buf;
+}
+
+const char *
+rd_duration_human(double seconds, char *buf, size_t len)
+{
+	/* clang-format off */
+	static const struct {
+		const char *name;
+		long long size;
+	} units[] = {
+		{ "d", 86400 }, { "h", 3600 }, { "min", 60 }, { "s", 1 },
+	};
+	/* clang-format on */
+	long long whole, hi, lo;
+	size_t i;
+
+	if (!(seconds > 0))
+		seconds = 0;
+	if (seconds < 60) {
+		if (seconds == (double)(long long)seconds)
+			snprintf(buf, len, "%lld s", (long long)seconds);
+		else
+			snprintf(buf, len, "%.3g s", seconds);
+		return buf;
+	}
+	whole = seconds < 9e15 ? (long long)seconds : 9000000000000000LL;
+	for (i = 0; units[i].size > whole; i++)
+		continue;
+	hi = whole / units[i].size;
+	lo = i + 1 < sizeof(units) / sizeof(units[0])
+	    ? whole % units[i].size / units[i + 1].size
+	    : 0;
+	if (lo > 0)
+		snprintf(buf, len, "%lld %s %lld %s", hi, units[i].name, lo,
+		    units[i + 1].name);
+	else
+		snprintf(buf, len, "%lld %s", hi, units[i].name);
 	return buf;
 }
 

@@ -45,7 +45,9 @@ struct rd_probe {
 	char *command;   /* exec: the shell command */
 	char *contains;  /* http: required body substring, or NULL */
 	int expect;      /* http: required status, or 0 for any 2xx */
-	double max_age;  /* file: seconds, or 0 for no limit */
+	double max_age;  /* file, snapshot, lag, drill: seconds, or 0 */
+	char *store;     /* snapshot, lag, drill: the store's path */
+	int64_t max_lag; /* lag: snapshots the standby may be behind */
 };
 
 /* One "name=value" option of a spec's query, split in place. */
@@ -79,7 +81,7 @@ void rdi_probe_timeout(struct rd_probe_result *res, double timeout);
 void rdi_probe_down_errno(struct rd_probe_result *res, const char *prefix,
     int errnum);
 
-/* Kinds (probe_net.c, probe_exec.c, probe.c). */
+/* Kinds (probe_net.c, probe_exec.c). */
 int rdi_probe_tcp_parse(struct rd_probe *p, const char *rest, char *why,
     size_t whylen);
 void rdi_probe_tcp_run(const struct rd_probe *p, double deadline,
@@ -89,6 +91,20 @@ int rdi_probe_http_parse(struct rd_probe *p, const char *rest, char *why,
 void rdi_probe_http_run(const struct rd_probe *p, double deadline,
     double timeout, struct rd_probe_result *res);
 void rdi_probe_exec_run(const struct rd_probe *p, double deadline,
+    double timeout, struct rd_probe_result *res);
+
+/* Kinds that read a store's catalog (probe_store.c). */
+int rdi_probe_snapshot_parse(struct rd_probe *p, const char *rest, char *why,
+    size_t whylen);
+void rdi_probe_snapshot_run(const struct rd_probe *p, double deadline,
+    double timeout, struct rd_probe_result *res);
+int rdi_probe_lag_parse(struct rd_probe *p, const char *rest, char *why,
+    size_t whylen);
+void rdi_probe_lag_run(const struct rd_probe *p, double deadline,
+    double timeout, struct rd_probe_result *res);
+int rdi_probe_drill_parse(struct rd_probe *p, const char *rest, char *why,
+    size_t whylen);
+void rdi_probe_drill_run(const struct rd_probe *p, double deadline,
     double timeout, struct rd_probe_result *res);
 
 /*

@@ -43,6 +43,15 @@ int rdi_close(int fd, const char *what, struct rd_err *err);
  */
 int rdi_path_safe(const char *path);
 
+/*
+ * Open the parent directory of catalog path "path" (a directory's path
+ * ends in '/') below the directory "rootfd", one component at a time and
+ * never through a symlink; copy the last component, without a trailing
+ * '/', to "name" (NAME_MAX + 1 bytes).  Returns the fd, or -1.
+ */
+int rdi_open_parent(int rootfd, const char *path, char *name,
+    struct rd_err *err);
+
 /* A sink receives produced bytes; returns 0 or -1 with "err" set. */
 typedef int (*rdi_sink_fn)(void *arg, const void *buf, size_t len,
     struct rd_err *err);

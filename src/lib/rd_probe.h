@@ -8,6 +8,8 @@
  * bounded by the round's timeout.  rd_damper turns a stream of results
  * into a damped up/down state (rise/fall), and rd_watch runs rounds at an
  * interval with hooks on transitions and a Prometheus metrics file.
+ * rd_watchlog records results and transitions in a store's catalog, and
+ * rd_watch_report computes availability, outages, MTBF and MTTR from them.
  */
 #ifndef RD_PROBE_H
 #define RD_PROBE_H
@@ -47,7 +49,11 @@ struct rd_probe;
  *	http://HOST[:PORT][/PATH][?expect=CODE][&contains=TEXT]
  *	exec:COMMAND
  *	file:PATH[?max-age=SECONDS]
- * HOST is a name, an IPv4 address or an IPv6 address in brackets.  A bad
+ *	snapshot:STORE[?max-age=SECONDS]
+ *	lag:STORE[?max=N][&max-age=SECONDS]
+ *	drill:STORE[?max-age=SECONDS]
+ * HOST is a name, an IPv4 address or an IPv6 address in brackets.
+ * SECONDS may carry a unit: 30, 2.5, 10m, 1h, 7d, 2w.  A bad
  * spec gives RD_EUSAGE "invalid probe 'SPEC': WHY".  On success "*out" is
  * set; release it with rd_probe_free().  Returns 0 or -1.
  */
@@ -98,6 +104,14 @@ void rd_probe_print_json(struct rd_json *j, const struct rd_probe *p,
  * "2026-11-27T10:00:05.123Z".  Returns "buf".
  */
 const char *rd_time_iso(double when, int millis, char *buf, size_t len);
+
+/*
+ * Format a duration of "seconds" for people into "buf" (at least 32
+ * bytes): under a minute "45 s" (or "2.5 s"), else the two largest units
+ * of d, h, min and s, truncated, leaving out a second unit of 0:
+ * "2 h 3 min", "1 h", "7 d", "1 min 30 s".  Returns "buf".
+ */
+const char *rd_duration_human(double seconds, char *buf, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Rise/fall damping */
@@ -153,10 +167,12 @@ struct rd_watch_opts {
 	int verbose;         /* text: every result too, not only transitions */
 	rd_notice_fn notice; /* warnings that do not stop the loop */
 	void *notice_arg;
+	const char *record; /* store to record results and transitions in */
 };
 #define RD_WATCH_OPTS_INIT                                                     \
 	{                                                                      \
-		5, 5, 3, 2, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL  \
+		5, 5, 3, 2, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, \
+		    NULL                                                       \
 	}
 
 struct rd_watch;
@@ -185,12 +201,127 @@ int rd_watch_new(struct rd_probe *const *probes, size_t n,
  * restored on return.  SIGHUP reopens the output file.  At the end it
  * waits for running hooks; after "count" rounds it also runs the queued
  * ones, after a signal it drops them (with a notice).  Failures to write
- * output or metrics, or to run a hook, are notices.  Returns 0, or -1
- * with "err" set if the loop itself could not go on.
+ * output or metrics, or to run a hook, are notices.
+ *
+ * With "record", every result and transition is queued for the store's
+ * catalog and written after each round, waiting at most 0.2 s (or a
+ * quarter of the interval) for the catalog; what cannot be written yet
+ * is kept (see rd_watchlog) and written in a later round.  At the end
+ * each target that is up or down gets a transition to unknown ("rdwatch
+ * stopped"), and the queue gets up to 2 s to drain.  Recording failures
+ * are notices.  Returns 0, or -1 with "err" set if the loop itself could
+ * not go on.
  */
 int rd_watch_run(struct rd_watch *w, struct rd_err *err);
 
 /* Release a watch; closes the output file.  Accepts NULL. */
 void rd_watch_free(struct rd_watch *w);
+
+/* ------------------------------------------------------------------ */
+/* Recording and reports (--record, rdwatch report) */
+
+/* Unwritten records a watchlog keeps, per table, by default. */
+#define RD_WATCHLOG_MAX 10000
+
+struct rd_watchlog;
+
+/*
+ * Open the store at "path" to record probe results (table watch_results)
+ * and transitions (watch_transitions) in its catalog.  The store is
+ * opened with RD_OPEN_READ: recording never takes the store's lock, so a
+ * long rdsnap create neither blocks it nor is blocked by it; SQLite's own
+ * locking orders the writes.  At most "max" unwritten results and as many
+ * transitions are kept (0: RD_WATCHLOG_MAX).  A catalog without the watch
+ * tables gives RD_ECORRUPT.  On success "*out" is set; release it with
+ * rd_watchlog_close().  Returns 0 or -1.
+ */
+int rd_watchlog_open(const char *path, size_t max, struct rd_watchlog **out,
+    struct rd_err *err);
+
+/* Close the store; unwritten records are lost.  Accepts NULL. */
+void rd_watchlog_close(struct rd_watchlog *wl);
+
+/*
+ * Queue the result "res" of probe "target" at "when" (unix time) for
+ * writing.  "target" and the reason are copied.  When the queue is full
+ * the oldest queued result is dropped to make room.  Returns 0, 1 if a
+ * result was dropped, or -1 with "err" set (out of memory).
+ */
+int rd_watchlog_result(struct rd_watchlog *wl, const char *target, double when,
+    const struct rd_probe_result *res, struct rd_err *err);
+
+/*
+ * Queue a transition of "target" at "when" from "previous" to "state"
+ * (RD_PROBE_UNKNOWN, _UP or _DOWN), with "reason" (NULL or empty: none).
+ * Returns 0, 1 if the oldest queued transition was dropped, or -1.
+ */
+int rd_watchlog_transition(struct rd_watchlog *wl, const char *target,
+    double when, int previous, int state, const char *reason,
+    struct rd_err *err);
+
+/*
+ * The last state recorded for "target": that of its latest transition,
+ * queued or written, or RD_PROBE_UNKNOWN if it has none.  Returns 0 with
+ * "*state" set, or -1.
+ */
+int rd_watchlog_last_state(struct rd_watchlog *wl, const char *target,
+    int *state, struct rd_err *err);
+
+/*
+ * Record a one-shot result: queue it, and when it is up or down and
+ * differs from the target's last recorded state, a transition to it.
+ * Returns 0, 1 if something was dropped, or -1.
+ */
+int rd_watchlog_sample(struct rd_watchlog *wl, const char *target, double when,
+    const struct rd_probe_result *res, struct rd_err *err);
+
+/*
+ * Write every queued record in one transaction, waiting at most "wait"
+ * seconds for a busy catalog.  On success the queue is empty.  On
+ * failure nothing is written and everything stays queued; a busy catalog
+ * gives RD_EBUSY.  Returns 0 or -1.
+ */
+int rd_watchlog_flush(struct rd_watchlog *wl, double wait, struct rd_err *err);
+
+/* Queued results and transitions, not yet written. */
+void rd_watchlog_pending(const struct rd_watchlog *wl, size_t *results,
+    size_t *transitions);
+
+/*
+ * Availability of one target over a window, from its recorded
+ * transitions (the damped state) and results.
+ */
+struct rd_watch_stats {
+	const char *target;  /* borrowed for the duration of the callback */
+	double from, to;     /* the window: unix times */
+	double known;        /* seconds in the window in state up or down */
+	double up, down;     /* seconds up, seconds down */
+	double availability; /* 100 * up / known, or -1 if known is 0 */
+	int64_t outages;     /* down periods in the window */
+	double longest;      /* longest down period, seconds (0: none) */
+	double mtbf;         /* up / outages, or -1 without outages */
+	double mttr;         /* down / outages, or -1 without outages */
+	int last;            /* last state decided by "to": up, down, unknown */
+	int64_t results;     /* probe results in the window */
+};
+
+/*
+ * Compute the stats of every target with a record (result or transition)
+ * between "since" and "now" (unix times; "since" <= 0: no lower bound),
+ * in target order, and call "fn" for each.  For a target the window runs
+ * from "since" (without a bound: its first record) to its last record
+ * at or before "now"; records after "now" are ignored.  The state at the
+ * start is that of its last transition at or before it (unknown without
+ * one); then each transition in the window sets the state until the
+ * next.  Time in state unknown (before the first decision, after rdwatch
+ * stopped) is not known time.  An outage is a maximal down period; one
+ * under way at either edge counts with its part inside the window.  A
+ * non-zero return from "fn" stops the walk and is returned.  A catalog
+ * without the watch tables gives RD_ECORRUPT.  Returns 0, the callback's
+ * value, or -1.
+ */
+int rd_watch_report(struct rd_store *st, double since, double now,
+    int (*fn)(void *arg, const struct rd_watch_stats *s), void *arg,
+    struct rd_err *err);
 
 #endif /* RD_PROBE_H */

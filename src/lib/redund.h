@@ -368,6 +368,7 @@ struct rd_ship_result {
 	int64_t skipped_bytes;
 	int64_t wire_bytes;	/* bytes written to (send) or read from the stream */
 	int64_t received;	/* bytes read from the other side, set on failure too */
+	int reported;		/* serve: the failure was told to the sender */
 	int64_t replica_version; /* -1: no replica */
 	int64_t replica_files;	/* files the apply wrote or removed */
 	double seconds;
@@ -427,6 +428,112 @@ int rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
     struct rd_err *err);
 
 /* ------------------------------------------------------------------ */
+/* Promotion (rdpromote) */
+
+/* Step callback: "outcome" is "ok", "failed", "done" (earlier run) or
+ * "plan" (dry run). */
+typedef void (*rd_step_fn)(void *arg, const char *step, const char *outcome,
+    double seconds, const char *detail);
+
+struct rd_promote_opts {
+	int64_t version;	/* 0: the newest snapshot */
+	const char *primary;	/* probe that must be down, or NULL */
+	const char *fence;	/* command that must succeed, or NULL */
+	const char *start;	/* command that starts the service, or NULL */
+	const char *check;	/* probe polled until up, or NULL */
+	double check_timeout;	/* seconds */
+	double hook_timeout;	/* seconds, per command */
+	double probe_timeout;	/* seconds, per probe */
+	int force;		/* promote even if the primary is up */
+	int drill;		/* rehearsal into a scratch target */
+	int dry_run;		/* report the plan only */
+	int quick_verify;	/* metadata only */
+	rd_step_fn step;
+	void *step_arg;
+};
+#define RD_PROMOTE_OPTS_INIT \
+	{ 0, NULL, NULL, NULL, NULL, 60, 300, 5, 0, 0, 0, 0, NULL, NULL }
+
+struct rd_promote_result {
+	int64_t id;		/* journal row */
+	int64_t version;	/* snapshot promoted */
+	int64_t snap_time;	/* when it was taken (unix time) */
+	int64_t epoch;		/* the store's epoch after */
+	int64_t files;		/* entries verified */
+	int resumed;		/* an earlier run was continued */
+	int open;		/* stopped after fencing: rerun or --abort */
+	int used_replica;
+	double rto;		/* start to healthy, seconds */
+	double rpo;		/* age of the snapshot at the start, seconds */
+	double step_seconds[8];
+	char target[1024];
+	char aside[1100];	/* where the old target went, or "" */
+	char message[4096];	/* why it was refused or failed */
+};
+
+/*
+ * Promote snapshot "opts->version" of the store (opened for writing) to
+ * the directory "target", or rehearse it (opts->drill).  Continues an
+ * unfinished promotion into the same target.  Returns 0 when done, 1 when
+ * refused or stopped safely ("res->message" says why; the target is
+ * untouched unless the switch happened), -1 on error (the journal keeps
+ * the promotion unfinished: rerun to continue).
+ */
+int rd_promote(struct rd_store *st, const char *target,
+    const struct rd_promote_opts *opts, struct rd_promote_result *res,
+    struct rd_err *err);
+
+/*
+ * Undo an unfinished promotion into "target" that has not switched: its
+ * staging tree goes (a warm replica goes back), the epoch goes back.
+ * Returns 0, 1 if there is nothing to abort or it switched already, -1.
+ */
+int rd_promote_abort(struct rd_store *st, const char *target,
+    struct rd_promote_result *res, struct rd_err *err);
+
+struct rd_promotion_step {
+	char name[16];
+	double started, finished;
+	char outcome[16];
+	char detail[512];
+};
+
+struct rd_promotion {
+	int64_t id;
+	int drill;
+	int64_t version;
+	char target[1024];
+	double started, finished;
+	char state[16];		/* running, done, failed, aborted */
+	int64_t epoch;
+	int has_rto;
+	double rto, rpo;
+	char message[4096];
+	char aside[1100];
+	int nsteps;
+	struct rd_promotion_step steps[8];
+};
+
+/* Call "fn" for every promotion and drill, oldest first.  Returns 0,
+ * the callback's non-zero value, or -1. */
+int rd_promote_history(struct rd_store *st,
+    int (*fn)(void *arg, const struct rd_promotion *p), void *arg,
+    struct rd_err *err);
+
+/* Name of step "n" (0 preflight .. 7 record). */
+const char *rd_promote_step_name(int n);
+
+/*
+ * Check the tree "dir" against snapshot "id": every entry's type, mode,
+ * size, modification time and symlink target, and with "quick" 0 every
+ * file's SHA-256; no entry more or less.  Returns 0 if it matches, 1 if
+ * not ("why" says where), -1 on error.
+ */
+int rd_tree_verify(struct rd_store *st, int64_t id, const char *dir,
+    int quick, int64_t *entries, char *why, size_t whylen,
+    struct rd_err *err);
+
+/* ------------------------------------------------------------------ */
 /* JSON output helpers (for --json) */
 
 struct rd_json;
@@ -458,6 +565,28 @@ double rd_monotonic(void);
 
 /* Number of online CPUs, at least 1. */
 int rd_ncpu(void);
+
+/* ------------------------------------------------------------------ */
+/* Drills */
+
+/* A successful drill (rdpromote --drill) as recorded in the catalog. */
+struct rd_drill_info {
+	int64_t id;		/* its row in the promotions journal */
+	int64_t version;	/* the snapshot it restored */
+	double finished;	/* unix time, seconds */
+	double rto;		/* seconds, or -1 if not recorded */
+	double rpo;		/* seconds, or -1 if not recorded */
+};
+
+/*
+ * Find the drill of the store that finished successfully last (the
+ * latest "finished"; on a tie the latest recorded).  Drills that failed,
+ * were aborted or are still running do not count.  A catalog without a
+ * promotions journal has no drills.  Fills "out" only when one is found.
+ * Returns 1 (found), 0 (none), or -1.
+ */
+int rd_drill_last(struct rd_store *st, struct rd_drill_info *out,
+    struct rd_err *err);
 
 #include "rd_probe.h"
 

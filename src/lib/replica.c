@@ -42,53 +42,6 @@ struct actx {
 	size_t ntouched, cap_touched;
 };
 
-/*
- * Open the parent directory of catalog path "path" (a dir path ends in
- * '/') below the replica root, never through a symlink; "*name" points
- * at the last component (copied into "name", without a trailing '/').
- */
-static int
-open_parent(struct actx *c, const char *path, char *name, struct rd_err *err)
-{
-	char comp[NAME_MAX + 1];
-	const char *p = path, *slash;
-	size_t n, len = strlen(path);
-	int fd, nfd;
-
-	if (len > 0 && path[len - 1] == '/')
-		len--;
-	fd = dup(c->dfd);
-	if (fd == -1)
-		return rd_err_sys(err, RD_EIO, "cannot open replica");
-	for (;;) {
-		slash = memchr(p, '/', len - (size_t)(p - path));
-		n = slash != NULL ? (size_t)(slash - p) : len - (size_t)(p - path);
-		if (n == 0 || n > NAME_MAX) {
-			close(fd);
-			return rd_err_set(err, RD_ECORRUPT,
-			    "unsafe path '%s' in catalog", path);
-		}
-		if (slash == NULL) {
-			memcpy(name, p, n);
-			name[n] = '\0';
-			return fd;
-		}
-		memcpy(comp, p, n);
-		comp[n] = '\0';
-		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-		if (nfd == -1) {
-			rd_err_sys(err, RD_EIO, "cannot open '%.*s' in replica",
-			    (int)(slash - path), path);
-			close(fd);
-			return -1;
-		}
-		close(fd);
-		fd = nfd;
-		p = slash + 1;
-	}
-}
-
 static int
 touch_parent(struct actx *c, const char *path, struct rd_err *err)
 {
@@ -161,10 +114,11 @@ remove_old(struct actx *c, struct rd_err *err)
 		n = sqlite3_column_bytes(q, 0);
 		if (n == 0 || n >= (int)sizeof(path))
 			continue;
-		memcpy(path, sqlite3_column_blob(q, 0), (size_t)n);
+		if (n > 0)
+			memcpy(path, sqlite3_column_blob(q, 0), (size_t)n);
 		path[n] = '\0';
 		type = sqlite3_column_int(q, 1);
-		pfd = open_parent(c, path, name, err);
+		pfd = rdi_open_parent(c->dfd, path, name, err);
 		if (pfd == -1) {
 			if (err->code == RD_ENOENT) {
 				rd_err_clear(err);
@@ -440,7 +394,8 @@ row_of(sqlite3_stmt *q, struct nrow *n)
 	len = sqlite3_column_bytes(q, 0);
 	if (len >= (int)sizeof(n->path))
 		len = 0;
-	memcpy(n->path, sqlite3_column_blob(q, 0), (size_t)len);
+	if (len > 0)
+		memcpy(n->path, sqlite3_column_blob(q, 0), (size_t)len);
 	n->path[len] = '\0';
 	n->type = sqlite3_column_int(q, 1);
 	n->mode = (unsigned)sqlite3_column_int(q, 2) & 07777;
@@ -496,7 +451,7 @@ write_new(struct actx *c, struct rd_err *err)
 		row_of(q, n);
 		if (n->path[0] == '\0')
 			continue; /* the root: metadata at the end */
-		pfd = open_parent(c, n->path, name, err);
+		pfd = rdi_open_parent(c->dfd, n->path, name, err);
 		if (pfd == -1)
 			goto out;
 		if (n->type == RD_TYPE_DIR)
@@ -540,7 +495,8 @@ touch_new_dirs(struct actx *c, struct rd_err *err)
 		len = sqlite3_column_bytes(d, 0);
 		if (len >= PATH_MAX)
 			continue;
-		memcpy(p, sqlite3_column_blob(d, 0), (size_t)len);
+		if (len > 0)
+			memcpy(p, sqlite3_column_blob(d, 0), (size_t)len);
 		/* the parent of "dir/x" is "dir/" */
 		p[len] = 'x';
 		p[len + 1] = '\0';
@@ -590,7 +546,7 @@ fix_dirs(struct actx *c, struct rd_err *err)
 		if (p[0] == '\0') {
 			fd = dup(c->dfd);
 		} else {
-			pfd = open_parent(c, p, name, err);
+			pfd = rdi_open_parent(c->dfd, p, name, err);
 			if (pfd == -1)
 				goto out;
 			fd = openat(pfd, name, O_RDONLY | O_DIRECTORY |

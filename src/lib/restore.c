@@ -205,10 +205,14 @@ build_link(struct rdi_packcache *pc, const struct link *l, int basis,
 	}
 	ret = 0;
 out:
-	if (ret == -1 && err->code != RD_ECORRUPT && err->code != RD_ENOMEM &&
-	    err->code != RD_EIO) {
-		/* a failing patch or decoder means damaged data */
-		err->code = RD_ECORRUPT;
+	if (ret == -1 && err->code != RD_ENOMEM && err->code != RD_EIO &&
+	    strncmp(err->msg, "content ", 8) != 0) {
+		/* a failing patch or decoder means damaged data: say whose */
+		char why[sizeof(err->msg)];
+
+		memcpy(why, err->msg, sizeof(why));
+		rd_hex(l->sha, RD_HASH_LEN, hex);
+		rd_err_set(err, RD_ECORRUPT, "content %s: %s", hex, why);
 	}
 	rdi_rsjob_free(ps.job);
 	rdi_sha256_release(&hs.h);
@@ -676,7 +680,8 @@ restore_tree(struct rctx *c, int64_t id, const char *prefix, int *found,
 			rd_err_set(err, RD_ENOMEM, "out of memory");
 			goto out;
 		}
-		memcpy(e.path, sqlite3_column_blob(s, 0), (size_t)n);
+		if (n > 0)
+			memcpy(e.path, sqlite3_column_blob(s, 0), (size_t)n);
 		e.path[n] = '\0';
 		e.plen = (size_t)n;
 		e.type = sqlite3_column_int(s, 1);
@@ -700,7 +705,8 @@ restore_tree(struct rctx *c, int64_t id, const char *prefix, int *found,
 				rd_err_set(err, RD_ENOMEM, "out of memory");
 				goto out;
 			}
-			memcpy(e.target, sqlite3_column_blob(s, 8), (size_t)n);
+			if (n > 0)
+				memcpy(e.target, sqlite3_column_blob(s, 8), (size_t)n);
 			e.target[n] = '\0';
 		}
 		if (check_entry_path(&e, err) == -1)
@@ -753,6 +759,25 @@ dir_has_entries(int fd, const char *what, struct rd_err *err)
 	return r;
 }
 
+/* 1 if snapshot "id" has the entry "path" (a file, link or dir), else 0. */
+static int
+has_path(struct rd_store *st, int64_t id, const char *path,
+    struct rd_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	if (rdi_db_prepare(st->db, "SELECT 1 FROM entries WHERE first <= ?1"
+	    " AND (last IS NULL OR last >= ?1) AND (path = ?2"
+	    " OR path = CAST(?2 || '/' AS BLOB)) LIMIT 1", &q, err) == -1)
+		return -1;
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_blob(q, 2, path, (int)strlen(path), SQLITE_STATIC);
+	r = rdi_db_step(st->db, q, err);
+	sqlite3_finalize(q);
+	return r;
+}
+
 /* Normalize a path operand: no leading "./" or "/", no trailing "/". */
 static char *
 norm_operand(const char *p)
@@ -770,6 +795,8 @@ norm_operand(const char *p)
 	n = strlen(s);
 	while (n > 0 && s[n - 1] == '/')
 		s[--n] = '\0';
+	if (strcmp(s, ".") == 0)
+		s[0] = '\0';
 	return s;
 }
 
@@ -812,6 +839,27 @@ rd_restore(struct rd_store *st, int64_t id, const char *target,
 	if (rd_snap_get(st, id, &si, err) == -1)
 		goto out;
 	res->id = si.id;
+	/* every path must exist before anything is written */
+	for (i = 0; i < npaths; i++) {
+		p = norm_operand(paths[i]);
+		if (p == NULL) {
+			rd_err_set(err, RD_ENOMEM, "out of memory");
+			goto out;
+		}
+		if (*p != '\0') {
+			r = has_path(st, si.id, p, err);
+			if (r == -1)
+				goto out;
+			if (r == 0) {
+				rd_err_set(err, RD_ENOENT,
+				    "snapshot %lld has no path '%s'",
+				    (long long)si.id, paths[i]);
+				goto out;
+			}
+		}
+		free(p);
+		p = NULL;
+	}
 	if (mkdir(target, 0700) == 0)
 		made = 1;
 	else if (errno != EEXIST) {

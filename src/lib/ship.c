@@ -12,9 +12,10 @@
  * sender learns which objects to skip.
  *
  * The receiver writes objects into a pack of its own and commits them in
- * batches, each only after its pack is durable and every content of the
- * batch has been rebuilt and checked against its SHA-256; those batches
- * are what a rerun does not resend.  The snapshot rows become visible in
+ * batches, each only after its pack is durable, every payload has passed
+ * its CRC and every full content of the batch has been rebuilt and
+ * checked against its SHA-256 (deltas are checked where they are
+ * rebuilt); those batches are what a rerun does not resend.  The snapshot rows become visible in
  * one transaction at END, after every frame has passed its MAC.
  */
 #include "config.h"
@@ -976,7 +977,13 @@ commit_batch(struct receiver *r, struct rd_err *err)
 	}
 	for (i = 0; i < r->nobjs; i++) {
 		o = &r->objs[i];
-		if (o->kind == RDI_OBJ_SIG)
+		/*
+		 * A full content is rebuilt and hashed here.  A delta's
+		 * payload passed its CRC and the stream its MACs; rebuilding
+		 * it would read its whole chain, so its SHA-256 is checked
+		 * where it is rebuilt: replica apply, restore, verify.
+		 */
+		if (o->kind != RDI_OBJ_FULL)
 			continue;
 		if (rdi_content_read(st, st->db, pc, o->sha, tmpfd, null_sink,
 		    NULL, err) == -1) {
@@ -1491,10 +1498,6 @@ judge_hello(struct receiver *r, int mode, struct rd_err *err)
 		return rd_err_set(err, RD_ECORRUPT, r->push ?
 		    "the sender wrote a bundle, not a push session" :
 		    "this is a push session: use rdship serve");
-	if (!st->info.standby)
-		return rd_err_set(err, RD_EPERM,
-		    "store '%s' is not a standby (make one with rdsnap init --standby)",
-		    st->path);
 	if (st->info.origin[0] != '\0' &&
 	    strcmp(st->info.origin, r->origin) != 0 && !r->opts->adopt)
 		return rd_err_set(err, RD_EPERM,
@@ -1504,6 +1507,10 @@ judge_hello(struct receiver *r, int mode, struct rd_err *err)
 		return rd_err_set(err, RD_EPERM,
 		    "bundle has epoch %lld, older than this store's epoch %lld: its sender was superseded by a promotion",
 		    (long long)r->epoch, (long long)st->info.epoch);
+	if (!st->info.standby)
+		return rd_err_set(err, RD_EPERM,
+		    "store '%s' is not a standby (make one with rdsnap init --standby)",
+		    st->path);
 	missing = r->codecs & ~available_mask();
 	if (missing != 0)
 		return rd_err_set(err, RD_EUNAVAIL,
@@ -1746,11 +1753,13 @@ rd_ship_receive(struct rd_store *st, int fd_in, int fd_out,
 out:
 	if (ret == -1 && r.push) {
 		/* tell the sender why, if the stream still works */
+		struct rd_err e2 = RD_ERR_INIT;
+
 		verdict = *err;
 		if (handshake)
-			(void)send_have(&r, &verdict, &verdict);
+			res->reported = send_have(&r, &verdict, &e2) == 0;
 		else if (err->code != RD_ECORRUPT || r.ch.in_left == 0)
-			(void)send_result(&r, &verdict, &verdict);
+			res->reported = send_result(&r, &verdict, &e2) == 0;
 	}
 	sqlite3_finalize(r.has_content);
 	sqlite3_finalize(r.has_sig);

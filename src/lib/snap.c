@@ -987,7 +987,8 @@ submit(struct ctx *c, struct job *j, struct rd_err *err)
 	pthread_cond_signal(&c->cv_job);
 	pthread_mutex_unlock(&c->mu);
 	progress(c);
-	return c->r_head != NULL ? drain(c, err) : 0;
+	/* drain() takes what is there under the lock; an empty list is fine */
+	return drain(c, err);
 }
 
 static int
@@ -1050,7 +1051,8 @@ cursor_next(struct ctx *c, struct rd_err *err)
 		p->target = malloc((size_t)n + 1);
 		if (p->target == NULL)
 			return rd_err_set(err, RD_ENOMEM, "out of memory");
-		memcpy(p->target, sqlite3_column_blob(s, 9), (size_t)n);
+		if (n > 0)
+			memcpy(p->target, sqlite3_column_blob(s, 9), (size_t)n);
 		p->target[n] = '\0';
 	}
 	p->ino = sqlite3_column_int64(s, 10);

@@ -316,8 +316,11 @@ check_contents(struct vctx *c, int tmpfd, struct rd_err *err)
 				*err = e2;
 				goto out;
 			}
-			snprintf(what, sizeof(what), "content %s: %s", hex,
-			    e2.msg);
+			if (strncmp(e2.msg, "content ", 8) == 0)
+				snprintf(what, sizeof(what), "%s", e2.msg);
+			else
+				snprintf(what, sizeof(what), "content %s: %s",
+				    hex, e2.msg);
 			if (report(c, what, sha, err) == -1)
 				goto out;
 		}

@@ -3,10 +3,13 @@
  * watch.c: rdwatch's loop.  Every interval it runs a round of probes,
  * feeds each result to its target's rise/fall damper, writes results and
  * transitions as text or JSON lines, queues the hooks of each transition,
- * and rewrites the Prometheus metrics file (temp file, fsync, rename).
- * Hooks run one at a time per target, in the order of the transitions,
- * without holding up the probes.  Signals are taken synchronously with
- * sigtimedwait(), so no handler and no global state is needed.
+ * rewrites the Prometheus metrics file (temp file, fsync, rename), and
+ * with --record writes results and transitions to a store's catalog
+ * (watchlog.c), never waiting for it longer than a fraction of the
+ * interval.  Hooks run one at a time per target, in the order of the
+ * transitions, without holding up the probes.  Signals are taken
+ * synchronously with sigtimedwait(), so no handler and no global state
+ * is needed.
  */
 #include "config.h"
 
@@ -30,6 +33,10 @@ extern char **environ;
 
 /* Longest wait for a signal while hooks run, in case SIGCHLD is lost. */
 #define HOOK_POLL 1.0
+
+/* Longest wait for a busy catalog after a round, and at the end. */
+#define RECORD_WAIT      0.2
+#define RECORD_WAIT_LAST 2.0
 
 /* ------------------------------------------------------------------ */
 /* Rise/fall */
@@ -178,6 +185,10 @@ struct rd_watch {
 	char *mbase; /* metrics file name in "mdir" */
 	char *mtmp;  /* temp file name in "mdir" */
 	char metrics_fail[300];
+	struct rd_watchlog *log; /* --record, or NULL */
+	double record_wait;      /* seconds, per round */
+	char record_fail[300];   /* last recording failure reported */
+	int64_t record_drops;    /* records dropped since it last worked */
 };
 
 static void notice(struct rd_watch *, const char *, ...) RD_PRINTF(2, 3);
@@ -314,6 +325,11 @@ rd_watch_new(struct rd_probe *const *probes, size_t n,
 		rd_err_set(err, RD_ENOMEM, "out of memory");
 		goto out;
 	}
+	if (opts->record != NULL &&
+	    rd_watchlog_open(opts->record, 0, &w->log, err) == -1)
+		goto out;
+	w->record_wait =
+	    opts->interval / 4 < RECORD_WAIT ? opts->interval / 4 : RECORD_WAIT;
 	*out = w;
 	w = NULL;
 	ret = 0;
@@ -346,6 +362,7 @@ rd_watch_free(struct rd_watch *w)
 		drop_queue(&w->t[i]);
 	}
 	rd_json_free(w->json);
+	rd_watchlog_close(w->log);
 	if (w->own_out && w->out != NULL)
 		fclose(w->out);
 	if (w->mdir != -1)
@@ -789,6 +806,107 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* Recording */
+
+/* Count what a queue call dropped, and say so once per bad spell. */
+static void
+record_queued(struct rd_watch *w, int rc, const struct rd_err *err)
+{
+	if (rc == -1) {
+		notice(w, "cannot record in store '%s': %s", w->o.record,
+		    err->msg);
+		return;
+	}
+	if (rc == 0)
+		return;
+	if (w->record_drops == 0)
+		notice(w,
+		    "cannot record in store '%s' for now: dropping the oldest unwritten records",
+		    w->o.record);
+	w->record_drops++;
+}
+
+static void
+record_result(struct rd_watch *w, const struct target *t, double when)
+{
+	struct rd_err err = RD_ERR_INIT;
+
+	if (w->log != NULL)
+		record_queued(w,
+		    rd_watchlog_result(w->log, rd_probe_spec(t->probe), when,
+		        &t->last, &err),
+		    &err);
+}
+
+static void
+record_transition(struct rd_watch *w, const struct target *t, int previous,
+    int state, const char *reason, double when)
+{
+	struct rd_err err = RD_ERR_INIT;
+
+	if (w->log != NULL)
+		record_queued(w,
+		    rd_watchlog_transition(w->log, rd_probe_spec(t->probe),
+		        when, previous, state, reason, &err),
+		    &err);
+}
+
+/*
+ * Write the queued records, waiting at most "wait" seconds for a busy
+ * catalog.  Busy is not a failure: the records wait for the next round.
+ * Other failures are reported once, until recording works again.
+ */
+static void
+record_flush(struct rd_watch *w, double wait)
+{
+	struct rd_err err = RD_ERR_INIT;
+
+	if (w->log == NULL)
+		return;
+	if (rd_watchlog_flush(w->log, wait, &err) == 0) {
+		if (w->record_drops > 0)
+			notice(w,
+			    "recording in store '%s' again; %lld unwritten records were dropped",
+			    w->o.record, (long long)w->record_drops);
+		else if (w->record_fail[0] != '\0')
+			notice(w, "recording in store '%s' again", w->o.record);
+		w->record_fail[0] = '\0';
+		w->record_drops = 0;
+		return;
+	}
+	if (err.code == RD_EBUSY)
+		return;
+	if (strcmp(err.msg, w->record_fail) != 0)
+		notice(w, "%s", err.msg);
+	snprintf(w->record_fail, sizeof(w->record_fail), "%s", err.msg);
+}
+
+/*
+ * The end of the watch: a transition to unknown for every decided target
+ * (so that a report does not count the time rdwatch was not running), and
+ * a last chance for the queue to drain.
+ */
+static void
+record_stop(struct rd_watch *w)
+{
+	struct rd_err err = RD_ERR_INIT;
+	double when = rd_now();
+	size_t i, nres, ntr;
+
+	if (w->log == NULL)
+		return;
+	for (i = 0; i < w->n; i++)
+		if (w->t[i].d.state != RD_PROBE_UNKNOWN)
+			record_transition(w, &w->t[i], w->t[i].d.state,
+			    RD_PROBE_UNKNOWN, "rdwatch stopped", when);
+	if (rd_watchlog_flush(w->log, RECORD_WAIT_LAST, &err) == 0)
+		return;
+	rd_watchlog_pending(w->log, &nres, &ntr);
+	notice(w, "%s; %zu result%s and %zu transition%s not recorded", err.msg,
+	    nres, nres == 1 ? "" : "s", ntr, ntr == 1 ? "" : "s");
+}
+
+/* ------------------------------------------------------------------ */
 /* The loop */
 
 static void
@@ -797,6 +915,7 @@ transition(struct rd_watch *w, struct target *t, int previous, double when)
 	const char *reason = t->d.state == RD_PROBE_DOWN ? t->last.reason : "";
 
 	print_transition(w, t, previous, reason, when);
+	record_transition(w, t, previous, t->d.state, reason, when);
 	if (t->d.state == RD_PROBE_UP)
 		queue_hook(w, t, "on-up", w->o.on_up, previous, reason);
 	else
@@ -824,10 +943,12 @@ run_round(struct rd_watch *w, struct rd_err *err)
 			notice(w, "%s: %s", rd_probe_spec(t->probe),
 			    t->last.reason);
 		print_result(w, t, when);
+		record_result(w, t, when);
 		if (rd_damper_feed(&t->d, t->last.state, &previous))
 			transition(w, t, previous, when);
 	}
 	flush_output(w);
+	record_flush(w, w->record_wait);
 	if (w->mdir == -1)
 		return 0;
 	if (write_metrics(w, &merr) == -1) {
@@ -929,6 +1050,7 @@ rd_watch_run(struct rd_watch *w, struct rd_err *err)
 			goto out;
 	}
 	flush_output(w);
+	record_stop(w);
 	ret = 0;
 out:
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -331,6 +331,11 @@ receive_common(const char *cmd, int argc, char **argv, int serve)
 	if (rd_ship_receive(st, STDIN_FILENO, serve ? STDOUT_FILENO : -1,
 	    &o.ship, &r, &err) == -1) {
 		rd_store_close(st);
+		/* the sender prints what it was told; say it once */
+		if (serve && r.reported) {
+			tool_log("%s", err.msg);
+			return tool_exit(tool_exit_code(err.code));
+		}
 		tool_die_err(&err);
 	}
 	rd_store_close(st);

@@ -6,7 +6,9 @@ src_lib_librd_a_SOURCES += \
 	src/lib/probe.c \
 	src/lib/probe_net.c \
 	src/lib/probe_exec.c \
-	src/lib/watch.c
+	src/lib/probe_store.c \
+	src/lib/watch.c \
+	src/lib/watchlog.c
 
 bin_PROGRAMS += rdwatch
 rdwatch_SOURCES = src/rdwatch/rdwatch.c
@@ -28,6 +30,8 @@ RDWATCH_TESTS = \
 	tests/integration/t2030-rdwatch-exec-file.sh \
 	tests/integration/t2040-rdwatch-loop.sh \
 	tests/integration/t2050-rdwatch-metrics.sh \
-	tests/integration/t2060-rdwatch-signals.sh
+	tests/integration/t2060-rdwatch-signals.sh \
+	tests/integration/t2070-rdwatch-store.sh \
+	tests/integration/t2080-rdwatch-report.sh
 INTEGRATION_TESTS += $(RDWATCH_TESTS)
 EXTRA_DIST += $(RDWATCH_TESTS) tests/integration/rdwatch-servers.py

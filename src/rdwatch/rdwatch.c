@@ -3,8 +3,11 @@
  * rdwatch: health probes.  Without --interval it runs every probe once,
  * concurrently, prints a line per probe and exits 0 if all are up, 1 if
  * any is down.  With --interval it loops: rise/fall damping per target,
- * hooks on transitions, JSON lines and a Prometheus metrics file.  The
- * work is in librd (probe.c, watch.c); this file parses the command line.
+ * hooks on transitions, JSON lines and a Prometheus metrics file.  With
+ * --record both modes keep a history in a store's catalog, which
+ * "rdwatch report" turns into availability, outages, MTBF and MTTR.  The
+ * work is in librd (probe*.c, watch.c, watchlog.c); this file parses the
+ * command line and prints.
  */
 #include "config.h"
 
@@ -19,7 +22,7 @@
 #include "redund.h"
 #include "tool.h"
 
-enum { OPT_ON_CHANGE = 256, OPT_ON_DOWN, OPT_ON_UP };
+enum { OPT_ON_CHANGE = 256, OPT_ON_DOWN, OPT_ON_UP, OPT_RECORD };
 
 static const struct option longopts[] = {
 	{ "count", required_argument, NULL, 'c' },
@@ -32,6 +35,7 @@ static const struct option longopts[] = {
 	{ "on-down", required_argument, NULL, OPT_ON_DOWN },
 	{ "on-up", required_argument, NULL, OPT_ON_UP },
 	{ "output", required_argument, NULL, 'o' },
+	{ "record", required_argument, NULL, OPT_RECORD },
 	{ "rise", required_argument, NULL, 'r' },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -43,11 +47,13 @@ static RD_NORETURN void
 usage(int status)
 {
 	fprintf(status == EX_OK ? stdout : stderr,
-	    "usage: %s [-hjV] [-t seconds] probe ...\n"
+	    "usage: %s [-hjV] [-t seconds] [--record store] probe ...\n"
 	    "       %s -i seconds [-jv] [-c count] [-f count] [-m file] [-o file]\n"
 	    "               [-r count] [-t seconds] [--on-change command]\n"
-	    "               [--on-down command] [--on-up command] probe ...\n",
-	    tool_progname(), tool_progname());
+	    "               [--on-down command] [--on-up command]\n"
+	    "               [--record store] probe ...\n"
+	    "       %s report [-hj] [--now time] [--since duration] store\n",
+	    tool_progname(), tool_progname(), tool_progname());
 	exit(status);
 }
 
@@ -102,11 +108,42 @@ warn_notice(void *arg, const char *msg)
 }
 
 /*
- * One round, a line per probe.  Returns 0 if all are up, 1 if any is
- * down, or the exit status of the first probe that could not be run.
+ * Record the results of a one-shot round in "wl", waiting at most
+ * "wait" seconds for a busy catalog.  Failures are warnings: the
+ * results stand whether or not they could be recorded.
+ */
+static void
+record_oneshot(struct rd_watchlog *wl, const char *store,
+    struct rd_probe **probes, const struct rd_probe_result *res, size_t n,
+    double when, double wait)
+{
+	struct rd_err err = RD_ERR_INIT;
+	size_t i, nres, ntr;
+
+	for (i = 0; i < n; i++) {
+		if (rd_watchlog_sample(wl, rd_probe_spec(probes[i]), when,
+		        &res[i], &err) == -1) {
+			tool_warn("cannot record in store '%s': %s", store,
+			    err.msg);
+			return;
+		}
+	}
+	if (rd_watchlog_flush(wl, wait, &err) == -1) {
+		rd_watchlog_pending(wl, &nres, &ntr);
+		tool_warn("%s; %zu result%s and %zu transition%s not recorded",
+		    err.msg, nres, nres == 1 ? "" : "s", ntr,
+		    ntr == 1 ? "" : "s");
+	}
+}
+
+/*
+ * One round, a line per probe; with "wl", recorded there.  Returns 0 if
+ * all are up, 1 if any is down, or the exit status of the first probe
+ * that could not be run.
  */
 static int
-oneshot(struct rd_probe **probes, size_t n, double timeout, int json)
+oneshot(struct rd_probe **probes, size_t n, double timeout, int json,
+    struct rd_watchlog *wl, const char *store)
 {
 	struct rd_err err = RD_ERR_INIT;
 	struct rd_probe_result *res;
@@ -137,9 +174,194 @@ oneshot(struct rd_probe **probes, size_t n, double timeout, int json)
 				failed = tool_exit_code(res[i].code);
 		}
 	}
+	if (wl != NULL) {
+		fflush(stdout);
+		record_oneshot(wl, store, probes, res, n, when, timeout);
+	}
 	rd_json_free(j);
 	free(res);
 	return failed ? failed : status;
+}
+
+/* ------------------------------------------------------------------ */
+/* rdwatch report */
+
+static const struct option report_longopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "now", required_argument, NULL, 'n' },
+	{ "since", required_argument, NULL, 's' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Whole seconds (at least 0) for JSON, rounded to the nearest. */
+static int64_t
+whole(double seconds)
+{
+	return (int64_t)(seconds + 0.5);
+}
+
+/*
+ * A percentage truncated to "scale" (1000: three decimals), so that it
+ * never reads 100 while there was downtime.  The small bias absorbs
+ * binary fractions such as 99.8999999 for 99.9.
+ */
+static double
+truncated(double pct, double scale)
+{
+	return (double)(long long)(pct * scale + 1e-6) / scale;
+}
+
+/* "s" with control characters as '?', as rd_probe_print() writes targets. */
+static void
+put_clean(const char *s)
+{
+	for (; *s != '\0'; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
+/*
+ * One line per target:
+ * TARGET availability 99.305% over 1 d, 2 outages, down 10 min,
+ * longest 8 min, MTBF 11 h 55 min, MTTR 5 min, last up
+ */
+static int
+report_text(const struct rd_watch_stats *s)
+{
+	char a[32], b[32], c[32], d[32], e[32];
+
+	put_clean(s->target);
+	if (s->known > 0)
+		printf(" availability %.3f%%",
+		    truncated(s->availability, 1000));
+	else
+		printf(" availability -");
+	printf(" over %s, %lld outage%s",
+	    rd_duration_human(s->known, a, sizeof(a)), (long long)s->outages,
+	    s->outages == 1 ? "" : "s");
+	if (s->outages > 0)
+		printf(", down %s, longest %s, MTBF %s, MTTR %s",
+		    rd_duration_human(s->down, b, sizeof(b)),
+		    rd_duration_human(s->longest, c, sizeof(c)),
+		    rd_duration_human(s->mtbf, d, sizeof(d)),
+		    rd_duration_human(s->mttr, e, sizeof(e)));
+	printf(", last %s\n", rd_probe_state_name(s->last));
+	return 0;
+}
+
+/* One JSON object per target; durations in whole seconds. */
+static int
+report_json(struct rd_json *j, const struct rd_watch_stats *s)
+{
+	char tbuf[40];
+
+	rd_json_obj_begin(j, NULL);
+	rd_json_str(j, "target", s->target);
+	rd_json_str(j, "from", rd_time_iso(s->from, 0, tbuf, sizeof(tbuf)));
+	rd_json_str(j, "to", rd_time_iso(s->to, 0, tbuf, sizeof(tbuf)));
+	rd_json_int(j, "known", whole(s->known));
+	rd_json_int(j, "up", whole(s->up));
+	rd_json_int(j, "down", whole(s->down));
+	if (s->known > 0)
+		rd_json_num(j, "availability",
+		    truncated(s->availability, 10000));
+	else
+		rd_json_null(j, "availability");
+	rd_json_int(j, "outages", s->outages);
+	rd_json_int(j, "longest", whole(s->longest));
+	if (s->outages > 0) {
+		rd_json_int(j, "mtbf", whole(s->mtbf));
+		rd_json_int(j, "mttr", whole(s->mttr));
+	} else {
+		rd_json_null(j, "mtbf");
+		rd_json_null(j, "mttr");
+	}
+	rd_json_str(j, "last", rd_probe_state_name(s->last));
+	rd_json_int(j, "results", s->results);
+	rd_json_obj_end(j);
+	rd_json_line(j);
+	return 0;
+}
+
+struct report {
+	struct rd_json *json; /* NULL: text */
+	int64_t targets;
+};
+
+static int
+report_one(void *arg, const struct rd_watch_stats *s)
+{
+	struct report *rep = arg;
+
+	rep->targets++;
+	return rep->json != NULL ? report_json(rep->json, s) : report_text(s);
+}
+
+/* The --since duration: above 0, or die with EX_USAGE. */
+static double
+parse_since(const char *s)
+{
+	double v = tool_parse_seconds(s, "duration");
+
+	if (!isfinite(v) || v <= 0 || v > 1e10)
+		tool_die(EX_USAGE,
+		    "invalid duration '%s' (expected more than 0 seconds)", s);
+	return v;
+}
+
+/* "rdwatch report": availability per target from a store's records. */
+static int
+report_main(int argc, char *argv[])
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct report rep = { NULL, 0 };
+	struct rd_store *st = NULL;
+	const char *since_arg = NULL;
+	double now = rd_now(), since = 0, span = 0;
+	int ch, json = 0, r;
+
+	optind = 1;
+	argv[0] = (char *)tool_progname(); /* getopt's messages */
+	while ((ch = getopt_long(argc, argv, "hj", report_longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'h':
+			usage(EX_OK);
+		case 'j':
+			json = 1;
+			break;
+		case 'n':
+			now = (double)tool_parse_int(optarg, 1,
+			    INT64_C(1) << 40, "time");
+			break;
+		case 's':
+			span = parse_since(optarg);
+			since_arg = optarg;
+			break;
+		default:
+			usage(EX_USAGE);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 1)
+		usage(EX_USAGE);
+	if (span > 0)
+		since = now - span;
+	if (rd_store_open(argv[0], RD_OPEN_READ, 0, &st, &err) == -1)
+		tool_die_err(&err);
+	if (json && (rep.json = rd_json_new(stdout)) == NULL)
+		tool_die(EX_OSERR, "out of memory");
+	r = rd_watch_report(st, since, now, report_one, &rep, &err);
+	rd_json_free(rep.json);
+	rd_store_close(st);
+	if (r == -1)
+		tool_die_err(&err);
+	if (rep.targets == 0)
+		tool_warn("no probe records in store '%s'%s%s", argv[0],
+		    since_arg != NULL ? " in the last " : "",
+		    since_arg != NULL ? since_arg : "");
+	return tool_exit(EX_OK);
 }
 
 int
@@ -148,6 +370,7 @@ main(int argc, char *argv[])
 	struct rd_err err = RD_ERR_INIT;
 	struct rd_watch_opts opts = RD_WATCH_OPTS_INIT;
 	struct rd_watch *w = NULL;
+	struct rd_watchlog *wl = NULL;
 	struct rd_probe **probes;
 	size_t n, i, k;
 	int ch, interval = 0, loop_only = 0, status;
@@ -155,6 +378,8 @@ main(int argc, char *argv[])
 	tool_init(argv[0], "rdwatch");
 	/* an inherited SIG_IGN would make the kernel reap our children */
 	signal(SIGCHLD, SIG_DFL);
+	if (argc > 1 && strcmp(argv[1], "report") == 0)
+		return report_main(argc - 1, argv + 1);
 	while ((ch = getopt_long(argc, argv, "c:f:hi:jm:o:r:t:vV", longopts,
 	            NULL)) != -1) {
 		switch (ch) {
@@ -198,6 +423,9 @@ main(int argc, char *argv[])
 		case OPT_ON_UP:
 			opts.on_up = optarg;
 			break;
+		case OPT_RECORD:
+			opts.record = optarg;
+			break;
 		case 'V':
 			tool_version();
 		case 'h':
@@ -232,7 +460,15 @@ main(int argc, char *argv[])
 	}
 
 	if (!interval) {
-		status = oneshot(probes, n, opts.timeout, opts.json);
+		/* a bad store fails before anything runs */
+		if (opts.record != NULL &&
+		    rd_watchlog_open(opts.record, 0, &wl, &err) == -1) {
+			free_probes(probes, n);
+			tool_die_err(&err);
+		}
+		status = oneshot(probes, n, opts.timeout, opts.json, wl,
+		    opts.record);
+		rd_watchlog_close(wl);
 	} else {
 		opts.notice = warn_notice;
 		status = EX_OK;

@@ -8,6 +8,7 @@
 #   expect_file FILE TEXT     fail unless FILE holds exactly TEXT + newline
 #   expect_empty FILE         fail unless FILE is empty
 #   fail MSG                  fail the test with MSG
+#   RD_ON_EXIT=CMD            run CMD at exit (stop servers), status kept
 #   tree_sig DIR              print a listing of DIR with type, mode, size,
 #                             mtime (ns), symlink target and SHA-256
 # shellcheck shell=sh
@@ -24,8 +25,14 @@ export TZ
 
 RD_TEST_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/rdtest.$RD_TEST_NAME.XXXXXX")
+# Extra cleanup for a test (stop its servers): set RD_ON_EXIT to a
+# command; it runs before the temp dir goes and cannot change the status.
+RD_ON_EXIT=
 rd_cleanup() {
 	rc=$?
+	if [ -n "$RD_ON_EXIT" ]; then
+		eval "$RD_ON_EXIT" >/dev/null 2>&1 || true
+	fi
 	cd /
 	if [ "$rc" -ne 0 ] && [ "${RD_TEST_KEEP:-0}" = 1 ]; then
 		echo "kept $TMP" >&2

@@ -15,3 +15,10 @@ INTEGRATION_TESTS += \
 	tests/integration/t1140-rdship-replica.sh \
 	tests/integration/t1150-rdship-ssh.sh
 EXTRA_DIST += $(INTEGRATION_TESTS)
+INTEGRATION_TESTS += \
+	tests/integration/t3000-rdpromote-usage.sh \
+	tests/integration/t3010-rdpromote-e2e.sh \
+	tests/integration/t3020-rdpromote-refusals.sh \
+	tests/integration/t3030-rdpromote-resume.sh \
+	tests/integration/t3040-rdpromote-drill.sh
+EXTRA_DIST += tests/integration/promote-lib.sh

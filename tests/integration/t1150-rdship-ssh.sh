@@ -34,7 +34,7 @@ LogLevel ERROR
 CFG
 "$SSHD" -D -e -f "$TMP/sshd_config" 2>"$TMP/sshd.log" &
 sshd_pid=$!
-trap 'rc=$?; kill $sshd_pid 2>/dev/null; (exit $rc); rd_cleanup' EXIT
+RD_ON_EXIT='kill $sshd_pid'
 RSH="ssh -p $port -i $TMP/userkey -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 n=0
 until $RSH 127.0.0.1 true 2>/dev/null; do

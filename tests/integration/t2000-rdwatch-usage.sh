@@ -3,10 +3,12 @@
 # options (exit 64, nothing started).
 . "$RD_SRCDIR/tests/integration/lib.sh"
 
-usage='usage: rdwatch [-hjV] [-t seconds] probe ...
+usage='usage: rdwatch [-hjV] [-t seconds] [--record store] probe ...
        rdwatch -i seconds [-jv] [-c count] [-f count] [-m file] [-o file]
                [-r count] [-t seconds] [--on-change command]
-               [--on-down command] [--on-up command] probe ...'
+               [--on-down command] [--on-up command]
+               [--record store] probe ...
+       rdwatch report [-hj] [--now time] [--since duration] store'
 
 expect_exit 64 rdwatch
 expect_empty out
@@ -23,7 +25,7 @@ grep -q '^rdwatch (redund) [0-9]' out || fail "version line: $(cat out)"
 expect_exit 0 rdwatch -V
 
 expect_exit 64 rdwatch --bogus tcp://db1:1
-tail -n 4 err >last
+tail -n 6 err >last
 expect_file last "$usage"
 expect_exit 64 rdwatch -t
 expect_exit 64 rdwatch -i 1
@@ -35,7 +37,7 @@ bad() {
 	expect_empty out
 	[ ! -e started ] || fail "a probe ran before '$1' was refused"
 }
-bad db1:5432 'unknown kind (expected tcp://, http://, exec: or file:)'
+bad db1:5432 'unknown kind (expected tcp://, http://, exec:, file:, snapshot:, lag: or drill:)'
 bad https://db1/health 'https is not supported (use exec:curl -fsS https://db1/health)'
 bad tcp://db1 'missing port'
 bad tcp://db1:70000 "invalid port '70000' (expected 1 to 65535)"
@@ -46,6 +48,11 @@ bad 'http://db1/?contains=' 'empty contains'
 bad 'exec:' 'missing command'
 bad 'file:/x?max-age=soon' "invalid max-age 'soon' (expected seconds above 0, or a number with s, m, h, d or w)"
 bad 'file:/x?age=1' "unknown option 'age' (expected max-age)"
+bad 'snapshot:' 'missing store'
+bad 'snapshot:/backup/app?max-age=1y' "invalid max-age '1y' (expected seconds above 0, or a number with s, m, h, d or w)"
+bad 'lag:/srv/standby/app?max=-1' "invalid max '-1' (expected a number of snapshots, 0 or more)"
+bad 'lag:/srv/standby/app?age=1h' "unknown option 'age' (expected max or max-age)"
+bad 'drill:/srv/standby/app?max=1' "unknown option 'max' (expected max-age)"
 bad '' 'empty'
 
 expect_exit 64 rdwatch 'exec:touch started' tcp://db1:1 'exec:touch started'

@@ -4,7 +4,9 @@
  * watch.c: spec parsing (good specs field by field, bad specs with their
  * exact message), durations, the rise/fall damper fed scripted
  * sequences, Prometheus label escaping, and probes run against local
- * files, commands and sockets.
+ * files, commands and sockets.  The store probes (probe_store.c) are
+ * parsed here and run in check_watchlog.c, which has stores to run them
+ * against.
  */
 #include "config.h"
 
@@ -166,13 +168,52 @@ START_TEST(test_parse_exec_file)
 }
 END_TEST
 
+START_TEST(test_parse_store)
+{
+	struct rd_probe *p;
+
+	p = parse_ok("snapshot:/backup/app?max-age=3600");
+	ck_assert_str_eq(rd_probe_kind(p), "snapshot");
+	ck_assert_str_eq(p->store, "/backup/app");
+	ck_assert(p->max_age == 3600);
+	rd_probe_free(p);
+
+	p = parse_ok("snapshot:store");
+	ck_assert_str_eq(p->store, "store");
+	ck_assert(p->max_age == 0);
+	rd_probe_free(p);
+
+	p = parse_ok("lag:/srv/standby/app?max=2");
+	ck_assert_str_eq(rd_probe_kind(p), "lag");
+	ck_assert_str_eq(p->store, "/srv/standby/app");
+	ck_assert_int_eq(p->max_lag, 2);
+	ck_assert(p->max_age == 0);
+	rd_probe_free(p);
+
+	p = parse_ok("lag:s?max-age=1h&max=0");
+	ck_assert_int_eq(p->max_lag, 0);
+	ck_assert(p->max_age == 3600);
+	rd_probe_free(p);
+
+	p = parse_ok("lag:s");
+	ck_assert_int_eq(p->max_lag, 0);
+	rd_probe_free(p);
+
+	p = parse_ok("drill:/srv/standby/app?max-age=7d");
+	ck_assert_str_eq(rd_probe_kind(p), "drill");
+	ck_assert_str_eq(p->store, "/srv/standby/app");
+	ck_assert(p->max_age == 7 * 86400);
+	rd_probe_free(p);
+}
+END_TEST
+
 /* clang-format off */
 static const struct {
 	const char *spec, *msg;
 } bad_specs[] = {
 	{ "", "invalid probe '': empty" },
-	{ "db1:5432", "invalid probe 'db1:5432': unknown kind (expected tcp://, http://, exec: or file:)" },
-	{ "TCP://db1:1", "invalid probe 'TCP://db1:1': unknown kind (expected tcp://, http://, exec: or file:)" },
+	{ "db1:5432", "invalid probe 'db1:5432': unknown kind (expected tcp://, http://, exec:, file:, snapshot:, lag: or drill:)" },
+	{ "TCP://db1:1", "invalid probe 'TCP://db1:1': unknown kind (expected tcp://, http://, exec:, file:, snapshot:, lag: or drill:)" },
 	{ "https://db1/health", "invalid probe 'https://db1/health': https is not supported (use exec:curl -fsS https://db1/health)" },
 	{ "tcp://db1", "invalid probe 'tcp://db1': missing port" },
 	{ "tcp://db1:", "invalid probe 'tcp://db1:': missing port" },
@@ -217,6 +258,24 @@ static const struct {
 	{ "file:/x?max-age", "invalid probe 'file:/x?max-age': invalid option 'max-age' (expected NAME=VALUE)" },
 	{ "file:/x?=5", "invalid probe 'file:/x?=5': invalid option '=5' (expected NAME=VALUE)" },
 	{ "file:/x?max-age=1&max-age=2", "invalid probe 'file:/x?max-age=1&max-age=2': duplicate option 'max-age'" },
+	{ "snapshot:", "invalid probe 'snapshot:': missing store" },
+	{ "snapshot:?max-age=1h", "invalid probe 'snapshot:?max-age=1h': missing store" },
+	{ "snapshot:s?max-age=0", "invalid probe 'snapshot:s?max-age=0': invalid max-age '0' (expected seconds above 0, or a number with s, m, h, d or w)" },
+	{ "snapshot:s?max=1", "invalid probe 'snapshot:s?max=1': unknown option 'max' (expected max-age)" },
+	{ "snapshot:s?rpo=1h", "invalid probe 'snapshot:s?rpo=1h': unknown option 'rpo' (expected max-age)" },
+	{ "lag:", "invalid probe 'lag:': missing store" },
+	{ "lag:s?max=-1", "invalid probe 'lag:s?max=-1': invalid max '-1' (expected a number of snapshots, 0 or more)" },
+	{ "lag:s?max=two", "invalid probe 'lag:s?max=two': invalid max 'two' (expected a number of snapshots, 0 or more)" },
+	{ "lag:s?max=", "invalid probe 'lag:s?max=': invalid max '' (expected a number of snapshots, 0 or more)" },
+	{ "lag:s?max=2x", "invalid probe 'lag:s?max=2x': invalid max '2x' (expected a number of snapshots, 0 or more)" },
+	{ "lag:s?max=99999999999", "invalid probe 'lag:s?max=99999999999': invalid max '99999999999' (expected a number of snapshots, 0 or more)" },
+	{ "lag:s?max=1&max=2", "invalid probe 'lag:s?max=1&max=2': duplicate option 'max'" },
+	{ "lag:s?max-age=soon", "invalid probe 'lag:s?max-age=soon': invalid max-age 'soon' (expected seconds above 0, or a number with s, m, h, d or w)" },
+	{ "lag:s?behind=1", "invalid probe 'lag:s?behind=1': unknown option 'behind' (expected max or max-age)" },
+	{ "drill:", "invalid probe 'drill:': missing store" },
+	{ "drill:s?max-age=1y", "invalid probe 'drill:s?max-age=1y': invalid max-age '1y' (expected seconds above 0, or a number with s, m, h, d or w)" },
+	{ "drill:s?max=1", "invalid probe 'drill:s?max=1': unknown option 'max' (expected max-age)" },
+	{ "SNAPSHOT:s", "invalid probe 'SNAPSHOT:s': unknown kind (expected tcp://, http://, exec:, file:, snapshot:, lag: or drill:)" },
 };
 /* clang-format on */
 
@@ -563,6 +622,45 @@ START_TEST(test_print)
 }
 END_TEST
 
+START_TEST(test_duration_human)
+{
+	/* clang-format off */
+	static const struct {
+		double seconds;
+		const char *text;
+	} cases[] = {
+		{ 0, "0 s" },
+		{ -5, "0 s" },
+		{ 45, "45 s" },
+		{ 2.5, "2.5 s" },
+		{ 0.25, "0.25 s" },
+		{ 59, "59 s" },
+		{ 60, "1 min" },
+		{ 90, "1 min 30 s" },
+		{ 600, "10 min" },
+		{ 3599, "59 min 59 s" },
+		{ 3600, "1 h" },
+		{ 3659, "1 h" },
+		{ 3660, "1 h 1 min" },
+		{ 7380, "2 h 3 min" },
+		{ 7380.9, "2 h 3 min" },
+		{ 86399, "23 h 59 min" },
+		{ 86400, "1 d" },
+		{ 604800, "7 d" },
+		{ 694800, "8 d 1 h" },
+		{ 3e7, "347 d 5 h" },
+	};
+	/* clang-format on */
+	char buf[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_str_eq(rd_duration_human(cases[i].seconds, buf,
+		                     sizeof(buf)),
+		    cases[i].text);
+}
+END_TEST
+
 START_TEST(test_time_iso)
 {
 	char buf[40];
@@ -588,6 +686,7 @@ probe_suite(void)
 	tcase_add_test(tc, test_parse_tcp);
 	tcase_add_test(tc, test_parse_http);
 	tcase_add_test(tc, test_parse_exec_file);
+	tcase_add_test(tc, test_parse_store);
 	tcase_add_loop_test(tc, test_parse_bad, 0,
 	    (int)(sizeof(bad_specs) / sizeof(bad_specs[0])));
 	tcase_add_test(tc, test_seconds);
@@ -603,6 +702,7 @@ probe_suite(void)
 
 	tc = tcase_create("output");
 	tcase_add_test(tc, test_print);
+	tcase_add_test(tc, test_duration_human);
 	tcase_add_test(tc, test_time_iso);
 	suite_add_tcase(s, tc);
 

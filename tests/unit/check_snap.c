@@ -1044,7 +1044,6 @@ START_TEST(test_restore_paths)
 	struct rd_restore_result res;
 	const char *const sub[] = { "dir/sub/" };
 	const char *const two[] = { "./a.txt", "link" };
-	const char *const bad[] = { "a.txt", "nope" };
 	const char *const unsafe[] = { "../x" };
 	const char *const dir[] = { "dir" };
 
@@ -1072,13 +1071,25 @@ START_TEST(test_restore_paths)
 	same_entry("dir/b.bin", "o3");
 	same_entry("dir/sub/c", "o3");
 
-	ck_assert_int_eq(restore(0, "o4", bad, 2, 0, NULL, &err), -1);
-	ck_assert_int_eq(err.code, RD_ENOENT);
-	ck_assert_str_eq(err.msg, "snapshot 1 has no path 'nope'");
 	ck_assert_int_eq(restore(0, "o5", unsafe, 1, 0, NULL, &err), -1);
 	ck_assert_int_eq(err.code, RD_EUSAGE);
 	ck_assert_str_eq(err.msg, "invalid path '../x'");
 	ck_assert(!unit_exists(unit_path("o5")));
+}
+END_TEST
+
+START_TEST(test_restore_missing_path)
+{
+	struct rd_err err = RD_ERR_INIT;
+	const char *const bad[] = { "a.txt", "nope" };
+
+	/* a path the snapshot lacks: an error, and nothing written */
+	make_tree();
+	snap(0, NULL);
+	ck_assert_int_eq(restore(0, "out", bad, 2, 0, NULL, &err), -1);
+	ck_assert_int_eq(err.code, RD_ENOENT);
+	ck_assert_str_eq(err.msg, "snapshot 1 has no path 'nope'");
+	ck_assert(!unit_exists(unit_path("out")));
 }
 END_TEST
 
@@ -1237,11 +1248,27 @@ START_TEST(test_verify_flipped_payload)
 	ck_assert_str_eq(d.sha[0], hex);
 	ck_assert_str_eq(d.uses[0], "'a.txt' in snapshots 1-3");
 	ck_assert_int_eq(res.bytes_checked, B_LEN);
-	/* restoring it fails, and leaves no half-written file */
+}
+END_TEST
+
+START_TEST(test_restore_damaged)
+{
+	struct rd_err err = RD_ERR_INIT;
+	char hex[65], pack[33], want[512];
+	long long off, len;
+
+	make_tree();
+	snap(0, NULL);
+	sha_hex("hello\n", 6, hex);
+	locate(hex, pack, &off, &len);
+	unit_flip(unit_path("store/packs/%s.pack", pack),
+	    (off_t)off + RDI_OBJ_HDR + 2);
+	/* restoring it fails, names the content, leaves no partial file */
 	ck_assert_int_eq(restore(0, "out", NULL, 0, 0, NULL, &err), -1);
 	ck_assert_int_eq(err.code, RD_ECORRUPT);
 	snprintf(want, sizeof(want),
-	    "pack '%s' offset %lld: payload checksum mismatch", pack, off);
+	    "content %s: pack '%s' offset %lld: payload checksum mismatch", hex,
+	    pack, off);
 	ck_assert_str_eq(err.msg, want);
 	ck_assert(!unit_exists(unit_path("out/a.txt")));
 }
@@ -1457,13 +1484,9 @@ START_TEST(test_type_change)
 	ck_assert_int_eq(si.removed, 0);
 	entries(3, "x", &es);
 	ck_assert_int_eq(es.e[0].type, RD_TYPE_SYMLINK);
-	unit_ok(rd_restore(st, 1, unit_path("o1"), NULL, 0,
-	            &(struct rd_restore_opts)RD_RESTORE_OPTS_INIT, NULL, &err),
-	    err);
+	unit_ok(restore(1, "o1", NULL, 0, 0, NULL, &err), err);
 	ck_assert(unit_exists(unit_path("o1/x/f")));
-	unit_ok(rd_restore(st, 2, unit_path("o2"), NULL, 0,
-	            &(struct rd_restore_opts)RD_RESTORE_OPTS_INIT, NULL, &err),
-	    err);
+	unit_ok(restore(2, "o2", NULL, 0, 0, NULL, &err), err);
 	ck_assert_int_eq(unit_count_dir(unit_path("o2")), 2);
 	same_file_text("o2/x", "now a file");
 }
@@ -1484,9 +1507,7 @@ START_TEST(test_empty_source)
 	ck_assert_int_eq(unit_count_dir(unit_path("store/packs")), 0);
 	entries(1, NULL, &es);
 	ck_assert_str_eq(es.list, ".");
-	unit_ok(rd_restore(st, 1, unit_path("out"), NULL, 0,
-	            &(struct rd_restore_opts)RD_RESTORE_OPTS_INIT, &res, &err),
-	    err);
+	unit_ok(restore(1, "out", NULL, 0, 0, &res, &err), err);
 	ck_assert_int_eq(res.files, 1);
 	ck_assert_int_eq(unit_count_dir(unit_path("out")), 0);
 }
@@ -1569,6 +1590,217 @@ START_TEST(test_zstd_store)
 }
 END_TEST
 
+START_TEST(test_restore_dot)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_restore_result res;
+	const char *const dot[] = { "." };
+	const char *const dotslash[] = { "./" };
+	struct ents es;
+
+	/* "." is the whole tree, as it is for rd_snap_entries() */
+	make_tree();
+	snap(0, NULL);
+	entries(1, ".", &es);
+	ck_assert_int_eq(es.n, 8);
+	unit_ok(restore(0, "o1", dotslash, 1, 0, &res, &err), err);
+	ck_assert_int_eq(res.files, 8);
+	same_tree("o1");
+	unit_ok(restore(0, "o2", dot, 1, 0, &res, &err), err);
+	ck_assert_int_eq(res.files, 8);
+	same_entry("a.txt", "o2");
+	same_entry("dir/sub/c", "o2");
+}
+END_TEST
+
+START_TEST(test_reader_handle)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_store *w = st;
+	struct rd_verify_result res;
+	struct damage d;
+	struct ents es;
+
+	/* a reader lists, restores and verifies while the writer is open */
+	make_tree();
+	snap(0, NULL);
+	unit_ok(rd_store_open(unit_path("store"), RD_OPEN_READ, 0, &st, &err),
+	    err);
+	entries(0, NULL, &es);
+	ck_assert_int_eq(es.n, 8);
+	unit_ok(restore(0, "out", NULL, 0, 0, NULL, &err), err);
+	same_tree("out");
+	ck_assert_int_eq(verify(1, &d, &res, &err), 0);
+	ck_assert_int_eq(res.contents, 3);
+	rd_store_close(st);
+	st = w;
+}
+END_TEST
+
+START_TEST(test_many_files)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_snapinfo si;
+	struct rd_restore_result res;
+	char rel[64], text[64];
+	int i;
+
+	/*
+	 * More files than the work queue holds, and more contents than fit
+	 * the first size of the set of contents a run has stored.
+	 */
+	unit_mkdir(unit_path("src/d"), 0755);
+	for (i = 0; i < 700; i++) {
+		snprintf(rel, sizeof(rel), "src/d/f%04d", i);
+		snprintf(text, sizeof(text), "file %d\n", i % 600);
+		put(rel, text, strlen(text), 0644);
+	}
+	snap(0, &si);
+	ck_assert_int_eq(si.files, 702);
+	ck_assert_int_eq(si.changed, 702);
+	ck_assert_int_eq(count("SELECT COUNT(*) FROM contents"), 600);
+	ck_assert_int_eq(count("SELECT COUNT(*) FROM entries"), 702);
+	snap(0, &si);
+	ck_assert_int_eq(si.changed, 0);
+	ck_assert_int_eq(si.bytes_read, 0);
+	unit_ok(restore(0, "out", NULL, 0, 0, &res, &err), err);
+	ck_assert_int_eq(res.files, 702);
+	ck_assert_int_eq(unit_count_dir(unit_path("out/d")), 700);
+	same_entry("d/f0000", "out");
+	same_entry("d/f0699", "out");
+}
+END_TEST
+
+START_TEST(test_pack_rotation)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_snap_opts o = RD_SNAP_OPTS_INIT;
+	struct rd_snapinfo si;
+	struct rd_verify_result res;
+	struct damage d;
+	unsigned char *big;
+	size_t len = 22 * MIB;
+	struct stat sb;
+	char rel[32], q[256];
+	int i;
+
+	/* a pack past RDI_PACK_MAX takes no new object: the next pack does */
+	big = malloc(len);
+	ck_assert_ptr_nonnull(big);
+	for (i = 0; i < 3; i++) {
+		unit_fill_random(big, len, 20 + (uint64_t)i);
+		snprintf(rel, sizeof(rel), "src/f%d", i);
+		put(rel, big, len, 0644);
+	}
+	put("src/z", "the last one\n", 13, 0644);
+	o.threads = 1;
+	unit_ok(snap_opts(&o, &si, &err), err);
+	ck_assert_int_eq(count("SELECT COUNT(*) FROM packs"), 2);
+	ck_assert_int_eq(count("SELECT COUNT(DISTINCT pack) FROM contents"), 2);
+	ck_assert_int_eq(count("SELECT COUNT(*) FROM contents c JOIN packs p"
+	                       " ON p.id = c.pack WHERE c.size = 13 AND"
+	                       " p.id = (SELECT MAX(id) FROM packs)"),
+	    1);
+	ck_assert_int_ge(count("SELECT MIN(size) FROM packs WHERE id ="
+	                       " (SELECT MIN(id) FROM packs)"),
+	    RDI_PACK_MAX);
+	/* each pack's recorded size is its size on disk */
+	for (i = 1; i <= 2; i++) {
+		sqlite3 *h = NULL;
+		sqlite3_stmt *stmt = NULL;
+
+		snprintf(q, sizeof(q),
+		    "SELECT name, size FROM packs WHERE id = %d", i);
+		ck_assert_int_eq(sqlite3_open_v2(catalog(), &h,
+		                     SQLITE_OPEN_READONLY, NULL),
+		    SQLITE_OK);
+		ck_assert_int_eq(sqlite3_prepare_v2(h, q, -1, &stmt, NULL),
+		    SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(stmt), SQLITE_ROW);
+		ck_assert_int_eq(stat(unit_path("store/packs/%s.pack",
+		                          sqlite3_column_text(stmt, 0)),
+		                     &sb),
+		    0);
+		ck_assert_int_eq(sb.st_size, sqlite3_column_int64(stmt, 1));
+		sqlite3_finalize(stmt);
+		sqlite3_close(h);
+	}
+	ck_assert_int_eq(verify(0, &d, &res, &err), 0);
+	ck_assert_int_eq(res.packs, 2);
+	unit_ok(restore(0, "out", NULL, 0, 0, NULL, &err), err);
+	same_entry("f0", "out");
+	same_entry("f2", "out");
+	same_entry("z", "out");
+	free(big);
+}
+END_TEST
+
+START_TEST(test_verify_empty)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_verify_result res;
+	struct damage d;
+
+	ck_assert_int_eq(verify(1, &d, &res, &err), 0);
+	ck_assert_int_eq(res.snapshots, 0);
+	ck_assert_int_eq(res.contents, 0);
+	ck_assert_int_eq(res.packs, 0);
+	ck_assert_int_eq(d.n, 0);
+}
+END_TEST
+
+START_TEST(test_verify_header_disagrees)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_verify_result res;
+	struct damage d;
+	char hex[65], want[512];
+
+	make_tree();
+	snap(0, NULL);
+	sha_hex("hello\n", 6, hex);
+	snprintf(want, sizeof(want),
+	    "UPDATE contents SET len = len + 1 WHERE sha = x'%s'", hex);
+	unit_sql(catalog(), want);
+	ck_assert_int_eq(verify(0, &d, &res, &err), 1);
+	ck_assert_int_eq(d.n, 1);
+	snprintf(want, sizeof(want),
+	    "content %s: object header disagrees with the catalog", hex);
+	ck_assert_str_eq(d.what[0], want);
+}
+END_TEST
+
+START_TEST(test_verify_many_uses)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_verify_result res;
+	struct damage d;
+	char hex[65], pack[33], rel[32], want[512];
+	long long off, len;
+	int i;
+
+	/* twelve paths need one content: ten are named */
+	for (i = 0; i < 12; i++) {
+		snprintf(rel, sizeof(rel), "src/d%02d", i);
+		put(rel, "shared\n", 7, 0644);
+	}
+	snap(0, NULL);
+	sha_hex("shared\n", 7, hex);
+	locate(hex, pack, &off, &len);
+	unit_flip(unit_path("store/packs/%s.pack", pack),
+	    (off_t)off + RDI_OBJ_HDR);
+	ck_assert_int_eq(verify(1, &d, &res, &err), 1);
+	want[0] = '\0';
+	for (i = 0; i < 10; i++) {
+		snprintf(rel, sizeof(rel), "%s'd%02d' in snapshot 1",
+		    i > 0 ? "; " : "", i);
+		strcat(want, rel);
+	}
+	strcat(want, "; ...");
+	ck_assert_str_eq(d.uses[0], want);
+}
+END_TEST
+
 static Suite *
 snap_suite(void)
 {
@@ -1609,6 +1841,9 @@ snap_suite(void)
 	tcase_add_test(tc, test_restore_missing_version);
 	tcase_add_test(tc, test_restore_paths);
 	tcase_add_test(tc, test_restore_old_version);
+	tcase_add_test(tc, test_restore_dot);
+	tcase_add_test(tc, test_restore_missing_path);
+	tcase_add_test(tc, test_reader_handle);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("verify");
@@ -1616,11 +1851,15 @@ snap_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_verify_clean);
 	tcase_add_test(tc, test_verify_flipped_payload);
+	tcase_add_test(tc, test_restore_damaged);
 	tcase_add_test(tc, test_verify_one_snapshot);
 	tcase_add_test(tc, test_verify_delta_base);
 	tcase_add_test(tc, test_verify_missing_pack);
 	tcase_add_test(tc, test_verify_truncated_pack);
 	tcase_add_test(tc, test_verify_catalog);
+	tcase_add_test(tc, test_verify_empty);
+	tcase_add_test(tc, test_verify_header_disagrees);
+	tcase_add_test(tc, test_verify_many_uses);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("runs");
@@ -1631,6 +1870,8 @@ snap_suite(void)
 	tcase_add_test(tc, test_empty_source);
 	tcase_add_test(tc, test_failed_run);
 	tcase_add_test(tc, test_zstd_store);
+	tcase_add_test(tc, test_many_files);
+	tcase_add_test(tc, test_pack_rotation);
 	suite_add_tcase(s, tc);
 	return s;
 }

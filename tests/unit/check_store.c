@@ -334,7 +334,7 @@ START_TEST(test_lock_busy)
 	t0 = rd_monotonic();
 	ck_assert_int_eq(rd_store_open(store(), RD_OPEN_WRITE, 0, &w2, &err),
 	    -1);
-	ck_assert_double_lt(rd_monotonic() - t0, 0.5);
+	ck_assert_double_lt(rd_monotonic() - t0, 2);
 	ck_assert_int_eq(err.code, RD_EBUSY);
 	assert_msg(&err, "store '%s' is busy: another writer holds its lock",
 	    store());

@@ -47,3 +47,11 @@ tests_unit_check_json_SOURCES = tests/unit/check_json.c tests/unit/unit.h
 tests_unit_check_json_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
 tests_unit_check_json_LDADD = $(RD_LIBS) $(CHECK_LIBS)
 endif
+
+# rdwatch's records, reports and store probes (watchlog.c, probe_store.c)
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_watchlog
+tests_unit_check_watchlog_SOURCES = tests/unit/check_watchlog.c tests/unit/unit.h
+tests_unit_check_watchlog_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_watchlog_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+endif
