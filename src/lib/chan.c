@@ -29,26 +29,6 @@
 #define OBUF_SZ (256 * 1024)
 #define IBUF_SZ (256 * 1024)
 
-static void
-put64le(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-get64le(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 int
 rdi_chan_init(struct rdi_chan *ch, int fd_in, int fd_out,
     const unsigned char *key, int initiator, struct rd_err *err)
@@ -214,10 +194,10 @@ mac_start(struct rdi_chan *ch, struct rdi_hmac *m, int outgoing,
 		return -1;
 	/* direction: frames of the session's initiator are 'I' */
 	hdr[0] = (unsigned char)((outgoing == ch->initiator) ? 'I' : 'R');
-	put64le(hdr + 1, seq);
+	rdi_put_le64(hdr + 1, seq);
 	memcpy(hdr + 9, ch->nonce, 16);
 	hdr[25] = (unsigned char)type;
-	put64le(hdr + 26, len);
+	rdi_put_le64(hdr + 26, len);
 	return rdi_hmac_update(m, hdr, sizeof(hdr), err);
 }
 
@@ -228,7 +208,7 @@ rdi_chan_begin(struct rdi_chan *ch, int type, uint64_t len,
 	unsigned char hdr[9];
 
 	hdr[0] = (unsigned char)type;
-	put64le(hdr + 1, len);
+	rdi_put_le64(hdr + 1, len);
 	if (mac_start(ch, &ch->out_mac, 1, ch->seq_out, type, len, err) == -1)
 		return -1;
 	ch->out_left = len;
@@ -289,7 +269,7 @@ rdi_chan_next(struct rdi_chan *ch, int *type, uint64_t *len,
 	if (raw_read(ch, hdr, sizeof(hdr), err) == -1)
 		return -1;
 	*type = hdr[0];
-	*len = get64le(hdr + 1);
+	*len = rdi_get_le64(hdr + 1);
 	if (*len > ((uint64_t)1 << 46))
 		return rd_err_set(err, RD_ECORRUPT,
 		    "stream is damaged: frame %llu has an impossible length",
@@ -370,7 +350,7 @@ rdi_put_u64(struct rdi_buf *b, uint64_t v, struct rd_err *err)
 {
 	unsigned char p[8];
 
-	put64le(p, v);
+	rdi_put_le64(p, v);
 	return rdi_buf_append(b, p, 8, err);
 }
 
@@ -397,7 +377,7 @@ rdi_get_u64(struct rdi_msg *m, uint64_t *v)
 		*v = 0;
 		return -1;
 	}
-	*v = get64le(m->p + m->pos);
+	*v = rdi_get_le64(m->p + m->pos);
 	m->pos += 8;
 	return 0;
 }

@@ -31,42 +31,6 @@
 
 #define READ_CHUNK (256 * 1024)
 
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	int i;
-
-	for (i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
 void
 rdi_objhdr_encode(const struct rdi_objhdr *h, unsigned char *out)
 {
@@ -74,12 +38,12 @@ rdi_objhdr_encode(const struct rdi_objhdr *h, unsigned char *out)
 	memcpy(out, "RDO1", 4);
 	out[4] = (unsigned char)h->kind;
 	out[5] = (unsigned char)h->codec;
-	put64(out + 8, (uint64_t)h->raw_size);
-	put64(out + 16, (uint64_t)h->len);
+	rdi_put_le64(out + 8, (uint64_t)h->raw_size);
+	rdi_put_le64(out + 16, (uint64_t)h->len);
 	memcpy(out + 24, h->sha, RD_HASH_LEN);
 	memcpy(out + 56, h->base, RD_HASH_LEN);
-	put32(out + 88, h->crc);
-	put32(out + 92, (uint32_t)crc32(0, out, 92));
+	rdi_put_le32(out + 88, h->crc);
+	rdi_put_le32(out + 92, (uint32_t)crc32(0, out, 92));
 }
 
 int
@@ -88,16 +52,16 @@ rdi_objhdr_decode(const unsigned char *in, struct rdi_objhdr *h,
 {
 	if (memcmp(in, "RDO1", 4) != 0)
 		return rd_err_set(err, RD_ECORRUPT, "bad object magic");
-	if (get32(in + 92) != (uint32_t)crc32(0, in, 92))
+	if (rdi_get_le32(in + 92) != (uint32_t)crc32(0, in, 92))
 		return rd_err_set(err, RD_ECORRUPT,
 		    "object header checksum mismatch");
 	h->kind = in[4];
 	h->codec = in[5];
-	h->raw_size = (int64_t)get64(in + 8);
-	h->len = (int64_t)get64(in + 16);
+	h->raw_size = (int64_t)rdi_get_le64(in + 8);
+	h->len = (int64_t)rdi_get_le64(in + 16);
 	memcpy(h->sha, in + 24, RD_HASH_LEN);
 	memcpy(h->base, in + 56, RD_HASH_LEN);
-	h->crc = get32(in + 88);
+	h->crc = rdi_get_le32(in + 88);
 	if (h->kind > RDI_OBJ_SIG || h->codec > RD_CODEC_ZSTD ||
 	    h->raw_size < 0 || h->len < 0)
 		return rd_err_set(err, RD_ECORRUPT, "bad object header");

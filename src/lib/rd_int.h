@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 #include <stddef.h>
+#include <time.h>
 #include <stdint.h>
 
 #include "redund.h"
@@ -51,6 +52,15 @@ int rdi_path_safe(const char *path);
  */
 int rdi_open_parent(int rootfd, const char *path, char *name,
     struct rd_err *err);
+
+/* Little-endian integers in byte buffers. */
+void rdi_put_le64(unsigned char *p, uint64_t v);
+uint64_t rdi_get_le64(const unsigned char *p);
+void rdi_put_le32(unsigned char *p, uint32_t v);
+uint32_t rdi_get_le32(const unsigned char *p);
+
+/* Nanoseconds since the epoch as a struct timespec. */
+struct timespec rdi_ns_to_timespec(int64_t ns);
 
 /* A sink receives produced bytes; returns 0 or -1 with "err" set. */
 typedef int (*rdi_sink_fn)(void *arg, const void *buf, size_t len,

@@ -73,20 +73,6 @@ touch_parent(struct actx *c, const char *path, struct rd_err *err)
 	return 0;
 }
 
-static struct timespec
-to_ts(int64_t t)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)(t / 1000000000);
-	ts.tv_nsec = (long)(t % 1000000000);
-	if (ts.tv_nsec < 0) {
-		ts.tv_nsec += 1000000000;
-		ts.tv_sec--;
-	}
-	return ts;
-}
-
 /* ------------------------------------------------------------------ */
 /* Removing what the new snapshot no longer has */
 
@@ -198,7 +184,7 @@ set_meta_fd(struct actx *c, int fd, const struct nrow *n, struct rd_err *err)
 		return rd_err_sys(err, RD_EIO, "cannot chmod '%s'", n->path);
 	ts[0].tv_sec = 0;
 	ts[0].tv_nsec = UTIME_OMIT;
-	ts[1] = to_ts(n->mtime);
+	ts[1] = rdi_ns_to_timespec(n->mtime);
 	if (futimens(fd, ts) == -1)
 		return rd_err_sys(err, RD_EIO, "cannot set times of '%s'",
 		    n->path);
@@ -349,7 +335,7 @@ write_link(struct actx *c, int pfd, const char *name, const struct nrow *n,
 		goto fail;
 	ts[0].tv_sec = 0;
 	ts[0].tv_nsec = UTIME_OMIT;
-	ts[1] = to_ts(n->mtime);
+	ts[1] = rdi_ns_to_timespec(n->mtime);
 	if (utimensat(pfd, tmp, ts, AT_SYMLINK_NOFOLLOW) == -1 ||
 	    renameat(pfd, tmp, pfd, name) == -1)
 		goto fail;

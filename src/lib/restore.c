@@ -354,20 +354,6 @@ struct rctx {
 	double last_progress;
 };
 
-static struct timespec
-to_ts(int64_t t)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)(t / 1000000000);
-	ts.tv_nsec = (long)(t % 1000000000);
-	if (ts.tv_nsec < 0) {
-		ts.tv_nsec += 1000000000;
-		ts.tv_sec--;
-	}
-	return ts;
-}
-
 static int
 apply_fd_meta(struct rctx *c, int fd, const struct rentry *e,
     const char *what, struct rd_err *err)
@@ -380,7 +366,7 @@ apply_fd_meta(struct rctx *c, int fd, const struct rentry *e,
 		return rd_err_sys(err, RD_EIO, "cannot chmod '%s'", what);
 	ts[0].tv_sec = 0;
 	ts[0].tv_nsec = UTIME_OMIT;
-	ts[1] = to_ts(e->mtime);
+	ts[1] = rdi_ns_to_timespec(e->mtime);
 	if (futimens(fd, ts) == -1)
 		return rd_err_sys(err, RD_EIO, "cannot set times of '%s'",
 		    what);
@@ -535,7 +521,7 @@ restore_link(struct rctx *c, int dfd, const char *name, const struct rentry *e,
 		return rd_err_sys(err, RD_EIO, "cannot chown '%s'", e->path);
 	ts[0].tv_sec = 0;
 	ts[0].tv_nsec = UTIME_OMIT;
-	ts[1] = to_ts(e->mtime);
+	ts[1] = rdi_ns_to_timespec(e->mtime);
 	if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) == -1)
 		return rd_err_sys(err, RD_EIO, "cannot set times of '%s'",
 		    e->path);

@@ -613,36 +613,51 @@ estimate(struct sender *s, struct rd_err *err)
 	return r == -1 ? -1 : 0;
 }
 
+/*
+ * Receive the receiver's answer frame of type "want" into "b" and start
+ * decoding it into "m": its verdict comes first (a code and a message);
+ * a refusal becomes our error with the receiver's code.  Returns 0 or -1.
+ */
+static int
+recv_verdict(struct sender *s, int want, struct rdi_buf *b,
+    struct rdi_msg *m, struct rd_err *err)
+{
+	uint64_t code;
+	char msg[256];
+	int type;
+
+	if (rdi_chan_recv(&s->ch, &type, b, SMALL_FRAME, err) == -1)
+		return -1;
+	if (type != want)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "unexpected answer from the receiver");
+	msg_init(m, b);
+	rdi_get_u64(m, &code);
+	rdi_get_str(m, msg, sizeof(msg));
+	if (m->bad)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "malformed answer from the receiver");
+	if (code != RD_OK)
+		return rd_err_set(err, code <= RD_EPERM ? (enum rd_code)code :
+		    RD_EINTERNAL, "receiver: %s", msg);
+	return 0;
+}
+
 static int
 recv_result(struct sender *s, struct rd_err *err)
 {
 	struct rdi_buf b = { NULL, 0, 0 };
 	struct rdi_msg m;
-	uint64_t code;
 	int64_t newest, rv, rf;
-	char msg[256];
-	int type, ret = -1;
+	int ret = -1;
 
-	if (rdi_chan_recv(&s->ch, &type, &b, SMALL_FRAME, err) == -1)
+	if (recv_verdict(s, F_RESULT, &b, &m, err) == -1)
 		goto out;
-	if (type != F_RESULT) {
-		rd_err_set(err, RD_ECORRUPT,
-		    "unexpected answer from the receiver");
-		goto out;
-	}
-	msg_init(&m, &b);
-	rdi_get_u64(&m, &code);
-	rdi_get_str(&m, msg, sizeof(msg));
 	rdi_get_i64(&m, &newest);
 	rdi_get_i64(&m, &rv);
 	rdi_get_i64(&m, &rf);
 	if (msg_done(&m, "result", err) == -1)
 		goto out;
-	if (code != RD_OK) {
-		rd_err_set(err, code <= RD_EPERM ? (enum rd_code)code :
-		    RD_EINTERNAL, "receiver: %s", msg);
-		goto out;
-	}
 	s->res->newest = newest;
 	s->res->replica_version = rv;
 	s->res->replica_files = rf;
@@ -658,10 +673,10 @@ recv_have(struct sender *s, struct rd_err *err)
 {
 	struct rdi_buf b = { NULL, 0, 0 };
 	struct rdi_msg m;
-	uint64_t code, avail;
+	uint64_t avail;
 	int64_t newest, epoch;
-	char msg[256], uuid[40];
-	int type, keyed, ret = -1;
+	char uuid[40];
+	int keyed, ret = -1;
 
 	if (rdi_chan_recv_preamble(&s->ch, &keyed, err) == -1)
 		goto out;
@@ -671,27 +686,14 @@ recv_have(struct sender *s, struct rd_err *err)
 		    "the receiving store has no key: put this key in its ship.key");
 		goto out;
 	}
-	if (rdi_chan_recv(&s->ch, &type, &b, SMALL_FRAME, err) == -1)
+	if (recv_verdict(s, F_HAVE, &b, &m, err) == -1)
 		goto out;
-	if (type != F_HAVE) {
-		rd_err_set(err, RD_ECORRUPT,
-		    "unexpected answer from the receiver");
-		goto out;
-	}
-	msg_init(&m, &b);
-	rdi_get_u64(&m, &code);
-	rdi_get_str(&m, msg, sizeof(msg));
 	rdi_get_str(&m, uuid, sizeof(uuid));
 	rdi_get_i64(&m, &newest);
 	rdi_get_i64(&m, &epoch);
 	rdi_get_u64(&m, &avail);
 	if (msg_done(&m, "have", err) == -1)
 		goto out;
-	if (code != RD_OK) {
-		rd_err_set(err, code <= RD_EPERM ? (enum rd_code)code :
-		    RD_EINTERNAL, "receiver: %s", msg);
-		goto out;
-	}
 	if ((codec_mask(s->st) & ~avail) != 0) {
 		rd_err_set(err, RD_EUNAVAIL,
 		    "the receiver cannot read codec '%s' of this store",
