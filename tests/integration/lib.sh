@@ -90,7 +90,7 @@ expect_empty() {
 tree_sig() {
 	(
 		cd "$1"
-		find . -mindepth 1 -printf '%y %m %s %T@ %l %P\n' | sort -k6
+		find . -mindepth 1 -printf '%y %m %U:%G %s %T@ %l %P\n' | sort -k7
 		find . -type f -print0 | sort -z | xargs -0r sha256sum
 	) | sed 's/ \.\// /'
 }
@@ -123,6 +123,11 @@ with newline"
 	ln -s ../../etc "$1/var/lib/link-to-dir"
 	ln -s does-not-exist "$1/dangling"
 	chmod 600 "$1/etc/app/app.conf"
+	if [ "$(id -u)" -eq 0 ]; then
+		# owners come back too (restores run as root here)
+		chown 1234:5678 "$1/etc/app/app.conf" "$1/deep/a"
+		chown -h 4321:8765 "$1/link-to-abc"
+	fi
 	chmod 755 "$1/deep/a/b/c/file"
 	chmod 700 "$1/var/lib/db"
 	touch -h -d '2021-06-01 12:00:00.123456789' "$1/link-to-abc"

@@ -13,7 +13,8 @@ INTEGRATION_TESTS += \
 	tests/integration/t1120-rdship-integrity.sh \
 	tests/integration/t1130-rdship-push.sh \
 	tests/integration/t1140-rdship-replica.sh \
-	tests/integration/t1150-rdship-ssh.sh
+	tests/integration/t1150-rdship-ssh.sh \
+	tests/integration/t1160-rdship-unsafe.sh
 EXTRA_DIST += $(INTEGRATION_TESTS)
 INTEGRATION_TESTS += \
 	tests/integration/t3000-rdpromote-usage.sh \

@@ -51,6 +51,16 @@ tree_sig target >got
 cmp -s sig2 got || fail "target differs after resume"
 [ "$(epoch)" = 2 ] || fail "epoch raised twice or not at all: $(epoch)"
 
+# killed in the check step: the rerun checks again and records
+kill_at "$TMP/in-check" --drill --probe-timeout 60 \
+    --check "exec:touch $TMP/in-check; sleep 30" s drilled
+[ "$(sqlite3 s/catalog.db "select state || ':' || step from promotions where id = 3")" = "running:check" ] ||
+    fail "journal after kill in check"
+expect_exit 0 rdpromote --drill --check 'exec:true' s drilled
+grep -q "^  switch  *done  *done by an earlier run$" out || fail "$(cat out)"
+grep -q "^  check        ok  " out || fail "$(cat out)"
+[ ! -e drilled ] || fail "resumed drill left its tree"
+
 # a drill killed in materialize on a bigger tree, then aborted: no trace
 mkdir -p big
 i=0
