@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,6 +344,8 @@ struct dirframe {
 	struct rentry meta;	/* path unused */
 };
 
+struct wpool;
+
 struct rctx {
 	struct rd_store *st;
 	const struct rd_restore_opts *opts;
@@ -352,6 +355,36 @@ struct rctx {
 	int depth, cap;
 	struct rd_restore_result *res;
 	double last_progress;
+	struct wpool *pool;	/* writers of file contents, or NULL */
+};
+
+/*
+ * File contents are written by a pool of threads.  The calling thread
+ * walks the tree in order, creates every directory, link and (empty)
+ * file itself, so directory times are final when it leaves a directory,
+ * and hands the open file to a writer: writing into an existing file
+ * does not touch its directory.
+ */
+#define WQUEUE 64
+
+struct wjob {
+	struct wjob *next;
+	int fd;			/* the new file, empty */
+	int dfd;		/* its directory, to remove it on failure */
+	char name[NAME_MAX + 1];
+	struct rentry e;	/* "path" owned; "target" unused */
+};
+
+struct wpool {
+	struct rctx *c;
+	pthread_mutex_t mu;
+	pthread_cond_t cv_job, cv_main;
+	struct wjob *head, *tail;
+	int queued, busy, stop, failed;
+	struct rd_err err;
+	int nthreads;
+	pthread_t *threads;
+	int *started;
 };
 
 static int
@@ -468,25 +501,22 @@ make_room(struct rctx *c, int dfd, const char *name, const char *what,
 	return 0;
 }
 
+/*
+ * Write content "e->sha" into the new file "fd" with "e"'s metadata,
+ * reading the store through "db" and "pc"; close "fd".  On failure the
+ * file "name" in "dfd" is removed.
+ */
 static int
-restore_file(struct rctx *c, int dfd, const char *name, const struct rentry *e,
-    struct rd_err *err)
+write_content(struct rctx *c, sqlite3 *db, struct rdi_packcache *pc, int fd,
+    int dfd, const char *name, const struct rentry *e, struct rd_err *err)
 {
 	struct wsink ws;
-	int fd, tmpfd, ret = -1;
+	int ret = -1;
 
-	if (make_room(c, dfd, name, e->path, err) == -1)
-		return -1;
-	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
-	if (fd == -1)
-		return rd_err_sys(err, errno == EEXIST ? RD_ECANTCREAT : RD_EIO,
-		    "cannot create '%s'", e->path);
 	ws.fd = fd;
 	ws.off = 0;
 	ws.path = e->path;
-	tmpfd = c->stack[0].fd;
-	if (rdi_content_read(c->st, c->st->db, c->pc, e->sha, tmpfd,
+	if (rdi_content_read(c->st, db, pc, e->sha, c->stack[0].fd,
 	    wsink_write, &ws, err) == -1)
 		goto out;
 	if (ftruncate(fd, (off_t)e->size) == -1) {
@@ -495,7 +525,6 @@ restore_file(struct rctx *c, int dfd, const char *name, const struct rentry *e,
 	}
 	if (apply_fd_meta(c, fd, e, e->path, err) == -1)
 		goto out;
-	c->res->bytes += e->size;
 	ret = 0;
 out:
 	if (rdi_close(fd, e->path, err) == -1)
@@ -503,6 +532,216 @@ out:
 	if (ret == -1)
 		unlinkat(dfd, name, 0);
 	return ret;
+}
+
+static void
+wjob_free(struct wjob *j)
+{
+	if (j == NULL)
+		return;
+	free(j->e.path);
+	free(j);
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct wpool *p = arg;
+	struct rctx *c = p->c;
+	struct rdi_packcache *pc = NULL;
+	struct rd_err err = RD_ERR_INIT;
+	sqlite3 *db = NULL;
+	struct wjob *j;
+	int ok = 1;
+
+	if (rdi_db_open(c->st, 1, &db, &err) == -1 ||
+	    (pc = rdi_packcache_new(c->st)) == NULL) {
+		if (err.code == RD_OK)
+			rd_err_set(&err, RD_ENOMEM, "out of memory");
+		ok = 0;
+	}
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		if (!ok && !p->failed) {
+			p->failed = 1;
+			p->err = err;
+		}
+		while (p->head == NULL && !p->stop)
+			pthread_cond_wait(&p->cv_job, &p->mu);
+		j = p->head;
+		if (j == NULL) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		p->head = j->next;
+		if (p->head == NULL)
+			p->tail = NULL;
+		p->queued--;
+		p->busy++;
+		pthread_mutex_unlock(&p->mu);
+		if (!ok || p->failed) {
+			/* a writer failed: drop the rest */
+			close(j->fd);
+			unlinkat(j->dfd, j->name, 0);
+		} else if (write_content(c, db, pc, j->fd, j->dfd, j->name,
+		    &j->e, &err) == -1) {
+			ok = 0;
+		}
+		pthread_mutex_lock(&p->mu);
+		if (!ok && !p->failed) {
+			p->failed = 1;
+			p->err = err;
+		}
+		if (ok)
+			c->res->bytes += j->e.size;
+		p->busy--;
+		pthread_cond_broadcast(&p->cv_main);
+		pthread_mutex_unlock(&p->mu);
+		close(j->dfd);
+		wjob_free(j);
+	}
+	rdi_packcache_free(pc);
+	if (db != NULL)
+		sqlite3_close(db);
+	return NULL;
+}
+
+static int
+pool_start(struct rctx *c, struct rd_err *err)
+{
+	struct wpool *p;
+	int i, n = rd_ncpu();
+
+	if (n < 2)
+		return 0;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	p->c = c;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv_job, NULL);
+	pthread_cond_init(&p->cv_main, NULL);
+	p->threads = calloc((size_t)n, sizeof(*p->threads));
+	p->started = calloc((size_t)n, sizeof(*p->started));
+	c->pool = p;
+	if (p->threads == NULL || p->started == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	p->nthreads = n;
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&p->threads[i], NULL, writer_main, p) != 0)
+			return rd_err_set(err, RD_ENOMEM,
+			    "cannot start a thread");
+		p->started[i] = 1;
+	}
+	return 0;
+}
+
+/*
+ * Wait until every queued file is written, stop the writers, and report
+ * the first failure.  Safe to call with no pool.  Returns 0 or -1.
+ */
+static int
+pool_finish(struct rctx *c, struct rd_err *err)
+{
+	struct wpool *p = c->pool;
+	struct wjob *j;
+	int i, ret = 0;
+
+	if (p == NULL)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->cv_job);
+	pthread_mutex_unlock(&p->mu);
+	for (i = 0; i < p->nthreads; i++)
+		if (p->started[i])
+			pthread_join(p->threads[i], NULL);
+	/* jobs no writer took (none started) */
+	while ((j = p->head) != NULL) {
+		p->head = j->next;
+		close(j->fd);
+		unlinkat(j->dfd, j->name, 0);
+		close(j->dfd);
+		wjob_free(j);
+	}
+	if (p->failed) {
+		*err = p->err;
+		ret = -1;
+	}
+	pthread_cond_destroy(&p->cv_main);
+	pthread_cond_destroy(&p->cv_job);
+	pthread_mutex_destroy(&p->mu);
+	free(p->threads);
+	free(p->started);
+	free(p);
+	c->pool = NULL;
+	return ret;
+}
+
+static int
+restore_file(struct rctx *c, int dfd, const char *name, const struct rentry *e,
+    struct rd_err *err)
+{
+	struct wpool *p = c->pool;
+	struct wjob *j;
+	int fd;
+
+	if (make_room(c, dfd, name, e->path, err) == -1)
+		return -1;
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (fd == -1)
+		return rd_err_sys(err, errno == EEXIST ? RD_ECANTCREAT : RD_EIO,
+		    "cannot create '%s'", e->path);
+	if (p == NULL) {
+		if (write_content(c, c->st->db, c->pc, fd, dfd, name, e,
+		    err) == -1)
+			return -1;
+		c->res->bytes += e->size;
+		return 0;
+	}
+	j = calloc(1, sizeof(*j));
+	if (j == NULL || (j->e.path = strdup(e->path)) == NULL ||
+	    (j->dfd = dup(dfd)) == -1) {
+		if (j != NULL && j->e.path != NULL)
+			rd_err_sys(err, RD_EIO, "dup");
+		else
+			rd_err_set(err, RD_ENOMEM, "out of memory");
+		close(fd);
+		unlinkat(dfd, name, 0);
+		wjob_free(j);
+		return -1;
+	}
+	j->fd = fd;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	{
+		char *path = j->e.path;
+
+		j->e = *e;
+		j->e.path = path;
+		j->e.target = NULL;
+	}
+	pthread_mutex_lock(&p->mu);
+	while (p->queued >= WQUEUE && !p->failed)
+		pthread_cond_wait(&p->cv_main, &p->mu);
+	if (p->failed) {
+		*err = p->err;
+		pthread_mutex_unlock(&p->mu);
+		close(j->fd);
+		unlinkat(dfd, name, 0);
+		close(j->dfd);
+		wjob_free(j);
+		return -1;
+	}
+	if (p->tail != NULL)
+		p->tail->next = j;
+	else
+		p->head = j;
+	p->tail = j;
+	p->queued++;
+	pthread_cond_signal(&p->cv_job);
+	pthread_mutex_unlock(&p->mu);
+	return 0;
 }
 
 static int
@@ -877,6 +1116,8 @@ rd_restore(struct rd_store *st, int64_t id, const char *target,
 	if (push_dir(&c, tfd, "", 0, NULL, err) == -1)
 		goto out;
 	tfd = -1; /* owned by the stack now */
+	if (pool_start(&c, err) == -1)
+		goto out;
 	if (npaths == 0) {
 		found = 0;
 		if (restore_tree(&c, si.id, NULL, &found, err) == -1)
@@ -905,11 +1146,18 @@ rd_restore(struct rd_store *st, int64_t id, const char *target,
 		free(p);
 		p = NULL;
 	}
+	if (pool_finish(&c, err) == -1)
+		goto out;
 	while (c.depth > 0)
 		if (pop_dir(&c, err) == -1)
 			goto out;
 	ret = 0;
 out:
+	if (c.pool != NULL) {
+		struct rd_err e2 = RD_ERR_INIT;
+
+		(void)pool_finish(&c, &e2);
+	}
 	while (c.depth > 0) {
 		c.depth--;
 		close(c.stack[c.depth].fd);
