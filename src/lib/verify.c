@@ -316,8 +316,14 @@ check_contents(struct vctx *c, int tmpfd, struct rd_err *err)
 				*err = e2;
 				goto out;
 			}
-			if (strncmp(e2.msg, "content ", 8) == 0)
+			if (strncmp(e2.msg, "content ", 8) == 0 &&
+			    strncmp(e2.msg + 8, hex, 2 * RD_HASH_LEN) == 0)
 				snprintf(what, sizeof(what), "%s", e2.msg);
+			else if (strncmp(e2.msg, "content ", 8) == 0)
+				/* a base of its delta chain is damaged */
+				snprintf(what, sizeof(what),
+				    "content %s: its delta base is damaged: %s",
+				    hex, e2.msg);
 			else
 				snprintf(what, sizeof(what), "content %s: %s",
 				    hex, e2.msg);
