@@ -231,7 +231,8 @@ tool_parse_seconds(const char *s, const char *what)
 	}
 	return v;
 bad:
-	tool_die(EX_USAGE, "invalid %s '%s' (expected seconds, or a number with s, m, h, d or w)",
+	tool_die(EX_USAGE,
+	    "invalid %s '%s' (expected seconds, or a number with s, m, h, d or w)",
 	    what, s);
 }
 

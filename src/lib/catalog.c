@@ -25,12 +25,12 @@ static const char schema[] =
     " name TEXT NOT NULL UNIQUE,"
     " size INTEGER NOT NULL);"
     "CREATE TABLE contents("
-    " sha BLOB PRIMARY KEY,"		/* SHA-256 of the full bytes */
-    " size INTEGER NOT NULL,"		/* raw size */
-    " kind INTEGER NOT NULL,"		/* 0 full, 1 delta */
+    " sha BLOB PRIMARY KEY,"  /* SHA-256 of the full bytes */
+    " size INTEGER NOT NULL," /* raw size */
+    " kind INTEGER NOT NULL," /* 0 full, 1 delta */
     " codec INTEGER NOT NULL,"
     " base BLOB REFERENCES contents(sha),"
-    " depth INTEGER NOT NULL,"		/* 0 for full */
+    " depth INTEGER NOT NULL," /* 0 for full */
     " pack INTEGER NOT NULL REFERENCES packs(id),"
     " off INTEGER NOT NULL,"
     " len INTEGER NOT NULL) WITHOUT ROWID;"
@@ -62,19 +62,19 @@ static const char schema[] =
     " skipped INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE entries("
     " id INTEGER PRIMARY KEY,"
-    " path BLOB NOT NULL,"		/* dirs end in '/', root is '' */
-    " first INTEGER NOT NULL,"		/* first snapshot id */
-    " last INTEGER,"			/* last snapshot id, NULL: newest */
-    " type INTEGER NOT NULL,"		/* 'f', 'd', 'l' */
+    " path BLOB NOT NULL,"     /* dirs end in '/', root is '' */
+    " first INTEGER NOT NULL," /* first snapshot id */
+    " last INTEGER,"           /* last snapshot id, NULL: newest */
+    " type INTEGER NOT NULL,"  /* 'f', 'd', 'l' */
     " mode INTEGER NOT NULL,"
     " uid INTEGER NOT NULL,"
     " gid INTEGER NOT NULL,"
     " size INTEGER NOT NULL,"
-    " mtime INTEGER NOT NULL,"		/* nanoseconds */
-    " sha BLOB,"			/* files */
-    " target BLOB,"			/* symlinks */
-    " ino INTEGER NOT NULL DEFAULT 0,"	/* quick check only */
-    " ctime INTEGER NOT NULL DEFAULT 0,"	/* quick check only */
+    " mtime INTEGER NOT NULL,"               /* nanoseconds */
+    " sha BLOB,"                             /* files */
+    " target BLOB,"                          /* symlinks */
+    " ino INTEGER NOT NULL DEFAULT 0,"       /* quick check only */
+    " ctime INTEGER NOT NULL DEFAULT 0,"     /* quick check only */
     " unstable INTEGER NOT NULL DEFAULT 0);" /* changed while read */
     "CREATE INDEX entries_cur ON entries(path) WHERE last IS NULL;"
     "CREATE INDEX entries_path ON entries(path, first);"
@@ -82,28 +82,28 @@ static const char schema[] =
     "CREATE INDEX entries_last ON entries(last) WHERE last IS NOT NULL;"
     "CREATE INDEX entries_first ON entries(first);"
     "CREATE TABLE replicas("
-    " dir TEXT PRIMARY KEY,"		/* absolute path */
-    " version INTEGER NOT NULL,"	/* snapshot the dir holds */
-    " target INTEGER,"			/* while applying: moving to */
+    " dir TEXT PRIMARY KEY,"     /* absolute path */
+    " version INTEGER NOT NULL," /* snapshot the dir holds */
+    " target INTEGER,"           /* while applying: moving to */
     " state TEXT NOT NULL CHECK (state IN ('clean', 'applying')),"
     " updated REAL NOT NULL) WITHOUT ROWID;"
     /* promotions and drills (rdpromote), step by step */
     "CREATE TABLE promotions("
     " id INTEGER PRIMARY KEY,"
     " kind TEXT NOT NULL CHECK (kind IN ('promote', 'drill')),"
-    " version INTEGER NOT NULL,"		/* snapshot promoted or proved */
+    " version INTEGER NOT NULL," /* snapshot promoted or proved */
     " target TEXT NOT NULL,"
     " staging TEXT,"
-    " replica TEXT,"			/* warm replica moved into place */
-    " aside TEXT,"			/* where the old target went */
+    " replica TEXT," /* warm replica moved into place */
+    " aside TEXT,"   /* where the old target went */
     " started REAL NOT NULL,"
     " finished REAL,"
     " state TEXT NOT NULL CHECK (state IN"
     "  ('running', 'done', 'failed', 'aborted')),"
-    " step TEXT,"				/* the step reached */
-    " epoch INTEGER,"			/* after fencing */
-    " rto REAL,"				/* start to healthy, seconds */
-    " rpo REAL,"				/* age of the snapshot, seconds */
+    " step TEXT,"     /* the step reached */
+    " epoch INTEGER," /* after fencing */
+    " rto REAL,"      /* start to healthy, seconds */
+    " rpo REAL,"      /* age of the snapshot, seconds */
     " message TEXT);"
     "CREATE INDEX promotions_kind ON promotions(kind, state, finished);"
     "CREATE TABLE promotion_steps("
@@ -111,7 +111,7 @@ static const char schema[] =
     " step TEXT NOT NULL,"
     " started REAL NOT NULL,"
     " finished REAL,"
-    " outcome TEXT,"			/* ok, failed, skipped */
+    " outcome TEXT," /* ok, failed, skipped */
     " detail TEXT,"
     " PRIMARY KEY (promotion, step)) WITHOUT ROWID;"
     /* rdwatch --record: probe results and state transitions */
@@ -119,7 +119,7 @@ static const char schema[] =
     " id INTEGER PRIMARY KEY,"
     " target TEXT NOT NULL,"
     " time REAL NOT NULL,"
-    " state TEXT NOT NULL,"		/* up, down, error */
+    " state TEXT NOT NULL," /* up, down, error */
     " latency REAL,"
     " reason TEXT);"
     "CREATE INDEX watch_results_target ON watch_results(target, time);"
@@ -127,7 +127,7 @@ static const char schema[] =
     " id INTEGER PRIMARY KEY,"
     " target TEXT NOT NULL,"
     " time REAL NOT NULL,"
-    " previous TEXT NOT NULL,"		/* unknown, up, down */
+    " previous TEXT NOT NULL," /* unknown, up, down */
     " state TEXT NOT NULL,"
     " reason TEXT);"
     "CREATE INDEX watch_transitions_target ON watch_transitions(target, time);";
@@ -216,16 +216,18 @@ rdi_db_open(struct rd_store *st, int readonly, sqlite3 **out,
 	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
 		if (db == NULL)
 			return rd_err_set(err, RD_ENOMEM, "out of memory");
-		rd_err_set(err, RD_ENOENT, "cannot open catalog '%s': %s",
-		    path, sqlite3_errmsg(db));
+		rd_err_set(err, RD_ENOENT, "cannot open catalog '%s': %s", path,
+		    sqlite3_errmsg(db));
 		sqlite3_close(db);
 		return -1;
 	}
 	sqlite3_busy_timeout(db, 10000);
 	sqlite3_extended_result_codes(db, 1);
-	if (rdi_db_exec(db, "PRAGMA foreign_keys=ON;"
-	    "PRAGMA cache_size=-16000;"
-	    "PRAGMA temp_store=FILE;", err) == -1) {
+	if (rdi_db_exec(db,
+	        "PRAGMA foreign_keys=ON;"
+	        "PRAGMA cache_size=-16000;"
+	        "PRAGMA temp_store=FILE;",
+	        err) == -1) {
 		sqlite3_close(db);
 		return -1;
 	}
@@ -234,8 +236,7 @@ rdi_db_open(struct rd_store *st, int readonly, sqlite3 **out,
 }
 
 int
-rdi_db_create(sqlite3 *db, const struct rd_init_opts *opts,
-    struct rd_err *err)
+rdi_db_create(sqlite3 *db, const struct rd_init_opts *opts, struct rd_err *err)
 {
 	char uuid[37], buf[32];
 
@@ -251,7 +252,7 @@ rdi_db_create(sqlite3 *db, const struct rd_init_opts *opts,
 	    rdi_meta_set(db, "uuid", uuid, err) == -1 ||
 	    rdi_meta_set(db, "codec", rd_codec_name(opts->codec), err) == -1 ||
 	    rdi_meta_set(db, "role", opts->standby ? "standby" : "primary",
-		err) == -1 ||
+	        err) == -1 ||
 	    rdi_meta_set(db, "epoch", "1", err) == -1)
 		goto fail;
 	snprintf(buf, sizeof(buf), "%d", opts->chain_max);
@@ -274,7 +275,7 @@ rdi_meta_get(sqlite3 *db, const char *key, char *buf, size_t len,
 	int r, ret = -1;
 
 	if (rdi_db_prepare(db, "SELECT value FROM meta WHERE key = ?", &s,
-	    err) == -1)
+	        err) == -1)
 		return -1;
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	r = rdi_db_step(db, s, err);
@@ -287,8 +288,8 @@ rdi_meta_get(sqlite3 *db, const char *key, char *buf, size_t len,
 		goto out;
 	}
 	v = sqlite3_column_text(s, 0);
-	if ((size_t)snprintf(buf, len, "%s", v != NULL ? (const char *)v :
-	    "") >= len) {
+	if ((size_t)snprintf(buf, len, "%s",
+	        v != NULL ? (const char *)v : "") >= len) {
 		rd_err_set(err, RD_ECORRUPT, "catalog value '%s' is too long",
 		    key);
 		goto out;
@@ -300,15 +301,15 @@ out:
 }
 
 int
-rdi_meta_set(sqlite3 *db, const char *key, const char *val,
-    struct rd_err *err)
+rdi_meta_set(sqlite3 *db, const char *key, const char *val, struct rd_err *err)
 {
 	sqlite3_stmt *s = NULL;
 	int ret = -1;
 
-	if (rdi_db_prepare(db, "INSERT INTO meta(key, value) VALUES (?, ?)"
-	    " ON CONFLICT(key) DO UPDATE SET value = excluded.value", &s,
-	    err) == -1)
+	if (rdi_db_prepare(db,
+	        "INSERT INTO meta(key, value) VALUES (?, ?)"
+	        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+	        &s, err) == -1)
 		return -1;
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, val, -1, SQLITE_STATIC);
@@ -342,7 +343,7 @@ rdi_db_load(struct rd_store *st, struct rd_err *err)
 	memset(&st->info, 0, sizeof(st->info));
 	st->info.format = version;
 	if ((r = rdi_meta_get(st->db, "uuid", st->info.uuid,
-	    sizeof(st->info.uuid), err)) == -1)
+	         sizeof(st->info.uuid), err)) == -1)
 		goto out;
 	if (r == 0) {
 		rd_err_set(err, RD_ECORRUPT, "store '%s' has no identity",
@@ -350,7 +351,7 @@ rdi_db_load(struct rd_store *st, struct rd_err *err)
 		goto out;
 	}
 	if (rdi_meta_get(st->db, "origin", st->info.origin,
-	    sizeof(st->info.origin), err) == -1 ||
+	        sizeof(st->info.origin), err) == -1 ||
 	    rdi_meta_get(st->db, "role", buf, sizeof(buf), err) == -1)
 		goto out;
 	st->info.standby = strcmp(buf, "standby") == 0;
@@ -361,8 +362,8 @@ rdi_db_load(struct rd_store *st, struct rd_err *err)
 	else if (strcmp(buf, "zstd") == 0)
 		st->info.codec = RD_CODEC_ZSTD;
 	else {
-		rd_err_set(err, RD_ECORRUPT, "store '%s' has unknown codec '%s'",
-		    st->path, buf);
+		rd_err_set(err, RD_ECORRUPT,
+		    "store '%s' has unknown codec '%s'", st->path, buf);
 		goto out;
 	}
 	if (rdi_meta_get(st->db, "chain_max", buf, sizeof(buf), err) == -1)

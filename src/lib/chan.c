@@ -26,8 +26,8 @@
 #include "rd_int.h"
 
 #define PREAMBLE "RDSHIP1\n"
-#define OBUF_SZ (256 * 1024)
-#define IBUF_SZ (256 * 1024)
+#define OBUF_SZ  (256 * 1024)
+#define IBUF_SZ  (256 * 1024)
 
 int
 rdi_chan_init(struct rdi_chan *ch, int fd_in, int fd_out,
@@ -61,8 +61,7 @@ rdi_chan_release(struct rdi_chan *ch)
 }
 
 static int
-raw_write(struct rdi_chan *ch, const void *buf, size_t len,
-    struct rd_err *err)
+raw_write(struct rdi_chan *ch, const void *buf, size_t len, struct rd_err *err)
 {
 	const unsigned char *p = buf;
 	size_t n;
@@ -87,7 +86,8 @@ rdi_chan_flush(struct rdi_chan *ch, struct rd_err *err)
 {
 	if (ch->olen == 0)
 		return 0;
-	if (rdi_write_all(ch->fd_out, ch->obuf, ch->olen, "stream", err) == -1) {
+	if (rdi_write_all(ch->fd_out, ch->obuf, ch->olen, "stream", err) ==
+	    -1) {
 		if (err->sys_errno == EPIPE)
 			rd_err_set(err, RD_EIO,
 			    "the other side closed the stream");
@@ -138,8 +138,8 @@ rdi_chan_send_preamble(struct rdi_chan *ch, struct rd_err *err)
 {
 	unsigned char flags = (unsigned char)(ch->keyed ? 1 : 0);
 
-	if (ch->initiator && rdi_random(ch->nonce, sizeof(ch->nonce),
-	    err) == -1)
+	if (ch->initiator &&
+	    rdi_random(ch->nonce, sizeof(ch->nonce), err) == -1)
 		return -1;
 	if (raw_write(ch, PREAMBLE, 8, err) == -1 ||
 	    raw_write(ch, &flags, 1, err) == -1 ||
@@ -182,15 +182,15 @@ rdi_chan_recv_preamble(struct rdi_chan *ch, int *keyed, struct rd_err *err)
 }
 
 static int
-mac_start(struct rdi_chan *ch, struct rdi_hmac *m, int outgoing,
-    uint64_t seq, int type, uint64_t len, struct rd_err *err)
+mac_start(struct rdi_chan *ch, struct rdi_hmac *m, int outgoing, uint64_t seq,
+    int type, uint64_t len, struct rd_err *err)
 {
 	static const unsigned char zero[RD_HASH_LEN];
 	unsigned char hdr[1 + 8 + 16 + 1 + 8];
 
 	rdi_hmac_release(m);
-	if (rdi_hmac_init(m, ch->keyed ? ch->key : zero, RD_HASH_LEN,
-	    err) == -1)
+	if (rdi_hmac_init(m, ch->keyed ? ch->key : zero, RD_HASH_LEN, err) ==
+	    -1)
 		return -1;
 	/* direction: frames of the session's initiator are 'I' */
 	hdr[0] = (unsigned char)((outgoing == ch->initiator) ? 'I' : 'R');
@@ -202,8 +202,7 @@ mac_start(struct rdi_chan *ch, struct rdi_hmac *m, int outgoing,
 }
 
 int
-rdi_chan_begin(struct rdi_chan *ch, int type, uint64_t len,
-    struct rd_err *err)
+rdi_chan_begin(struct rdi_chan *ch, int type, uint64_t len, struct rd_err *err)
 {
 	unsigned char hdr[9];
 
@@ -261,8 +260,7 @@ rdi_chan_send(struct rdi_chan *ch, int type, const void *buf, size_t len,
 }
 
 int
-rdi_chan_next(struct rdi_chan *ch, int *type, uint64_t *len,
-    struct rd_err *err)
+rdi_chan_next(struct rdi_chan *ch, int *type, uint64_t *len, struct rd_err *err)
 {
 	unsigned char hdr[9];
 

@@ -25,9 +25,9 @@ enum job_kind { JOB_SIG, JOB_DELTA, JOB_PATCH };
 struct rdi_rsjob {
 	enum job_kind kind;
 	rs_job_t *job;
-	rs_signature_t *sig;	/* delta: the loaded signature */
-	int basis_fd;		/* patch: the old version */
-	int io_errno;		/* patch: errno of a failed pread */
+	rs_signature_t *sig; /* delta: the loaded signature */
+	int basis_fd;        /* patch: the old version */
+	int io_errno;        /* patch: errno of a failed pread */
 	int done;
 	char out[RSOUT];
 };
@@ -143,8 +143,7 @@ job_run(struct rdi_rsjob *j, const void *buf, size_t len, int eof,
 			j->done = 1;
 			if (b.avail_in > 0)
 				return rd_err_set(err, RD_ECORRUPT,
-				    "%s input has trailing bytes",
-				    job_what(j));
+				    "%s input has trailing bytes", job_what(j));
 			return 0;
 		}
 		if (r != RS_BLOCKED) {
@@ -164,8 +163,9 @@ job_run(struct rdi_rsjob *j, const void *buf, size_t len, int eof,
 		if (produced == 0 && b.avail_in == in_before) {
 			/* blocked without progress: input ended early */
 			if (++stalls > 2)
-				return rd_err_set(err, eof ? RD_ECORRUPT :
-				    RD_EINTERNAL, "%s input is %s", job_what(j),
+				return rd_err_set(err,
+				    eof ? RD_ECORRUPT : RD_EINTERNAL,
+				    "%s input is %s", job_what(j),
 				    eof ? "truncated" : "stalled");
 		} else {
 			stalls = 0;

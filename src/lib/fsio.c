@@ -42,8 +42,8 @@ rdi_write_all(int fd, const void *buf, size_t len, const char *what,
 }
 
 int
-rdi_pwrite_all(int fd, const void *buf, size_t len, off_t off,
-    const char *what, struct rd_err *err)
+rdi_pwrite_all(int fd, const void *buf, size_t len, off_t off, const char *what,
+    struct rd_err *err)
 {
 	const unsigned char *p = buf;
 	ssize_t n;
@@ -76,7 +76,8 @@ rdi_read_full(int fd, void *buf, size_t len, const char *what,
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			return rd_err_sys(err, RD_EIO, "cannot read '%s'", what);
+			return rd_err_sys(err, RD_EIO, "cannot read '%s'",
+			    what);
 		}
 		if (n == 0)
 			break;
@@ -98,7 +99,8 @@ rdi_pread_exact(int fd, void *buf, size_t len, off_t off, const char *what,
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			return rd_err_sys(err, RD_EIO, "cannot read '%s'", what);
+			return rd_err_sys(err, RD_EIO, "cannot read '%s'",
+			    what);
 		}
 		if (n == 0)
 			return rd_err_set(err, RD_ECORRUPT,
@@ -204,8 +206,7 @@ int
 rdi_random(void *buf, size_t len, struct rd_err *err)
 {
 	if (RAND_bytes(buf, (int)len) != 1)
-		return rd_err_set(err, RD_EINTERNAL,
-		    "cannot get random bytes");
+		return rd_err_set(err, RD_EINTERNAL, "cannot get random bytes");
 	return 0;
 }
 
@@ -266,8 +267,8 @@ rdi_open_parent(int rootfd, const char *path, char *name, struct rd_err *err)
 		return rd_err_sys(err, RD_EIO, "cannot open directory");
 	for (;;) {
 		slash = memchr(p, '/', len - (size_t)(p - path));
-		n = slash != NULL ? (size_t)(slash - p) :
-		    len - (size_t)(p - path);
+		n = slash != NULL ? (size_t)(slash - p)
+		                  : len - (size_t)(p - path);
 		if (n == 0 || n > NAME_MAX) {
 			close(fd);
 			return rd_err_set(err, RD_ECORRUPT,
@@ -280,8 +281,8 @@ rdi_open_parent(int rootfd, const char *path, char *name, struct rd_err *err)
 		}
 		memcpy(comp, p, n);
 		comp[n] = '\0';
-		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
+		nfd = openat(fd, comp,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (nfd == -1) {
 			rd_err_sys(err, RD_EIO, "cannot open '%.*s'",
 			    (int)(slash - path), path);

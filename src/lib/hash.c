@@ -158,7 +158,6 @@ rd_unhex(const char *hex, unsigned char *out, size_t len)
 	return 0;
 }
 
-
 int
 rdi_hmac_init(struct rdi_hmac *m, const unsigned char *key, size_t keylen,
     struct rd_err *err)

@@ -82,8 +82,8 @@ rdi_packw_open(struct rd_store *st, int64_t id, struct rdi_packw *pw,
 		return -1;
 	rd_hex(rnd, sizeof(rnd), pw->name);
 	snprintf(tmp, sizeof(tmp), "tmp/%s.pack", pw->name);
-	pw->fd = openat(st->dfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
+	pw->fd = openat(st->dfd, tmp,
+	    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (pw->fd == -1)
 		return rd_err_sys(err, RD_EIO, "cannot create '%s/%s'",
 		    st->path, tmp);
@@ -135,7 +135,7 @@ rdi_packw_end(struct rdi_packw *pw, int64_t raw_size, int64_t *off,
 	pw->hdr.crc = pw->crc;
 	rdi_objhdr_encode(&pw->hdr, hdr);
 	if (rdi_pwrite_all(pw->fd, hdr, sizeof(hdr), pw->obj_start, "pack",
-	    err) == -1)
+	        err) == -1)
 		return -1;
 	*off = pw->obj_start;
 	*len = pw->hdr.len;
@@ -209,8 +209,7 @@ rdi_pack_open(struct rd_store *st, const char *name, struct rd_err *err)
 	int fd;
 
 	if (strlen(name) != 32 || strspn(name, "0123456789abcdef") != 32)
-		return rd_err_set(err, RD_ECORRUPT, "bad pack name '%s'",
-		    name);
+		return rd_err_set(err, RD_ECORRUPT, "bad pack name '%s'", name);
 	snprintf(path, sizeof(path), "packs/%s.pack", name);
 	fd = openat(st->dfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1) {
@@ -237,16 +236,15 @@ rdi_obj_read(int fd, const char *packname, int64_t off,
 	size_t want;
 	int ret = -1;
 
-	if (rdi_pread_exact(fd, raw, sizeof(raw), (off_t)off, packname,
-	    err) == -1)
+	if (rdi_pread_exact(fd, raw, sizeof(raw), (off_t)off, packname, err) ==
+	    -1)
 		return -1;
 	if (rdi_objhdr_decode(raw, &h, err) == -1) {
 		char why[sizeof(err->msg)];
 
 		memcpy(why, err->msg, sizeof(why));
-		return rd_err_set(err, RD_ECORRUPT,
-		    "pack '%s' offset %lld: %s", packname, (long long)off,
-		    why);
+		return rd_err_set(err, RD_ECORRUPT, "pack '%s' offset %lld: %s",
+		    packname, (long long)off, why);
 	}
 	if ((kind == RDI_OBJ_SIG) != (h.kind == RDI_OBJ_SIG) ||
 	    memcmp(h.sha, sha, RD_HASH_LEN) != 0)
@@ -332,8 +330,7 @@ rdi_packcache_new(struct rd_store *st)
 }
 
 int
-rdi_packcache_fd(struct rdi_packcache *pc, const char *name,
-    struct rd_err *err)
+rdi_packcache_fd(struct rdi_packcache *pc, const char *name, struct rd_err *err)
 {
 	struct pc_slot *s;
 	int i, fd;

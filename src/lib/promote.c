@@ -42,10 +42,8 @@
 
 extern char **environ;
 
-static const char *const steps[] = {
-	"preflight", "fence", "materialize", "verify", "switch", "start",
-	"check", "record"
-};
+static const char *const steps[] = { "preflight", "fence", "materialize",
+	"verify", "switch", "start", "check", "record" };
 #define NSTEPS ((int)(sizeof(steps) / sizeof(steps[0])))
 enum {
 	S_PREFLIGHT,
@@ -62,16 +60,16 @@ struct pctx {
 	struct rd_store *st;
 	const struct rd_promote_opts *o;
 	struct rd_promote_result *res;
-	int64_t id;		/* promotions.id */
+	int64_t id; /* promotions.id */
 	int resumed;
-	double t0;		/* start of the promotion (first run) */
-	char target[1024];	/* absolute, at most 1000 bytes */
+	double t0;         /* start of the promotion (first run) */
+	char target[1024]; /* absolute, at most 1000 bytes */
 	char staging[1100];
 	char aside[1100];
-	char replica[1100];	/* used for materialize, or "" */
-	char preflight[512];	/* what the preflight found */
-	int epoch_raised;	/* the journal says this promotion raised it */
-	char store_abs[1024];	/* for hooks */
+	char replica[1100];   /* used for materialize, or "" */
+	char preflight[512];  /* what the preflight found */
+	int epoch_raised;     /* the journal says this promotion raised it */
+	char store_abs[1024]; /* for hooks */
 	double snap_finished;
 	int done[NSTEPS];
 };
@@ -82,13 +80,12 @@ rd_promote_step_name(int step)
 	return step >= 0 && step < NSTEPS ? steps[step] : "?";
 }
 
-static void
-say(struct pctx *c, int step, const char *outcome, double secs,
+static void say(struct pctx *c, int step, const char *outcome, double secs,
     const char *fmt, ...) RD_PRINTF(5, 6);
 
 static void
-say(struct pctx *c, int step, const char *outcome, double secs,
-    const char *fmt, ...)
+say(struct pctx *c, int step, const char *outcome, double secs, const char *fmt,
+    ...)
 {
 	char detail[512];
 	va_list ap;
@@ -135,10 +132,12 @@ out:
 static int
 step_begin(struct pctx *c, int step, struct rd_err *err)
 {
-	if (exec_sql(c->st, "INSERT INTO promotion_steps(promotion, step,"
-	    " started) VALUES (?1, ?2, ?4) ON CONFLICT(promotion, step) DO"
-	    " UPDATE SET started = ?4, finished = NULL, outcome = NULL,"
-	    " detail = NULL", c->id, steps[step], NULL, rd_now(), err) == -1)
+	if (exec_sql(c->st,
+	        "INSERT INTO promotion_steps(promotion, step,"
+	        " started) VALUES (?1, ?2, ?4) ON CONFLICT(promotion, step) DO"
+	        " UPDATE SET started = ?4, finished = NULL, outcome = NULL,"
+	        " detail = NULL",
+	        c->id, steps[step], NULL, rd_now(), err) == -1)
 		return -1;
 	return exec_sql(c->st, "UPDATE promotions SET step = ?2 WHERE id = ?1",
 	    c->id, steps[step], NULL, 0, err);
@@ -148,9 +147,10 @@ static int
 finish(struct pctx *c, const char *state, const char *message,
     struct rd_err *err)
 {
-	return exec_sql(c->st, "UPDATE promotions SET state = ?2,"
-	    " message = ?3, finished = ?4 WHERE id = ?1", c->id, state,
-	    message, rd_now(), err);
+	return exec_sql(c->st,
+	    "UPDATE promotions SET state = ?2,"
+	    " message = ?3, finished = ?4 WHERE id = ?1",
+	    c->id, state, message, rd_now(), err);
 }
 
 /* Record the end of a step and its outcome ("ok", "failed"). */
@@ -161,9 +161,11 @@ end_step(struct pctx *c, int step, const char *outcome, const char *detail,
 	sqlite3_stmt *q = NULL;
 	int ret = -1;
 
-	if (rdi_db_prepare(c->st->db, "UPDATE promotion_steps SET"
-	    " finished = ?, outcome = ?, detail = ? WHERE promotion = ?"
-	    " AND step = ?", &q, err) == -1)
+	if (rdi_db_prepare(c->st->db,
+	        "UPDATE promotion_steps SET"
+	        " finished = ?, outcome = ?, detail = ? WHERE promotion = ?"
+	        " AND step = ?",
+	        &q, err) == -1)
 		return -1;
 	sqlite3_bind_double(q, 1, rd_now());
 	sqlite3_bind_text(q, 2, outcome, -1, SQLITE_STATIC);
@@ -182,13 +184,12 @@ out:
 }
 
 static int
-set_field(struct pctx *c, const char *col, const char *val,
-    struct rd_err *err)
+set_field(struct pctx *c, const char *col, const char *val, struct rd_err *err)
 {
 	char sql[128];
 
-	snprintf(sql, sizeof(sql), "UPDATE promotions SET %s = ?2 WHERE id = ?1",
-	    col);
+	snprintf(sql, sizeof(sql),
+	    "UPDATE promotions SET %s = ?2 WHERE id = ?1", col);
 	return exec_sql(c->st, sql, c->id, val, NULL, 0, err);
 }
 
@@ -336,8 +337,8 @@ count_tree(int fd, int64_t *n, int depth, struct rd_err *err)
 		(*n)++;
 		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
 			continue;
-		sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC);
+		sub = openat(fd, de->d_name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub == -1)
 			continue;
 		ret = count_tree(sub, n, depth + 1, err);
@@ -364,9 +365,11 @@ rd_tree_verify(struct rd_store *st, int64_t id, const char *dir, int quick,
 	rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd == -1)
 		return rd_err_sys(err, RD_EIO, "cannot open '%s'", dir);
-	if (rdi_db_prepare(st->db, "SELECT path, type, mode, size, mtime, sha,"
-	    " target FROM entries WHERE first <= ?1"
-	    " AND (last IS NULL OR last >= ?1) ORDER BY path", &q, err) == -1)
+	if (rdi_db_prepare(st->db,
+	        "SELECT path, type, mode, size, mtime, sha,"
+	        " target FROM entries WHERE first <= ?1"
+	        " AND (last IS NULL OR last >= ?1) ORDER BY path",
+	        &q, err) == -1)
 		goto out;
 	sqlite3_bind_int64(q, 1, id);
 	while (!bad) {
@@ -377,7 +380,8 @@ rd_tree_verify(struct rd_store *st, int64_t id, const char *dir, int quick,
 			break;
 		n = sqlite3_column_bytes(q, 0);
 		if (n >= (int)sizeof(path)) {
-			rd_err_set(err, RD_ECORRUPT, "path too long in catalog");
+			rd_err_set(err, RD_ECORRUPT,
+			    "path too long in catalog");
 			goto out;
 		}
 		if (n > 0)
@@ -390,7 +394,8 @@ rd_tree_verify(struct rd_store *st, int64_t id, const char *dir, int quick,
 		count++;
 		if (n == 0) {
 			if (fstat(rootfd, &sb) == -1) {
-				rd_err_sys(err, RD_EIO, "cannot stat '%s'", dir);
+				rd_err_sys(err, RD_EIO, "cannot stat '%s'",
+				    dir);
 				goto out;
 			}
 			if ((sb.st_mode & 07777) != mode) {
@@ -402,8 +407,8 @@ rd_tree_verify(struct rd_store *st, int64_t id, const char *dir, int quick,
 			continue;
 		}
 		pfd = rdi_open_parent(rootfd, path, name, err);
-		if (pfd == -1 || fstatat(pfd, name, &sb,
-		    AT_SYMLINK_NOFOLLOW) == -1) {
+		if (pfd == -1 ||
+		    fstatat(pfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
 			snprintf(why, whylen, "'%s' is missing", path);
 			rd_err_clear(err);
 			bad = 1;
@@ -429,15 +434,17 @@ rd_tree_verify(struct rd_store *st, int64_t id, const char *dir, int quick,
 			bad = 1;
 		} else if (type == RD_TYPE_SYMLINK) {
 			len = readlinkat(pfd, name, link, sizeof(link) - 1);
-			if (len < 0 || (size_t)len != (size_t)
-			    sqlite3_column_bytes(q, 6) || memcmp(link,
-			    sqlite3_column_blob(q, 6), (size_t)len) != 0) {
+			if (len < 0 ||
+			    (size_t)len != (size_t)sqlite3_column_bytes(q, 6) ||
+			    memcmp(link, sqlite3_column_blob(q, 6),
+			        (size_t)len) != 0) {
 				snprintf(why, whylen,
 				    "'%s': symlink target differs", path);
 				bad = 1;
 			}
 		} else if (type == RD_TYPE_FILE && !quick) {
-			fd = openat(pfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			fd = openat(pfd, name,
+			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd == -1 || rd_sha256_fd(fd, sha, err) == -1) {
 				snprintf(why, whylen, "'%s' cannot be read",
 				    path);
@@ -445,7 +452,7 @@ rd_tree_verify(struct rd_store *st, int64_t id, const char *dir, int quick,
 				bad = 1;
 			} else if (sqlite3_column_bytes(q, 5) != RD_HASH_LEN ||
 			    memcmp(sha, sqlite3_column_blob(q, 5),
-				RD_HASH_LEN) != 0) {
+			        RD_HASH_LEN) != 0) {
 				snprintf(why, whylen,
 				    "'%s': content does not match its SHA-256",
 				    path);
@@ -490,8 +497,9 @@ remove_tree_at(int dfd, const char *name, int depth, struct rd_err *err)
 	int fd, ret = 0;
 
 	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
-		return errno == ENOENT ? 0 :
-		    rd_err_sys(err, RD_EIO, "cannot stat '%s'", name);
+		return errno == ENOENT
+		    ? 0
+		    : rd_err_sys(err, RD_EIO, "cannot stat '%s'", name);
 	if (!S_ISDIR(sb.st_mode)) {
 		if (unlinkat(dfd, name, 0) == -1 && errno != ENOENT)
 			return rd_err_sys(err, RD_EIO, "cannot remove '%s'",
@@ -500,8 +508,7 @@ remove_tree_at(int dfd, const char *name, int depth, struct rd_err *err)
 	}
 	if (depth > 1024)
 		return rd_err_set(err, RD_EIO, "tree is too deep");
-	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return rd_err_sys(err, RD_EIO, "cannot open '%s'", name);
 	d = fdopendir(fd);
@@ -570,7 +577,7 @@ absolute_target(const char *target, char out[1024], struct rd_err *err)
 		return rd_err_set(err, RD_EUSAGE,
 		    "target path is too long (1000 bytes at most)");
 	if ((size_t)snprintf(out, 1024, "%.1000s/%.255s",
-	    strcmp(dir, "/") == 0 ? "" : dir, base) >= 1000)
+	        strcmp(dir, "/") == 0 ? "" : dir, base) >= 1000)
 		return rd_err_set(err, RD_EUSAGE,
 		    "target path is too long (1000 bytes at most)");
 	return 0;
@@ -587,8 +594,9 @@ do_preflight(struct pctx *c, struct rd_err *err)
 
 	if (c->o->drill || c->o->primary == NULL) {
 		snprintf(c->preflight, sizeof(c->preflight), "%s",
-		    c->o->drill ? "drill: the primary is not checked" :
-		    "no --primary probe given: the primary was not checked");
+		    c->o->drill
+		        ? "drill: the primary is not checked"
+		        : "no --primary probe given: the primary was not checked");
 		return 0;
 	}
 	r = probe_once(c, c->o->primary, why, sizeof(why), err);
@@ -600,9 +608,10 @@ do_preflight(struct pctx *c, struct rd_err *err)
 		    c->o->primary);
 		return 1;
 	}
-	snprintf(c->preflight, sizeof(c->preflight), r == 1 ?
-	    "primary %.200s is up, promoting anyway (--force)" :
-	    "primary %.200s is down (%.250s)", c->o->primary, why);
+	snprintf(c->preflight, sizeof(c->preflight),
+	    r == 1 ? "primary %.200s is up, promoting anyway (--force)"
+	           : "primary %.200s is down (%.250s)",
+	    c->o->primary, why);
 	return 0;
 }
 
@@ -636,7 +645,7 @@ do_fence(struct pctx *c, struct rd_err *err)
 		return -1;
 	if (rdi_meta_set(c->st->db, "epoch", val, err) == -1 ||
 	    exec_sql(c->st, "UPDATE promotions SET epoch = ?2 WHERE id = ?1",
-		c->id, val, NULL, 0, err) == -1 ||
+	        c->id, val, NULL, 0, err) == -1 ||
 	    rdi_db_exec(c->st->db, "COMMIT", err) == -1) {
 		sqlite3_exec(c->st->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
@@ -661,9 +670,12 @@ find_replica(struct pctx *c, struct rd_err *err)
 		return 0;
 	snprintf(parent, sizeof(parent), "%s", c->target);
 	if (stat(dirname(parent), &a) == -1)
-		return rd_err_sys(err, RD_EIO, "cannot stat the target's directory");
-	if (rdi_db_prepare(c->st->db, "SELECT dir FROM replicas WHERE"
-	    " version = ? AND state = 'clean'", &q, err) == -1)
+		return rd_err_sys(err, RD_EIO,
+		    "cannot stat the target's directory");
+	if (rdi_db_prepare(c->st->db,
+	        "SELECT dir FROM replicas WHERE"
+	        " version = ? AND state = 'clean'",
+	        &q, err) == -1)
 		return -1;
 	sqlite3_bind_int64(q, 1, c->res->version);
 	for (;;) {
@@ -674,8 +686,7 @@ find_replica(struct pctx *c, struct rd_err *err)
 			break;
 		dir = sqlite3_column_text(q, 0);
 		if (dir == NULL || strlen((const char *)dir) >= 1000 ||
-		    stat((const char *)dir, &b) == -1 ||
-		    b.st_dev != a.st_dev)
+		    stat((const char *)dir, &b) == -1 || b.st_dev != a.st_dev)
 			continue;
 		snprintf(c->replica, sizeof(c->replica), "%.1000s",
 		    (const char *)dir);
@@ -726,8 +737,10 @@ do_materialize(struct pctx *c, struct rd_err *err)
 		if (rename(c->replica, c->staging) == 0) {
 			c->res->used_replica = 1;
 			/* the replica dir is gone; forget it */
-			if (rdi_db_prepare(c->st->db, "DELETE FROM replicas"
-			    " WHERE dir = ?", &q, err) == -1)
+			if (rdi_db_prepare(c->st->db,
+			        "DELETE FROM replicas"
+			        " WHERE dir = ?",
+			        &q, err) == -1)
 				return -1;
 			sqlite3_bind_text(q, 1, c->replica, -1, SQLITE_STATIC);
 			r = rdi_db_step(c->st->db, q, err);
@@ -739,7 +752,7 @@ do_materialize(struct pctx *c, struct rd_err *err)
 		c->replica[0] = '\0';
 	}
 	if (rd_restore(c->st, c->res->version, c->staging, NULL, 0, &ro, &rr,
-	    err) == -1) {
+	        err) == -1) {
 		struct rd_err e2 = RD_ERR_INIT;
 
 		(void)remove_tree(c->staging, &e2);
@@ -813,8 +826,8 @@ do_switch(struct pctx *c, struct rd_err *err)
 		    c->staging, c->target);
 	if (fsync_parent(c->target, err) == -1)
 		return -1;
-	if (!c->o->drill && rdi_meta_set(c->st->db, "role", "primary",
-	    err) == -1)
+	if (!c->o->drill &&
+	    rdi_meta_set(c->st->db, "role", "primary", err) == -1)
 		return -1;
 	return 0;
 }
@@ -832,8 +845,8 @@ do_start(struct pctx *c, struct rd_err *err)
 		return -1;
 	if (r == 1) {
 		snprintf(c->res->message, sizeof(c->res->message),
-		    "start command failed (%s); '%s' holds snapshot %lld",
-		    why, c->target, (long long)c->res->version);
+		    "start command failed (%s); '%s' holds snapshot %lld", why,
+		    c->target, (long long)c->res->version);
 		return 1;
 	}
 	return 0;
@@ -874,10 +887,9 @@ do_check(struct pctx *c, struct rd_err *err)
 /* ------------------------------------------------------------------ */
 /* The driver */
 
-static int (*const step_fn[])(struct pctx *, struct rd_err *) = {
-	do_preflight, do_fence, do_materialize, do_verify, do_switch,
-	do_start, do_check, NULL
-};
+static int (*const step_fn[])(struct pctx *, struct rd_err *) = { do_preflight,
+	do_fence, do_materialize, do_verify, do_switch, do_start, do_check,
+	NULL };
 
 /* Describe what a step did, for the journal and the caller. */
 static void
@@ -893,8 +905,8 @@ step_detail(struct pctx *c, int s, char *buf, size_t len)
 			snprintf(buf, len, "drill: nothing fenced");
 		else
 			snprintf(buf, len, "%sepoch is now %lld",
-			    c->o->fence != NULL ? "fence command succeeded; " :
-			    "no --fence command; ",
+			    c->o->fence != NULL ? "fence command succeeded; "
+			                        : "no --fence command; ",
 			    (long long)c->st->info.epoch);
 		break;
 	case S_MATERIALIZE:
@@ -906,25 +918,29 @@ step_detail(struct pctx *c, int s, char *buf, size_t len)
 			    (long long)c->res->version, c->staging);
 		break;
 	case S_VERIFY:
-		snprintf(buf, len, c->o->quick_verify ?
-		    "%lld entries, metadata only (quick: contents NOT hashed)" :
-		    "%lld entries, every file hashed",
+		snprintf(buf, len,
+		    c->o->quick_verify
+		        ? "%lld entries, metadata only (quick: contents NOT hashed)"
+		        : "%lld entries, every file hashed",
 		    (long long)c->res->files);
 		break;
 	case S_SWITCH:
 		if (c->aside[0] != '\0')
-			snprintf(buf, len, "%s in place; the old one kept as %s",
-			    c->target, c->aside);
+			snprintf(buf, len,
+			    "%s in place; the old one kept as %s", c->target,
+			    c->aside);
 		else
 			snprintf(buf, len, "%s in place", c->target);
 		break;
 	case S_START:
-		snprintf(buf, len, "%s", c->o->start != NULL ?
-		    "start command succeeded" : "no --start command");
+		snprintf(buf, len, "%s",
+		    c->o->start != NULL ? "start command succeeded"
+		                        : "no --start command");
 		break;
 	case S_CHECK:
-		snprintf(buf, len, c->o->check != NULL ? "%s is up" :
-		    "no --check probe", c->o->check);
+		snprintf(buf, len,
+		    c->o->check != NULL ? "%s is up" : "no --check probe",
+		    c->o->check);
 		break;
 	default:
 		break;
@@ -939,9 +955,11 @@ load_running(struct pctx *c, int *found, struct rd_err *err)
 	int r, ret = -1;
 
 	*found = 0;
-	if (rdi_db_prepare(c->st->db, "SELECT id, kind, target, version,"
-	    " started, aside, replica, epoch FROM promotions"
-	    " WHERE state = 'running' ORDER BY id DESC LIMIT 1", &q, err) == -1)
+	if (rdi_db_prepare(c->st->db,
+	        "SELECT id, kind, target, version,"
+	        " started, aside, replica, epoch FROM promotions"
+	        " WHERE state = 'running' ORDER BY id DESC LIMIT 1",
+	        &q, err) == -1)
 		return -1;
 	r = rdi_db_step(c->st->db, q, err);
 	if (r == -1)
@@ -950,7 +968,7 @@ load_running(struct pctx *c, int *found, struct rd_err *err)
 		t = sqlite3_column_text(q, 2);
 		if (t == NULL || strcmp((const char *)t, c->target) != 0 ||
 		    strcmp((const char *)sqlite3_column_text(q, 1),
-			c->o->drill ? "drill" : "promote") != 0) {
+		        c->o->drill ? "drill" : "promote") != 0) {
 			snprintf(c->res->message, sizeof(c->res->message),
 			    "%s %lld into '%s' is unfinished: rerun that command to finish it, or rdpromote --abort it",
 			    (const char *)sqlite3_column_text(q, 1),
@@ -975,8 +993,10 @@ load_running(struct pctx *c, int *found, struct rd_err *err)
 	sqlite3_finalize(q);
 	q = NULL;
 	if (*found == 1) {
-		if (rdi_db_prepare(c->st->db, "SELECT step FROM promotion_steps"
-		    " WHERE promotion = ? AND outcome = 'ok'", &q, err) == -1)
+		if (rdi_db_prepare(c->st->db,
+		        "SELECT step FROM promotion_steps"
+		        " WHERE promotion = ? AND outcome = 'ok'",
+		        &q, err) == -1)
 			return -1;
 		sqlite3_bind_int64(q, 1, c->id);
 		for (;;) {
@@ -1006,9 +1026,11 @@ new_promotion(struct pctx *c, struct rd_err *err)
 	sqlite3_stmt *q = NULL;
 	int ret = -1;
 
-	if (rdi_db_prepare(c->st->db, "INSERT INTO promotions(kind, version,"
-	    " target, staging, started, state) VALUES (?, ?, ?, ?, ?,"
-	    " 'running')", &q, err) == -1)
+	if (rdi_db_prepare(c->st->db,
+	        "INSERT INTO promotions(kind, version,"
+	        " target, staging, started, state) VALUES (?, ?, ?, ?, ?,"
+	        " 'running')",
+	        &q, err) == -1)
 		return -1;
 	sqlite3_bind_text(q, 1, c->o->drill ? "drill" : "promote", -1,
 	    SQLITE_STATIC);
@@ -1062,8 +1084,8 @@ setup(struct pctx *c, struct rd_store *st, const char *target,
 	snprintf(b, sizeof(b), "%s", c->target);
 	snprintf(d, sizeof(d), "%.1000s", c->target);
 	if ((size_t)snprintf(c->staging, sizeof(c->staging),
-	    "%.1000s/.%.80s.rdpromote", dirname(d), basename(b)) >=
-	    sizeof(c->staging))
+	        "%.1000s/.%.80s.rdpromote", dirname(d),
+	        basename(b)) >= sizeof(c->staging))
 		return rd_err_set(err, RD_EUSAGE, "target path is too long");
 	snprintf(res->target, sizeof(res->target), "%s", c->target);
 	if (realpath(st->path, b) == NULL || strlen(b) >= sizeof(c->store_abs))
@@ -1079,40 +1101,48 @@ plan(struct pctx *c, struct rd_err *err)
 {
 	char line[4096];
 
-	say(c, S_PREFLIGHT, "plan", 0, "%s", c->o->drill ?
-	    "check snapshot exists (drill: the primary is not checked)" :
-	    c->o->primary != NULL ? "check the primary is down" :
-	    "no --primary probe: the primary would not be checked");
+	say(c, S_PREFLIGHT, "plan", 0, "%s",
+	    c->o->drill
+	        ? "check snapshot exists (drill: the primary is not checked)"
+	        : c->o->primary != NULL
+	        ? "check the primary is down"
+	        : "no --primary probe: the primary would not be checked");
 	if (c->o->drill)
 		say(c, S_FENCE, "plan", 0, "drill: no fence, epoch unchanged");
 	else
 		say(c, S_FENCE, "plan", 0, "%s; raise the epoch to %lld",
-		    c->o->fence != NULL ? "run the fence command" :
-		    "no --fence command", (long long)c->st->info.epoch + 1);
+		    c->o->fence != NULL ? "run the fence command"
+		                        : "no --fence command",
+		    (long long)c->st->info.epoch + 1);
 	if (find_replica(c, err) == 0 && c->replica[0] != '\0')
 		say(c, S_MATERIALIZE, "plan", 0,
 		    "move the warm replica %s into place", c->replica);
 	else
-		say(c, S_MATERIALIZE, "plan", 0, "restore snapshot %lld into %s",
-		    (long long)c->res->version, c->staging);
+		say(c, S_MATERIALIZE, "plan", 0,
+		    "restore snapshot %lld into %s", (long long)c->res->version,
+		    c->staging);
 	rd_err_clear(err);
-	say(c, S_VERIFY, "plan", 0, "%s", c->o->quick_verify ?
-	    "check every entry's metadata (quick: contents NOT hashed)" :
-	    "check every entry and hash every file");
+	say(c, S_VERIFY, "plan", 0, "%s",
+	    c->o->quick_verify
+	        ? "check every entry's metadata (quick: contents NOT hashed)"
+	        : "check every entry and hash every file");
 	if (exists(c->target))
-		snprintf(line, sizeof(line), "%s takes the place of %s; the old one is kept as %s.pre-promote-TIMESTAMP",
+		snprintf(line, sizeof(line),
+		    "%s takes the place of %s; the old one is kept as %s.pre-promote-TIMESTAMP",
 		    c->staging, c->target, c->target);
 	else
 		snprintf(line, sizeof(line), "rename %s to %s", c->staging,
 		    c->target);
 	say(c, S_SWITCH, "plan", 0, "%s", line);
-	say(c, S_START, "plan", 0, "%s", c->o->start != NULL ?
-	    "run the start command" : "no --start command");
-	say(c, S_CHECK, "plan", 0, c->o->check != NULL ?
-	    "poll %s until up, at most %.0f s" : "no --check probe%s",
+	say(c, S_START, "plan", 0, "%s",
+	    c->o->start != NULL ? "run the start command"
+	                        : "no --start command");
+	say(c, S_CHECK, "plan", 0,
+	    c->o->check != NULL ? "poll %s until up, at most %.0f s"
+	                        : "no --check probe%s",
 	    c->o->check != NULL ? c->o->check : "", c->o->check_timeout);
-	say(c, S_RECORD, "plan", 0, "record RTO and RPO%s", c->o->drill ?
-	    "; remove the scratch tree" : "");
+	say(c, S_RECORD, "plan", 0, "record RTO and RPO%s",
+	    c->o->drill ? "; remove the scratch tree" : "");
 }
 
 int
@@ -1225,9 +1255,9 @@ rd_promote(struct rd_store *st, const char *target,
 	if (step_begin(&c, S_RECORD, err) == -1)
 		return -1;
 	if (exec_sql(st, "UPDATE promotions SET rto = ?4 WHERE id = ?1", c.id,
-	    NULL, NULL, res->rto, err) == -1 ||
+	        NULL, NULL, res->rto, err) == -1 ||
 	    exec_sql(st, "UPDATE promotions SET rpo = ?4 WHERE id = ?1", c.id,
-		NULL, NULL, res->rpo, err) == -1)
+	        NULL, NULL, res->rpo, err) == -1)
 		return -1;
 	if (o->drill) {
 		/* a drill leaves nothing but its record */
@@ -1287,8 +1317,8 @@ rd_promote_abort(struct rd_store *st, const char *target,
 	if (c.done[S_SWITCH]) {
 		snprintf(res->message, sizeof(res->message),
 		    "promotion %lld has switched '%s' already: it cannot be aborted (the old target is %s)",
-		    (long long)c.id, c.target, c.aside[0] != '\0' ? c.aside :
-		    "gone");
+		    (long long)c.id, c.target,
+		    c.aside[0] != '\0' ? c.aside : "gone");
 		return 1;
 	}
 	if (exists(c.staging)) {
@@ -1298,9 +1328,11 @@ rd_promote_abort(struct rd_store *st, const char *target,
 				return rd_err_sys(err, RD_EIO,
 				    "cannot move '%s' back to '%s'", c.staging,
 				    c.replica);
-			if (rdi_db_prepare(st->db, "INSERT OR REPLACE INTO"
-			    " replicas(dir, version, target, state, updated)"
-			    " VALUES (?, ?, NULL, 'clean', ?)", &q, err) == -1)
+			if (rdi_db_prepare(st->db,
+			        "INSERT OR REPLACE INTO"
+			        " replicas(dir, version, target, state, updated)"
+			        " VALUES (?, ?, NULL, 'clean', ?)",
+			        &q, err) == -1)
 				return -1;
 			sqlite3_bind_text(q, 1, c.replica, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(q, 2, res->version);
@@ -1315,8 +1347,10 @@ rd_promote_abort(struct rd_store *st, const char *target,
 	}
 	if (c.epoch_raised) {
 		/* the epoch goes back: the store follows its origin again */
-		if (rdi_db_prepare(st->db, "SELECT epoch FROM promotions"
-		    " WHERE id = ?", &q, err) == -1)
+		if (rdi_db_prepare(st->db,
+		        "SELECT epoch FROM promotions"
+		        " WHERE id = ?",
+		        &q, err) == -1)
 			return -1;
 		sqlite3_bind_int64(q, 1, c.id);
 		r = rdi_db_step(st->db, q, err);
@@ -1335,8 +1369,9 @@ rd_promote_abort(struct rd_store *st, const char *target,
 	}
 	snprintf(res->message, sizeof(res->message),
 	    "aborted before the switch; '%s' was not touched%s", c.target,
-	    c.epoch_raised ?
-	    "; the epoch is back (the fence command is not undone)" : "");
+	    c.epoch_raised
+	        ? "; the epoch is back (the fence command is not undone)"
+	        : "");
 	if (finish(&c, "aborted", res->message, err) == -1)
 		return -1;
 	res->epoch = st->info.epoch;
@@ -1356,12 +1391,16 @@ rd_promote_history(struct rd_store *st,
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	if (rdi_db_prepare(st->db, "SELECT id, kind, version, target, started,"
-	    " finished, state, step, epoch, rto, rpo, message, aside"
-	    " FROM promotions ORDER BY id", &q, err) == -1 ||
-	    rdi_db_prepare(st->db, "SELECT step, started, finished, outcome,"
-		" detail FROM promotion_steps WHERE promotion = ?"
-		" ORDER BY started", &sq, err) == -1)
+	if (rdi_db_prepare(st->db,
+	        "SELECT id, kind, version, target, started,"
+	        " finished, state, step, epoch, rto, rpo, message, aside"
+	        " FROM promotions ORDER BY id",
+	        &q, err) == -1 ||
+	    rdi_db_prepare(st->db,
+	        "SELECT step, started, finished, outcome,"
+	        " detail FROM promotion_steps WHERE promotion = ?"
+	        " ORDER BY started",
+	        &sq, err) == -1)
 		goto out;
 	for (;;) {
 		r = rdi_db_step(st->db, q, err);

@@ -102,8 +102,8 @@ rd_snap_get(struct rd_store *st, int64_t id, struct rd_snapinfo *info,
 			rd_err_set(err, RD_ENOENT, "no snapshot %lld in '%s'",
 			    (long long)id, st->path);
 		else
-			rd_err_set(err, RD_ENOENT, "store '%s' has no snapshots",
-			    st->path);
+			rd_err_set(err, RD_ENOENT,
+			    "store '%s' has no snapshots", st->path);
 		goto out;
 	}
 	row_to_info(s, &si);
@@ -146,13 +146,15 @@ rd_snap_entries(struct rd_store *st, int64_t id, const char *path,
 		if (strcmp(p, ".") == 0)
 			p[0] = '\0';
 	}
-	if (rdi_db_prepare(st->db, "SELECT path, type, mode, uid, gid, size,"
-	    " mtime, sha, target FROM entries"
-	    " WHERE first <= ?1 AND (last IS NULL OR last >= ?1)"
-	    " AND (?2 IS NULL OR path = ?2 OR path = CAST(?2 || '/' AS BLOB)"
-	    " OR (path > CAST(?2 || '/' AS BLOB)"
-	    " AND path < CAST(?2 || '0' AS BLOB)))"
-	    " ORDER BY path", &s, err) == -1)
+	if (rdi_db_prepare(st->db,
+	        "SELECT path, type, mode, uid, gid, size,"
+	        " mtime, sha, target FROM entries"
+	        " WHERE first <= ?1 AND (last IS NULL OR last >= ?1)"
+	        " AND (?2 IS NULL OR path = ?2 OR path = CAST(?2 || '/' AS BLOB)"
+	        " OR (path > CAST(?2 || '/' AS BLOB)"
+	        " AND path < CAST(?2 || '0' AS BLOB)))"
+	        " ORDER BY path",
+	        &s, err) == -1)
 		goto out;
 	sqlite3_bind_int64(s, 1, si.id);
 	if (p != NULL && *p != '\0')
@@ -166,8 +168,9 @@ rd_snap_entries(struct rd_store *st, int64_t id, const char *path,
 		memset(&e, 0, sizeof(e));
 		pbuf.len = 0;
 		n = (size_t)sqlite3_column_bytes(s, 0);
-		if (rdi_buf_append(&pbuf, sqlite3_column_blob(s, 0), n,
-		    err) == -1 || rdi_buf_append(&pbuf, "", 1, err) == -1)
+		if (rdi_buf_append(&pbuf, sqlite3_column_blob(s, 0), n, err) ==
+		        -1 ||
+		    rdi_buf_append(&pbuf, "", 1, err) == -1)
 			goto out;
 		e.type = sqlite3_column_int(s, 1);
 		if (e.type == RD_TYPE_DIR && n > 0)
@@ -183,7 +186,8 @@ rd_snap_entries(struct rd_store *st, int64_t id, const char *path,
 		if (e.type == RD_TYPE_SYMLINK) {
 			tbuf.len = 0;
 			if (rdi_buf_append(&tbuf, sqlite3_column_blob(s, 8),
-			    (size_t)sqlite3_column_bytes(s, 8), err) == -1 ||
+			        (size_t)sqlite3_column_bytes(s, 8),
+			        err) == -1 ||
 			    rdi_buf_append(&tbuf, "", 1, err) == -1)
 				goto out;
 			e.target = (const char *)tbuf.data;

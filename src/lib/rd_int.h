@@ -29,8 +29,8 @@ int rdi_pwrite_all(int fd, const void *buf, size_t len, off_t off,
 ssize_t rdi_read_full(int fd, void *buf, size_t len, const char *what,
     struct rd_err *err);
 /* pread exactly "len" bytes at "off"; a short read is RD_ECORRUPT. */
-int rdi_pread_exact(int fd, void *buf, size_t len, off_t off,
-    const char *what, struct rd_err *err);
+int rdi_pread_exact(int fd, void *buf, size_t len, off_t off, const char *what,
+    struct rd_err *err);
 /* fsync a directory by fd or by path. */
 int rdi_fsync_dirfd(int dfd, const char *what, struct rd_err *err);
 int rdi_fsync_dir(const char *path, struct rd_err *err);
@@ -99,8 +99,8 @@ void rdi_sha256_release(struct rdi_sha256 *h);
 struct rdi_hmac {
 	void *ctx; /* EVP_MAC_CTX */
 };
-int rdi_hmac_init(struct rdi_hmac *m, const unsigned char *key,
-    size_t keylen, struct rd_err *err);
+int rdi_hmac_init(struct rdi_hmac *m, const unsigned char *key, size_t keylen,
+    struct rd_err *err);
 int rdi_hmac_update(struct rdi_hmac *m, const void *buf, size_t len,
     struct rd_err *err);
 int rdi_hmac_final(struct rdi_hmac *m, unsigned char out[RD_HASH_LEN],
@@ -157,19 +157,18 @@ int rdi_rsjob_finish(struct rdi_rsjob *j, rdi_sink_fn sink, void *arg,
     struct rd_err *err);
 void rdi_rsjob_free(struct rdi_rsjob *j);
 
-
 /* ------------------------------------------------------------------ */
 /* store.c and catalog.c: the open store and its SQLite catalog */
 
 #include <sqlite3.h>
 
-#define RD_FORMAT 1		/* catalog schema version (user_version) */
+#define RD_FORMAT 1 /* catalog schema version (user_version) */
 
 struct rd_store {
 	char *path;
-	int dfd;		/* the store directory */
+	int dfd; /* the store directory */
 	int lockfd;
-	int mode;		/* RD_OPEN_READ or RD_OPEN_WRITE */
+	int mode; /* RD_OPEN_READ or RD_OPEN_WRITE */
 	sqlite3 *db;
 	struct rd_store_info info;
 };
@@ -201,8 +200,8 @@ int rdi_meta_set(sqlite3 *db, const char *key, const char *val,
 /* ------------------------------------------------------------------ */
 /* pack.c: pack files of objects */
 
-#define RDI_OBJ_HDR 96
-#define RDI_PACK_MAX (64 * 1024 * 1024)
+#define RDI_OBJ_HDR    96
+#define RDI_PACK_MAX   (64 * 1024 * 1024)
 #define RDI_PACK_MAGIC "RDPACK1\n"
 
 enum rdi_obj_kind { RDI_OBJ_FULL = 0, RDI_OBJ_DELTA = 1, RDI_OBJ_SIG = 2 };
@@ -210,11 +209,11 @@ enum rdi_obj_kind { RDI_OBJ_FULL = 0, RDI_OBJ_DELTA = 1, RDI_OBJ_SIG = 2 };
 struct rdi_objhdr {
 	int kind;
 	int codec;
-	int64_t raw_size;	/* content size; for a signature its length */
-	int64_t len;		/* payload bytes after the header */
+	int64_t raw_size; /* content size; for a signature its length */
+	int64_t len;      /* payload bytes after the header */
 	unsigned char sha[RD_HASH_LEN];
 	unsigned char base[RD_HASH_LEN]; /* delta: base content; sig: 0 */
-	uint32_t crc;		/* CRC-32 of the payload */
+	uint32_t crc;                    /* CRC-32 of the payload */
 };
 
 void rdi_objhdr_encode(const struct rdi_objhdr *h, unsigned char *out);
@@ -225,11 +224,11 @@ int rdi_objhdr_decode(const unsigned char *in, struct rdi_objhdr *h,
 /* A pack being written in STORE/tmp, one per writer thread. */
 struct rdi_packw {
 	int fd;
-	int64_t id;		/* packs.id it will have */
-	char name[33];		/* random hex */
-	off_t off;		/* end of data written */
-	off_t obj_start;	/* start of the open object */
-	struct rdi_objhdr hdr;	/* the open object */
+	int64_t id;            /* packs.id it will have */
+	char name[33];         /* random hex */
+	off_t off;             /* end of data written */
+	off_t obj_start;       /* start of the open object */
+	struct rdi_objhdr hdr; /* the open object */
 	uint32_t crc;
 };
 
@@ -238,8 +237,7 @@ int rdi_packw_open(struct rd_store *st, int64_t id, struct rdi_packw *pw,
     struct rd_err *err);
 /* Begin an object (header space reserved), append payload, end it. */
 int rdi_packw_begin(struct rdi_packw *pw, int kind, int codec,
-    const unsigned char *sha, const unsigned char *base,
-    struct rd_err *err);
+    const unsigned char *sha, const unsigned char *base, struct rd_err *err);
 int rdi_packw_sink(void *pw, const void *buf, size_t len, struct rd_err *err);
 /* End the open object with its raw size; "*off" and "*len" locate it. */
 int rdi_packw_end(struct rdi_packw *pw, int64_t raw_size, int64_t *off,
@@ -247,8 +245,8 @@ int rdi_packw_end(struct rdi_packw *pw, int64_t raw_size, int64_t *off,
 /* Drop the open object (or everything after "off"). */
 int rdi_packw_rollback(struct rdi_packw *pw, off_t off, struct rd_err *err);
 /* fsync, rename into packs/, fsync packs/; "*size" is the final size. */
-int rdi_packw_finish(struct rd_store *st, struct rdi_packw *pw,
-    int64_t *size, struct rd_err *err);
+int rdi_packw_finish(struct rd_store *st, struct rdi_packw *pw, int64_t *size,
+    struct rd_err *err);
 /* Close and remove an unfinished pack. */
 void rdi_packw_abort(struct rd_store *st, struct rdi_packw *pw);
 
@@ -280,9 +278,9 @@ void rdi_packcache_free(struct rdi_packcache *pc);
  * materialized in unlinked temp files in the directory "tmpfd".  The
  * SHA-256 of the output is checked; a mismatch is RD_ECORRUPT.
  */
-int rdi_content_read(struct rd_store *st, sqlite3 *db,
-    struct rdi_packcache *pc, const unsigned char *sha, int tmpfd,
-    rdi_sink_fn sink, void *arg, struct rd_err *err);
+int rdi_content_read(struct rd_store *st, sqlite3 *db, struct rdi_packcache *pc,
+    const unsigned char *sha, int tmpfd, rdi_sink_fn sink, void *arg,
+    struct rd_err *err);
 
 /*
  * If content "sha" is stored as a delta against "base", rebuild it by
@@ -299,13 +297,12 @@ int rdi_content_patch(struct rd_store *st, sqlite3 *db,
 /* An unlinked temp file in directory "dfd" (O_TMPFILE or mkstemp). */
 int rdi_tmpfile(int dfd, struct rd_err *err);
 
-
 /* ------------------------------------------------------------------ */
 /* chan.c: framed, authenticated streams (rdship) */
 
 struct rdi_chan {
 	int fd_in, fd_out;
-	int initiator;		/* opened the session (sender) */
+	int initiator; /* opened the session (sender) */
 	int keyed;
 	unsigned char key[RD_HASH_LEN];
 	unsigned char nonce[16];
@@ -321,8 +318,7 @@ int rdi_chan_init(struct rdi_chan *ch, int fd_in, int fd_out,
     const unsigned char *key, int initiator, struct rd_err *err);
 void rdi_chan_release(struct rdi_chan *ch);
 int rdi_chan_send_preamble(struct rdi_chan *ch, struct rd_err *err);
-int rdi_chan_recv_preamble(struct rdi_chan *ch, int *keyed,
-    struct rd_err *err);
+int rdi_chan_recv_preamble(struct rdi_chan *ch, int *keyed, struct rd_err *err);
 /* Send a frame: begin with its length, write the payload, end. */
 int rdi_chan_begin(struct rdi_chan *ch, int type, uint64_t len,
     struct rd_err *err);

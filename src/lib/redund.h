@@ -15,7 +15,7 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define RD_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define RD_NORETURN	__attribute__((noreturn))
+#define RD_NORETURN     __attribute__((noreturn))
 #else
 #define RD_PRINTF(f, a)
 #define RD_NORETURN
@@ -27,16 +27,16 @@
  */
 enum rd_code {
 	RD_OK = 0,
-	RD_EUSAGE,	/* bad arguments: 64 */
-	RD_ECORRUPT,	/* data fails verification, unknown format: 65 */
-	RD_ENOENT,	/* input missing: 66 */
-	RD_EUNAVAIL,	/* feature or service unavailable: 69 */
-	RD_EINTERNAL,	/* bug, library failure: 70 */
-	RD_ENOMEM,	/* out of memory, fork failed: 71 */
-	RD_ECANTCREAT,	/* cannot create output (exists, not empty): 73 */
-	RD_EIO,		/* read, write, fsync, rename failed: 74 */
-	RD_EBUSY,	/* store locked by another writer: 75 */
-	RD_EPERM	/* permission denied, bad key, refused lineage: 77 */
+	RD_EUSAGE,     /* bad arguments: 64 */
+	RD_ECORRUPT,   /* data fails verification, unknown format: 65 */
+	RD_ENOENT,     /* input missing: 66 */
+	RD_EUNAVAIL,   /* feature or service unavailable: 69 */
+	RD_EINTERNAL,  /* bug, library failure: 70 */
+	RD_ENOMEM,     /* out of memory, fork failed: 71 */
+	RD_ECANTCREAT, /* cannot create output (exists, not empty): 73 */
+	RD_EIO,        /* read, write, fsync, rename failed: 74 */
+	RD_EBUSY,      /* store locked by another writer: 75 */
+	RD_EPERM       /* permission denied, bad key, refused lineage: 77 */
 };
 
 struct rd_err {
@@ -44,7 +44,10 @@ struct rd_err {
 	int sys_errno;
 	char msg[256];
 };
-#define RD_ERR_INIT { RD_OK, 0, "" }
+#define RD_ERR_INIT                                                            \
+	{                                                                      \
+		RD_OK, 0, ""                                                   \
+	}
 
 /*
  * Set "err" to "code" and a printf-formatted message.  Returns -1 so that
@@ -92,11 +95,7 @@ int rd_sha256_buf(const void *buf, size_t len, unsigned char out[RD_HASH_LEN],
 /* Stores */
 
 /* Codecs for stored objects; the number is recorded with every object. */
-enum rd_codec {
-	RD_CODEC_RAW = 0,
-	RD_CODEC_ZLIB = 1,
-	RD_CODEC_ZSTD = 2
-};
+enum rd_codec { RD_CODEC_RAW = 0, RD_CODEC_ZLIB = 1, RD_CODEC_ZSTD = 2 };
 
 /* Name of a codec ("raw", "zlib", "zstd"), or "unknown". */
 const char *rd_codec_name(int codec);
@@ -111,11 +110,14 @@ int rd_codec_parse(const char *name, struct rd_err *err);
 int rd_codec_available(int codec);
 
 struct rd_init_opts {
-	int codec;	/* enum rd_codec for new objects */
-	int chain_max;	/* longest delta chain (1..64) */
-	int standby;	/* store follows an origin (rdship) */
+	int codec;     /* enum rd_codec for new objects */
+	int chain_max; /* longest delta chain (1..64) */
+	int standby;   /* store follows an origin (rdship) */
 };
-#define RD_INIT_OPTS_INIT { RD_CODEC_ZLIB, 8, 0 }
+#define RD_INIT_OPTS_INIT                                                      \
+	{                                                                      \
+		RD_CODEC_ZLIB, 8, 0                                            \
+	}
 
 /*
  * Create a new store at "path": the directory (which must not exist or be
@@ -147,12 +149,12 @@ void rd_store_close(struct rd_store *st);
 
 struct rd_store_info {
 	char uuid[37];
-	char origin[37];	/* empty unless a standby that has an origin */
+	char origin[37]; /* empty unless a standby that has an origin */
 	int standby;
 	int codec;
 	int chain_max;
 	int64_t epoch;
-	int format;		/* catalog schema version */
+	int format; /* catalog schema version */
 };
 
 /* Fill "info" with the store's identity and settings.  Returns 0 or -1. */
@@ -163,11 +165,7 @@ int rd_store_info(struct rd_store *st, struct rd_store_info *info,
 /* Snapshots */
 
 /* Entry types, as stored in the catalog and printed by "ls". */
-enum rd_type {
-	RD_TYPE_FILE = 'f',
-	RD_TYPE_DIR = 'd',
-	RD_TYPE_SYMLINK = 'l'
-};
+enum rd_type { RD_TYPE_FILE = 'f', RD_TYPE_DIR = 'd', RD_TYPE_SYMLINK = 'l' };
 
 /*
  * Notices: things a run did not do but that do not make it fail (a socket
@@ -176,31 +174,34 @@ enum rd_type {
 typedef void (*rd_notice_fn)(void *arg, const char *msg);
 
 struct rd_snap_opts {
-	int checksum;		/* read every file, ignore the quick check */
-	int threads;		/* workers; 0 means one per CPU */
-	const char *label;	/* optional, stored with the snapshot */
+	int checksum;      /* read every file, ignore the quick check */
+	int threads;       /* workers; 0 means one per CPU */
+	const char *label; /* optional, stored with the snapshot */
 	rd_notice_fn notice;
 	void *notice_arg;
 	/* progress: called from the calling thread, about every 100 ms */
 	void (*progress)(void *arg, int64_t files, int64_t bytes);
 	void *progress_arg;
 };
-#define RD_SNAP_OPTS_INIT { 0, 0, NULL, NULL, NULL, NULL, NULL }
+#define RD_SNAP_OPTS_INIT                                                      \
+	{                                                                      \
+		0, 0, NULL, NULL, NULL, NULL, NULL                             \
+	}
 
 struct rd_snapinfo {
 	int64_t id;
-	int64_t started;	/* unix time, seconds */
+	int64_t started; /* unix time, seconds */
 	int64_t finished;
-	double seconds;		/* duration of the run */
-	int64_t files;		/* entries of every type */
-	int64_t bytes;		/* sum of regular file sizes */
-	int64_t bytes_read;	/* bytes read from the source */
-	int64_t bytes_added;	/* raw size of contents new to the store */
-	int64_t stored;		/* bytes written to packs */
-	int64_t changed;	/* entries new or changed since the parent */
-	int64_t removed;	/* entries gone since the parent */
-	int64_t inconsistent;	/* files that kept changing while read */
-	int64_t skipped;	/* sockets, fifos, devices, unreadable */
+	double seconds;       /* duration of the run */
+	int64_t files;        /* entries of every type */
+	int64_t bytes;        /* sum of regular file sizes */
+	int64_t bytes_read;   /* bytes read from the source */
+	int64_t bytes_added;  /* raw size of contents new to the store */
+	int64_t stored;       /* bytes written to packs */
+	int64_t changed;      /* entries new or changed since the parent */
+	int64_t removed;      /* entries gone since the parent */
+	int64_t inconsistent; /* files that kept changing while read */
+	int64_t skipped;      /* sockets, fifos, devices, unreadable */
 	char label[128];
 };
 
@@ -233,14 +234,14 @@ int rd_snap_get(struct rd_store *st, int64_t id, struct rd_snapinfo *info,
     struct rd_err *err);
 
 struct rd_entry {
-	const char *path;	/* relative, '/'-separated, no trailing '/' */
-	int type;		/* enum rd_type */
-	unsigned mode;		/* permission bits (07777) */
+	const char *path; /* relative, '/'-separated, no trailing '/' */
+	int type;         /* enum rd_type */
+	unsigned mode;    /* permission bits (07777) */
 	int64_t uid, gid;
-	int64_t size;		/* bytes (files), target length (symlinks) */
-	int64_t mtime_ns;	/* nanoseconds since the epoch */
+	int64_t size;     /* bytes (files), target length (symlinks) */
+	int64_t mtime_ns; /* nanoseconds since the epoch */
 	unsigned char sha[RD_HASH_LEN]; /* content of a file */
-	const char *target;	/* symlink target, else NULL */
+	const char *target;             /* symlink target, else NULL */
 };
 
 /*
@@ -258,14 +259,17 @@ int rd_snap_entries(struct rd_store *st, int64_t id, const char *path,
 /* Restore */
 
 struct rd_restore_opts {
-	int force;		/* allow a non-empty target directory */
-	int no_owner;		/* do not chown even when root */
+	int force;    /* allow a non-empty target directory */
+	int no_owner; /* do not chown even when root */
 	rd_notice_fn notice;
 	void *notice_arg;
 	void (*progress)(void *arg, int64_t files, int64_t bytes);
 	void *progress_arg;
 };
-#define RD_RESTORE_OPTS_INIT { 0, 0, NULL, NULL, NULL, NULL }
+#define RD_RESTORE_OPTS_INIT                                                   \
+	{                                                                      \
+		0, 0, NULL, NULL, NULL, NULL                                   \
+	}
 
 struct rd_restore_result {
 	int64_t id;
@@ -288,7 +292,7 @@ int rd_restore(struct rd_store *st, int64_t id, const char *target,
 /* Verify */
 
 struct rd_verify_opts {
-	int read_data;	/* reconstruct every content and check its SHA-256 */
+	int read_data; /* reconstruct every content and check its SHA-256 */
 	/*
 	 * Called once per problem found, with a one-line description; for a
 	 * damaged content "sha" is set and "uses" lists the snapshots and
@@ -300,15 +304,18 @@ struct rd_verify_opts {
 	void (*progress)(void *arg, int64_t files, int64_t bytes);
 	void *progress_arg;
 };
-#define RD_VERIFY_OPTS_INIT { 0, NULL, NULL, NULL, NULL }
+#define RD_VERIFY_OPTS_INIT                                                    \
+	{                                                                      \
+		0, NULL, NULL, NULL, NULL                                      \
+	}
 
 struct rd_verify_result {
 	int64_t snapshots;
 	int64_t contents;
 	int64_t packs;
 	int64_t bytes_checked;
-	int64_t damaged;	/* problems reported through "damage" */
-	int64_t orphan_packs;	/* unreferenced packs (reclaimable) */
+	int64_t damaged;      /* problems reported through "damage" */
+	int64_t orphan_packs; /* unreferenced packs (reclaimable) */
 };
 
 /*
@@ -346,31 +353,36 @@ int rd_store_key(struct rd_store *st, unsigned char key[RD_KEY_LEN],
     struct rd_err *err);
 
 struct rd_ship_opts {
-	const unsigned char *key;	/* RD_KEY_LEN bytes, or NULL */
-	int64_t since;			/* send: receiver has up to this id */
-	int adopt;			/* receive: follow a new origin */
-	const char *apply_dir;		/* receive: replica to bring up */
+	const unsigned char *key; /* RD_KEY_LEN bytes, or NULL */
+	int64_t since;            /* send: receiver has up to this id */
+	int adopt;                /* receive: follow a new origin */
+	const char *apply_dir;    /* receive: replica to bring up */
 	rd_notice_fn notice;
 	void *notice_arg;
 	/* progress: bytes on the wire so far */
 	void (*progress)(void *arg, int64_t bytes, int64_t total);
 	void *progress_arg;
 };
-#define RD_SHIP_OPTS_INIT { NULL, 0, 0, NULL, NULL, NULL, NULL, NULL }
+#define RD_SHIP_OPTS_INIT                                                      \
+	{                                                                      \
+		NULL, 0, 0, NULL, NULL, NULL, NULL, NULL                       \
+	}
 
 struct rd_ship_result {
-	int64_t from;		/* receiver's newest snapshot before */
-	int64_t newest;		/* newest snapshot after */
-	int64_t snapshots;	/* snapshots shipped */
-	int64_t objects;	/* objects shipped */
-	int64_t object_bytes;	/* their stored bytes */
-	int64_t skipped;	/* objects the receiver already had */
+	int64_t from;         /* receiver's newest snapshot before */
+	int64_t newest;       /* newest snapshot after */
+	int64_t snapshots;    /* snapshots shipped */
+	int64_t objects;      /* objects shipped */
+	int64_t object_bytes; /* their stored bytes */
+	int64_t skipped;      /* objects the receiver already had */
 	int64_t skipped_bytes;
-	int64_t wire_bytes;	/* bytes written to (send) or read from the stream */
-	int64_t received;	/* bytes read from the other side, set on failure too */
-	int reported;		/* serve: the failure was told to the sender */
+	int64_t
+	    wire_bytes; /* bytes written to (send) or read from the stream */
+	int64_t
+	    received; /* bytes read from the other side, set on failure too */
+	int reported; /* serve: the failure was told to the sender */
 	int64_t replica_version; /* -1: no replica */
-	int64_t replica_files;	/* files the apply wrote or removed */
+	int64_t replica_files;   /* files the apply wrote or removed */
 	double seconds;
 	char origin[37];
 	int64_t epoch;
@@ -408,17 +420,17 @@ int rd_ship_receive(struct rd_store *st, int fd_in, int fd_out,
 struct rd_replica_info {
 	char dir[1024];
 	int64_t version;
-	int64_t target;		/* while applying */
-	int clean;		/* 1: dir is exactly "version" */
+	int64_t target; /* while applying */
+	int clean;      /* 1: dir is exactly "version" */
 	double updated;
 };
 
 struct rd_ship_status {
 	struct rd_store_info store;
-	int64_t newest;		/* newest complete snapshot, 0 if none */
+	int64_t newest; /* newest complete snapshot, 0 if none */
 	int64_t newest_time;
-	int64_t origin_newest;	/* origin's newest at the last ship */
-	double last_ship;	/* time of the last received bundle, 0 never */
+	int64_t origin_newest; /* origin's newest at the last ship */
+	double last_ship;      /* time of the last received bundle, 0 never */
 	int nreplicas;
 	struct rd_replica_info replica[8];
 };
@@ -436,39 +448,41 @@ typedef void (*rd_step_fn)(void *arg, const char *step, const char *outcome,
     double seconds, const char *detail);
 
 struct rd_promote_opts {
-	int64_t version;	/* 0: the newest snapshot */
-	const char *primary;	/* probe that must be down, or NULL */
-	const char *fence;	/* command that must succeed, or NULL */
-	const char *start;	/* command that starts the service, or NULL */
-	const char *check;	/* probe polled until up, or NULL */
-	double check_timeout;	/* seconds */
-	double hook_timeout;	/* seconds, per command */
-	double probe_timeout;	/* seconds, per probe */
-	int force;		/* promote even if the primary is up */
-	int drill;		/* rehearsal into a scratch target */
-	int dry_run;		/* report the plan only */
-	int quick_verify;	/* metadata only */
+	int64_t version;      /* 0: the newest snapshot */
+	const char *primary;  /* probe that must be down, or NULL */
+	const char *fence;    /* command that must succeed, or NULL */
+	const char *start;    /* command that starts the service, or NULL */
+	const char *check;    /* probe polled until up, or NULL */
+	double check_timeout; /* seconds */
+	double hook_timeout;  /* seconds, per command */
+	double probe_timeout; /* seconds, per probe */
+	int force;            /* promote even if the primary is up */
+	int drill;            /* rehearsal into a scratch target */
+	int dry_run;          /* report the plan only */
+	int quick_verify;     /* metadata only */
 	rd_step_fn step;
 	void *step_arg;
 };
-#define RD_PROMOTE_OPTS_INIT \
-	{ 0, NULL, NULL, NULL, NULL, 60, 300, 5, 0, 0, 0, 0, NULL, NULL }
+#define RD_PROMOTE_OPTS_INIT                                                   \
+	{                                                                      \
+		0, NULL, NULL, NULL, NULL, 60, 300, 5, 0, 0, 0, 0, NULL, NULL  \
+	}
 
 struct rd_promote_result {
-	int64_t id;		/* journal row */
-	int64_t version;	/* snapshot promoted */
-	int64_t snap_time;	/* when it was taken (unix time) */
-	int64_t epoch;		/* the store's epoch after */
-	int64_t files;		/* entries verified */
-	int resumed;		/* an earlier run was continued */
-	int open;		/* stopped after fencing: rerun or --abort */
+	int64_t id;        /* journal row */
+	int64_t version;   /* snapshot promoted */
+	int64_t snap_time; /* when it was taken (unix time) */
+	int64_t epoch;     /* the store's epoch after */
+	int64_t files;     /* entries verified */
+	int resumed;       /* an earlier run was continued */
+	int open;          /* stopped after fencing: rerun or --abort */
 	int used_replica;
-	double rto;		/* start to healthy, seconds */
-	double rpo;		/* age of the snapshot at the start, seconds */
+	double rto; /* start to healthy, seconds */
+	double rpo; /* age of the snapshot at the start, seconds */
 	double step_seconds[8];
 	char target[1024];
-	char aside[1100];	/* where the old target went, or "" */
-	char message[4096];	/* why it was refused or failed */
+	char aside[1100];   /* where the old target went, or "" */
+	char message[4096]; /* why it was refused or failed */
 };
 
 /*
@@ -504,7 +518,7 @@ struct rd_promotion {
 	int64_t version;
 	char target[1024];
 	double started, finished;
-	char state[16];		/* running, done, failed, aborted */
+	char state[16]; /* running, done, failed, aborted */
 	int64_t epoch;
 	int has_rto;
 	double rto, rpo;
@@ -529,9 +543,8 @@ const char *rd_promote_step_name(int n);
  * file's SHA-256; no entry more or less.  Returns 0 if it matches, 1 if
  * not ("why" says where), -1 on error.
  */
-int rd_tree_verify(struct rd_store *st, int64_t id, const char *dir,
-    int quick, int64_t *entries, char *why, size_t whylen,
-    struct rd_err *err);
+int rd_tree_verify(struct rd_store *st, int64_t id, const char *dir, int quick,
+    int64_t *entries, char *why, size_t whylen, struct rd_err *err);
 
 /* ------------------------------------------------------------------ */
 /* JSON output helpers (for --json) */
@@ -571,11 +584,11 @@ int rd_ncpu(void);
 
 /* A successful drill (rdpromote --drill) as recorded in the catalog. */
 struct rd_drill_info {
-	int64_t id;		/* its row in the promotions journal */
-	int64_t version;	/* the snapshot it restored */
-	double finished;	/* unix time, seconds */
-	double rto;		/* seconds, or -1 if not recorded */
-	double rpo;		/* seconds, or -1 if not recorded */
+	int64_t id;      /* its row in the promotions journal */
+	int64_t version; /* the snapshot it restored */
+	double finished; /* unix time, seconds */
+	double rto;      /* seconds, or -1 if not recorded */
+	double rpo;      /* seconds, or -1 if not recorded */
 };
 
 /*

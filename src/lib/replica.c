@@ -30,7 +30,7 @@
 
 struct actx {
 	struct rd_store *st;
-	int dfd;		/* the replica root */
+	int dfd; /* the replica root */
 	int64_t from, to;
 	int resume;
 	int chown_ok;
@@ -38,7 +38,7 @@ struct actx {
 	rd_notice_fn notice;
 	void *notice_arg;
 	int64_t changed;
-	char **touched;		/* parent dirs whose mtime we disturbed */
+	char **touched; /* parent dirs whose mtime we disturbed */
 	size_t ntouched, cap_touched;
 };
 
@@ -83,11 +83,13 @@ remove_old(struct actx *c, struct rd_err *err)
 	char name[NAME_MAX + 1], path[PATH_MAX];
 	int r, n, type, pfd, ret = -1;
 
-	if (rdi_db_prepare(c->st->db, "SELECT o.path, o.type FROM entries o"
-	    " WHERE o.first <= ?1 AND o.last >= ?1 AND o.last < ?2"
-	    " AND NOT EXISTS (SELECT 1 FROM entries n WHERE n.path = o.path"
-	    " AND n.first <= ?2 AND (n.last IS NULL OR n.last >= ?2)"
-	    " AND n.type = o.type) ORDER BY o.path DESC", &q, err) == -1)
+	if (rdi_db_prepare(c->st->db,
+	        "SELECT o.path, o.type FROM entries o"
+	        " WHERE o.first <= ?1 AND o.last >= ?1 AND o.last < ?2"
+	        " AND NOT EXISTS (SELECT 1 FROM entries n WHERE n.path = o.path"
+	        " AND n.first <= ?2 AND (n.last IS NULL OR n.last >= ?2)"
+	        " AND n.type = o.type) ORDER BY o.path DESC",
+	        &q, err) == -1)
 		return -1;
 	sqlite3_bind_int64(q, 1, c->from);
 	sqlite3_bind_int64(q, 2, c->to);
@@ -112,10 +114,11 @@ remove_old(struct actx *c, struct rd_err *err)
 			}
 			goto out;
 		}
-		if (unlinkat(pfd, name, type == RD_TYPE_DIR ? AT_REMOVEDIR :
-		    0) == -1 && errno != ENOENT) {
-			rd_err_sys(err, RD_EIO, "cannot remove '%s' from replica",
-			    path);
+		if (unlinkat(pfd, name,
+		        type == RD_TYPE_DIR ? AT_REMOVEDIR : 0) == -1 &&
+		    errno != ENOENT) {
+			rd_err_sys(err, RD_EIO,
+			    "cannot remove '%s' from replica", path);
 			close(pfd);
 			goto out;
 		}
@@ -218,11 +221,13 @@ already_new(struct actx *c, int pfd, const char *name, const struct nrow *n,
 	if (fstatat(pfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
 	    !S_ISREG(sb.st_mode) || sb.st_size != n->size ||
 	    (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec !=
-		n->mtime || (sb.st_mode & 07777) != n->mode)
+	        n->mtime ||
+	    (sb.st_mode & 07777) != n->mode)
 		return 0;
-	if (!c->resume && !(n->has_old && n->old_type == RD_TYPE_FILE &&
-	    n->old_size == n->size && n->old_mtime == n->mtime &&
-	    n->old_mode == n->mode))
+	if (!c->resume &&
+	    !(n->has_old && n->old_type == RD_TYPE_FILE &&
+	        n->old_size == n->size && n->old_mtime == n->mtime &&
+	        n->old_mode == n->mode))
 		return 1;
 	fd = openat(pfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
@@ -247,11 +252,11 @@ write_file(struct actx *c, int pfd, const char *name, const struct nrow *n,
 		return 0;
 	if (tmp_name(tmp, sizeof(tmp), err) == -1)
 		return -1;
-	fd = openat(pfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
+	fd = openat(pfd, tmp,
+	    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
-		return rd_err_sys(err, RD_EIO, "cannot create a temp file for '%s'",
-		    n->path);
+		return rd_err_sys(err, RD_EIO,
+		    "cannot create a temp file for '%s'", n->path);
 	fs.fd = fd;
 	fs.what = n->path;
 	tmpfd = openat(c->st->dfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -278,8 +283,9 @@ write_file(struct actx *c, int pfd, const char *name, const struct nrow *n,
 			patched = r == 1;
 		}
 	}
-	if (!patched && rdi_content_read(c->st, c->st->db, c->pc, n->sha, tmpfd,
-	    fsink_write, &fs, err) == -1)
+	if (!patched &&
+	    rdi_content_read(c->st, c->st->db, c->pc, n->sha, tmpfd,
+	        fsink_write, &fs, err) == -1)
 		goto out;
 	if (set_meta_fd(c, fd, n, err) == -1)
 		goto out;
@@ -330,8 +336,9 @@ write_link(struct actx *c, int pfd, const char *name, const struct nrow *n,
 	if (symlinkat(n->target, pfd, tmp) == -1)
 		return rd_err_sys(err, RD_EIO, "cannot create symlink '%s'",
 		    n->path);
-	if (c->chown_ok && fchownat(pfd, tmp, (uid_t)n->uid, (gid_t)n->gid,
-	    AT_SYMLINK_NOFOLLOW) == -1)
+	if (c->chown_ok &&
+	    fchownat(pfd, tmp, (uid_t)n->uid, (gid_t)n->gid,
+	        AT_SYMLINK_NOFOLLOW) == -1)
 		goto fail;
 	ts[0].tv_sec = 0;
 	ts[0].tv_nsec = UTIME_OMIT;
@@ -417,14 +424,15 @@ write_new(struct actx *c, struct rd_err *err)
 	n = malloc(sizeof(*n));
 	if (n == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	if (rdi_db_prepare(c->st->db, "SELECT n.path, n.type, n.mode, n.uid,"
-	    " n.gid, n.size, n.mtime, n.sha, n.target, o.type, o.size,"
-	    " o.mtime, o.mode, o.sha FROM entries n LEFT JOIN entries o"
-	    " ON o.path = n.path AND o.first <= ?1"
-	    " AND (o.last IS NULL OR o.last >= ?1)"
-	    " WHERE n.first > ?1 AND n.first <= ?2"
-	    " AND (n.last IS NULL OR n.last >= ?2) ORDER BY n.path", &q,
-	    err) == -1)
+	if (rdi_db_prepare(c->st->db,
+	        "SELECT n.path, n.type, n.mode, n.uid,"
+	        " n.gid, n.size, n.mtime, n.sha, n.target, o.type, o.size,"
+	        " o.mtime, o.mode, o.sha FROM entries n LEFT JOIN entries o"
+	        " ON o.path = n.path AND o.first <= ?1"
+	        " AND (o.last IS NULL OR o.last >= ?1)"
+	        " WHERE n.first > ?1 AND n.first <= ?2"
+	        " AND (n.last IS NULL OR n.last >= ?2) ORDER BY n.path",
+	        &q, err) == -1)
 		goto out;
 	sqlite3_bind_int64(q, 1, c->from);
 	sqlite3_bind_int64(q, 2, c->to);
@@ -465,9 +473,11 @@ touch_new_dirs(struct actx *c, struct rd_err *err)
 	char p[PATH_MAX + 2];
 	int r, len, ret = -1;
 
-	if (rdi_db_prepare(c->st->db, "SELECT path FROM entries WHERE"
-	    " type = ?3 AND first > ?1 AND first <= ?2"
-	    " AND (last IS NULL OR last >= ?2)", &d, err) == -1)
+	if (rdi_db_prepare(c->st->db,
+	        "SELECT path FROM entries WHERE"
+	        " type = ?3 AND first > ?1 AND first <= ?2"
+	        " AND (last IS NULL OR last >= ?2)",
+	        &d, err) == -1)
 		return -1;
 	sqlite3_bind_int64(d, 1, c->from);
 	sqlite3_bind_int64(d, 2, c->to);
@@ -508,9 +518,11 @@ fix_dirs(struct actx *c, struct rd_err *err)
 	n = calloc(1, sizeof(*n));
 	if (n == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	if (rdi_db_prepare(c->st->db, "SELECT mode, uid, gid, mtime FROM"
-	    " entries WHERE path = ?1 AND type = ?3 AND first <= ?2"
-	    " AND (last IS NULL OR last >= ?2)", &q, err) == -1)
+	if (rdi_db_prepare(c->st->db,
+	        "SELECT mode, uid, gid, mtime FROM"
+	        " entries WHERE path = ?1 AND type = ?3 AND first <= ?2"
+	        " AND (last IS NULL OR last >= ?2)",
+	        &q, err) == -1)
 		goto out;
 	for (i = 0; i < c->ntouched; i++) {
 		const char *p = c->touched[i];
@@ -524,7 +536,8 @@ fix_dirs(struct actx *c, struct rd_err *err)
 			goto out;
 		if (r == 0)
 			continue; /* removed since */
-		snprintf(n->path, sizeof(n->path), "%s", p[0] != '\0' ? p : ".");
+		snprintf(n->path, sizeof(n->path), "%s",
+		    p[0] != '\0' ? p : ".");
 		n->mode = (unsigned)sqlite3_column_int(q, 0) & 07777;
 		n->uid = sqlite3_column_int64(q, 1);
 		n->gid = sqlite3_column_int64(q, 2);
@@ -535,8 +548,8 @@ fix_dirs(struct actx *c, struct rd_err *err)
 			pfd = rdi_open_parent(c->dfd, p, name, err);
 			if (pfd == -1)
 				goto out;
-			fd = openat(pfd, name, O_RDONLY | O_DIRECTORY |
-			    O_NOFOLLOW | O_CLOEXEC);
+			fd = openat(pfd, name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			close(pfd);
 		}
 		if (fd == -1) {
@@ -595,14 +608,13 @@ remove_temps(int dfd, int depth, struct rd_err *err)
 			if (unlinkat(dfd, de->d_name, 0) == -1 &&
 			    errno != ENOENT)
 				ret = rd_err_sys(err, RD_EIO,
-				    "cannot remove temp file '%s'",
-				    de->d_name);
+				    "cannot remove temp file '%s'", de->d_name);
 			continue;
 		}
 		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
 			continue;
-		sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC);
+		sub = openat(dfd, de->d_name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub == -1)
 			continue;
 		ret = remove_temps(sub, depth + 1, err);
@@ -619,11 +631,12 @@ journal(struct rd_store *st, const char *dir, int64_t version, int64_t target,
 	sqlite3_stmt *q = NULL;
 	int ret = -1;
 
-	if (rdi_db_prepare(st->db, "INSERT INTO replicas(dir, version, target,"
-	    " state, updated) VALUES (?, ?, ?, ?, ?) ON CONFLICT(dir) DO UPDATE"
-	    " SET version = excluded.version, target = excluded.target,"
-	    " state = excluded.state, updated = excluded.updated", &q,
-	    err) == -1)
+	if (rdi_db_prepare(st->db,
+	        "INSERT INTO replicas(dir, version, target,"
+	        " state, updated) VALUES (?, ?, ?, ?, ?) ON CONFLICT(dir) DO UPDATE"
+	        " SET version = excluded.version, target = excluded.target,"
+	        " state = excluded.state, updated = excluded.updated",
+	        &q, err) == -1)
 		return -1;
 	sqlite3_bind_text(q, 1, dir, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, version);
@@ -695,8 +708,10 @@ rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
 	c.dfd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c.dfd == -1)
 		return rd_err_sys(err, RD_EIO, "cannot open replica '%s'", dir);
-	if (rdi_db_prepare(st->db, "SELECT version, state FROM replicas"
-	    " WHERE dir = ?", &q, err) == -1)
+	if (rdi_db_prepare(st->db,
+	        "SELECT version, state FROM replicas"
+	        " WHERE dir = ?",
+	        &q, err) == -1)
 		goto out;
 	sqlite3_bind_text(q, 1, abs, -1, SQLITE_STATIC);
 	r = rdi_db_step(st->db, q, err);

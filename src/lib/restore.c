@@ -22,7 +22,7 @@
 
 #include "rd_int.h"
 
-#define MAX_CHAIN 66
+#define MAX_CHAIN    66
 #define SPARSE_BLOCK 4096
 
 int
@@ -41,8 +41,8 @@ rdi_tmpfile(int dfd, struct rd_err *err)
 		return -1;
 	memcpy(name, ".rdtmp-", 7);
 	rd_hex(rnd, sizeof(rnd), name + 7);
-	fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
+	fd = openat(dfd, name,
+	    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return rd_err_sys(err, RD_EIO, "cannot create a temp file");
 	unlinkat(dfd, name, 0);
@@ -67,16 +67,18 @@ load_chain(sqlite3 *db, const unsigned char *sha, struct link *chain,
 	const unsigned char *name;
 	int n = 0, r, ret = -1;
 
-	if (rdi_db_prepare(db, "SELECT c.kind, c.base, c.size, c.off, p.name"
-	    " FROM contents c JOIN packs p ON p.id = c.pack WHERE c.sha = ?",
-	    &s, err) == -1)
+	if (rdi_db_prepare(db,
+	        "SELECT c.kind, c.base, c.size, c.off, p.name"
+	        " FROM contents c JOIN packs p ON p.id = c.pack WHERE c.sha = ?",
+	        &s, err) == -1)
 		return -1;
 	memcpy(cur, sha, RD_HASH_LEN);
 	for (;;) {
 		if (n == MAX_CHAIN) {
 			rd_hex(sha, RD_HASH_LEN, hex);
 			rd_err_set(err, RD_ECORRUPT,
-			    "content %s has a delta chain that is too long", hex);
+			    "content %s has a delta chain that is too long",
+			    hex);
 			goto out;
 		}
 		sqlite3_reset(s);
@@ -183,7 +185,7 @@ build_link(struct rdi_packcache *pc, const struct link *l, int basis,
 		goto out;
 	if (l->kind == RDI_OBJ_FULL) {
 		if (rdi_obj_read(fd, l->pack, l->off, l->sha, RDI_OBJ_FULL,
-		    hsink_write, &hs, NULL, err) == -1)
+		        hsink_write, &hs, NULL, err) == -1)
 			goto out;
 	} else {
 		if (rdi_patch_new(basis, &ps.job, err) == -1)
@@ -191,7 +193,7 @@ build_link(struct rdi_packcache *pc, const struct link *l, int basis,
 		ps.next = hsink_write;
 		ps.arg = &hs;
 		if (rdi_obj_read(fd, l->pack, l->off, l->sha, RDI_OBJ_DELTA,
-		    psink_write, &ps, NULL, err) == -1 ||
+		        psink_write, &ps, NULL, err) == -1 ||
 		    rdi_rsjob_finish(ps.job, hsink_write, &hs, err) == -1)
 			goto out;
 	}
@@ -238,8 +240,8 @@ rdi_content_read(struct rd_store *st, sqlite3 *db, struct rdi_packcache *pc,
 		if (out == -1)
 			goto done;
 		fs.fd = out;
-		if (build_link(pc, &chain[i], basis, fdsink_write, &fs,
-		    err) == -1)
+		if (build_link(pc, &chain[i], basis, fdsink_write, &fs, err) ==
+		    -1)
 			goto done;
 		if (basis != -1)
 			close(basis);
@@ -308,16 +310,16 @@ wsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
 		/* write a run of non-zero blocks at once */
 		run = piece;
 		while (run < len) {
-			size_t next = len - run < SPARSE_BLOCK ? len - run :
-			    SPARSE_BLOCK;
+			size_t next =
+			    len - run < SPARSE_BLOCK ? len - run : SPARSE_BLOCK;
 
 			if (next == SPARSE_BLOCK &&
 			    memcmp(p + run, zero, SPARSE_BLOCK) == 0)
 				break;
 			run += next;
 		}
-		if (rdi_pwrite_all(ws->fd, p, run, ws->off, ws->path,
-		    err) == -1)
+		if (rdi_pwrite_all(ws->fd, p, run, ws->off, ws->path, err) ==
+		    -1)
 			return -1;
 		ws->off += (off_t)run;
 		p += run;
@@ -327,7 +329,7 @@ wsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
 }
 
 struct rentry {
-	char *path;	/* catalog form: dirs end in '/' */
+	char *path; /* catalog form: dirs end in '/' */
 	size_t plen;
 	int type;
 	unsigned mode;
@@ -338,10 +340,10 @@ struct rentry {
 
 struct dirframe {
 	int fd;
-	char *prefix;		/* catalog path of the directory, with '/' */
+	char *prefix; /* catalog path of the directory, with '/' */
 	size_t plen;
 	int has_meta;
-	struct rentry meta;	/* path unused */
+	struct rentry meta; /* path unused */
 };
 
 struct wpool;
@@ -355,7 +357,7 @@ struct rctx {
 	int depth, cap;
 	struct rd_restore_result *res;
 	double last_progress;
-	struct wpool *pool;	/* writers of file contents, or NULL */
+	struct wpool *pool; /* writers of file contents, or NULL */
 };
 
 /*
@@ -369,10 +371,10 @@ struct rctx {
 
 struct wjob {
 	struct wjob *next;
-	int fd;			/* the new file, empty */
-	int dfd;		/* its directory, to remove it on failure */
+	int fd;  /* the new file, empty */
+	int dfd; /* its directory, to remove it on failure */
 	char name[NAME_MAX + 1];
-	struct rentry e;	/* "path" owned; "target" unused */
+	struct rentry e; /* "path" owned; "target" unused */
 };
 
 struct wpool {
@@ -388,8 +390,8 @@ struct wpool {
 };
 
 static int
-apply_fd_meta(struct rctx *c, int fd, const struct rentry *e,
-    const char *what, struct rd_err *err)
+apply_fd_meta(struct rctx *c, int fd, const struct rentry *e, const char *what,
+    struct rd_err *err)
 {
 	struct timespec ts[2];
 
@@ -412,8 +414,9 @@ pop_dir(struct rctx *c, struct rd_err *err)
 	struct dirframe *f = &c->stack[--c->depth];
 	int ret = 0;
 
-	if (f->has_meta && apply_fd_meta(c, f->fd, &f->meta,
-	    f->plen > 0 ? f->prefix : ".", err) == -1)
+	if (f->has_meta &&
+	    apply_fd_meta(c, f->fd, &f->meta, f->plen > 0 ? f->prefix : ".",
+	        err) == -1)
 		ret = -1;
 	close(f->fd);
 	free(f->prefix);
@@ -465,16 +468,15 @@ open_subdir(struct rctx *c, int dfd, const char *name, const char *what,
 	if (mkdirat(dfd, name, 0700) == -1 && errno != EEXIST)
 		return rd_err_sys(err, RD_EIO, "cannot create directory '%s'",
 		    what);
-	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1 && (errno == ELOOP || errno == ENOTDIR) &&
 	    c->opts->force) {
 		/* --force: something else is in the way; replace it */
 		if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    !S_ISDIR(sb.st_mode) && unlinkat(dfd, name, 0) == 0 &&
 		    mkdirat(dfd, name, 0700) == 0)
-			fd = openat(dfd, name, O_RDONLY | O_DIRECTORY |
-			    O_NOFOLLOW | O_CLOEXEC);
+			fd = openat(dfd, name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
 	if (fd == -1)
 		return rd_err_sys(err, RD_EIO, "cannot open directory '%s'",
@@ -516,8 +518,8 @@ write_content(struct rctx *c, sqlite3 *db, struct rdi_packcache *pc, int fd,
 	ws.fd = fd;
 	ws.off = 0;
 	ws.path = e->path;
-	if (rdi_content_read(c->st, db, pc, e->sha, c->stack[0].fd,
-	    wsink_write, &ws, err) == -1)
+	if (rdi_content_read(c->st, db, pc, e->sha, c->stack[0].fd, wsink_write,
+	        &ws, err) == -1)
 		goto out;
 	if (ftruncate(fd, (off_t)e->size) == -1) {
 		rd_err_sys(err, RD_EIO, "cannot write '%s'", e->path);
@@ -584,7 +586,7 @@ writer_main(void *arg)
 			close(j->fd);
 			unlinkat(j->dfd, j->name, 0);
 		} else if (write_content(c, db, pc, j->fd, j->dfd, j->name,
-		    &j->e, &err) == -1) {
+		               &j->e, &err) == -1) {
 			ok = 0;
 		}
 		pthread_mutex_lock(&p->mu);
@@ -688,14 +690,14 @@ restore_file(struct rctx *c, int dfd, const char *name, const struct rentry *e,
 
 	if (make_room(c, dfd, name, e->path, err) == -1)
 		return -1;
-	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
+	fd = openat(dfd, name,
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd == -1)
 		return rd_err_sys(err, errno == EEXIST ? RD_ECANTCREAT : RD_EIO,
 		    "cannot create '%s'", e->path);
 	if (p == NULL) {
-		if (write_content(c, c->st->db, c->pc, fd, dfd, name, e,
-		    err) == -1)
+		if (write_content(c, c->st->db, c->pc, fd, dfd, name, e, err) ==
+		    -1)
 			return -1;
 		c->res->bytes += e->size;
 		return 0;
@@ -755,8 +757,9 @@ restore_link(struct rctx *c, int dfd, const char *name, const struct rentry *e,
 	if (symlinkat(e->target, dfd, name) == -1)
 		return rd_err_sys(err, errno == EEXIST ? RD_ECANTCREAT : RD_EIO,
 		    "cannot create symlink '%s'", e->path);
-	if (c->chown_ok && fchownat(dfd, name, (uid_t)e->uid, (gid_t)e->gid,
-	    AT_SYMLINK_NOFOLLOW) == -1)
+	if (c->chown_ok &&
+	    fchownat(dfd, name, (uid_t)e->uid, (gid_t)e->gid,
+	        AT_SYMLINK_NOFOLLOW) == -1)
 		return rd_err_sys(err, RD_EIO, "cannot chown '%s'", e->path);
 	ts[0].tv_sec = 0;
 	ts[0].tv_nsec = UTIME_OMIT;
@@ -811,7 +814,7 @@ restore_entry(struct rctx *c, struct rentry *e, struct rd_err *err)
 		if (fd == -1)
 			return -1;
 		if (push_dir(c, fd, e->path, (size_t)(slash - e->path) + 1,
-		    NULL, err) == -1) {
+		        NULL, err) == -1) {
 			close(fd);
 			return -1;
 		}
@@ -851,8 +854,7 @@ check_entry_path(const struct rentry *e, struct rd_err *err)
 	if (e->plen == 0)
 		return 0;
 	if (e->plen >= sizeof(buf) || memchr(e->path, '\0', e->plen) != NULL)
-		return rd_err_set(err, RD_ECORRUPT,
-		    "unsafe path in catalog");
+		return rd_err_set(err, RD_ECORRUPT, "unsafe path in catalog");
 	memcpy(buf, e->path, e->plen);
 	buf[e->plen] = '\0';
 	if (e->type == RD_TYPE_DIR) {
@@ -931,7 +933,8 @@ restore_tree(struct rctx *c, int64_t id, const char *prefix, int *found,
 				goto out;
 			}
 			if (n > 0)
-				memcpy(e.target, sqlite3_column_blob(s, 8), (size_t)n);
+				memcpy(e.target, sqlite3_column_blob(s, 8),
+				    (size_t)n);
 			e.target[n] = '\0';
 		}
 		if (check_entry_path(&e, err) == -1)
@@ -945,8 +948,8 @@ restore_tree(struct rctx *c, int64_t id, const char *prefix, int *found,
 		if (c->opts->progress != NULL &&
 		    rd_monotonic() - c->last_progress >= 0.1) {
 			c->last_progress = rd_monotonic();
-			c->opts->progress(c->opts->progress_arg,
-			    c->res->files, c->res->bytes);
+			c->opts->progress(c->opts->progress_arg, c->res->files,
+			    c->res->bytes);
 		}
 	}
 	ret = 0;
@@ -986,15 +989,16 @@ dir_has_entries(int fd, const char *what, struct rd_err *err)
 
 /* 1 if snapshot "id" has the entry "path" (a file, link or dir), else 0. */
 static int
-has_path(struct rd_store *st, int64_t id, const char *path,
-    struct rd_err *err)
+has_path(struct rd_store *st, int64_t id, const char *path, struct rd_err *err)
 {
 	sqlite3_stmt *q = NULL;
 	int r;
 
-	if (rdi_db_prepare(st->db, "SELECT 1 FROM entries WHERE first <= ?1"
-	    " AND (last IS NULL OR last >= ?1) AND (path = ?2"
-	    " OR path = CAST(?2 || '/' AS BLOB)) LIMIT 1", &q, err) == -1)
+	if (rdi_db_prepare(st->db,
+	        "SELECT 1 FROM entries WHERE first <= ?1"
+	        " AND (last IS NULL OR last >= ?1) AND (path = ?2"
+	        " OR path = CAST(?2 || '/' AS BLOB)) LIMIT 1",
+	        &q, err) == -1)
 		return -1;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_blob(q, 2, path, (int)strlen(path), SQLITE_STATIC);
@@ -1131,12 +1135,12 @@ rd_restore(struct rd_store *st, int64_t id, const char *target,
 		}
 		found = 0;
 		if (restore_tree(&c, si.id, *p != '\0' ? p : NULL, &found,
-		    err) == -1)
+		        err) == -1)
 			goto out;
 		if (found == 0) {
 			rd_err_set(err, RD_ENOENT,
-			    "snapshot %lld has no path '%s'",
-			    (long long)si.id, paths[i]);
+			    "snapshot %lld has no path '%s'", (long long)si.id,
+			    paths[i]);
 			goto out;
 		}
 		/* close the directories of this operand before the next */

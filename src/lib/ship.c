@@ -50,7 +50,7 @@ enum {
 #define ROWS_FRAME  (256 * 1024)
 #define BATCH_BYTES (32 * 1024 * 1024)
 #define SMALL_FRAME (1024 * 1024)
-#define CHUNK	    (256 * 1024)
+#define CHUNK       (256 * 1024)
 
 /* ------------------------------------------------------------------ */
 /* Keys */
@@ -144,8 +144,7 @@ out:
 }
 
 int
-rd_key_load(const char *path, unsigned char key[RD_KEY_LEN],
-    struct rd_err *err)
+rd_key_load(const char *path, unsigned char key[RD_KEY_LEN], struct rd_err *err)
 {
 	return key_load_at(AT_FDCWD, path, path, key, err);
 }
@@ -211,8 +210,7 @@ msg_done(struct rdi_msg *m, const char *what, struct rd_err *err)
 static uint64_t
 codec_mask(const struct rd_store *st)
 {
-	return 1u << RD_CODEC_RAW | 1u << RD_CODEC_ZLIB |
-	    1u << st->info.codec;
+	return 1u << RD_CODEC_RAW | 1u << RD_CODEC_ZLIB | 1u << st->info.codec;
 }
 
 static uint64_t
@@ -239,8 +237,8 @@ progress(const struct rd_ship_opts *o, struct rdi_chan *ch, int64_t total,
 	if (now - *last < 0.1)
 		return;
 	*last = now;
-	o->progress(o->progress_arg, ch->bytes_out > ch->bytes_in ?
-	    ch->bytes_out : ch->bytes_in, total);
+	o->progress(o->progress_arg,
+	    ch->bytes_out > ch->bytes_in ? ch->bytes_out : ch->bytes_in, total);
 }
 
 /* ------------------------------------------------------------------ */
@@ -254,7 +252,7 @@ struct sender {
 	struct rdi_packcache *pc;
 	struct rdi_buf buf;
 	int64_t since, newest;
-	int64_t total;		/* estimated bytes, for progress */
+	int64_t total; /* estimated bytes, for progress */
 	double last;
 };
 
@@ -293,15 +291,16 @@ send_object(struct sender *s, const char *pack, int64_t off, int64_t len,
 	if (chunk == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
 	if (rdi_chan_begin(&s->ch, F_OBJECT, 8 + RDI_OBJ_HDR + (uint64_t)len,
-	    err) == -1 || rdi_chan_write(&s->ch, x, 8, err) == -1 ||
+	        err) == -1 ||
+	    rdi_chan_write(&s->ch, x, 8, err) == -1 ||
 	    rdi_chan_write(&s->ch, hdr, sizeof(hdr), err) == -1)
 		goto out;
 	left = len;
 	pos = off + RDI_OBJ_HDR;
 	while (left > 0) {
 		want = left > CHUNK ? CHUNK : (size_t)left;
-		if (rdi_pread_exact(fd, chunk, want, (off_t)pos, pack,
-		    err) == -1 ||
+		if (rdi_pread_exact(fd, chunk, want, (off_t)pos, pack, err) ==
+		        -1 ||
 		    rdi_chan_write(&s->ch, chunk, want, err) == -1)
 			goto out;
 		left -= (int64_t)want;
@@ -344,8 +343,8 @@ cand_from_row(sqlite3_stmt *q, struct cand *c)
 	if (sqlite3_column_bytes(q, 0) == RD_HASH_LEN)
 		memcpy(c->sha, sqlite3_column_blob(q, 0), RD_HASH_LEN);
 	t = sqlite3_column_text(q, 1);
-	snprintf(c->pack, sizeof(c->pack), "%s", t != NULL ? (const char *)t :
-	    "");
+	snprintf(c->pack, sizeof(c->pack), "%s",
+	    t != NULL ? (const char *)t : "");
 	c->off = sqlite3_column_int64(q, 2);
 	c->len = sqlite3_column_int64(q, 3);
 	if (sqlite3_column_type(q, 4) != SQLITE_NULL) {
@@ -366,8 +365,9 @@ send_cand(struct sender *s, const struct cand *c, struct rd_err *err)
 		return -1;
 	s->res->objects++;
 	s->res->object_bytes += c->len;
-	if (c->has_sig && send_object(s, c->sig_pack, c->sig_off, c->sig_len,
-	    c->block, err) == -1)
+	if (c->has_sig &&
+	    send_object(s, c->sig_pack, c->sig_off, c->sig_len, c->block,
+	        err) == -1)
 		return -1;
 	return 0;
 }
@@ -415,13 +415,14 @@ send_objects(struct sender *s, int push, struct rd_err *err)
 		s->buf.len = 0;
 		for (i = 0; i < n; i++)
 			if (rdi_buf_append(&s->buf, batch[i].sha, RD_HASH_LEN,
-			    err) == -1)
+			        err) == -1)
 				goto out;
 		if (rdi_chan_send(&s->ch, F_QUERY, s->buf.data, s->buf.len,
-		    err) == -1 || rdi_chan_flush(&s->ch, err) == -1)
+		        err) == -1 ||
+		    rdi_chan_flush(&s->ch, err) == -1)
 			goto out;
-		if (rdi_chan_recv(&s->ch, &type, &reply, SMALL_FRAME,
-		    err) == -1)
+		if (rdi_chan_recv(&s->ch, &type, &reply, SMALL_FRAME, err) ==
+		    -1)
 			goto out;
 		if (type != F_MISSING || reply.len != (size_t)(n + 7) / 8) {
 			rd_err_set(err, RD_ECORRUPT,
@@ -453,11 +454,12 @@ send_snapshots(struct sender *s, struct rd_err *err)
 	const unsigned char *t;
 	int r, i, ret = -1;
 
-	if (rdi_db_prepare(s->st->db, "SELECT id, started, finished, label,"
-	    " source, files, bytes, bytes_read, bytes_added, stored, changed,"
-	    " removed, inconsistent, skipped FROM snapshots"
-	    " WHERE state = 'complete' AND id > ? AND id <= ? ORDER BY id", &q,
-	    err) == -1)
+	if (rdi_db_prepare(s->st->db,
+	        "SELECT id, started, finished, label,"
+	        " source, files, bytes, bytes_read, bytes_added, stored, changed,"
+	        " removed, inconsistent, skipped FROM snapshots"
+	        " WHERE state = 'complete' AND id > ? AND id <= ? ORDER BY id",
+	        &q, err) == -1)
 		return -1;
 	sqlite3_bind_int64(q, 1, s->since);
 	sqlite3_bind_int64(q, 2, s->newest);
@@ -469,7 +471,7 @@ send_snapshots(struct sender *s, struct rd_err *err)
 			break;
 		s->buf.len = 0;
 		if (rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 0),
-		    err) == -1 ||
+		        err) == -1 ||
 		    put_f64(&s->buf, sqlite3_column_double(q, 1), err) == -1 ||
 		    put_f64(&s->buf, sqlite3_column_double(q, 2), err) == -1)
 			goto out;
@@ -480,10 +482,11 @@ send_snapshots(struct sender *s, struct rd_err *err)
 		}
 		for (i = 5; i <= 13; i++)
 			if (rdi_put_u64(&s->buf,
-			    (uint64_t)sqlite3_column_int64(q, i), err) == -1)
+			        (uint64_t)sqlite3_column_int64(q, i),
+			        err) == -1)
 				goto out;
 		if (rdi_chan_send(&s->ch, F_SNAP, s->buf.data, s->buf.len,
-		    err) == -1)
+		        err) == -1)
 			goto out;
 		s->res->snapshots++;
 	}
@@ -512,10 +515,11 @@ send_rows(struct sender *s, int64_t *nrows, int64_t *ncloses,
 	int r, ret = -1;
 
 	/* rows that begin in the range */
-	if (rdi_db_prepare(s->st->db, "SELECT path, first, last, type, mode,"
-	    " uid, gid, size, mtime, sha, target, unstable FROM entries"
-	    " WHERE first > ?1 AND first <= ?2 ORDER BY first, path", &q,
-	    err) == -1)
+	if (rdi_db_prepare(s->st->db,
+	        "SELECT path, first, last, type, mode,"
+	        " uid, gid, size, mtime, sha, target, unstable FROM entries"
+	        " WHERE first > ?1 AND first <= ?2 ORDER BY first, path",
+	        &q, err) == -1)
 		return -1;
 	sqlite3_bind_int64(q, 1, s->since);
 	sqlite3_bind_int64(q, 2, s->newest);
@@ -527,30 +531,32 @@ send_rows(struct sender *s, int64_t *nrows, int64_t *ncloses,
 		if (r == 0)
 			break;
 		if (rdi_put_bytes(&s->buf, sqlite3_column_blob(q, 0),
-		    (size_t)sqlite3_column_bytes(q, 0), err) == -1 ||
+		        (size_t)sqlite3_column_bytes(q, 0), err) == -1 ||
 		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 1),
-			err) == -1 ||
-		    rdi_put_u64(&s->buf, sqlite3_column_type(q, 2) ==
-			SQLITE_NULL ? 0 : (uint64_t)sqlite3_column_int64(q, 2),
-			err) == -1 ||
+		        err) == -1 ||
+		    rdi_put_u64(&s->buf,
+		        sqlite3_column_type(q, 2) == SQLITE_NULL
+		            ? 0
+		            : (uint64_t)sqlite3_column_int64(q, 2),
+		        err) == -1 ||
 		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 3),
-			err) == -1 ||
+		        err) == -1 ||
 		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 4),
-			err) == -1 ||
+		        err) == -1 ||
 		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 5),
-			err) == -1 ||
+		        err) == -1 ||
 		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 6),
-			err) == -1 ||
+		        err) == -1 ||
 		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 7),
-			err) == -1 ||
+		        err) == -1 ||
 		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 8),
-			err) == -1 ||
+		        err) == -1 ||
 		    rdi_put_bytes(&s->buf, sqlite3_column_blob(q, 9),
-			(size_t)sqlite3_column_bytes(q, 9), err) == -1 ||
+		        (size_t)sqlite3_column_bytes(q, 9), err) == -1 ||
 		    rdi_put_bytes(&s->buf, sqlite3_column_blob(q, 10),
-			(size_t)sqlite3_column_bytes(q, 10), err) == -1 ||
+		        (size_t)sqlite3_column_bytes(q, 10), err) == -1 ||
 		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 11),
-			err) == -1)
+		        err) == -1)
 			goto out;
 		(*nrows)++;
 		if (s->buf.len >= ROWS_FRAME &&
@@ -562,9 +568,10 @@ send_rows(struct sender *s, int64_t *nrows, int64_t *ncloses,
 	sqlite3_finalize(q);
 	q = NULL;
 	/* rows the receiver has open that end in the range */
-	if (rdi_db_prepare(s->st->db, "SELECT path, first, last FROM entries"
-	    " WHERE last >= ?1 AND last < ?2 AND first <= ?1 ORDER BY path",
-	    &q, err) == -1)
+	if (rdi_db_prepare(s->st->db,
+	        "SELECT path, first, last FROM entries"
+	        " WHERE last >= ?1 AND last < ?2 AND first <= ?1 ORDER BY path",
+	        &q, err) == -1)
 		return -1;
 	sqlite3_bind_int64(q, 1, s->since);
 	sqlite3_bind_int64(q, 2, s->newest);
@@ -575,11 +582,11 @@ send_rows(struct sender *s, int64_t *nrows, int64_t *ncloses,
 		if (r == 0)
 			break;
 		if (rdi_put_bytes(&s->buf, sqlite3_column_blob(q, 0),
-		    (size_t)sqlite3_column_bytes(q, 0), err) == -1 ||
+		        (size_t)sqlite3_column_bytes(q, 0), err) == -1 ||
 		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 1),
-			err) == -1 ||
+		        err) == -1 ||
 		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 2),
-			err) == -1)
+		        err) == -1)
 			goto out;
 		(*ncloses)++;
 		if (s->buf.len >= ROWS_FRAME &&
@@ -600,9 +607,11 @@ estimate(struct sender *s, struct rd_err *err)
 	sqlite3_stmt *q = NULL;
 	int r;
 
-	if (rdi_db_prepare(s->st->db, "SELECT COALESCE(SUM(len), 0) FROM"
-	    " contents WHERE sha IN (SELECT sha FROM entries WHERE first > ?1"
-	    " AND first <= ?2 AND sha IS NOT NULL)", &q, err) == -1)
+	if (rdi_db_prepare(s->st->db,
+	        "SELECT COALESCE(SUM(len), 0) FROM"
+	        " contents WHERE sha IN (SELECT sha FROM entries WHERE first > ?1"
+	        " AND first <= ?2 AND sha IS NOT NULL)",
+	        &q, err) == -1)
 		return -1;
 	sqlite3_bind_int64(q, 1, s->since);
 	sqlite3_bind_int64(q, 2, s->newest);
@@ -619,8 +628,8 @@ estimate(struct sender *s, struct rd_err *err)
  * a refusal becomes our error with the receiver's code.  Returns 0 or -1.
  */
 static int
-recv_verdict(struct sender *s, int want, struct rdi_buf *b,
-    struct rdi_msg *m, struct rd_err *err)
+recv_verdict(struct sender *s, int want, struct rdi_buf *b, struct rdi_msg *m,
+    struct rd_err *err)
 {
 	uint64_t code;
 	char msg[256];
@@ -638,8 +647,9 @@ recv_verdict(struct sender *s, int want, struct rdi_buf *b,
 		return rd_err_set(err, RD_ECORRUPT,
 		    "malformed answer from the receiver");
 	if (code != RD_OK)
-		return rd_err_set(err, code <= RD_EPERM ? (enum rd_code)code :
-		    RD_EINTERNAL, "receiver: %s", msg);
+		return rd_err_set(err,
+		    code <= RD_EPERM ? (enum rd_code)code : RD_EINTERNAL,
+		    "receiver: %s", msg);
 	return 0;
 }
 
@@ -681,9 +691,10 @@ recv_have(struct sender *s, struct rd_err *err)
 	if (rdi_chan_recv_preamble(&s->ch, &keyed, err) == -1)
 		goto out;
 	if (keyed != s->ch.keyed) {
-		rd_err_set(err, RD_EPERM, keyed ?
-		    "the receiving store requires a key: give --key" :
-		    "the receiving store has no key: put this key in its ship.key");
+		rd_err_set(err, RD_EPERM,
+		    keyed
+		        ? "the receiving store requires a key: give --key"
+		        : "the receiving store has no key: put this key in its ship.key");
 		goto out;
 	}
 	if (recv_verdict(s, F_HAVE, &b, &m, err) == -1)
@@ -759,13 +770,14 @@ do_send(struct rd_store *st, int fd_in, int fd_out, int push,
 	    send_hello(&s, push ? MODE_PUSH : MODE_BUNDLE, err) == -1)
 		goto out;
 	if (push) {
-		if (rdi_chan_flush(&s.ch, err) == -1 || recv_have(&s,
-		    err) == -1)
+		if (rdi_chan_flush(&s.ch, err) == -1 ||
+		    recv_have(&s, err) == -1)
 			goto out;
 	}
 	if (s.since < s.newest) {
-		if (estimate(&s, err) == -1 || send_objects(&s, push,
-		    err) == -1 || send_snapshots(&s, err) == -1 ||
+		if (estimate(&s, err) == -1 ||
+		    send_objects(&s, push, err) == -1 ||
+		    send_snapshots(&s, err) == -1 ||
 		    send_rows(&s, &nrows, &ncloses, err) == -1)
 			goto out;
 	}
@@ -834,8 +846,8 @@ struct receiver {
 	char origin[40];
 	int64_t epoch, since, newest;
 	uint64_t codecs;
-	int skip;		/* nothing new: drain and check only */
-	int skip_obj;		/* this object is here already */
+	int skip;     /* nothing new: drain and check only */
+	int skip_obj; /* this object is here already */
 	sqlite3_stmt *has_content, *has_sig;
 	int rows_txn;
 	int64_t last_snap;
@@ -850,7 +862,7 @@ next_pack_id(struct rd_store *st, int64_t *id, struct rd_err *err)
 	int r;
 
 	if (rdi_db_prepare(st->db, "SELECT COALESCE(MAX(id), 0) + 1 FROM packs",
-	    &q, err) == -1)
+	        &q, err) == -1)
 		return -1;
 	r = rdi_db_step(st->db, q, err);
 	if (r == 1)
@@ -900,16 +912,21 @@ commit_batch(struct receiver *r, struct rd_err *err)
 	if (rdi_db_exec(st->db, "BEGIN IMMEDIATE", err) == -1)
 		goto out;
 	in_txn = 1;
-	if (rdi_db_prepare(st->db, "INSERT INTO packs(id, name, size)"
-	    " VALUES (?, ?, ?)", &pk, err) == -1 ||
-	    rdi_db_prepare(st->db, "INSERT OR IGNORE INTO contents(sha, size,"
-		" kind, codec, base, depth, pack, off, len)"
-		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &ins, err) == -1 ||
-	    rdi_db_prepare(st->db, "INSERT OR IGNORE INTO signatures(sha,"
-		" block, pack, off, len) VALUES (?, ?, ?, ?, ?)", &sig,
-		err) == -1 ||
+	if (rdi_db_prepare(st->db,
+	        "INSERT INTO packs(id, name, size)"
+	        " VALUES (?, ?, ?)",
+	        &pk, err) == -1 ||
+	    rdi_db_prepare(st->db,
+	        "INSERT OR IGNORE INTO contents(sha, size,"
+	        " kind, codec, base, depth, pack, off, len)"
+	        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        &ins, err) == -1 ||
+	    rdi_db_prepare(st->db,
+	        "INSERT OR IGNORE INTO signatures(sha,"
+	        " block, pack, off, len) VALUES (?, ?, ?, ?, ?)",
+	        &sig, err) == -1 ||
 	    rdi_db_prepare(st->db, "SELECT depth FROM contents WHERE sha = ?",
-		&dep, err) == -1)
+	        &dep, err) == -1)
 		goto out;
 	sqlite3_bind_int64(pk, 1, r->pw.id);
 	sqlite3_bind_text(pk, 2, r->pw.name, -1, SQLITE_STATIC);
@@ -988,7 +1005,7 @@ commit_batch(struct receiver *r, struct rd_err *err)
 		if (o->kind != RDI_OBJ_FULL)
 			continue;
 		if (rdi_content_read(st, st->db, pc, o->sha, tmpfd, null_sink,
-		    NULL, err) == -1) {
+		        NULL, err) == -1) {
 			char why[sizeof(err->msg)];
 
 			memcpy(why, err->msg, sizeof(why));
@@ -1030,13 +1047,16 @@ out:
 static int
 have_object(struct receiver *r, const struct rdi_objhdr *h, struct rd_err *err)
 {
-	sqlite3_stmt **q = h->kind == RDI_OBJ_SIG ? &r->has_sig :
-	    &r->has_content;
+	sqlite3_stmt **q =
+	    h->kind == RDI_OBJ_SIG ? &r->has_sig : &r->has_content;
 	int k;
 
-	if (*q == NULL && rdi_db_prepare(r->st->db, h->kind == RDI_OBJ_SIG ?
-	    "SELECT 1 FROM signatures WHERE sha = ?" :
-	    "SELECT 1 FROM contents WHERE sha = ?", q, err) == -1)
+	if (*q == NULL &&
+	    rdi_db_prepare(r->st->db,
+	        h->kind == RDI_OBJ_SIG
+	            ? "SELECT 1 FROM signatures WHERE sha = ?"
+	            : "SELECT 1 FROM contents WHERE sha = ?",
+	        q, err) == -1)
 		return -1;
 	sqlite3_reset(*q);
 	sqlite3_bind_blob(*q, 1, h->sha, RD_HASH_LEN, SQLITE_TRANSIENT);
@@ -1105,7 +1125,7 @@ recv_object(struct receiver *r, uint64_t len, struct rd_err *err)
 		r->pw_open = 1;
 	}
 	if (rdi_packw_begin(&r->pw, h.kind, h.codec, h.sha,
-	    h.kind == RDI_OBJ_DELTA ? h.base : NULL, err) == -1)
+	        h.kind == RDI_OBJ_DELTA ? h.base : NULL, err) == -1)
 		return -1;
 	crc = 0;
 	for (left = (uint64_t)h.len; left > 0; left -= want) {
@@ -1167,7 +1187,7 @@ answer_query(struct receiver *r, struct rd_err *err)
 	if (bits == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
 	if (rdi_db_prepare(r->st->db, "SELECT 1 FROM contents WHERE sha = ?",
-	    &q, err) == -1)
+	        &q, err) == -1)
 		goto out;
 	for (i = 0; i < n; i++) {
 		sqlite3_reset(q);
@@ -1235,11 +1255,12 @@ recv_snap(struct receiver *r, struct rd_err *err)
 		return 0;
 	if (begin_rows(r, err) == -1)
 		return -1;
-	if (rdi_db_prepare(r->st->db, "INSERT INTO snapshots(id, state,"
-	    " started, finished, label, source, files, bytes, bytes_read,"
-	    " bytes_added, stored, changed, removed, inconsistent, skipped)"
-	    " VALUES (?, 'complete', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	    &q, err) == -1)
+	if (rdi_db_prepare(r->st->db,
+	        "INSERT INTO snapshots(id, state,"
+	        " started, finished, label, source, files, bytes, bytes_read,"
+	        " bytes_added, stored, changed, removed, inconsistent, skipped)"
+	        " VALUES (?, 'complete', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        &q, err) == -1)
 		return -1;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_double(q, 2, started);
@@ -1265,8 +1286,9 @@ check_path(const unsigned char *p, size_t n, int type, struct rd_err *err)
 	char buf[PATH_MAX];
 
 	if (n == 0)
-		return type == RD_TYPE_DIR ? 0 :
-		    rd_err_set(err, RD_ECORRUPT, "bundle has an empty path");
+		return type == RD_TYPE_DIR
+		    ? 0
+		    : rd_err_set(err, RD_ECORRUPT, "bundle has an empty path");
 	if (n >= sizeof(buf) || memchr(p, '\0', n) != NULL)
 		return rd_err_set(err, RD_ECORRUPT,
 		    "bundle has an unsafe path");
@@ -1294,10 +1316,13 @@ recv_entries(struct receiver *r, struct rd_err *err)
 	int64_t first, last, type, mode, uid, gid, size, mtime, unstable;
 	int ret = -1;
 
-	if (!r->skip && (begin_rows(r, err) == -1 ||
-	    rdi_db_prepare(r->st->db, "INSERT INTO entries(path, first, last,"
-		" type, mode, uid, gid, size, mtime, sha, target, unstable)"
-		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &q, err) == -1))
+	if (!r->skip &&
+	    (begin_rows(r, err) == -1 ||
+	        rdi_db_prepare(r->st->db,
+	            "INSERT INTO entries(path, first, last,"
+	            " type, mode, uid, gid, size, mtime, sha, target, unstable)"
+	            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	            &q, err) == -1))
 		return -1;
 	msg_init(&m, &r->buf);
 	while (m.pos < m.len) {
@@ -1320,11 +1345,12 @@ recv_entries(struct receiver *r, struct rd_err *err)
 		if (first <= r->since || first > r->newest ||
 		    (last != 0 && (last < first || last >= r->newest)) ||
 		    (type != RD_TYPE_FILE && type != RD_TYPE_DIR &&
-			type != RD_TYPE_SYMLINK) ||
+		        type != RD_TYPE_SYMLINK) ||
 		    (type == RD_TYPE_FILE) != (shalen == RD_HASH_LEN) ||
 		    (shalen != 0 && shalen != RD_HASH_LEN) ||
-		    (type == RD_TYPE_SYMLINK && (tlen == 0 || tlen > 4096 ||
-			memchr(target, '\0', tlen) != NULL))) {
+		    (type == RD_TYPE_SYMLINK &&
+		        (tlen == 0 || tlen > 4096 ||
+		            memchr(target, '\0', tlen) != NULL))) {
 			rd_err_set(err, RD_ECORRUPT,
 			    "stream is damaged: bad entry row");
 			goto out;
@@ -1377,10 +1403,12 @@ recv_closes(struct receiver *r, struct rd_err *err)
 	int64_t first, last;
 	int ret = -1;
 
-	if (!r->skip && (begin_rows(r, err) == -1 ||
-	    rdi_db_prepare(r->st->db, "UPDATE entries SET last = ?"
-		" WHERE path = ? AND first = ? AND last IS NULL", &q,
-		err) == -1))
+	if (!r->skip &&
+	    (begin_rows(r, err) == -1 ||
+	        rdi_db_prepare(r->st->db,
+	            "UPDATE entries SET last = ?"
+	            " WHERE path = ? AND first = ? AND last IS NULL",
+	            &q, err) == -1))
 		return -1;
 	msg_init(&m, &r->buf);
 	while (m.pos < m.len) {
@@ -1453,9 +1481,11 @@ finish_rows(struct receiver *r, const struct rdi_buf *endbuf,
 	if (begin_rows(r, err) == -1)
 		return -1;
 	/* every file of the new snapshots has its content here */
-	if (rdi_db_prepare(r->st->db, "SELECT COUNT(*) FROM entries e"
-	    " LEFT JOIN contents c ON c.sha = e.sha WHERE e.first > ?"
-	    " AND e.sha IS NOT NULL AND c.sha IS NULL", &q, err) == -1)
+	if (rdi_db_prepare(r->st->db,
+	        "SELECT COUNT(*) FROM entries e"
+	        " LEFT JOIN contents c ON c.sha = e.sha WHERE e.first > ?"
+	        " AND e.sha IS NOT NULL AND c.sha IS NULL",
+	        &q, err) == -1)
 		return -1;
 	sqlite3_bind_int64(q, 1, r->since);
 	k = rdi_db_step(r->st->db, q, err);
@@ -1497,9 +1527,9 @@ judge_hello(struct receiver *r, int mode, struct rd_err *err)
 	uint64_t missing;
 
 	if ((mode == MODE_PUSH) != r->push)
-		return rd_err_set(err, RD_ECORRUPT, r->push ?
-		    "the sender wrote a bundle, not a push session" :
-		    "this is a push session: use rdship serve");
+		return rd_err_set(err, RD_ECORRUPT,
+		    r->push ? "the sender wrote a bundle, not a push session"
+		            : "this is a push session: use rdship serve");
 	if (st->info.origin[0] != '\0' &&
 	    strcmp(st->info.origin, r->origin) != 0 && !r->opts->adopt)
 		return rd_err_set(err, RD_EPERM,
@@ -1532,8 +1562,7 @@ judge_hello(struct receiver *r, int mode, struct rd_err *err)
 		return 0;
 	}
 	if (r->since != own)
-		return rd_err_set(err, r->since > own ? RD_ENOENT :
-		    RD_ECORRUPT,
+		return rd_err_set(err, r->since > own ? RD_ENOENT : RD_ECORRUPT,
 		    "bundle holds snapshots %lld-%lld but this store has up to %lld: send with --since %lld",
 		    (long long)r->since + 1, (long long)r->newest,
 		    (long long)own, (long long)own);
@@ -1541,14 +1570,13 @@ judge_hello(struct receiver *r, int mode, struct rd_err *err)
 }
 
 static int
-send_have(struct receiver *r, const struct rd_err *verdict,
-    struct rd_err *err)
+send_have(struct receiver *r, const struct rd_err *verdict, struct rd_err *err)
 {
 	r->buf.len = 0;
 	if (rdi_put_u64(&r->buf, verdict != NULL ? verdict->code : RD_OK,
-	    err) == -1 ||
-	    rdi_put_str(&r->buf, verdict != NULL ? verdict->msg : "",
-		err) == -1 ||
+	        err) == -1 ||
+	    rdi_put_str(&r->buf, verdict != NULL ? verdict->msg : "", err) ==
+	        -1 ||
 	    rdi_put_str(&r->buf, r->st->info.uuid, err) == -1 ||
 	    rdi_put_u64(&r->buf, (uint64_t)r->res->from, err) == -1 ||
 	    rdi_put_u64(&r->buf, (uint64_t)r->st->info.epoch, err) == -1 ||
@@ -1565,16 +1593,15 @@ send_result(struct receiver *r, const struct rd_err *verdict,
 {
 	r->buf.len = 0;
 	if (rdi_put_u64(&r->buf, verdict != NULL ? verdict->code : RD_OK,
-	    err) == -1 ||
-	    rdi_put_str(&r->buf, verdict != NULL ? verdict->msg : "",
-		err) == -1 ||
+	        err) == -1 ||
+	    rdi_put_str(&r->buf, verdict != NULL ? verdict->msg : "", err) ==
+	        -1 ||
 	    rdi_put_u64(&r->buf, (uint64_t)r->res->newest, err) == -1 ||
-	    rdi_put_u64(&r->buf, (uint64_t)r->res->replica_version,
-		err) == -1 ||
+	    rdi_put_u64(&r->buf, (uint64_t)r->res->replica_version, err) ==
+	        -1 ||
 	    rdi_put_u64(&r->buf, (uint64_t)r->res->replica_files, err) == -1)
 		return -1;
-	if (rdi_chan_send(&r->ch, F_RESULT, r->buf.data, r->buf.len,
-	    err) == -1)
+	if (rdi_chan_send(&r->ch, F_RESULT, r->buf.data, r->buf.len, err) == -1)
 		return -1;
 	return rdi_chan_flush(&r->ch, err);
 }
@@ -1633,8 +1660,9 @@ frame_loop(struct receiver *r, struct rd_err *err)
 			r->buf.cap = len;
 		}
 		r->buf.len = len;
-		if ((len > 0 && rdi_chan_read(&r->ch, r->buf.data, len,
-		    err) == -1) || rdi_chan_finish(&r->ch, err) == -1)
+		if ((len > 0 &&
+		        rdi_chan_read(&r->ch, r->buf.data, len, err) == -1) ||
+		    rdi_chan_finish(&r->ch, err) == -1)
 			return -1;
 		switch (type) {
 		case F_QUERY:
@@ -1742,8 +1770,8 @@ rd_ship_receive(struct rd_store *st, int fd_in, int fd_out,
 		goto out;
 	if (opts->apply_dir != NULL && res->newest > 0) {
 		if (rdi_replica_apply(st, opts->apply_dir, res->newest,
-		    opts->notice, opts->notice_arg, &res->replica_files,
-		    err) == -1)
+		        opts->notice, opts->notice_arg, &res->replica_files,
+		        err) == -1)
 			goto out;
 		res->replica_version = res->newest;
 	}
@@ -1810,8 +1838,10 @@ rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
 	if (rdi_meta_get(st->db, "last_ship", buf, sizeof(buf), err) == -1)
 		goto out;
 	out->last_ship = strtod(buf, NULL);
-	if (rdi_db_prepare(st->db, "SELECT dir, version, target, state,"
-	    " updated FROM replicas ORDER BY dir", &q, err) == -1)
+	if (rdi_db_prepare(st->db,
+	        "SELECT dir, version, target, state,"
+	        " updated FROM replicas ORDER BY dir",
+	        &q, err) == -1)
 		goto out;
 	while (out->nreplicas < 8) {
 		struct rd_replica_info *ri = &out->replica[out->nreplicas];

@@ -29,10 +29,10 @@
 
 #include "rd_int.h"
 
-#define SMALL_MAX  (1024 * 1024)	/* read whole, store full */
-#define CHUNK	   (256 * 1024)
-#define QUEUE_CAP  256
-#define ATTEMPTS   3
+#define SMALL_MAX (1024 * 1024) /* read whole, store full */
+#define CHUNK     (256 * 1024)
+#define QUEUE_CAP 256
+#define ATTEMPTS  3
 
 /* The newest snapshot's view of one path (a cursor row, or a job's). */
 struct prev {
@@ -55,23 +55,23 @@ enum job_status { JOB_OK, JOB_SKIP, JOB_FAIL };
 
 struct job {
 	struct job *next;
-	char *path;		/* catalog path of a file */
+	char *path; /* catalog path of a file */
 	int has_prev;
 	struct prev prev;
 	/* signature of the previous content, when a delta may be made */
 	int use_sig;
-	int maybe_dup;		/* a stored content has this size */
+	int maybe_dup; /* a stored content has this size */
 	char oldsig_pack[33];
 	int64_t oldsig_off;
 	int prev_depth;
 	/* results */
 	enum job_status status;
 	struct rd_err err;
-	struct meta m;		/* as read */
+	struct meta m; /* as read */
 	unsigned char sha[RD_HASH_LEN];
 	int64_t bytes_read;
 	int unstable;
-	int stored;		/* a new content object was written */
+	int stored; /* a new content object was written */
 	int kind, codec, depth;
 	unsigned char base[RD_HASH_LEN];
 	int64_t pack_id;
@@ -83,7 +83,7 @@ struct job {
 
 /* A set of SHA-256 values stored by this run (open addressing). */
 struct shaset {
-	unsigned char *slots;	/* cap * RD_HASH_LEN, all-zero = empty */
+	unsigned char *slots; /* cap * RD_HASH_LEN, all-zero = empty */
 	size_t cap, n;
 };
 
@@ -108,9 +108,9 @@ struct ctx {
 	int inflight;
 	int stop;
 	int64_t next_pack;
-	struct packrec *packs;	/* finished packs, under mu */
+	struct packrec *packs; /* finished packs, under mu */
 	size_t npacks, cap_packs;
-	sqlite3 *ldb;		/* dedup look-ups, under mu */
+	sqlite3 *ldb; /* dedup look-ups, under mu */
 	sqlite3_stmt *lookup;
 	struct shaset set;
 
@@ -137,10 +137,10 @@ struct worker {
 	int pw_open;
 	struct rdi_zenc *zenc;
 	struct rdi_packcache *pc;
-	unsigned char *buf;	/* SMALL_MAX + 1 */
-	struct rdi_buf cbuf;	/* compressed small file */
-	struct rdi_buf sigbuf;	/* signature being made */
-	struct rdi_buf oldsig;	/* signature of the previous version */
+	unsigned char *buf;    /* SMALL_MAX + 1 */
+	struct rdi_buf cbuf;   /* compressed small file */
+	struct rdi_buf sigbuf; /* signature being made */
+	struct rdi_buf oldsig; /* signature of the previous version */
 };
 
 static int64_t
@@ -161,8 +161,7 @@ meta_from_stat(struct meta *m, const struct stat *sb)
 	m->ctime = ns(&sb->st_ctim);
 }
 
-static void
-notice(struct ctx *c, const char *fmt, ...) RD_PRINTF(2, 3);
+static void notice(struct ctx *c, const char *fmt, ...) RD_PRINTF(2, 3);
 
 static void
 notice(struct ctx *c, const char *fmt, ...)
@@ -329,11 +328,12 @@ open_source(struct ctx *c, const char *path, struct rd_err *err)
 {
 	int fd;
 
-	fd = openat(c->rootfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-	    O_NOCTTY | O_NONBLOCK | O_NOATIME);
+	fd = openat(c->rootfd, path,
+	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+	        O_NOATIME);
 	if (fd == -1 && errno == EPERM)
-		fd = openat(c->rootfd, path, O_RDONLY | O_NOFOLLOW |
-		    O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		fd = openat(c->rootfd, path,
+		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd == -1)
 		return rd_err_sys(err, RD_EIO, "cannot open '%s'", path);
 	return fd;
@@ -372,8 +372,8 @@ store_small(struct worker *w, struct job *j, size_t len, struct rd_err *err)
 	w->cbuf.len = 0;
 	if (len >= 64) {
 		if (rdi_zenc_reset(w->zenc, err) == -1 ||
-		    rdi_zenc_write(w->zenc, w->buf, len, rdi_buf_sink,
-			&w->cbuf, err) == -1 ||
+		    rdi_zenc_write(w->zenc, w->buf, len, rdi_buf_sink, &w->cbuf,
+		        err) == -1 ||
 		    rdi_zenc_finish(w->zenc, rdi_buf_sink, &w->cbuf, err) == -1)
 			return -1;
 		if (w->cbuf.len < len - len / 16) {
@@ -383,8 +383,8 @@ store_small(struct worker *w, struct job *j, size_t len, struct rd_err *err)
 		}
 	}
 	if (worker_pack(w, err) == -1 ||
-	    rdi_packw_begin(&w->pw, RDI_OBJ_FULL, codec, j->sha, NULL,
-		err) == -1 ||
+	    rdi_packw_begin(&w->pw, RDI_OBJ_FULL, codec, j->sha, NULL, err) ==
+	        -1 ||
 	    rdi_packw_sink(&w->pw, data, dlen, err) == -1 ||
 	    rdi_packw_end(&w->pw, (int64_t)len, &j->off, &j->len, err) == -1)
 		return -1;
@@ -428,12 +428,12 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 	    rdi_sig_new((size_t)j->sig_block, &sig, err) == -1 ||
 	    rdi_zenc_reset(w->zenc, err) == -1)
 		goto out;
-	if (delta && rdi_delta_new(w->oldsig.data, w->oldsig.len, &dj,
-	    err) == -1)
+	if (delta &&
+	    rdi_delta_new(w->oldsig.data, w->oldsig.len, &dj, err) == -1)
 		goto out;
 	if (rdi_packw_begin(&w->pw, delta ? RDI_OBJ_DELTA : RDI_OBJ_FULL,
-	    delta ? c->st->info.codec : RD_CODEC_RAW, j->sha, delta ?
-	    j->prev.sha : NULL, err) == -1)
+	        delta ? c->st->info.codec : RD_CODEC_RAW, j->sha,
+	        delta ? j->prev.sha : NULL, err) == -1)
 		goto out;
 	for (;;) {
 		n = rdi_read_full(fd, w->buf, CHUNK, j->path, err);
@@ -444,11 +444,11 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 		total += n;
 		if (rdi_sha256_update(&h, w->buf, (size_t)n, err) == -1 ||
 		    rdi_rsjob_write(sig, w->buf, (size_t)n, rdi_buf_sink,
-			&w->sigbuf, err) == -1)
+		        &w->sigbuf, err) == -1)
 			goto out;
 		if (delta) {
 			if (rdi_rsjob_write(dj, w->buf, (size_t)n, zsink_write,
-			    &zs, err) == -1)
+			        &zs, err) == -1)
 				goto out;
 			continue;
 		}
@@ -456,7 +456,7 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 			/* does this file compress?  judge by its first chunk */
 			w->cbuf.len = 0;
 			if (rdi_zenc_write(w->zenc, w->buf, (size_t)n,
-			    rdi_buf_sink, &w->cbuf, err) == -1)
+			        rdi_buf_sink, &w->cbuf, err) == -1)
 				goto out;
 			compress = (size_t)n < 4096 ||
 			    w->cbuf.len < (size_t)n - (size_t)n / 16 ||
@@ -464,20 +464,20 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 			if (compress) {
 				w->pw.hdr.codec = c->st->info.codec;
 				if (rdi_packw_sink(&w->pw, w->cbuf.data,
-				    w->cbuf.len, err) == -1)
+				        w->cbuf.len, err) == -1)
 					goto out;
 			} else if (rdi_packw_sink(&w->pw, w->buf, (size_t)n,
-			    err) == -1)
+			               err) == -1)
 				goto out;
 			first = 0;
 			continue;
 		}
 		if (compress) {
 			if (rdi_zenc_write(w->zenc, w->buf, (size_t)n,
-			    rdi_packw_sink, &w->pw, err) == -1)
+			        rdi_packw_sink, &w->pw, err) == -1)
 				goto out;
-		} else if (rdi_packw_sink(&w->pw, w->buf, (size_t)n,
-		    err) == -1) {
+		} else if (rdi_packw_sink(&w->pw, w->buf, (size_t)n, err) ==
+		    -1) {
 			goto out;
 		}
 	}
@@ -487,8 +487,8 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 			goto out;
 	} else if (first) {
 		w->pw.hdr.codec = RD_CODEC_RAW; /* empty now */
-	} else if (compress && rdi_zenc_finish(w->zenc, rdi_packw_sink,
-	    &w->pw, err) == -1) {
+	} else if (compress &&
+	    rdi_zenc_finish(w->zenc, rdi_packw_sink, &w->pw, err) == -1) {
 		goto out;
 	}
 	if (rdi_rsjob_finish(sig, rdi_buf_sink, &w->sigbuf, err) == -1 ||
@@ -599,8 +599,8 @@ process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
 			continue;
 		}
 		j->unstable = !same_version(&before, &after);
-		if (delta && w->pw.off - start - RDI_OBJ_HDR >
-		    after.st_size / 2) {
+		if (delta &&
+		    w->pw.off - start - RDI_OBJ_HDR > after.st_size / 2) {
 			/* the delta does not pay: store the file whole */
 			if (rdi_packw_rollback(&w->pw, start, err) == -1)
 				return -1;
@@ -629,10 +629,10 @@ process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
 	j->pack_id = w->pw.id;
 	memcpy(j->pack_name, w->pw.name, sizeof(j->pack_name));
 	if (rdi_packw_begin(&w->pw, RDI_OBJ_SIG, RD_CODEC_RAW, j->sha, NULL,
-	    err) == -1 ||
+	        err) == -1 ||
 	    rdi_packw_sink(&w->pw, w->sigbuf.data, w->sigbuf.len, err) == -1 ||
 	    rdi_packw_end(&w->pw, (int64_t)w->sigbuf.len, &j->sig_off,
-		&j->sig_len, err) == -1)
+	        &j->sig_len, err) == -1)
 		return -1;
 	j->sig_stored = 1;
 	return 0;
@@ -864,7 +864,8 @@ finish_job(struct ctx *c, struct job *j, struct rd_err *err)
 		return 0;
 	}
 	if (j->unstable) {
-		notice(c, "'%s' kept changing while it was read; stored as last read",
+		notice(c,
+		    "'%s' kept changing while it was read; stored as last read",
 		    j->path);
 		c->info.inconsistent++;
 	}
@@ -957,8 +958,7 @@ progress(struct ctx *c)
 	if (now - c->last_progress < 0.1)
 		return;
 	c->last_progress = now;
-	c->opts->progress(c->opts->progress_arg, c->info.files,
-	    c->info.bytes);
+	c->opts->progress(c->opts->progress_arg, c->info.files, c->info.bytes);
 }
 
 static int
@@ -1083,9 +1083,10 @@ cursor_seek(struct ctx *c, const char *key, size_t klen, struct prev *out,
 	int cmp;
 
 	while (c->cur_valid) {
-		cmp = pathcmp(c->cur_path.data != NULL ?
-		    (const char *)c->cur_path.data : "", c->cur_path.len, key,
-		    klen);
+		cmp = pathcmp(c->cur_path.data != NULL
+		        ? (const char *)c->cur_path.data
+		        : "",
+		    c->cur_path.len, key, klen);
 		if (cmp > 0)
 			return 0;
 		if (cmp == 0) {
@@ -1171,8 +1172,8 @@ do_file(struct ctx *c, const char *key, size_t klen, const struct stat *sb,
 }
 
 static int
-do_entry(struct ctx *c, int dfd, const char *name, const char *key,
-    size_t klen, const struct stat *sb, struct rd_err *err)
+do_entry(struct ctx *c, int dfd, const char *name, const char *key, size_t klen,
+    const struct stat *sb, struct rd_err *err)
 {
 	struct prev p;
 	struct meta m;
@@ -1205,15 +1206,16 @@ do_entry(struct ctx *c, int dfd, const char *name, const char *key,
 		m.size = n;
 	} else {
 		notice(c, "skipped '%.*s': %s", (int)klen, key,
-		    S_ISSOCK(sb->st_mode) ? "socket" : S_ISFIFO(sb->st_mode) ?
-		    "fifo" : "device");
+		    S_ISSOCK(sb->st_mode)       ? "socket"
+		        : S_ISFIFO(sb->st_mode) ? "fifo"
+		                                : "device");
 		c->info.skipped++;
 		goto gone;
 	}
 	c->info.files++;
 	if (has_prev && p.type == type && meta_equal(&p, &m) &&
-	    (type != RD_TYPE_SYMLINK || (p.target != NULL &&
-	    strcmp(p.target, target) == 0))) {
+	    (type != RD_TYPE_SYMLINK ||
+	        (p.target != NULL && strcmp(p.target, target) == 0))) {
 		prev_release(&p);
 		return 0;
 	}
@@ -1294,7 +1296,7 @@ read_names(int dfd, const char *what, struct dent **out, size_t *nout,
 			continue;
 		if (de->d_type == DT_UNKNOWN) {
 			if (fstatat(dfd, de->d_name, &sb,
-			    AT_SYMLINK_NOFOLLOW) == -1)
+			        AT_SYMLINK_NOFOLLOW) == -1)
 				continue;
 			isdir = S_ISDIR(sb.st_mode);
 		} else {
@@ -1343,7 +1345,7 @@ walk(struct ctx *c, int dfd, struct rdi_buf *path, struct rd_err *err)
 		return -1;
 	path->len--;
 	if (read_names(dfd, base > 0 ? (const char *)path->data : ".", &v, &n,
-	    err) == -1)
+	        err) == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
 		path->len = base;
@@ -1358,7 +1360,8 @@ walk(struct ctx *c, int dfd, struct rdi_buf *path, struct rd_err *err)
 			goto out;
 		}
 		if (S_ISDIR(sb.st_mode) != v[i].isdir) {
-			notice(c, "skipped '%.*s': changed type during the scan",
+			notice(c,
+			    "skipped '%.*s': changed type during the scan",
 			    (int)path->len, (const char *)path->data);
 			c->info.skipped++;
 			continue;
@@ -1366,12 +1369,12 @@ walk(struct ctx *c, int dfd, struct rdi_buf *path, struct rd_err *err)
 		if (v[i].isdir && rdi_buf_append(path, "/", 1, err) == -1)
 			goto out;
 		if (do_entry(c, dfd, v[i].name, (const char *)path->data,
-		    path->len, &sb, err) == -1)
+		        path->len, &sb, err) == -1)
 			goto out;
 		if (!v[i].isdir)
 			continue;
-		cfd = openat(dfd, v[i].name, O_RDONLY | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC);
+		cfd = openat(dfd, v[i].name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (cfd == -1) {
 			notice(c, "skipped '%.*s': %s", (int)path->len,
 			    (const char *)path->data, strerror(errno));
@@ -1404,36 +1407,45 @@ prepare_all(struct ctx *c, struct rd_err *err)
 {
 	sqlite3 *db = c->st->db;
 
-	if (rdi_db_prepare(db, "INSERT INTO entries(path, first, type, mode,"
-	    " uid, gid, size, mtime, sha, target, ino, ctime, unstable)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &c->ins_entry,
-	    err) == -1 ||
+	if (rdi_db_prepare(db,
+	        "INSERT INTO entries(path, first, type, mode,"
+	        " uid, gid, size, mtime, sha, target, ino, ctime, unstable)"
+	        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        &c->ins_entry, err) == -1 ||
 	    rdi_db_prepare(db, "UPDATE entries SET last = ? WHERE id = ?",
-		&c->close_entry, err) == -1 ||
-	    rdi_db_prepare(db, "UPDATE entries SET ino = ?, ctime = ?,"
-		" unstable = ? WHERE id = ?", &c->touch_entry, err) == -1 ||
-	    rdi_db_prepare(db, "INSERT OR IGNORE INTO contents(sha, size,"
-		" kind, codec, base, depth, pack, off, len)"
-		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &c->ins_content,
-		err) == -1 ||
-	    rdi_db_prepare(db, "INSERT OR IGNORE INTO signatures(sha, block,"
-		" pack, off, len) VALUES (?, ?, ?, ?, ?)", &c->ins_sig,
-		err) == -1 ||
-	    rdi_db_prepare(db, "INSERT INTO packs(id, name, size)"
-		" VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
-		" size = excluded.size", &c->ins_pack, err) == -1 ||
-	    rdi_db_prepare(db, "SELECT p.name, s.off, c.depth FROM signatures s"
-		" JOIN packs p ON p.id = s.pack JOIN contents c ON"
-		" c.sha = s.sha WHERE s.sha = ?", &c->get_sig, err) == -1 ||
+	        &c->close_entry, err) == -1 ||
+	    rdi_db_prepare(db,
+	        "UPDATE entries SET ino = ?, ctime = ?,"
+	        " unstable = ? WHERE id = ?",
+	        &c->touch_entry, err) == -1 ||
+	    rdi_db_prepare(db,
+	        "INSERT OR IGNORE INTO contents(sha, size,"
+	        " kind, codec, base, depth, pack, off, len)"
+	        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        &c->ins_content, err) == -1 ||
+	    rdi_db_prepare(db,
+	        "INSERT OR IGNORE INTO signatures(sha, block,"
+	        " pack, off, len) VALUES (?, ?, ?, ?, ?)",
+	        &c->ins_sig, err) == -1 ||
+	    rdi_db_prepare(db,
+	        "INSERT INTO packs(id, name, size)"
+	        " VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+	        " size = excluded.size",
+	        &c->ins_pack, err) == -1 ||
+	    rdi_db_prepare(db,
+	        "SELECT p.name, s.off, c.depth FROM signatures s"
+	        " JOIN packs p ON p.id = s.pack JOIN contents c ON"
+	        " c.sha = s.sha WHERE s.sha = ?",
+	        &c->get_sig, err) == -1 ||
 	    rdi_db_prepare(db, "SELECT 1 FROM contents WHERE size = ? LIMIT 1",
-		&c->size_seen, err) == -1)
+	        &c->size_seen, err) == -1)
 		return -1;
 	if (rdi_db_open(c->st, 1, &c->rdb, err) == -1 ||
 	    rdi_db_prepare(c->rdb, sql_cursor, &c->cur, err) == -1)
 		return -1;
 	if (rdi_db_open(c->st, 1, &c->ldb, err) == -1 ||
 	    rdi_db_prepare(c->ldb, "SELECT 1 FROM contents WHERE sha = ?",
-		&c->lookup, err) == -1)
+	        &c->lookup, err) == -1)
 		return -1;
 	return 0;
 }
@@ -1463,8 +1475,10 @@ new_pending(struct ctx *c, const char *source, struct rd_err *err)
 	sqlite3_stmt *s = NULL;
 	int ret = -1;
 
-	if (rdi_db_prepare(c->st->db, "INSERT INTO snapshots(state, started,"
-	    " label, source) VALUES ('pending', ?, ?, ?)", &s, err) == -1)
+	if (rdi_db_prepare(c->st->db,
+	        "INSERT INTO snapshots(state, started,"
+	        " label, source) VALUES ('pending', ?, ?, ?)",
+	        &s, err) == -1)
 		return -1;
 	c->started = rd_now();
 	sqlite3_bind_double(s, 1, c->started);
@@ -1486,10 +1500,12 @@ complete(struct ctx *c, double seconds, struct rd_err *err)
 	sqlite3_stmt *s = NULL;
 	int ret = -1;
 
-	if (rdi_db_prepare(c->st->db, "UPDATE snapshots SET state = 'complete',"
-	    " finished = ?, files = ?, bytes = ?, bytes_read = ?,"
-	    " bytes_added = ?, stored = ?, changed = ?, removed = ?,"
-	    " inconsistent = ?, skipped = ? WHERE id = ?", &s, err) == -1)
+	if (rdi_db_prepare(c->st->db,
+	        "UPDATE snapshots SET state = 'complete',"
+	        " finished = ?, files = ?, bytes = ?, bytes_read = ?,"
+	        " bytes_added = ?, stored = ?, changed = ?, removed = ?,"
+	        " inconsistent = ?, skipped = ? WHERE id = ?",
+	        &s, err) == -1)
 		return -1;
 	c->info.finished = (int64_t)rd_now();
 	sqlite3_bind_double(s, 1, c->started + seconds);
@@ -1517,8 +1533,10 @@ next_pack_id(struct ctx *c, struct rd_err *err)
 	sqlite3_stmt *s = NULL;
 	int r;
 
-	if (rdi_db_prepare(c->st->db, "SELECT COALESCE(MAX(id), 0) + 1 FROM"
-	    " packs", &s, err) == -1)
+	if (rdi_db_prepare(c->st->db,
+	        "SELECT COALESCE(MAX(id), 0) + 1 FROM"
+	        " packs",
+	        &s, err) == -1)
 		return -1;
 	r = rdi_db_step(c->st->db, s, err);
 	if (r == 1)
@@ -1642,7 +1660,8 @@ rd_snap_create(struct rd_store *st, const char *source,
 			goto out;
 	}
 	for (k = 0; k < nw; k++) {
-		if (pthread_create(&w[k].thread, NULL, worker_main, &w[k]) != 0) {
+		if (pthread_create(&w[k].thread, NULL, worker_main, &w[k]) !=
+		    0) {
 			rd_err_set(err, RD_ENOMEM, "cannot start a thread");
 			goto out;
 		}
@@ -1662,7 +1681,7 @@ rd_snap_create(struct rd_store *st, const char *source,
 		if (!has_prev || p.type != RD_TYPE_DIR || !meta_equal(&p, &m)) {
 			if ((has_prev && close_entry(&c, p.id, 0, err) == -1) ||
 			    insert_entry(&c, "", 0, RD_TYPE_DIR, &m, NULL, NULL,
-				0, err) == -1)
+			        0, err) == -1)
 				goto out;
 		}
 		prev_release(&p);

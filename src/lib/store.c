@@ -101,8 +101,7 @@ rd_store_init(const char *path, const struct rd_init_opts *opts,
 		goto out;
 	}
 	made_tmp = 1;
-	fd = openat(dfd, "lock", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600);
+	fd = openat(dfd, "lock", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd == -1) {
 		rd_err_sys(err, RD_ECANTCREAT, "cannot create '%s/lock'", path);
 		goto out;
@@ -114,8 +113,10 @@ rd_store_init(const char *path, const struct rd_init_opts *opts,
 	}
 	fd = -1;
 	snprintf(sub, sizeof(sub), "%s/catalog.db", path);
-	if (sqlite3_open_v2(sub, &db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(sub, &db,
+	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	            SQLITE_OPEN_NOMUTEX,
+	        NULL) != SQLITE_OK) {
 		rd_err_set(err, RD_ECANTCREAT, "cannot create '%s': %s", sub,
 		    db != NULL ? sqlite3_errmsg(db) : "out of memory");
 		goto out;
@@ -188,8 +189,8 @@ clean_tmp(struct rd_store *st, struct rd_err *err)
 	DIR *d;
 	struct dirent *de;
 
-	fd = openat(st->dfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	fd = openat(st->dfd, "tmp",
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return rd_err_sys(err, RD_EIO, "cannot open '%s/tmp'",
 		    st->path);
@@ -228,8 +229,8 @@ clean_orphans(struct rd_store *st, struct rd_err *err)
 	size_t n;
 	char name[64];
 
-	fd = openat(st->dfd, "packs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	fd = openat(st->dfd, "packs",
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -1)
 		return rd_err_sys(err, RD_EIO, "cannot open '%s/packs'",
 		    st->path);
@@ -240,7 +241,7 @@ clean_orphans(struct rd_store *st, struct rd_err *err)
 		return -1;
 	}
 	if (rdi_db_prepare(st->db, "SELECT 1 FROM packs WHERE name = ?", &s,
-	    err) == -1)
+	        err) == -1)
 		goto out;
 	while ((de = readdir(d)) != NULL) {
 		n = strlen(de->d_name);
@@ -278,7 +279,7 @@ tidy(struct rd_store *st, struct rd_err *err)
 	if (clean_tmp(st, err) == -1)
 		return -1;
 	if (rdi_db_exec(st->db, "DELETE FROM snapshots WHERE state = 'pending'",
-	    err) == -1)
+	        err) == -1)
 		return -1;
 	return clean_orphans(st, err);
 }
@@ -320,8 +321,8 @@ rd_store_open(const char *path, int mode, double wait_seconds,
 		goto fail;
 	if (!rd_codec_available(st->info.codec)) {
 		rd_err_set(err, RD_EUNAVAIL,
-		    "store '%s' uses codec '%s', which this build lacks",
-		    path, rd_codec_name(st->info.codec));
+		    "store '%s' uses codec '%s', which this build lacks", path,
+		    rd_codec_name(st->info.codec));
 		goto fail;
 	}
 	if (mode == RD_OPEN_WRITE && tidy(st, err) == -1)

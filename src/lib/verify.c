@@ -53,25 +53,28 @@ describe_uses(struct vctx *c, const unsigned char *sha, struct rdi_buf *out,
 			break;
 		}
 		first = sqlite3_column_int64(c->uses, 1);
-		last = sqlite3_column_type(c->uses, 2) == SQLITE_NULL ?
-		    c->newest : sqlite3_column_int64(c->uses, 2);
+		last = sqlite3_column_type(c->uses, 2) == SQLITE_NULL
+		    ? c->newest
+		    : sqlite3_column_int64(c->uses, 2);
 		if (first == last)
-			snprintf(line, sizeof(line), "%s'%.*s' in snapshot %lld",
-			    n > 0 ? "; " : "", sqlite3_column_bytes(c->uses, 0),
+			snprintf(line, sizeof(line),
+			    "%s'%.*s' in snapshot %lld", n > 0 ? "; " : "",
+			    sqlite3_column_bytes(c->uses, 0),
 			    (const char *)sqlite3_column_blob(c->uses, 0),
 			    (long long)first);
 		else
 			snprintf(line, sizeof(line),
-			    "%s'%.*s' in snapshots %lld-%lld", n > 0 ? "; " : "",
-			    sqlite3_column_bytes(c->uses, 0),
+			    "%s'%.*s' in snapshots %lld-%lld",
+			    n > 0 ? "; " : "", sqlite3_column_bytes(c->uses, 0),
 			    (const char *)sqlite3_column_blob(c->uses, 0),
 			    (long long)first, (long long)last);
 		if (rdi_buf_append(out, line, strlen(line), err) == -1)
 			return -1;
 		n++;
 	}
-	if (n == 0 && rdi_buf_append(out, "no snapshot (base of deltas only)",
-	    33, err) == -1)
+	if (n == 0 &&
+	    rdi_buf_append(out, "no snapshot (base of deltas only)", 33, err) ==
+	        -1)
 		return -1;
 	return rdi_buf_append(out, "", 1, err);
 }
@@ -121,9 +124,11 @@ check_catalog(struct vctx *c, struct rd_err *err)
 	sqlite3_finalize(s);
 	s = NULL;
 	/* every content an entry names must exist */
-	if (rdi_db_prepare(c->st->db, "SELECT DISTINCT e.sha FROM entries e"
-	    " LEFT JOIN contents c ON c.sha = e.sha"
-	    " WHERE e.sha IS NOT NULL AND c.sha IS NULL", &s, err) == -1)
+	if (rdi_db_prepare(c->st->db,
+	        "SELECT DISTINCT e.sha FROM entries e"
+	        " LEFT JOIN contents c ON c.sha = e.sha"
+	        " WHERE e.sha IS NOT NULL AND c.sha IS NULL",
+	        &s, err) == -1)
 		return -1;
 	for (;;) {
 		char hex[2 * RD_HASH_LEN + 1];
@@ -135,8 +140,9 @@ check_catalog(struct vctx *c, struct rd_err *err)
 		if (r == 0)
 			break;
 		if (sqlite3_column_bytes(s, 0) != RD_HASH_LEN) {
-			if (report(c, "catalog: an entry has a malformed content hash",
-			    NULL, err) == -1)
+			if (report(c,
+			        "catalog: an entry has a malformed content hash",
+			        NULL, err) == -1)
 				goto out;
 			continue;
 		}
@@ -164,7 +170,7 @@ check_packs(struct vctx *c, struct rd_err *err)
 	int r, ret = -1;
 
 	if (rdi_db_prepare(c->st->db, "SELECT name, size FROM packs", &s,
-	    err) == -1)
+	        err) == -1)
 		return -1;
 	for (;;) {
 		r = rdi_db_step(c->st->db, s, err);
@@ -220,7 +226,7 @@ count_orphans(struct vctx *c, struct rd_err *err)
 		    c->st->path);
 	}
 	if (rdi_db_prepare(c->st->db, "SELECT 1 FROM packs WHERE name = ?", &s,
-	    err) == -1)
+	        err) == -1)
 		goto out;
 	while ((de = readdir(d)) != NULL) {
 		if (strlen(de->d_name) != 37 ||
@@ -270,9 +276,11 @@ check_contents(struct vctx *c, int tmpfd, struct rd_err *err)
 	pc = rdi_packcache_new(c->st);
 	if (pc == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	if (rdi_db_prepare(c->st->db, "SELECT c.sha, c.kind, c.size, c.off,"
-	    " c.len, p.name FROM contents c JOIN packs p ON p.id = c.pack"
-	    " ORDER BY c.pack, c.off", &s, err) == -1)
+	if (rdi_db_prepare(c->st->db,
+	        "SELECT c.sha, c.kind, c.size, c.off,"
+	        " c.len, p.name FROM contents c JOIN packs p ON p.id = c.pack"
+	        " ORDER BY c.pack, c.off",
+	        &s, err) == -1)
 		goto out;
 	for (;;) {
 		r = rdi_db_step(c->st->db, s, err);
@@ -290,18 +298,18 @@ check_contents(struct vctx *c, int tmpfd, struct rd_err *err)
 		rd_err_clear(&e2);
 		if (c->opts->read_data) {
 			if (rdi_content_read(c->st, c->st->db, pc, sha, tmpfd,
-			    null_sink, NULL, &e2) == -1)
+			        null_sink, NULL, &e2) == -1)
 				bad = 1;
 			else
 				c->res->bytes_checked +=
 				    sqlite3_column_int64(s, 2);
 		} else {
-			fd = rdi_packcache_fd(pc, name != NULL ? name : "",
-			    &e2);
+			fd =
+			    rdi_packcache_fd(pc, name != NULL ? name : "", &e2);
 			if (fd == -1 ||
 			    rdi_obj_read(fd, name, sqlite3_column_int64(s, 3),
-				sha, sqlite3_column_int(s, 1), NULL, NULL, &h,
-				&e2) == -1)
+			        sha, sqlite3_column_int(s, 1), NULL, NULL, &h,
+			        &e2) == -1)
 				bad = 1;
 			else if (h.len != sqlite3_column_int64(s, 4) ||
 			    h.raw_size != sqlite3_column_int64(s, 2)) {
@@ -359,16 +367,18 @@ rd_verify(struct rd_store *st, const struct rd_verify_opts *opts,
 	c.st = st;
 	c.opts = opts;
 	c.res = res;
-	tmpfd = openat(st->dfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	tmpfd = openat(st->dfd, "tmp",
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (tmpfd == -1) {
 		rd_err_sys(err, RD_EIO, "cannot open '%s/tmp'", st->path);
 		goto out;
 	}
 	if (rdi_db_exec(st->db, "BEGIN", err) == -1)
 		goto out;
-	if (rdi_db_prepare(st->db, "SELECT COUNT(*), COALESCE(MAX(id), 0)"
-	    " FROM snapshots WHERE state = 'complete'", &s, err) == -1)
+	if (rdi_db_prepare(st->db,
+	        "SELECT COUNT(*), COALESCE(MAX(id), 0)"
+	        " FROM snapshots WHERE state = 'complete'",
+	        &s, err) == -1)
 		goto out;
 	r = rdi_db_step(st->db, s, err);
 	if (r != 1)
@@ -377,12 +387,14 @@ rd_verify(struct rd_store *st, const struct rd_verify_opts *opts,
 	c.newest = sqlite3_column_int64(s, 1);
 	sqlite3_finalize(s);
 	s = NULL;
-	if (rdi_db_prepare(st->db, "SELECT path, first, last FROM entries"
-	    " WHERE sha = ? ORDER BY first, path", &c.uses, err) == -1)
+	if (rdi_db_prepare(st->db,
+	        "SELECT path, first, last FROM entries"
+	        " WHERE sha = ? ORDER BY first, path",
+	        &c.uses, err) == -1)
 		goto out;
 	if (check_catalog(&c, err) == -1 || check_packs(&c, err) == -1 ||
-	    count_orphans(&c, err) == -1 || check_contents(&c, tmpfd,
-		err) == -1)
+	    count_orphans(&c, err) == -1 ||
+	    check_contents(&c, tmpfd, err) == -1)
 		goto out;
 	ret = res->damaged > 0 ? 1 : 0;
 out:

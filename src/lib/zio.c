@@ -16,7 +16,7 @@
 
 #include "rd_int.h"
 
-#define ZOUT 65536
+#define ZOUT       65536
 #define ZLIB_LEVEL 1
 #define ZSTD_LEVEL 3
 
@@ -94,8 +94,8 @@ rdi_zenc_new(int codec, struct rdi_zenc **out, struct rd_err *err)
 {
 	struct rdi_zenc *z;
 
-	if (codec != RD_CODEC_ZLIB && !(codec == RD_CODEC_ZSTD &&
-	    rd_codec_available(codec)))
+	if (codec != RD_CODEC_ZLIB &&
+	    !(codec == RD_CODEC_ZSTD && rd_codec_available(codec)))
 		return rd_err_set(err, RD_EUNAVAIL,
 		    "codec '%s' is not available in this build",
 		    rd_codec_name(codec));
@@ -116,7 +116,7 @@ rdi_zenc_new(int codec, struct rdi_zenc **out, struct rd_err *err)
 		z->zc = ZSTD_createCCtx();
 		if (z->zc == NULL ||
 		    ZSTD_isError(ZSTD_CCtx_setParameter(z->zc,
-			ZSTD_c_compressionLevel, ZSTD_LEVEL))) {
+		        ZSTD_c_compressionLevel, ZSTD_LEVEL))) {
 			ZSTD_freeCCtx(z->zc);
 			free(z);
 			return rd_err_set(err, RD_ENOMEM,
@@ -147,7 +147,8 @@ deflate_run(struct rdi_zenc *z, const void *buf, size_t len, int flush,
 		have = ZOUT - z->zs.avail_out;
 		if (have > 0 && sink(arg, z->out, have, err) == -1)
 			return -1;
-	} while (z->zs.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
+	} while (z->zs.avail_out == 0 ||
+	    (flush == Z_FINISH && rc != Z_STREAM_END));
 	return 0;
 }
 
@@ -189,7 +190,8 @@ rdi_zenc_write(struct rdi_zenc *z, const void *buf, size_t len,
 		/* avail_in is a uInt: feed very large buffers in pieces */
 		while (len > 0) {
 			n = len > (1u << 30) ? (1u << 30) : len;
-			if (deflate_run(z, p, n, Z_NO_FLUSH, sink, arg, err) == -1)
+			if (deflate_run(z, p, n, Z_NO_FLUSH, sink, arg, err) ==
+			    -1)
 				return -1;
 			p += n;
 			len -= n;
@@ -252,8 +254,9 @@ rdi_zdec_new(int codec, struct rdi_zdec **out, struct rd_err *err)
 	struct rdi_zdec *z;
 
 	if (!rd_codec_available(codec))
-		return rd_err_set(err, codec == RD_CODEC_ZSTD ? RD_EUNAVAIL :
-		    RD_ECORRUPT, "codec '%s' is not available in this build",
+		return rd_err_set(err,
+		    codec == RD_CODEC_ZSTD ? RD_EUNAVAIL : RD_ECORRUPT,
+		    "codec '%s' is not available in this build",
 		    rd_codec_name(codec));
 	z = calloc(1, sizeof(*z));
 	if (z == NULL)

@@ -173,40 +173,50 @@ print_result(const char *mode, int rc, const struct rd_promote_opts *o,
 	if (rc != 0) {
 		printf("REFUSED: %s\n", r->message);
 		if (r->open)
-			printf("the promotion stays open (the store is fenced): fix the cause and rerun the same command, or rdpromote --abort\n");
+			printf(
+			    "the promotion stays open (the store is fenced): fix the cause and rerun the same command, or rdpromote --abort\n");
 		return;
 	}
 	if (o->dry_run) {
-		printf("nothing was changed (--dry-run); snapshot %lld is %.0f s old\n",
+		printf(
+		    "nothing was changed (--dry-run); snapshot %lld is %.0f s old\n",
 		    (long long)r->version, r->rpo);
 		return;
 	}
 	tool_time(r->snap_time, t, sizeof(t));
 	if (o->drill) {
-		printf("DRILL PASSED: snapshot %lld (taken %s) restored, verified%s and removed\n",
-		    (long long)r->version, t, o->quick_verify ?
-		    " (metadata only)" : "");
-		printf("  RTO %.1f s: a promotion would have taken this long to a %s\n",
-		    r->rto, o->check != NULL ? "healthy service" :
-		    "verified tree");
-		printf("  RPO %.0f s: the changes after that snapshot would have been lost\n",
+		printf(
+		    "DRILL PASSED: snapshot %lld (taken %s) restored, verified%s and removed\n",
+		    (long long)r->version, t,
+		    o->quick_verify ? " (metadata only)" : "");
+		printf(
+		    "  RTO %.1f s: a promotion would have taken this long to a %s\n",
+		    r->rto,
+		    o->check != NULL ? "healthy service" : "verified tree");
+		printf(
+		    "  RPO %.0f s: the changes after that snapshot would have been lost\n",
 		    r->rpo);
 		return;
 	}
 	printf("PROMOTED: '%s' holds snapshot %lld (taken %s)\n", r->target,
 	    (long long)r->version, t);
-	printf("  RPO %.0f s: changes on the old primary after that snapshot are not in it\n",
+	printf(
+	    "  RPO %.0f s: changes on the old primary after that snapshot are not in it\n",
 	    r->rpo);
 	printf("  RTO %.1f s: from the start of the promotion to %s\n", r->rto,
-	    o->check != NULL ? "a healthy service" : "the end (no --check given)");
-	printf("  epoch %lld: bundles from the old primary are refused from now on\n",
+	    o->check != NULL ? "a healthy service"
+	                     : "the end (no --check given)");
+	printf(
+	    "  epoch %lld: bundles from the old primary are refused from now on\n",
 	    (long long)r->epoch);
 	if (r->aside[0] != '\0')
 		printf("  the old target is kept as '%s'\n", r->aside);
 	if (o->quick_verify)
-		printf("  WARNING: --verify quick checked metadata only; contents were not hashed\n");
-	printf("next: this store is now a primary: snapshot it (rdsnap create), and re-seed\n"
-	       "      the old primary as the new standby (see RE-SEEDING in rdpromote(1))\n");
+		printf(
+		    "  WARNING: --verify quick checked metadata only; contents were not hashed\n");
+	printf(
+	    "next: this store is now a primary: snapshot it (rdsnap create), and re-seed\n"
+	    "      the old primary as the new standby (see RE-SEEDING in rdpromote(1))\n");
 }
 
 static int
@@ -236,8 +246,10 @@ history_one(void *arg, const struct rd_promotion *p)
 			rd_json_obj_begin(j, NULL);
 			rd_json_str(j, "step", p->steps[i].name);
 			rd_json_str(j, "outcome", p->steps[i].outcome);
-			rd_json_num(j, "seconds", p->steps[i].finished > 0 ?
-			    p->steps[i].finished - p->steps[i].started : 0);
+			rd_json_num(j, "seconds",
+			    p->steps[i].finished > 0
+			        ? p->steps[i].finished - p->steps[i].started
+			        : 0);
 			rd_json_str(j, "detail", p->steps[i].detail);
 			rd_json_obj_end(j);
 		}
@@ -254,8 +266,10 @@ history_one(void *arg, const struct rd_promotion *p)
 	putchar('\n');
 	for (i = 0; i < p->nsteps; i++)
 		printf("    %-11s  %-7s  %6.2f s  %s\n", p->steps[i].name,
-		    p->steps[i].outcome, p->steps[i].finished > 0 ?
-		    p->steps[i].finished - p->steps[i].started : 0,
+		    p->steps[i].outcome,
+		    p->steps[i].finished > 0
+		        ? p->steps[i].finished - p->steps[i].started
+		        : 0,
 		    p->steps[i].detail);
 	if (strcmp(p->state, "done") != 0 && p->message[0] != '\0')
 		printf("    %s\n", p->message);
@@ -324,8 +338,8 @@ main(int argc, char *argv[])
 			o.check = optarg;
 			break;
 		case OPT_CHECK_TIMEOUT:
-			o.check_timeout = tool_parse_seconds(optarg,
-			    "check timeout");
+			o.check_timeout =
+			    tool_parse_seconds(optarg, "check timeout");
 			break;
 		case OPT_DRILL:
 			o.drill = 1;
@@ -342,8 +356,8 @@ main(int argc, char *argv[])
 		case 'h':
 			usage(EX_OK);
 		case OPT_HOOK_TIMEOUT:
-			o.hook_timeout = tool_parse_seconds(optarg,
-			    "hook timeout");
+			o.hook_timeout =
+			    tool_parse_seconds(optarg, "hook timeout");
 			break;
 		case OPT_JSON:
 			u.json = 1;
@@ -352,8 +366,8 @@ main(int argc, char *argv[])
 			o.primary = optarg;
 			break;
 		case OPT_PROBE_TIMEOUT:
-			o.probe_timeout = tool_parse_seconds(optarg,
-			    "probe timeout");
+			o.probe_timeout =
+			    tool_parse_seconds(optarg, "probe timeout");
 			break;
 		case OPT_START:
 			o.start = optarg;
@@ -375,12 +389,12 @@ main(int argc, char *argv[])
 			if (optarg == NULL && optind < argc &&
 			    argv[optind][0] != '\0' &&
 			    strspn(argv[optind], "0123456789") ==
-				strlen(argv[optind]))
+			        strlen(argv[optind]))
 				optarg = argv[optind++];
 			if (optarg == NULL)
 				tool_version();
-			o.version = tool_parse_int(optarg, 1, INT64_MAX,
-			    "version");
+			o.version =
+			    tool_parse_int(optarg, 1, INT64_MAX, "version");
 			break;
 		case OPT_WAIT:
 			wait = tool_parse_seconds(optarg, "wait");
@@ -413,17 +427,20 @@ main(int argc, char *argv[])
 	}
 	o.step = on_step;
 	o.step_arg = &u;
-	if (rd_store_open(argv[optind], o.dry_run ? RD_OPEN_READ :
-	    RD_OPEN_WRITE, wait, &st, &err) == -1)
+	if (rd_store_open(argv[optind],
+	        o.dry_run ? RD_OPEN_READ : RD_OPEN_WRITE, wait, &st,
+	        &err) == -1)
 		tool_die_err(&err);
 	if (!u.json && !abort_it) {
 		if (o.dry_run)
-			printf("PLAN for %s of '%s' into '%s' (nothing will be changed):\n",
+			printf(
+			    "PLAN for %s of '%s' into '%s' (nothing will be changed):\n",
 			    o.drill ? "a drill" : "a promotion", argv[optind],
 			    argv[optind + 1]);
 		else
-			printf("%s of '%s' into '%s':\n", o.drill ? "Drill" :
-			    "Promotion", argv[optind], argv[optind + 1]);
+			printf("%s of '%s' into '%s':\n",
+			    o.drill ? "Drill" : "Promotion", argv[optind],
+			    argv[optind + 1]);
 		fflush(stdout);
 	}
 	if (abort_it)
@@ -433,7 +450,8 @@ main(int argc, char *argv[])
 	rd_store_close(st);
 	if (rc == -1) {
 		if (!u.json && !abort_it && r.id != 0)
-			printf("STOPPED by an error; rerun the same command to continue from the last completed step, or rdpromote --abort\n");
+			printf(
+			    "STOPPED by an error; rerun the same command to continue from the last completed step, or rdpromote --abort\n");
 		tool_die_err(&err);
 	}
 	if (abort_it && !u.json) {

@@ -129,8 +129,8 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			o->rsh = optarg;
 			break;
 		case OPT_SINCE:
-			o->ship.since = tool_parse_int(optarg, 0, INT64_MAX,
-			    "snapshot id");
+			o->ship.since =
+			    tool_parse_int(optarg, 0, INT64_MAX, "snapshot id");
 			break;
 		case OPT_SYSLOG:
 			tool_set_syslog(1);
@@ -245,10 +245,10 @@ print_objects(const struct rd_ship_result *r)
 {
 	char b1[32], b2[32], b3[32];
 
-	printf("%lld object%s (%s), %s on the wire",
-	    (long long)r->objects, r->objects == 1 ? "" : "s",
-	    tool_human_bytes(r->object_bytes, b1,
-		sizeof(b1)), tool_human_bytes(r->wire_bytes, b2, sizeof(b2)));
+	printf("%lld object%s (%s), %s on the wire", (long long)r->objects,
+	    r->objects == 1 ? "" : "s",
+	    tool_human_bytes(r->object_bytes, b1, sizeof(b1)),
+	    tool_human_bytes(r->wire_bytes, b2, sizeof(b2)));
 	if (r->skipped > 0)
 		printf("; %lld object%s (%s) already there",
 		    (long long)r->skipped, r->skipped == 1 ? "" : "s",
@@ -260,7 +260,8 @@ static void
 print_replica(const struct opts *o, const struct rd_ship_result *r)
 {
 	if (r->replica_version >= 0)
-		printf("replica '%s' at snapshot %lld (%lld entries written or removed)\n",
+		printf(
+		    "replica '%s' at snapshot %lld (%lld entries written or removed)\n",
 		    o->ship.apply_dir, (long long)r->replica_version,
 		    (long long)r->replica_files);
 }
@@ -320,8 +321,10 @@ receive_common(const char *cmd, int argc, char **argv, int serve)
 	struct opts o;
 	int ind;
 
-	ind = parse(cmd, serve ? " adopt apply key syslog wait " :
-	    " adopt apply json key quiet syslog wait ", argc, argv, &o);
+	ind = parse(cmd,
+	    serve ? " adopt apply key syslog wait "
+	          : " adopt apply json key quiet syslog wait ",
+	    argc, argv, &o);
 	if (argc - ind != 1)
 		usage(EX_USAGE);
 	setup_callbacks(&o);
@@ -329,7 +332,7 @@ receive_common(const char *cmd, int argc, char **argv, int serve)
 		o.ship.progress = NULL;
 	st = open_store(argv[ind], RD_OPEN_WRITE, o.wait);
 	if (rd_ship_receive(st, STDIN_FILENO, serve ? STDOUT_FILENO : -1,
-	    &o.ship, &r, &err) == -1) {
+	        &o.ship, &r, &err) == -1) {
 		rd_store_close(st);
 		/* the sender prints what it was told; say it once */
 		if (serve && r.reported) {
@@ -428,8 +431,8 @@ start_serve(const struct opts *o, const char *dest, int *to, int *from)
 		if (strcmp(o->remote, "rdship") == 0) {
 			/* a local push runs this very program on both sides */
 			char self[4096];
-			ssize_t n = readlink("/proc/self/exe", self,
-			    sizeof(self) - 1);
+			ssize_t n =
+			    readlink("/proc/self/exe", self, sizeof(self) - 1);
 
 			if (n > 0) {
 				char rest[8192];
@@ -489,8 +492,9 @@ cmd_push(int argc, char **argv)
 	int ind, to, from, status, rc;
 	pid_t pid;
 
-	ind = parse("push", " adopt apply json key quiet remote-rdship rsh syslog ",
-	    argc, argv, &o);
+	ind = parse("push",
+	    " adopt apply json key quiet remote-rdship rsh syslog ", argc, argv,
+	    &o);
 	if (argc - ind != 2)
 		usage(EX_USAGE);
 	setup_callbacks(&o);
@@ -508,16 +512,18 @@ cmd_push(int argc, char **argv)
 	if (rc == -1) {
 		if (r.received == 0) {
 			/* the other side said why on our stderr, if it ran */
-			if (WIFEXITED(status) && WEXITSTATUS(status) >= EX__BASE &&
+			if (WIFEXITED(status) &&
+			    WEXITSTATUS(status) >= EX__BASE &&
 			    WEXITSTATUS(status) <= EX__MAX)
 				tool_die(WEXITSTATUS(status),
 				    "the receiving side exited with status %d",
 				    WEXITSTATUS(status));
 			tool_die(EX_UNAVAILABLE,
 			    "the receiving side did not start (%s exited with status %d)",
-			    strchr(argv[ind + 1], ':') != NULL ? o.rsh :
-			    "rdship serve", WIFEXITED(status) ?
-			    WEXITSTATUS(status) : 128 + WTERMSIG(status));
+			    strchr(argv[ind + 1], ':') != NULL ? o.rsh
+			                                       : "rdship serve",
+			    WIFEXITED(status) ? WEXITSTATUS(status)
+			                      : 128 + WTERMSIG(status));
 		}
 		tool_die_err(&err);
 	}
@@ -551,7 +557,8 @@ cmd_keygen(int argc, char **argv)
 		usage(EX_USAGE);
 	if (rd_key_generate(argv[ind], &err) == -1)
 		tool_die_err(&err);
-	printf("wrote a new key to '%s' (mode 0600): copy it to the other host over a safe channel\n",
+	printf(
+	    "wrote a new key to '%s' (mode 0600): copy it to the other host over a safe channel\n",
 	    argv[ind]);
 	return tool_exit(EX_OK);
 }
@@ -593,8 +600,9 @@ cmd_status(int argc, char **argv)
 		rd_json_int(j, "newest", s.newest);
 		rd_json_int(j, "newest_time", s.newest_time);
 		rd_json_int(j, "origin_newest", s.origin_newest);
-		rd_json_int(j, "lag", s.origin_newest > s.newest ?
-		    s.origin_newest - s.newest : 0);
+		rd_json_int(j, "lag",
+		    s.origin_newest > s.newest ? s.origin_newest - s.newest
+		                               : 0);
 		if (s.last_ship > 0)
 			rd_json_num(j, "last_ship", s.last_ship);
 		else
@@ -604,8 +612,8 @@ cmd_status(int argc, char **argv)
 			rd_json_obj_begin(j, NULL);
 			rd_json_str(j, "dir", s.replica[i].dir);
 			rd_json_int(j, "version", s.replica[i].version);
-			rd_json_str(j, "state", s.replica[i].clean ? "clean" :
-			    "applying");
+			rd_json_str(j, "state",
+			    s.replica[i].clean ? "clean" : "applying");
 			rd_json_obj_end(j);
 		}
 		rd_json_arr_end(j);
@@ -618,17 +626,21 @@ cmd_status(int argc, char **argv)
 	    s.store.standby ? "standby" : "primary", s.store.uuid,
 	    (long long)s.store.epoch);
 	if (s.store.standby)
-		printf("origin     %s\n", s.store.origin[0] != '\0' ?
-		    s.store.origin : "none yet (adopted from the first bundle)");
+		printf("origin     %s\n",
+		    s.store.origin[0] != '\0'
+		        ? s.store.origin
+		        : "none yet (adopted from the first bundle)");
 	if (s.newest > 0)
 		printf("newest     snapshot %lld (%s)\n", (long long)s.newest,
 		    tool_time(s.newest_time, t, sizeof(t)));
 	else
 		printf("newest     no snapshots\n");
 	if (s.store.standby) {
-		printf("lag        %lld snapshots behind the origin's newest known (%lld)\n",
-		    (long long)(s.origin_newest > s.newest ?
-			s.origin_newest - s.newest : 0),
+		printf(
+		    "lag        %lld snapshots behind the origin's newest known (%lld)\n",
+		    (long long)(s.origin_newest > s.newest
+		            ? s.origin_newest - s.newest
+		            : 0),
 		    (long long)s.origin_newest);
 		if (s.last_ship > 0)
 			printf("last ship  %s (%.0f s ago)\n",
@@ -640,8 +652,9 @@ cmd_status(int argc, char **argv)
 	for (i = 0; i < s.nreplicas; i++)
 		printf("replica    %s at snapshot %lld (%s)\n",
 		    s.replica[i].dir, (long long)s.replica[i].version,
-		    s.replica[i].clean ? "clean" :
-		    "interrupted update: the next receive with --apply finishes it");
+		    s.replica[i].clean
+		        ? "clean"
+		        : "interrupted update: the next receive with --apply finishes it");
 	return tool_exit(EX_OK);
 }
 

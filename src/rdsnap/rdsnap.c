@@ -35,9 +35,8 @@ usage(int status)
 	    "              store target [path ...]\n"
 	    "       %s verify [--read-data] [--json] [--quiet] [--syslog] store\n"
 	    "       %s --help | --version\n",
-	    tool_progname(), tool_progname(), tool_progname(),
-	    tool_progname(), tool_progname(), tool_progname(),
-	    tool_progname());
+	    tool_progname(), tool_progname(), tool_progname(), tool_progname(),
+	    tool_progname(), tool_progname(), tool_progname());
 	exit(status);
 }
 
@@ -103,8 +102,9 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 	memcpy(lo, longopts, sizeof(lo));
 	for (idx = 0; lo[idx].name != NULL; idx++)
 		if (lo[idx].val == 'V')
-			lo[idx].has_arg = strcmp(cmd, "restore") == 0 ?
-			    required_argument : no_argument;
+			lo[idx].has_arg = strcmp(cmd, "restore") == 0
+			    ? required_argument
+			    : no_argument;
 	optind = 1;
 	argv[0] = (char *)tool_progname(); /* getopt's messages */
 	while ((ch = getopt_long(argc, argv, "+hV", lo, &idx)) != -1) {
@@ -117,8 +117,8 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 		tool_opt_allowed(cmd, allowed, lo, ch);
 		switch (ch) {
 		case OPT_CHAIN:
-			o->init.chain_max = (int)tool_parse_int(optarg, 1, 64,
-			    "chain length");
+			o->init.chain_max =
+			    (int)tool_parse_int(optarg, 1, 64, "chain length");
 			break;
 		case OPT_CHECKSUM:
 			o->snap.checksum = 1;
@@ -156,12 +156,12 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			tool_set_syslog(1);
 			break;
 		case OPT_THREADS:
-			o->snap.threads = (int)tool_parse_int(optarg, 1, 256,
-			    "thread count");
+			o->snap.threads =
+			    (int)tool_parse_int(optarg, 1, 256, "thread count");
 			break;
 		case 'V':
-			o->version = tool_parse_int(optarg, 1, INT64_MAX,
-			    "version");
+			o->version =
+			    tool_parse_int(optarg, 1, INT64_MAX, "version");
 			o->seen_version = 1;
 			break;
 		case OPT_WAIT:
@@ -272,7 +272,8 @@ cmd_init(int argc, char **argv)
 		rd_json_line(j);
 		rd_json_free(j);
 	} else {
-		printf("initialized %sstore '%s' (id %s, codec %s, delta chains up to %d)\n",
+		printf(
+		    "initialized %sstore '%s' (id %s, codec %s, delta chains up to %d)\n",
 		    info.standby ? "standby " : "", argv[ind], info.uuid,
 		    rd_codec_name(info.codec), info.chain_max);
 	}
@@ -335,8 +336,8 @@ cmd_create(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.snap = def;
-	parse("create", " checksum json label quiet syslog threads wait ",
-	    argc, argv, &o, &ind);
+	parse("create", " checksum json label quiet syslog threads wait ", argc,
+	    argv, &o, &ind);
 	if (argc - ind != 2)
 		usage(EX_USAGE);
 	o.snap.notice = on_notice;
@@ -351,10 +352,11 @@ cmd_create(int argc, char **argv)
 	}
 	rd_store_close(st);
 	tool_progress_done();
-	tool_log("snapshot %lld of '%s': %lld entries, %lld changed, %lld removed, %lld bytes stored in %.2f s",
+	tool_log(
+	    "snapshot %lld of '%s': %lld entries, %lld changed, %lld removed, %lld bytes stored in %.2f s",
 	    (long long)si.id, argv[ind + 1], (long long)si.files,
-	    (long long)si.changed, (long long)si.removed,
-	    (long long)si.stored, si.seconds);
+	    (long long)si.changed, (long long)si.removed, (long long)si.stored,
+	    si.seconds);
 	if (o.c.json) {
 		j = json_or_die();
 		rd_json_obj_begin(j, NULL);
@@ -363,7 +365,8 @@ cmd_create(int argc, char **argv)
 		rd_json_line(j);
 		rd_json_free(j);
 	} else if (!tool_quiet()) {
-		printf("snapshot %lld: %lld entr%s, %s; %lld new or changed, %lld removed\n",
+		printf(
+		    "snapshot %lld: %lld entr%s, %s; %lld new or changed, %lld removed\n",
 		    (long long)si.id, (long long)si.files,
 		    si.files == 1 ? "y" : "ies",
 		    tool_human_bytes(si.bytes, b1, sizeof(b1)),
@@ -373,7 +376,8 @@ cmd_create(int argc, char **argv)
 		    tool_human_bytes(si.bytes_added, b3, sizeof(b3)),
 		    tool_human_bytes(si.stored, b4, sizeof(b4)), si.seconds);
 		if (si.inconsistent > 0)
-			printf("%lld files changed while they were read (see above)\n",
+			printf(
+			    "%lld files changed while they were read (see above)\n",
 			    (long long)si.inconsistent);
 	}
 	return tool_exit(EX_OK);
@@ -536,8 +540,8 @@ cmd_restore(int argc, char **argv)
 	}
 	st = open_store(argv[ind], RD_OPEN_READ, 0);
 	if (rd_restore(st, o.version, argv[ind + 1],
-	    (const char *const *)argv + ind + 2, argc - ind - 2, &o.restore,
-	    &res, &err) == -1) {
+	        (const char *const *)argv + ind + 2, argc - ind - 2, &o.restore,
+	        &res, &err) == -1) {
 		rd_store_close(st);
 		tool_die_err(&err);
 	}
@@ -555,7 +559,8 @@ cmd_restore(int argc, char **argv)
 		rd_json_line(j);
 		rd_json_free(j);
 	} else if (!tool_quiet()) {
-		printf("restored snapshot %lld into '%s': %lld entr%s, %s in %.2f s\n",
+		printf(
+		    "restored snapshot %lld into '%s': %lld entr%s, %s in %.2f s\n",
 		    (long long)res.id, argv[ind + 1], (long long)res.files,
 		    res.files == 1 ? "y" : "ies",
 		    tool_human_bytes(res.bytes, b, sizeof(b)),
@@ -646,20 +651,26 @@ cmd_verify(int argc, char **argv)
 		rd_json_line(j);
 		rd_json_free(j);
 	} else if (r == 0) {
-		printf("ok: %lld snapshots, %lld contents in %lld packs%s%s%s\n",
+		printf(
+		    "ok: %lld snapshots, %lld contents in %lld packs%s%s%s\n",
 		    (long long)res.snapshots, (long long)res.contents,
 		    (long long)res.packs,
-		    o.verify.read_data ? ", " : " (headers only; --read-data checks every byte)",
-		    o.verify.read_data ? tool_human_bytes(res.bytes_checked,
-			b, sizeof(b)) : "",
+		    o.verify.read_data
+		        ? ", "
+		        : " (headers only; --read-data checks every byte)",
+		    o.verify.read_data
+		        ? tool_human_bytes(res.bytes_checked, b, sizeof(b))
+		        : "",
 		    o.verify.read_data ? " rebuilt and hashed" : "");
 	} else {
 		printf("verify found %lld problem%s\n", (long long)res.damaged,
 		    res.damaged == 1 ? "" : "s");
 	}
 	if (res.orphan_packs > 0 && !o.c.json)
-		printf("%lld unreferenced pack%s (left by an interrupted run, or being committed by one now; the next writer removes leftovers)\n",
-		    (long long)res.orphan_packs, res.orphan_packs == 1 ? "" : "s");
+		printf(
+		    "%lld unreferenced pack%s (left by an interrupted run, or being committed by one now; the next writer removes leftovers)\n",
+		    (long long)res.orphan_packs,
+		    res.orphan_packs == 1 ? "" : "s");
 	if (r == 1 && tool_syslog())
 		tool_log("verify found %lld problem%s", (long long)res.damaged,
 		    res.damaged == 1 ? "" : "s");
