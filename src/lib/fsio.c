@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <sys/stat.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -343,4 +344,47 @@ rdi_ns_to_timespec(int64_t t)
 		ts.tv_sec--;
 	}
 	return ts;
+}
+
+DIR *
+rdi_opendir_fd(int fd, const char *what, struct rd_err *err)
+{
+	DIR *d;
+	int dfd;
+
+	dfd = dup(fd);
+	if (dfd == -1) {
+		rd_err_sys(err, RD_EIO, "cannot read directory '%s'", what);
+		return NULL;
+	}
+	d = fdopendir(dfd);
+	if (d == NULL) {
+		rd_err_sys(err, RD_EIO, "cannot read directory '%s'", what);
+		close(dfd);
+		return NULL;
+	}
+	/* the dup shares its offset with "fd": start from the top */
+	rewinddir(d);
+	return d;
+}
+
+int
+rdi_dir_has_entries(int fd, const char *what, struct rd_err *err)
+{
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	d = rdi_opendir_fd(fd, what, err);
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0) {
+			r = 1;
+			break;
+		}
+	}
+	closedir(d);
+	return r;
 }

@@ -317,19 +317,13 @@ count_tree(int fd, int64_t *n, int depth, struct rd_err *err)
 {
 	DIR *d;
 	struct dirent *de;
-	int dfd, sub, ret = 0;
+	int sub, ret = 0;
 
 	if (depth > 1024)
 		return rd_err_set(err, RD_EIO, "tree is too deep");
-	dfd = dup(fd);
-	if (dfd == -1)
-		return rd_err_sys(err, RD_EIO, "cannot read tree");
-	d = fdopendir(dfd);
-	if (d == NULL) {
-		close(dfd);
-		return rd_err_sys(err, RD_EIO, "cannot read tree");
-	}
-	rewinddir(d);
+	d = rdi_opendir_fd(fd, "tree", err);
+	if (d == NULL)
+		return -1;
 	while (ret == 0 && (de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)

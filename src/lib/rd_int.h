@@ -7,6 +7,7 @@
 #define RD_INT_H
 
 #include <sys/types.h>
+#include <dirent.h>
 #include <stddef.h>
 #include <time.h>
 #include <stdint.h>
@@ -52,6 +53,16 @@ int rdi_path_safe(const char *path);
  */
 int rdi_open_parent(int rootfd, const char *path, char *name,
     struct rd_err *err);
+
+/*
+ * A directory stream on a duplicate of the directory fd "fd", from its
+ * first entry ("what" names it in errors); close it with closedir(),
+ * which leaves "fd" open.  Returns NULL with "err" set on failure.
+ */
+DIR *rdi_opendir_fd(int fd, const char *what, struct rd_err *err);
+
+/* 1 if directory "fd" has entries besides . and .., 0 if not, -1. */
+int rdi_dir_has_entries(int fd, const char *what, struct rd_err *err);
 
 /* Little-endian integers in byte buffers. */
 void rdi_put_le64(unsigned char *p, uint64_t v);

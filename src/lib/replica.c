@@ -587,19 +587,13 @@ remove_temps(int dfd, int depth, struct rd_err *err)
 {
 	DIR *d;
 	struct dirent *de;
-	int fd, sub, ret = 0;
+	int sub, ret = 0;
 
 	if (depth > 256)
 		return 0;
-	fd = dup(dfd);
-	if (fd == -1)
-		return rd_err_sys(err, RD_EIO, "cannot read replica");
-	d = fdopendir(fd);
-	if (d == NULL) {
-		close(fd);
-		return rd_err_sys(err, RD_EIO, "cannot read replica");
-	}
-	rewinddir(d);
+	d = rdi_opendir_fd(dfd, "replica", err);
+	if (d == NULL)
+		return -1;
 	while (ret == 0 && (de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
@@ -654,31 +648,6 @@ out:
 	return ret;
 }
 
-static int
-dir_is_empty(int fd, struct rd_err *err)
-{
-	DIR *d;
-	struct dirent *de;
-	int dfd, empty = 1;
-
-	dfd = dup(fd);
-	if (dfd == -1)
-		return rd_err_sys(err, RD_EIO, "cannot read replica");
-	d = fdopendir(dfd);
-	if (d == NULL) {
-		close(dfd);
-		return rd_err_sys(err, RD_EIO, "cannot read replica");
-	}
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0) {
-			empty = 0;
-			break;
-		}
-	closedir(d);
-	return empty;
-}
-
 int
 rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
     rd_notice_fn notice, void *notice_arg, int64_t *files_changed,
@@ -727,10 +696,10 @@ rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
 	sqlite3_finalize(q);
 	q = NULL;
 	if (!known) {
-		r = dir_is_empty(c.dfd, err);
+		r = rdi_dir_has_entries(c.dfd, dir, err);
 		if (r == -1)
 			goto out;
-		if (r == 0) {
+		if (r == 1) {
 			rd_err_set(err, RD_ECANTCREAT,
 			    "replica '%s' is not empty and this store has no record of it",
 			    dir);

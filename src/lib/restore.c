@@ -960,33 +960,6 @@ out:
 	return ret;
 }
 
-/* 1 if directory "fd" has entries, 0 if empty, -1 on error. */
-static int
-dir_has_entries(int fd, const char *what, struct rd_err *err)
-{
-	DIR *d;
-	struct dirent *de;
-	int dup_fd, r = 0;
-
-	dup_fd = dup(fd);
-	if (dup_fd == -1)
-		return rd_err_sys(err, RD_EIO, "cannot read '%s'", what);
-	d = fdopendir(dup_fd);
-	if (d == NULL) {
-		close(dup_fd);
-		return rd_err_sys(err, RD_EIO, "cannot read '%s'", what);
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0) {
-			r = 1;
-			break;
-		}
-	}
-	closedir(d);
-	return r;
-}
-
 /* 1 if snapshot "id" has the entry "path" (a file, link or dir), else 0. */
 static int
 has_path(struct rd_store *st, int64_t id, const char *path, struct rd_err *err)
@@ -1102,7 +1075,7 @@ rd_restore(struct rd_store *st, int64_t id, const char *target,
 		goto out;
 	}
 	if (!made && !opts->force) {
-		r = dir_has_entries(tfd, target, err);
+		r = rdi_dir_has_entries(tfd, target, err);
 		if (r == -1)
 			goto out;
 		if (r == 1) {

@@ -1267,19 +1267,11 @@ read_names(int dfd, const char *what, struct dent **out, size_t *nout,
 	struct dent *v = NULL, *nv;
 	size_t n = 0, cap = 0;
 	struct stat sb;
-	int fd, isdir;
+	int isdir;
 
-	fd = dup(dfd);
-	if (fd == -1)
-		return rd_err_sys(err, RD_EIO, "cannot read directory '%s'",
-		    what);
-	d = fdopendir(fd);
-	if (d == NULL) {
-		close(fd);
-		return rd_err_sys(err, RD_EIO, "cannot read directory '%s'",
-		    what);
-	}
-	rewinddir(d);
+	d = rdi_opendir_fd(dfd, what, err);
+	if (d == NULL)
+		return -1;
 	for (;;) {
 		errno = 0;
 		de = readdir(d);
