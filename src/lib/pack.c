@@ -222,48 +222,66 @@ rdi_pack_open(struct rd_store *st, const char *name, struct rd_err *err)
 }
 
 int
-rdi_obj_read(int fd, const char *packname, int64_t off,
-    const unsigned char *sha, int kind, rdi_sink_fn sink, void *arg,
-    struct rdi_objhdr *hdr, struct rd_err *err)
+rdi_next_pack_id(struct rd_store *st, int64_t *id, struct rd_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	if (rdi_db_prepare(st->db, "SELECT COALESCE(MAX(id), 0) + 1 FROM packs",
+	        &q, err) == -1)
+		return -1;
+	r = rdi_db_step(st->db, q, err);
+	if (r == 1)
+		*id = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return r == 1 ? 0 : -1;
+}
+
+/*
+ * Read and check the header of the object at "off" against "sha" and
+ * "kind" (signature or not; -1: any).
+ */
+static int
+obj_header(int fd, const char *packname, int64_t off, const unsigned char *sha,
+    int kind, struct rdi_objhdr *h, struct rd_err *err)
 {
 	unsigned char raw[RDI_OBJ_HDR];
-	struct rdi_objhdr h;
-	struct rdi_zdec *z = NULL;
-	unsigned char *buf = NULL;
-	int64_t left, pos;
-	uint32_t crc;
-	ssize_t n;
-	size_t want;
-	int ret = -1;
 
 	if (rdi_pread_exact(fd, raw, sizeof(raw), (off_t)off, packname, err) ==
 	    -1)
 		return -1;
-	if (rdi_objhdr_decode(raw, &h, err) == -1) {
+	if (rdi_objhdr_decode(raw, h, err) == -1) {
 		char why[sizeof(err->msg)];
 
 		memcpy(why, err->msg, sizeof(why));
 		return rd_err_set(err, RD_ECORRUPT, "pack '%s' offset %lld: %s",
 		    packname, (long long)off, why);
 	}
-	if ((kind == RDI_OBJ_SIG) != (h.kind == RDI_OBJ_SIG) ||
-	    memcmp(h.sha, sha, RD_HASH_LEN) != 0)
+	if ((kind != -1 && (kind == RDI_OBJ_SIG) != (h->kind == RDI_OBJ_SIG)) ||
+	    memcmp(h->sha, sha, RD_HASH_LEN) != 0)
 		return rd_err_set(err, RD_ECORRUPT,
 		    "pack '%s' offset %lld holds another object", packname,
 		    (long long)off);
-	if (hdr != NULL)
-		*hdr = h;
-	if (sink == NULL)
-		return 0;
-	if (rdi_zdec_new(h.codec, &z, err) == -1)
-		return -1;
+	return 0;
+}
+
+/* Stream the stored payload of object "h" at "off" into "sink"; check its CRC. */
+static int
+obj_payload(int fd, const char *packname, int64_t off,
+    const struct rdi_objhdr *h, rdi_sink_fn sink, void *arg, struct rd_err *err)
+{
+	unsigned char *buf;
+	int64_t left, pos;
+	uint32_t crc;
+	ssize_t n;
+	size_t want;
+	int ret = -1;
+
 	buf = malloc(READ_CHUNK);
-	if (buf == NULL) {
-		rd_err_set(err, RD_ENOMEM, "out of memory");
-		goto out;
-	}
+	if (buf == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
 	crc = (uint32_t)crc32(0, NULL, 0);
-	left = h.len;
+	left = h->len;
 	pos = off + RDI_OBJ_HDR;
 	while (left > 0) {
 		want = left > READ_CHUNK ? READ_CHUNK : (size_t)left;
@@ -282,24 +300,78 @@ rdi_obj_read(int fd, const char *packname, int64_t off,
 			goto out;
 		}
 		crc = (uint32_t)crc32_z(crc, buf, (size_t)n);
-		if (rdi_zdec_write(z, buf, (size_t)n, sink, arg, err) == -1)
+		if (sink(arg, buf, (size_t)n, err) == -1)
 			goto out;
 		left -= n;
 		pos += n;
 	}
-	if (crc != h.crc) {
+	if (crc != h->crc) {
 		rd_err_set(err, RD_ECORRUPT,
 		    "pack '%s' offset %lld: payload checksum mismatch",
 		    packname, (long long)off);
 		goto out;
 	}
-	if (rdi_zdec_finish(z, sink, arg, err) == -1)
-		goto out;
 	ret = 0;
 out:
 	free(buf);
-	rdi_zdec_free(z);
 	return ret;
+}
+
+struct decsink {
+	struct rdi_zdec *z;
+	rdi_sink_fn sink;
+	void *arg;
+};
+
+static int
+decsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
+{
+	struct decsink *d = arg;
+
+	return rdi_zdec_write(d->z, buf, len, d->sink, d->arg, err);
+}
+
+int
+rdi_obj_read(int fd, const char *packname, int64_t off,
+    const unsigned char *sha, int kind, rdi_sink_fn sink, void *arg,
+    struct rdi_objhdr *hdr, struct rd_err *err)
+{
+	struct rdi_objhdr h;
+	struct decsink d = { NULL, sink, arg };
+	int ret = -1;
+
+	if (obj_header(fd, packname, off, sha, kind, &h, err) == -1)
+		return -1;
+	if (hdr != NULL)
+		*hdr = h;
+	if (sink == NULL)
+		return 0;
+	if (rdi_zdec_new(h.codec, &d.z, err) == -1)
+		return -1;
+	if (obj_payload(fd, packname, off, &h, decsink_write, &d, err) == -1 ||
+	    rdi_zdec_finish(d.z, sink, arg, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	rdi_zdec_free(d.z);
+	return ret;
+}
+
+int
+rdi_obj_copy(int fd, const char *packname, int64_t off,
+    const unsigned char *sha, struct rdi_packw *pw, int64_t *new_off,
+    struct rd_err *err)
+{
+	struct rdi_objhdr h;
+	int64_t len;
+
+	if (obj_header(fd, packname, off, sha, -1, &h, err) == -1)
+		return -1;
+	if (rdi_packw_begin(pw, h.kind, h.codec, h.sha,
+	        h.kind == RDI_OBJ_DELTA ? h.base : NULL, err) == -1 ||
+	    obj_payload(fd, packname, off, &h, rdi_packw_sink, pw, err) == -1)
+		return -1;
+	return rdi_packw_end(pw, h.raw_size, new_off, &len, err);
 }
 
 struct pc_slot {
@@ -313,6 +385,7 @@ struct rdi_packcache {
 	struct rd_store *st;
 	struct pc_slot slot[PC_SLOTS];
 	unsigned next;
+	struct rdi_zdec *dec[RD_CODEC_ZSTD + 1];
 };
 
 struct rdi_packcache *
@@ -359,5 +432,31 @@ rdi_packcache_free(struct rdi_packcache *pc)
 	for (i = 0; i < PC_SLOTS; i++)
 		if (pc->slot[i].fd != -1)
 			close(pc->slot[i].fd);
+	for (i = 0; i <= RD_CODEC_ZSTD; i++)
+		rdi_zdec_free(pc->dec[i]);
 	free(pc);
+}
+
+int
+rdi_packcache_read(struct rdi_packcache *pc, const char *name, int64_t off,
+    const unsigned char *sha, int kind, rdi_sink_fn sink, void *arg,
+    struct rd_err *err)
+{
+	struct rdi_objhdr h;
+	struct decsink d = { NULL, sink, arg };
+	int fd;
+
+	fd = rdi_packcache_fd(pc, name, err);
+	if (fd == -1 || obj_header(fd, name, off, sha, kind, &h, err) == -1)
+		return -1;
+	if (pc->dec[h.codec] == NULL) {
+		if (rdi_zdec_new(h.codec, &pc->dec[h.codec], err) == -1)
+			return -1;
+	} else if (rdi_zdec_reset(pc->dec[h.codec], err) == -1) {
+		return -1;
+	}
+	d.z = pc->dec[h.codec];
+	if (obj_payload(fd, name, off, &h, decsink_write, &d, err) == -1)
+		return -1;
+	return rdi_zdec_finish(d.z, sink, arg, err);
 }

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * probe_exec.c: the exec probe and the shell runner it shares with the
- * watch hooks.  Commands run through /bin/sh -c, started with
- * posix_spawn(3) (safe in a threaded process), with the default signal
- * mask and dispositions whatever ours are.  An exec probe runs in a
- * process group of its own so that on timeout the command and everything
- * it started are killed together.
+ * probe_exec.c: the exec probe, and the shell runner it shares with the
+ * watch hooks and with the hooks of rdsnap and rdpromote (rd_hook_run).
+ * Commands run through /bin/sh -c, started with posix_spawn(3) (safe in
+ * a threaded process), with the default signal mask and dispositions
+ * whatever ours are.  An exec probe or a hook runs in a process group of
+ * its own so that on timeout the command and everything it started are
+ * killed together.
  */
 #include "config.h"
 
@@ -20,6 +21,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,8 +33,12 @@ extern char **environ;
 /* Longest sleep between two looks at a running probe command. */
 #define EXEC_POLL_MAX 0.01
 
-int
-rdi_spawn_sh(const char *command, char *const *envp, int own_group,
+/*
+ * rdi_spawn_sh() in the directory "cwd" (NULL: ours), which the child
+ * enters before it runs /bin/sh.  Returns 0 or -1 with "err" set.
+ */
+static int
+spawn_sh(const char *command, const char *cwd, char *const *envp, int own_group,
     int out_to_err, pid_t *pid, struct rd_err *err)
 {
 	posix_spawn_file_actions_t fa;
@@ -56,6 +62,8 @@ rdi_spawn_sh(const char *command, char *const *envp, int own_group,
 	else if (rc == 0)
 		rc = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null",
 		    O_WRONLY, 0);
+	if (rc == 0 && cwd != NULL)
+		rc = posix_spawn_file_actions_addchdir_np(&fa, cwd);
 	if (rc != 0)
 		goto fail;
 	rc = posix_spawnattr_init(&at);
@@ -93,14 +101,27 @@ rdi_spawn_sh(const char *command, char *const *envp, int own_group,
 	goto out;
 fail:
 	errno = rc;
-	rd_err_sys(err, rc == EAGAIN || rc == ENOMEM ? RD_ENOMEM : RD_EUNAVAIL,
-	    "cannot run '/bin/sh'");
+	if (cwd != NULL)
+		rd_err_sys(err,
+		    rc == EAGAIN || rc == ENOMEM ? RD_ENOMEM : RD_EUNAVAIL,
+		    "cannot run '/bin/sh' in '%s'", cwd);
+	else
+		rd_err_sys(err,
+		    rc == EAGAIN || rc == ENOMEM ? RD_ENOMEM : RD_EUNAVAIL,
+		    "cannot run '/bin/sh'");
 out:
 	if (have_at)
 		posix_spawnattr_destroy(&at);
 	if (have_fa)
 		posix_spawn_file_actions_destroy(&fa);
 	return ret;
+}
+
+int
+rdi_spawn_sh(const char *command, char *const *envp, int own_group,
+    int out_to_err, pid_t *pid, struct rd_err *err)
+{
+	return spawn_sh(command, NULL, envp, own_group, out_to_err, pid, err);
 }
 
 void
@@ -210,4 +231,117 @@ rdi_probe_exec_run(const struct rd_probe *p, double deadline, double timeout,
 out:
 	if (pfd.fd != -1)
 		close(pfd.fd);
+}
+
+/* ------------------------------------------------------------------ */
+/* Hooks */
+
+/* 1 if "var" ("NAME=value") is the variable that "set" sets or removes. */
+static int
+same_name(const char *var, const char *set)
+{
+	const char *eq = strchr(set, '=');
+	size_t len = eq != NULL ? (size_t)(eq - set) : strlen(set);
+
+	return strncmp(var, set, len) == 0 && var[len] == '=';
+}
+
+/*
+ * Our environment changed by "env": "NAME=value" replaces or adds NAME,
+ * "NAME" removes it.  The array is new (free it); its strings are
+ * borrowed.  Returns NULL with "err" set when out of memory.
+ */
+static char **
+merge_env(const char *const *env, struct rd_err *err)
+{
+	char **envp;
+	size_t n = 0, extra = 0, i, k, out = 0;
+
+	while (environ[n] != NULL)
+		n++;
+	while (env[extra] != NULL)
+		extra++;
+	envp = calloc(n + extra + 1, sizeof(*envp));
+	if (envp == NULL) {
+		rd_err_set(err, RD_ENOMEM, "out of memory");
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < extra; k++)
+			if (same_name(environ[i], env[k]))
+				break;
+		if (k == extra)
+			envp[out++] = environ[i];
+	}
+	for (k = 0; k < extra; k++)
+		if (strchr(env[k], '=') != NULL)
+			envp[out++] = (char *)env[k];
+	envp[out] = NULL;
+	return envp;
+}
+
+int
+rd_hook_run(const char *command, const char *cwd, const char *const *env,
+    double timeout, int *status, struct rd_err *err)
+{
+	struct pollfd pfd;
+	char **envp = NULL;
+	double deadline, left, delay = 0.001;
+	pid_t pid, r;
+	int ret = -1;
+
+	pfd.fd = -1;
+	pfd.events = POLLIN;
+	if (env != NULL) {
+		envp = merge_env(env, err);
+		if (envp == NULL)
+			return -1;
+	}
+	if (spawn_sh(command, cwd, envp, 1, 1, &pid, err) == -1)
+		goto out;
+	deadline = rd_monotonic() + timeout;
+	pfd.fd = child_fd(pid);
+	for (;;) {
+		r = rdi_waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			break;
+		if (r == -1) {
+			rd_err_sys(err, RD_EINTERNAL, "cannot wait for a hook");
+			/* not reaped, so the group id is still its own */
+			(void)kill(-pid, SIGKILL);
+			goto out;
+		}
+		left = deadline - rd_monotonic();
+		if (left <= 0) {
+			(void)kill(-pid, SIGKILL);
+			(void)kill(pid, SIGKILL);
+			if (rdi_waitpid(pid, status, 0) == -1) {
+				rd_err_sys(err, RD_EINTERNAL,
+				    "cannot wait for a hook");
+				goto out;
+			}
+			ret = 1;
+			goto out;
+		}
+		if (left > 1)
+			left = 1;
+		if (pfd.fd != -1) {
+			pfd.revents = 0;
+			if (poll(&pfd, 1, (int)(left * 1000) + 1) == -1 &&
+			    errno != EINTR) {
+				close(pfd.fd);
+				pfd.fd = -1;
+			}
+		} else {
+			nap(delay < left ? delay : left);
+			if (delay < EXEC_POLL_MAX)
+				delay *= 2;
+		}
+	}
+	ret = 0;
+out:
+	if (pfd.fd != -1)
+		close(pfd.fd);
+	free(envp);
+	return ret;
 }

@@ -31,7 +31,6 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +38,6 @@
 #include <unistd.h>
 
 #include "probe_int.h"
-
-extern char **environ;
 
 static const char *const steps[] = { "preflight", "fence", "materialize",
 	"verify", "switch", "start", "check", "record" };
@@ -197,29 +194,19 @@ set_field(struct pctx *c, const char *col, const char *val, struct rd_err *err)
 /* Hooks and probes */
 
 /*
- * Run "cmd" with /bin/sh -c, RDPROMOTE_* in its environment and its
- * output on our standard error, killed with its process group after
- * the hook timeout.  Returns 0 if it exited 0, 1 if not ("why" says how),
+ * Run "cmd" with rd_hook_run(): RDPROMOTE_* in its environment, its
+ * output on our standard error, killed with its process group after the
+ * hook timeout.  Returns 0 if it exited 0, 1 if not ("why" says how),
  * -1 if it could not be run.
  */
 static int
 run_hook(struct pctx *c, const char *cmd, char *why, size_t whylen,
     struct rd_err *err)
 {
-	char **envp = NULL, vars[4][PATH_MAX + 32];
-	size_t n = 0, i;
-	pid_t pid;
-	int status, ret = -1;
-	double deadline;
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	char vars[4][PATH_MAX + 32];
+	const char *env[5];
+	int i, status, r;
 
-	while (environ[n] != NULL)
-		n++;
-	envp = calloc(n + 5, sizeof(*envp));
-	if (envp == NULL)
-		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	for (i = 0; i < n; i++)
-		envp[i] = environ[i];
 	snprintf(vars[0], sizeof(vars[0]), "RDPROMOTE_STORE=%s", c->store_abs);
 	snprintf(vars[1], sizeof(vars[1]), "RDPROMOTE_TARGET=%s", c->target);
 	snprintf(vars[2], sizeof(vars[2]), "RDPROMOTE_VERSION=%lld",
@@ -227,39 +214,20 @@ run_hook(struct pctx *c, const char *cmd, char *why, size_t whylen,
 	snprintf(vars[3], sizeof(vars[3]), "RDPROMOTE_EPOCH=%lld",
 	    (long long)c->st->info.epoch);
 	for (i = 0; i < 4; i++)
-		envp[n + i] = vars[i];
-	envp[n + 4] = NULL;
-	if (rdi_spawn_sh(cmd, envp, 1, 1, &pid, err) == -1)
-		goto out;
-	deadline = rd_monotonic() + c->o->hook_timeout;
-	for (;;) {
-		pid_t r = rdi_waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			break;
-		if (r == -1) {
-			rd_err_sys(err, RD_EINTERNAL, "waitpid");
-			goto out;
-		}
-		if (rd_monotonic() >= deadline) {
-			kill(-pid, SIGKILL);
-			rdi_waitpid(pid, &status, 0);
-			snprintf(why, whylen, "timed out after %.0f s",
-			    c->o->hook_timeout);
-			ret = 1;
-			goto out;
-		}
-		nanosleep(&ts, NULL);
+		env[i] = vars[i];
+	env[4] = NULL;
+	r = rd_hook_run(cmd, NULL, env, c->o->hook_timeout, &status, err);
+	if (r == -1)
+		return -1;
+	if (r == 1) {
+		snprintf(why, whylen, "timed out after %.0f s",
+		    c->o->hook_timeout);
+		return 1;
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		ret = 0;
-		goto out;
-	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
 	rdi_wait_status(status, why, whylen);
-	ret = 1;
-out:
-	free(envp);
-	return ret;
+	return 1;
 }
 
 static int

@@ -145,6 +145,8 @@ int rdi_zdec_write(struct rdi_zdec *z, const void *buf, size_t len,
 /* End of input: a stream that did not end is RD_ECORRUPT. */
 int rdi_zdec_finish(struct rdi_zdec *z, rdi_sink_fn sink, void *arg,
     struct rd_err *err);
+/* Make a decompressor ready for a new stream (after success or failure). */
+int rdi_zdec_reset(struct rdi_zdec *z, struct rd_err *err);
 void rdi_zdec_free(struct rdi_zdec *z);
 
 /* ------------------------------------------------------------------ */
@@ -183,6 +185,14 @@ struct rd_store {
 	sqlite3 *db;
 	struct rd_store_info info;
 };
+
+/*
+ * Writers only: 1 if no reader has the store open, and then keep readers
+ * out (they wait) until rdi_store_readers_release(); else 0.  Pack files
+ * that a reader could still use are removed only in between.
+ */
+int rdi_store_no_readers(struct rd_store *st);
+void rdi_store_readers_release(struct rd_store *st);
 
 /* Open "STORE/catalog.db" (which must exist) on a new connection. */
 int rdi_db_open(struct rd_store *st, int readonly, sqlite3 **out,
@@ -243,6 +253,9 @@ struct rdi_packw {
 	uint32_t crc;
 };
 
+/* The id for a new pack: one more than the largest in the catalog. */
+int rdi_next_pack_id(struct rd_store *st, int64_t *id, struct rd_err *err);
+
 /* Create tmp/NAME.pack for pack id "id". */
 int rdi_packw_open(struct rd_store *st, int64_t id, struct rdi_packw *pw,
     struct rd_err *err);
@@ -260,6 +273,15 @@ int rdi_packw_finish(struct rd_store *st, struct rdi_packw *pw, int64_t *size,
     struct rd_err *err);
 /* Close and remove an unfinished pack. */
 void rdi_packw_abort(struct rd_store *st, struct rdi_packw *pw);
+
+/*
+ * Copy the object at "off" of the pack open on "fd" as stored (no
+ * decoding) into "pw", checking its header, "sha", and payload CRC;
+ * "*new_off" locates the copy.  Returns 0 or -1 (RD_ECORRUPT if damaged).
+ */
+int rdi_obj_copy(int fd, const char *packname, int64_t off,
+    const unsigned char *sha, struct rdi_packw *pw, int64_t *new_off,
+    struct rd_err *err);
 
 /* Open packs/NAME.pack read-only. */
 int rdi_pack_open(struct rd_store *st, const char *name, struct rd_err *err);
@@ -279,9 +301,39 @@ struct rdi_packcache *rdi_packcache_new(struct rd_store *st);
 int rdi_packcache_fd(struct rdi_packcache *pc, const char *name,
     struct rd_err *err);
 void rdi_packcache_free(struct rdi_packcache *pc);
+/*
+ * rdi_obj_read() of an object of pack "name" through the cache, which
+ * also keeps one decompressor per codec for reuse.
+ */
+int rdi_packcache_read(struct rdi_packcache *pc, const char *name, int64_t off,
+    const unsigned char *sha, int kind, rdi_sink_fn sink, void *arg,
+    struct rd_err *err);
 
 /* ------------------------------------------------------------------ */
 /* restore.c: rebuilding contents */
+
+/* The objects that rebuild a content: link 0 is it, the last is whole. */
+#define RDI_MAX_CHAIN 66
+struct rdi_link {
+	unsigned char sha[RD_HASH_LEN];
+	int kind;
+	int64_t size, off;
+	char pack[33];
+};
+struct rdi_chain {
+	int n;
+	struct rdi_link link[RDI_MAX_CHAIN];
+};
+
+/*
+ * Look up the chain of content "sha".  "stmt" (may be NULL) caches the
+ * prepared query between calls; the caller finalizes it.
+ */
+int rdi_chain_load(sqlite3 *db, sqlite3_stmt **stmt, const unsigned char *sha,
+    struct rdi_chain *ch, struct rd_err *err);
+/* Rebuild a loaded chain into "sink", as rdi_content_read(); no catalog. */
+int rdi_chain_read(struct rdi_packcache *pc, const struct rdi_chain *ch,
+    int tmpfd, rdi_sink_fn sink, void *arg, struct rd_err *err);
 
 /*
  * Rebuild content "sha" of the store, streaming its bytes into "sink"

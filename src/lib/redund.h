@@ -182,11 +182,31 @@ struct rd_snap_opts {
 	/* progress: called from the calling thread, about every 100 ms */
 	void (*progress)(void *arg, int64_t files, int64_t bytes);
 	void *progress_arg;
+	/*
+	 * Exclude patterns, "nexcludes" of them, borrowed for the call;
+	 * see rd_snap_exclude_check() for what they match.  An excluded
+	 * directory is not read.  The source itself is never excluded.
+	 */
+	const char *const *excludes;
+	int nexcludes;
+	/* do not descend into directories on another file system */
+	int one_file_system;
 };
 #define RD_SNAP_OPTS_INIT                                                      \
 	{                                                                      \
-		0, 0, NULL, NULL, NULL, NULL, NULL                             \
+		0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0                 \
 	}
+
+/*
+ * Check an exclude pattern for "rd_snap_opts".  A pattern is an
+ * fnmatch(3) glob.  Without a '/' it matches the name of an entry at any
+ * depth; with a '/' it matches the path relative to the source, with
+ * FNM_PATHNAME, so that '*' does not match a '/' (a leading '/' only
+ * anchors it there); with a trailing '/' it matches directories only.
+ * A pattern that is empty without its leading and trailing '/' would
+ * match nothing and gives RD_EUSAGE.  Returns 0 or -1.
+ */
+int rd_snap_exclude_check(const char *pattern, struct rd_err *err);
 
 struct rd_snapinfo {
 	int64_t id;
@@ -253,6 +273,109 @@ struct rd_entry {
  */
 int rd_snap_entries(struct rd_store *st, int64_t id, const char *path,
     int (*fn)(void *arg, const struct rd_entry *e), void *arg,
+    struct rd_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Differences between snapshots */
+
+/* What happened to a path, as printed by "rdsnap diff". */
+enum rd_change_kind {
+	RD_CHANGE_ADDED = '+',
+	RD_CHANGE_REMOVED = '-',
+	RD_CHANGE_CONTENT = 'M', /* type, file content or link target */
+	RD_CHANGE_META = 'm'     /* mode, owner, group or mtime only */
+};
+
+/* Attributes that differ between the two versions of a path. */
+#define RD_DIFF_TYPE    0x01u /* file <-> symlink */
+#define RD_DIFF_CONTENT 0x02u /* a file's bytes (SHA-256 or size) */
+#define RD_DIFF_TARGET  0x04u /* a symlink's target */
+#define RD_DIFF_MODE    0x08u
+#define RD_DIFF_UID     0x10u
+#define RD_DIFF_GID     0x20u
+#define RD_DIFF_MTIME   0x40u
+
+struct rd_change {
+	int kind;                   /* enum rd_change_kind */
+	unsigned differs;           /* RD_DIFF_* bits; 0 if one side only */
+	const struct rd_entry *old; /* in snapshot "from"; NULL if added */
+	const struct rd_entry *new; /* in snapshot "to"; NULL if removed */
+};
+
+struct rd_diff_result {
+	int64_t from, to; /* the snapshots compared, 0 resolved */
+	int64_t added, removed, changed, metadata; /* paths, any type */
+	int64_t added_bytes;   /* sizes of the regular files added */
+	int64_t removed_bytes; /* sizes of the regular files removed */
+	int64_t changed_bytes; /* RD_CHANGE_CONTENT: new minus old file sizes */
+};
+
+/*
+ * Compare snapshot "from" with snapshot "to" (either 0: the newest; "from"
+ * may be the newer one, which gives the reverse change).  Calls "fn" once
+ * per path that differs, in path order, with the version of the path in
+ * each snapshot.  A directory and a file or symlink of the same name are
+ * different paths, so a file that became a directory is one removal and
+ * one addition.  Only the catalog rows that begin or end between the two
+ * snapshots are read, sorted by SQLite, so memory stays bounded however
+ * large the snapshots are.  Entries are borrowed for the duration of the
+ * call.  "res" (may be NULL) gets the totals of what was reported.  A
+ * missing snapshot gives RD_ENOENT.  A non-zero return from "fn" stops the
+ * walk and is returned.  Returns 0, that value, or -1.
+ */
+int rd_snap_diff(struct rd_store *st, int64_t from, int64_t to,
+    int (*fn)(void *arg, const struct rd_change *c), void *arg,
+    struct rd_diff_result *res, struct rd_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Store statistics */
+
+#define RD_DEPTH_MAX 64 /* the longest delta chain a store may have */
+
+struct rd_store_stats {
+	/* snapshots and catalog rows */
+	int64_t snapshots;      /* complete snapshots */
+	int64_t oldest, newest; /* their lowest and highest ids, 0 if none */
+	int64_t oldest_time;    /* when "oldest" started, unix time */
+	int64_t newest_time;    /* when "newest" started */
+	int64_t entries;        /* catalog rows: one per version of a path */
+	int64_t logical_bytes;  /* file sizes summed over every snapshot */
+
+	/* contents: raw sizes, and payload bytes as stored in packs */
+	int64_t contents;     /* distinct contents */
+	int64_t full, delta;  /* ... stored full, stored as deltas */
+	int64_t unique_bytes; /* raw size of all contents */
+	int64_t full_raw, full_stored;
+	int64_t delta_raw, delta_stored;
+	int64_t signatures; /* librsync signatures kept */
+	int64_t signature_bytes;
+
+	/* delta chains: contents per depth (0 for full ones) */
+	int depth_max;
+	double depth_mean;
+	int64_t depth_count[RD_DEPTH_MAX + 1];
+
+	/* space */
+	int64_t catalog_packs;      /* packs the catalog names */
+	int64_t live_bytes;         /* objects in use, headers included */
+	int64_t unreferenced_bytes; /* in the catalog's packs, unused */
+	int64_t packs;              /* pack files in STORE/packs */
+	int64_t pack_bytes;         /* their size */
+	int64_t orphan_packs;       /* pack files the catalog does not name */
+	int64_t orphan_bytes;       /* their size */
+	int64_t catalog_bytes;      /* catalog.db and catalog.db-wal */
+	int64_t disk_bytes;         /* pack_bytes + catalog_bytes */
+};
+
+/*
+ * Fill "out" with the size and makeup of the store: a handful of
+ * aggregate queries in one read transaction and one pass over the names
+ * in STORE/packs, never a walk over the entries.  Payload bytes exclude
+ * the object headers; "unreferenced_bytes" is what the catalog's packs
+ * hold beyond their magic and the objects in use (objects whose content
+ * was stored twice by racing workers, or pruned).  Returns 0 or -1.
+ */
+int rd_store_stats(struct rd_store *st, struct rd_store_stats *out,
     struct rd_err *err);
 
 /* ------------------------------------------------------------------ */
@@ -326,6 +449,58 @@ struct rd_verify_result {
  */
 int rd_verify(struct rd_store *st, const struct rd_verify_opts *opts,
     struct rd_verify_result *res, struct rd_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Retention */
+
+struct rd_prune_opts {
+	/* keep rules; the union of what they keep stays (0: rule unused) */
+	int keep_last;
+	int keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly;
+	int dry_run;    /* decide and count, change nothing */
+	int max_unused; /* rewrite a pack when more than this % is unused */
+	const char *forget_standby; /* uuid: stop protecting its snapshot */
+	/*
+	 * Called after the decision for every snapshot, oldest first:
+	 * "keep" 1 with "why" naming the rules ("last, daily", "standby",
+	 * "newest"), or 0 for a snapshot that goes.
+	 */
+	void (*snapshot)(void *arg, const struct rd_snapinfo *si, int keep,
+	    const char *why);
+	void *arg;
+};
+#define RD_PRUNE_OPTS_INIT                                                     \
+	{                                                                      \
+		0, 0, 0, 0, 0, 0, 0, 20, NULL, NULL, NULL                      \
+	}
+
+struct rd_prune_result {
+	int64_t kept, removed;    /* snapshots */
+	int64_t rows_removed;     /* catalog entry rows */
+	int64_t contents_removed; /* contents no snapshot needs any more */
+	int64_t contents_rebased; /* kept contents stored again */
+	int64_t object_bytes;     /* stored bytes of the removed contents */
+	int64_t packs_removed;    /* packs dropped or rewritten */
+	int64_t packs_rewritten;
+	int64_t packs_written;
+	int64_t bytes_removed;  /* sizes of the packs removed */
+	int64_t bytes_written;  /* sizes of the new packs (dry run: estimate) */
+	int64_t bytes_freed;    /* removed - written */
+	int64_t packs_deferred; /* left for the next writer: readers open */
+	double seconds;
+};
+
+/*
+ * Remove the snapshots that no keep rule keeps.  The newest snapshot, the
+ * newest snapshot each standby confirmed (recorded by rd_ship_push), the
+ * versions of warm replicas and of running promotions always stay.  Kept
+ * contents that depended on removed ones are rebased; packs that lose
+ * more than "max_unused" percent are rewritten, empty ones removed.  One
+ * catalog transaction: an interrupted prune changes nothing.  The store
+ * must be open with RD_OPEN_WRITE.  Returns 0 or -1.
+ */
+int rd_snap_prune(struct rd_store *st, const struct rd_prune_opts *opts,
+    struct rd_prune_result *res, struct rd_err *err);
 
 /* ------------------------------------------------------------------ */
 /* Shipping (rdship) */
@@ -568,6 +743,25 @@ void rd_json_bool(struct rd_json *j, const char *key, int val);
 void rd_json_null(struct rd_json *j, const char *key);
 /* End the current top-level value with a newline (one object per line). */
 void rd_json_line(struct rd_json *j);
+
+/* ------------------------------------------------------------------ */
+/* Hooks: shell commands that the tools run around their work */
+
+/*
+ * Run "command" with /bin/sh -c, in a process group of its own, with
+ * standard input from /dev/null and standard output and error on our
+ * standard error, the default signal mask and dispositions, in the
+ * directory "cwd" (NULL: ours), and with our environment changed by
+ * "env": NULL, or strings up to a NULL, where "NAME=value" sets NAME and
+ * "NAME" removes it.  Wait for it to exit, or for "timeout" seconds, after
+ * which its whole process group is killed with SIGKILL.  Returns 0 when
+ * it ended by itself ("*status" is its wait status: exit code or signal),
+ * 1 when it ran out of time and was killed, or -1 when it could not be
+ * started: RD_ENOMEM when out of processes or memory, else RD_EUNAVAIL
+ * (no /bin/sh, or "cwd" cannot be entered).
+ */
+int rd_hook_run(const char *command, const char *cwd, const char *const *env,
+    double timeout, int *status, struct rd_err *err);
 
 /* ------------------------------------------------------------------ */
 /* Small utilities shared by the tools */

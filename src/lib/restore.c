@@ -22,7 +22,6 @@
 
 #include "rd_int.h"
 
-#define MAX_CHAIN    66
 #define SPARSE_BLOCK 4096
 
 int
@@ -49,32 +48,29 @@ rdi_tmpfile(int dfd, struct rd_err *err)
 	return fd;
 }
 
-struct link {
-	unsigned char sha[RD_HASH_LEN];
-	int kind;
-	int64_t size, off;
-	char pack[33];
-};
-
-/* Load the chain of "sha": link 0 is "sha", the last is a full object. */
-static int
-load_chain(sqlite3 *db, const unsigned char *sha, struct link *chain,
-    int *nchain, struct rd_err *err)
+int
+rdi_chain_load(sqlite3 *db, sqlite3_stmt **stmt, const unsigned char *sha,
+    struct rdi_chain *ch, struct rd_err *err)
 {
-	sqlite3_stmt *s = NULL;
+	sqlite3_stmt *own = NULL, *s;
+	struct rdi_link *chain = ch->link;
 	unsigned char cur[RD_HASH_LEN];
 	char hex[2 * RD_HASH_LEN + 1];
 	const unsigned char *name;
 	int n = 0, r, ret = -1;
 
-	if (rdi_db_prepare(db,
+	if (stmt == NULL)
+		stmt = &own;
+	if (*stmt == NULL &&
+	    rdi_db_prepare(db,
 	        "SELECT c.kind, c.base, c.size, c.off, p.name"
 	        " FROM contents c JOIN packs p ON p.id = c.pack WHERE c.sha = ?",
-	        &s, err) == -1)
+	        stmt, err) == -1)
 		return -1;
+	s = *stmt;
 	memcpy(cur, sha, RD_HASH_LEN);
 	for (;;) {
-		if (n == MAX_CHAIN) {
+		if (n == RDI_MAX_CHAIN) {
 			rd_hex(sha, RD_HASH_LEN, hex);
 			rd_err_set(err, RD_ECORRUPT,
 			    "content %s has a delta chain that is too long",
@@ -110,10 +106,11 @@ load_chain(sqlite3 *db, const unsigned char *sha, struct link *chain,
 		}
 		memcpy(cur, sqlite3_column_blob(s, 1), RD_HASH_LEN);
 	}
-	*nchain = n;
+	ch->n = n;
 	ret = 0;
 out:
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
+	sqlite3_finalize(own);
 	return ret;
 }
 
@@ -165,14 +162,14 @@ fdsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
 
 /* Rebuild one link into "sink" given its basis (for deltas). */
 static int
-build_link(struct rdi_packcache *pc, const struct link *l, int basis,
+build_link(struct rdi_packcache *pc, const struct rdi_link *l, int basis,
     rdi_sink_fn sink, void *arg, struct rd_err *err)
 {
 	struct hsink hs;
 	struct psink ps;
 	unsigned char got[RD_HASH_LEN];
 	char hex[2 * RD_HASH_LEN + 1];
-	int fd, ret = -1;
+	int ret = -1;
 
 	memset(&ps, 0, sizeof(ps));
 	hs.count = 0;
@@ -180,20 +177,17 @@ build_link(struct rdi_packcache *pc, const struct link *l, int basis,
 	hs.arg = arg;
 	if (rdi_sha256_init(&hs.h, err) == -1)
 		return -1;
-	fd = rdi_packcache_fd(pc, l->pack, err);
-	if (fd == -1)
-		goto out;
 	if (l->kind == RDI_OBJ_FULL) {
-		if (rdi_obj_read(fd, l->pack, l->off, l->sha, RDI_OBJ_FULL,
-		        hsink_write, &hs, NULL, err) == -1)
+		if (rdi_packcache_read(pc, l->pack, l->off, l->sha,
+		        RDI_OBJ_FULL, hsink_write, &hs, err) == -1)
 			goto out;
 	} else {
 		if (rdi_patch_new(basis, &ps.job, err) == -1)
 			goto out;
 		ps.next = hsink_write;
 		ps.arg = &hs;
-		if (rdi_obj_read(fd, l->pack, l->off, l->sha, RDI_OBJ_DELTA,
-		        psink_write, &ps, NULL, err) == -1 ||
+		if (rdi_packcache_read(pc, l->pack, l->off, l->sha,
+		        RDI_OBJ_DELTA, psink_write, &ps, err) == -1 ||
 		    rdi_rsjob_finish(ps.job, hsink_write, &hs, err) == -1)
 			goto out;
 	}
@@ -223,32 +217,27 @@ out:
 }
 
 int
-rdi_content_read(struct rd_store *st, sqlite3 *db, struct rdi_packcache *pc,
-    const unsigned char *sha, int tmpfd, rdi_sink_fn sink, void *arg,
-    struct rd_err *err)
+rdi_chain_read(struct rdi_packcache *pc, const struct rdi_chain *ch, int tmpfd,
+    rdi_sink_fn sink, void *arg, struct rd_err *err)
 {
-	struct link chain[MAX_CHAIN];
 	struct fdsink fs;
-	int n, i, basis = -1, out = -1, ret = -1;
+	int i, basis = -1, out = -1, ret = -1;
 
-	(void)st;
-	if (load_chain(db, sha, chain, &n, err) == -1)
-		return -1;
 	/* patch up from the full base through temp files */
-	for (i = n - 1; i > 0; i--) {
+	for (i = ch->n - 1; i > 0; i--) {
 		out = rdi_tmpfile(tmpfd, err);
 		if (out == -1)
 			goto done;
 		fs.fd = out;
-		if (build_link(pc, &chain[i], basis, fdsink_write, &fs, err) ==
-		    -1)
+		if (build_link(pc, &ch->link[i], basis, fdsink_write, &fs,
+		        err) == -1)
 			goto done;
 		if (basis != -1)
 			close(basis);
 		basis = out;
 		out = -1;
 	}
-	if (build_link(pc, &chain[0], basis, sink, arg, err) == -1)
+	if (build_link(pc, &ch->link[0], basis, sink, arg, err) == -1)
 		goto done;
 	ret = 0;
 done:
@@ -260,20 +249,38 @@ done:
 }
 
 int
+rdi_content_read(struct rd_store *st, sqlite3 *db, struct rdi_packcache *pc,
+    const unsigned char *sha, int tmpfd, rdi_sink_fn sink, void *arg,
+    struct rd_err *err)
+{
+	struct rdi_chain *ch;
+	int ret;
+
+	(void)st;
+	ch = malloc(sizeof(*ch));
+	if (ch == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	ret = rdi_chain_load(db, NULL, sha, ch, err);
+	if (ret == 0)
+		ret = rdi_chain_read(pc, ch, tmpfd, sink, arg, err);
+	free(ch);
+	return ret;
+}
+
+int
 rdi_content_patch(struct rd_store *st, sqlite3 *db, struct rdi_packcache *pc,
     const unsigned char *sha, const unsigned char *base, int basis,
     rdi_sink_fn sink, void *arg, struct rd_err *err)
 {
-	struct link chain[MAX_CHAIN];
-	int n;
+	struct rdi_chain ch;
 
 	(void)st;
-	if (load_chain(db, sha, chain, &n, err) == -1)
+	if (rdi_chain_load(db, NULL, sha, &ch, err) == -1)
 		return -1;
-	if (chain[0].kind != RDI_OBJ_DELTA || n < 2 ||
-	    memcmp(chain[1].sha, base, RD_HASH_LEN) != 0)
+	if (ch.link[0].kind != RDI_OBJ_DELTA || ch.n < 2 ||
+	    memcmp(ch.link[1].sha, base, RD_HASH_LEN) != 0)
 		return 0;
-	if (build_link(pc, &chain[0], basis, sink, arg, err) == -1)
+	if (build_link(pc, &ch.link[0], basis, sink, arg, err) == -1)
 		return -1;
 	return 1;
 }
@@ -348,10 +355,18 @@ struct dirframe {
 
 struct wpool;
 
+/* What one thread needs to read contents: its own connection and packs. */
+struct creader {
+	sqlite3 *db;
+	struct rdi_packcache *pc;
+	sqlite3_stmt *chain_q; /* cached chain lookup */
+	struct rdi_chain ch;
+};
+
 struct rctx {
 	struct rd_store *st;
 	const struct rd_restore_opts *opts;
-	struct rdi_packcache *pc;
+	struct creader *rd; /* the calling thread's */
 	int chown_ok;
 	struct dirframe *stack;
 	int depth, cap;
@@ -505,12 +520,12 @@ make_room(struct rctx *c, int dfd, const char *name, const char *what,
 
 /*
  * Write content "e->sha" into the new file "fd" with "e"'s metadata,
- * reading the store through "db" and "pc"; close "fd".  On failure the
+ * reading the store through "rd"; close "fd".  On failure the
  * file "name" in "dfd" is removed.
  */
 static int
-write_content(struct rctx *c, sqlite3 *db, struct rdi_packcache *pc, int fd,
-    int dfd, const char *name, const struct rentry *e, struct rd_err *err)
+write_content(struct rctx *c, struct creader *rd, int fd, int dfd,
+    const char *name, const struct rentry *e, struct rd_err *err)
 {
 	struct wsink ws;
 	int ret = -1;
@@ -518,8 +533,9 @@ write_content(struct rctx *c, sqlite3 *db, struct rdi_packcache *pc, int fd,
 	ws.fd = fd;
 	ws.off = 0;
 	ws.path = e->path;
-	if (rdi_content_read(c->st, db, pc, e->sha, c->stack[0].fd, wsink_write,
-	        &ws, err) == -1)
+	if (rdi_chain_load(rd->db, &rd->chain_q, e->sha, &rd->ch, err) == -1 ||
+	    rdi_chain_read(rd->pc, &rd->ch, c->stack[0].fd, wsink_write, &ws,
+	        err) == -1)
 		goto out;
 	if (ftruncate(fd, (off_t)e->size) == -1) {
 		rd_err_sys(err, RD_EIO, "cannot write '%s'", e->path);
@@ -537,6 +553,18 @@ out:
 }
 
 static void
+creader_free(struct creader *rd)
+{
+	if (rd == NULL)
+		return;
+	sqlite3_finalize(rd->chain_q);
+	rdi_packcache_free(rd->pc);
+	if (rd->db != NULL)
+		sqlite3_close(rd->db);
+	free(rd);
+}
+
+static void
 wjob_free(struct wjob *j)
 {
 	if (j == NULL)
@@ -550,14 +578,14 @@ writer_main(void *arg)
 {
 	struct wpool *p = arg;
 	struct rctx *c = p->c;
-	struct rdi_packcache *pc = NULL;
+	struct creader *rd;
 	struct rd_err err = RD_ERR_INIT;
-	sqlite3 *db = NULL;
 	struct wjob *j;
 	int ok = 1;
 
-	if (rdi_db_open(c->st, 1, &db, &err) == -1 ||
-	    (pc = rdi_packcache_new(c->st)) == NULL) {
+	rd = calloc(1, sizeof(*rd));
+	if (rd == NULL || rdi_db_open(c->st, 1, &rd->db, &err) == -1 ||
+	    (rd->pc = rdi_packcache_new(c->st)) == NULL) {
 		if (err.code == RD_OK)
 			rd_err_set(&err, RD_ENOMEM, "out of memory");
 		ok = 0;
@@ -585,8 +613,8 @@ writer_main(void *arg)
 			/* a writer failed: drop the rest */
 			close(j->fd);
 			unlinkat(j->dfd, j->name, 0);
-		} else if (write_content(c, db, pc, j->fd, j->dfd, j->name,
-		               &j->e, &err) == -1) {
+		} else if (write_content(c, rd, j->fd, j->dfd, j->name, &j->e,
+		               &err) == -1) {
 			ok = 0;
 		}
 		pthread_mutex_lock(&p->mu);
@@ -602,9 +630,7 @@ writer_main(void *arg)
 		close(j->dfd);
 		wjob_free(j);
 	}
-	rdi_packcache_free(pc);
-	if (db != NULL)
-		sqlite3_close(db);
+	creader_free(rd);
 	return NULL;
 }
 
@@ -696,8 +722,7 @@ restore_file(struct rctx *c, int dfd, const char *name, const struct rentry *e,
 		return rd_err_sys(err, errno == EEXIST ? RD_ECANTCREAT : RD_EIO,
 		    "cannot create '%s'", e->path);
 	if (p == NULL) {
-		if (write_content(c, c->st->db, c->pc, fd, dfd, name, e, err) ==
-		    -1)
+		if (write_content(c, c->rd, fd, dfd, name, e, err) == -1)
 			return -1;
 		c->res->bytes += e->size;
 		return 0;
@@ -1085,11 +1110,12 @@ rd_restore(struct rd_store *st, int64_t id, const char *target,
 			goto out;
 		}
 	}
-	c.pc = rdi_packcache_new(st);
-	if (c.pc == NULL) {
+	c.rd = calloc(1, sizeof(*c.rd));
+	if (c.rd == NULL || (c.rd->pc = rdi_packcache_new(st)) == NULL) {
 		rd_err_set(err, RD_ENOMEM, "out of memory");
 		goto out;
 	}
+	c.rd->db = st->db;
 	if (push_dir(&c, tfd, "", 0, NULL, err) == -1)
 		goto out;
 	tfd = -1; /* owned by the stack now */
@@ -1142,7 +1168,9 @@ out:
 	}
 	free(c.stack);
 	free(p);
-	rdi_packcache_free(c.pc);
+	if (c.rd != NULL)
+		c.rd->db = NULL; /* the store's own */
+	creader_free(c.rd);
 	if (tfd != -1)
 		close(tfd);
 	if (in_txn)

@@ -254,6 +254,7 @@ struct sender {
 	int64_t since, newest;
 	int64_t total; /* estimated bytes, for progress */
 	double last;
+	char peer[40]; /* push: the receiving store's uuid */
 };
 
 static int
@@ -719,10 +720,50 @@ recv_have(struct sender *s, struct rd_err *err)
 	}
 	s->since = newest;
 	s->res->from = newest;
+	snprintf(s->peer, sizeof(s->peer), "%s", uuid);
 	ret = 0;
 out:
 	rdi_buf_release(&b);
 	return ret;
+}
+
+/*
+ * Rows are sent as changes since the receiver's newest snapshot, so that
+ * snapshot must still be here: prune keeps the one each standby confirmed,
+ * but a bundle's --since or a standby that was never pushed to may name
+ * one that is gone.
+ */
+static int
+check_since(struct sender *s, struct rd_err *err)
+{
+	struct rd_err e2 = RD_ERR_INIT;
+
+	if (s->since == 0 || s->since == s->newest)
+		return 0;
+	if (rd_snap_get(s->st, s->since, NULL, &e2) == 0)
+		return 0;
+	if (e2.code != RD_ENOENT) {
+		*err = e2;
+		return -1;
+	}
+	return rd_err_set(err, RD_ENOENT,
+	    "snapshot %lld, the receiver's newest, is no longer in '%s' (pruned): re-seed the receiver from a new store",
+	    (long long)s->since, s->st->path);
+}
+
+/*
+ * Remember on this store that the standby "peer" holds snapshot "id", so
+ * that prune keeps it as the base of the next push.
+ */
+static int
+record_standby(struct rd_store *st, const char *peer, int64_t id,
+    struct rd_err *err)
+{
+	char key[64], val[64];
+
+	snprintf(key, sizeof(key), "standby:%s", peer);
+	snprintf(val, sizeof(val), "%lld %.0f", (long long)id, rd_now());
+	return rdi_meta_set(st->db, key, val, err);
 }
 
 static int
@@ -732,6 +773,7 @@ do_send(struct rd_store *st, int fd_in, int fd_out, int push,
 {
 	struct sender s;
 	struct rd_snapinfo si;
+	struct rd_err e2 = RD_ERR_INIT;
 	int64_t nrows = 0, ncloses = 0;
 	double t0 = rd_monotonic();
 	int ret = -1, in_txn = 0;
@@ -774,6 +816,8 @@ do_send(struct rd_store *st, int fd_in, int fd_out, int push,
 		    recv_have(&s, err) == -1)
 			goto out;
 	}
+	if (check_since(&s, err) == -1)
+		goto out;
 	if (s.since < s.newest) {
 		if (estimate(&s, err) == -1 ||
 		    send_objects(&s, push, err) == -1 ||
@@ -798,6 +842,15 @@ out:
 	res->received = s.ch.bytes_in;
 	if (in_txn)
 		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	if (ret == 0 && push &&
+	    record_standby(st, s.peer, s.newest, &e2) == -1 &&
+	    opts->notice != NULL) {
+		char msg[sizeof(e2.msg) + 64];
+
+		snprintf(msg, sizeof(msg),
+		    "could not record the standby's snapshot: %s", e2.msg);
+		opts->notice(opts->notice_arg, msg);
+	}
 	rdi_packcache_free(s.pc);
 	rdi_buf_release(&s.buf);
 	rdi_chan_release(&s.ch);
@@ -854,22 +907,6 @@ struct receiver {
 	int64_t nrows, ncloses, nsnaps, nobjects;
 	double last;
 };
-
-static int
-next_pack_id(struct rd_store *st, int64_t *id, struct rd_err *err)
-{
-	sqlite3_stmt *q = NULL;
-	int r;
-
-	if (rdi_db_prepare(st->db, "SELECT COALESCE(MAX(id), 0) + 1 FROM packs",
-	        &q, err) == -1)
-		return -1;
-	r = rdi_db_step(st->db, q, err);
-	if (r == 1)
-		*id = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return r == 1 ? 0 : -1;
-}
 
 static int
 null_sink(void *arg, const void *buf, size_t len, struct rd_err *err)
@@ -1119,7 +1156,7 @@ recv_object(struct receiver *r, uint64_t len, struct rd_err *err)
 	    commit_batch(r, err) == -1)
 		return -1;
 	if (!r->pw_open) {
-		if (next_pack_id(r->st, &id, err) == -1 ||
+		if (rdi_next_pack_id(r->st, &id, err) == -1 ||
 		    rdi_packw_open(r->st, id, &r->pw, err) == -1)
 			return -1;
 		r->pw_open = 1;

@@ -20,6 +20,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -93,6 +94,13 @@ struct packrec {
 	int64_t size;
 };
 
+/* An exclude pattern, split by split_pattern(). */
+struct xpat {
+	const char *pat; /* without leading and trailing '/' */
+	int anchored;    /* matched against the path, else the name */
+	int dir_only;
+};
+
 struct ctx {
 	struct rd_store *st;
 	const struct rd_snap_opts *opts;
@@ -127,6 +135,10 @@ struct ctx {
 	struct rd_snapinfo info;
 	double started;
 	double last_progress;
+	struct xpat *xp; /* exclude patterns, "nx" of them */
+	size_t nx;
+	char *xbuf; /* their text */
+	dev_t root_dev;
 };
 
 struct worker {
@@ -1235,6 +1247,106 @@ gone:
 	return 0;
 }
 
+/*
+ * Split the exclude pattern "pat": "*body" and "*len" get what is left
+ * without its leading and trailing '/'; "*anchored" is set when it has a
+ * '/' (it then matches the path from the source, else a name) and
+ * "*dir_only" when it ends in one.  Returns 0, or -1 with RD_EUSAGE when
+ * nothing is left.
+ */
+static int
+split_pattern(const char *pat, const char **body, size_t *len, int *anchored,
+    int *dir_only, struct rd_err *err)
+{
+	const char *p = pat;
+	size_t n;
+
+	*anchored = 0;
+	while (*p == '/') {
+		p++;
+		*anchored = 1;
+	}
+	n = strlen(p);
+	*dir_only = n > 0 && p[n - 1] == '/';
+	while (n > 0 && p[n - 1] == '/')
+		n--;
+	if (n == 0)
+		return rd_err_set(err, RD_EUSAGE,
+		    "invalid exclude pattern '%s': it matches nothing", pat);
+	if (memchr(p, '/', n) != NULL)
+		*anchored = 1;
+	*body = p;
+	*len = n;
+	return 0;
+}
+
+int
+rd_snap_exclude_check(const char *pattern, struct rd_err *err)
+{
+	const char *body;
+	size_t len;
+	int anchored, dir_only;
+
+	return split_pattern(pattern, &body, &len, &anchored, &dir_only, err);
+}
+
+/* Split the run's exclude patterns into "c->xp", once. */
+static int
+compile_excludes(struct ctx *c, struct rd_err *err)
+{
+	const struct rd_snap_opts *o = c->opts;
+	const char *body;
+	size_t total = 0, len, off = 0;
+	int i, anchored, dir_only;
+
+	if (o->nexcludes <= 0)
+		return 0;
+	for (i = 0; i < o->nexcludes; i++) {
+		if (split_pattern(o->excludes[i], &body, &len, &anchored,
+		        &dir_only, err) == -1)
+			return -1;
+		total += len + 1;
+	}
+	c->xp = calloc((size_t)o->nexcludes, sizeof(*c->xp));
+	c->xbuf = malloc(total);
+	if (c->xp == NULL || c->xbuf == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	for (i = 0; i < o->nexcludes; i++) {
+		if (split_pattern(o->excludes[i], &body, &len, &anchored,
+		        &dir_only, err) == -1)
+			return -1;
+		memcpy(c->xbuf + off, body, len);
+		c->xbuf[off + len] = '\0';
+		c->xp[i].pat = c->xbuf + off;
+		c->xp[i].anchored = anchored;
+		c->xp[i].dir_only = dir_only;
+		off += len + 1;
+	}
+	c->nx = (size_t)o->nexcludes;
+	return 0;
+}
+
+/*
+ * 1 if the entry "name", at "path" relative to the source (without a
+ * trailing '/'), matches an exclude pattern, else 0.
+ */
+static int
+excluded(const struct ctx *c, const char *name, const char *path, int isdir)
+{
+	const struct xpat *x;
+	size_t i;
+
+	for (i = 0; i < c->nx; i++) {
+		x = &c->xp[i];
+		if (x->dir_only && !isdir)
+			continue;
+		if (x->anchored ? fnmatch(x->pat, path, FNM_PATHNAME) == 0
+		                : fnmatch(x->pat, name, 0) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 struct dent {
 	char *name;
 	int isdir;
@@ -1342,8 +1454,15 @@ walk(struct ctx *c, int dfd, struct rdi_buf *path, struct rd_err *err)
 	for (i = 0; i < n; i++) {
 		path->len = base;
 		nlen = strlen(v[i].name);
-		if (rdi_buf_append(path, v[i].name, nlen, err) == -1)
+		/* with its NUL, for the patterns; what follows overwrites it */
+		if (rdi_buf_append(path, v[i].name, nlen + 1, err) == -1)
 			goto out;
+		path->len--;
+		/* excluded: not even a stat, and the cursor calls it gone */
+		if (c->nx > 0 &&
+		    excluded(c, v[i].name, (const char *)path->data,
+		        v[i].isdir))
+			continue;
 		if (fstatat(dfd, v[i].name, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
 			if (errno == ENOENT)
 				continue; /* gone since readdir */
@@ -1364,6 +1483,9 @@ walk(struct ctx *c, int dfd, struct rdi_buf *path, struct rd_err *err)
 		        path->len, &sb, err) == -1)
 			goto out;
 		if (!v[i].isdir)
+			continue;
+		/* a mount point is recorded, but not what is mounted there */
+		if (c->opts->one_file_system && sb.st_dev != c->root_dev)
 			continue;
 		cfd = openat(dfd, v[i].name,
 		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -1607,6 +1729,8 @@ rd_snap_create(struct rd_store *st, const char *source,
 		    st->path);
 		goto out;
 	}
+	if (compile_excludes(&c, err) == -1)
+		goto out;
 	c.rootfd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c.rootfd == -1) {
 		if (errno == ENOENT)
@@ -1622,6 +1746,7 @@ rd_snap_create(struct rd_store *st, const char *source,
 		rd_err_sys(err, RD_EIO, "cannot stat source '%s'", source);
 		goto out;
 	}
+	c.root_dev = sb.st_dev;
 	if (new_pending(&c, source, err) == -1)
 		goto out;
 	pending = 1;
@@ -1765,6 +1890,8 @@ out:
 	free(c.set.slots);
 	free(c.packs);
 	free(c.known_packs);
+	free(c.xp);
+	free(c.xbuf);
 	if (c.rootfd != -1)
 		close(c.rootfd);
 	pthread_cond_destroy(&c.cv_main);

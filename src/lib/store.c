@@ -7,8 +7,13 @@
  *	STORE/tmp/		packs being written; leftovers are removed
  *	STORE/lock		flock(2) target: one writer at a time
  *
- * Readers take no lock: the catalog is read in a SQLite transaction and
- * packs never change once renamed into packs/.
+ * Readers never wait for a writer: the catalog is read in SQLite
+ * transactions and packs never change once renamed into packs/.  A
+ * reader does hold a shared OFD lock on byte 0 of STORE/lock (separate
+ * from the writers' flock) for as long as the store is open; a writer
+ * removes pack files (pruned ones, orphans) only when it can take that
+ * byte exclusively, so a pack never vanishes under a running restore or
+ * ship.
  */
 #include "config.h"
 
@@ -157,6 +162,53 @@ out:
 	return ret;
 }
 
+/* F_OFD_SETLK(W) on byte 0 of the lock file: "type" F_RDLCK, F_WRLCK, F_UNLCK */
+static int
+reader_lock(int fd, short type, int wait)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = 0;
+	fl.l_len = 1;
+	return fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
+}
+
+/*
+ * Readers: share byte 0 of STORE/lock.  A store whose lock file cannot be
+ * opened (read-only copy, another owner) is read without it.
+ */
+static int
+take_reader_lock(struct rd_store *st, struct rd_err *err)
+{
+	st->lockfd = openat(st->dfd, "lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (st->lockfd == -1)
+		return 0;
+	while (reader_lock(st->lockfd, F_RDLCK, 1) == -1) {
+		if (errno != EINTR)
+			return rd_err_sys(err, RD_EIO, "cannot lock '%s/lock'",
+			    st->path);
+	}
+	return 0;
+}
+
+int
+rdi_store_no_readers(struct rd_store *st)
+{
+	if (st->mode != RD_OPEN_WRITE || st->lockfd == -1)
+		return 0;
+	return reader_lock(st->lockfd, F_WRLCK, 0) == 0;
+}
+
+void
+rdi_store_readers_release(struct rd_store *st)
+{
+	if (st->lockfd != -1)
+		(void)reader_lock(st->lockfd, F_UNLCK, 0);
+}
+
 static int
 take_lock(struct rd_store *st, double wait_seconds, struct rd_err *err)
 {
@@ -216,8 +268,9 @@ clean_tmp(struct rd_store *st, struct rd_err *err)
 
 /*
  * Remove packs that no catalog row names: a run that crashed after
- * renaming a pack into packs/ but before its catalog commit.  Only a
- * writer (holding the lock) may do this.
+ * renaming a pack into packs/ but before its catalog commit, or packs
+ * that a prune dropped while readers were open.  Only a writer (holding
+ * the lock) may do this, and only while no reader has the store open.
  */
 static int
 clean_orphans(struct rd_store *st, struct rd_err *err)
@@ -229,15 +282,20 @@ clean_orphans(struct rd_store *st, struct rd_err *err)
 	size_t n;
 	char name[64];
 
+	if (!rdi_store_no_readers(st))
+		return 0; /* a later writer removes them */
 	fd = openat(st->dfd, "packs",
 	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1)
+	if (fd == -1) {
+		rdi_store_readers_release(st);
 		return rd_err_sys(err, RD_EIO, "cannot open '%s/packs'",
 		    st->path);
+	}
 	d = fdopendir(fd);
 	if (d == NULL) {
 		rd_err_sys(err, RD_EIO, "cannot open '%s/packs'", st->path);
 		close(fd);
+		rdi_store_readers_release(st);
 		return -1;
 	}
 	if (rdi_db_prepare(st->db, "SELECT 1 FROM packs WHERE name = ?", &s,
@@ -270,6 +328,7 @@ clean_orphans(struct rd_store *st, struct rd_err *err)
 out:
 	sqlite3_finalize(s);
 	closedir(d);
+	rdi_store_readers_release(st);
 	return ret;
 }
 
@@ -314,6 +373,8 @@ rd_store_open(const char *path, int mode, double wait_seconds,
 		goto fail;
 	}
 	if (mode == RD_OPEN_WRITE && take_lock(st, wait_seconds, err) == -1)
+		goto fail;
+	if (mode == RD_OPEN_READ && take_reader_lock(st, err) == -1)
 		goto fail;
 	if (rdi_db_open(st, 0, &st->db, err) == -1)
 		goto fail;

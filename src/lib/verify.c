@@ -10,6 +10,7 @@
 
 #include <sys/stat.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -259,9 +260,46 @@ null_sink(void *arg, const void *buf, size_t len, struct rd_err *err)
 	return 0;
 }
 
-/* Every content: its object header, or with read_data its bytes. */
+/* The line that reports content "hex" as damaged, from the error "e". */
+static void
+damage_line(const char *hex, const struct rd_err *e, char *what, size_t len)
+{
+	if (strncmp(e->msg, "content ", 8) == 0 &&
+	    strncmp(e->msg + 8, hex, 2 * RD_HASH_LEN) == 0)
+		snprintf(what, len, "%s", e->msg);
+	else if (strncmp(e->msg, "content ", 8) == 0)
+		/* a base of its delta chain is damaged */
+		snprintf(what, len, "content %s: its delta base is damaged: %s",
+		    hex, e->msg);
+	else
+		snprintf(what, len, "content %s: %s", hex, e->msg);
+}
+
+/* 1 if the error "e" means damaged data rather than a failing check. */
 static int
-check_contents(struct vctx *c, int tmpfd, struct rd_err *err)
+is_damage(const struct rd_err *e)
+{
+	return e->code == RD_ECORRUPT || e->code == RD_EIO ||
+	    e->code == RD_ENOENT;
+}
+
+static void
+progress(struct vctx *c, double *last)
+{
+	if (c->opts->progress != NULL && rd_monotonic() - *last >= 0.1) {
+		*last = rd_monotonic();
+		c->opts->progress(c->opts->progress_arg, c->res->contents,
+		    c->res->bytes_checked);
+	}
+}
+
+static const char sql_contents[] =
+    "SELECT c.sha, c.kind, c.size, c.off, c.len, p.name"
+    " FROM contents c JOIN packs p ON p.id = c.pack ORDER BY c.pack, c.off";
+
+/* Every content's object header, read where the catalog says. */
+static int
+check_headers(struct vctx *c, struct rd_err *err)
 {
 	sqlite3_stmt *s = NULL;
 	struct rdi_packcache *pc;
@@ -270,84 +308,275 @@ check_contents(struct vctx *c, int tmpfd, struct rd_err *err)
 	unsigned char sha[RD_HASH_LEN];
 	char hex[2 * RD_HASH_LEN + 1], what[600];
 	const char *name;
-	int fd, r, bad, ret = -1;
+	int fd, r, ret = -1;
 	double last = 0;
 
 	pc = rdi_packcache_new(c->st);
 	if (pc == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	if (rdi_db_prepare(c->st->db,
-	        "SELECT c.sha, c.kind, c.size, c.off,"
-	        " c.len, p.name FROM contents c JOIN packs p ON p.id = c.pack"
-	        " ORDER BY c.pack, c.off",
-	        &s, err) == -1)
+	if (rdi_db_prepare(c->st->db, sql_contents, &s, err) == -1)
 		goto out;
-	for (;;) {
-		r = rdi_db_step(c->st->db, s, err);
-		if (r == -1)
-			goto out;
-		if (r == 0)
-			break;
+	while ((r = rdi_db_step(c->st->db, s, err)) == 1) {
 		c->res->contents++;
+		progress(c, &last);
 		if (sqlite3_column_bytes(s, 0) != RD_HASH_LEN)
 			continue;
 		memcpy(sha, sqlite3_column_blob(s, 0), RD_HASH_LEN);
-		rd_hex(sha, RD_HASH_LEN, hex);
 		name = (const char *)sqlite3_column_text(s, 5);
-		bad = 0;
 		rd_err_clear(&e2);
-		if (c->opts->read_data) {
-			if (rdi_content_read(c->st, c->st->db, pc, sha, tmpfd,
-			        null_sink, NULL, &e2) == -1)
-				bad = 1;
-			else
-				c->res->bytes_checked +=
-				    sqlite3_column_int64(s, 2);
-		} else {
-			fd =
-			    rdi_packcache_fd(pc, name != NULL ? name : "", &e2);
-			if (fd == -1 ||
-			    rdi_obj_read(fd, name, sqlite3_column_int64(s, 3),
-			        sha, sqlite3_column_int(s, 1), NULL, NULL, &h,
-			        &e2) == -1)
-				bad = 1;
-			else if (h.len != sqlite3_column_int64(s, 4) ||
-			    h.raw_size != sqlite3_column_int64(s, 2)) {
-				bad = 1;
-				rd_err_set(&e2, RD_ECORRUPT,
-				    "object header disagrees with the catalog");
-			}
+		fd = rdi_packcache_fd(pc, name != NULL ? name : "", &e2);
+		if (fd != -1 &&
+		    rdi_obj_read(fd, name, sqlite3_column_int64(s, 3), sha,
+		        sqlite3_column_int(s, 1), NULL, NULL, &h, &e2) == 0) {
+			if (h.len == sqlite3_column_int64(s, 4) &&
+			    h.raw_size == sqlite3_column_int64(s, 2))
+				continue;
+			rd_err_set(&e2, RD_ECORRUPT,
+			    "object header disagrees with the catalog");
 		}
-		if (bad) {
-			if (e2.code != RD_ECORRUPT && e2.code != RD_EIO &&
-			    e2.code != RD_ENOENT) {
-				*err = e2;
-				goto out;
-			}
-			if (strncmp(e2.msg, "content ", 8) == 0 &&
-			    strncmp(e2.msg + 8, hex, 2 * RD_HASH_LEN) == 0)
-				snprintf(what, sizeof(what), "%s", e2.msg);
-			else if (strncmp(e2.msg, "content ", 8) == 0)
-				/* a base of its delta chain is damaged */
-				snprintf(what, sizeof(what),
-				    "content %s: its delta base is damaged: %s",
-				    hex, e2.msg);
-			else
-				snprintf(what, sizeof(what), "content %s: %s",
-				    hex, e2.msg);
-			if (report(c, what, sha, err) == -1)
-				goto out;
+		if (!is_damage(&e2)) {
+			*err = e2;
+			goto out;
 		}
-		if (c->opts->progress != NULL && rd_monotonic() - last >= 0.1) {
-			last = rd_monotonic();
-			c->opts->progress(c->opts->progress_arg,
-			    c->res->contents, c->res->bytes_checked);
-		}
+		rd_hex(sha, RD_HASH_LEN, hex);
+		damage_line(hex, &e2, what, sizeof(what));
+		if (report(c, what, sha, err) == -1)
+			goto out;
 	}
-	ret = 0;
+	if (r == 0)
+		ret = 0;
 out:
 	sqlite3_finalize(s);
 	rdi_packcache_free(pc);
+	return ret;
+}
+
+/*
+ * --read-data: workers rebuild contents in parallel.  The main thread
+ * reads the catalog (a connection is not shared between threads), puts
+ * each content's chain into a slot of a ring, and retires the slots in
+ * order, so that damage is reported in the same order as by one thread.
+ * Workers read only packs, which no writer removes while this reader has
+ * the store open.
+ */
+enum { SLOT_EMPTY, SLOT_QUEUED, SLOT_RUNNING, SLOT_DONE };
+
+struct vslot {
+	int state;
+	int64_t seq;
+	struct rdi_chain ch;
+	int ok;
+	struct rd_err err;
+};
+
+struct vpool {
+	struct vctx *c;
+	int tmpfd;
+	pthread_mutex_t mu;
+	pthread_cond_t cv_work, cv_done;
+	struct vslot *slot;
+	size_t nslots;
+	int64_t next_take, next_put;
+	int closing;
+};
+
+static void *
+vworker(void *arg)
+{
+	struct vpool *p = arg;
+	struct rdi_packcache *pc = rdi_packcache_new(p->c->st);
+	struct vslot *sl;
+	struct rd_err e = RD_ERR_INIT;
+	int ok;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		sl = &p->slot[p->next_take % (int64_t)p->nslots];
+		if (p->next_take < p->next_put && sl->state == SLOT_QUEUED) {
+			sl->state = SLOT_RUNNING;
+			p->next_take++;
+			pthread_mutex_unlock(&p->mu);
+			rd_err_clear(&e);
+			if (pc == NULL)
+				ok = rd_err_set(&e, RD_ENOMEM,
+				         "out of memory") == 0;
+			else
+				ok = rdi_chain_read(pc, &sl->ch, p->tmpfd,
+				         null_sink, NULL, &e) == 0;
+			pthread_mutex_lock(&p->mu);
+			sl->ok = ok;
+			sl->err = e;
+			sl->state = SLOT_DONE;
+			pthread_cond_broadcast(&p->cv_done);
+			continue;
+		}
+		if (p->closing)
+			break;
+		pthread_cond_wait(&p->cv_work, &p->mu);
+	}
+	pthread_mutex_unlock(&p->mu);
+	rdi_packcache_free(pc);
+	return NULL;
+}
+
+/* Report the result of slot "sl" (held, done) and free it. */
+static int
+retire(struct vpool *p, struct vslot *sl, struct rd_err *err)
+{
+	struct vctx *c = p->c;
+	char hex[2 * RD_HASH_LEN + 1], what[600];
+	int ret = 0;
+
+	if (sl->ok) {
+		c->res->bytes_checked += sl->ch.link[0].size;
+	} else if (!is_damage(&sl->err)) {
+		*err = sl->err;
+		ret = -1;
+	} else {
+		rd_hex(sl->ch.link[0].sha, RD_HASH_LEN, hex);
+		damage_line(hex, &sl->err, what, sizeof(what));
+		ret = report(c, what, sl->ch.link[0].sha, err);
+	}
+	sl->state = SLOT_EMPTY;
+	return ret;
+}
+
+/*
+ * Wait for the oldest slot in flight and retire it; with "all", every
+ * slot in flight.  Called and returns with the lock held.
+ */
+static int
+retire_oldest(struct vpool *p, int64_t *next_retire, int all, double *last,
+    struct rd_err *err)
+{
+	struct vslot *sl;
+	int r;
+
+	while (*next_retire < p->next_put) {
+		sl = &p->slot[*next_retire % (int64_t)p->nslots];
+		if (sl->state != SLOT_DONE) {
+			pthread_cond_wait(&p->cv_done, &p->mu);
+			continue;
+		}
+		/* reporting reads the catalog: not under the lock */
+		pthread_mutex_unlock(&p->mu);
+		r = retire(p, sl, err);
+		progress(p->c, last);
+		pthread_mutex_lock(&p->mu);
+		(*next_retire)++;
+		if (r == -1)
+			return -1;
+		if (!all)
+			break;
+	}
+	return 0;
+}
+
+static int
+check_data(struct vctx *c, int tmpfd, struct rd_err *err)
+{
+	struct vpool p;
+	sqlite3_stmt *s = NULL, *chain = NULL;
+	pthread_t th[8];
+	struct vslot *sl;
+	struct rd_err e2 = RD_ERR_INIT;
+	unsigned char sha[RD_HASH_LEN];
+	char hex[2 * RD_HASH_LEN + 1], what[600];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int nth = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (int)ncpu, started = 0, i, r;
+	int64_t next_retire = 0;
+	int ret = -1;
+	double last = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.c = c;
+	p.tmpfd = tmpfd;
+	p.nslots = (size_t)nth * 2 + 2;
+	p.slot = calloc(p.nslots, sizeof(*p.slot));
+	if (p.slot == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.cv_work, NULL);
+	pthread_cond_init(&p.cv_done, NULL);
+	for (i = 0; i < nth; i++) {
+		if (pthread_create(&th[i], NULL, vworker, &p) != 0) {
+			rd_err_set(err, RD_ENOMEM, "cannot start a thread");
+			goto out;
+		}
+		started++;
+	}
+	if (rdi_db_prepare(c->st->db, sql_contents, &s, err) == -1)
+		goto out;
+	pthread_mutex_lock(&p.mu);
+	for (;;) {
+		pthread_mutex_unlock(&p.mu);
+		r = rdi_db_step(c->st->db, s, err);
+		if (r != 1) {
+			pthread_mutex_lock(&p.mu);
+			if (r == -1)
+				goto unlock;
+			break;
+		}
+		c->res->contents++;
+		if (sqlite3_column_bytes(s, 0) != RD_HASH_LEN) {
+			pthread_mutex_lock(&p.mu);
+			continue;
+		}
+		memcpy(sha, sqlite3_column_blob(s, 0), RD_HASH_LEN);
+		pthread_mutex_lock(&p.mu);
+		sl = &p.slot[p.next_put % (int64_t)p.nslots];
+		if (sl->state != SLOT_EMPTY &&
+		    retire_oldest(&p, &next_retire, 0, &last, err) == -1)
+			goto unlock;
+		pthread_mutex_unlock(&p.mu);
+		rd_err_clear(&e2);
+		r = rdi_chain_load(c->st->db, &chain, sha, &sl->ch, &e2);
+		pthread_mutex_lock(&p.mu);
+		if (r == -1) {
+			/* a broken chain is reported here, in its turn */
+			if (!is_damage(&e2)) {
+				*err = e2;
+				goto unlock;
+			}
+			if (retire_oldest(&p, &next_retire, 1, &last, err) ==
+			    -1)
+				goto unlock;
+			pthread_mutex_unlock(&p.mu);
+			rd_hex(sha, RD_HASH_LEN, hex);
+			damage_line(hex, &e2, what, sizeof(what));
+			r = report(c, what, sha, err);
+			pthread_mutex_lock(&p.mu);
+			if (r == -1)
+				goto unlock;
+			continue;
+		}
+		sl->seq = p.next_put++;
+		sl->state = SLOT_QUEUED;
+		pthread_cond_signal(&p.cv_work);
+	}
+	if (retire_oldest(&p, &next_retire, 1, &last, err) == -1)
+		goto unlock;
+	ret = 0;
+unlock:
+	pthread_mutex_unlock(&p.mu);
+out:
+	pthread_mutex_lock(&p.mu);
+	p.closing = 1;
+	/* drop what was not started: the run has failed */
+	while (p.next_take < p.next_put) {
+		p.slot[p.next_take % (int64_t)p.nslots].state = SLOT_EMPTY;
+		p.next_take++;
+	}
+	pthread_cond_broadcast(&p.cv_work);
+	pthread_mutex_unlock(&p.mu);
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	sqlite3_finalize(chain);
+	sqlite3_finalize(s);
+	pthread_cond_destroy(&p.cv_done);
+	pthread_cond_destroy(&p.cv_work);
+	pthread_mutex_destroy(&p.mu);
+	free(p.slot);
 	return ret;
 }
 
@@ -394,7 +623,8 @@ rd_verify(struct rd_store *st, const struct rd_verify_opts *opts,
 		goto out;
 	if (check_catalog(&c, err) == -1 || check_packs(&c, err) == -1 ||
 	    count_orphans(&c, err) == -1 ||
-	    check_contents(&c, tmpfd, err) == -1)
+	    (opts->read_data ? check_data(&c, tmpfd, err)
+	                     : check_headers(&c, err)) == -1)
 		goto out;
 	ret = res->damaged > 0 ? 1 : 0;
 out:

@@ -402,6 +402,25 @@ rdi_zdec_finish(struct rdi_zdec *z, rdi_sink_fn sink, void *arg,
 	return 0;
 }
 
+int
+rdi_zdec_reset(struct rdi_zdec *z, struct rd_err *err)
+{
+	z->ended = 0;
+	if (z->codec == RD_CODEC_ZLIB && inflateReset(&z->zs) != Z_OK)
+		return rd_err_set(err, RD_EINTERNAL,
+		    "cannot reset zlib decompressor");
+#ifdef HAVE_ZSTD
+	if (z->codec == RD_CODEC_ZSTD) {
+		z->zhint = 1;
+		if (ZSTD_isError(ZSTD_DCtx_reset(z->zd,
+		        ZSTD_reset_session_only)))
+			return rd_err_set(err, RD_EINTERNAL,
+			    "cannot reset zstd decompressor");
+	}
+#endif
+	return 0;
+}
+
 void
 rdi_zdec_free(struct rdi_zdec *z)
 {

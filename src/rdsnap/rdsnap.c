@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * rdsnap: delta snapshots of a directory into a store: init, create,
- * list, ls, restore and verify.  This file parses the command line and
- * prints; the work is done by librd.
+ * list, ls, diff, restore, verify and stats.  This file parses the
+ * command line and prints; the work is done by librd.
  */
 #include "config.h"
 
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,17 +30,24 @@ usage(int status)
 	FILE *fp = status == EX_OK ? stdout : stderr;
 
 	fprintf(fp,
-	    "usage: %s init [--codec zlib|zstd] [--chain N] [--standby] [--json] store\n"
-	    "       %s create [--checksum] [--label TEXT] [--threads N] [--wait SECONDS]\n"
+	    "usage: %1$s init [--codec zlib|zstd] [--chain N] [--standby] [--json] store\n"
+	    "       %1$s create [--checksum] [--exclude PATTERN] [--exclude-from FILE]\n"
+	    "              [--one-file-system] [--label TEXT] [--threads N] [--wait SECONDS]\n"
+	    "              [--pre COMMAND] [--post COMMAND] [--hook-timeout SECONDS]\n"
 	    "              [--json] [--quiet] [--syslog] store source\n"
-	    "       %s list [--json] store\n"
-	    "       %s ls [--json] store [version [path]]\n"
-	    "       %s restore [--version N] [--force] [--no-owner] [--json] [--quiet]\n"
+	    "       %1$s list [--json] store\n"
+	    "       %1$s ls [--json] store [version [path]]\n"
+	    "       %1$s diff [--json] store version [version]\n"
+	    "       %1$s restore [--version N] [--force] [--no-owner] [--json] [--quiet]\n"
 	    "              store target [path ...]\n"
-	    "       %s verify [--read-data] [--json] [--quiet] [--syslog] store\n"
-	    "       %s --help | --version\n",
-	    tool_progname(), tool_progname(), tool_progname(), tool_progname(),
-	    tool_progname(), tool_progname(), tool_progname());
+	    "       %1$s verify [--read-data] [--json] [--quiet] [--syslog] store\n"
+	    "       %1$s prune [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
+	    "              [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]\n"
+	    "              [--max-unused PERCENT] [--forget-standby UUID] [--dry-run]\n"
+	    "              [--wait SECONDS] [--json] [--quiet] [--syslog] store\n"
+	    "       %1$s stats [--json] store\n"
+	    "       %1$s --help | --version\n",
+	    tool_progname());
 	exit(status);
 }
 
@@ -53,18 +64,48 @@ enum {
 	OPT_STANDBY,
 	OPT_SYSLOG,
 	OPT_THREADS,
-	OPT_WAIT
+	OPT_WAIT,
+	OPT_EXCLUDE,
+	OPT_EXCLUDE_FROM,
+	OPT_HOOK_TIMEOUT,
+	OPT_ONE_FILE_SYSTEM,
+	OPT_POST,
+	OPT_PRE,
+	OPT_DRY_RUN,
+	OPT_FORGET_STANDBY,
+	OPT_KEEP_LAST,
+	OPT_KEEP_HOURLY,
+	OPT_KEEP_DAILY,
+	OPT_KEEP_WEEKLY,
+	OPT_KEEP_MONTHLY,
+	OPT_KEEP_YEARLY,
+	OPT_MAX_UNUSED
 };
 
 static const struct option longopts[] = {
 	{ "chain", required_argument, NULL, OPT_CHAIN },
 	{ "checksum", no_argument, NULL, OPT_CHECKSUM },
 	{ "codec", required_argument, NULL, OPT_CODEC },
+	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
+	{ "exclude-from", required_argument, NULL, OPT_EXCLUDE_FROM },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "forget-standby", required_argument, NULL, OPT_FORGET_STANDBY },
 	{ "help", no_argument, NULL, 'h' },
+	{ "hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "keep-daily", required_argument, NULL, OPT_KEEP_DAILY },
+	{ "keep-hourly", required_argument, NULL, OPT_KEEP_HOURLY },
+	{ "keep-last", required_argument, NULL, OPT_KEEP_LAST },
+	{ "keep-monthly", required_argument, NULL, OPT_KEEP_MONTHLY },
+	{ "keep-weekly", required_argument, NULL, OPT_KEEP_WEEKLY },
+	{ "keep-yearly", required_argument, NULL, OPT_KEEP_YEARLY },
 	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "max-unused", required_argument, NULL, OPT_MAX_UNUSED },
 	{ "no-owner", no_argument, NULL, OPT_NO_OWNER },
+	{ "one-file-system", no_argument, NULL, OPT_ONE_FILE_SYSTEM },
+	{ "post", required_argument, NULL, OPT_POST },
+	{ "pre", required_argument, NULL, OPT_PRE },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "read-data", no_argument, NULL, OPT_READ_DATA },
 	{ "standby", no_argument, NULL, OPT_STANDBY },
@@ -82,9 +123,86 @@ struct opts {
 	struct rd_snap_opts snap;
 	struct rd_restore_opts restore;
 	struct rd_verify_opts verify;
+	struct rd_prune_opts prune;
 	int64_t version;
 	int seen_version;
+	char **excludes; /* create: patterns, owned */
+	int nexcludes, cap_excludes;
+	const char *pre, *post; /* create: hook commands */
+	double hook_timeout;
 };
+
+static int
+keep_count(const char *s)
+{
+	return (int)tool_parse_int(s, 1, 1000000, "keep count");
+}
+
+/*
+ * Add the exclude pattern "pattern" (copied) to "o", or die with EX_USAGE
+ * if it matches nothing; "file" and "line" say where it was read, if it
+ * was.
+ */
+static void
+add_exclude(struct opts *o, const char *pattern, const char *file, int line)
+{
+	struct rd_err err = RD_ERR_INIT;
+	char **v;
+
+	if (rd_snap_exclude_check(pattern, &err) == -1) {
+		if (file != NULL)
+			tool_die(EX_USAGE, "%s (in '%s', line %d)", err.msg,
+			    file, line);
+		tool_die_err(&err);
+	}
+	if (o->nexcludes == o->cap_excludes) {
+		o->cap_excludes =
+		    o->cap_excludes != 0 ? o->cap_excludes * 2 : 8;
+		v = realloc(o->excludes, (size_t)o->cap_excludes * sizeof(*v));
+		if (v == NULL)
+			tool_die(EX_OSERR, "out of memory");
+		o->excludes = v;
+	}
+	o->excludes[o->nexcludes++] = tool_xstrdup(pattern);
+}
+
+/*
+ * Add the patterns of the file "file", one a line; empty lines, lines of
+ * blanks and lines that begin with '#' are not patterns.  A file that
+ * cannot be read is fatal (EX_NOINPUT).
+ */
+static void
+read_excludes(struct opts *o, const char *file)
+{
+	FILE *fp;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int lineno = 0, saved;
+
+	fp = fopen(file, "re");
+	if (fp == NULL)
+		tool_die(EX_NOINPUT, "cannot read exclude file '%s': %s", file,
+		    strerror(errno));
+	while ((n = getline(&line, &cap, fp)) != -1) {
+		lineno++;
+		if (n > 0 && line[n - 1] == '\n')
+			line[n - 1] = '\0';
+		if (line[0] == '#' || line[strspn(line, " \t")] == '\0')
+			continue;
+		add_exclude(o, line, file, lineno);
+	}
+	saved = errno;
+	free(line);
+	if (ferror(fp)) {
+		fclose(fp);
+		tool_die(EX_NOINPUT, "cannot read exclude file '%s': %s", file,
+		    strerror(saved));
+	}
+	if (fclose(fp) == EOF)
+		tool_die(EX_NOINPUT, "cannot read exclude file '%s': %s", file,
+		    strerror(errno));
+}
 
 /*
  * Parse the options of subcommand "cmd".  "allowed" lists the long
@@ -128,8 +246,50 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			if (o->init.codec == -1)
 				tool_die_err(&err);
 			break;
+		case OPT_EXCLUDE:
+			add_exclude(o, optarg, NULL, 0);
+			break;
+		case OPT_EXCLUDE_FROM:
+			read_excludes(o, optarg);
+			break;
 		case OPT_FORCE:
 			o->restore.force = 1;
+			break;
+		case OPT_HOOK_TIMEOUT:
+			o->hook_timeout =
+			    tool_parse_seconds(optarg, "hook timeout");
+			if (!(o->hook_timeout > 0))
+				tool_die(EX_USAGE,
+				    "invalid hook timeout '%s' (expected more than 0 seconds)",
+				    optarg);
+			break;
+		case OPT_DRY_RUN:
+			o->prune.dry_run = 1;
+			break;
+		case OPT_FORGET_STANDBY:
+			o->prune.forget_standby = optarg;
+			break;
+		case OPT_KEEP_LAST:
+			o->prune.keep_last = keep_count(optarg);
+			break;
+		case OPT_KEEP_HOURLY:
+			o->prune.keep_hourly = keep_count(optarg);
+			break;
+		case OPT_KEEP_DAILY:
+			o->prune.keep_daily = keep_count(optarg);
+			break;
+		case OPT_KEEP_WEEKLY:
+			o->prune.keep_weekly = keep_count(optarg);
+			break;
+		case OPT_KEEP_MONTHLY:
+			o->prune.keep_monthly = keep_count(optarg);
+			break;
+		case OPT_KEEP_YEARLY:
+			o->prune.keep_yearly = keep_count(optarg);
+			break;
+		case OPT_MAX_UNUSED:
+			o->prune.max_unused =
+			    (int)tool_parse_int(optarg, 0, 100, "unused share");
 			break;
 		case OPT_JSON:
 			o->c.json = 1;
@@ -142,6 +302,15 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			break;
 		case OPT_NO_OWNER:
 			o->restore.no_owner = 1;
+			break;
+		case OPT_ONE_FILE_SYSTEM:
+			o->snap.one_file_system = 1;
+			break;
+		case OPT_POST:
+			o->post = optarg;
+			break;
+		case OPT_PRE:
+			o->pre = optarg;
 			break;
 		case OPT_QUIET:
 			tool_set_quiet(1);
@@ -321,36 +490,227 @@ json_snapinfo(struct rd_json *j, const struct rd_snapinfo *si)
 		rd_json_null(j, "label");
 }
 
+/* The progress of a create, measured against the newest snapshot. */
+struct create_progress {
+	double t0;
+	int64_t files, bytes; /* the newest snapshot's; 0 files: none */
+};
+
+/* ", ETA 42s", ", ETA 3m05s" or ", ETA 2h10m" into "buf". */
+static void
+eta_text(double seconds, char *buf, size_t len)
+{
+	long long n = (long long)(seconds + 0.5);
+
+	if (n < 60)
+		snprintf(buf, len, ", ETA %llds", n);
+	else if (n < 3600)
+		snprintf(buf, len, ", ETA %lldm%02llds", n / 60, n % 60);
+	else
+		snprintf(buf, len, ", ETA %lldh%02lldm", n / 3600, n / 60 % 60);
+}
+
+/*
+ * Files and bytes done, the rate, and while the run is within the size
+ * of the newest snapshot, that size and the time left at this rate.
+ */
+static void
+on_create_progress(void *arg, int64_t files, int64_t bytes)
+{
+	struct create_progress *p = arg;
+	char b[32], total[32], rate[32], eta[48] = "";
+	double dt = rd_monotonic() - p->t0;
+	double r = dt > 0 ? (double)bytes / dt : 0;
+
+	tool_human_bytes(bytes, b, sizeof(b));
+	tool_human_bytes((int64_t)r, rate, sizeof(rate));
+	if (p->files == 0 || files > p->files || bytes > p->bytes) {
+		tool_progress("%lld files, %s, %s/s", (long long)files, b,
+		    rate);
+		return;
+	}
+	if (p->bytes > 0 && r > 0)
+		eta_text((double)(p->bytes - bytes) / r, eta, sizeof(eta));
+	else if (p->bytes == 0 && files > 0 && dt > 0)
+		eta_text((double)(p->files - files) * dt / (double)files, eta,
+		    sizeof(eta));
+	tool_progress("%lld of %lld files, %s of %s, %s/s%s", (long long)files,
+	    (long long)p->files, b,
+	    tool_human_bytes(p->bytes, total, sizeof(total)), rate, eta);
+}
+
+/* What the hooks of a create see. */
+struct hook_ctx {
+	char store[PATH_MAX];  /* absolute */
+	char source[PATH_MAX]; /* absolute; the working directory */
+	double timeout;
+};
+
+/*
+ * Fill "h" with the absolute paths of "store" and of the directory
+ * "source".  Returns 0, or -1 with "err" set as rd_snap_create() sets it
+ * for a source that is missing or not a directory.
+ */
+static int
+hook_paths(const char *store, const char *source, struct hook_ctx *h,
+    struct rd_err *err)
+{
+	struct stat sb;
+
+	if (realpath(store, h->store) == NULL)
+		return rd_err_sys(err, RD_EIO, "cannot resolve store '%s'",
+		    store);
+	if (stat(source, &sb) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot open source '%s'",
+		    source);
+	if (!S_ISDIR(sb.st_mode)) {
+		errno = ENOTDIR;
+		return rd_err_sys(err, RD_EIO, "cannot open source '%s'",
+		    source);
+	}
+	if (realpath(source, h->source) == NULL)
+		return rd_err_sys(err, RD_EIO, "cannot resolve source '%s'",
+		    source);
+	return 0;
+}
+
+/*
+ * Run the create hook "cmd" ("which" is "pre" or "post") in the source
+ * directory with RDSNAP_STORE and RDSNAP_SOURCE in its environment, and
+ * for the post hook RDSNAP_STATUS "status" and RDSNAP_SNAPSHOT "snapshot"
+ * (both NULL for the pre hook).  A hook that fails is reported on
+ * standard error.  Returns 0 if it exited 0, 1 if it failed (non-zero
+ * exit, a signal, the timeout), -1 if it could not be run ("err" set).
+ */
+static int
+run_hook(const char *which, const char *cmd, const struct hook_ctx *h,
+    const char *status, const char *snapshot, struct rd_err *err)
+{
+	char vars[4][PATH_MAX + 32], why[64];
+	const char *env[5];
+	int ws, r;
+
+	snprintf(vars[0], sizeof(vars[0]), "RDSNAP_STORE=%s", h->store);
+	snprintf(vars[1], sizeof(vars[1]), "RDSNAP_SOURCE=%s", h->source);
+	/* the pre hook gets none, not those of an rdsnap that runs us */
+	snprintf(vars[2], sizeof(vars[2]), "RDSNAP_STATUS%s%s",
+	    status != NULL ? "=" : "", status != NULL ? status : "");
+	snprintf(vars[3], sizeof(vars[3]), "RDSNAP_SNAPSHOT%s%s",
+	    snapshot != NULL ? "=" : "", snapshot != NULL ? snapshot : "");
+	for (r = 0; r < 4; r++)
+		env[r] = vars[r];
+	env[4] = NULL;
+	tool_progress_done();
+	r = rd_hook_run(cmd, h->source, env, h->timeout, &ws, err);
+	if (r == -1)
+		return -1;
+	if (r == 1 && h->timeout == (double)(long long)h->timeout)
+		snprintf(why, sizeof(why), "timed out after %lld s",
+		    (long long)h->timeout);
+	else if (r == 1)
+		snprintf(why, sizeof(why), "timed out after %g s", h->timeout);
+	else if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0)
+		return 0;
+	else if (WIFEXITED(ws))
+		snprintf(why, sizeof(why), "exited %d", WEXITSTATUS(ws));
+	else if (WIFSIGNALED(ws))
+		snprintf(why, sizeof(why), "killed by signal %d", WTERMSIG(ws));
+	else
+		snprintf(why, sizeof(why), "wait status %#x", (unsigned)ws);
+	tool_warn("%s hook failed: %s", which, why);
+	return 1;
+}
+
+static void
+free_excludes(struct opts *o)
+{
+	while (o->nexcludes > 0)
+		free(o->excludes[--o->nexcludes]);
+	free(o->excludes);
+	o->excludes = NULL;
+	o->snap.excludes = NULL;
+	o->snap.nexcludes = 0;
+}
+
+/*
+ * The pre hook runs under the store's lock, before anything is read; the
+ * post hook after the lock is released, whether the snapshot was taken
+ * or not, unless the pre hook failed.
+ */
 static int
 cmd_create(int argc, char **argv)
 {
-	struct rd_err err = RD_ERR_INIT;
+	struct rd_err err = RD_ERR_INIT, herr = RD_ERR_INIT;
 	struct opts o;
 	struct rd_store *st;
-	struct rd_snapinfo si;
+	struct rd_snapinfo si, newest;
 	struct rd_json *j;
-	char b1[32], b2[32], b3[32], b4[32];
-	double t0 = rd_monotonic();
-	int ind;
+	struct create_progress pg;
+	struct hook_ctx h;
+	char b1[32], b2[32], b3[32], b4[32], id[32] = "";
+	int ind, r, hr = 0;
 	struct rd_snap_opts def = RD_SNAP_OPTS_INIT;
 
 	memset(&o, 0, sizeof(o));
+	memset(&pg, 0, sizeof(pg));
 	o.snap = def;
-	parse("create", " checksum json label quiet syslog threads wait ", argc,
-	    argv, &o, &ind);
+	o.hook_timeout = 300;
+	parse("create",
+	    " checksum exclude exclude-from hook-timeout json label one-file-system post pre quiet syslog threads wait ",
+	    argc, argv, &o, &ind);
 	if (argc - ind != 2)
 		usage(EX_USAGE);
 	o.snap.notice = on_notice;
-	if (tool_progress_enabled()) {
-		o.snap.progress = on_progress;
-		o.snap.progress_arg = &t0;
-	}
+	o.snap.excludes = (const char *const *)o.excludes;
+	o.snap.nexcludes = o.nexcludes;
 	st = open_store(argv[ind], RD_OPEN_WRITE, o.c.wait);
-	if (rd_snap_create(st, argv[ind + 1], &o.snap, &si, &err) == -1) {
-		rd_store_close(st);
-		tool_die_err(&err);
+	if (tool_progress_enabled()) {
+		/* no newest snapshot (or no reading it): no estimate */
+		if (rd_snap_get(st, 0, &newest, &err) == 0) {
+			pg.files = newest.files;
+			pg.bytes = newest.bytes;
+		}
+		rd_err_clear(&err);
+		o.snap.progress = on_create_progress;
+		o.snap.progress_arg = &pg;
 	}
+	if (o.pre != NULL || o.post != NULL) {
+		h.timeout = o.hook_timeout;
+		if (hook_paths(argv[ind], argv[ind + 1], &h, &err) == -1) {
+			rd_store_close(st);
+			tool_die_err(&err);
+		}
+	}
+	if (o.pre != NULL) {
+		hr = run_hook("pre", o.pre, &h, NULL, NULL, &err);
+		if (hr != 0) {
+			/* nothing was done: no snapshot, no post hook */
+			rd_store_close(st);
+			free_excludes(&o);
+			if (hr == -1)
+				tool_die_err(&err);
+			return tool_exit(1);
+		}
+	}
+	pg.t0 = rd_monotonic(); /* the rate leaves out the wait and the hook */
+	r = rd_snap_create(st, argv[ind + 1], &o.snap, &si, &err);
+	/* the lock goes first: a post hook may run a writer (prune) */
 	rd_store_close(st);
+	free_excludes(&o);
+	if (r == -1 && o.post == NULL)
+		tool_die_err(&err);
+	if (r == -1)
+		tool_warn("%s", err.msg[0] != '\0' ? err.msg : "unknown error");
+	if (o.post != NULL) {
+		if (r == 0)
+			snprintf(id, sizeof(id), "%lld", (long long)si.id);
+		hr = run_hook("post", o.post, &h, r == 0 ? "ok" : "failed", id,
+		    &herr);
+		if (hr == -1)
+			tool_warn("%s", herr.msg);
+	}
+	if (r == -1)
+		return tool_exit(tool_exit_code(err.code));
 	tool_progress_done();
 	tool_log(
 	    "snapshot %lld of '%s': %lld entries, %lld changed, %lld removed, %lld bytes stored in %.2f s",
@@ -380,7 +740,9 @@ cmd_create(int argc, char **argv)
 			    "%lld files changed while they were read (see above)\n",
 			    (long long)si.inconsistent);
 	}
-	return tool_exit(EX_OK);
+	if (hr == -1)
+		return tool_exit(tool_exit_code(herr.code));
+	return tool_exit(hr == 1 ? 1 : EX_OK);
 }
 
 struct list_ctx {
@@ -512,6 +874,370 @@ cmd_ls(int argc, char **argv)
 	rd_json_free(j);
 	if (r == -1)
 		tool_die_err(&err);
+	return tool_exit(EX_OK);
+}
+
+/* ------------------------------------------------------------------ */
+/* diff and stats */
+
+/* Names of the RD_DIFF_* bits, bit 0 first, for --json. */
+static const char *const diff_names[] = { "type", "content", "target", "mode",
+	"uid", "gid", "mtime" };
+
+static const char *
+change_name(int kind)
+{
+	switch (kind) {
+	case RD_CHANGE_ADDED:
+		return "added";
+	case RD_CHANGE_REMOVED:
+		return "removed";
+	case RD_CHANGE_CONTENT:
+		return "changed";
+	default:
+		return "metadata";
+	}
+}
+
+/* One version of a path as the JSON member "key", or null if absent. */
+static void
+json_version(struct rd_json *j, const char *key, const struct rd_entry *e)
+{
+	char t[48], hex[2 * RD_HASH_LEN + 1], type[2] = { 0, 0 };
+
+	if (e == NULL) {
+		rd_json_null(j, key);
+		return;
+	}
+	type[0] = (char)e->type;
+	iso_time(e->mtime_ns, t, sizeof(t));
+	rd_json_obj_begin(j, key);
+	rd_json_str(j, "type", type);
+	rd_json_int(j, "mode", e->mode);
+	rd_json_int(j, "uid", e->uid);
+	rd_json_int(j, "gid", e->gid);
+	rd_json_int(j, "size", e->size);
+	rd_json_int(j, "mtime_ns", e->mtime_ns);
+	rd_json_str(j, "mtime", t);
+	if (e->type == RD_TYPE_FILE) {
+		rd_hex(e->sha, RD_HASH_LEN, hex);
+		rd_json_str(j, "sha256", hex);
+	}
+	if (e->target != NULL)
+		rd_json_str(j, "target", e->target);
+	rd_json_obj_end(j);
+}
+
+/* The attributes of a metadata-only change: "mode=644->600,uid=0->1000". */
+static void
+print_meta(const struct rd_entry *o, const struct rd_entry *n, unsigned d)
+{
+	char t1[48], t2[48];
+	const char *sep = "";
+
+	if (d & RD_DIFF_MODE) {
+		printf("mode=%o->%o", o->mode, n->mode);
+		sep = ",";
+	}
+	if (d & RD_DIFF_UID) {
+		printf("%suid=%lld->%lld", sep, (long long)o->uid,
+		    (long long)n->uid);
+		sep = ",";
+	}
+	if (d & RD_DIFF_GID) {
+		printf("%sgid=%lld->%lld", sep, (long long)o->gid,
+		    (long long)n->gid);
+		sep = ",";
+	}
+	if (d & RD_DIFF_MTIME) {
+		iso_time(o->mtime_ns, t1, sizeof(t1));
+		iso_time(n->mtime_ns, t2, sizeof(t2));
+		printf("%smtime=%s->%s", sep, t1, t2);
+	}
+}
+
+static int
+diff_one(void *arg, const struct rd_change *c)
+{
+	struct rd_json *j = arg;
+	const struct rd_entry *e = c->new != NULL ? c->new : c->old;
+	size_t i;
+
+	if (j != NULL) {
+		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "change", change_name(c->kind));
+		rd_json_str(j, "path", e->path);
+		rd_json_arr_begin(j, "differs");
+		for (i = 0; i < sizeof(diff_names) / sizeof(diff_names[0]); i++)
+			if (c->differs & (1u << i))
+				rd_json_str(j, NULL, diff_names[i]);
+		rd_json_arr_end(j);
+		json_version(j, "old", c->old);
+		json_version(j, "new", c->new);
+		rd_json_obj_end(j);
+		rd_json_line(j);
+		return 0;
+	}
+	printf("%c ", c->kind);
+	switch (c->kind) {
+	case RD_CHANGE_ADDED:
+	case RD_CHANGE_REMOVED:
+		printf("%c %lld ", e->type, (long long)e->size);
+		break;
+	case RD_CHANGE_CONTENT:
+		if (c->old->type != c->new->type)
+			printf("%c>", c->old->type);
+		printf("%c %lld -> %lld ", c->new->type,
+		    (long long)c->old->size, (long long)c->new->size);
+		break;
+	default:
+		printf("%c ", e->type);
+		print_meta(c->old, c->new, c->differs);
+		putchar(' ');
+		break;
+	}
+	print_path(stdout, e->path);
+	if (e->target != NULL) {
+		fputs(" -> ", stdout);
+		print_path(stdout, e->target);
+	}
+	putchar('\n');
+	return 0;
+}
+
+static int
+cmd_diff(int argc, char **argv)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct opts o;
+	struct rd_store *st;
+	struct rd_diff_result res;
+	struct rd_json *j = NULL;
+	char b1[32], b2[32], b3[32];
+	int64_t from, to = 0;
+	int ind, r;
+
+	memset(&o, 0, sizeof(o));
+	parse("diff", " json ", argc, argv, &o, &ind);
+	if (argc - ind < 2 || argc - ind > 3)
+		usage(EX_USAGE);
+	from = tool_parse_int(argv[ind + 1], 1, INT64_MAX, "version");
+	if (argc - ind == 3)
+		to = tool_parse_int(argv[ind + 2], 1, INT64_MAX, "version");
+	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	if (o.c.json)
+		j = json_or_die();
+	r = rd_snap_diff(st, from, to, diff_one, j, &res, &err);
+	rd_store_close(st);
+	if (r == -1) {
+		rd_json_free(j);
+		tool_die_err(&err);
+	}
+	if (j != NULL) {
+		rd_json_obj_begin(j, NULL);
+		rd_json_int(j, "from", res.from);
+		rd_json_int(j, "to", res.to);
+		rd_json_int(j, "added", res.added);
+		rd_json_int(j, "added_bytes", res.added_bytes);
+		rd_json_int(j, "removed", res.removed);
+		rd_json_int(j, "removed_bytes", res.removed_bytes);
+		rd_json_int(j, "changed", res.changed);
+		rd_json_int(j, "changed_bytes", res.changed_bytes);
+		rd_json_int(j, "metadata", res.metadata);
+		rd_json_obj_end(j);
+		rd_json_line(j);
+		rd_json_free(j);
+	} else {
+		printf(
+		    "added %lld (%s), removed %lld (%s), changed %lld (%s%s), metadata-only %lld\n",
+		    (long long)res.added,
+		    tool_human_bytes(res.added_bytes, b1, sizeof(b1)),
+		    (long long)res.removed,
+		    tool_human_bytes(res.removed_bytes, b2, sizeof(b2)),
+		    (long long)res.changed, res.changed_bytes >= 0 ? "+" : "",
+		    tool_human_bytes(res.changed_bytes, b3, sizeof(b3)),
+		    (long long)res.metadata);
+	}
+	return tool_exit(EX_OK);
+}
+
+/* "name:" and "value", the values aligned in one column. */
+static void
+stat_line(const char *name, const char *value)
+{
+	printf("%s:%*s %s\n", name, (int)(19 - strlen(name)), "", value);
+}
+
+/* "saved" as a size, and as a share of "base" when there is one. */
+static const char *
+saving(int64_t saved, int64_t base, char *buf, size_t len)
+{
+	char b[32];
+
+	tool_human_bytes(saved, b, sizeof(b));
+	if (base > 0)
+		snprintf(buf, len, "%s (%.1f%%)", b,
+		    100.0 * (double)saved / (double)base);
+	else
+		snprintf(buf, len, "%s", b);
+	return buf;
+}
+
+/* "N (SIZE)" */
+static const char *
+count_size(int64_t n, int64_t bytes, char *buf, size_t len)
+{
+	char b[32];
+
+	snprintf(buf, len, "%lld (%s)", (long long)n,
+	    tool_human_bytes(bytes, b, sizeof(b)));
+	return buf;
+}
+
+static void
+stats_human(const struct rd_store_stats *s)
+{
+	char v[1024], b1[32], b2[32], t[32];
+	size_t n;
+	int d;
+
+	n = (size_t)snprintf(v, sizeof(v), "%lld", (long long)s->snapshots);
+	if (s->snapshots > 0)
+		snprintf(v + n, sizeof(v) - n, " (%lld to %lld)",
+		    (long long)s->oldest, (long long)s->newest);
+	stat_line("snapshots", v);
+	if (s->snapshots > 0) {
+		snprintf(v, sizeof(v), "%s (snapshot %lld)",
+		    tool_time(s->oldest_time, t, sizeof(t)),
+		    (long long)s->oldest);
+		stat_line("oldest", v);
+		snprintf(v, sizeof(v), "%s (snapshot %lld)",
+		    tool_time(s->newest_time, t, sizeof(t)),
+		    (long long)s->newest);
+		stat_line("newest", v);
+	}
+	snprintf(v, sizeof(v), "%lld catalog rows", (long long)s->entries);
+	stat_line("entries", v);
+	snprintf(v, sizeof(v), "%lld (%lld full, %lld delta)",
+	    (long long)s->contents, (long long)s->full, (long long)s->delta);
+	stat_line("contents", v);
+	stat_line("logical bytes",
+	    tool_human_bytes(s->logical_bytes, b1, sizeof(b1)));
+	stat_line("unique bytes",
+	    tool_human_bytes(s->unique_bytes, b1, sizeof(b1)));
+	stat_line("dedup savings",
+	    saving(s->logical_bytes - s->unique_bytes, s->logical_bytes, v,
+	        sizeof(v)));
+	snprintf(v, sizeof(v), "%s raw, %s stored",
+	    tool_human_bytes(s->full_raw, b1, sizeof(b1)),
+	    tool_human_bytes(s->full_stored, b2, sizeof(b2)));
+	stat_line("full contents", v);
+	stat_line("compression savings",
+	    saving(s->full_raw - s->full_stored, s->full_raw, v, sizeof(v)));
+	snprintf(v, sizeof(v), "%s raw, %s stored",
+	    tool_human_bytes(s->delta_raw, b1, sizeof(b1)),
+	    tool_human_bytes(s->delta_stored, b2, sizeof(b2)));
+	stat_line("delta contents", v);
+	stat_line("delta savings",
+	    saving(s->delta_raw - s->delta_stored, s->delta_raw, v, sizeof(v)));
+	snprintf(v, sizeof(v), "max depth %d, mean %.2f", s->depth_max,
+	    s->depth_mean);
+	stat_line("delta chains", v);
+	n = 0;
+	for (d = 0; d <= s->depth_max && n < sizeof(v); d++)
+		n += (size_t)snprintf(v + n, sizeof(v) - n, "%s%d: %lld",
+		    d > 0 ? ", " : "", d, (long long)s->depth_count[d]);
+	stat_line("chain depths", s->contents > 0 ? v : "-");
+	stat_line("signatures",
+	    count_size(s->signatures, s->signature_bytes, v, sizeof(v)));
+	stat_line("packs", count_size(s->packs, s->pack_bytes, v, sizeof(v)));
+	stat_line("live objects",
+	    tool_human_bytes(s->live_bytes, b1, sizeof(b1)));
+	stat_line("unreferenced",
+	    tool_human_bytes(s->unreferenced_bytes, b1, sizeof(b1)));
+	stat_line("orphan packs",
+	    count_size(s->orphan_packs, s->orphan_bytes, v, sizeof(v)));
+	stat_line("catalog",
+	    tool_human_bytes(s->catalog_bytes, b1, sizeof(b1)));
+	stat_line("size on disk",
+	    tool_human_bytes(s->disk_bytes, b1, sizeof(b1)));
+}
+
+static void
+stats_json(const char *store, const struct rd_store_stats *s)
+{
+	struct rd_json *j = json_or_die();
+	int d;
+
+	rd_json_obj_begin(j, NULL);
+	rd_json_str(j, "store", store);
+	rd_json_int(j, "snapshots", s->snapshots);
+	if (s->snapshots > 0) {
+		rd_json_int(j, "oldest", s->oldest);
+		rd_json_int(j, "oldest_time", s->oldest_time);
+		rd_json_int(j, "newest", s->newest);
+		rd_json_int(j, "newest_time", s->newest_time);
+	} else {
+		rd_json_null(j, "oldest");
+		rd_json_null(j, "oldest_time");
+		rd_json_null(j, "newest");
+		rd_json_null(j, "newest_time");
+	}
+	rd_json_int(j, "entries", s->entries);
+	rd_json_int(j, "logical_bytes", s->logical_bytes);
+	rd_json_int(j, "contents", s->contents);
+	rd_json_int(j, "contents_full", s->full);
+	rd_json_int(j, "contents_delta", s->delta);
+	rd_json_int(j, "unique_bytes", s->unique_bytes);
+	rd_json_int(j, "dedup_saved_bytes", s->logical_bytes - s->unique_bytes);
+	rd_json_int(j, "full_raw_bytes", s->full_raw);
+	rd_json_int(j, "full_stored_bytes", s->full_stored);
+	rd_json_int(j, "delta_raw_bytes", s->delta_raw);
+	rd_json_int(j, "delta_stored_bytes", s->delta_stored);
+	rd_json_int(j, "depth_max", s->depth_max);
+	rd_json_num(j, "depth_mean", s->depth_mean);
+	rd_json_arr_begin(j, "depth_counts");
+	for (d = 0; s->contents > 0 && d <= s->depth_max; d++)
+		rd_json_int(j, NULL, s->depth_count[d]);
+	rd_json_arr_end(j);
+	rd_json_int(j, "signatures", s->signatures);
+	rd_json_int(j, "signature_bytes", s->signature_bytes);
+	rd_json_int(j, "packs", s->packs);
+	rd_json_int(j, "pack_bytes", s->pack_bytes);
+	rd_json_int(j, "catalog_packs", s->catalog_packs);
+	rd_json_int(j, "live_bytes", s->live_bytes);
+	rd_json_int(j, "unreferenced_bytes", s->unreferenced_bytes);
+	rd_json_int(j, "orphan_packs", s->orphan_packs);
+	rd_json_int(j, "orphan_bytes", s->orphan_bytes);
+	rd_json_int(j, "catalog_bytes", s->catalog_bytes);
+	rd_json_int(j, "disk_bytes", s->disk_bytes);
+	rd_json_obj_end(j);
+	rd_json_line(j);
+	rd_json_free(j);
+}
+
+static int
+cmd_stats(int argc, char **argv)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct opts o;
+	struct rd_store *st;
+	struct rd_store_stats s;
+	int ind, r;
+
+	memset(&o, 0, sizeof(o));
+	parse("stats", " json ", argc, argv, &o, &ind);
+	if (argc - ind != 1)
+		usage(EX_USAGE);
+	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	r = rd_store_stats(st, &s, &err);
+	rd_store_close(st);
+	if (r == -1)
+		tool_die_err(&err);
+	if (o.c.json)
+		stats_json(argv[ind], &s);
+	else
+		stats_human(&s);
 	return tool_exit(EX_OK);
 }
 
@@ -668,13 +1394,130 @@ cmd_verify(int argc, char **argv)
 	}
 	if (res.orphan_packs > 0 && !o.c.json)
 		printf(
-		    "%lld unreferenced pack%s (left by an interrupted run, or being committed by one now; the next writer removes leftovers)\n",
+		    "%lld unreferenced pack%s (left by an interrupted run, dropped by a prune while readers had the store open, or being committed now; the next writer without readers removes them)\n",
 		    (long long)res.orphan_packs,
 		    res.orphan_packs == 1 ? "" : "s");
 	if (r == 1 && tool_syslog())
 		tool_log("verify found %lld problem%s", (long long)res.damaged,
 		    res.damaged == 1 ? "" : "s");
 	return tool_exit(r == 0 ? EX_OK : 1);
+}
+
+struct prune_ctx {
+	struct rd_json *j;
+	int dry_run;
+};
+
+static void
+on_prune_snapshot(void *arg, const struct rd_snapinfo *si, int keep,
+    const char *why)
+{
+	struct prune_ctx *pc = arg;
+	char t[32];
+
+	if (pc->j != NULL) {
+		rd_json_obj_begin(pc->j, NULL);
+		rd_json_int(pc->j, "id", si->id);
+		rd_json_int(pc->j, "started", si->started);
+		rd_json_bool(pc->j, "keep", keep);
+		if (keep)
+			rd_json_str(pc->j, "why", why);
+		rd_json_obj_end(pc->j);
+		return;
+	}
+	if (tool_quiet() || (keep && !pc->dry_run))
+		return;
+	printf("%-6s %6lld  %s", keep ? "keep" : "remove", (long long)si->id,
+	    tool_time(si->started, t, sizeof(t)));
+	if (keep)
+		printf("  (%s)", why);
+	else if (si->label[0] != '\0')
+		printf("  %s", si->label);
+	putchar('\n');
+}
+
+static int
+cmd_prune(int argc, char **argv)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct opts o;
+	struct rd_store *st;
+	struct rd_prune_result res;
+	struct prune_ctx pc = { NULL, 0 };
+	char b1[32], b2[32];
+	int ind;
+	struct rd_prune_opts def = RD_PRUNE_OPTS_INIT;
+
+	memset(&o, 0, sizeof(o));
+	o.prune = def;
+	parse("prune",
+	    " dry-run forget-standby json keep-daily keep-hourly keep-last"
+	    " keep-monthly keep-weekly keep-yearly max-unused quiet syslog"
+	    " wait ",
+	    argc, argv, &o, &ind);
+	if (argc - ind != 1)
+		usage(EX_USAGE);
+	pc.dry_run = o.prune.dry_run;
+	o.prune.snapshot = on_prune_snapshot;
+	o.prune.arg = &pc;
+	if (o.c.json) {
+		pc.j = json_or_die();
+		rd_json_obj_begin(pc.j, NULL);
+		rd_json_arr_begin(pc.j, "snapshots");
+	}
+	st = open_store(argv[ind], RD_OPEN_WRITE, o.c.wait);
+	if (rd_snap_prune(st, &o.prune, &res, &err) == -1) {
+		rd_store_close(st);
+		rd_json_free(pc.j);
+		tool_die_err(&err);
+	}
+	rd_store_close(st);
+	if (!o.prune.dry_run)
+		tool_log(
+		    "pruned '%s': removed %lld snapshots, kept %lld, freed %lld bytes in %.2f s",
+		    argv[ind], (long long)res.removed, (long long)res.kept,
+		    (long long)res.bytes_freed, res.seconds);
+	if (pc.j != NULL) {
+		rd_json_arr_end(pc.j);
+		rd_json_bool(pc.j, "dry_run", o.prune.dry_run);
+		rd_json_int(pc.j, "kept", res.kept);
+		rd_json_int(pc.j, "removed", res.removed);
+		rd_json_int(pc.j, "rows_removed", res.rows_removed);
+		rd_json_int(pc.j, "contents_removed", res.contents_removed);
+		rd_json_int(pc.j, "contents_rebased", res.contents_rebased);
+		rd_json_int(pc.j, "object_bytes", res.object_bytes);
+		rd_json_int(pc.j, "packs_removed", res.packs_removed);
+		rd_json_int(pc.j, "packs_rewritten", res.packs_rewritten);
+		rd_json_int(pc.j, "packs_written", res.packs_written);
+		rd_json_int(pc.j, "bytes_removed", res.bytes_removed);
+		rd_json_int(pc.j, "bytes_written", res.bytes_written);
+		rd_json_int(pc.j, "bytes_freed", res.bytes_freed);
+		rd_json_int(pc.j, "packs_deferred", res.packs_deferred);
+		rd_json_num(pc.j, "seconds", res.seconds);
+		rd_json_obj_end(pc.j);
+		rd_json_line(pc.j);
+		rd_json_free(pc.j);
+	} else if (!tool_quiet()) {
+		printf(
+		    "%s %lld snapshot%s, kept %lld; %s %s (%lld contents, %lld packs removed, %lld rewritten, %lld contents rebased) in %.2f s\n",
+		    o.prune.dry_run ? "would remove" : "removed",
+		    (long long)res.removed, res.removed == 1 ? "" : "s",
+		    (long long)res.kept,
+		    o.prune.dry_run ? "would free about" : "freed",
+		    tool_human_bytes(res.bytes_freed, b1, sizeof(b1)),
+		    (long long)res.contents_removed,
+		    (long long)res.packs_removed,
+		    (long long)res.packs_rewritten,
+		    (long long)res.contents_rebased, res.seconds);
+		if (res.packs_deferred > 0)
+			printf(
+			    "%lld old pack%s (%s) stay until no reader has the store open; the next writer removes them\n",
+			    (long long)res.packs_deferred,
+			    res.packs_deferred == 1 ? "" : "s",
+			    tool_human_bytes(res.bytes_removed, b2,
+			        sizeof(b2)));
+	}
+	return tool_exit(EX_OK);
 }
 
 int
@@ -685,10 +1528,13 @@ main(int argc, char *argv[])
 		int (*fn)(int, char **);
 	} cmds[] = {
 		{ "create", cmd_create },
+		{ "diff", cmd_diff },
 		{ "init", cmd_init },
 		{ "list", cmd_list },
 		{ "ls", cmd_ls },
+		{ "prune", cmd_prune },
 		{ "restore", cmd_restore },
+		{ "stats", cmd_stats },
 		{ "verify", cmd_verify },
 	};
 	size_t i;

@@ -8,6 +8,13 @@ INTEGRATION_TESTS += \
 	tests/integration/t1050-rdsnap-damage.sh \
 	tests/integration/t1060-rdsnap-special.sh \
 	tests/integration/t1070-rdsnap-changing.sh \
+	tests/integration/t1072-rdsnap-exclude.sh \
+	tests/integration/t1074-rdsnap-hooks.sh \
+	tests/integration/t1076-rdsnap-progress.sh \
+	tests/integration/t1080-rdsnap-prune.sh \
+	tests/integration/t1082-rdsnap-prune-crash.sh \
+	tests/integration/t1090-rdsnap-diff.sh \
+	tests/integration/t1095-rdsnap-stats.sh \
 	tests/integration/t1100-rdship-usage.sh \
 	tests/integration/t1110-rdship-bundle.sh \
 	tests/integration/t1120-rdship-integrity.sh \

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <check.h>
@@ -513,6 +514,63 @@ START_TEST(test_run_exec)
 }
 END_TEST
 
+START_TEST(test_hook_run)
+{
+	static const char *const env[] = { "RD_HOOK_SET=new", "RD_HOOK_GONE",
+		NULL };
+	static const char show[] =
+	    "printf '%s %s %s %s' \"${PWD##*/}\" \"$RD_HOOK_SET\""
+	    " \"${RD_HOOK_GONE-unset}\" \"$RD_HOOK_KEPT\" >../out; exit 3";
+	static const char alive[] =
+	    "st=$(ps -o stat= -p $(cat pid)) || exit 1; "
+	    "case $st in Z*) exit 1;; esac";
+	struct rd_err err = RD_ERR_INIT;
+	char buf[64];
+	double t0;
+	ssize_t n;
+	int fd, r, status;
+
+	ck_assert_int_eq(setenv("RD_HOOK_SET", "old", 1), 0);
+	ck_assert_int_eq(setenv("RD_HOOK_GONE", "here", 1), 0);
+	ck_assert_int_eq(setenv("RD_HOOK_KEPT", "kept", 1), 0);
+	ck_assert_int_eq(mkdir("cwd", 0755), 0);
+	/* in "cwd", with the environment changed, its exit status back */
+	r = rd_hook_run(show, "cwd", env, 5, &status, &err);
+	ck_assert_int_eq(r, 0);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+	fd = open("out", O_RDONLY);
+	ck_assert_int_ne(fd, -1);
+	n = read(fd, buf, sizeof(buf) - 1);
+	ck_assert_int_ge(n, 0);
+	buf[n] = '\0';
+	close(fd);
+	ck_assert_str_eq(buf, "cwd new unset kept");
+
+	r = rd_hook_run("kill -9 $$", NULL, NULL, 5, &status, &err);
+	ck_assert_int_eq(r, 0);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == 9);
+
+	/* out of time: the whole process group goes */
+	t0 = rd_monotonic();
+	r = rd_hook_run("sleep 30 & echo $! >pid; sleep 30", NULL, NULL, 0.3,
+	    &status, &err);
+	ck_assert_int_eq(r, 1);
+	ck_assert(rd_monotonic() - t0 < 3);
+	ck_assert_int_eq(access("pid", F_OK), 0);
+	/* gone, or a zombie where init does not reap orphans */
+	r = rd_hook_run(alive, NULL, NULL, 5, &status, &err);
+	ck_assert_int_eq(r, 0);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+
+	/* a directory that cannot be entered */
+	r = rd_hook_run("true", "missing", NULL, 5, &status, &err);
+	ck_assert_int_eq(r, -1);
+	ck_assert_int_eq(err.code, RD_EUNAVAIL);
+	ck_assert_str_eq(err.msg,
+	    "cannot run '/bin/sh' in 'missing': No such file or directory");
+}
+END_TEST
+
 /* A listening socket on 127.0.0.1; its port into "port". */
 static int
 listener(char *port, size_t len)
@@ -711,6 +769,7 @@ probe_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_run_file);
 	tcase_add_test(tc, test_run_exec);
+	tcase_add_test(tc, test_hook_run);
 	tcase_add_test(tc, test_run_net);
 	tcase_add_test(tc, test_round_concurrent);
 	suite_add_tcase(s, tc);

@@ -402,6 +402,73 @@ START_TEST(test_deleted)
 }
 END_TEST
 
+START_TEST(test_exclude_check)
+{
+	static const char *const good[] = { "a", "/a", "a/", "/a/b/", "*",
+		"a//", "[!.]*" };
+	static const char *const bad[] = { "", "/", "///" };
+	struct rd_err err = RD_ERR_INIT;
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		unit_ok(rd_snap_exclude_check(good[i], &err), err);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(rd_snap_exclude_check(bad[i], &err), -1);
+		ck_assert_int_eq(err.code, RD_EUSAGE);
+	}
+	ck_assert_str_eq(err.msg,
+	    "invalid exclude pattern '///': it matches nothing");
+}
+END_TEST
+
+START_TEST(test_excludes)
+{
+	static const char *const pats[] = { "*.txt", "sub/", "/empty/",
+		"dir/*.bin", "link/" };
+	static const char *const deep[] = { "*/c", "/dir/*.bin" };
+	static const char *const bad[] = { "ok", "//" };
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_snap_opts o = RD_SNAP_OPTS_INIT;
+	struct rd_snapinfo si;
+	struct ents es;
+
+	make_tree();
+	snap(0, &si);
+	o.threads = 2;
+	o.excludes = pats;
+	o.nexcludes = 5;
+	unit_ok(snap_opts(&o, &si, &err), err);
+	/* "link/" is for directories: the symlink stays */
+	entries(2, NULL, &es);
+	ck_assert_str_eq(es.list, ".,dir,link");
+	ck_assert_int_eq(si.files, 3);
+	/* a.txt, dir/b.bin, dir/sub/, dir/sub/c, empty/ */
+	ck_assert_int_eq(si.removed, 5);
+	ck_assert_int_eq(si.changed, 0);
+	ck_assert_int_eq(si.skipped, 0);
+	/* '*' does not match a '/' in a path pattern */
+	o.excludes = deep;
+	o.nexcludes = 2;
+	unit_ok(snap_opts(&o, &si, &err), err);
+	entries(3, NULL, &es);
+	ck_assert_str_eq(es.list, ".,a.txt,dir,dir/sub,dir/sub/c,empty,link");
+	/* on one file system, nothing is left out */
+	o.excludes = NULL;
+	o.nexcludes = 0;
+	o.one_file_system = 1;
+	unit_ok(snap_opts(&o, &si, &err), err);
+	ck_assert_int_eq(si.files, 8);
+	/* a bad pattern fails the run before anything is written */
+	o.excludes = bad;
+	o.nexcludes = 2;
+	ck_assert_int_eq(snap_opts(&o, &si, &err), -1);
+	ck_assert_int_eq(err.code, RD_EUSAGE);
+	ck_assert_str_eq(err.msg,
+	    "invalid exclude pattern '//': it matches nothing");
+	ck_assert_int_eq(count("SELECT COUNT(*) FROM snapshots"), 4);
+}
+END_TEST
+
 START_TEST(test_quick_check)
 {
 	struct rd_snapinfo si;
@@ -1814,6 +1881,8 @@ snap_suite(void)
 	tcase_add_test(tc, test_unchanged);
 	tcase_add_test(tc, test_changed);
 	tcase_add_test(tc, test_deleted);
+	tcase_add_test(tc, test_exclude_check);
+	tcase_add_test(tc, test_excludes);
 	tcase_add_test(tc, test_quick_check);
 	tcase_add_test(tc, test_symlink_changed);
 	tcase_add_test(tc, test_big_delta);

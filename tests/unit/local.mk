@@ -42,10 +42,25 @@ tests_unit_check_snap_SOURCES = tests/unit/check_snap.c tests/unit/unit.h
 tests_unit_check_snap_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
 tests_unit_check_snap_LDADD = $(RD_LIBS) $(CHECK_LIBS)
 
+check_PROGRAMS += tests/unit/check_prune
+tests_unit_check_prune_SOURCES = tests/unit/check_prune.c tests/unit/unit.h
+tests_unit_check_prune_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_prune_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+
 check_PROGRAMS += tests/unit/check_json
 tests_unit_check_json_SOURCES = tests/unit/check_json.c tests/unit/unit.h
 tests_unit_check_json_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
 tests_unit_check_json_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/check_diff
+tests_unit_check_diff_SOURCES = tests/unit/check_diff.c tests/unit/unit.h
+tests_unit_check_diff_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_diff_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/check_stats
+tests_unit_check_stats_SOURCES = tests/unit/check_stats.c tests/unit/unit.h
+tests_unit_check_stats_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_stats_LDADD = $(RD_LIBS) $(CHECK_LIBS)
 endif
 
 # rdwatch's records, reports and store probes (watchlog.c, probe_store.c)
