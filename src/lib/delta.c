@@ -286,3 +286,190 @@ rdi_rsjob_free(struct rdi_rsjob *j)
 		rs_free_sumset(j->sig);
 	free(j);
 }
+
+/* ------------------------------------------------------------------ */
+/* Aligned deltas: from two signatures of the same block length */
+
+#define SIG_HEADER 12
+#define LIT_CHUNK  (256 * 1024)
+
+static uint32_t
+get_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+int
+rdi_sig_view(const void *sig, size_t len, struct rdi_sigview *v,
+    struct rd_err *err)
+{
+	const unsigned char *p = sig;
+	size_t entry;
+
+	if (len < SIG_HEADER || get_be32(p) != RS_RK_BLAKE2_SIG_MAGIC)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "stored signature is damaged: bad header");
+	v->block_len = get_be32(p + 4);
+	v->strong_len = get_be32(p + 8);
+	entry = 4 + v->strong_len;
+	if (v->block_len == 0 || v->strong_len == 0 || v->strong_len > 32 ||
+	    (len - SIG_HEADER) % entry != 0)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "stored signature is damaged: bad length");
+	v->nblocks = (int64_t)((len - SIG_HEADER) / entry);
+	v->sums = p + SIG_HEADER;
+	return 0;
+}
+
+/* 1 if block "i" has the same sums in both signatures. */
+static int
+same_block(const struct rdi_sigview *a, const struct rdi_sigview *b, int64_t i)
+{
+	size_t entry = 4 + a->strong_len;
+
+	return i < a->nblocks && i < b->nblocks &&
+	    memcmp(a->sums + (size_t)i * entry, b->sums + (size_t)i * entry,
+	        entry) == 0;
+}
+
+static int
+comparable(const struct rdi_sigview *old, const struct rdi_sigview *nw)
+{
+	return old->block_len == nw->block_len &&
+	    old->strong_len == nw->strong_len;
+}
+
+int64_t
+rdi_sig_aligned_copy(const struct rdi_sigview *old,
+    const struct rdi_sigview *nw)
+{
+	int64_t i, n = 0;
+
+	if (!comparable(old, nw))
+		return 0;
+	for (i = 0; i < nw->nblocks; i++)
+		if (same_block(old, nw, i))
+			n++;
+	return n * (int64_t)nw->block_len;
+}
+
+/* Append a big-endian integer of "w" bytes. */
+static void
+put_be(unsigned char *p, uint64_t v, int w)
+{
+	int i;
+
+	for (i = w - 1; i >= 0; i--) {
+		p[i] = (unsigned char)v;
+		v >>= 8;
+	}
+}
+
+/* Width index of "v": 0 (1 byte), 1 (2), 2 (4) or 3 (8). */
+static int
+width(uint64_t v)
+{
+	if (v <= 0xff)
+		return 0;
+	if (v <= 0xffff)
+		return 1;
+	if (v <= 0xffffffff)
+		return 2;
+	return 3;
+}
+
+/* librsync's delta commands (prototab): literal and copy opcodes. */
+#define OP_END        0x00
+#define OP_LITERAL_N1 0x41
+#define OP_COPY_N1_N1 0x45
+
+static int
+put_copy(uint64_t off, uint64_t len, rdi_sink_fn sink, void *arg,
+    struct rd_err *err)
+{
+	unsigned char b[17];
+	int wo = width(off), wl = width(len);
+
+	b[0] = (unsigned char)(OP_COPY_N1_N1 + 4 * wo + wl);
+	put_be(b + 1, off, 1 << wo);
+	put_be(b + 1 + (1 << wo), len, 1 << wl);
+	return sink(arg, b, (size_t)(1 + (1 << wo) + (1 << wl)), err);
+}
+
+/* A literal command for "len" bytes read from "fd" at "off". */
+static int
+put_literal(int fd, uint64_t off, uint64_t len, unsigned char *buf,
+    rdi_sink_fn sink, void *arg, struct rd_err *err)
+{
+	unsigned char b[9];
+	int w = width(len);
+	size_t n;
+
+	if (len <= 64) {
+		b[0] = (unsigned char)len;
+		n = 1;
+	} else {
+		b[0] = (unsigned char)(OP_LITERAL_N1 + w);
+		put_be(b + 1, len, 1 << w);
+		n = (size_t)(1 + (1 << w));
+	}
+	if (sink(arg, b, n, err) == -1)
+		return -1;
+	while (len > 0) {
+		n = len > LIT_CHUNK ? LIT_CHUNK : (size_t)len;
+		if (rdi_pread_exact(fd, buf, n, (off_t)off, "file", err) ==
+		        -1 ||
+		    sink(arg, buf, n, err) == -1)
+			return -1;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int
+rdi_delta_aligned(const struct rdi_sigview *old, const struct rdi_sigview *nw,
+    int fd, int64_t size, rdi_sink_fn sink, void *arg, struct rd_err *err)
+{
+	unsigned char magic[4], *buf;
+	uint64_t bl = nw->block_len, start, end;
+	int64_t i = 0, j;
+	int match, r, ret = -1;
+
+	if (!comparable(old, nw) ||
+	    nw->nblocks != (size + (int64_t)bl - 1) / (int64_t)bl)
+		return rd_err_set(err, RD_EINTERNAL,
+		    "signatures do not fit an aligned delta");
+	buf = malloc(LIT_CHUNK);
+	if (buf == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	put_be(magic, RS_DELTA_MAGIC, 4);
+	if (sink(arg, magic, 4, err) == -1)
+		goto out;
+	while (i < nw->nblocks) {
+		match = same_block(old, nw, i);
+		for (j = i + 1;
+		     j < nw->nblocks && same_block(old, nw, j) == match; j++)
+			;
+		start = (uint64_t)i * bl;
+		end = (uint64_t)j * bl;
+		if (end > (uint64_t)size)
+			end = (uint64_t)size;
+		if (match)
+			r = put_copy(start, end - start, sink, arg, err);
+		else
+			r = put_literal(fd, start, end - start, buf, sink, arg,
+			    err);
+		if (r == -1)
+			goto out;
+		i = j;
+	}
+	magic[0] = OP_END;
+	if (sink(arg, magic, 1, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}

@@ -164,6 +164,32 @@ int rdi_delta_new(const void *sig, size_t siglen, struct rdi_rsjob **out,
     struct rd_err *err);
 /* Patch: reads the basis with pread on "basis_fd"; input the delta. */
 int rdi_patch_new(int basis_fd, struct rdi_rsjob **out, struct rd_err *err);
+/* A signature made by rdi_sig_new(), parsed in place. */
+struct rdi_sigview {
+	size_t block_len, strong_len;
+	int64_t nblocks;
+	const unsigned char *sums; /* per block: 4-byte weak, strong_len */
+};
+int rdi_sig_view(const void *sig, size_t len, struct rdi_sigview *v,
+    struct rd_err *err);
+/*
+ * Bytes of the new version that an aligned delta would copy from the old:
+ * blocks at the same index whose sums are equal in both signatures (0 if
+ * the block lengths differ).
+ */
+int64_t rdi_sig_aligned_copy(const struct rdi_sigview *old,
+    const struct rdi_sigview *nw);
+/*
+ * Write a librsync delta from the old version to the new one, the open
+ * file "fd" of "size" bytes whose signature is "nw": a copy for each run
+ * of blocks whose sums match "old" at the same index, a literal read
+ * from "fd" for the rest.  No rolling search: the cheap path for files
+ * changed in place or appended to.  Returns 0 or -1.
+ */
+int rdi_delta_aligned(const struct rdi_sigview *old,
+    const struct rdi_sigview *nw, int fd, int64_t size, rdi_sink_fn sink,
+    void *arg, struct rd_err *err);
+
 int rdi_rsjob_write(struct rdi_rsjob *j, const void *buf, size_t len,
     rdi_sink_fn sink, void *arg, struct rd_err *err);
 int rdi_rsjob_finish(struct rdi_rsjob *j, rdi_sink_fn sink, void *arg,

@@ -411,12 +411,15 @@ store_small(struct worker *w, struct job *j, size_t len, struct rd_err *err)
 
 /*
  * One pass over a large file: hash it, make its new signature, and store
- * it as a delta against "w->oldsig" (when "delta") or full.  Leaves the
- * object open in the pack for the caller to end or roll back.
+ * it as a delta against "w->oldsig" (when "delta") or full.  When
+ * "sums_of" is the stat of this same version, j->sha and w->sigbuf are
+ * already made and are kept.  Leaves the object open in the pack for the
+ * caller to end or roll back.
  */
 static int
 stream_big(struct worker *w, struct job *j, int fd, int delta,
-    struct stat *before, struct stat *after, struct rd_err *err)
+    const struct stat *sums_of, struct stat *before, struct stat *after,
+    struct rd_err *err)
 {
 	struct ctx *c = w->c;
 	struct rdi_sha256 h = { NULL };
@@ -424,9 +427,8 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 	struct zsink zs = { w->zenc, &w->pw };
 	int64_t total = 0;
 	ssize_t n;
-	int first = 1, compress = 1, ret = -1;
+	int first = 1, compress = 1, sums, ret = -1;
 
-	w->sigbuf.len = 0;
 	if (fstat(fd, before) == -1) {
 		rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
 		return -1;
@@ -435,10 +437,15 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 		rd_err_sys(err, RD_EIO, "cannot seek '%s'", j->path);
 		return -1;
 	}
-	j->sig_block = (int64_t)rdi_sig_block_len(before->st_size);
-	if (rdi_sha256_init(&h, err) == -1 ||
-	    rdi_sig_new((size_t)j->sig_block, &sig, err) == -1 ||
-	    rdi_zenc_reset(w->zenc, err) == -1)
+	sums = sums_of == NULL || !same_version(sums_of, before);
+	if (sums) {
+		w->sigbuf.len = 0;
+		j->sig_block = (int64_t)rdi_sig_block_len(before->st_size);
+		if (rdi_sha256_init(&h, err) == -1 ||
+		    rdi_sig_new((size_t)j->sig_block, &sig, err) == -1)
+			goto out;
+	}
+	if (rdi_zenc_reset(w->zenc, err) == -1)
 		goto out;
 	if (delta &&
 	    rdi_delta_new(w->oldsig.data, w->oldsig.len, &dj, err) == -1)
@@ -454,9 +461,10 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 		if (n == 0)
 			break;
 		total += n;
-		if (rdi_sha256_update(&h, w->buf, (size_t)n, err) == -1 ||
-		    rdi_rsjob_write(sig, w->buf, (size_t)n, rdi_buf_sink,
-		        &w->sigbuf, err) == -1)
+		if (sums &&
+		    (rdi_sha256_update(&h, w->buf, (size_t)n, err) == -1 ||
+		        rdi_rsjob_write(sig, w->buf, (size_t)n, rdi_buf_sink,
+		            &w->sigbuf, err) == -1))
 			goto out;
 		if (delta) {
 			if (rdi_rsjob_write(dj, w->buf, (size_t)n, zsink_write,
@@ -503,15 +511,18 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 	    rdi_zenc_finish(w->zenc, rdi_packw_sink, &w->pw, err) == -1) {
 		goto out;
 	}
-	if (rdi_rsjob_finish(sig, rdi_buf_sink, &w->sigbuf, err) == -1 ||
-	    rdi_sha256_final(&h, j->sha, err) == -1)
+	if (sums &&
+	    (rdi_rsjob_finish(sig, rdi_buf_sink, &w->sigbuf, err) == -1 ||
+	        rdi_sha256_final(&h, j->sha, err) == -1))
 		goto out;
 	memcpy(w->pw.hdr.sha, j->sha, RD_HASH_LEN);
 	if (fstat(fd, after) == -1) {
 		rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
 		goto out;
 	}
-	j->bytes_read += total;
+	if (sums)
+		j->bytes_read +=
+		    total; /* else counted by the pass that hashed */
 	after->st_size = total;
 	ret = 0;
 out:
@@ -534,9 +545,13 @@ load_oldsig(struct worker *w, struct job *j, struct rd_err *err)
 	    RDI_OBJ_SIG, rdi_buf_sink, &w->oldsig, NULL, err);
 }
 
-/* Hash a whole file without storing it. */
+/*
+ * Hash a whole file without storing it; with "sig" also make its new
+ * signature into w->sigbuf.
+ */
 static int
-hash_only(struct worker *w, struct job *j, int fd, struct rd_err *err)
+hash_only(struct worker *w, struct job *j, int fd, struct rdi_rsjob *sig,
+    struct rd_err *err)
 {
 	struct rdi_sha256 h = { NULL };
 	ssize_t n;
@@ -553,10 +568,15 @@ hash_only(struct worker *w, struct job *j, int fd, struct rd_err *err)
 		if (n == 0)
 			break;
 		j->bytes_read += n;
-		if (rdi_sha256_update(&h, w->buf, (size_t)n, err) == -1)
+		if (rdi_sha256_update(&h, w->buf, (size_t)n, err) == -1 ||
+		    (sig != NULL &&
+		        rdi_rsjob_write(sig, w->buf, (size_t)n, rdi_buf_sink,
+		            &w->sigbuf, err) == -1))
 			goto out;
 	}
-	if (rdi_sha256_final(&h, j->sha, err) == -1)
+	if (rdi_sha256_final(&h, j->sha, err) == -1 ||
+	    (sig != NULL &&
+	        rdi_rsjob_finish(sig, rdi_buf_sink, &w->sigbuf, err) == -1))
 		goto out;
 	ret = 0;
 out:
@@ -564,13 +584,92 @@ out:
 	return ret;
 }
 
+/*
+ * The cheap delta, for a file changed in place or appended to: one pass
+ * makes its SHA-256 and new signature; when at least half of it is in
+ * blocks whose sums equal the old signature's at the same index, the
+ * delta is written from the two signatures (rdi_delta_aligned), reading
+ * only the other blocks again.  No rolling search, and each block's
+ * strong sum is made once.  Returns 1 with the object open in the pack,
+ * 0 when the file does not fit, -1.  "*sums" says (in and out) whether
+ * j->sha and w->sigbuf hold this file's sums as of the stat "sums_of".
+ */
+static int
+store_aligned(struct worker *w, struct job *j, int fd, struct stat *before,
+    struct stat *after, int *sums, struct stat *sums_of, struct rd_err *err)
+{
+	struct ctx *c = w->c;
+	struct rdi_rsjob *sig = NULL;
+	struct rdi_sigview ov, nv;
+	struct zsink zs = { w->zenc, &w->pw };
+	struct stat again;
+	off_t start = w->pw.off;
+	int64_t size;
+	int ret = -1;
+
+	if (fstat(fd, before) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
+	if (*sums && same_version(sums_of, before)) {
+		*after = *before; /* hashed already, by the copy check */
+	} else {
+		*sums = 0;
+		j->sig_block = (int64_t)rdi_sig_block_len(before->st_size);
+		w->sigbuf.len = 0;
+		if (rdi_sig_new((size_t)j->sig_block, &sig, err) == -1)
+			return -1;
+		if (hash_only(w, j, fd, sig, err) == -1)
+			goto out;
+		if (fstat(fd, after) == -1) {
+			rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
+			goto out;
+		}
+	}
+	ret = 0;
+	if (!same_version(before, after))
+		goto out;
+	*sums = 1;
+	*sums_of = *before;
+	size = before->st_size;
+	if (rdi_sig_view(w->oldsig.data, w->oldsig.len, &ov, err) == -1 ||
+	    rdi_sig_view(w->sigbuf.data, w->sigbuf.len, &nv, err) == -1) {
+		/* an unreadable old signature: the rolling delta says more */
+		rd_err_clear(err);
+		goto out;
+	}
+	if (size - rdi_sig_aligned_copy(&ov, &nv) > size / 2)
+		goto out;
+	ret = -1;
+	if (rdi_zenc_reset(w->zenc, err) == -1 ||
+	    rdi_packw_begin(&w->pw, RDI_OBJ_DELTA, c->st->info.codec, j->sha,
+	        j->prev.sha, err) == -1 ||
+	    rdi_delta_aligned(&ov, &nv, fd, size, zsink_write, &zs, err) ==
+	        -1 ||
+	    rdi_zenc_finish(w->zenc, rdi_packw_sink, &w->pw, err) == -1)
+		goto out;
+	if (fstat(fd, &again) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
+		goto out;
+	}
+	if (!same_version(before, &again)) {
+		/* changed between the passes: start over */
+		*sums = 0;
+		ret = rdi_packw_rollback(&w->pw, start, err) == -1 ? -1 : 0;
+		goto out;
+	}
+	ret = 1;
+out:
+	rdi_rsjob_free(sig);
+	return ret;
+}
+
 static int
 process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
 {
 	struct ctx *c = w->c;
-	struct stat before, after;
+	struct stat before, after, sums_of;
+	struct rdi_rsjob *sig = NULL;
 	off_t start;
-	int delta, attempt, r;
+	int delta, aligned, sums = 0, attempt, r;
 	int64_t off, len;
 
 	delta = j->use_sig && j->prev_depth + 1 <= c->chain_max;
@@ -579,17 +678,26 @@ process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
 		delta = 0;
 		rd_err_clear(err);
 	}
+	aligned = delta;
 	if (j->maybe_dup) {
 		/* a new path may be a copy or a rename: look before storing */
 		if (fstat(fd, &before) == -1)
 			return rd_err_sys(err, RD_EIO, "cannot stat '%s'",
 			    j->path);
-		if (hash_only(w, j, fd, err) == -1)
+		j->sig_block = (int64_t)rdi_sig_block_len(before.st_size);
+		w->sigbuf.len = 0;
+		if (rdi_sig_new((size_t)j->sig_block, &sig, err) == -1)
+			return -1;
+		r = hash_only(w, j, fd, sig, err);
+		rdi_rsjob_free(sig);
+		if (r == -1)
 			return -1;
 		if (fstat(fd, &after) == -1)
 			return rd_err_sys(err, RD_EIO, "cannot stat '%s'",
 			    j->path);
 		if (same_version(&before, &after)) {
+			sums = 1;
+			sums_of = before;
 			r = dedup(c, j->sha, 0, err);
 			if (r == -1)
 				return -1;
@@ -603,7 +711,17 @@ process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
 		if (worker_pack(w, err) == -1)
 			return -1;
 		start = w->pw.off;
-		if (stream_big(w, j, fd, delta, &before, &after, err) == -1)
+		r = 0;
+		if (aligned) {
+			aligned = 0; /* once: a retry takes the rolling delta */
+			r = store_aligned(w, j, fd, &before, &after, &sums,
+			    &sums_of, err);
+			if (r == -1)
+				return -1;
+		}
+		if (r == 0 &&
+		    stream_big(w, j, fd, delta, sums ? &sums_of : NULL, &before,
+		        &after, err) == -1)
 			return -1;
 		if (!same_version(&before, &after) && attempt < ATTEMPTS) {
 			if (rdi_packw_rollback(&w->pw, start, err) == -1)

@@ -481,6 +481,129 @@ START_TEST(test_sig_size)
 }
 END_TEST
 
+/*
+ * Aligned delta of "nw" against "old" (both with "block"-byte blocks),
+ * patched back onto "old": the result must equal "nw".  Returns the
+ * delta's length; "*copied" gets the bytes the signatures matched.
+ */
+static size_t
+aligned_trip(const unsigned char *old, size_t oldlen, const unsigned char *nw,
+    size_t newlen, size_t block, int64_t *copied)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_buf os = { NULL, 0, 0 }, ns = { NULL, 0, 0 };
+	struct rdi_buf delta = { NULL, 0, 0 }, out = { NULL, 0, 0 };
+	struct rdi_sigview ov, nv;
+	size_t dlen;
+	int fd, bfd;
+
+	make_sig(old, oldlen, block, 65536, &os);
+	make_sig(nw, newlen, block, 65536, &ns);
+	unit_ok(rdi_sig_view(os.data, os.len, &ov, &err), err);
+	unit_ok(rdi_sig_view(ns.data, ns.len, &nv, &err), err);
+	ck_assert_uint_eq(nv.block_len, block);
+	*copied = rdi_sig_aligned_copy(&ov, &nv);
+	unit_write(unit_path("new"), nw, newlen);
+	fd = open(unit_path("new"), O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ne(fd, -1);
+	unit_ok(rdi_delta_aligned(&ov, &nv, fd, (int64_t)newlen, rdi_buf_sink,
+	            &delta, &err),
+	    err);
+	close(fd);
+	bfd = basis(old, oldlen);
+	unit_ok(apply_patch(bfd, delta.data, delta.len, 777, &out, &err), err);
+	close(bfd);
+	if (newlen > 0)
+		unit_assert_bytes(out.data, out.len, nw, newlen);
+	else
+		ck_assert_uint_eq(out.len, 0);
+	dlen = delta.len;
+	rdi_buf_release(&os);
+	rdi_buf_release(&ns);
+	rdi_buf_release(&delta);
+	rdi_buf_release(&out);
+	return dlen;
+}
+
+START_TEST(test_aligned)
+{
+	unsigned char *old, *nw;
+	size_t len, newlen, dlen;
+	int64_t copied;
+	int i;
+
+	old = old_data(&len);
+	/* pages rewritten in place, and 100 KiB appended */
+	newlen = len + 100 * 1024;
+	nw = malloc(newlen);
+	ck_assert_ptr_nonnull(nw);
+	memcpy(nw, old, len);
+	unit_fill_random(nw + len, newlen - len, 5);
+	for (i = 0; i < 10; i++)
+		unit_fill_random(nw + (size_t)i * 73 * 4096 + 4096, 4096,
+		    (uint64_t)i + 1);
+	dlen = aligned_trip(old, len, nw, newlen, 4096, &copied);
+	/* 10 pages changed, the old partial last block and the tail new */
+	ck_assert_int_eq(copied, (int64_t)(len / 4096 - 10) * 4096);
+	ck_assert_uint_lt(dlen, 10 * 4096 + 110 * 1024);
+	ck_assert_uint_gt(dlen, 10 * 4096 + 100 * 1024);
+
+	/* identical: all copies */
+	dlen = aligned_trip(old, len, old, len, 4096, &copied);
+	ck_assert_int_eq(copied, (int64_t)((len + 4095) / 4096) * 4096);
+	ck_assert_uint_lt(dlen, 64);
+
+	/* shorter: the cut block is literal */
+	dlen = aligned_trip(old, len, old, len - 5000, 4096, &copied);
+	ck_assert_int_eq(copied, (int64_t)((len - 5000) / 4096) * 4096);
+	ck_assert_uint_lt(dlen, 4096 + 64);
+
+	/* shifted by one byte: nothing lines up, all literal */
+	dlen = aligned_trip(old, len, old + 1, len - 1, 4096, &copied);
+	ck_assert_int_eq(copied, 0);
+	ck_assert_uint_gt(dlen, len - 1);
+
+	/* empty new version */
+	dlen = aligned_trip(old, len, old, 0, 4096, &copied);
+	ck_assert_int_eq(copied, 0);
+	ck_assert_uint_eq(dlen, 5);
+	free(nw);
+	free(old);
+}
+END_TEST
+
+START_TEST(test_aligned_refused)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_buf a = { NULL, 0, 0 }, b = { NULL, 0, 0 };
+	struct rdi_sigview av, bv;
+	unsigned char *old, junk[40];
+	size_t len;
+
+	old = old_data(&len);
+	make_sig(old, len, 4096, 65536, &a);
+	make_sig(old, len, 8192, 65536, &b);
+	unit_ok(rdi_sig_view(a.data, a.len, &av, &err), err);
+	unit_ok(rdi_sig_view(b.data, b.len, &bv, &err), err);
+	/* other block lengths do not compare */
+	ck_assert_int_eq(rdi_sig_aligned_copy(&av, &bv), 0);
+	ck_assert_int_eq(rdi_delta_aligned(&av, &bv, -1, (int64_t)len,
+	                     rdi_buf_sink, &a, &err),
+	    -1);
+	ck_assert_int_eq(err.code, RD_EINTERNAL);
+	/* a damaged signature is refused */
+	ck_assert_int_eq(rdi_sig_view(a.data, 11, &av, &err), -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	ck_assert_int_eq(rdi_sig_view(a.data, a.len - 1, &av, &err), -1);
+	memset(junk, 0, sizeof(junk));
+	ck_assert_int_eq(rdi_sig_view(junk, sizeof(junk), &av, &err), -1);
+	ck_assert_str_eq(err.msg, "stored signature is damaged: bad header");
+	rdi_buf_release(&a);
+	rdi_buf_release(&b);
+	free(old);
+}
+END_TEST
+
 static Suite *
 delta_suite(void)
 {
@@ -512,6 +635,13 @@ delta_suite(void)
 	tcase_add_loop_test(tc, test_block_len, 0,
 	    (int)(sizeof(blocks) / sizeof(blocks[0])));
 	tcase_add_test(tc, test_sig_size);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("aligned");
+	tcase_add_checked_fixture(tc, unit_tmp_setup, unit_tmp_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_aligned);
+	tcase_add_test(tc, test_aligned_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

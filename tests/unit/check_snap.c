@@ -609,6 +609,48 @@ START_TEST(test_big_delta)
 }
 END_TEST
 
+/*
+ * A file with bytes inserted at its front lines up with no old block:
+ * the aligned delta does not fit and the rolling delta still finds the
+ * shifted blocks.  Then an append, which the aligned delta takes.
+ */
+START_TEST(test_big_shifted)
+{
+	struct rd_snapinfo si;
+	unsigned char *v1, *v2;
+	size_t len = 3 * MIB;
+
+	v1 = malloc(len + 100);
+	v2 = malloc(len + 100 + 20000);
+	ck_assert_ptr_nonnull(v1);
+	ck_assert_ptr_nonnull(v2);
+	unit_fill_random(v1, len, 4);
+	put("src/big.bin", v1, len, 0644);
+	snap(0, &si);
+	memcpy(v2, "0123456789", 10);
+	memcpy(v2 + 10, v1, len);
+	put("src/big.bin", v2, len + 10, 0644);
+	snap(0, &si);
+	ck_assert_int_eq(si.bytes_read, len + 10);
+	ck_assert_int_eq(big_col("kind", 2), RDI_OBJ_DELTA);
+	ck_assert_int_lt(big_col("len", 2), 8192);
+	check_big(2, v2, len + 10);
+	/* appended to: copies of every old whole block, one literal */
+	unit_fill_random(v2 + len + 10, 20000, 5);
+	put("src/big.bin", v2, len + 10 + 20000, 0644);
+	snap(0, &si);
+	ck_assert_int_eq(si.bytes_read, len + 10 + 20000);
+	ck_assert_int_eq(big_col("kind", 3), RDI_OBJ_DELTA);
+	ck_assert_int_lt(big_col("len", 3), 20000 + 4096 + 512);
+	ck_assert_int_gt(big_col("len", 3), 20000);
+	check_big(1, v1, len);
+	check_big(2, v2, len + 10);
+	check_big(3, v2, len + 10 + 20000);
+	free(v1);
+	free(v2);
+}
+END_TEST
+
 START_TEST(test_chain_bound)
 {
 	struct rd_err err = RD_ERR_INIT;
@@ -1886,6 +1928,7 @@ snap_suite(void)
 	tcase_add_test(tc, test_quick_check);
 	tcase_add_test(tc, test_symlink_changed);
 	tcase_add_test(tc, test_big_delta);
+	tcase_add_test(tc, test_big_shifted);
 	tcase_add_test(tc, test_chain_bound);
 	tcase_add_test(tc, test_identical);
 	tcase_add_test(tc, test_skipped_fifo);
