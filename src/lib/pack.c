@@ -143,6 +143,14 @@ rdi_packw_end(struct rdi_packw *pw, int64_t raw_size, int64_t *off,
 }
 
 int
+rdi_zsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
+{
+	struct rdi_zsink *zs = arg;
+
+	return rdi_zenc_write(zs->z, buf, len, rdi_packw_sink, zs->pw, err);
+}
+
+int
 rdi_packw_rollback(struct rdi_packw *pw, off_t off, struct rd_err *err)
 {
 	if (ftruncate(pw->fd, off) == -1)

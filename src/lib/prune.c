@@ -395,19 +395,6 @@ open_pack(struct pctx *c, struct rd_err *err)
 	return r == -1 ? -1 : 0;
 }
 
-struct zsink {
-	struct rdi_zenc *z;
-	struct rdi_packw *pw;
-};
-
-static int
-zsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
-{
-	struct zsink *zs = arg;
-
-	return rdi_zenc_write(zs->z, buf, len, rdi_packw_sink, zs->pw, err);
-}
-
 /*
  * Store the content in "fd" ("size" bytes) as a new object: a delta
  * against the signature in c->sig when "base" is set, else whole with
@@ -421,7 +408,7 @@ store_content(struct pctx *c, int fd, int64_t size, const unsigned char *sha,
     int64_t *len, struct rd_err *err)
 {
 	struct rdi_rsjob *dj = NULL;
-	struct zsink zs;
+	struct rdi_zsink zs;
 	off_t start;
 	ssize_t n;
 	int pass, ret = -1;
@@ -451,9 +438,10 @@ store_content(struct pctx *c, int fd, int64_t size, const unsigned char *sha,
 
 			if (pass == 0)
 				w = rdi_rsjob_write(dj, c->buf, (size_t)n,
-				    zsink_write, &zs, err);
+				    rdi_zsink_write, &zs, err);
 			else if (pass == 1)
-				w = zsink_write(&zs, c->buf, (size_t)n, err);
+				w = rdi_zsink_write(&zs, c->buf, (size_t)n,
+				    err);
 			else
 				w = rdi_packw_sink(&c->pw, c->buf, (size_t)n,
 				    err);
@@ -463,7 +451,7 @@ store_content(struct pctx *c, int fd, int64_t size, const unsigned char *sha,
 		if (n == -1)
 			goto out;
 		if (pass == 0 &&
-		    (rdi_rsjob_finish(dj, zsink_write, &zs, err) == -1 ||
+		    (rdi_rsjob_finish(dj, rdi_zsink_write, &zs, err) == -1 ||
 		        rdi_zenc_finish(c->zenc, rdi_packw_sink, &c->pw, err) ==
 		            -1))
 			goto out;

@@ -292,6 +292,13 @@ int rdi_packw_sink(void *pw, const void *buf, size_t len, struct rd_err *err);
 /* End the open object with its raw size; "*off" and "*len" locate it. */
 int rdi_packw_end(struct rdi_packw *pw, int64_t raw_size, int64_t *off,
     int64_t *len, struct rd_err *err);
+/* A sink that compresses with "z" into the open object of "pw". */
+struct rdi_zsink {
+	struct rdi_zenc *z;
+	struct rdi_packw *pw;
+};
+int rdi_zsink_write(void *zsink, const void *buf, size_t len,
+    struct rd_err *err);
 /* Drop the open object (or everything after "off"). */
 int rdi_packw_rollback(struct rdi_packw *pw, off_t off, struct rd_err *err);
 /* fsync, rename into packs/, fsync packs/; "*size" is the final size. */

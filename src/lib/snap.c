@@ -358,20 +358,6 @@ same_version(const struct stat *a, const struct stat *b)
 	    ns(&a->st_ctim) == ns(&b->st_ctim);
 }
 
-/* Sink that compresses into the worker's pack. */
-struct zsink {
-	struct rdi_zenc *z;
-	struct rdi_packw *pw;
-};
-
-static int
-zsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
-{
-	struct zsink *zs = arg;
-
-	return rdi_zenc_write(zs->z, buf, len, rdi_packw_sink, zs->pw, err);
-}
-
 /* Store the bytes in w->buf as a full object; the codec only if it pays. */
 static int
 store_small(struct worker *w, struct job *j, size_t len, struct rd_err *err)
@@ -424,7 +410,7 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 	struct ctx *c = w->c;
 	struct rdi_sha256 h = { NULL };
 	struct rdi_rsjob *sig = NULL, *dj = NULL;
-	struct zsink zs = { w->zenc, &w->pw };
+	struct rdi_zsink zs = { w->zenc, &w->pw };
 	int64_t total = 0;
 	ssize_t n;
 	int first = 1, compress = 1, sums, ret = -1;
@@ -467,8 +453,8 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 		            &w->sigbuf, err) == -1))
 			goto out;
 		if (delta) {
-			if (rdi_rsjob_write(dj, w->buf, (size_t)n, zsink_write,
-			        &zs, err) == -1)
+			if (rdi_rsjob_write(dj, w->buf, (size_t)n,
+			        rdi_zsink_write, &zs, err) == -1)
 				goto out;
 			continue;
 		}
@@ -502,7 +488,7 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 		}
 	}
 	if (delta) {
-		if (rdi_rsjob_finish(dj, zsink_write, &zs, err) == -1 ||
+		if (rdi_rsjob_finish(dj, rdi_zsink_write, &zs, err) == -1 ||
 		    rdi_zenc_finish(w->zenc, rdi_packw_sink, &w->pw, err) == -1)
 			goto out;
 	} else if (first) {
@@ -601,7 +587,7 @@ store_aligned(struct worker *w, struct job *j, int fd, struct stat *before,
 	struct ctx *c = w->c;
 	struct rdi_rsjob *sig = NULL;
 	struct rdi_sigview ov, nv;
-	struct zsink zs = { w->zenc, &w->pw };
+	struct rdi_zsink zs = { w->zenc, &w->pw };
 	struct stat again;
 	off_t start = w->pw.off;
 	int64_t size;
@@ -642,7 +628,7 @@ store_aligned(struct worker *w, struct job *j, int fd, struct stat *before,
 	if (rdi_zenc_reset(w->zenc, err) == -1 ||
 	    rdi_packw_begin(&w->pw, RDI_OBJ_DELTA, c->st->info.codec, j->sha,
 	        j->prev.sha, err) == -1 ||
-	    rdi_delta_aligned(&ov, &nv, fd, size, zsink_write, &zs, err) ==
+	    rdi_delta_aligned(&ov, &nv, fd, size, rdi_zsink_write, &zs, err) ==
 	        -1 ||
 	    rdi_zenc_finish(w->zenc, rdi_packw_sink, &w->pw, err) == -1)
 		goto out;
@@ -1759,24 +1745,6 @@ out:
 	return ret;
 }
 
-static int
-next_pack_id(struct ctx *c, struct rd_err *err)
-{
-	sqlite3_stmt *s = NULL;
-	int r;
-
-	if (rdi_db_prepare(c->st->db,
-	        "SELECT COALESCE(MAX(id), 0) + 1 FROM"
-	        " packs",
-	        &s, err) == -1)
-		return -1;
-	r = rdi_db_step(c->st->db, s, err);
-	if (r == 1)
-		c->next_pack = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return r == 1 ? 0 : -1;
-}
-
 /* Finish every worker's pack and record all pack sizes. */
 static int
 seal_packs(struct ctx *c, struct worker *w, int nw, struct rd_err *err)
@@ -1873,7 +1841,8 @@ rd_snap_create(struct rd_store *st, const char *source,
 	if (rdi_db_exec(st->db, "BEGIN IMMEDIATE", err) == -1)
 		goto out;
 	in_txn = 1;
-	if (prepare_all(&c, err) == -1 || next_pack_id(&c, err) == -1 ||
+	if (prepare_all(&c, err) == -1 ||
+	    rdi_next_pack_id(st, &c.next_pack, err) == -1 ||
 	    cursor_next(&c, err) == -1)
 		goto out;
 

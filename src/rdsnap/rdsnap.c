@@ -387,6 +387,18 @@ print_path(FILE *fp, const char *p)
 	}
 }
 
+/* The end of an "ls" or "diff" line: the path, a link's target, newline. */
+static void
+print_entry_path(const struct rd_entry *e)
+{
+	print_path(stdout, e->path);
+	if (e->target != NULL) {
+		fputs(" -> ", stdout);
+		print_path(stdout, e->target);
+	}
+	putchar('\n');
+}
+
 static void
 iso_time(int64_t ns, char *buf, size_t len)
 {
@@ -840,12 +852,7 @@ ls_one(void *arg, const struct rd_entry *e)
 	else
 		putchar('-');
 	putchar(' ');
-	print_path(stdout, e->path);
-	if (e->target != NULL) {
-		fputs(" -> ", stdout);
-		print_path(stdout, e->target);
-	}
-	putchar('\n');
+	print_entry_path(e);
 	return 0;
 }
 
@@ -996,12 +1003,7 @@ diff_one(void *arg, const struct rd_change *c)
 		putchar(' ');
 		break;
 	}
-	print_path(stdout, e->path);
-	if (e->target != NULL) {
-		fputs(" -> ", stdout);
-		print_path(stdout, e->target);
-	}
-	putchar('\n');
+	print_entry_path(e);
 	return 0;
 }
 
