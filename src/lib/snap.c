@@ -83,8 +83,15 @@ struct job {
 };
 
 /* A set of SHA-256 values stored by this run (open addressing). */
+/*
+ * Keys are the first 16 bytes of a SHA-256: two contents of one run that
+ * share them are as likely as a SHA-256 collision of 128 bits, and half
+ * the key keeps a first snapshot of millions of files small.
+ */
+#define SET_KEY 16
+
 struct shaset {
-	unsigned char *slots; /* cap * RD_HASH_LEN, all-zero = empty */
+	unsigned char *slots; /* cap * SET_KEY, all-zero = empty */
 	size_t cap, n;
 };
 
@@ -193,62 +200,62 @@ notice(struct ctx *c, const char *fmt, ...)
 /* ------------------------------------------------------------------ */
 /* The set of contents stored by this run */
 
+/* Find "key" or the empty slot where it goes. */
+static unsigned char *
+shaset_slot(const struct shaset *s, const unsigned char *key)
+{
+	static const unsigned char zero[SET_KEY];
+	size_t i, mask = s->cap - 1;
+	unsigned char *slot;
+
+	memcpy(&i, key, sizeof(i));
+	for (i &= mask;; i = (i + 1) & mask) {
+		slot = s->slots + i * SET_KEY;
+		if (memcmp(slot, zero, SET_KEY) == 0 ||
+		    memcmp(slot, key, SET_KEY) == 0)
+			return slot;
+	}
+}
+
 static int
 shaset_add(struct shaset *s, const unsigned char *sha, struct rd_err *err)
 {
-	static const unsigned char zero[RD_HASH_LEN];
-	size_t i, mask, ncap;
-	unsigned char *ns_, *slot;
+	static const unsigned char zero[SET_KEY];
+	size_t i, ncap;
+	unsigned char *slot;
 	struct shaset bigger;
 
-	if ((s->n + 1) * 2 > s->cap) {
+	/* at most three quarters full */
+	if ((s->n + 1) * 4 > s->cap * 3) {
 		ncap = s->cap != 0 ? s->cap * 2 : 1024;
-		ns_ = calloc(ncap, RD_HASH_LEN);
-		if (ns_ == NULL)
+		bigger.slots = calloc(ncap, SET_KEY);
+		if (bigger.slots == NULL)
 			return rd_err_set(err, RD_ENOMEM, "out of memory");
-		bigger.slots = ns_;
 		bigger.cap = ncap;
-		bigger.n = 0;
+		bigger.n = s->n;
 		for (i = 0; i < s->cap; i++) {
-			slot = s->slots + i * RD_HASH_LEN;
-			if (memcmp(slot, zero, RD_HASH_LEN) != 0)
-				(void)shaset_add(&bigger, slot, err);
+			slot = s->slots + i * SET_KEY;
+			if (memcmp(slot, zero, SET_KEY) != 0)
+				memcpy(shaset_slot(&bigger, slot), slot,
+				    SET_KEY);
 		}
 		free(s->slots);
 		*s = bigger;
 	}
-	mask = s->cap - 1;
-	memcpy(&i, sha, sizeof(i));
-	for (i &= mask;; i = (i + 1) & mask) {
-		slot = s->slots + i * RD_HASH_LEN;
-		if (memcmp(slot, zero, RD_HASH_LEN) == 0) {
-			memcpy(slot, sha, RD_HASH_LEN);
-			s->n++;
-			return 0;
-		}
-		if (memcmp(slot, sha, RD_HASH_LEN) == 0)
-			return 0;
+	slot = shaset_slot(s, sha);
+	if (memcmp(slot, zero, SET_KEY) == 0) {
+		memcpy(slot, sha, SET_KEY);
+		s->n++;
 	}
+	return 0;
 }
 
 static int
 shaset_has(const struct shaset *s, const unsigned char *sha)
 {
-	static const unsigned char zero[RD_HASH_LEN];
-	size_t i, mask;
-	const unsigned char *slot;
+	static const unsigned char zero[SET_KEY];
 
-	if (s->cap == 0)
-		return 0;
-	mask = s->cap - 1;
-	memcpy(&i, sha, sizeof(i));
-	for (i &= mask;; i = (i + 1) & mask) {
-		slot = s->slots + i * RD_HASH_LEN;
-		if (memcmp(slot, zero, RD_HASH_LEN) == 0)
-			return 0;
-		if (memcmp(slot, sha, RD_HASH_LEN) == 0)
-			return 1;
-	}
+	return s->cap != 0 && memcmp(shaset_slot(s, sha), zero, SET_KEY) != 0;
 }
 
 /*
