@@ -133,3 +133,27 @@ expect_exit 0 rdsnap create w src
 [ "$(ls w/packs | wc -l)" = "$(sqlite3 w/catalog.db 'select count(*) from packs')" ] ||
     fail "leftover packs not removed once the reader went"
 expect_exit 0 rdsnap verify --read-data w
+
+# damage in a chain that prune must rebuild: it stops with 65 and
+# changes nothing; verify names the damage
+rm -rf w
+cp -a base w
+row=$(sqlite3 w/catalog.db "select p.name || ' ' || c.off from contents c
+    join packs p on p.id = c.pack where c.sha = (select sha from entries
+    where path = cast('a' as blob) and first <= 5
+    and (last is null or last >= 5))")
+pack=${row% *}
+off=${row#* }
+printf '\377' | dd of="w/packs/$pack.pack" bs=1 seek=$((off + 96 + 10)) \
+    conv=notrunc 2>/dev/null
+ls w/packs >packs.before
+cp w/catalog.db catalog.before
+expect_exit 65 rdsnap prune $keep_rules w
+grep -q "^rdsnap: content [0-9a-f]*: " err || fail "prune error: $(cat err)"
+ls w/packs >packs.after
+cmp -s packs.before packs.after || fail "a failed prune changed the packs"
+expect_exit 0 rdsnap list --json w
+ids=$(python3 -c 'import json,sys; print(" ".join(str(s["id"]) for s in json.load(open(sys.argv[1]))))' out)
+[ "$ids" = "1 2 3 4 5 6 7 8" ] || fail "a failed prune removed snapshots: '$ids'"
+expect_exit 1 rdsnap verify --read-data w
+grep -q '^DAMAGED content' out || fail "verify did not name the damage"
