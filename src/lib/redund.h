@@ -608,6 +608,13 @@ struct rd_ship_status {
 	double last_ship;      /* time of the last received bundle, 0 never */
 	int nreplicas;
 	struct rd_replica_info replica[8];
+	/* standbys this store pushed to: what each confirmed (prune keeps it) */
+	int nstandbys;
+	struct {
+		char uuid[40];
+		int64_t snapshot;
+		double pushed; /* unix time */
+	} standby[8];
 };
 
 /* Describe a store's shipping state.  Returns 0 or -1. */

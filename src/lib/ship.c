@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1897,6 +1898,31 @@ rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
 		ri->clean = t != NULL && strcmp((const char *)t, "clean") == 0;
 		ri->updated = sqlite3_column_double(q, 4);
 		out->nreplicas++;
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if (rdi_db_prepare(st->db,
+	        "SELECT substr(key, 9), value FROM meta"
+	        " WHERE key LIKE 'standby:%' ORDER BY key",
+	        &q, err) == -1)
+		goto out;
+	while (out->nstandbys < 8) {
+		r = rdi_db_step(st->db, q, err);
+		if (r == -1)
+			goto out;
+		if (r == 0)
+			break;
+		t = sqlite3_column_text(q, 0);
+		snprintf(out->standby[out->nstandbys].uuid,
+		    sizeof(out->standby[0].uuid), "%s",
+		    t != NULL ? (const char *)t : "");
+		t = sqlite3_column_text(q, 1);
+		if (t == NULL ||
+		    sscanf((const char *)t, "%" SCNd64 " %lf",
+		        &out->standby[out->nstandbys].snapshot,
+		        &out->standby[out->nstandbys].pushed) != 2)
+			continue; /* not written by rdship */
+		out->nstandbys++;
 	}
 	ret = 0;
 out:

@@ -617,6 +617,15 @@ cmd_status(int argc, char **argv)
 			rd_json_obj_end(j);
 		}
 		rd_json_arr_end(j);
+		rd_json_arr_begin(j, "standbys");
+		for (i = 0; i < s.nstandbys; i++) {
+			rd_json_obj_begin(j, NULL);
+			rd_json_str(j, "uuid", s.standby[i].uuid);
+			rd_json_int(j, "snapshot", s.standby[i].snapshot);
+			rd_json_num(j, "pushed", s.standby[i].pushed);
+			rd_json_obj_end(j);
+		}
+		rd_json_arr_end(j);
 		rd_json_obj_end(j);
 		rd_json_line(j);
 		rd_json_free(j);
@@ -655,6 +664,10 @@ cmd_status(int argc, char **argv)
 		    s.replica[i].clean
 		        ? "clean"
 		        : "interrupted update: the next receive with --apply finishes it");
+	for (i = 0; i < s.nstandbys; i++)
+		printf("standby    %s has snapshot %lld (pushed %s)\n",
+		    s.standby[i].uuid, (long long)s.standby[i].snapshot,
+		    tool_time((int64_t)s.standby[i].pushed, t, sizeof(t)));
 	return tool_exit(EX_OK);
 }
 

@@ -54,6 +54,15 @@ uuid=$(sqlite3 s/catalog.db "select value from meta where key = 'uuid'")
 n=$(sqlite3 p/catalog.db "select value from meta where key = 'standby:$uuid'" |
     cut -d' ' -f1)
 [ "$n" = 6 ] || fail "standby confirmation not recorded: '$n'"
+expect_exit 0 rdship status p
+grep -q "^standby    $uuid has snapshot 6 (pushed " out ||
+    fail "status does not show the standby: $(cat out)"
+expect_exit 0 rdship status --json p
+python3 - out "$uuid" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [(s["uuid"], s["snapshot"]) for s in d["standbys"]] == [(sys.argv[2], 6)], d
+PY
 
 rules="--keep-last 2 --keep-daily 3 --keep-monthly 3"
 # the dry run says what goes and changes nothing
