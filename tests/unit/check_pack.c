@@ -24,13 +24,8 @@ static struct rd_store *st;
 static void
 setup(void)
 {
-	struct rd_err err = RD_ERR_INIT;
-	struct rd_init_opts o = RD_INIT_OPTS_INIT;
-
 	unit_tmp_setup();
-	unit_ok(rd_store_init(unit_path("store"), &o, &err), err);
-	unit_ok(rd_store_open(unit_path("store"), RD_OPEN_WRITE, 0, &st, &err),
-	    err);
+	st = unit_new_store(0);
 }
 
 static void

@@ -325,6 +325,27 @@ unit_diff(const void *a, const void *b, size_t len)
 #define unit_ok(call, err)                                                     \
 	ck_assert_msg((call) == 0, "%s failed: %s", #call, (err).msg)
 
+#ifdef REDUND_H
+/*
+ * A new store, made with the default options at DIR/store and opened for
+ * writing; with "src", an empty DIR/src beside it.
+ */
+static inline struct rd_store *
+unit_new_store(int src)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_init_opts o = RD_INIT_OPTS_INIT;
+	struct rd_store *st = NULL;
+
+	unit_ok(rd_store_init(unit_path("store"), &o, &err), err);
+	unit_ok(rd_store_open(unit_path("store"), RD_OPEN_WRITE, 0, &st, &err),
+	    err);
+	if (src)
+		unit_mkdir(unit_path("src"), 0755);
+	return st;
+}
+#endif
+
 /* Run one suite; the exit status for automake (0 or 1). */
 static inline int
 unit_run(Suite *s)
