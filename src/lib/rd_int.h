@@ -220,6 +220,17 @@ struct rd_store {
 int rdi_store_no_readers(struct rd_store *st);
 void rdi_store_readers_release(struct rd_store *st);
 
+/*
+ * Call "fn" for each pack file in STORE/packs (32 hex digits and ".pack",
+ * a regular file) with the directory fd, its file name, whether the
+ * catalog names it, and its size.  A non-zero return from "fn" stops the
+ * walk and is returned.  Returns 0, that value, or -1.
+ */
+int rdi_pack_files(struct rd_store *st,
+    int (*fn)(void *arg, int pfd, const char *file, int known, int64_t size,
+        struct rd_err *err),
+    void *arg, struct rd_err *err);
+
 /* Open "STORE/catalog.db" (which must exist) on a new connection. */
 int rdi_db_open(struct rd_store *st, int readonly, sqlite3 **out,
     struct rd_err *err);

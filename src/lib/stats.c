@@ -165,86 +165,22 @@ file_size(struct rd_store *st, const char *name, int64_t *size,
 	return 0;
 }
 
-/* 1 if "name" is a pack's file name: 32 hex digits and ".pack". */
 static int
-pack_name(const char *name)
+count_pack(void *arg, int pfd, const char *file, int known, int64_t size,
+    struct rd_err *err)
 {
-	size_t i;
+	struct rd_store_stats *out = arg;
 
-	if (strlen(name) != 37 || strcmp(name + 32, ".pack") != 0)
-		return 0;
-	for (i = 0; i < 32; i++)
-		if (strchr("0123456789abcdef", name[i]) == NULL)
-			return 0;
-	return 1;
-}
-
-/* Count the pack files in STORE/packs, and those the catalog lacks. */
-static int
-pack_files(struct rd_store *st, struct rd_store_stats *out, struct rd_err *err)
-{
-	sqlite3_stmt *s = NULL;
-	struct dirent *de;
-	struct stat sb;
-	DIR *d = NULL;
-	char name[33];
-	int fd, r, ret = -1;
-
-	fd = openat(st->dfd, "packs",
-	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1)
-		return rd_err_sys(err, RD_EIO, "cannot open '%s/packs'",
-		    st->path);
-	d = rdi_opendir_fd(fd, "packs", err);
-	if (d == NULL)
-		goto out;
-	if (rdi_db_prepare(st->db, "SELECT 1 FROM packs WHERE name = ?", &s,
-	        err) == -1)
-		goto out;
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (de == NULL) {
-			if (errno != 0) {
-				rd_err_sys(err, RD_EIO,
-				    "cannot read directory '%s/packs'",
-				    st->path);
-				goto out;
-			}
-			break;
-		}
-		if (!pack_name(de->d_name))
-			continue;
-		if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
-			if (errno == ENOENT)
-				continue; /* removed by a writer meanwhile */
-			rd_err_sys(err, RD_EIO, "cannot stat '%s/packs/%s'",
-			    st->path, de->d_name);
-			goto out;
-		}
-		if (!S_ISREG(sb.st_mode))
-			continue;
-		out->packs++;
-		out->pack_bytes += (int64_t)sb.st_size;
-		memcpy(name, de->d_name, 32);
-		name[32] = '\0';
-		sqlite3_reset(s);
-		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-		r = rdi_db_step(st->db, s, err);
-		if (r == -1)
-			goto out;
-		if (r == 0) {
-			out->orphan_packs++;
-			out->orphan_bytes += (int64_t)sb.st_size;
-		}
+	(void)pfd;
+	(void)file;
+	(void)err;
+	out->packs++;
+	out->pack_bytes += size;
+	if (!known) {
+		out->orphan_packs++;
+		out->orphan_bytes += size;
 	}
-	ret = 0;
-out:
-	sqlite3_finalize(s);
-	if (d != NULL)
-		closedir(d);
-	close(fd);
-	return ret;
+	return 0;
 }
 
 int
@@ -265,7 +201,7 @@ rd_store_stats(struct rd_store *st, struct rd_store_stats *out,
 		goto out;
 	rs.catalog_packs = v[0];
 	rs.unreferenced_bytes = v[1] - PACK_MAGIC_LEN * v[0] - rs.live_bytes;
-	if (pack_files(st, &rs, err) == -1 ||
+	if (rdi_pack_files(st, count_pack, &rs, err) == -1 ||
 	    file_size(st, "catalog.db", &rs.catalog_bytes, err) == -1 ||
 	    file_size(st, "catalog.db-wal", &wal, err) == -1)
 		goto out;

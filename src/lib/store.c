@@ -266,6 +266,104 @@ clean_tmp(struct rd_store *st, struct rd_err *err)
 	return 0;
 }
 
+/* 1 if "name" is a pack's file name: 32 hex digits and ".pack". */
+static int
+pack_file_name(const char *name)
+{
+	size_t i;
+
+	if (strlen(name) != 37 || strcmp(name + 32, ".pack") != 0)
+		return 0;
+	for (i = 0; i < 32; i++)
+		if (strchr("0123456789abcdef", name[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+int
+rdi_pack_files(struct rd_store *st,
+    int (*fn)(void *arg, int pfd, const char *file, int known, int64_t size,
+        struct rd_err *err),
+    void *arg, struct rd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct dirent *de;
+	struct stat sb;
+	DIR *d = NULL;
+	char name[33];
+	int fd, r, ret = -1;
+
+	fd = openat(st->dfd, "packs",
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot open '%s/packs'",
+		    st->path);
+	d = rdi_opendir_fd(fd, "packs", err);
+	if (d == NULL)
+		goto out;
+	if (rdi_db_prepare(st->db, "SELECT 1 FROM packs WHERE name = ?", &s,
+	        err) == -1)
+		goto out;
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (de == NULL) {
+			if (errno != 0) {
+				rd_err_sys(err, RD_EIO,
+				    "cannot read directory '%s/packs'",
+				    st->path);
+				goto out;
+			}
+			break;
+		}
+		if (!pack_file_name(de->d_name))
+			continue;
+		if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
+			if (errno == ENOENT)
+				continue; /* removed by a writer meanwhile */
+			rd_err_sys(err, RD_EIO, "cannot stat '%s/packs/%s'",
+			    st->path, de->d_name);
+			goto out;
+		}
+		if (!S_ISREG(sb.st_mode))
+			continue;
+		memcpy(name, de->d_name, 32);
+		name[32] = '\0';
+		sqlite3_reset(s);
+		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+		r = rdi_db_step(st->db, s, err);
+		if (r == -1)
+			goto out;
+		r = fn(arg, fd, de->d_name, r == 1, (int64_t)sb.st_size, err);
+		if (r != 0) {
+			ret = r;
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(s);
+	if (d != NULL)
+		closedir(d);
+	close(fd);
+	return ret;
+}
+
+static int
+remove_orphan(void *arg, int pfd, const char *file, int known, int64_t size,
+    struct rd_err *err)
+{
+	(void)arg;
+	(void)size;
+	if (known)
+		return 0;
+	if (unlinkat(pfd, file, 0) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot remove orphan pack '%s'",
+		    file);
+	/* orphans are rare: make each removal durable on its own */
+	return rdi_fsync_dirfd(pfd, "packs", err);
+}
+
 /*
  * Remove packs that no catalog row names: a run that crashed after
  * renaming a pack into packs/ but before its catalog commit, or packs
@@ -275,61 +373,13 @@ clean_tmp(struct rd_store *st, struct rd_err *err)
 static int
 clean_orphans(struct rd_store *st, struct rd_err *err)
 {
-	sqlite3_stmt *s = NULL;
-	int fd, r, ret = -1, removed = 0;
-	DIR *d = NULL;
-	struct dirent *de;
-	size_t n;
-	char name[64];
+	int r;
 
 	if (!rdi_store_no_readers(st))
 		return 0; /* a later writer removes them */
-	fd = openat(st->dfd, "packs",
-	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1) {
-		rdi_store_readers_release(st);
-		return rd_err_sys(err, RD_EIO, "cannot open '%s/packs'",
-		    st->path);
-	}
-	d = fdopendir(fd);
-	if (d == NULL) {
-		rd_err_sys(err, RD_EIO, "cannot open '%s/packs'", st->path);
-		close(fd);
-		rdi_store_readers_release(st);
-		return -1;
-	}
-	if (rdi_db_prepare(st->db, "SELECT 1 FROM packs WHERE name = ?", &s,
-	        err) == -1)
-		goto out;
-	while ((de = readdir(d)) != NULL) {
-		n = strlen(de->d_name);
-		if (n != 37 || strcmp(de->d_name + 32, ".pack") != 0)
-			continue;
-		memcpy(name, de->d_name, 32);
-		name[32] = '\0';
-		sqlite3_reset(s);
-		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-		r = rdi_db_step(st->db, s, err);
-		if (r == -1)
-			goto out;
-		if (r == 0) {
-			if (unlinkat(fd, de->d_name, 0) == -1) {
-				rd_err_sys(err, RD_EIO,
-				    "cannot remove orphan pack '%s'",
-				    de->d_name);
-				goto out;
-			}
-			removed++;
-		}
-	}
-	if (removed > 0 && rdi_fsync_dirfd(fd, "packs", err) == -1)
-		goto out;
-	ret = 0;
-out:
-	sqlite3_finalize(s);
-	closedir(d);
+	r = rdi_pack_files(st, remove_orphan, NULL, err);
 	rdi_store_readers_release(st);
-	return ret;
+	return r;
 }
 
 static int

@@ -206,48 +206,19 @@ out:
 	return ret;
 }
 
-/* Count packs in packs/ that no catalog row names. */
 static int
-count_orphans(struct vctx *c, struct rd_err *err)
+count_orphan(void *arg, int pfd, const char *file, int known, int64_t size,
+    struct rd_err *err)
 {
-	sqlite3_stmt *s = NULL;
-	DIR *d;
-	struct dirent *de;
-	char name[33];
-	int fd, r, ret = -1;
+	struct vctx *c = arg;
 
-	fd = openat(c->st->dfd, "packs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1)
-		return rd_err_sys(err, RD_EIO, "cannot open '%s/packs'",
-		    c->st->path);
-	d = fdopendir(fd);
-	if (d == NULL) {
-		close(fd);
-		return rd_err_sys(err, RD_EIO, "cannot open '%s/packs'",
-		    c->st->path);
-	}
-	if (rdi_db_prepare(c->st->db, "SELECT 1 FROM packs WHERE name = ?", &s,
-	        err) == -1)
-		goto out;
-	while ((de = readdir(d)) != NULL) {
-		if (strlen(de->d_name) != 37 ||
-		    strcmp(de->d_name + 32, ".pack") != 0)
-			continue;
-		memcpy(name, de->d_name, 32);
-		name[32] = '\0';
-		sqlite3_reset(s);
-		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-		r = rdi_db_step(c->st->db, s, err);
-		if (r == -1)
-			goto out;
-		if (r == 0)
-			c->res->orphan_packs++;
-	}
-	ret = 0;
-out:
-	sqlite3_finalize(s);
-	closedir(d);
-	return ret;
+	(void)pfd;
+	(void)file;
+	(void)size;
+	(void)err;
+	if (!known)
+		c->res->orphan_packs++;
+	return 0;
 }
 
 static int
@@ -622,7 +593,7 @@ rd_verify(struct rd_store *st, const struct rd_verify_opts *opts,
 	        &c.uses, err) == -1)
 		goto out;
 	if (check_catalog(&c, err) == -1 || check_packs(&c, err) == -1 ||
-	    count_orphans(&c, err) == -1 ||
+	    rdi_pack_files(st, count_orphan, &c, err) == -1 ||
 	    (opts->read_data ? check_data(&c, tmpfd, err)
 	                     : check_headers(&c, err)) == -1)
 		goto out;
