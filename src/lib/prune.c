@@ -597,14 +597,33 @@ rebase(struct pctx *c, struct rd_err *err)
 {
 	sqlite3_stmt *s = NULL, *upd = NULL;
 	unsigned char sha[RD_HASH_LEN];
+	int64_t est;
 	int r, ret = -1;
 
-	if (c->o->dry_run)
-		/* nothing is written: let the rows go in the rollback */
+	if (c->o->dry_run) {
+		/*
+		 * Nothing is written.  A rebased content will take about what
+		 * it and the removed part of its chain take now: a delta at
+		 * most the deltas it replaces, a whole content about the
+		 * removed whole one it was built on.
+		 */
+		if (query_i64(c->st,
+		        "WITH RECURSIVE ch(base, len) AS ("
+		        " SELECT base, len + 96 FROM contents"
+		        " WHERE sha IN (SELECT sha FROM pr_rebase)"
+		        " UNION ALL SELECT p.base, p.len + 96 FROM contents p"
+		        " JOIN ch ON p.sha = ch.base"
+		        " WHERE p.sha IN (SELECT sha FROM pr_dead))"
+		        " SELECT COALESCE(SUM(len), 0) FROM ch",
+		        0, 0, &est, err) == -1)
+			return -1;
+		c->res->bytes_written += est;
+		/* let the rows go in the rollback */
 		return rdi_db_exec(c->st->db,
 		    "UPDATE contents SET base = NULL"
 		    " WHERE sha IN (SELECT sha FROM pr_rebase)",
 		    err);
+	}
 	if (rdi_db_prepare(c->st->db,
 	        "SELECT r.sha, c.size FROM pr_rebase r"
 	        " JOIN contents c ON c.sha = r.sha ORDER BY r.depth",

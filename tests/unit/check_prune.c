@@ -381,6 +381,13 @@ START_TEST(test_dry_run)
 	ck_assert_int_eq(real.contents_rebased, res.contents_rebased);
 	ck_assert_int_eq(real.object_bytes, res.object_bytes);
 	ck_assert_int_eq(real.packs_removed, res.packs_removed);
+	/* the space freed, less what the rebased content takes again */
+	ck_assert_int_gt(real.bytes_freed, 0);
+	ck_assert_msg(res.bytes_freed <=
+	            real.bytes_freed + real.bytes_freed / 4 &&
+	        res.bytes_freed >= real.bytes_freed - real.bytes_freed / 4,
+	    "dry run foretold %lld bytes freed, the prune freed %lld",
+	    (long long)res.bytes_freed, (long long)real.bytes_freed);
 	verify_clean();
 }
 END_TEST
