@@ -864,8 +864,14 @@ static int
 prune_txn(struct pctx *c, struct rd_err *err)
 {
 	if (rdi_db_exec(c->st->db, sql_temp, err) == -1 ||
-	    drop_rows(c, err) == -1 || find_dead(c, err) == -1 ||
-	    rebase(c, err) == -1 ||
+	    drop_rows(c, err) == -1 ||
+	    (c->o->orphans &&
+	        rdi_db_exec(c->st->db,
+	            "INSERT OR IGNORE INTO pr_cand SELECT sha FROM contents c"
+	            " WHERE NOT EXISTS (SELECT 1 FROM entries e"
+	            " WHERE e.sha = c.sha)",
+	            err) == -1) ||
+	    find_dead(c, err) == -1 || rebase(c, err) == -1 ||
 	    rdi_db_exec(c->st->db,
 	        "DELETE FROM signatures WHERE sha IN (SELECT sha FROM pr_dead);"
 	        "DELETE FROM contents WHERE sha IN (SELECT sha FROM pr_dead);",
@@ -941,7 +947,7 @@ rd_snap_prune(struct rd_store *st, const struct rd_prune_opts *opts,
 		return rd_err_set(err, RD_EUSAGE,
 		    "unused share %d%% is out of range (0 to 100)",
 		    opts->max_unused);
-	if (!has_rules(opts) && opts->forget_standby == NULL)
+	if (!has_rules(opts) && opts->forget_standby == NULL && !opts->orphans)
 		return rd_err_set(err, RD_EUSAGE,
 		    "prune needs at least one --keep rule");
 	if (rdi_db_exec(st->db, "BEGIN IMMEDIATE", err) == -1)
@@ -957,7 +963,7 @@ rd_snap_prune(struct rd_store *st, const struct rd_prune_opts *opts,
 	if (r != 0)
 		goto out;
 	if (!has_rules(opts)) {
-		/* only --forget-standby: no snapshot goes */
+		/* only --forget-standby or --orphans: no snapshot goes */
 		for (i = 0; i < c.nsnaps; i++)
 			keep(&c.snaps[i], "no rule");
 	}
@@ -970,7 +976,7 @@ rd_snap_prune(struct rd_store *st, const struct rd_prune_opts *opts,
 		else
 			res->removed++;
 	}
-	if (res->removed > 0) {
+	if (res->removed > 0 || opts->orphans) {
 		c.pc = rdi_packcache_new(st);
 		c.buf = malloc(CHUNK);
 		c.tmpfd = openat(st->dfd, "tmp",

@@ -460,6 +460,7 @@ struct rd_prune_opts {
 	int dry_run;    /* decide and count, change nothing */
 	int max_unused; /* rewrite a pack when more than this % is unused */
 	const char *forget_standby; /* uuid: stop protecting its snapshot */
+	int orphans; /* also remove contents no snapshot uses (whole store) */
 	/*
 	 * Called after the decision for every snapshot, oldest first:
 	 * "keep" 1 with "why" naming the rules ("last, daily", "standby",
@@ -471,7 +472,7 @@ struct rd_prune_opts {
 };
 #define RD_PRUNE_OPTS_INIT                                                     \
 	{                                                                      \
-		0, 0, 0, 0, 0, 0, 0, 20, NULL, NULL, NULL                      \
+		0, 0, 0, 0, 0, 0, 0, 20, NULL, 0, NULL, NULL                   \
 	}
 
 struct rd_prune_result {

@@ -43,8 +43,8 @@ usage(int status)
 	    "       %1$s verify [--read-data] [--json] [--quiet] [--syslog] store\n"
 	    "       %1$s prune [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
 	    "              [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]\n"
-	    "              [--max-unused PERCENT] [--forget-standby UUID] [--dry-run]\n"
-	    "              [--wait SECONDS] [--json] [--quiet] [--syslog] store\n"
+	    "              [--max-unused PERCENT] [--forget-standby UUID] [--orphans]\n"
+	    "              [--dry-run] [--wait SECONDS] [--json] [--quiet] [--syslog] store\n"
 	    "       %1$s stats [--json] store\n"
 	    "       %1$s --help | --version\n",
 	    tool_progname());
@@ -79,7 +79,8 @@ enum {
 	OPT_KEEP_WEEKLY,
 	OPT_KEEP_MONTHLY,
 	OPT_KEEP_YEARLY,
-	OPT_MAX_UNUSED
+	OPT_MAX_UNUSED,
+	OPT_ORPHANS
 };
 
 static const struct option longopts[] = {
@@ -103,6 +104,7 @@ static const struct option longopts[] = {
 	{ "label", required_argument, NULL, OPT_LABEL },
 	{ "max-unused", required_argument, NULL, OPT_MAX_UNUSED },
 	{ "no-owner", no_argument, NULL, OPT_NO_OWNER },
+	{ "orphans", no_argument, NULL, OPT_ORPHANS },
 	{ "one-file-system", no_argument, NULL, OPT_ONE_FILE_SYSTEM },
 	{ "post", required_argument, NULL, OPT_POST },
 	{ "pre", required_argument, NULL, OPT_PRE },
@@ -286,6 +288,9 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			break;
 		case OPT_KEEP_YEARLY:
 			o->prune.keep_yearly = keep_count(optarg);
+			break;
+		case OPT_ORPHANS:
+			o->prune.orphans = 1;
 			break;
 		case OPT_MAX_UNUSED:
 			o->prune.max_unused =
@@ -1454,8 +1459,8 @@ cmd_prune(int argc, char **argv)
 	o.prune = def;
 	parse("prune",
 	    " dry-run forget-standby json keep-daily keep-hourly keep-last"
-	    " keep-monthly keep-weekly keep-yearly max-unused quiet syslog"
-	    " wait ",
+	    " keep-monthly keep-weekly keep-yearly max-unused orphans quiet"
+	    " syslog wait ",
 	    argc, argv, &o, &ind);
 	if (argc - ind != 1)
 		usage(EX_USAGE);

@@ -13,6 +13,7 @@ INTEGRATION_TESTS += \
 	tests/integration/t1076-rdsnap-progress.sh \
 	tests/integration/t1080-rdsnap-prune.sh \
 	tests/integration/t1082-rdsnap-prune-crash.sh \
+	tests/integration/t1084-rdsnap-prune-orphans.sh \
 	tests/integration/t1090-rdsnap-diff.sh \
 	tests/integration/t1095-rdsnap-stats.sh \
 	tests/integration/t1100-rdship-usage.sh \
