@@ -266,6 +266,15 @@ fail:
 	return -1;
 }
 
+void
+rdi_column_copy(sqlite3_stmt *s, int col, char *buf, size_t len,
+    const char *dflt)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	snprintf(buf, len, "%s", t != NULL ? (const char *)t : dflt);
+}
+
 int
 rdi_meta_get(sqlite3 *db, const char *key, char *buf, size_t len,
     struct rd_err *err)

@@ -1375,24 +1375,16 @@ rd_promote_history(struct rd_store *st,
 		t = sqlite3_column_text(q, 1);
 		p->drill = t != NULL && strcmp((const char *)t, "drill") == 0;
 		p->version = sqlite3_column_int64(q, 2);
-		t = sqlite3_column_text(q, 3);
-		snprintf(p->target, sizeof(p->target), "%s",
-		    t != NULL ? (const char *)t : "");
+		rdi_column_copy(q, 3, p->target, sizeof(p->target), "");
 		p->started = sqlite3_column_double(q, 4);
 		p->finished = sqlite3_column_double(q, 5);
-		t = sqlite3_column_text(q, 6);
-		snprintf(p->state, sizeof(p->state), "%s",
-		    t != NULL ? (const char *)t : "");
+		rdi_column_copy(q, 6, p->state, sizeof(p->state), "");
 		p->epoch = sqlite3_column_int64(q, 8);
 		p->has_rto = sqlite3_column_type(q, 9) != SQLITE_NULL;
 		p->rto = sqlite3_column_double(q, 9);
 		p->rpo = sqlite3_column_double(q, 10);
-		t = sqlite3_column_text(q, 11);
-		snprintf(p->message, sizeof(p->message), "%s",
-		    t != NULL ? (const char *)t : "");
-		t = sqlite3_column_text(q, 12);
-		snprintf(p->aside, sizeof(p->aside), "%s",
-		    t != NULL ? (const char *)t : "");
+		rdi_column_copy(q, 11, p->message, sizeof(p->message), "");
+		rdi_column_copy(q, 12, p->aside, sizeof(p->aside), "");
 		sqlite3_reset(sq);
 		sqlite3_bind_int64(sq, 1, p->id);
 		while (p->nsteps < 8) {
@@ -1403,17 +1395,13 @@ rd_promote_history(struct rd_store *st,
 				goto out;
 			if (r == 0)
 				break;
-			t = sqlite3_column_text(sq, 0);
-			snprintf(ps->name, sizeof(ps->name), "%s",
-			    t != NULL ? (const char *)t : "");
+			rdi_column_copy(sq, 0, ps->name, sizeof(ps->name), "");
 			ps->started = sqlite3_column_double(sq, 1);
 			ps->finished = sqlite3_column_double(sq, 2);
-			t = sqlite3_column_text(sq, 3);
-			snprintf(ps->outcome, sizeof(ps->outcome), "%s",
-			    t != NULL ? (const char *)t : "running");
-			t = sqlite3_column_text(sq, 4);
-			snprintf(ps->detail, sizeof(ps->detail), "%s",
-			    t != NULL ? (const char *)t : "");
+			rdi_column_copy(sq, 3, ps->outcome, sizeof(ps->outcome),
+			    "running");
+			rdi_column_copy(sq, 4, ps->detail, sizeof(ps->detail),
+			    "");
 			p->nsteps++;
 		}
 		r = fn(arg, p);

@@ -246,6 +246,9 @@ int rdi_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out,
     struct rd_err *err);
 /* Step: 1 for a row, 0 when done, -1 on error. */
 int rdi_db_step(sqlite3 *db, sqlite3_stmt *s, struct rd_err *err);
+/* Copy text column "col" of "s" into "buf", or "dflt" when it is NULL. */
+void rdi_column_copy(sqlite3_stmt *s, int col, char *buf, size_t len,
+    const char *dflt);
 /* Get and set meta values. */
 int rdi_meta_get(sqlite3 *db, const char *key, char *buf, size_t len,
     struct rd_err *err);

@@ -339,22 +339,16 @@ struct cand {
 static void
 cand_from_row(sqlite3_stmt *q, struct cand *c)
 {
-	const unsigned char *t;
-
 	memset(c, 0, sizeof(*c));
 	if (sqlite3_column_bytes(q, 0) == RD_HASH_LEN)
 		memcpy(c->sha, sqlite3_column_blob(q, 0), RD_HASH_LEN);
-	t = sqlite3_column_text(q, 1);
-	snprintf(c->pack, sizeof(c->pack), "%s",
-	    t != NULL ? (const char *)t : "");
+	rdi_column_copy(q, 1, c->pack, sizeof(c->pack), "");
 	c->off = sqlite3_column_int64(q, 2);
 	c->len = sqlite3_column_int64(q, 3);
 	if (sqlite3_column_type(q, 4) != SQLITE_NULL) {
 		c->has_sig = 1;
 		c->block = sqlite3_column_int64(q, 4);
-		t = sqlite3_column_text(q, 5);
-		snprintf(c->sig_pack, sizeof(c->sig_pack), "%s",
-		    t != NULL ? (const char *)t : "");
+		rdi_column_copy(q, 5, c->sig_pack, sizeof(c->sig_pack), "");
 		c->sig_off = sqlite3_column_int64(q, 6);
 		c->sig_len = sqlite3_column_int64(q, 7);
 	}
@@ -1889,9 +1883,7 @@ rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
 			goto out;
 		if (r == 0)
 			break;
-		t = sqlite3_column_text(q, 0);
-		snprintf(ri->dir, sizeof(ri->dir), "%s",
-		    t != NULL ? (const char *)t : "");
+		rdi_column_copy(q, 0, ri->dir, sizeof(ri->dir), "");
 		ri->version = sqlite3_column_int64(q, 1);
 		ri->target = sqlite3_column_int64(q, 2);
 		t = sqlite3_column_text(q, 3);
@@ -1912,10 +1904,8 @@ rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
 			goto out;
 		if (r == 0)
 			break;
-		t = sqlite3_column_text(q, 0);
-		snprintf(out->standby[out->nstandbys].uuid,
-		    sizeof(out->standby[0].uuid), "%s",
-		    t != NULL ? (const char *)t : "");
+		rdi_column_copy(q, 0, out->standby[out->nstandbys].uuid,
+		    sizeof(out->standby[0].uuid), "");
 		t = sqlite3_column_text(q, 1);
 		if (t == NULL ||
 		    sscanf((const char *)t, "%" SCNd64 " %lf",
