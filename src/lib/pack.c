@@ -356,7 +356,9 @@ rdi_obj_read(int fd, const char *packname, int64_t off,
 		return 0;
 	if (rdi_zdec_new(h.codec, &d.z, err) == -1)
 		return -1;
-	if (obj_payload(fd, packname, off, &h, decsink_write, &d, err) == -1 ||
+	/* obj_payload checks the payload's CRC-32 */
+	if (rdi_zdec_skip_check(d.z, err) == -1 ||
+	    obj_payload(fd, packname, off, &h, decsink_write, &d, err) == -1 ||
 	    rdi_zdec_finish(d.z, sink, arg, err) == -1)
 		goto out;
 	ret = 0;
@@ -458,7 +460,9 @@ rdi_packcache_read(struct rdi_packcache *pc, const char *name, int64_t off,
 	if (fd == -1 || obj_header(fd, name, off, sha, kind, &h, err) == -1)
 		return -1;
 	if (pc->dec[h.codec] == NULL) {
-		if (rdi_zdec_new(h.codec, &pc->dec[h.codec], err) == -1)
+		/* obj_payload checks the payload's CRC-32 */
+		if (rdi_zdec_new(h.codec, &pc->dec[h.codec], err) == -1 ||
+		    rdi_zdec_skip_check(pc->dec[h.codec], err) == -1)
 			return -1;
 	} else if (rdi_zdec_reset(pc->dec[h.codec], err) == -1) {
 		return -1;

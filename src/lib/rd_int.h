@@ -147,6 +147,13 @@ int rdi_zdec_finish(struct rdi_zdec *z, rdi_sink_fn sink, void *arg,
     struct rd_err *err);
 /* Make a decompressor ready for a new stream (after success or failure). */
 int rdi_zdec_reset(struct rdi_zdec *z, struct rd_err *err);
+/*
+ * Skip the codec's own check of the decompressed bytes (zlib's Adler-32),
+ * for callers that check them another way: pack reads check a CRC-32 of
+ * the stored payload, and contents are checked against their SHA-256.
+ * Holds across resets.
+ */
+int rdi_zdec_skip_check(struct rdi_zdec *z, struct rd_err *err);
 void rdi_zdec_free(struct rdi_zdec *z);
 
 /* ------------------------------------------------------------------ */

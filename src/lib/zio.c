@@ -33,6 +33,7 @@ struct rdi_zenc {
 struct rdi_zdec {
 	int codec;
 	int ended;
+	int skip_check;
 	z_stream zs;
 	int zs_live;
 #ifdef HAVE_ZSTD
@@ -406,7 +407,9 @@ int
 rdi_zdec_reset(struct rdi_zdec *z, struct rd_err *err)
 {
 	z->ended = 0;
-	if (z->codec == RD_CODEC_ZLIB && inflateReset(&z->zs) != Z_OK)
+	if (z->codec == RD_CODEC_ZLIB &&
+	    (inflateReset(&z->zs) != Z_OK ||
+	        (z->skip_check && inflateValidate(&z->zs, 0) != Z_OK)))
 		return rd_err_set(err, RD_EINTERNAL,
 		    "cannot reset zlib decompressor");
 #ifdef HAVE_ZSTD
@@ -418,6 +421,16 @@ rdi_zdec_reset(struct rdi_zdec *z, struct rd_err *err)
 			    "cannot reset zstd decompressor");
 	}
 #endif
+	return 0;
+}
+
+int
+rdi_zdec_skip_check(struct rdi_zdec *z, struct rd_err *err)
+{
+	z->skip_check = 1;
+	if (z->codec == RD_CODEC_ZLIB && inflateValidate(&z->zs, 0) != Z_OK)
+		return rd_err_set(err, RD_EINTERNAL,
+		    "cannot set up zlib decompressor");
 	return 0;
 }
 

@@ -274,6 +274,56 @@ START_TEST(test_zlib_flipped)
 }
 END_TEST
 
+/*
+ * rdi_zdec_skip_check: zlib's Adler-32 is not compared (pack reads check
+ * a CRC-32 of the payload instead), across resets; a cut stream and a bad
+ * header are still errors.
+ */
+START_TEST(test_zlib_skip_check)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_buf c = { NULL, 0, 0 }, d = { NULL, 0, 0 };
+	struct rdi_zdec *z = NULL;
+	unsigned char *data;
+	int round;
+
+	sample(RD_CODEC_ZLIB, &c, &data);
+	c.data[c.len - 1] ^= 0x01;
+	ck_assert_int_eq(rdi_zdec_new(RD_CODEC_ZLIB, &z, &err), 0);
+	ck_assert_int_eq(rdi_zdec_skip_check(z, &err), 0);
+	for (round = 0; round < 2; round++) {
+		d.len = 0;
+		ck_assert_int_eq(rdi_zdec_write(z, c.data, c.len, rdi_buf_sink,
+		                     &d, &err),
+		    0);
+		ck_assert_int_eq(rdi_zdec_finish(z, rdi_buf_sink, &d, &err), 0);
+		unit_assert_bytes(d.data, d.len, data, 100000);
+		ck_assert_int_eq(rdi_zdec_reset(z, &err), 0);
+	}
+	/* cut before the end of the deflate data */
+	ck_assert_int_eq(rdi_zdec_write(z, c.data, c.len - 10, rdi_buf_sink, &d,
+	                     &err),
+	    0);
+	ck_assert_int_eq(rdi_zdec_finish(z, rdi_buf_sink, &d, &err), -1);
+	ck_assert_str_eq(err.msg, "compressed data is truncated");
+	ck_assert_int_eq(rdi_zdec_reset(z, &err), 0);
+	c.data[0] ^= 0xff;
+	ck_assert_int_eq(rdi_zdec_write(z, c.data, c.len, rdi_buf_sink, &d,
+	                     &err),
+	    -1);
+	ck_assert_str_eq(err.msg,
+	    "compressed data is damaged (zlib: incorrect header check)");
+	rdi_zdec_free(z);
+	/* raw and zstd accept the call and decode as before */
+	ck_assert_int_eq(rdi_zdec_new(RD_CODEC_RAW, &z, &err), 0);
+	ck_assert_int_eq(rdi_zdec_skip_check(z, &err), 0);
+	rdi_zdec_free(z);
+	free(data);
+	rdi_buf_release(&c);
+	rdi_buf_release(&d);
+}
+END_TEST
+
 START_TEST(test_zstd_flipped)
 {
 	struct rd_err err = RD_ERR_INIT;
@@ -493,6 +543,7 @@ zio_suite(void)
 	tcase_add_loop_test(tc, test_truncated, 0,
 	    (int)(sizeof(cuts) / sizeof(cuts[0])));
 	tcase_add_test(tc, test_zlib_flipped);
+	tcase_add_test(tc, test_zlib_skip_check);
 	tcase_add_test(tc, test_zstd_flipped);
 	tcase_add_test(tc, test_trailing);
 	tcase_add_test(tc, test_zstd_trailing);
