@@ -25,9 +25,13 @@ enum job_kind { JOB_SIG, JOB_DELTA, JOB_PATCH };
 struct rdi_rsjob {
 	enum job_kind kind;
 	rs_job_t *job;
-	rs_signature_t *sig; /* delta: the loaded signature */
-	int basis_fd;        /* patch: the old version */
-	int io_errno;        /* patch: errno of a failed pread */
+	rs_signature_t *sig;   /* delta: the loaded signature */
+	int basis_fd;          /* patch: the old version */
+	int io_errno;          /* patch: errno of a failed pread */
+	rdi_basis_fn basis_fn; /* patch: or a reader of it */
+	void *basis_arg;
+	int basis_failed; /* patch: basis_fn failed with basis_err */
+	struct rd_err basis_err;
 	int done;
 	char out[RSOUT];
 };
@@ -147,6 +151,10 @@ job_run(struct rdi_rsjob *j, const void *buf, size_t len, int eof,
 			return 0;
 		}
 		if (r != RS_BLOCKED) {
+			if (j->kind == JOB_PATCH && j->basis_failed) {
+				*err = j->basis_err;
+				return -1;
+			}
 			if (j->kind == JOB_PATCH && j->io_errno != 0) {
 				errno = j->io_errno;
 				return rd_err_sys(err, RD_EIO,
@@ -220,6 +228,14 @@ patch_copy(void *opaque, rs_long_t pos, size_t *len, void **buf)
 	struct rdi_rsjob *j = opaque;
 	ssize_t n;
 
+	if (j->basis_fn != NULL) {
+		if (j->basis_fn(j->basis_arg, (int64_t)pos, len, buf,
+		        &j->basis_err) == -1) {
+			j->basis_failed = 1;
+			return RS_IO_ERROR;
+		}
+		return *len == 0 ? RS_INPUT_ENDED : RS_DONE;
+	}
 	for (;;) {
 		n = pread(j->basis_fd, *buf, *len, (off_t)pos);
 		if (n >= 0)
@@ -249,6 +265,17 @@ rdi_patch_new(int basis_fd, struct rdi_rsjob **out, struct rd_err *err)
 		return rd_err_set(err, RD_ENOMEM, "cannot start patch");
 	}
 	*out = j;
+	return 0;
+}
+
+int
+rdi_patch_new_reader(rdi_basis_fn fn, void *arg, struct rdi_rsjob **out,
+    struct rd_err *err)
+{
+	if (rdi_patch_new(-1, out, err) == -1)
+		return -1;
+	(*out)->basis_fn = fn;
+	(*out)->basis_arg = arg;
 	return 0;
 }
 

@@ -472,3 +472,134 @@ rdi_packcache_read(struct rdi_packcache *pc, const char *name, int64_t off,
 		return -1;
 	return rdi_zdec_finish(d.z, sink, arg, err);
 }
+
+/* ------------------------------------------------------------------ */
+/* Pull reader */
+
+struct rdi_objreader {
+	int fd;
+	char name[33];
+	int64_t off;
+	struct rdi_objhdr h;
+	struct rdi_zdec *z;
+	int64_t left; /* payload bytes not yet read */
+	uint32_t crc;
+	const unsigned char *in;
+	size_t inlen;
+	int done;
+	unsigned char buf[READ_CHUNK];
+};
+
+int
+rdi_objreader_open(struct rdi_packcache *pc, const char *name, int64_t off,
+    const unsigned char *sha, int kind, struct rdi_objreader **out,
+    struct rd_err *err)
+{
+	struct rdi_objreader *r;
+	int fd;
+
+	fd = rdi_packcache_fd(pc, name, err);
+	if (fd == -1)
+		return -1;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	/* the cache may close its descriptor while this one reads */
+	r->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (r->fd == -1) {
+		free(r);
+		return rd_err_sys(err, RD_EIO, "cannot open pack '%s'", name);
+	}
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->off = off;
+	if (obj_header(r->fd, name, off, sha, kind, &r->h, err) == -1 ||
+	    rdi_zdec_new(r->h.codec, &r->z, err) == -1 ||
+	    rdi_zdec_skip_check(r->z, err) == -1 ||
+	    rdi_objreader_rewind(r, err) == -1) {
+		rdi_objreader_free(r);
+		return -1;
+	}
+	*out = r;
+	return 0;
+}
+
+int
+rdi_objreader_rewind(struct rdi_objreader *r, struct rd_err *err)
+{
+	r->left = r->h.len;
+	r->crc = (uint32_t)crc32(0, NULL, 0);
+	r->in = r->buf;
+	r->inlen = 0;
+	r->done = 0;
+	return rdi_zdec_reset(r->z, err);
+}
+
+/* The next piece of payload into r->buf; the CRC-32 checked at its end. */
+static int
+objreader_fill(struct rdi_objreader *r, struct rd_err *err)
+{
+	int64_t pos = r->off + RDI_OBJ_HDR + (r->h.len - r->left);
+	size_t want = r->left > READ_CHUNK ? READ_CHUNK : (size_t)r->left;
+	ssize_t n;
+
+	do
+		n = pread(r->fd, r->buf, want, (off_t)pos);
+	while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return rd_err_sys(err, RD_EIO, "cannot read pack '%s'",
+		    r->name);
+	if (n == 0)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "pack '%s' is truncated at offset %lld", r->name,
+		    (long long)pos);
+	r->crc = (uint32_t)crc32_z(r->crc, r->buf, (size_t)n);
+	r->left -= n;
+	r->in = r->buf;
+	r->inlen = (size_t)n;
+	if (r->left == 0 && r->crc != r->h.crc)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "pack '%s' offset %lld: payload checksum mismatch", r->name,
+		    (long long)r->off);
+	return 0;
+}
+
+int
+rdi_objreader_read(struct rdi_objreader *r, unsigned char *buf, size_t cap,
+    size_t *got, struct rd_err *err)
+{
+	size_t before;
+
+	*got = 0;
+	while (!r->done && cap > 0) {
+		if (r->inlen == 0 && r->left > 0 &&
+		    objreader_fill(r, err) == -1)
+			return -1;
+		before = r->inlen;
+		if (rdi_zdec_pull(r->z, &r->in, &r->inlen, buf, cap, got,
+		        err) == -1)
+			return -1;
+		if (*got > 0)
+			return 0;
+		if (r->inlen == 0 && r->left == 0) {
+			/* all input decoded and nothing more came out */
+			if (rdi_zdec_finish(r->z, NULL, NULL, err) == -1)
+				return -1;
+			r->done = 1;
+		} else if (r->inlen == before && before > 0) {
+			return rd_err_set(err, RD_ECORRUPT,
+			    "compressed data is damaged (no progress)");
+		}
+	}
+	return 0;
+}
+
+void
+rdi_objreader_free(struct rdi_objreader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->fd != -1)
+		close(r->fd);
+	rdi_zdec_free(r->z);
+	free(r);
+}

@@ -142,6 +142,14 @@ void rdi_zenc_free(struct rdi_zenc *z);
 int rdi_zdec_new(int codec, struct rdi_zdec **out, struct rd_err *err);
 int rdi_zdec_write(struct rdi_zdec *z, const void *buf, size_t len,
     rdi_sink_fn sink, void *arg, struct rd_err *err);
+/*
+ * Pull-style decoding: decode from "*in" ("*inlen" bytes; both advanced
+ * past what was used) into "out", at most "cap" bytes, setting
+ * "*produced" (0 when more input is needed).  Call it again with no new
+ * input while it fills "out"; after the last input, rdi_zdec_finish().
+ */
+int rdi_zdec_pull(struct rdi_zdec *z, const unsigned char **in, size_t *inlen,
+    unsigned char *out, size_t cap, size_t *produced, struct rd_err *err);
 /* End of input: a stream that did not end is RD_ECORRUPT. */
 int rdi_zdec_finish(struct rdi_zdec *z, rdi_sink_fn sink, void *arg,
     struct rd_err *err);
@@ -171,6 +179,15 @@ int rdi_delta_new(const void *sig, size_t siglen, struct rdi_rsjob **out,
     struct rd_err *err);
 /* Patch: reads the basis with pread on "basis_fd"; input the delta. */
 int rdi_patch_new(int basis_fd, struct rdi_rsjob **out, struct rd_err *err);
+/*
+ * A patch whose basis comes from "fn": "*len" bytes at most at "pos",
+ * into "*buf" or at a pointer it stores there; "*len" 0 past the end.
+ * An error it returns (-1) ends the patch with that error as it is.
+ */
+typedef int (*rdi_basis_fn)(void *arg, int64_t pos, size_t *len, void **buf,
+    struct rd_err *err);
+int rdi_patch_new_reader(rdi_basis_fn fn, void *arg, struct rdi_rsjob **out,
+    struct rd_err *err);
 /* A signature made by rdi_sig_new(), parsed in place. */
 struct rdi_sigview {
 	size_t block_len, strong_len;
@@ -362,6 +379,25 @@ void rdi_packcache_free(struct rdi_packcache *pc);
 int rdi_packcache_read(struct rdi_packcache *pc, const char *name, int64_t off,
     const unsigned char *sha, int kind, rdi_sink_fn sink, void *arg,
     struct rd_err *err);
+
+/*
+ * A pull-style reader of one stored object's decompressed bytes, for a
+ * delta's base that the patch reads front to back.  It holds its own
+ * descriptor and decompressor, so the cache stays free for other reads.
+ */
+struct rdi_objreader;
+int rdi_objreader_open(struct rdi_packcache *pc, const char *name, int64_t off,
+    const unsigned char *sha, int kind, struct rdi_objreader **out,
+    struct rd_err *err);
+/*
+ * Up to "cap" next bytes into "buf"; "*got" 0 means the end, reached
+ * only once the payload's CRC-32 and the stream's end are checked.
+ */
+int rdi_objreader_read(struct rdi_objreader *r, unsigned char *buf, size_t cap,
+    size_t *got, struct rd_err *err);
+/* Back to the first byte. */
+int rdi_objreader_rewind(struct rdi_objreader *r, struct rd_err *err);
+void rdi_objreader_free(struct rdi_objreader *r);
 
 /* ------------------------------------------------------------------ */
 /* restore.c: rebuilding contents */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * restore.c: rebuilding contents from packs (full objects, and delta
- * chains patched up from their full base in unlinked temp files), and
+ * chains patched up from their full base, which is streamed into the
+ * first patch; deeper links go through unlinked temp files), and
  * restoring a snapshot's tree.  Every rebuilt content is checked against
  * its SHA-256.  Writing works relative to directory fds opened with
  * O_NOFOLLOW and creates files with O_EXCL|O_NOFOLLOW, so a symlink in
@@ -160,15 +161,184 @@ fdsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
 	return rdi_write_all(fs->fd, buf, len, "temp file", err);
 }
 
-/* Rebuild one link into "sink" given its basis (for deltas). */
+/* "err" as the failure of content "l", unless it is not about the data. */
+static void
+blame(const struct rdi_link *l, struct rd_err *err)
+{
+	char hex[2 * RD_HASH_LEN + 1], why[sizeof(err->msg)];
+
+	if (err->code == RD_ENOMEM || err->code == RD_EIO ||
+	    strncmp(err->msg, "content ", 8) == 0)
+		return;
+	/* a failing patch or decoder means damaged data: say whose */
+	memcpy(why, err->msg, sizeof(why));
+	rd_hex(l->sha, RD_HASH_LEN, hex);
+	rd_err_set(err, RD_ECORRUPT, "content %s: %s", hex, why);
+}
+
+static int
+not_its_bytes(const struct rdi_link *l, struct rd_err *err)
+{
+	char hex[2 * RD_HASH_LEN + 1];
+
+	rd_hex(l->sha, RD_HASH_LEN, hex);
+	return rd_err_set(err, RD_ECORRUPT,
+	    "content %s is damaged: rebuilt bytes do not match its SHA-256",
+	    hex);
+}
+
+/*
+ * The full base of a chain's first delta, decompressed as the patch asks
+ * for it.  The patch reads a base front to back when its copies are in
+ * order (aligned deltas always are), so the base is never written out.
+ * A read behind what was passed spills the whole base, checked against
+ * its SHA-256, to a temp file once; from then on the patch reads that.
+ */
+#define BWIN (256 * 1024)
+
+struct bstream {
+	const struct rdi_link *l;
+	struct rdi_objreader *r;
+	int tmpfd;   /* directory of the spill file */
+	int spill;   /* the spill file, or -1 */
+	int64_t pos; /* offset of win[0] in the base */
+	size_t len;  /* bytes in win */
+	int eof;
+	unsigned char win[BWIN];
+};
+
+static void
+bstream_free(struct bstream *b)
+{
+	if (b == NULL)
+		return;
+	rdi_objreader_free(b->r);
+	if (b->spill != -1)
+		close(b->spill);
+	free(b);
+}
+
+static int
+bstream_open(struct rdi_packcache *pc, const struct rdi_link *l, int tmpfd,
+    struct bstream **out, struct rd_err *err)
+{
+	struct bstream *b = malloc(sizeof(*b));
+
+	if (b == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	b->l = l;
+	b->r = NULL;
+	b->tmpfd = tmpfd;
+	b->spill = -1;
+	b->pos = 0;
+	b->len = 0;
+	b->eof = 0;
+	if (rdi_objreader_open(pc, l->pack, l->off, l->sha, RDI_OBJ_FULL, &b->r,
+	        err) == -1) {
+		blame(l, err);
+		bstream_free(b);
+		return -1;
+	}
+	*out = b;
+	return 0;
+}
+
+/* The whole base from its start, hashed, into "fd" when not -1. */
+static int
+bstream_whole(struct bstream *b, int fd, struct rd_err *err)
+{
+	struct rdi_sha256 h;
+	unsigned char got[RD_HASH_LEN];
+	int64_t count = 0;
+	size_t n;
+	int ret = -1;
+
+	b->pos = 0;
+	b->len = 0;
+	b->eof = 0;
+	if (rdi_sha256_init(&h, err) == -1)
+		return -1;
+	if (rdi_objreader_rewind(b->r, err) == -1)
+		goto out;
+	for (;;) {
+		if (rdi_objreader_read(b->r, b->win, BWIN, &n, err) == -1) {
+			blame(b->l, err);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		count += (int64_t)n;
+		if (rdi_sha256_update(&h, b->win, n, err) == -1 ||
+		    (fd != -1 &&
+		        rdi_write_all(fd, b->win, n, "temp file", err) == -1))
+			goto out;
+	}
+	if (rdi_sha256_final(&h, got, err) == -1)
+		goto out;
+	if (memcmp(got, b->l->sha, RD_HASH_LEN) != 0 || count != b->l->size) {
+		not_its_bytes(b->l, err);
+		goto out;
+	}
+	ret = 0;
+out:
+	rdi_sha256_release(&h);
+	return ret;
+}
+
+static int
+bstream_copy(void *arg, int64_t pos, size_t *len, void **buf,
+    struct rd_err *err)
+{
+	struct bstream *b = arg;
+	size_t n;
+	ssize_t got;
+
+	if (b->spill == -1 && pos < b->pos) {
+		b->spill = rdi_tmpfile(b->tmpfd, err);
+		if (b->spill == -1 || bstream_whole(b, b->spill, err) == -1)
+			return -1;
+	}
+	if (b->spill != -1) {
+		do
+			got = pread(b->spill, *buf, *len, (off_t)pos);
+		while (got == -1 && errno == EINTR);
+		if (got == -1)
+			return rd_err_sys(err, RD_EIO, "cannot read temp file");
+		*len = (size_t)got;
+		return 0;
+	}
+	while (pos >= b->pos + (int64_t)b->len) {
+		if (b->eof) {
+			*len = 0;
+			return 0;
+		}
+		b->pos += (int64_t)b->len;
+		b->len = 0;
+		if (rdi_objreader_read(b->r, b->win, BWIN, &n, err) == -1) {
+			blame(b->l, err);
+			return -1;
+		}
+		b->eof = n == 0;
+		b->len = n;
+	}
+	n = (size_t)(pos - b->pos);
+	*buf = b->win + n;
+	if (*len > b->len - n)
+		*len = b->len - n;
+	return 0;
+}
+
+/*
+ * Rebuild one link into "sink" given its basis (for deltas): the file
+ * "basis", or "bs" when not NULL.
+ */
 static int
 build_link(struct rdi_packcache *pc, const struct rdi_link *l, int basis,
-    rdi_sink_fn sink, void *arg, struct rd_err *err)
+    struct bstream *bs, rdi_sink_fn sink, void *arg, struct rd_err *err)
 {
 	struct hsink hs;
 	struct psink ps;
 	unsigned char got[RD_HASH_LEN];
-	char hex[2 * RD_HASH_LEN + 1];
 	int ret = -1;
 
 	memset(&ps, 0, sizeof(ps));
@@ -182,7 +352,9 @@ build_link(struct rdi_packcache *pc, const struct rdi_link *l, int basis,
 		        RDI_OBJ_FULL, hsink_write, &hs, err) == -1)
 			goto out;
 	} else {
-		if (rdi_patch_new(basis, &ps.job, err) == -1)
+		if ((bs != NULL ? rdi_patch_new_reader(bstream_copy, bs,
+		                      &ps.job, err)
+		                : rdi_patch_new(basis, &ps.job, err)) == -1)
 			goto out;
 		ps.next = hsink_write;
 		ps.arg = &hs;
@@ -194,23 +366,13 @@ build_link(struct rdi_packcache *pc, const struct rdi_link *l, int basis,
 	if (rdi_sha256_final(&hs.h, got, err) == -1)
 		goto out;
 	if (memcmp(got, l->sha, RD_HASH_LEN) != 0 || hs.count != l->size) {
-		rd_hex(l->sha, RD_HASH_LEN, hex);
-		rd_err_set(err, RD_ECORRUPT,
-		    "content %s is damaged: rebuilt bytes do not match its SHA-256",
-		    hex);
+		not_its_bytes(l, err);
 		goto out;
 	}
 	ret = 0;
 out:
-	if (ret == -1 && err->code != RD_ENOMEM && err->code != RD_EIO &&
-	    strncmp(err->msg, "content ", 8) != 0) {
-		/* a failing patch or decoder means damaged data: say whose */
-		char why[sizeof(err->msg)];
-
-		memcpy(why, err->msg, sizeof(why));
-		rd_hex(l->sha, RD_HASH_LEN, hex);
-		rd_err_set(err, RD_ECORRUPT, "content %s: %s", hex, why);
-	}
+	if (ret == -1)
+		blame(l, err);
 	rdi_rsjob_free(ps.job);
 	rdi_sha256_release(&hs.h);
 	return ret;
@@ -220,27 +382,50 @@ int
 rdi_chain_read(struct rdi_packcache *pc, const struct rdi_chain *ch, int tmpfd,
     rdi_sink_fn sink, void *arg, struct rd_err *err)
 {
+	struct bstream *bs = NULL;
+	struct rd_err berr = RD_ERR_INIT;
 	struct fdsink fs;
 	int i, basis = -1, out = -1, ret = -1;
 
-	/* patch up from the full base through temp files */
-	for (i = ch->n - 1; i > 0; i--) {
-		out = rdi_tmpfile(tmpfd, err);
-		if (out == -1)
+	if (ch->n > 1 &&
+	    bstream_open(pc, &ch->link[ch->n - 1], tmpfd, &bs, err) == -1)
+		return -1;
+	/* patch up from the streamed base, through temp files */
+	for (i = ch->n - 2; i >= 0; i--) {
+		if (i > 0) {
+			out = rdi_tmpfile(tmpfd, err);
+			if (out == -1)
+				goto done;
+			fs.fd = out;
+		}
+		if (build_link(pc, &ch->link[i], basis, bs,
+		        i > 0 ? fdsink_write : sink, i > 0 ? (void *)&fs : arg,
+		        err) == -1) {
+			/*
+			 * Bytes that do not match may come from a damaged
+			 * base that decoded without complaint: check it, and
+			 * name it if so.
+			 */
+			if (bs != NULL && bs->spill == -1 &&
+			    err->code == RD_ECORRUPT &&
+			    bstream_whole(bs, -1, &berr) == -1 &&
+			    berr.code == RD_ECORRUPT)
+				*err = berr;
 			goto done;
-		fs.fd = out;
-		if (build_link(pc, &ch->link[i], basis, fdsink_write, &fs,
-		        err) == -1)
-			goto done;
+		}
+		bstream_free(bs);
+		bs = NULL;
 		if (basis != -1)
 			close(basis);
 		basis = out;
 		out = -1;
 	}
-	if (build_link(pc, &ch->link[0], basis, sink, arg, err) == -1)
+	if (ch->n == 1 &&
+	    build_link(pc, &ch->link[0], -1, NULL, sink, arg, err) == -1)
 		goto done;
 	ret = 0;
 done:
+	bstream_free(bs);
 	if (out != -1)
 		close(out);
 	if (basis != -1)
@@ -280,7 +465,7 @@ rdi_content_patch(struct rd_store *st, sqlite3 *db, struct rdi_packcache *pc,
 	if (ch.link[0].kind != RDI_OBJ_DELTA || ch.n < 2 ||
 	    memcmp(ch.link[1].sha, base, RD_HASH_LEN) != 0)
 		return 0;
-	if (build_link(pc, &ch.link[0], basis, sink, arg, err) == -1)
+	if (build_link(pc, &ch.link[0], basis, NULL, sink, arg, err) == -1)
 		return -1;
 	return 1;
 }

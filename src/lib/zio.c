@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -374,6 +375,72 @@ rdi_zdec_write(struct rdi_zdec *z, const void *buf, size_t len,
 			if (sink(arg, z->out, o.pos, err) == -1)
 				return -1;
 		}
+		return 0;
+	}
+#else
+	return rd_err_set(err, RD_EINTERNAL, "bad codec");
+#endif
+}
+
+int
+rdi_zdec_pull(struct rdi_zdec *z, const unsigned char **in, size_t *inlen,
+    unsigned char *out, size_t cap, size_t *produced, struct rd_err *err)
+{
+	size_t n;
+	int rc;
+
+	*produced = 0;
+	if (z->codec == RD_CODEC_RAW) {
+		n = *inlen < cap ? *inlen : cap;
+		if (n > 0)
+			memcpy(out, *in, n);
+		*in += n;
+		*inlen -= n;
+		*produced = n;
+		return 0;
+	}
+	if (z->codec == RD_CODEC_ZLIB) {
+		if (z->ended)
+			return *inlen > 0
+			    ? rd_err_set(err, RD_ECORRUPT,
+			          "compressed data has trailing bytes")
+			    : 0;
+		z->zs.next_in = (Bytef *)(uintptr_t)*in;
+		z->zs.avail_in = *inlen > UINT_MAX ? UINT_MAX : (uInt)*inlen;
+		z->zs.next_out = out;
+		z->zs.avail_out = cap > UINT_MAX ? UINT_MAX : (uInt)cap;
+		n = z->zs.avail_in;
+		rc = inflate(&z->zs, Z_NO_FLUSH);
+		if (rc == Z_STREAM_END)
+			z->ended = 1;
+		else if (rc == Z_MEM_ERROR)
+			return rd_err_set(err, RD_ENOMEM, "out of memory");
+		else if (rc != Z_OK && rc != Z_BUF_ERROR)
+			return rd_err_set(err, RD_ECORRUPT,
+			    "compressed data is damaged (zlib: %s)",
+			    z->zs.msg != NULL ? z->zs.msg : "error");
+		*in += n - z->zs.avail_in;
+		*inlen -= n - z->zs.avail_in;
+		*produced = (size_t)(z->zs.next_out - out);
+		return 0;
+	}
+#ifdef HAVE_ZSTD
+	{
+		ZSTD_inBuffer ib = { *in, *inlen, 0 };
+		ZSTD_outBuffer ob = { out, cap, 0 };
+		size_t zr;
+
+		zr = ZSTD_decompressStream(z->zd, &ob, &ib);
+		if (ZSTD_isError(zr))
+			return rd_err_set(err, RD_ECORRUPT,
+			    "compressed data is damaged (zstd: %s)",
+			    ZSTD_getErrorName(zr));
+		/* a call that moved nothing keeps the last hint */
+		if (ib.pos > 0 || ob.pos > 0)
+			z->zhint = zr;
+		*in += ib.pos;
+		*inlen -= ib.pos;
+		*produced = ob.pos;
 		return 0;
 	}
 #else

@@ -1411,8 +1411,9 @@ START_TEST(test_verify_delta_base)
 	struct damage d;
 	unsigned char *big;
 	size_t len = 2 * MIB;
-	char h1[65], h2[65], pack[33];
+	char h1[65], h2[65], pack[33], want[512];
 	long long off, clen;
+	int i;
 
 	big = malloc(len);
 	ck_assert_ptr_nonnull(big);
@@ -1438,12 +1439,102 @@ START_TEST(test_verify_delta_base)
 		ck_assert_str_eq(d.uses[0], "'big.bin' in snapshot 1");
 		ck_assert_str_eq(d.sha[1], h2);
 		ck_assert_str_eq(d.uses[1], "'big.bin' in snapshot 2");
+		i = 1;
 	} else {
 		ck_assert_str_eq(d.uses[0], "'big.bin' in snapshot 2");
 		ck_assert_str_eq(d.sha[1], h1);
 		ck_assert_str_eq(d.uses[1], "'big.bin' in snapshot 1");
+		i = 0;
 	}
+	/* the delta's line names its base, whose payload fails its CRC */
+	snprintf(want, sizeof(want),
+	    "content %s: its delta base is damaged: content %s: pack '%s'"
+	    " offset %lld: payload checksum mismatch",
+	    h2, h1, pack, off);
+	ck_assert_str_eq(d.what[i], want);
 	free(big);
+}
+END_TEST
+
+/*
+ * The base of a delta is streamed into the patch.  Halves swapped: the
+ * second copy reads behind the first, so the base goes to a temp file
+ * once, and both versions still restore and verify.
+ */
+START_TEST(test_delta_base_spill)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_verify_result res;
+	struct damage d;
+	unsigned char *v1, *v2;
+	size_t len = 4 * MIB, half = 2 * MIB;
+
+	v1 = malloc(len);
+	v2 = malloc(len);
+	ck_assert_ptr_nonnull(v1);
+	ck_assert_ptr_nonnull(v2);
+	unit_fill_text(v1, len, 11);
+	put("src/big.bin", v1, len, 0644);
+	snap(0, NULL);
+	memcpy(v2, v1 + half, half);
+	memcpy(v2 + half, v1, half);
+	put("src/big.bin", v2, len, 0644);
+	snap(0, NULL);
+	ck_assert_int_eq(big_col("kind", 2), RDI_OBJ_DELTA);
+	ck_assert_int_eq(big_col("depth", 2), 1);
+	ck_assert_int_lt(big_col("len", 2), 8192);
+	check_big(2, v2, len);
+	check_big(1, v1, len);
+	ck_assert_int_eq(verify(1, &d, &res, &err), 0);
+	ck_assert_int_eq(res.damaged, 0);
+	ck_assert_int_eq(res.bytes_checked, 2 * len);
+	free(v1);
+	free(v2);
+}
+END_TEST
+
+/*
+ * Damage in a part of the base that a delta does not copy leaves that
+ * version whole: its own SHA-256 proves it.  The base itself is lost.
+ */
+START_TEST(test_delta_base_part)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_restore_opts ro = RD_RESTORE_OPTS_INIT;
+	const char *const paths[] = { "big.bin" };
+	unsigned char *v1;
+	size_t len = 4 * MIB, half = 2 * MIB;
+	char h1[65], want[512], pack[33];
+	long long off, clen;
+
+	v1 = malloc(len);
+	ck_assert_ptr_nonnull(v1);
+	unit_fill_text(v1, len, 12);
+	sha_hex(v1, len, h1);
+	put("src/big.bin", v1, len, 0644);
+	snap(0, NULL);
+	/* a prefix: copies of the first half only */
+	put("src/big.bin", v1, half, 0644);
+	snap(0, NULL);
+	ck_assert_int_eq(big_col("kind", 2), RDI_OBJ_DELTA);
+	ck_assert_int_eq(big_col("depth", 2), 1);
+	/* the end of the base's compressed payload */
+	locate(h1, pack, &off, &clen);
+	ck_assert_int_lt(clen, (long long)len / 2);
+	unit_flip(unit_path("store/packs/%s.pack", pack),
+	    (off_t)(off + RDI_OBJ_HDR + clen - 10));
+	check_big(2, v1, half);
+	ck_assert_int_eq(unit_rm_rf(unit_path("out")), 0);
+	ck_assert_int_eq(rd_restore(st, 1, unit_path("out"), paths, 1, &ro,
+	                     NULL, &err),
+	    -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	snprintf(want, sizeof(want),
+	    "content %s: pack '%s' offset %lld: payload checksum mismatch", h1,
+	    pack, off);
+	ck_assert_str_eq(err.msg, want);
+	ck_assert(!unit_exists(unit_path("out/big.bin")));
+	free(v1);
 }
 END_TEST
 
@@ -1960,6 +2051,8 @@ snap_suite(void)
 	tcase_add_test(tc, test_restore_damaged);
 	tcase_add_test(tc, test_verify_one_snapshot);
 	tcase_add_test(tc, test_verify_delta_base);
+	tcase_add_test(tc, test_delta_base_spill);
+	tcase_add_test(tc, test_delta_base_part);
 	tcase_add_test(tc, test_verify_missing_pack);
 	tcase_add_test(tc, test_verify_truncated_pack);
 	tcase_add_test(tc, test_verify_catalog);
