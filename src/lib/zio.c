@@ -287,6 +287,22 @@ rdi_zdec_new(int codec, struct rdi_zdec **out, struct rd_err *err)
 	return 0;
 }
 
+/* One inflate() over the buffers set in z->zs; "*rc" is its result. */
+static int
+inflate_step(struct rdi_zdec *z, int *rc, struct rd_err *err)
+{
+	*rc = inflate(&z->zs, Z_NO_FLUSH);
+	if (*rc == Z_STREAM_END)
+		z->ended = 1;
+	else if (*rc == Z_MEM_ERROR)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	else if (*rc != Z_OK && *rc != Z_BUF_ERROR)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "compressed data is damaged (zlib: %s)",
+		    z->zs.msg != NULL ? z->zs.msg : "error");
+	return 0;
+}
+
 static int
 inflate_run(struct rdi_zdec *z, const void *buf, size_t len, rdi_sink_fn sink,
     void *arg, struct rd_err *err)
@@ -302,15 +318,8 @@ inflate_run(struct rdi_zdec *z, const void *buf, size_t len, rdi_sink_fn sink,
 			    "compressed data has trailing bytes");
 		z->zs.next_out = z->out;
 		z->zs.avail_out = ZOUT;
-		rc = inflate(&z->zs, Z_NO_FLUSH);
-		if (rc == Z_STREAM_END)
-			z->ended = 1;
-		else if (rc == Z_MEM_ERROR)
-			return rd_err_set(err, RD_ENOMEM, "out of memory");
-		else if (rc != Z_OK && rc != Z_BUF_ERROR)
-			return rd_err_set(err, RD_ECORRUPT,
-			    "compressed data is damaged (zlib: %s)",
-			    z->zs.msg != NULL ? z->zs.msg : "error");
+		if (inflate_step(z, &rc, err) == -1)
+			return -1;
 		have = ZOUT - z->zs.avail_out;
 		if (have > 0 && sink(arg, z->out, have, err) == -1)
 			return -1;
@@ -410,15 +419,8 @@ rdi_zdec_pull(struct rdi_zdec *z, const unsigned char **in, size_t *inlen,
 		z->zs.next_out = out;
 		z->zs.avail_out = cap > UINT_MAX ? UINT_MAX : (uInt)cap;
 		n = z->zs.avail_in;
-		rc = inflate(&z->zs, Z_NO_FLUSH);
-		if (rc == Z_STREAM_END)
-			z->ended = 1;
-		else if (rc == Z_MEM_ERROR)
-			return rd_err_set(err, RD_ENOMEM, "out of memory");
-		else if (rc != Z_OK && rc != Z_BUF_ERROR)
-			return rd_err_set(err, RD_ECORRUPT,
-			    "compressed data is damaged (zlib: %s)",
-			    z->zs.msg != NULL ? z->zs.msg : "error");
+		if (inflate_step(z, &rc, err) == -1)
+			return -1;
 		*in += n - z->zs.avail_in;
 		*inlen -= n - z->zs.avail_in;
 		*produced = (size_t)(z->zs.next_out - out);

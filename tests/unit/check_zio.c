@@ -324,6 +324,90 @@ START_TEST(test_zlib_skip_check)
 }
 END_TEST
 
+/*
+ * rdi_zdec_pull: output in pieces as small as one byte, from input in
+ * pieces; a cut stream is caught by rdi_zdec_finish().
+ */
+START_TEST(test_pull)
+{
+	static const size_t caps[] = { 1, 7, 4096, 1 << 20 };
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_buf c = { NULL, 0, 0 };
+	struct rdi_zdec *z = NULL;
+	const unsigned char *in;
+	unsigned char *data, *out, *got;
+	size_t k, i, inlen, n, total, feed, fed;
+	int codec;
+
+	got = malloc(100000 + 1);
+	out = malloc(1 << 20);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_ptr_nonnull(out);
+	for (k = 0; k < 3; k++) {
+		codec = k == 0 ? RD_CODEC_RAW
+		    : k == 1   ? RD_CODEC_ZLIB
+		               : RD_CODEC_ZSTD;
+		if (!have(codec))
+			continue;
+		if (codec == RD_CODEC_RAW) {
+			data = malloc(100000);
+			ck_assert_ptr_nonnull(data);
+			unit_fill_text(data, 100000, 7);
+			c.len = 0;
+			ck_assert_int_eq(rdi_buf_append(&c, data, 100000, &err),
+			    0);
+		} else {
+			c.len = 0;
+			sample(codec, &c, &data);
+		}
+		for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+			ck_assert_int_eq(rdi_zdec_new(codec, &z, &err), 0);
+			total = 0;
+			/* input in pieces of 1000 bytes */
+			for (fed = 0; fed < c.len; fed += feed) {
+				feed = c.len - fed < 1000 ? c.len - fed : 1000;
+				in = c.data + fed;
+				inlen = feed;
+				do {
+					ck_assert_int_eq(rdi_zdec_pull(z, &in,
+					                     &inlen, out,
+					                     caps[i], &n, &err),
+					    0);
+					ck_assert_uint_le(n, caps[i]);
+					ck_assert_uint_le(total + n, 100000);
+					memcpy(got + total, out, n);
+					total += n;
+				} while (inlen > 0 || n == caps[i]);
+			}
+			ck_assert_int_eq(rdi_zdec_finish(z, NULL, NULL, &err),
+			    0);
+			unit_assert_bytes(got, total, data, 100000);
+			rdi_zdec_free(z);
+		}
+		if (codec != RD_CODEC_RAW) {
+			/* cut: all of it pulled, then finish says so */
+			ck_assert_int_eq(rdi_zdec_new(codec, &z, &err), 0);
+			in = c.data;
+			inlen = c.len - 4;
+			do
+				ck_assert_int_eq(rdi_zdec_pull(z, &in, &inlen,
+				                     out, 1 << 20, &n, &err),
+				    0);
+			while (inlen > 0 || n > 0);
+			ck_assert_int_eq(rdi_zdec_finish(z, NULL, NULL, &err),
+			    -1);
+			ck_assert_str_eq(err.msg,
+			    "compressed data is truncated");
+			rdi_zdec_free(z);
+		}
+		free(data);
+	}
+	free(got);
+	free(out);
+	rdi_buf_release(&c);
+}
+END_TEST
+
 START_TEST(test_zstd_flipped)
 {
 	struct rd_err err = RD_ERR_INIT;
@@ -544,6 +628,7 @@ zio_suite(void)
 	    (int)(sizeof(cuts) / sizeof(cuts[0])));
 	tcase_add_test(tc, test_zlib_flipped);
 	tcase_add_test(tc, test_zlib_skip_check);
+	tcase_add_test(tc, test_pull);
 	tcase_add_test(tc, test_zstd_flipped);
 	tcase_add_test(tc, test_trailing);
 	tcase_add_test(tc, test_zstd_trailing);
