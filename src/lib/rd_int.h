@@ -136,6 +136,13 @@ int rdi_zenc_finish(struct rdi_zenc *z, rdi_sink_fn sink, void *arg,
     struct rd_err *err);
 /* Make a finished compressor ready for a new stream. */
 int rdi_zenc_reset(struct rdi_zenc *z, struct rd_err *err);
+/*
+ * Start a new stream that zlib compresses in 1 MiB blocks on two threads
+ * (this one and a helper the compressor keeps): one zlib stream still,
+ * a little larger.  Returns 1, or 0 for another codec, which is left as
+ * it was; the next rdi_zenc_reset() goes back to one thread.
+ */
+int rdi_zenc_split(struct rdi_zenc *z, struct rd_err *err);
 void rdi_zenc_free(struct rdi_zenc *z);
 
 /* New decompressor for "codec" (raw passes bytes through). */

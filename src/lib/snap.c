@@ -32,6 +32,7 @@
 
 #define SMALL_MAX (1024 * 1024) /* read whole, store full */
 #define CHUNK     (256 * 1024)
+#define SPLIT_MIN (8 * 1024 * 1024) /* zlib on two threads from here */
 #define QUEUE_CAP 256
 #define ATTEMPTS  3
 
@@ -114,6 +115,7 @@ struct ctx {
 	int rootfd;
 	int64_t snap_id;
 	int chain_max;
+	int split; /* zlib: compress a large file on two threads */
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv_job, cv_main;
@@ -474,7 +476,15 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 			compress = (size_t)n < 4096 ||
 			    w->cbuf.len < (size_t)n - (size_t)n / 16 ||
 			    w->cbuf.len == 0;
-			if (compress) {
+			if (compress && c->split &&
+			    before->st_size >= SPLIT_MIN) {
+				/* what was judged is compressed again, split */
+				w->pw.hdr.codec = c->st->info.codec;
+				if (rdi_zenc_split(w->zenc, err) == -1 ||
+				    rdi_zenc_write(w->zenc, w->buf, (size_t)n,
+				        rdi_packw_sink, &w->pw, err) == -1)
+					goto out;
+			} else if (compress) {
 				w->pw.hdr.codec = c->st->info.codec;
 				if (rdi_packw_sink(&w->pw, w->cbuf.data,
 				        w->cbuf.len, err) == -1)
@@ -1854,6 +1864,12 @@ rd_snap_create(struct rd_store *st, const char *source,
 		goto out;
 
 	nw = opts->threads > 0 ? opts->threads : rd_ncpu();
+	/*
+	 * zlib is the slow codec: with more than one thread, a large file
+	 * is compressed on two, so that the last big file does not run
+	 * alone on one core while the others are idle.
+	 */
+	c.split = nw > 1 && st->info.codec == RD_CODEC_ZLIB;
 	w = calloc((size_t)nw, sizeof(*w));
 	if (w == NULL) {
 		rd_err_set(err, RD_ENOMEM, "out of memory");

@@ -7,6 +7,8 @@
 #include "config.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +23,8 @@
 #define ZLIB_LEVEL 1
 #define ZSTD_LEVEL 3
 
+struct zsplit;
+
 struct rdi_zenc {
 	int codec;
 	z_stream zs;
@@ -28,6 +32,8 @@ struct rdi_zenc {
 #ifdef HAVE_ZSTD
 	ZSTD_CCtx *zc;
 #endif
+	struct zsplit *sp; /* zlib in blocks on two threads, once used */
+	int split;         /* this stream is split */
 	unsigned char out[ZOUT];
 };
 
@@ -181,6 +187,314 @@ zstd_run(struct rdi_zenc *z, const void *buf, size_t len,
 }
 #endif
 
+/* ------------------------------------------------------------------ */
+/*
+ * A zlib stream compressed in blocks on two threads: each block of
+ * SPLIT_BLOCK input bytes is raw deflate primed with the 32 KiB before it
+ * and ended with a sync flush, so the blocks line up into one deflate
+ * stream; an empty final block and the Adler-32 of the whole end it.
+ * Any inflate reads it as one zlib stream.  The helper thread compresses
+ * one block while the caller fills and compresses the next; the output
+ * goes to the sink in order, from the calling thread only.
+ */
+#define SPLIT_BLOCK (1024 * 1024)
+#define SPLIT_DICT  32768
+
+struct zblock {
+	unsigned char *in;
+	size_t inlen;
+	unsigned char dict[SPLIT_DICT];
+	size_t dictlen;
+	unsigned char *out;
+	size_t outlen;
+	uLong adler;
+	int failed;
+};
+
+struct zsplit {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int quit;
+	struct zblock *job; /* for the helper, NULL when it is idle */
+	z_stream hz, cz;    /* helper's and caller's raw deflate */
+	struct zblock b[2];
+	int cur;     /* block being filled */
+	int pending; /* the other block is with the helper */
+	int started; /* header written */
+	size_t outcap;
+	unsigned char tail[SPLIT_DICT]; /* the last input before b[cur] */
+	size_t taillen;
+	uLong adler;
+};
+
+static void
+zblock_deflate(z_stream *zs, struct zblock *b, size_t outcap)
+{
+	b->failed = 1;
+	b->outlen = 0;
+	b->adler = adler32(1L, b->in, (uInt)b->inlen);
+	if (b->inlen == 0) {
+		b->failed = 0;
+		return;
+	}
+	if (deflateReset(zs) != Z_OK ||
+	    (b->dictlen > 0 &&
+	        deflateSetDictionary(zs, b->dict, (uInt)b->dictlen) != Z_OK))
+		return;
+	zs->next_in = b->in;
+	zs->avail_in = (uInt)b->inlen;
+	zs->next_out = b->out;
+	zs->avail_out = (uInt)outcap;
+	if (deflate(zs, Z_SYNC_FLUSH) != Z_OK || zs->avail_in != 0 ||
+	    zs->avail_out == 0)
+		return;
+	b->outlen = outcap - zs->avail_out;
+	b->failed = 0;
+}
+
+static void *
+zsplit_main(void *arg)
+{
+	struct zsplit *sp = arg;
+	struct zblock *b;
+
+	pthread_mutex_lock(&sp->mu);
+	for (;;) {
+		while (sp->job == NULL && !sp->quit)
+			pthread_cond_wait(&sp->cv, &sp->mu);
+		if (sp->job == NULL)
+			break;
+		b = sp->job;
+		pthread_mutex_unlock(&sp->mu);
+		zblock_deflate(&sp->hz, b, sp->outcap);
+		pthread_mutex_lock(&sp->mu);
+		sp->job = NULL;
+		pthread_cond_broadcast(&sp->cv);
+	}
+	pthread_mutex_unlock(&sp->mu);
+	return NULL;
+}
+
+/* Wait until the helper has no block. */
+static void
+zsplit_wait(struct zsplit *sp)
+{
+	pthread_mutex_lock(&sp->mu);
+	while (sp->job != NULL)
+		pthread_cond_wait(&sp->cv, &sp->mu);
+	pthread_mutex_unlock(&sp->mu);
+}
+
+static void
+zsplit_free(struct zsplit *sp)
+{
+	int i;
+
+	if (sp == NULL)
+		return;
+	pthread_mutex_lock(&sp->mu);
+	sp->quit = 1;
+	pthread_cond_broadcast(&sp->cv);
+	pthread_mutex_unlock(&sp->mu);
+	pthread_join(sp->thread, NULL);
+	pthread_cond_destroy(&sp->cv);
+	pthread_mutex_destroy(&sp->mu);
+	deflateEnd(&sp->hz);
+	deflateEnd(&sp->cz);
+	for (i = 0; i < 2; i++) {
+		free(sp->b[i].in);
+		free(sp->b[i].out);
+	}
+	free(sp);
+}
+
+static int
+zsplit_new(struct zsplit **out, struct rd_err *err)
+{
+	struct zsplit *sp = calloc(1, sizeof(*sp));
+	int i, hz = 0, cz = 0, mu = 0, cv = 0;
+
+	if (sp == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	if (deflateInit2(&sp->hz, ZLIB_LEVEL, Z_DEFLATED, -15, 8,
+	        Z_DEFAULT_STRATEGY) != Z_OK)
+		goto fail;
+	hz = 1;
+	if (deflateInit2(&sp->cz, ZLIB_LEVEL, Z_DEFLATED, -15, 8,
+	        Z_DEFAULT_STRATEGY) != Z_OK)
+		goto fail;
+	cz = 1;
+	/* the bound of a finished stream, plus the sync flush's marker */
+	sp->outcap = deflateBound(&sp->cz, SPLIT_BLOCK) + 64;
+	for (i = 0; i < 2; i++) {
+		sp->b[i].in = malloc(SPLIT_BLOCK);
+		sp->b[i].out = malloc(sp->outcap);
+		if (sp->b[i].in == NULL || sp->b[i].out == NULL)
+			goto fail;
+	}
+	if (pthread_mutex_init(&sp->mu, NULL) != 0)
+		goto fail;
+	mu = 1;
+	if (pthread_cond_init(&sp->cv, NULL) != 0)
+		goto fail;
+	cv = 1;
+	if (pthread_create(&sp->thread, NULL, zsplit_main, sp) != 0)
+		goto fail;
+	*out = sp;
+	return 0;
+fail:
+	if (cv)
+		pthread_cond_destroy(&sp->cv);
+	if (mu)
+		pthread_mutex_destroy(&sp->mu);
+	if (hz)
+		deflateEnd(&sp->hz);
+	if (cz)
+		deflateEnd(&sp->cz);
+	for (i = 0; i < 2; i++) {
+		free(sp->b[i].in);
+		free(sp->b[i].out);
+	}
+	free(sp);
+	return rd_err_set(err, RD_ENOMEM, "cannot start zlib compressor");
+}
+
+static void
+zsplit_start(struct zsplit *sp)
+{
+	sp->cur = 0;
+	sp->pending = 0;
+	sp->started = 0;
+	sp->taillen = 0;
+	sp->adler = 1L;
+	sp->b[0].inlen = 0;
+	sp->b[1].inlen = 0;
+}
+
+/* Block "b" (compressed) into the sink, after the header on the first. */
+static int
+zsplit_emit(struct zsplit *sp, struct zblock *b, rdi_sink_fn sink, void *arg,
+    struct rd_err *err)
+{
+	/* CMF 0x78: deflate, 32 KiB window; FLG 0x01: fastest level */
+	static const unsigned char head[2] = { 0x78, 0x01 };
+
+	if (b->failed)
+		return rd_err_set(err, RD_EINTERNAL, "zlib compression failed");
+	if (!sp->started) {
+		if (sink(arg, head, sizeof(head), err) == -1)
+			return -1;
+		sp->started = 1;
+	}
+	sp->adler = adler32_combine(sp->adler, b->adler, (z_off_t)b->inlen);
+	return b->outlen > 0 ? sink(arg, b->out, b->outlen, err) : 0;
+}
+
+/*
+ * The block being filled is complete (or the last one): compress it.
+ * With a block at the helper, the caller compresses this one, then both
+ * go out in order; otherwise the helper takes it.  "last" waits for all.
+ */
+static int
+zsplit_block(struct zsplit *sp, int last, rdi_sink_fn sink, void *arg,
+    struct rd_err *err)
+{
+	struct zblock *b = &sp->b[sp->cur], *other = &sp->b[!sp->cur];
+	size_t keep;
+
+	memcpy(b->dict, sp->tail, sp->taillen);
+	b->dictlen = sp->taillen;
+	/* the next block's dictionary: the last 32 KiB so far */
+	if (b->inlen >= SPLIT_DICT) {
+		memcpy(sp->tail, b->in + b->inlen - SPLIT_DICT, SPLIT_DICT);
+		sp->taillen = SPLIT_DICT;
+	} else {
+		keep = sp->taillen < SPLIT_DICT - b->inlen
+		    ? sp->taillen
+		    : SPLIT_DICT - b->inlen;
+		memmove(sp->tail, sp->tail + sp->taillen - keep, keep);
+		memcpy(sp->tail + keep, b->in, b->inlen);
+		sp->taillen = keep + b->inlen;
+	}
+	if (!sp->pending && !last) {
+		pthread_mutex_lock(&sp->mu);
+		sp->job = b;
+		pthread_cond_broadcast(&sp->cv);
+		pthread_mutex_unlock(&sp->mu);
+		sp->pending = 1;
+		sp->cur = !sp->cur;
+		sp->b[sp->cur].inlen = 0;
+		return 0;
+	}
+	zblock_deflate(&sp->cz, b, sp->outcap);
+	if (sp->pending) {
+		zsplit_wait(sp);
+		sp->pending = 0;
+		if (zsplit_emit(sp, other, sink, arg, err) == -1)
+			return -1;
+	}
+	if (zsplit_emit(sp, b, sink, arg, err) == -1)
+		return -1;
+	sp->cur = !sp->cur;
+	sp->b[sp->cur].inlen = 0;
+	return 0;
+}
+
+static int
+zsplit_write(struct zsplit *sp, const unsigned char *p, size_t len,
+    rdi_sink_fn sink, void *arg, struct rd_err *err)
+{
+	struct zblock *b;
+	size_t n;
+
+	while (len > 0) {
+		b = &sp->b[sp->cur];
+		n = SPLIT_BLOCK - b->inlen < len ? SPLIT_BLOCK - b->inlen : len;
+		memcpy(b->in + b->inlen, p, n);
+		b->inlen += n;
+		p += n;
+		len -= n;
+		if (b->inlen == SPLIT_BLOCK &&
+		    zsplit_block(sp, 0, sink, arg, err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+zsplit_finish(struct zsplit *sp, rdi_sink_fn sink, void *arg,
+    struct rd_err *err)
+{
+	/* an empty final block with fixed codes */
+	static const unsigned char end[2] = { 0x03, 0x00 };
+	unsigned char trailer[4];
+
+	if (zsplit_block(sp, 1, sink, arg, err) == -1)
+		return -1;
+	trailer[0] = (unsigned char)(sp->adler >> 24);
+	trailer[1] = (unsigned char)(sp->adler >> 16);
+	trailer[2] = (unsigned char)(sp->adler >> 8);
+	trailer[3] = (unsigned char)sp->adler;
+	if (sink(arg, end, sizeof(end), err) == -1 ||
+	    sink(arg, trailer, sizeof(trailer), err) == -1)
+		return -1;
+	return 0;
+}
+
+int
+rdi_zenc_split(struct rdi_zenc *z, struct rd_err *err)
+{
+	if (z->codec != RD_CODEC_ZLIB)
+		return 0;
+	if (z->sp == NULL && zsplit_new(&z->sp, err) == -1)
+		return -1;
+	zsplit_wait(z->sp);
+	zsplit_start(z->sp);
+	z->split = 1;
+	return 1;
+}
+
 int
 rdi_zenc_write(struct rdi_zenc *z, const void *buf, size_t len,
     rdi_sink_fn sink, void *arg, struct rd_err *err)
@@ -188,6 +502,8 @@ rdi_zenc_write(struct rdi_zenc *z, const void *buf, size_t len,
 	const unsigned char *p = buf;
 	size_t n;
 
+	if (z->split)
+		return zsplit_write(z->sp, p, len, sink, arg, err);
 	if (z->codec == RD_CODEC_ZLIB) {
 		/* avail_in is a uInt: feed very large buffers in pieces */
 		while (len > 0) {
@@ -211,6 +527,8 @@ int
 rdi_zenc_finish(struct rdi_zenc *z, rdi_sink_fn sink, void *arg,
     struct rd_err *err)
 {
+	if (z->split)
+		return zsplit_finish(z->sp, sink, arg, err);
 	if (z->codec == RD_CODEC_ZLIB)
 		return deflate_run(z, NULL, 0, Z_FINISH, sink, arg, err);
 #ifdef HAVE_ZSTD
@@ -223,6 +541,11 @@ rdi_zenc_finish(struct rdi_zenc *z, rdi_sink_fn sink, void *arg,
 int
 rdi_zenc_reset(struct rdi_zenc *z, struct rd_err *err)
 {
+	if (z->split) {
+		/* a stream that failed may have left a block at the helper */
+		zsplit_wait(z->sp);
+		z->split = 0;
+	}
 	if (z->codec == RD_CODEC_ZLIB) {
 		if (deflateReset(&z->zs) != Z_OK)
 			return rd_err_set(err, RD_EINTERNAL,
@@ -247,6 +570,7 @@ rdi_zenc_free(struct rdi_zenc *z)
 #ifdef HAVE_ZSTD
 	ZSTD_freeCCtx(z->zc);
 #endif
+	zsplit_free(z->sp);
 	free(z);
 }
 

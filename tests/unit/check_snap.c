@@ -1457,6 +1457,59 @@ START_TEST(test_verify_delta_base)
 END_TEST
 
 /*
+ * A large file in a zlib store is compressed on two threads: its stored
+ * payload is one zlib stream that a checking inflate (Adler-32 and all)
+ * reads back exactly, and it restores and verifies.
+ */
+START_TEST(test_big_split)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_verify_result res;
+	struct damage d;
+	struct rdi_buf out = { NULL, 0, 0 };
+	struct rdi_zdec *z = NULL;
+	unsigned char *v1, *payload;
+	size_t len = 12 * MIB + 4321, plen;
+	char h1[65], pack[33];
+	long long off, clen;
+	int fd;
+
+	v1 = malloc(len);
+	ck_assert_ptr_nonnull(v1);
+	unit_fill_text(v1, len, 13);
+	sha_hex(v1, len, h1);
+	put("src/big.bin", v1, len, 0644);
+	snap(0, NULL);
+	ck_assert_int_eq(big_col("codec", 1), RD_CODEC_ZLIB);
+	ck_assert_int_lt(big_col("len", 1), (long long)len / 2);
+	locate(h1, pack, &off, &clen);
+	plen = (size_t)clen;
+	payload = malloc(plen);
+	ck_assert_ptr_nonnull(payload);
+	fd = open(unit_path("store/packs/%s.pack", pack), O_RDONLY);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(pread(fd, payload, plen, (off_t)off + RDI_OBJ_HDR),
+	    (ssize_t)plen);
+	close(fd);
+	/* the split stream's end: an empty final block, then the Adler-32 */
+	ck_assert_int_eq(payload[plen - 6], 0x03);
+	ck_assert_int_eq(payload[plen - 5], 0x00);
+	ck_assert_int_eq(rdi_zdec_new(RD_CODEC_ZLIB, &z, &err), 0);
+	unit_ok(rdi_zdec_write(z, payload, plen, rdi_buf_sink, &out, &err),
+	    err);
+	unit_ok(rdi_zdec_finish(z, rdi_buf_sink, &out, &err), err);
+	unit_assert_bytes(out.data, out.len, v1, len);
+	rdi_zdec_free(z);
+	check_big(1, v1, len);
+	ck_assert_int_eq(verify(1, &d, &res, &err), 0);
+	ck_assert_int_eq(res.damaged, 0);
+	free(payload);
+	free(v1);
+	rdi_buf_release(&out);
+}
+END_TEST
+
+/*
  * The base of a delta is streamed into the patch.  Halves swapped: the
  * second copy reads behind the first, so the base goes to a temp file
  * once, and both versions still restore and verify.
@@ -2051,6 +2104,7 @@ snap_suite(void)
 	tcase_add_test(tc, test_restore_damaged);
 	tcase_add_test(tc, test_verify_one_snapshot);
 	tcase_add_test(tc, test_verify_delta_base);
+	tcase_add_test(tc, test_big_split);
 	tcase_add_test(tc, test_delta_base_spill);
 	tcase_add_test(tc, test_delta_base_part);
 	tcase_add_test(tc, test_verify_missing_pack);

@@ -408,6 +408,97 @@ START_TEST(test_pull)
 }
 END_TEST
 
+/*
+ * rdi_zenc_split: zlib in blocks on two threads is one zlib stream that a
+ * checking inflate (Adler-32 and all) reads back, for lengths around the
+ * 1 MiB block; hardly larger than the one-thread stream; the compressor
+ * goes back to one thread on reset, and splits again.
+ */
+START_TEST(test_zlib_split)
+{
+	static const size_t lens[] = { 0, 1, 1 << 20, (1 << 20) + 1,
+		(5 << 20) + 12345 };
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_buf c = { NULL, 0, 0 }, d = { NULL, 0, 0 },
+	               one = { NULL, 0, 0 };
+	struct rdi_zenc *z = NULL;
+	unsigned char *data;
+	size_t k, off, n, len, piece;
+	int round;
+
+	data = malloc(lens[4]);
+	ck_assert_ptr_nonnull(data);
+	ck_assert_int_eq(rdi_zenc_new(RD_CODEC_ZLIB, &z, &err), 0);
+	for (round = 0; round < 2; round++) {
+		/* text, then random (blocks stored, not shrunk) */
+		if (round == 0)
+			unit_fill_text(data, lens[4], 21);
+		else
+			unit_fill_random(data, lens[4], 22);
+		for (k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+			len = lens[k];
+			piece = k % 2 == 0 ? 65536 : 777777;
+			c.len = 0;
+			ck_assert_int_eq(rdi_zenc_split(z, &err), 1);
+			for (off = 0; off < len; off += n) {
+				n = len - off < piece ? len - off : piece;
+				ck_assert_int_eq(rdi_zenc_write(z, data + off,
+				                     n, rdi_buf_sink, &c, &err),
+				    0);
+			}
+			ck_assert_int_eq(rdi_zenc_finish(z, rdi_buf_sink, &c,
+			                     &err),
+			    0);
+			d.len = 0;
+			ck_assert_int_eq(zdecompress(RD_CODEC_ZLIB, c.data,
+			                     c.len, 4099, &d, &err),
+			    0);
+			unit_assert_bytes(d.data, d.len, data, len);
+			/* one thread, after a reset */
+			one.len = 0;
+			ck_assert_int_eq(rdi_zenc_reset(z, &err), 0);
+			ck_assert_int_eq(rdi_zenc_write(z, data, len,
+			                     rdi_buf_sink, &one, &err),
+			    0);
+			ck_assert_int_eq(rdi_zenc_finish(z, rdi_buf_sink, &one,
+			                     &err),
+			    0);
+			ck_assert_uint_le(c.len, one.len + one.len / 100 + 64);
+			d.len = 0;
+			ck_assert_int_eq(zdecompress(RD_CODEC_ZLIB, one.data,
+			                     one.len, 65536, &d, &err),
+			    0);
+			unit_assert_bytes(d.data, d.len, data, len);
+			ck_assert_int_eq(rdi_zenc_reset(z, &err), 0);
+		}
+	}
+	/* a stream left unfinished; reset, then free */
+	ck_assert_int_eq(rdi_zenc_split(z, &err), 1);
+	ck_assert_int_eq(rdi_zenc_write(z, data, 3 << 20, rdi_buf_sink, &c,
+	                     &err),
+	    0);
+	ck_assert_int_eq(rdi_zenc_reset(z, &err), 0);
+	rdi_zenc_free(z);
+	/* freed with a block still at the helper */
+	ck_assert_int_eq(rdi_zenc_new(RD_CODEC_ZLIB, &z, &err), 0);
+	ck_assert_int_eq(rdi_zenc_split(z, &err), 1);
+	c.len = 0;
+	ck_assert_int_eq(rdi_zenc_write(z, data, (1 << 20) + 5, rdi_buf_sink,
+	                     &c, &err),
+	    0);
+	rdi_zenc_free(z);
+	if (have(RD_CODEC_ZSTD)) {
+		ck_assert_int_eq(rdi_zenc_new(RD_CODEC_ZSTD, &z, &err), 0);
+		ck_assert_int_eq(rdi_zenc_split(z, &err), 0);
+		rdi_zenc_free(z);
+	}
+	free(data);
+	rdi_buf_release(&c);
+	rdi_buf_release(&d);
+	rdi_buf_release(&one);
+}
+END_TEST
+
 START_TEST(test_zstd_flipped)
 {
 	struct rd_err err = RD_ERR_INIT;
@@ -629,6 +720,7 @@ zio_suite(void)
 	tcase_add_test(tc, test_zlib_flipped);
 	tcase_add_test(tc, test_zlib_skip_check);
 	tcase_add_test(tc, test_pull);
+	tcase_add_test(tc, test_zlib_split);
 	tcase_add_test(tc, test_zstd_flipped);
 	tcase_add_test(tc, test_trailing);
 	tcase_add_test(tc, test_zstd_trailing);
