@@ -273,6 +273,54 @@ obj_header(int fd, const char *packname, int64_t off, const unsigned char *sha,
 	return 0;
 }
 
+/*
+ * Up to "want" payload bytes at "pos" into "buf": how many were read, or
+ * -1 (a pack that ends first is RD_ECORRUPT).
+ */
+static ssize_t
+payload_read(int fd, const char *packname, int64_t pos, unsigned char *buf,
+    size_t want, struct rd_err *err)
+{
+	ssize_t n;
+
+	do
+		n = pread(fd, buf, want, (off_t)pos);
+	while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return rd_err_sys(err, RD_EIO, "cannot read pack '%s'",
+		    packname);
+	if (n == 0)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "pack '%s' is truncated at offset %lld", packname,
+		    (long long)pos);
+	return n;
+}
+
+static int
+payload_mismatch(const char *packname, int64_t off, struct rd_err *err)
+{
+	return rd_err_set(err, RD_ECORRUPT,
+	    "pack '%s' offset %lld: payload checksum mismatch", packname,
+	    (long long)off);
+}
+
+/*
+ * A decompressor for pack objects, without the codec's own check: the
+ * payload's CRC-32 is checked as it is read.
+ */
+static int
+obj_decoder(int codec, struct rdi_zdec **out, struct rd_err *err)
+{
+	if (rdi_zdec_new(codec, out, err) == -1)
+		return -1;
+	if (rdi_zdec_skip_check(*out, err) == -1) {
+		rdi_zdec_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 /* Stream the stored payload of object "h" at "off" into "sink"; check its CRC. */
 static int
 obj_payload(int fd, const char *packname, int64_t off,
@@ -293,20 +341,9 @@ obj_payload(int fd, const char *packname, int64_t off,
 	pos = off + RDI_OBJ_HDR;
 	while (left > 0) {
 		want = left > READ_CHUNK ? READ_CHUNK : (size_t)left;
-		n = pread(fd, buf, want, (off_t)pos);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			rd_err_sys(err, RD_EIO, "cannot read pack '%s'",
-			    packname);
+		n = payload_read(fd, packname, pos, buf, want, err);
+		if (n == -1)
 			goto out;
-		}
-		if (n == 0) {
-			rd_err_set(err, RD_ECORRUPT,
-			    "pack '%s' is truncated at offset %lld", packname,
-			    (long long)pos);
-			goto out;
-		}
 		crc = (uint32_t)crc32_z(crc, buf, (size_t)n);
 		if (sink(arg, buf, (size_t)n, err) == -1)
 			goto out;
@@ -314,9 +351,7 @@ obj_payload(int fd, const char *packname, int64_t off,
 		pos += n;
 	}
 	if (crc != h->crc) {
-		rd_err_set(err, RD_ECORRUPT,
-		    "pack '%s' offset %lld: payload checksum mismatch",
-		    packname, (long long)off);
+		payload_mismatch(packname, off, err);
 		goto out;
 	}
 	ret = 0;
@@ -354,11 +389,9 @@ rdi_obj_read(int fd, const char *packname, int64_t off,
 		*hdr = h;
 	if (sink == NULL)
 		return 0;
-	if (rdi_zdec_new(h.codec, &d.z, err) == -1)
+	if (obj_decoder(h.codec, &d.z, err) == -1)
 		return -1;
-	/* obj_payload checks the payload's CRC-32 */
-	if (rdi_zdec_skip_check(d.z, err) == -1 ||
-	    obj_payload(fd, packname, off, &h, decsink_write, &d, err) == -1 ||
+	if (obj_payload(fd, packname, off, &h, decsink_write, &d, err) == -1 ||
 	    rdi_zdec_finish(d.z, sink, arg, err) == -1)
 		goto out;
 	ret = 0;
@@ -460,9 +493,7 @@ rdi_packcache_read(struct rdi_packcache *pc, const char *name, int64_t off,
 	if (fd == -1 || obj_header(fd, name, off, sha, kind, &h, err) == -1)
 		return -1;
 	if (pc->dec[h.codec] == NULL) {
-		/* obj_payload checks the payload's CRC-32 */
-		if (rdi_zdec_new(h.codec, &pc->dec[h.codec], err) == -1 ||
-		    rdi_zdec_skip_check(pc->dec[h.codec], err) == -1)
+		if (obj_decoder(h.codec, &pc->dec[h.codec], err) == -1)
 			return -1;
 	} else if (rdi_zdec_reset(pc->dec[h.codec], err) == -1) {
 		return -1;
@@ -513,8 +544,7 @@ rdi_objreader_open(struct rdi_packcache *pc, const char *name, int64_t off,
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->off = off;
 	if (obj_header(r->fd, name, off, sha, kind, &r->h, err) == -1 ||
-	    rdi_zdec_new(r->h.codec, &r->z, err) == -1 ||
-	    rdi_zdec_skip_check(r->z, err) == -1 ||
+	    obj_decoder(r->h.codec, &r->z, err) == -1 ||
 	    rdi_objreader_rewind(r, err) == -1) {
 		rdi_objreader_free(r);
 		return -1;
@@ -542,24 +572,15 @@ objreader_fill(struct rdi_objreader *r, struct rd_err *err)
 	size_t want = r->left > READ_CHUNK ? READ_CHUNK : (size_t)r->left;
 	ssize_t n;
 
-	do
-		n = pread(r->fd, r->buf, want, (off_t)pos);
-	while (n == -1 && errno == EINTR);
+	n = payload_read(r->fd, r->name, pos, r->buf, want, err);
 	if (n == -1)
-		return rd_err_sys(err, RD_EIO, "cannot read pack '%s'",
-		    r->name);
-	if (n == 0)
-		return rd_err_set(err, RD_ECORRUPT,
-		    "pack '%s' is truncated at offset %lld", r->name,
-		    (long long)pos);
+		return -1;
 	r->crc = (uint32_t)crc32_z(r->crc, r->buf, (size_t)n);
 	r->left -= n;
 	r->in = r->buf;
 	r->inlen = (size_t)n;
 	if (r->left == 0 && r->crc != r->h.crc)
-		return rd_err_set(err, RD_ECORRUPT,
-		    "pack '%s' offset %lld: payload checksum mismatch", r->name,
-		    (long long)r->off);
+		return payload_mismatch(r->name, r->off, err);
 	return 0;
 }
 
