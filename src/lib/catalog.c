@@ -17,7 +17,12 @@
 
 #include "rd_int.h"
 
-static const char schema[] =
+/*
+ * The catalog as the first landed format (1) made it.  It never changes:
+ * a new store is made by running it and then every migration, so that a
+ * new store and a migrated one are the same.
+ */
+static const char schema_v1[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)"
     " WITHOUT ROWID;"
     "CREATE TABLE packs("
@@ -132,6 +137,32 @@ static const char schema[] =
     " reason TEXT);"
     "CREATE INDEX watch_transitions_target ON watch_transitions(target, time);";
 
+/*
+ * Forward migrations: migrations[i] turns format i + 1 into format
+ * i + 2, and RD_FORMAT is the last format they reach.  A store of an
+ * older format is migrated when it is opened, in one transaction, so an
+ * interrupted migration leaves the old format.  A landed migration never
+ * changes: a later change of the catalog adds one.
+ */
+static const char *const migrations[] = {
+	/*
+	 * 1 -> 2: partial snapshots.  "partial" counts the paths that a
+	 * snapshot could not read and kept at their previous version;
+	 * snapshot_problems names them, and the files that kept changing
+	 * while they were read, with the reason.
+	 */
+	"ALTER TABLE snapshots ADD COLUMN partial INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE snapshot_problems("
+	" snapshot INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,"
+	" path BLOB NOT NULL,"
+	" problem TEXT NOT NULL CHECK (problem IN ('unreadable', 'changing')),"
+	" reason TEXT NOT NULL,"
+	" PRIMARY KEY (snapshot, path)) WITHOUT ROWID;",
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) + 1 == RD_FORMAT,
+    "RD_FORMAT is the format the last migration reaches");
+
 int
 rdi_db_err(sqlite3 *db, const char *what, struct rd_err *err)
 {
@@ -225,6 +256,7 @@ rdi_db_open(struct rd_store *st, int readonly, sqlite3 **out,
 	sqlite3_extended_result_codes(db, 1);
 	if (rdi_db_exec(db,
 	        "PRAGMA foreign_keys=ON;"
+	        "PRAGMA synchronous=FULL;"
 	        "PRAGMA cache_size=-16000;"
 	        "PRAGMA temp_store=FILE;",
 	        err) == -1) {
@@ -233,6 +265,70 @@ rdi_db_open(struct rd_store *st, int readonly, sqlite3 **out,
 	}
 	*out = db;
 	return 0;
+}
+
+/*
+ * Run the migrations from format "from" up to RD_FORMAT and record the
+ * new format, inside the caller's transaction.  Returns 0 or -1.
+ */
+static int
+migrate_steps(sqlite3 *db, int from, struct rd_err *err)
+{
+	char buf[40];
+	int v;
+
+	for (v = from; v < RD_FORMAT; v++)
+		if (rdi_db_exec(db, migrations[v - 1], err) == -1)
+			return -1;
+	snprintf(buf, sizeof(buf), "PRAGMA user_version=%d;", RD_FORMAT);
+	return rdi_db_exec(db, buf, err);
+}
+
+/* The catalog's format (PRAGMA user_version) in "*version".  Returns 0 or -1. */
+static int
+db_version(sqlite3 *db, int *version, struct rd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if (rdi_db_prepare(db, "PRAGMA user_version", &s, err) == -1)
+		return -1;
+	r = rdi_db_step(db, s, err);
+	if (r == 1)
+		*version = sqlite3_column_int(s, 0);
+	else if (r == 0)
+		*version = 0;
+	sqlite3_finalize(s);
+	return r == -1 ? -1 : 0;
+}
+
+/*
+ * Bring the catalog of "st", of format "from" (older than RD_FORMAT), to
+ * RD_FORMAT in one write transaction.  Another process may have done it
+ * meanwhile; the format is read again under the write lock.  Readers do
+ * this too: the catalog is opened read-write by every tool.  Returns 0
+ * or -1 ("err" says which upgrade failed; the catalog is unchanged).
+ */
+static int
+migrate(struct rd_store *st, int from, struct rd_err *err)
+{
+	struct rd_err e = RD_ERR_INIT;
+	int now;
+
+	if (rdi_db_exec(st->db, "BEGIN IMMEDIATE;", &e) == -1)
+		goto fail;
+	if (db_version(st->db, &now, &e) == -1)
+		goto fail;
+	if (now < RD_FORMAT && migrate_steps(st->db, now, &e) == -1)
+		goto fail;
+	if (rdi_db_exec(st->db, "COMMIT;", &e) == -1)
+		goto fail;
+	return 0;
+fail:
+	sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+	return rd_err_set(err, e.code == RD_EINTERNAL ? RD_EIO : e.code,
+	    "cannot upgrade the catalog of store '%s' from format %d to %d: %s",
+	    st->path, from, RD_FORMAT, e.msg);
 }
 
 int
@@ -245,11 +341,10 @@ rdi_db_create(sqlite3 *db, const struct rd_init_opts *opts, struct rd_err *err)
 	if (rdi_db_exec(db, "PRAGMA journal_mode=WAL;", err) == -1 ||
 	    rdi_db_exec(db, "BEGIN;", err) == -1)
 		return -1;
-	if (rdi_db_exec(db, schema, err) == -1)
+	if (rdi_db_exec(db, schema_v1, err) == -1 ||
+	    migrate_steps(db, 1, err) == -1)
 		goto fail;
-	snprintf(buf, sizeof(buf), "PRAGMA user_version=%d;", RD_FORMAT);
-	if (rdi_db_exec(db, buf, err) == -1 ||
-	    rdi_meta_set(db, "uuid", uuid, err) == -1 ||
+	if (rdi_meta_set(db, "uuid", uuid, err) == -1 ||
 	    rdi_meta_set(db, "codec", rd_codec_name(opts->codec), err) == -1 ||
 	    rdi_meta_set(db, "role", opts->standby ? "standby" : "primary",
 	        err) == -1 ||
@@ -333,24 +428,23 @@ out:
 int
 rdi_db_load(struct rd_store *st, struct rd_err *err)
 {
-	sqlite3_stmt *s = NULL;
 	char buf[64];
 	int version, r, ret = -1;
 
-	if (rdi_db_prepare(st->db, "PRAGMA user_version", &s, err) == -1)
+	if (db_version(st->db, &version, err) == -1)
 		return -1;
-	r = rdi_db_step(st->db, s, err);
-	if (r == -1)
-		goto out;
-	version = r == 1 ? sqlite3_column_int(s, 0) : 0;
-	if (version != RD_FORMAT) {
-		rd_err_set(err, RD_ECORRUPT,
-		    "store '%s' has catalog format %d; this version of redund reads format %d",
+	if (version > RD_FORMAT)
+		return rd_err_set(err, RD_ENOENT,
+		    "store '%s' has catalog format %d, newer than this redund reads (1 to %d): use a newer redund",
 		    st->path, version, RD_FORMAT);
-		goto out;
-	}
+	if (version < 1)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "store '%s' has catalog format %d: not a redund catalog",
+		    st->path, version);
+	if (version < RD_FORMAT && migrate(st, version, err) == -1)
+		return -1;
 	memset(&st->info, 0, sizeof(st->info));
-	st->info.format = version;
+	st->info.format = RD_FORMAT;
 	if ((r = rdi_meta_get(st->db, "uuid", st->info.uuid,
 	         sizeof(st->info.uuid), err)) == -1)
 		goto out;
@@ -385,6 +479,5 @@ rdi_db_load(struct rd_store *st, struct rd_err *err)
 	st->info.epoch = strtoll(buf, NULL, 10);
 	ret = 0;
 out:
-	sqlite3_finalize(s);
 	return ret;
 }

@@ -1,6 +1,7 @@
 # Integration tests: POSIX sh scripts run with the built tools in PATH.
 INTEGRATION_TESTS += \
 	tests/integration/t1000-rdsnap-usage.sh \
+	tests/integration/t1005-rdsnap-format.sh \
 	tests/integration/t1010-rdsnap-roundtrip.sh \
 	tests/integration/t1020-rdsnap-errors.sh \
 	tests/integration/t1030-rdsnap-lock.sh \
@@ -23,7 +24,8 @@ INTEGRATION_TESTS += \
 	tests/integration/t1140-rdship-replica.sh \
 	tests/integration/t1150-rdship-ssh.sh \
 	tests/integration/t1160-rdship-unsafe.sh
-EXTRA_DIST += $(INTEGRATION_TESTS)
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/fixtures/format1-stores.tar.gz \
+	tests/fixtures/make-format1.sh
 INTEGRATION_TESTS += \
 	tests/integration/t3000-rdpromote-usage.sh \
 	tests/integration/t3010-rdpromote-e2e.sh \

@@ -40,12 +40,14 @@ expect_file err "rdsnap: restore target 'full' is not empty (use --force to writ
 expect_exit 0 rdsnap restore --force store full
 [ "$(cat full/x)" = x ] && [ "$(cat full/keep)" = keep ] || fail "--force restore"
 
-# a catalog of an unknown format version
+# a catalog of a newer format: refused, whatever the command, unchanged
 cp -a store future
 sqlite3 future/catalog.db 'PRAGMA user_version = 99'
-expect_exit 65 rdsnap list future
-expect_file err "rdsnap: store 'future' has catalog format 99; this version of redund reads format 1"
-expect_exit 65 rdsnap create future src
+expect_exit 66 rdsnap list future
+expect_file err "rdsnap: store 'future' has catalog format 99, newer than this redund reads (1 to 2): use a newer redund"
+expect_exit 66 rdsnap create future src
+[ "$(sqlite3 future/catalog.db 'PRAGMA user_version')" = 99 ] ||
+    fail "a refused newer catalog changed its format"
 
 sqlite3 store/catalog.db .dump >after.sql
 cmp -s before.sql after.sql || fail "failed commands changed the catalog"

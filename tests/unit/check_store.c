@@ -47,6 +47,27 @@ sql_int(const char *q)
 	return unit_sql_int(unit_path("store/catalog.db"), q);
 }
 
+/* The text in the first column of the first row "q" selects, in "buf". */
+static const char *
+sql_text(const char *q, char *buf, size_t len)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *s = NULL;
+	const unsigned char *t;
+
+	ck_assert_int_eq(sqlite3_open_v2(unit_path("store/catalog.db"), &h,
+	                     SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	ck_assert_msg(sqlite3_prepare_v2(h, q, -1, &s, NULL) == SQLITE_OK,
+	    "%s: %s", q, sqlite3_errmsg(h));
+	ck_assert_msg(sqlite3_step(s) == SQLITE_ROW, "%s: no row", q);
+	t = sqlite3_column_text(s, 0);
+	snprintf(buf, len, "%s", t != NULL ? (const char *)t : "");
+	sqlite3_finalize(s);
+	sqlite3_close(h);
+	return buf;
+}
+
 /* Assert that the message of "err" is the printf-formatted "fmt". */
 static void assert_msg(const struct rd_err *err, const char *fmt, ...)
     RD_PRINTF(2, 3);
@@ -240,28 +261,75 @@ START_TEST(test_open_format)
 	struct rd_store *st = NULL;
 
 	init_default();
+	ck_assert_int_eq(sql_int("PRAGMA user_version"), 2);
 	sql("PRAGMA user_version=99");
 	ck_assert_int_eq(rd_store_open(store(), RD_OPEN_READ, 0, &st, &err),
 	    -1);
-	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	ck_assert_int_eq(err.code, RD_ENOENT);
 	assert_msg(&err,
-	    "store '%s' has catalog format 99; this version of redund reads "
-	    "format 1",
+	    "store '%s' has catalog format 99, newer than this redund reads "
+	    "(1 to 2): use a newer redund",
 	    store());
 	ck_assert_ptr_null(st);
 	rd_err_clear(&err);
 	ck_assert_int_eq(rd_store_open(store(), RD_OPEN_WRITE, 0, &st, &err),
 	    -1);
-	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	ck_assert_int_eq(err.code, RD_ENOENT);
 	/* the writer changed nothing */
 	ck_assert_int_eq(sql_int("PRAGMA user_version"), 99);
 	sql("PRAGMA user_version=0");
 	ck_assert_int_eq(rd_store_open(store(), RD_OPEN_READ, 0, &st, &err),
 	    -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
 	assert_msg(&err,
-	    "store '%s' has catalog format 0; this version of redund reads "
-	    "format 1",
+	    "store '%s' has catalog format 0: not a redund catalog", store());
+}
+END_TEST
+
+/*
+ * A format-1 catalog (the first landed format: no partial column, no
+ * problems table) is migrated when a reader opens it, and then looks
+ * exactly like a new store's.  A failed migration changes nothing.
+ */
+START_TEST(test_open_migrate)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_store *st = NULL;
+	char fresh[16384], now[16384];
+
+	init_default();
+	sql_text("SELECT group_concat(sql, ';') FROM"
+	         " (SELECT sql FROM sqlite_schema ORDER BY name)",
+	    fresh, sizeof(fresh));
+	sql("DROP TABLE snapshot_problems;"
+	    "ALTER TABLE snapshots DROP COLUMN partial;"
+	    "INSERT INTO snapshots(id, state, started) VALUES (1, 'complete', 1);"
+	    "PRAGMA user_version=1");
+	/* a migration that fails (a table in the way) is rolled back */
+	sql("CREATE TABLE snapshot_problems(x)");
+	ck_assert_int_eq(rd_store_open(store(), RD_OPEN_READ, 0, &st, &err),
+	    -1);
+	ck_assert_int_eq(err.code, RD_EIO);
+	assert_msg(&err,
+	    "cannot upgrade the catalog of store '%s' from format 1 to 2: "
+	    "catalog: table snapshot_problems already exists",
 	    store());
+	ck_assert_int_eq(sql_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM pragma_table_info("
+	                         "'snapshots') WHERE name = 'partial'"),
+	    0);
+	sql("DROP TABLE snapshot_problems");
+	rd_err_clear(&err);
+	ck_assert_int_eq(rd_store_open(store(), RD_OPEN_READ, 0, &st, &err), 0);
+	rd_store_close(st);
+	ck_assert_int_eq(sql_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(sql_int("SELECT partial FROM snapshots WHERE id = 1"),
+	    0);
+	ck_assert_str_eq(
+	    sql_text("SELECT group_concat(sql, ';') FROM"
+	             " (SELECT sql FROM sqlite_schema ORDER BY name)",
+	        now, sizeof(now)),
+	    fresh);
 }
 END_TEST
 
@@ -602,6 +670,7 @@ store_suite(void)
 	tcase_add_checked_fixture(tc, unit_tmp_setup, unit_tmp_teardown);
 	tcase_add_test(tc, test_open_missing);
 	tcase_add_test(tc, test_open_format);
+	tcase_add_test(tc, test_open_migrate);
 	tcase_add_test(tc, test_open_not_a_database);
 	tcase_add_test(tc, test_open_bad_meta);
 	tcase_add_test(tc, test_open_chain_clamped);
