@@ -113,16 +113,19 @@ struct rd_init_opts {
 	int codec;     /* enum rd_codec for new objects */
 	int chain_max; /* longest delta chain (1..64) */
 	int standby;   /* store follows an origin (rdship) */
+	int key;       /* write a new STORE/ship.key: a standby demands it */
 };
 #define RD_INIT_OPTS_INIT                                                      \
 	{                                                                      \
-		RD_CODEC_ZLIB, 8, 0                                            \
+		RD_CODEC_ZLIB, 8, 0, 0                                         \
 	}
 
 /*
  * Create a new store at "path": the directory (which must not exist or be
- * empty), catalog.db, packs/, tmp/ and lock.  Returns 0 or -1; on failure
- * nothing that this call created is left behind.
+ * empty), catalog.db, packs/, tmp/ and lock, and with "opts->key" a new
+ * random STORE/ship.key (mode 0600), which a receiving store then
+ * demands of every stream.  Returns 0 or -1; on failure nothing that this
+ * call created is left behind.
  */
 int rd_store_init(const char *path, const struct rd_init_opts *opts,
     struct rd_err *err);

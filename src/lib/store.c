@@ -65,6 +65,7 @@ rd_store_init(const char *path, const struct rd_init_opts *opts,
 	char sub[4096];
 	int made_dir = 0, dfd = -1, fd = -1, r, ret = -1;
 	int made_packs = 0, made_tmp = 0, made_lock = 0, made_db = 0;
+	int made_key = 0;
 	sqlite3 *db = NULL;
 
 	memset(&st, 0, sizeof(st));
@@ -134,6 +135,12 @@ rd_store_init(const char *path, const struct rd_init_opts *opts,
 		goto out;
 	}
 	db = NULL;
+	if (opts->key) {
+		snprintf(sub, sizeof(sub), "%s/ship.key", path);
+		if (rd_key_generate(sub, err) == -1)
+			goto out;
+		made_key = 1;
+	}
 	if (rdi_fsync_dirfd(dfd, path, err) == -1)
 		goto out;
 	ret = 0;
@@ -143,6 +150,8 @@ out:
 	if (fd != -1)
 		close(fd);
 	if (ret == -1 && dfd != -1) {
+		if (made_key)
+			unlinkat(dfd, "ship.key", 0);
 		if (made_db) {
 			unlinkat(dfd, "catalog.db", 0);
 			unlinkat(dfd, "catalog.db-wal", 0);

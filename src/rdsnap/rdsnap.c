@@ -30,7 +30,8 @@ usage(int status)
 	FILE *fp = status == EX_OK ? stdout : stderr;
 
 	fprintf(fp,
-	    "usage: %1$s init [--codec zlib|zstd] [--chain N] [--standby] [--json] store\n"
+	    "usage: %1$s init [--codec zlib|zstd] [--chain N] [--standby [--no-key]] [--json]\n"
+	    "              store\n"
 	    "       %1$s create [--checksum] [--exclude PATTERN] [--exclude-from FILE]\n"
 	    "              [--one-file-system] [--label TEXT] [--threads N] [--wait SECONDS]\n"
 	    "              [--pre COMMAND] [--post COMMAND] [--hook-timeout SECONDS]\n"
@@ -59,6 +60,7 @@ enum {
 	OPT_QUIET,
 	OPT_CHAIN,
 	OPT_CODEC,
+	OPT_NO_KEY,
 	OPT_NO_OWNER,
 	OPT_READ_DATA,
 	OPT_STANDBY,
@@ -103,6 +105,7 @@ static const struct option longopts[] = {
 	{ "keep-yearly", required_argument, NULL, OPT_KEEP_YEARLY },
 	{ "label", required_argument, NULL, OPT_LABEL },
 	{ "max-unused", required_argument, NULL, OPT_MAX_UNUSED },
+	{ "no-key", no_argument, NULL, OPT_NO_KEY },
 	{ "no-owner", no_argument, NULL, OPT_NO_OWNER },
 	{ "orphans", no_argument, NULL, OPT_ORPHANS },
 	{ "one-file-system", no_argument, NULL, OPT_ONE_FILE_SYSTEM },
@@ -132,6 +135,7 @@ struct opts {
 	int nexcludes, cap_excludes;
 	const char *pre, *post; /* create: hook commands */
 	double hook_timeout;
+	int no_key; /* init: a standby without a shipping key */
 };
 
 static int
@@ -305,6 +309,9 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 				    "label is longer than 127 bytes");
 			o->snap.label = optarg;
 			break;
+		case OPT_NO_KEY:
+			o->no_key = 1;
+			break;
 		case OPT_NO_OWNER:
 			o->restore.no_owner = 1;
 			break;
@@ -434,12 +441,18 @@ cmd_init(int argc, char **argv)
 	struct rd_json *j;
 	int ind;
 	struct rd_init_opts def = RD_INIT_OPTS_INIT;
+	char keyfile[4200];
 
 	memset(&o, 0, sizeof(o));
 	o.init = def;
-	parse("init", " chain codec json standby ", argc, argv, &o, &ind);
+	parse("init", " chain codec json no-key standby ", argc, argv, &o,
+	    &ind);
 	if (argc - ind != 1)
 		usage(EX_USAGE);
+	if (o.no_key && !o.init.standby)
+		tool_die(EX_USAGE,
+		    "--no-key is for a standby store (--standby)");
+	o.init.key = o.init.standby && !o.no_key;
 	if (rd_store_init(argv[ind], &o.init, &err) == -1)
 		tool_die_err(&err);
 	st = open_store(argv[ind], RD_OPEN_READ, 0);
@@ -454,6 +467,12 @@ cmd_init(int argc, char **argv)
 		rd_json_str(j, "codec", rd_codec_name(info.codec));
 		rd_json_int(j, "chain_max", info.chain_max);
 		rd_json_int(j, "format", info.format);
+		if (o.init.key) {
+			snprintf(keyfile, sizeof(keyfile), "%s/ship.key",
+			    argv[ind]);
+			rd_json_str(j, "key", keyfile);
+		} else
+			rd_json_null(j, "key");
 		rd_json_obj_end(j);
 		rd_json_line(j);
 		rd_json_free(j);
@@ -462,6 +481,16 @@ cmd_init(int argc, char **argv)
 		    "initialized %sstore '%s' (id %s, codec %s, delta chains up to %d)\n",
 		    info.standby ? "standby " : "", argv[ind], info.uuid,
 		    rd_codec_name(info.codec), info.chain_max);
+		if (o.init.key)
+			printf(
+			    "wrote its shipping key to '%s/ship.key': it accepts only streams\n"
+			    "made with this key; copy the file to the primary over a safe channel\n"
+			    "and give it to rdship push or send with --key FILE\n",
+			    argv[ind]);
+		else if (o.init.standby)
+			printf(
+			    "no shipping key: it accepts any well-formed stream of its origin;\n"
+			    "use it only where the channel is trusted (see rdship(1), KEYS)\n");
 	}
 	rd_store_close(st);
 	return tool_exit(EX_OK);

@@ -26,6 +26,6 @@ setup_standby() {
 	printf 'v2\n' >src/etc/app/app.conf
 	expect_exit 0 rdsnap create p src
 	tree_sig src >sig2
-	expect_exit 0 rdsnap init --standby s
+	expect_exit 0 rdsnap init --standby --no-key s
 	expect_exit 0 rdship push --apply "$TMP/rep" p s
 }

@@ -4,12 +4,12 @@
 
 expect_exit 64 rdsnap
 head -n1 err >first
-expect_file first "usage: rdsnap init [--codec zlib|zstd] [--chain N] [--standby] [--json] store"
+expect_file first "usage: rdsnap init [--codec zlib|zstd] [--chain N] [--standby [--no-key]] [--json]"
 expect_empty out
 
 expect_exit 0 rdsnap --help
 head -n1 out >first
-expect_file first "usage: rdsnap init [--codec zlib|zstd] [--chain N] [--standby] [--json] store"
+expect_file first "usage: rdsnap init [--codec zlib|zstd] [--chain N] [--standby [--no-key]] [--json]"
 expect_empty err
 
 expect_exit 0 rdsnap -h

@@ -134,7 +134,7 @@ PY
 
 # the post hook runs after a snapshot that failed, and is told so; the
 # exit status is the snapshot's
-expect_exit 0 rdsnap init --standby standby
+expect_exit 0 rdsnap init --standby --no-key standby
 expect_exit 77 rdsnap create --post 'sh "$HOOKS/env.sh" failed' standby src
 expect_file err "rdsnap: store 'standby' is a standby: it takes snapshots only from rdship (promote it first)"
 expect_file "$HOOKS/failed.env" "cwd=$SOURCE

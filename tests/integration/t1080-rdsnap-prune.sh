@@ -27,7 +27,7 @@ mkdir -p src/keep src/churn
 head -c 3000000 /dev/urandom >src/db
 head -c 2000000 /dev/urandom >src/keep/static
 expect_exit 0 rdsnap init p
-expect_exit 0 rdsnap init --standby s
+expect_exit 0 rdsnap init --standby --no-key s
 i=1
 while [ $i -le 12 ]; do
 	# the database grows: a delta chain; churn comes and goes

@@ -12,7 +12,7 @@ while [ $i -lt 8 ]; do
 done
 expect_exit 0 rdsnap init p
 expect_exit 0 rdsnap create p src
-expect_exit 0 rdsnap init --standby s
+expect_exit 0 rdsnap init --standby --no-key s
 rdship send p >full.rdb 2>send.err || fail "send: $(cat send.err)"
 # cut after the first 32 MiB batch, which the standby commits
 size=$(stat -c %s full.rdb)

@@ -209,7 +209,7 @@ expect_file err "rdsnap: no snapshot 1 in 'empty/store'"
 # misuse
 expect_exit 64 rdsnap diff store
 head -n1 err >first
-expect_file first "usage: rdsnap init [--codec zlib|zstd] [--chain N] [--standby] [--json] store"
+expect_file first "usage: rdsnap init [--codec zlib|zstd] [--chain N] [--standby [--no-key]] [--json]"
 grep -q '^       rdsnap diff \[--json\] store version \[version\]$' err ||
     fail "usage lacks diff: $(cat err)"
 expect_empty out

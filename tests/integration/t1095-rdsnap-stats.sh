@@ -230,7 +230,7 @@ expect_file err "rdsnap: cannot open store 'missing': No such file or directory"
 expect_empty out
 expect_exit 64 rdsnap stats
 head -n1 err >first
-expect_file first "usage: rdsnap init [--codec zlib|zstd] [--chain N] [--standby] [--json] store"
+expect_file first "usage: rdsnap init [--codec zlib|zstd] [--chain N] [--standby [--no-key]] [--json]"
 grep -q '^       rdsnap stats \[--json\] store$' err ||
     fail "usage lacks stats: $(cat err)"
 expect_exit 64 rdsnap stats store extra

@@ -7,7 +7,7 @@ make_sample_tree src
 expect_exit 0 rdsnap init p
 expect_exit 0 rdsnap create p src
 tree_sig src >sig1
-expect_exit 0 rdsnap init --standby s
+expect_exit 0 rdsnap init --standby --no-key s
 
 rdship send p >b1.rdb 2>send.err || fail "send: $(cat send.err)"
 grep -q '^rdship: sent snapshot 1: ' send.err || fail "send summary: $(cat send.err)"

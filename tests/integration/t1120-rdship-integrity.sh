@@ -14,7 +14,7 @@ seq 1 50000 >src/text
 head -c 400000 /dev/urandom >src/rand
 expect_exit 0 rdsnap init p
 expect_exit 0 rdsnap create p src
-expect_exit 0 rdsnap init --standby s
+expect_exit 0 rdsnap init --standby --no-key s
 rdship send p >b1.rdb 2>/dev/null
 expect_exit 0 rdship receive --apply rep s <b1.rdb
 seq 1 60000 >src/text
@@ -114,3 +114,28 @@ cmp -s before now || fail "foreign bundle changed the store"
 expect_exit 65 rdship receive --adopt s <q.rdb
 expect_file err "rdship: bundle holds snapshots 1-3 but this store has up to 2: send with --since 2"
 expect_exit 0 rdsnap verify --read-data s
+
+# a standby demands a key by default: init writes one (0600), an unkeyed
+# stream is refused and changes nothing, the key's stream lands
+expect_exit 0 rdsnap init --standby k
+expect_file out "initialized standby store 'k' (id $(sqlite3 k/catalog.db "select value from meta where key = 'uuid'"), codec zlib, delta chains up to 8)
+wrote its shipping key to 'k/ship.key': it accepts only streams
+made with this key; copy the file to the primary over a safe channel
+and give it to rdship push or send with --key FILE"
+[ "$(stat -c %a k/ship.key)" = 600 ] || fail "ship.key mode"
+rdship send p >unkeyed.rdb 2>/dev/null
+dump k >before
+expect_exit 77 rdship receive k <unkeyed.rdb
+expect_file err "rdship: stream is not authenticated, and 'k' requires a key"
+dump k >now
+cmp -s before now || fail "an unkeyed stream changed a keyed standby"
+rdship send --key k/ship.key p >k.rdb 2>/dev/null
+expect_exit 0 rdship receive k <k.rdb
+expect_exit 0 rdsnap verify --read-data k
+# --no-key is an explicit choice, and only for a standby
+expect_exit 64 rdsnap init --no-key nk
+expect_file err "rdsnap: --no-key is for a standby store (--standby)"
+[ ! -e nk ] || fail "a refused init created the store"
+expect_exit 0 rdsnap init --standby --no-key --json nk
+[ ! -e nk/ship.key ] || fail "--no-key wrote a key"
+grep -q '"key":null' out || fail "init --json without a key"

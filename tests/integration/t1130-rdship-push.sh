@@ -12,7 +12,7 @@ done
 seq 1 100000 >src/b/text
 expect_exit 0 rdsnap init p
 expect_exit 0 rdsnap create p src
-expect_exit 0 rdsnap init --standby s
+expect_exit 0 rdsnap init --standby --no-key s
 total=$(sqlite3 p/catalog.db "select sum(len) from contents")
 
 # a transport that runs the remote command locally, at about 20 MB/s

@@ -13,7 +13,7 @@ done
 head -c 3000000 /dev/urandom >src/big
 expect_exit 0 rdsnap init p
 expect_exit 0 rdsnap create p src
-expect_exit 0 rdsnap init --standby s
+expect_exit 0 rdsnap init --standby --no-key s
 rdship send p >b1.rdb 2>/dev/null
 expect_exit 0 rdship receive --apply rep s <b1.rdb
 

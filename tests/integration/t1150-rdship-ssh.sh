@@ -46,7 +46,7 @@ done
 make_sample_tree src
 expect_exit 0 rdsnap init p
 expect_exit 0 rdsnap create p src
-expect_exit 0 rdsnap init --standby "$TMP/s"
+expect_exit 0 rdsnap init --standby --no-key "$TMP/s"
 expect_exit 0 rdship keygen k
 cp k "$TMP/s/ship.key"
 expect_exit 0 rdship push --key k --rsh "$RSH" --remote-rdship "$RD_BUILDDIR/rdship" \

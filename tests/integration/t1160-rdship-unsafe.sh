@@ -5,7 +5,7 @@
 # zero key, as an attacker without a key could.
 . "$RD_SRCDIR/tests/integration/lib.sh"
 
-expect_exit 0 rdsnap init --standby s
+expect_exit 0 rdsnap init --standby --no-key s
 cat >forge.py <<'PY'
 import hashlib, hmac, os, struct, sys
 

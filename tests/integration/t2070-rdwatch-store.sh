@@ -37,7 +37,7 @@ expect_file masked "snapshot:missing down L ms cannot open store 'missing': No s
 snapshot:src down L ms 'src' is not a store (no catalog.db): create one with rdsnap init"
 
 # lag: a standby fed by rdship, with a replica
-expect_exit 0 rdsnap init --standby T
+expect_exit 0 rdsnap init --standby --no-key T
 expect_exit 1 rdwatch lag:T lag:S
 mask
 expect_file masked 'lag:T down L ms no ship received

@@ -125,7 +125,9 @@ END_TEST
 START_TEST(test_init_opts)
 {
 	struct rd_err err = RD_ERR_INIT;
-	struct rd_init_opts o = { RD_CODEC_ZSTD, 3, 1 };
+	struct rd_init_opts o = { RD_CODEC_ZSTD, 3, 1, 1 };
+	unsigned char key[RD_KEY_LEN];
+	struct stat sb;
 	struct rd_store *st = NULL;
 	struct rd_store_info a, b;
 
@@ -140,8 +142,16 @@ START_TEST(test_init_opts)
 	ck_assert_int_eq(a.codec, o.codec);
 	ck_assert_int_eq(a.chain_max, 3);
 	ck_assert_int_eq(a.standby, 1);
+	/* a key that only the owner may read, which the store demands */
+	ck_assert_int_eq(stat(unit_path("store/ship.key"), &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0600);
+	unit_ok(rd_store_open(store(), RD_OPEN_READ, 0, &st, &err), err);
+	ck_assert_int_eq(rd_store_key(st, key, &err), 1);
+	rd_store_close(st);
 	/* each store has an identity of its own */
+	o.key = 0;
 	unit_ok(rd_store_init(unit_path("other"), &o, &err), err);
+	ck_assert_int_eq(stat(unit_path("other/ship.key"), &sb), -1);
 	unit_ok(rd_store_open(unit_path("other"), RD_OPEN_READ, 0, &st, &err),
 	    err);
 	unit_ok(rd_store_info(st, &b, &err), err);
