@@ -13,7 +13,7 @@
 
 static const char snap_cols[] =
     "SELECT id, started, finished, files, bytes, bytes_read, bytes_added,"
-    " stored, changed, removed, inconsistent, skipped, label"
+    " stored, changed, removed, inconsistent, skipped, label, partial"
     " FROM snapshots WHERE state = 'complete'";
 
 static void
@@ -38,6 +38,7 @@ row_to_info(sqlite3_stmt *s, struct rd_snapinfo *si)
 	si->removed = sqlite3_column_int64(s, 9);
 	si->inconsistent = sqlite3_column_int64(s, 10);
 	si->skipped = sqlite3_column_int64(s, 11);
+	si->partial = sqlite3_column_int64(s, 13);
 	label = sqlite3_column_text(s, 12);
 	if (label != NULL)
 		snprintf(si->label, sizeof(si->label), "%s",

@@ -225,6 +225,7 @@ struct rd_snapinfo {
 	int64_t removed;      /* entries gone since the parent */
 	int64_t inconsistent; /* files that kept changing while read */
 	int64_t skipped;      /* sockets, fifos, devices, unreadable */
+	int64_t partial;      /* unreadable paths that kept their old version */
 	char label[128];
 };
 
