@@ -183,6 +183,15 @@ tool_version(void)
 	exit(tool_exit(EX_OK));
 }
 
+void
+tool_version_only(int argc)
+{
+	if (argc != 2)
+		tool_die(EX_USAGE,
+		    "--version takes no value and goes with nothing else (a snapshot is chosen with --snapshot N)");
+	tool_version();
+}
+
 int64_t
 tool_parse_int(const char *s, int64_t min, int64_t max, const char *what)
 {

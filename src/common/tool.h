@@ -38,6 +38,13 @@ int tool_exit(int status);
 
 /* Print "prog VERSION" and exit 0. */
 RD_NORETURN void tool_version(void);
+/*
+ * For -V/--version: print the version and exit 0 if it was the only
+ * argument ("argc" is main's, or 0 inside a subcommand), else exit with
+ * EX_USAGE: --version never takes a value, so that a mistyped snapshot
+ * option cannot look like a success.
+ */
+RD_NORETURN void tool_version_only(int argc);
 
 /* Parse a decimal integer in [min, max] or die with EX_USAGE naming "what". */
 int64_t tool_parse_int(const char *s, int64_t min, int64_t max,

@@ -104,7 +104,7 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 		if (ch == 'h')
 			usage(EX_OK);
 		if (ch == 'V')
-			tool_version();
+			tool_version_only(0);
 		tool_opt_allowed(cmd, allowed, longopts, ch);
 		switch (ch) {
 		case OPT_ADOPT:
@@ -695,7 +695,7 @@ main(int argc, char *argv[])
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
 		usage(EX_OK);
 	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)
-		tool_version();
+		tool_version_only(argc);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0)
 			return cmds[i].fn(argc - 1, argv + 1);

@@ -37,9 +37,9 @@ usage(int status)
 	    "              [--pre COMMAND] [--post COMMAND] [--hook-timeout SECONDS]\n"
 	    "              [--json] [--quiet] [--syslog] store source\n"
 	    "       %1$s list [--json] store\n"
-	    "       %1$s ls [--json] store [version [path]]\n"
-	    "       %1$s diff [--json] store version [version]\n"
-	    "       %1$s restore [--version N] [--force] [--no-owner] [--json] [--quiet]\n"
+	    "       %1$s ls [--snapshot N] [--json] store [path]\n"
+	    "       %1$s diff [--from N] [--snapshot N] [--json] store\n"
+	    "       %1$s restore [--snapshot N] [--force] [--no-owner] [--json] [--quiet]\n"
 	    "              store target [path ...]\n"
 	    "       %1$s verify [--read-data] [--json] [--quiet] [--syslog] store\n"
 	    "       %1$s prune [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
@@ -82,7 +82,9 @@ enum {
 	OPT_KEEP_MONTHLY,
 	OPT_KEEP_YEARLY,
 	OPT_MAX_UNUSED,
-	OPT_ORPHANS
+	OPT_ORPHANS,
+	OPT_FROM,
+	OPT_SNAPSHOT
 };
 
 static const struct option longopts[] = {
@@ -94,6 +96,7 @@ static const struct option longopts[] = {
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "forget-standby", required_argument, NULL, OPT_FORGET_STANDBY },
+	{ "from", required_argument, NULL, OPT_FROM },
 	{ "help", no_argument, NULL, 'h' },
 	{ "hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT },
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -113,6 +116,7 @@ static const struct option longopts[] = {
 	{ "pre", required_argument, NULL, OPT_PRE },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "read-data", no_argument, NULL, OPT_READ_DATA },
+	{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
 	{ "standby", no_argument, NULL, OPT_STANDBY },
 	{ "syslog", no_argument, NULL, OPT_SYSLOG },
 	{ "threads", required_argument, NULL, OPT_THREADS },
@@ -129,8 +133,8 @@ struct opts {
 	struct rd_restore_opts restore;
 	struct rd_verify_opts verify;
 	struct rd_prune_opts prune;
-	int64_t version;
-	int seen_version;
+	int64_t version; /* --snapshot, 0: none given */
+	int64_t from;    /* diff --from, 0: none given */
 	char **excludes; /* create: patterns, owned */
 	int nexcludes, cap_excludes;
 	const char *pre, *post; /* create: hook commands */
@@ -219,26 +223,18 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
     struct opts *o, int *optind_out)
 {
 	struct rd_err err = RD_ERR_INIT;
-	int ch, idx;
-	struct option lo[sizeof(longopts) / sizeof(longopts[0])];
+	int ch;
 
-	/* "restore --version N" names a snapshot; elsewhere it is -V */
-	memcpy(lo, longopts, sizeof(lo));
-	for (idx = 0; lo[idx].name != NULL; idx++)
-		if (lo[idx].val == 'V')
-			lo[idx].has_arg = strcmp(cmd, "restore") == 0
-			    ? required_argument
-			    : no_argument;
 	optind = 1;
 	argv[0] = (char *)tool_progname(); /* getopt's messages */
-	while ((ch = getopt_long(argc, argv, "+hV", lo, &idx)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
 		if (ch == '?')
 			usage(EX_USAGE);
 		if (ch == 'h')
 			usage(EX_OK);
-		if (ch == 'V' && optarg == NULL)
-			tool_version();
-		tool_opt_allowed(cmd, allowed, lo, ch);
+		if (ch == 'V')
+			tool_version_only(0);
+		tool_opt_allowed(cmd, allowed, longopts, ch);
 		switch (ch) {
 		case OPT_CHAIN:
 			o->init.chain_max =
@@ -340,10 +336,13 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			o->snap.threads =
 			    (int)tool_parse_int(optarg, 1, 256, "thread count");
 			break;
-		case 'V':
+		case OPT_FROM:
+			o->from =
+			    tool_parse_int(optarg, 1, INT64_MAX, "snapshot id");
+			break;
+		case OPT_SNAPSHOT:
 			o->version =
-			    tool_parse_int(optarg, 1, INT64_MAX, "version");
-			o->seen_version = 1;
+			    tool_parse_int(optarg, 1, INT64_MAX, "snapshot id");
 			break;
 		case OPT_WAIT:
 			o->c.wait = tool_parse_seconds(optarg, "wait");
@@ -897,20 +896,17 @@ cmd_ls(int argc, char **argv)
 	struct opts o;
 	struct rd_store *st;
 	struct rd_json *j = NULL;
-	int64_t id = 0;
 	int ind, r;
 
 	memset(&o, 0, sizeof(o));
-	parse("ls", " json ", argc, argv, &o, &ind);
-	if (argc - ind < 1 || argc - ind > 3)
+	parse("ls", " json snapshot ", argc, argv, &o, &ind);
+	if (argc - ind < 1 || argc - ind > 2)
 		usage(EX_USAGE);
-	if (argc - ind >= 2)
-		id = tool_parse_int(argv[ind + 1], 1, INT64_MAX, "version");
 	st = open_store(argv[ind], RD_OPEN_READ, 0);
 	if (o.c.json)
 		j = json_or_die();
-	r = rd_snap_entries(st, id, argc - ind == 3 ? argv[ind + 2] : NULL,
-	    ls_one, j, &err);
+	r = rd_snap_entries(st, o.version,
+	    argc - ind == 2 ? argv[ind + 1] : NULL, ls_one, j, &err);
 	rd_store_close(st);
 	rd_json_free(j);
 	if (r == -1)
@@ -1041,6 +1037,50 @@ diff_one(void *arg, const struct rd_change *c)
 	return 0;
 }
 
+struct base {
+	int64_t want; /* the snapshot compared */
+	int64_t best; /* the newest complete one before it */
+};
+
+static int
+base_one(void *arg, const struct rd_snapinfo *si)
+{
+	struct base *b = arg;
+
+	if (si->id < b->want && si->id > b->best)
+		b->best = si->id;
+	return 0;
+}
+
+/*
+ * Without --from, diff compares with the snapshot before "id" (0: the
+ * newest), or dies (66) if there is none.
+ */
+static int64_t
+diff_base(struct rd_store *st, int64_t id)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_snapinfo si;
+	struct base b = { 0, 0 };
+
+	if (rd_snap_get(st, id, &si, &err) == -1) {
+		rd_store_close(st);
+		tool_die_err(&err);
+	}
+	b.want = si.id;
+	if (rd_snap_list(st, base_one, &b, &err) == -1) {
+		rd_store_close(st);
+		tool_die_err(&err);
+	}
+	if (b.best == 0) {
+		rd_store_close(st);
+		tool_die(EX_NOINPUT,
+		    "snapshot %lld is the oldest: there is none before it to compare with (give --from N)",
+		    (long long)si.id);
+	}
+	return b.best;
+}
+
 static int
 cmd_diff(int argc, char **argv)
 {
@@ -1050,20 +1090,18 @@ cmd_diff(int argc, char **argv)
 	struct rd_diff_result res;
 	struct rd_json *j = NULL;
 	char b1[32], b2[32], b3[32];
-	int64_t from, to = 0;
+	int64_t from;
 	int ind, r;
 
 	memset(&o, 0, sizeof(o));
-	parse("diff", " json ", argc, argv, &o, &ind);
-	if (argc - ind < 2 || argc - ind > 3)
+	parse("diff", " from json snapshot ", argc, argv, &o, &ind);
+	if (argc - ind != 1)
 		usage(EX_USAGE);
-	from = tool_parse_int(argv[ind + 1], 1, INT64_MAX, "version");
-	if (argc - ind == 3)
-		to = tool_parse_int(argv[ind + 2], 1, INT64_MAX, "version");
 	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	from = o.from != 0 ? o.from : diff_base(st, o.version);
 	if (o.c.json)
 		j = json_or_die();
-	r = rd_snap_diff(st, from, to, diff_one, j, &res, &err);
+	r = rd_snap_diff(st, from, o.version, diff_one, j, &res, &err);
 	rd_store_close(st);
 	if (r == -1) {
 		rd_json_free(j);
@@ -1292,7 +1330,7 @@ cmd_restore(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.restore = def;
-	parse("restore", " force json no-owner quiet version ", argc, argv, &o,
+	parse("restore", " force json no-owner quiet snapshot ", argc, argv, &o,
 	    &ind);
 	if (argc - ind < 2)
 		usage(EX_USAGE);
@@ -1581,7 +1619,7 @@ main(int argc, char *argv[])
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
 		usage(EX_OK);
 	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)
-		tool_version();
+		tool_version_only(argc);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0)
 			return cmds[i].fn(argc - 1, argv + 1);

@@ -427,7 +427,7 @@ main(int argc, char *argv[])
 			opts.record = optarg;
 			break;
 		case 'V':
-			tool_version();
+			tool_version_only(argc);
 		case 'h':
 			usage(EX_OK);
 		default:

@@ -10,7 +10,7 @@ tar xzf "$RD_SRCDIR/tests/fixtures/format1-stores.tar.gz"
     fail "the fixture is not of format 1"
 
 # a reader migrates it
-expect_exit 0 rdsnap ls primary 1
+expect_exit 0 rdsnap ls --snapshot 1 primary
 expect_file out "d 755 0 2020-01-02T03:04:05.500000000Z - .
 f 644 6 2020-01-02T03:04:05.500000000Z 5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03 a.txt
 d 755 0 2020-01-02T03:04:05.500000000Z - empty

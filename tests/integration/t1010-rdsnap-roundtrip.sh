@@ -11,11 +11,11 @@ expect_exit 0 rdsnap init store
 expect_exit 0 rdsnap create store src
 grep -q '^snapshot 1: 23 entries' out || fail "create output: $(cat out)"
 
-expect_exit 0 rdsnap ls store 1 abc
+expect_exit 0 rdsnap ls --snapshot 1 store abc
 expect_file out "f 644 3 2020-01-02T03:04:05.500000000Z ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad abc"
-expect_exit 0 rdsnap ls store 1 link-to-abc
+expect_exit 0 rdsnap ls --snapshot 1 store link-to-abc
 expect_file out "l 777 3 2021-06-01T12:00:00.123456789Z - link-to-abc -> abc"
-expect_exit 0 rdsnap ls store 1 'name
+expect_exit 0 rdsnap ls --snapshot 1 store 'name
 with newline'
 cut -d' ' -f6- out >name
 expect_file name 'name\nwith newline'
@@ -50,7 +50,7 @@ rows=$(sqlite3 store/catalog.db "select count(*) from entries where path = cast(
 kind=$(sqlite3 store/catalog.db "select c.kind || ' ' || (c.len < 100000) from contents c join entries e on e.sha = c.sha where e.path = cast('var/lib/db/random.bin' as blob) and e.first = 2")
 [ "$kind" = "1 1" ] || fail "random.bin v2 is not a small delta: $kind"
 
-expect_exit 0 rdsnap restore --version 1 store out1
+expect_exit 0 rdsnap restore --snapshot 1 store out1
 tree_sig out1 >got1
 cmp -s sig1 got1 || { diff sig1 got1 >&2; fail "version 1 restore differs"; }
 expect_exit 0 rdsnap restore store out2
@@ -63,7 +63,7 @@ diff -r --no-dereference src out2 >/dev/null || fail "diff -r src out2"
 expect_exit 0 rdsnap restore store part etc/app/app.conf
 [ "$(cat part/etc/app/app.conf)" = "port = 9090" ] || fail "partial restore"
 [ "$(find part -type f | wc -l)" = 1 ] || fail "partial restore wrote more"
-expect_exit 0 rdsnap restore --version 1 store part2 var
+expect_exit 0 rdsnap restore --snapshot 1 store part2 var
 tree_sig part2/var >gotvar
 tree_sig src/../out1/var >wantvar
 cmp -s wantvar gotvar || fail "directory restore differs"

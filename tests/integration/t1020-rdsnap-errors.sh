@@ -22,11 +22,11 @@ expect_file err "rdsnap: store 'store' has no snapshots"
 expect_exit 0 rdsnap create store src
 sqlite3 store/catalog.db .dump >before.sql
 
-expect_exit 66 rdsnap restore --version 9 store out
+expect_exit 66 rdsnap restore --snapshot 9 store out
 expect_file err "rdsnap: no snapshot 9 in 'store'"
-expect_exit 66 rdsnap ls store 9
+expect_exit 66 rdsnap ls --snapshot 9 store
 expect_file err "rdsnap: no snapshot 9 in 'store'"
-expect_exit 66 rdsnap ls store 1 nope
+expect_exit 66 rdsnap ls --snapshot 1 store nope
 expect_file err "rdsnap: snapshot 1 has no path 'nope'"
 expect_exit 66 rdsnap restore store rst nope
 expect_file err "rdsnap: snapshot 1 has no path 'nope'"

@@ -47,7 +47,7 @@ d = json.load(open(sys.argv[1]))
 assert d["id"] == 2 and d["files"] == 11 and d["removed"] == 11, d
 assert d["changed"] == 0 and d["skipped"] == 0, d
 PY
-expect_exit 0 rdsnap ls store 2
+expect_exit 0 rdsnap ls --snapshot 2 store
 expect_file out "d 755 0 $T - .
 d 755 0 $T - a
 d 755 0 $T - a/b
@@ -64,7 +64,7 @@ d 755 0 $T - sub/build
 f 644 10 $T $(sha 'sub build
 ') sub/build/out.o"
 # the earlier snapshot keeps what is left out now
-expect_exit 0 rdsnap ls store 1 logs
+expect_exit 0 rdsnap ls --snapshot 1 store logs
 expect_file out "d 755 0 $T - logs
 f 644 2 $T $(sha '1
 ') logs/1"
@@ -73,7 +73,7 @@ f 644 2 $T $(sha '1
 # within one component ('*/*/*' is any path of three); '?' and sets work
 expect_exit 0 rdsnap create --exclude /docs/sub --exclude '*/*/*' \
     --exclude 'k?ep.[tx]xt' store src
-expect_exit 0 rdsnap ls store 3
+expect_exit 0 rdsnap ls --snapshot 3 store
 cut -d' ' -f1,6- out >paths
 expect_file paths "d .
 d a
@@ -113,7 +113,7 @@ expect_exit 0 as_user rdsnap create u/store usrc
 expect_file err "rdsnap: skipped 'secret/': Permission denied"
 expect_exit 0 as_user rdsnap create --exclude secret/ u/store usrc
 expect_empty err
-expect_exit 0 rdsnap ls u/store 2
+expect_exit 0 rdsnap ls --snapshot 2 u/store
 cut -d' ' -f1,6- out >paths
 expect_file paths "d .
 d ok

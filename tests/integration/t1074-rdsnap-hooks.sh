@@ -53,7 +53,7 @@ status=ok
 snapshot=1
 inherited=yes"
 [ ! -e src/made-by-pre ] || fail "the post hook did not run"
-expect_exit 0 rdsnap ls store 1 made-by-pre
+expect_exit 0 rdsnap ls --snapshot 1 store made-by-pre
 cut -d' ' -f1,3,5- out >entry
 expect_file entry "f 5 $(printf 'made\n' | sha256sum | cut -d' ' -f1) made-by-pre"
 

@@ -131,13 +131,13 @@ n=$(sqlite3 p/catalog.db "select kind, depth, base = $(db_in 2) from contents
 
 expect_exit 0 rdsnap verify --read-data p
 for v in 2 4 6 10 11 12; do
-	expect_exit 0 rdsnap restore --version $v p r$v
+	expect_exit 0 rdsnap restore --snapshot $v p r$v
 	tree_sig ref$v >a
 	tree_sig r$v >b
 	cmp -s a b || fail "snapshot $v differs after prune"
 done
 for v in 1 3 5 7 8 9; do
-	expect_exit 66 rdsnap restore --version $v p x$v
+	expect_exit 66 rdsnap restore --snapshot $v p x$v
 	expect_file err "rdsnap: no snapshot $v in 'p'"
 done
 

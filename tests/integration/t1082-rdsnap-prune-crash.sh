@@ -23,7 +23,7 @@ done
 mkdir ref
 cp -a src/. ref/
 # keep 3 (its chains run through 1 and 2, which go) and the newest
-expect_exit 0 rdsnap restore --version 3 base ref3
+expect_exit 0 rdsnap restore --snapshot 3 base ref3
 sqlite3 base/catalog.db "insert into meta values ('standby:test', '3 0')"
 keep_rules="--keep-last 1 --max-unused 0"
 
@@ -82,7 +82,7 @@ for point in tmp pack 0.05 0.2 0.4 0.6 0.8; do
 	[ -z "$(ls w/tmp)" ] || fail "temp files left after kill at $delay s"
 	rm -rf r8 r3
 	expect_exit 0 rdsnap restore w r8
-	expect_exit 0 rdsnap restore --version 3 w r3
+	expect_exit 0 rdsnap restore --snapshot 3 w r3
 	tree_sig ref >a
 	tree_sig r8 >b
 	cmp -s a b || fail "snapshot 8 differs after kill at $delay s"

@@ -40,7 +40,7 @@ stamp
 touch -d '2024-02-02 00:00:00' src/touch
 expect_exit 0 rdsnap create store src
 
-expect_exit 0 rdsnap diff store 1 2
+expect_exit 0 rdsnap diff --from 1 --snapshot 2 store
 expect_file out "- f 5 became-dir
 + d 0 became-dir
 + f 3 became-dir/in
@@ -52,14 +52,14 @@ M l 4 -> 4 link -> edit
 m f mtime=2024-01-01T00:00:00.000000000Z->2024-02-02T00:00:00.000000000Z touch
 added 3 (9 B), removed 2 (10 B), changed 2 (+7 B), metadata-only 2"
 expect_empty err
-# the second version defaults to the newest
-expect_exit 0 rdsnap diff store 1
+# --snapshot defaults to the newest
+expect_exit 0 rdsnap diff --from 1 store
 cp out newest
-expect_exit 0 rdsnap diff store 1 2
+expect_exit 0 rdsnap diff --from 1 --snapshot 2 store
 cmp -s out newest || fail "diff 1 differs from diff 1 2"
 
 # going back in time is the reverse change
-expect_exit 0 rdsnap diff store 2 1
+expect_exit 0 rdsnap diff --from 2 --snapshot 1 store
 expect_file out "+ f 5 became-dir
 - d 0 became-dir
 - f 3 became-dir/in
@@ -72,7 +72,7 @@ m f mtime=2024-02-02T00:00:00.000000000Z->2024-01-01T00:00:00.000000000Z touch
 added 2 (10 B), removed 3 (9 B), changed 2 (-7 B), metadata-only 2"
 
 # the same snapshot twice: nothing
-expect_exit 0 rdsnap diff store 2 2
+expect_exit 0 rdsnap diff --from 2 --snapshot 2 store
 expect_file out "added 0 (0 B), removed 0 (0 B), changed 0 (+0 B), metadata-only 0"
 
 # snapshot 3: edit goes back to its first version, new goes away, two
@@ -89,7 +89,7 @@ expect_exit 0 rdsnap create store src
 
 # 1 to 3 skips 2: what lived only in 2 does not show, and a file that
 # changed and changed back is no change
-expect_exit 0 rdsnap diff store 1 3
+expect_exit 0 rdsnap diff --from 1 --snapshot 3 store
 expect_file out "- f 5 became-dir
 + d 0 became-dir
 + f 3 became-dir/in
@@ -100,7 +100,7 @@ M l 4 -> 4 link -> edit
 + f 6 three
 m f mtime=2024-01-01T00:00:00.000000000Z->2024-02-02T00:00:00.000000000Z touch
 added 4 (12 B), removed 2 (10 B), changed 1 (+0 B), metadata-only 2"
-expect_exit 0 rdsnap diff store 3 1
+expect_exit 0 rdsnap diff --from 3 --snapshot 1 store
 expect_file out "+ f 5 became-dir
 - d 0 became-dir
 - f 3 became-dir/in
@@ -111,7 +111,7 @@ M l 4 -> 4 link -> keep
 - f 6 three
 m f mtime=2024-02-02T00:00:00.000000000Z->2024-01-01T00:00:00.000000000Z touch
 added 2 (10 B), removed 4 (12 B), changed 1 (+0 B), metadata-only 2"
-expect_exit 0 rdsnap diff store 2
+expect_exit 0 rdsnap diff --from 2 store
 expect_file out "M f 10 -> 3 edit
 + f 3 n\\\\l\\nname
 - f 6 new
@@ -119,7 +119,7 @@ expect_file out "M f 10 -> 3 edit
 added 2 (9 B), removed 1 (6 B), changed 1 (-7 B), metadata-only 0"
 
 # --json: one object per change, then the summary
-expect_exit 0 rdsnap diff --json store 1 3
+expect_exit 0 rdsnap diff --json --from 1 --snapshot 3 store
 expect_empty err
 python3 - out <<'PY'
 import hashlib, json, sys
@@ -153,7 +153,7 @@ assert summary == {"from": 1, "to": 3, "added": 4, "added_bytes": 12,
     "removed": 2, "removed_bytes": 10, "changed": 1, "changed_bytes": 0,
     "metadata": 2}, summary
 PY
-expect_exit 0 rdsnap diff --json store 2
+expect_exit 0 rdsnap diff --json --from 2 store
 python3 - out <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
@@ -170,10 +170,10 @@ rm src/keep
 ln -s sub src/keep
 touch -h -d '2024-01-01 00:00:00' src/keep src
 expect_exit 0 rdsnap create store src
-expect_exit 0 rdsnap diff store 3 4
+expect_exit 0 rdsnap diff --from 3 --snapshot 4 store
 expect_file out "M f>l 4 -> 3 keep -> sub
 added 0 (0 B), removed 0 (0 B), changed 1 (-4 B), metadata-only 0"
-expect_exit 0 rdsnap diff --json store 3 4
+expect_exit 0 rdsnap diff --json --from 3 --snapshot 4 store
 python3 - out <<'PY'
 import json, sys
 d = json.loads(open(sys.argv[1]).readline())
@@ -185,40 +185,56 @@ PY
 if [ "$(id -u)" -eq 0 ]; then
 	chown 1234:5678 src/three
 	expect_exit 0 rdsnap create store src
-	expect_exit 0 rdsnap diff store 4 5
+	expect_exit 0 rdsnap diff --from 4 --snapshot 5 store
 	expect_file out "m f uid=0->1234,gid=0->5678 three
 added 0 (0 B), removed 0 (0 B), changed 0 (+0 B), metadata-only 1"
 fi
 
 # missing snapshots
-expect_exit 66 rdsnap diff store 9
+expect_exit 66 rdsnap diff --from 9 store
 expect_file err "rdsnap: no snapshot 9 in 'store'"
 expect_empty out
-expect_exit 66 rdsnap diff store 1 9
+expect_exit 66 rdsnap diff --from 1 --snapshot 9 store
 expect_file err "rdsnap: no snapshot 9 in 'store'"
-expect_exit 66 rdsnap diff --json store 8 1
+expect_exit 66 rdsnap diff --json --from 8 --snapshot 1 store
 expect_file err "rdsnap: no snapshot 8 in 'store'"
 expect_empty out
-expect_exit 66 rdsnap diff missing 1 2
+expect_exit 66 rdsnap diff --from 1 --snapshot 2 missing
 expect_file err "rdsnap: cannot open store 'missing': No such file or directory"
 mkdir empty
 expect_exit 0 rdsnap init empty/store
-expect_exit 66 rdsnap diff empty/store 1
+expect_exit 66 rdsnap diff --from 1 empty/store
 expect_file err "rdsnap: no snapshot 1 in 'empty/store'"
 
+# without --from: the snapshot before the one compared (the newest)
+expect_exit 0 rdsnap diff --snapshot 3 store
+cp out before3
+expect_exit 0 rdsnap diff --from 2 --snapshot 3 store
+cmp -s out before3 || fail "diff --snapshot 3 differs from diff --from 2 --snapshot 3"
+newest=$(sqlite3 store/catalog.db 'select max(id) from snapshots')
+expect_exit 0 rdsnap diff store
+cp out last
+expect_exit 0 rdsnap diff --from $((newest - 1)) --snapshot "$newest" store
+cmp -s out last || fail "diff differs from diff of the newest two"
+expect_exit 66 rdsnap diff --snapshot 1 store
+expect_file err "rdsnap: snapshot 1 is the oldest: there is none before it to compare with (give --from N)"
+expect_empty out
+
 # misuse
-expect_exit 64 rdsnap diff store
+expect_exit 64 rdsnap diff store 1
 head -n1 err >first
 expect_file first "usage: rdsnap init [--codec zlib|zstd] [--chain N] [--standby [--no-key]] [--json]"
-grep -q '^       rdsnap diff \[--json\] store version \[version\]$' err ||
+grep -q '^       rdsnap diff \[--from N\] \[--snapshot N\] \[--json\] store$' err ||
     fail "usage lacks diff: $(cat err)"
 expect_empty out
-expect_exit 64 rdsnap diff store 1 2 3
-expect_exit 64 rdsnap diff store x
-expect_file err "rdsnap: invalid version 'x' (expected 1 to 9223372036854775807)"
-expect_exit 64 rdsnap diff store 1 0
-expect_file err "rdsnap: invalid version '0' (expected 1 to 9223372036854775807)"
-expect_exit 64 rdsnap diff --read-data store 1 2
+expect_exit 64 rdsnap diff store 1 2
+expect_exit 64 rdsnap diff --from x store
+expect_file err "rdsnap: invalid snapshot id 'x' (expected 1 to 9223372036854775807)"
+expect_exit 64 rdsnap diff --from 1 --snapshot 0 store
+expect_file err "rdsnap: invalid snapshot id '0' (expected 1 to 9223372036854775807)"
+expect_exit 64 rdsnap diff --version 2 store
+expect_file err "rdsnap: --version takes no value and goes with nothing else (a snapshot is chosen with --snapshot N)"
+expect_exit 64 rdsnap diff --read-data --from 1 --snapshot 2 store
 expect_file err "rdsnap: diff does not take --read-data"
 expect_exit 0 rdsnap diff --help
 grep -q '^       rdsnap diff ' out || fail "help lacks diff"

@@ -53,8 +53,8 @@ assert d["object_bytes"] < 1000000, d
 PY
 tree_sig rep >got
 cmp -s sig3 got || { diff sig3 got >&2; fail "replica differs after update"; }
-expect_exit 0 rdsnap restore --version 2 s r2
-expect_exit 0 rdsnap restore --version 2 p r2p
+expect_exit 0 rdsnap restore --snapshot 2 s r2
+expect_exit 0 rdsnap restore --snapshot 2 p r2p
 tree_sig r2 >a
 tree_sig r2p >b
 cmp -s a b || fail "snapshot 2 differs between primary and standby"

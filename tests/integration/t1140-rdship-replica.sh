@@ -56,7 +56,7 @@ for attempt in 1 2 3 4 5; do
 	rdship receive --apply rep s <b2.rdb >/dev/null 2>&1 || true
 	sqlite3 s/catalog.db "update replicas set version = 1"
 	rm -rf rep
-	rdsnap restore --version 1 s rep >/dev/null
+	rdsnap restore --snapshot 1 s rep >/dev/null
 done
 [ "$killed" = 1 ] || fail "could not interrupt the apply"
 expect_exit 0 rdship status s
