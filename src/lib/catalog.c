@@ -158,6 +158,54 @@ static const char *const migrations[] = {
 	" problem TEXT NOT NULL CHECK (problem IN ('unreadable', 'changing')),"
 	" reason TEXT NOT NULL,"
 	" PRIMARY KEY (snapshot, path)) WITHOUT ROWID;",
+	/*
+	 * 2 -> 3: promotions that cannot silently go wrong.  A promotion
+	 * keeps the options it was started with (promotion_options), so
+	 * that "rdpromote --resume" continues it without retyping them;
+	 * whether --validate ran and passed ("validated": NULL not run, 0
+	 * failed, 1 passed); when the primary failed, the time of the
+	 * newest data in the promoted snapshot and the seconds of changes
+	 * given up; what happened besides its steps (promotion_events: a
+	 * fall-back to another snapshot, a roll-back); and every tree it
+	 * kept aside (promotion_trees), which only "rdpromote remove-tree"
+	 * removes.  The old targets kept by earlier promotions become kept
+	 * trees.
+	 */
+	"ALTER TABLE promotions ADD COLUMN validated INTEGER;"
+	"ALTER TABLE promotions ADD COLUMN failed_at REAL;"
+	"ALTER TABLE promotions ADD COLUMN data_time REAL;"
+	"ALTER TABLE promotions ADD COLUMN given_up REAL;"
+	"CREATE TABLE promotion_options("
+	" promotion INTEGER NOT NULL REFERENCES promotions(id),"
+	" name TEXT NOT NULL,"
+	" value TEXT NOT NULL,"
+	" PRIMARY KEY (promotion, name)) WITHOUT ROWID;"
+	"CREATE TABLE promotion_events("
+	" id INTEGER PRIMARY KEY,"
+	" promotion INTEGER NOT NULL REFERENCES promotions(id),"
+	" time REAL NOT NULL,"
+	" event TEXT NOT NULL,"
+	" detail TEXT NOT NULL);"
+	"CREATE INDEX promotion_events_promotion ON"
+	" promotion_events(promotion, id);"
+	"CREATE TABLE promotion_trees("
+	" id INTEGER PRIMARY KEY,"
+	" path TEXT NOT NULL,"
+	" promotion INTEGER NOT NULL REFERENCES promotions(id),"
+	" kind TEXT NOT NULL CHECK (kind IN ('pre-promote', 'rejected',"
+	"  'drill')),"
+	" snapshot INTEGER," /* the snapshot it holds; NULL: not one */
+	" created REAL NOT NULL,"
+	" state TEXT NOT NULL CHECK (state IN ('planned', 'kept',"
+	"  'removed', 'restored')),"
+	" removed REAL);"
+	"CREATE INDEX promotion_trees_path ON promotion_trees(path);"
+	"CREATE INDEX promotion_trees_promotion ON"
+	" promotion_trees(promotion, id);"
+	"INSERT INTO promotion_trees(path, promotion, kind, snapshot,"
+	" created, state) SELECT aside, id, 'pre-promote', NULL, started,"
+	" 'kept' FROM promotions WHERE aside IS NOT NULL AND aside <> ''"
+	" ORDER BY id;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) + 1 == RD_FORMAT,

@@ -281,7 +281,7 @@ rdi_probe_drill_run(const struct rd_probe *p, double deadline, double timeout,
 		goto out;
 	}
 	if (r == 0) {
-		rdi_probe_down(res, "no drill recorded");
+		rdi_probe_down(res, "no validated drill recorded");
 		goto out;
 	}
 	age = rd_now() - d.finished;

@@ -2,35 +2,45 @@
 /*
  * promote.c: bringing a standby online (rdpromote), and drills.
  *
- * A promotion runs these steps in order, each journaled in the catalog
- * (promotions, promotion_steps) before and after it runs:
+ * A promotion runs the steps of the table "steps" in order, each
+ * journaled in the catalog (promote_journal.c) before and after it runs:
  *
- *	preflight	the snapshot exists; the primary probe says down
- *	fence		the fence command succeeds; the store's epoch rises
- *	materialize	the warm replica (if clean, at the version and on the
- *			target's file system) or a restore, into a staging
- *			directory next to the target
+ *	preflight	the snapshot is complete (or --allow-partial), there
+ *			is room for it, the primary probe says down
+ *	fence		the fence command succeeds (or --no-fence); the
+ *			store's epoch rises
+ *	materialize	the warm replica (if clean, at the snapshot and on
+ *			the target's file system) or a restore, into a
+ *			staging directory next to the target
  *	verify		every entry against the catalog (content hashes, or
  *			metadata only with quick verification)
+ *	validate	the application's own check of the copy (--validate)
  *	switch		staging becomes the target; an old target is kept
- *			aside as TARGET.pre-promote-TIMESTAMP
+ *			aside as TARGET.pre-promote-TIMESTAMP; nothing is
+ *			ever replaced or deleted
  *	start		the start command
  *	check		the check probe, until up or the check timeout
- *	record		RTO and RPO
+ *	record		RTO, RPO and the data given up
  *
- * A rerun after a crash continues after the last step that completed.
- * A drill runs the same steps into a scratch target without fencing,
- * raising the epoch or touching the store's role, then removes it.
+ * The checks that need no journal (the unfinished promotion, the
+ * snapshot, the role, the target) run before the promotion is journaled;
+ * promote_check.c has them all, and the dry run runs every one.  A rerun
+ * continues after the last step that completed, with the options of the
+ * journal (--resume) or the same ones; promote_abort.c undoes a
+ * promotion, falls back to another snapshot and removes kept trees.  A
+ * drill runs the same steps into a scratch target without fencing,
+ * raising the epoch or touching the store's role, and removes it when it
+ * passed; a failed drill keeps its tree.
  */
 #include "config.h"
 
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,53 +48,23 @@
 #include <unistd.h>
 
 #include "probe_int.h"
+#include "promote_int.h"
 
-static const char *const steps[] = { "preflight", "fence", "materialize",
-	"verify", "switch", "start", "check", "record" };
-#define NSTEPS ((int)(sizeof(steps) / sizeof(steps[0])))
-enum {
-	S_PREFLIGHT,
-	S_FENCE,
-	S_MATERIALIZE,
-	S_VERIFY,
-	S_SWITCH,
-	S_START,
-	S_CHECK,
-	S_RECORD
-};
-
-struct pctx {
-	struct rd_store *st;
-	const struct rd_promote_opts *o;
-	struct rd_promote_result *res;
-	int64_t id; /* promotions.id */
-	int resumed;
-	double t0;         /* start of the promotion (first run) */
-	char target[1024]; /* absolute, at most 1000 bytes */
-	char staging[1100];
-	char aside[1100];
-	char replica[1100];   /* used for materialize, or "" */
-	char preflight[512];  /* what the preflight found */
-	int epoch_raised;     /* the journal says this promotion raised it */
-	char store_abs[1024]; /* for hooks */
-	double snap_finished;
-	int done[NSTEPS];
-};
+static const char *const step_names[RD_PROMOTE_NSTEPS] = { "preflight", "fence",
+	"materialize", "verify", "validate", "switch", "start", "check",
+	"record" };
 
 const char *
 rd_promote_step_name(int step)
 {
-	return step >= 0 && step < NSTEPS ? steps[step] : "?";
+	return step >= 0 && step < RD_PROMOTE_NSTEPS ? step_names[step] : "?";
 }
 
-static void say(struct pctx *c, int step, const char *outcome, double secs,
-    const char *fmt, ...) RD_PRINTF(5, 6);
-
-static void
-say(struct pctx *c, int step, const char *outcome, double secs, const char *fmt,
-    ...)
+void
+rdi_pc_say(struct rdi_pctx *c, int step, const char *outcome, double secs,
+    const char *fmt, ...)
 {
-	char detail[512];
+	char detail[2048];
 	va_list ap;
 
 	detail[0] = '\0';
@@ -94,134 +74,43 @@ say(struct pctx *c, int step, const char *outcome, double secs, const char *fmt,
 			detail[0] = '\0';
 		va_end(ap);
 	}
-	if (step >= 0 && step < NSTEPS)
+	if (step >= 0 && step < RD_PROMOTE_NSTEPS)
 		c->res->step_seconds[step] = secs;
-	if (c->o->step != NULL)
-		c->o->step(c->o->step_arg, steps[step], outcome, secs, detail);
+	if (c->o.step != NULL)
+		c->o.step(c->o.step_arg, rd_promote_step_name(step), outcome,
+		    secs, detail);
 }
 
-/* ------------------------------------------------------------------ */
-/* The journal */
-
-static int
-exec_sql(struct rd_store *st, const char *sql, int64_t id, const char *a,
-    const char *b, double d, struct rd_err *err)
-{
-	sqlite3_stmt *q = NULL;
-	int ret = -1;
-
-	if (rdi_db_prepare(st->db, sql, &q, err) == -1)
-		return -1;
-	sqlite3_bind_int64(q, 1, id);
-	if (a != NULL)
-		sqlite3_bind_text(q, 2, a, -1, SQLITE_TRANSIENT);
-	if (b != NULL)
-		sqlite3_bind_text(q, 3, b, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_double(q, 4, d);
-	if (rdi_db_step(st->db, q, err) == -1)
-		goto out;
-	ret = 0;
-out:
-	sqlite3_finalize(q);
-	return ret;
-}
-
-static int
-step_begin(struct pctx *c, int step, struct rd_err *err)
-{
-	if (exec_sql(c->st,
-	        "INSERT INTO promotion_steps(promotion, step,"
-	        " started) VALUES (?1, ?2, ?4) ON CONFLICT(promotion, step) DO"
-	        " UPDATE SET started = ?4, finished = NULL, outcome = NULL,"
-	        " detail = NULL",
-	        c->id, steps[step], NULL, rd_now(), err) == -1)
-		return -1;
-	return exec_sql(c->st, "UPDATE promotions SET step = ?2 WHERE id = ?1",
-	    c->id, steps[step], NULL, 0, err);
-}
-
-static int
-finish(struct pctx *c, const char *state, const char *message,
-    struct rd_err *err)
-{
-	return exec_sql(c->st,
-	    "UPDATE promotions SET state = ?2,"
-	    " message = ?3, finished = ?4 WHERE id = ?1",
-	    c->id, state, message, rd_now(), err);
-}
-
-/* Record the end of a step and its outcome ("ok", "failed"). */
-static int
-end_step(struct pctx *c, int step, const char *outcome, const char *detail,
-    struct rd_err *err)
-{
-	sqlite3_stmt *q = NULL;
-	int ret = -1;
-
-	if (rdi_db_prepare(c->st->db,
-	        "UPDATE promotion_steps SET"
-	        " finished = ?, outcome = ?, detail = ? WHERE promotion = ?"
-	        " AND step = ?",
-	        &q, err) == -1)
-		return -1;
-	sqlite3_bind_double(q, 1, rd_now());
-	sqlite3_bind_text(q, 2, outcome, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, detail != NULL ? detail : "", -1,
-	    SQLITE_TRANSIENT);
-	sqlite3_bind_int64(q, 4, c->id);
-	sqlite3_bind_text(q, 5, steps[step], -1, SQLITE_STATIC);
-	if (rdi_db_step(c->st->db, q, err) == -1)
-		goto out;
-	if (strcmp(outcome, "ok") == 0)
-		c->done[step] = 1;
-	ret = 0;
-out:
-	sqlite3_finalize(q);
-	return ret;
-}
-
-static int
-set_field(struct pctx *c, const char *col, const char *val, struct rd_err *err)
-{
-	char sql[128];
-
-	snprintf(sql, sizeof(sql),
-	    "UPDATE promotions SET %s = ?2 WHERE id = ?1", col);
-	return exec_sql(c->st, sql, c->id, val, NULL, 0, err);
-}
+#define say rdi_pc_say
 
 /* ------------------------------------------------------------------ */
 /* Hooks and probes */
 
-/*
- * Run "cmd" with rd_hook_run(): RDPROMOTE_* in its environment, its
- * output on our standard error, killed with its process group after the
- * hook timeout.  Returns 0 if it exited 0, 1 if not ("why" says how),
- * -1 if it could not be run.
- */
-static int
-run_hook(struct pctx *c, const char *cmd, char *why, size_t whylen,
-    struct rd_err *err)
+int
+rdi_pc_hook(struct rdi_pctx *c, const char *cmd, const char *copy, char *why,
+    size_t whylen, struct rd_err *err)
 {
-	char vars[4][PATH_MAX + 32];
-	const char *env[5];
-	int i, status, r;
+	char vars[5][PATH_MAX + 32];
+	const char *env[6];
+	int i, n = 4, status, r;
 
 	snprintf(vars[0], sizeof(vars[0]), "RDPROMOTE_STORE=%s", c->store_abs);
 	snprintf(vars[1], sizeof(vars[1]), "RDPROMOTE_TARGET=%s", c->target);
-	snprintf(vars[2], sizeof(vars[2]), "RDPROMOTE_VERSION=%lld",
+	snprintf(vars[2], sizeof(vars[2]), "RDPROMOTE_SNAPSHOT=%lld",
 	    (long long)c->res->version);
 	snprintf(vars[3], sizeof(vars[3]), "RDPROMOTE_EPOCH=%lld",
 	    (long long)c->st->info.epoch);
-	for (i = 0; i < 4; i++)
+	if (copy != NULL)
+		snprintf(vars[n++], sizeof(vars[4]), "RDPROMOTE_COPY=%s", copy);
+	for (i = 0; i < n; i++)
 		env[i] = vars[i];
-	env[4] = NULL;
-	r = rd_hook_run(cmd, NULL, env, c->o->hook_timeout, &status, err);
+	env[n] = NULL;
+	r = rd_hook_run(cmd, NULL, env, c->o.hook_timeout, &status, err);
 	if (r == -1)
 		return -1;
 	if (r == 1) {
-		snprintf(why, whylen, "timed out after %.0f s",
-		    c->o->hook_timeout);
+		snprintf(why, whylen, "timed out after %g s",
+		    c->o.hook_timeout);
 		return 1;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -230,8 +119,38 @@ run_hook(struct pctx *c, const char *cmd, char *why, size_t whylen,
 	return 1;
 }
 
+int
+rdi_pc_stop(struct rdi_pctx *c, const char *when, struct rd_err *err)
+{
+	char why[128], detail[256];
+	int r;
+
+	if (!c->begun[RDI_S_START] || c->o.stop == NULL)
+		return 0;
+	r = rdi_pc_hook(c, c->o.stop, NULL, why, sizeof(why), err);
+	if (r == -1)
+		return -1;
+	if (r == 0)
+		snprintf(detail, sizeof(detail), "stop command succeeded (%s)",
+		    when);
+	else
+		snprintf(detail, sizeof(detail), "stop command failed: %s (%s)",
+		    why, when);
+	if (rdi_pj_event(c->st->db, c->id, "stop", detail, err) == -1)
+		return -1;
+	if (r == 1) {
+		snprintf(c->res->message, sizeof(c->res->message),
+		    "the stop command failed (%s): what --start started may still run on '%s'",
+		    why, c->target);
+		return 1;
+	}
+	c->begun[RDI_S_START] = 0;
+	return 0;
+}
+
+/* The check probe's exec: commands get what the hooks get. */
 static int
-export_env(struct pctx *c, struct rd_err *err)
+export_env(struct rdi_pctx *c, struct rd_err *err)
 {
 	char v[32], e[32];
 
@@ -239,359 +158,198 @@ export_env(struct pctx *c, struct rd_err *err)
 	snprintf(e, sizeof(e), "%lld", (long long)c->st->info.epoch);
 	if (setenv("RDPROMOTE_STORE", c->store_abs, 1) == -1 ||
 	    setenv("RDPROMOTE_TARGET", c->target, 1) == -1 ||
-	    setenv("RDPROMOTE_VERSION", v, 1) == -1 ||
+	    setenv("RDPROMOTE_SNAPSHOT", v, 1) == -1 ||
 	    setenv("RDPROMOTE_EPOCH", e, 1) == -1)
 		return rd_err_sys(err, RD_ENOMEM, "setenv");
 	return 0;
 }
 
-/* Probe once: 1 up, 0 down ("why" says why), -1 error. */
-static int
-probe_once(struct pctx *c, const char *spec, char *why, size_t whylen,
-    struct rd_err *err)
-{
-	struct rd_probe *p = NULL;
-	struct rd_probe_result r;
-	int ret = -1;
-
-	if (rd_probe_parse(spec, &p, err) == -1)
-		return -1;
-	if (rd_probe_round(&p, 1, c->o->probe_timeout, &r, err) == -1)
-		goto out;
-	snprintf(why, whylen, "%s", r.reason);
-	if (r.state == RD_PROBE_ERROR) {
-		rd_err_set(err, r.code != RD_OK ? r.code : RD_EINTERNAL,
-		    "probe %s could not run: %s", spec, r.reason);
-		goto out;
-	}
-	ret = r.state == RD_PROBE_UP;
-out:
-	rd_probe_free(p);
-	return ret;
-}
-
 /* ------------------------------------------------------------------ */
-/* Checking a tree against a snapshot */
+/* Trees */
 
-static int64_t
-ns_of(const struct timespec *ts)
+int
+rdi_pc_switched(const struct rdi_pctx *c)
 {
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
-
-/* Count the entries below directory "fd" (not following symlinks). */
-static int
-count_tree(int fd, int64_t *n, int depth, struct rd_err *err)
-{
-	DIR *d;
-	struct dirent *de;
-	int sub, ret = 0;
-
-	if (depth > 1024)
-		return rd_err_set(err, RD_EIO, "tree is too deep");
-	d = rdi_opendir_fd(fd, "tree", err);
-	if (d == NULL)
-		return -1;
-	while (ret == 0 && (de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		(*n)++;
-		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
-			continue;
-		sub = openat(fd, de->d_name,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub == -1)
-			continue;
-		ret = count_tree(sub, n, depth + 1, err);
-		close(sub);
-	}
-	closedir(d);
-	return ret;
+	if (!rdi_pt_exists(c->target))
+		return 0;
+	return c->done[RDI_S_SWITCH] ||
+	    (c->begun[RDI_S_SWITCH] && !rdi_pt_exists(c->staging));
 }
 
 int
-rd_tree_verify(struct rd_store *st, int64_t id, const char *dir, int quick,
-    int64_t *entries, char *why, size_t whylen, struct rd_err *err)
+rdi_pc_find_replica(struct rdi_pctx *c, struct rd_err *err)
 {
 	sqlite3_stmt *q = NULL;
-	struct stat sb;
-	char path[PATH_MAX], name[NAME_MAX + 1], link[4097];
-	unsigned char sha[RD_HASH_LEN];
-	int rootfd, pfd = -1, fd, r, n, type, bad = 0, ret = -1;
-	int64_t count = 0, found = 0, size, mtime;
-	unsigned mode;
-	ssize_t len;
+	struct stat a, b;
+	char parent[PATH_MAX];
+	const unsigned char *dir;
+	int r;
 
-	*entries = 0;
-	rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd == -1)
-		return rd_err_sys(err, RD_EIO, "cannot open '%s'", dir);
-	if (rdi_db_prepare(st->db,
-	        "SELECT path, type, mode, size, mtime, sha,"
-	        " target FROM entries WHERE first <= ?1"
-	        " AND (last IS NULL OR last >= ?1) ORDER BY path",
-	        &q, err) == -1)
-		goto out;
-	sqlite3_bind_int64(q, 1, id);
-	while (!bad) {
-		r = rdi_db_step(st->db, q, err);
-		if (r == -1)
-			goto out;
-		if (r == 0)
-			break;
-		n = sqlite3_column_bytes(q, 0);
-		if (n >= (int)sizeof(path)) {
-			rd_err_set(err, RD_ECORRUPT,
-			    "path too long in catalog");
-			goto out;
-		}
-		if (n > 0)
-			memcpy(path, sqlite3_column_blob(q, 0), (size_t)n);
-		path[n] = '\0';
-		type = sqlite3_column_int(q, 1);
-		mode = (unsigned)sqlite3_column_int(q, 2) & 07777;
-		size = sqlite3_column_int64(q, 3);
-		mtime = sqlite3_column_int64(q, 4);
-		count++;
-		if (n == 0) {
-			if (fstat(rootfd, &sb) == -1) {
-				rd_err_sys(err, RD_EIO, "cannot stat '%s'",
-				    dir);
-				goto out;
-			}
-			if ((sb.st_mode & 07777) != mode) {
-				snprintf(why, whylen,
-				    "'.': mode %o, expected %o",
-				    (unsigned)(sb.st_mode & 07777), mode);
-				bad = 1;
-			}
-			continue;
-		}
-		pfd = rdi_open_parent(rootfd, path, name, err);
-		if (pfd == -1 ||
-		    fstatat(pfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
-			snprintf(why, whylen, "'%s' is missing", path);
-			rd_err_clear(err);
-			bad = 1;
-			break;
-		}
-		if ((type == RD_TYPE_DIR && !S_ISDIR(sb.st_mode)) ||
-		    (type == RD_TYPE_FILE && !S_ISREG(sb.st_mode)) ||
-		    (type == RD_TYPE_SYMLINK && !S_ISLNK(sb.st_mode))) {
-			snprintf(why, whylen, "'%s' has the wrong type", path);
-			bad = 1;
-		} else if (type != RD_TYPE_SYMLINK &&
-		    (sb.st_mode & 07777) != mode) {
-			snprintf(why, whylen, "'%s': mode %o, expected %o",
-			    path, (unsigned)(sb.st_mode & 07777), mode);
-			bad = 1;
-		} else if (type == RD_TYPE_FILE && sb.st_size != size) {
-			snprintf(why, whylen, "'%s': size %lld, expected %lld",
-			    path, (long long)sb.st_size, (long long)size);
-			bad = 1;
-		} else if (type != RD_TYPE_DIR && ns_of(&sb.st_mtim) != mtime) {
-			snprintf(why, whylen, "'%s': modification time differs",
-			    path);
-			bad = 1;
-		} else if (type == RD_TYPE_SYMLINK) {
-			len = readlinkat(pfd, name, link, sizeof(link) - 1);
-			if (len < 0 ||
-			    (size_t)len != (size_t)sqlite3_column_bytes(q, 6) ||
-			    memcmp(link, sqlite3_column_blob(q, 6),
-			        (size_t)len) != 0) {
-				snprintf(why, whylen,
-				    "'%s': symlink target differs", path);
-				bad = 1;
-			}
-		} else if (type == RD_TYPE_FILE && !quick) {
-			fd = openat(pfd, name,
-			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd == -1 || rd_sha256_fd(fd, sha, err) == -1) {
-				snprintf(why, whylen, "'%s' cannot be read",
-				    path);
-				rd_err_clear(err);
-				bad = 1;
-			} else if (sqlite3_column_bytes(q, 5) != RD_HASH_LEN ||
-			    memcmp(sha, sqlite3_column_blob(q, 5),
-			        RD_HASH_LEN) != 0) {
-				snprintf(why, whylen,
-				    "'%s': content does not match its SHA-256",
-				    path);
-				bad = 1;
-			}
-			if (fd != -1)
-				close(fd);
-		}
-		close(pfd);
-		pfd = -1;
-	}
-	if (!bad) {
-		if (count_tree(rootfd, &found, 0, err) == -1)
-			goto out;
-		if (found != count - 1) {
-			snprintf(why, whylen,
-			    "the tree has %lld entries, the snapshot %lld",
-			    (long long)found + 1, (long long)count);
-			bad = 1;
-		}
-	}
-	*entries = count;
-	ret = bad;
-out:
-	if (pfd != -1)
-		close(pfd);
-	sqlite3_finalize(q);
-	close(rootfd);
-	return ret;
-}
-
-/* ------------------------------------------------------------------ */
-/* Helpers for paths */
-
-/* rm -rf of "path", never following symlinks. */
-static int
-remove_tree_at(int dfd, const char *name, int depth, struct rd_err *err)
-{
-	struct stat sb;
-	DIR *d;
-	struct dirent *de;
-	int fd, ret = 0;
-
-	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
-		return errno == ENOENT
-		    ? 0
-		    : rd_err_sys(err, RD_EIO, "cannot stat '%s'", name);
-	if (!S_ISDIR(sb.st_mode)) {
-		if (unlinkat(dfd, name, 0) == -1 && errno != ENOENT)
-			return rd_err_sys(err, RD_EIO, "cannot remove '%s'",
-			    name);
+	c->replica[0] = '\0';
+	if (c->o.drill)
 		return 0;
-	}
-	if (depth > 1024)
-		return rd_err_set(err, RD_EIO, "tree is too deep");
-	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1)
-		return rd_err_sys(err, RD_EIO, "cannot open '%s'", name);
-	d = fdopendir(fd);
-	if (d == NULL) {
-		close(fd);
-		return rd_err_sys(err, RD_EIO, "cannot open '%s'", name);
-	}
-	while (ret == 0 && (de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		ret = remove_tree_at(fd, de->d_name, depth + 1, err);
-	}
-	closedir(d);
-	if (ret == 0 && unlinkat(dfd, name, AT_REMOVEDIR) == -1 &&
-	    errno != ENOENT)
-		ret = rd_err_sys(err, RD_EIO, "cannot remove '%s'", name);
-	return ret;
-}
-
-static int
-remove_tree(const char *path, struct rd_err *err)
-{
-	return remove_tree_at(AT_FDCWD, path, 0, err);
-}
-
-static int
-exists(const char *path)
-{
-	struct stat sb;
-
-	return lstat(path, &sb) == 0;
-}
-
-static int
-fsync_parent(const char *path, struct rd_err *err)
-{
-	char buf[PATH_MAX];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	return rdi_fsync_dir(dirname(buf), err);
-}
-
-/* The absolute form of "target", whose parent must exist. */
-static int
-absolute_target(const char *target, char out[1024], struct rd_err *err)
-{
-	char a[PATH_MAX], b[PATH_MAX], dir[PATH_MAX];
-	const char *base;
-	size_t n;
-
-	snprintf(a, sizeof(a), "%s", target);
-	n = strlen(a);
-	while (n > 1 && a[n - 1] == '/')
-		a[--n] = '\0';
-	snprintf(b, sizeof(b), "%s", a);
-	base = basename(b);
-	if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
-	    strcmp(base, "/") == 0)
-		return rd_err_set(err, RD_EUSAGE, "invalid target '%s'",
-		    target);
-	if (realpath(dirname(a), dir) == NULL)
+	snprintf(parent, sizeof(parent), "%s", c->target);
+	if (stat(dirname(parent), &a) == -1)
 		return rd_err_sys(err, RD_EIO,
-		    "cannot resolve the directory of target '%s'", target);
-	if (strlen(dir) + strlen(base) + 2 > 1000)
-		return rd_err_set(err, RD_EUSAGE,
-		    "target path is too long (1000 bytes at most)");
-	if ((size_t)snprintf(out, 1024, "%.1000s/%.255s",
-	        strcmp(dir, "/") == 0 ? "" : dir, base) >= 1000)
-		return rd_err_set(err, RD_EUSAGE,
-		    "target path is too long (1000 bytes at most)");
-	return 0;
+		    "cannot stat the target's directory");
+	if (rdi_db_prepare(c->st->db,
+	        "SELECT dir FROM replicas WHERE version = ?"
+	        " AND state = 'clean'",
+	        &q, err) == -1)
+		return -1;
+	sqlite3_bind_int64(q, 1, c->res->version);
+	while ((r = rdi_db_step(c->st->db, q, err)) == 1) {
+		dir = sqlite3_column_text(q, 0);
+		if (dir == NULL || strlen((const char *)dir) >= 1000 ||
+		    stat((const char *)dir, &b) == -1 || b.st_dev != a.st_dev)
+			continue;
+		snprintf(c->replica, sizeof(c->replica), "%.1000s",
+		    (const char *)dir);
+		break;
+	}
+	sqlite3_finalize(q);
+	return r == -1 ? -1 : 0;
+}
+
+/* The warm replica "dir" holds the snapshot again (it was moved back). */
+static int
+replica_back(struct rdi_pctx *c, struct rd_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	if (rdi_db_prepare(c->st->db,
+	        "INSERT OR REPLACE INTO replicas(dir, version,"
+	        " target, state, updated) VALUES (?, ?, NULL, 'clean', ?)",
+	        &q, err) == -1)
+		return -1;
+	sqlite3_bind_text(q, 1, c->replica, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, c->res->version);
+	sqlite3_bind_double(q, 3, rd_now());
+	r = rdi_db_step(c->st->db, q, err);
+	sqlite3_finalize(q);
+	return r == -1 ? -1 : 0;
+}
+
+int
+rdi_pc_release_staging(struct rdi_pctx *c, struct rd_err *err)
+{
+	if (!rdi_pt_exists(c->staging))
+		return 0;
+	if (c->replica[0] != '\0' && !rdi_pt_exists(c->replica)) {
+		if (rdi_pt_rename(c->staging, c->replica, err) == -1)
+			return -1;
+		if (replica_back(c, err) == -1)
+			return -1;
+		c->replica[0] = '\0';
+		return rdi_pj_set_text(c->st->db, c->id, "replica", NULL, err);
+	}
+	return rdi_pt_remove(c->staging, err);
+}
+
+/*
+ * Plan the first free name TARGET.KIND-STAMP[.N] from "attempt" on for
+ * a kept tree: a new journal row, or the planned row "out" renamed.
+ * Returns the attempt used, or -1.
+ */
+static int
+plan_name(struct rdi_pctx *c, const char *kind, int64_t snapshot, double now,
+    char *out, size_t len, int attempt, struct rd_err *err)
+{
+	char name[1100];
+
+	for (; attempt < 100; attempt++) {
+		if (rdi_pt_keep_name(c->target, kind, now, attempt, name,
+		        sizeof(name), err) == -1)
+			return -1;
+		if (!rdi_pt_exists(name))
+			break;
+	}
+	if (attempt == 100)
+		return rd_err_set(err, RD_ECANTCREAT,
+		    "no free name to keep a tree of '%s' aside", c->target);
+	if (out[0] == '\0') {
+		if (rdi_pj_tree_add(c->st->db, c->id, name, kind, snapshot,
+		        "planned", err) == -1)
+			return -1;
+	} else if (rdi_pj_tree_set(c->st->db, c->id, out, name, "planned",
+	               err) == -1) {
+		return -1;
+	}
+	snprintf(out, len, "%s", name);
+	return attempt;
+}
+
+int
+rdi_pc_keep(struct rdi_pctx *c, const char *from, const char *kind,
+    int64_t snapshot, char *out, size_t len, struct rd_err *err)
+{
+	int64_t snap = snapshot;
+	double now = rd_now();
+	int r, attempt = 0;
+
+	r = rdi_pj_tree_planned(c->st->db, c->id, kind, out, len, &snap, err);
+	if (r == -1)
+		return -1;
+	if (r == 0)
+		out[0] = '\0';
+	if (!rdi_pt_exists(from)) {
+		/* moved by an earlier run that died before it said so */
+		if (out[0] == '\0' || !rdi_pt_exists(out)) {
+			out[0] = '\0';
+			return 0;
+		}
+		goto kept;
+	}
+	for (;;) {
+		if (out[0] == '\0' || rdi_pt_exists(out)) {
+			attempt = plan_name(c, kind, snap, now, out, len,
+			    attempt, err);
+			if (attempt == -1)
+				return -1;
+		}
+		if (rdi_pt_rename(from, out, err) == 0)
+			break;
+		if (err->code != RD_ECANTCREAT || ++attempt >= 100)
+			return -1;
+		rd_err_clear(err);
+	}
+kept:
+	if (rdi_pj_tree_set(c->st->db, c->id, out, out, "kept", err) == -1)
+		return -1;
+	if (strcmp(kind, "pre-promote") == 0 && snap == 0 &&
+	    c->res->aside[0] == '\0') {
+		snprintf(c->res->aside, sizeof(c->res->aside), "%s", out);
+		if (rdi_pj_set_text(c->st->db, c->id, "aside", out, err) == -1)
+			return -1;
+	}
+	return rdi_pt_sync_parent(out, err);
 }
 
 /* ------------------------------------------------------------------ */
 /* Steps */
 
 static int
-do_preflight(struct pctx *c, struct rd_err *err)
+do_preflight(struct rdi_pctx *c, struct rd_err *err)
 {
-	char why[256];
-	int r;
-
-	if (c->o->drill || c->o->primary == NULL) {
-		snprintf(c->preflight, sizeof(c->preflight), "%s",
-		    c->o->drill
-		        ? "drill: the primary is not checked"
-		        : "no --primary probe given: the primary was not checked");
-		return 0;
-	}
-	r = probe_once(c, c->o->primary, why, sizeof(why), err);
-	if (r == -1)
-		return -1;
-	if (r == 1 && !c->o->force) {
-		snprintf(c->res->message, sizeof(c->res->message),
-		    "the primary %s is up: refusing to promote (use --force if you are sure it is not serving)",
-		    c->o->primary);
-		return 1;
-	}
-	snprintf(c->preflight, sizeof(c->preflight),
-	    r == 1 ? "primary %.200s is up, promoting anyway (--force)"
-	           : "primary %.200s is down (%.250s)",
-	    c->o->primary, why);
-	return 0;
+	return rdi_pc_checks(c, RDI_CK_PARTIAL, RDI_CK_N, err);
 }
 
 static int
-do_fence(struct pctx *c, struct rd_err *err)
+do_fence(struct rdi_pctx *c, struct rd_err *err)
 {
 	char why[128], val[32];
 	int r;
 
-	if (c->o->drill)
+	if (c->o.drill)
 		return 0;
 	if (c->epoch_raised) {
 		/* an earlier run fenced and raised it, then died */
 		c->res->epoch = c->st->info.epoch;
 		return 0;
 	}
-	if (c->o->fence != NULL) {
-		r = run_hook(c, c->o->fence, why, sizeof(why), err);
+	if (c->o.fence != NULL) {
+		r = rdi_pc_hook(c, c->o.fence, NULL, why, sizeof(why), err);
 		if (r == -1)
 			return -1;
 		if (r == 1) {
@@ -606,58 +364,16 @@ do_fence(struct pctx *c, struct rd_err *err)
 	if (rdi_db_exec(c->st->db, "BEGIN IMMEDIATE", err) == -1)
 		return -1;
 	if (rdi_meta_set(c->st->db, "epoch", val, err) == -1 ||
-	    exec_sql(c->st, "UPDATE promotions SET epoch = ?2 WHERE id = ?1",
-	        c->id, val, NULL, 0, err) == -1 ||
+	    rdi_pj_set_int(c->st->db, c->id, "epoch", c->st->info.epoch + 1, 0,
+	        err) == -1 ||
 	    rdi_db_exec(c->st->db, "COMMIT", err) == -1) {
 		sqlite3_exec(c->st->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
 	c->st->info.epoch++;
+	c->epoch_raised = 1;
 	c->res->epoch = c->st->info.epoch;
 	return 0;
-}
-
-/* A clean replica at the version on the target's file system, or "". */
-static int
-find_replica(struct pctx *c, struct rd_err *err)
-{
-	sqlite3_stmt *q = NULL;
-	struct stat a, b;
-	char parent[PATH_MAX];
-	const unsigned char *dir;
-	int r, ret = -1;
-
-	c->replica[0] = '\0';
-	if (c->o->drill)
-		return 0;
-	snprintf(parent, sizeof(parent), "%s", c->target);
-	if (stat(dirname(parent), &a) == -1)
-		return rd_err_sys(err, RD_EIO,
-		    "cannot stat the target's directory");
-	if (rdi_db_prepare(c->st->db,
-	        "SELECT dir FROM replicas WHERE"
-	        " version = ? AND state = 'clean'",
-	        &q, err) == -1)
-		return -1;
-	sqlite3_bind_int64(q, 1, c->res->version);
-	for (;;) {
-		r = rdi_db_step(c->st->db, q, err);
-		if (r == -1)
-			goto out;
-		if (r == 0)
-			break;
-		dir = sqlite3_column_text(q, 0);
-		if (dir == NULL || strlen((const char *)dir) >= 1000 ||
-		    stat((const char *)dir, &b) == -1 || b.st_dev != a.st_dev)
-			continue;
-		snprintf(c->replica, sizeof(c->replica), "%.1000s",
-		    (const char *)dir);
-		break;
-	}
-	ret = 0;
-out:
-	sqlite3_finalize(q);
-	return ret;
 }
 
 static int
@@ -674,135 +390,202 @@ syncfs_dir(const char *path, struct rd_err *err)
 	return ret;
 }
 
+/* Move the warm replica into place.  1 if it was, 0 if not, -1. */
 static int
-do_materialize(struct pctx *c, struct rd_err *err)
+take_replica(struct rdi_pctx *c, struct rd_err *err)
 {
-	struct rd_restore_opts ro = RD_RESTORE_OPTS_INIT;
-	struct rd_restore_result rr;
 	sqlite3_stmt *q = NULL;
 	int r;
 
-	/* a staging dir of an interrupted attempt is redone */
-	if (exists(c->staging)) {
-		if (c->replica[0] != '\0' && !exists(c->replica)) {
-			/* it is the replica, moved: keep it */
-			return 0;
-		}
-		if (remove_tree(c->staging, err) == -1)
-			return -1;
-	}
-	if (find_replica(c, err) == -1)
+	if (rdi_pj_set_text(c->st->db, c->id, "replica", c->replica, err) == -1)
 		return -1;
-	if (c->replica[0] != '\0') {
-		if (set_field(c, "replica", c->replica, err) == -1)
-			return -1;
-		if (rename(c->replica, c->staging) == 0) {
-			c->res->used_replica = 1;
-			/* the replica dir is gone; forget it */
-			if (rdi_db_prepare(c->st->db,
-			        "DELETE FROM replicas"
-			        " WHERE dir = ?",
-			        &q, err) == -1)
-				return -1;
-			sqlite3_bind_text(q, 1, c->replica, -1, SQLITE_STATIC);
-			r = rdi_db_step(c->st->db, q, err);
-			sqlite3_finalize(q);
-			if (r == -1)
-				return -1;
-			return fsync_parent(c->staging, err);
-		}
+	if (rename(c->replica, c->staging) == -1) {
 		c->replica[0] = '\0';
+		return rdi_pj_set_text(c->st->db, c->id, "replica", NULL, err);
 	}
-	if (rd_restore(c->st, c->res->version, c->staging, NULL, 0, &ro, &rr,
-	        err) == -1) {
-		struct rd_err e2 = RD_ERR_INIT;
-
-		(void)remove_tree(c->staging, &e2);
-		if (err->code == RD_ECORRUPT) {
-			snprintf(c->res->message, sizeof(c->res->message),
-			    "snapshot %lld cannot be restored: %s",
-			    (long long)c->res->version, err->msg);
-			return 1;
-		}
+	c->res->used_replica = 1;
+	/* the replica dir is gone; forget it */
+	if (rdi_db_prepare(c->st->db, "DELETE FROM replicas WHERE dir = ?", &q,
+	        err) == -1)
 		return -1;
-	}
-	if (syncfs_dir(c->staging, err) == -1)
+	sqlite3_bind_text(q, 1, c->replica, -1, SQLITE_STATIC);
+	r = rdi_db_step(c->st->db, q, err);
+	sqlite3_finalize(q);
+	if (r == -1 || rdi_pt_sync_parent(c->staging, err) == -1)
 		return -1;
-	return 0;
+	return 1;
 }
 
 static int
-do_verify(struct pctx *c, struct rd_err *err)
+do_materialize(struct rdi_pctx *c, struct rd_err *err)
+{
+	struct rd_restore_opts ro = RD_RESTORE_OPTS_INIT;
+	struct rd_restore_result rr;
+	struct rd_err e2 = RD_ERR_INIT;
+	int r;
+
+	/* a staging dir of an interrupted attempt is redone */
+	if (rdi_pt_exists(c->staging)) {
+		if (c->replica[0] != '\0' && !rdi_pt_exists(c->replica)) {
+			c->res->used_replica = 1;
+			return 0; /* it is the replica, moved: keep it */
+		}
+		if (rdi_pt_remove(c->staging, err) == -1)
+			return -1;
+	}
+	if (rdi_pc_find_replica(c, err) == -1)
+		return -1;
+	if (c->replica[0] != '\0') {
+		r = take_replica(c, err);
+		if (r != 0)
+			return r == 1 ? 0 : -1;
+	}
+	if (rd_restore(c->st, c->res->version, c->staging, NULL, 0, &ro, &rr,
+	        err) == 0)
+		return syncfs_dir(c->staging, err);
+	(void)rdi_pt_remove(c->staging, &e2);
+	if (err->code != RD_ECORRUPT)
+		return -1;
+	snprintf(c->res->message, sizeof(c->res->message),
+	    "snapshot %lld cannot be restored: %s", (long long)c->res->version,
+	    err->msg);
+	rd_err_clear(err);
+	return 1;
+}
+
+/*
+ * The tree did not verify: discard it (a drill keeps it), and forget
+ * that it was made, so that a rerun restores from the store.
+ */
+static int
+discard_tree(struct rdi_pctx *c, const char *why, struct rd_err *err)
+{
+	char detail[700];
+	int replica = c->res->used_replica;
+
+	snprintf(c->res->message, sizeof(c->res->message),
+	    "the materialized tree does not match snapshot %lld: %s",
+	    (long long)c->res->version, why);
+	if (c->o.drill)
+		return 1;
+	if (rdi_pt_remove(c->staging, err) == -1)
+		return -1;
+	c->replica[0] = '\0';
+	snprintf(detail, sizeof(detail), "discarded: it failed verify (%.600s)",
+	    why);
+	if (rdi_pj_set_text(c->st->db, c->id, "replica", NULL, err) == -1 ||
+	    rdi_pj_step_end(c->st->db, c->id, RDI_S_MATERIALIZE, "discarded",
+	        detail, err) == -1)
+		return -1;
+	c->done[RDI_S_MATERIALIZE] = 0;
+	snprintf(c->res->message + strlen(c->res->message),
+	    sizeof(c->res->message) - strlen(c->res->message),
+	    "; %s was discarded: resume to restore snapshot %lld from the store",
+	    replica ? "the warm replica" : "the tree",
+	    (long long)c->res->version);
+	return 1;
+}
+
+static int
+do_verify(struct rdi_pctx *c, struct rd_err *err)
 {
 	char why[512];
 	int r;
 
 	why[0] = '\0';
 	r = rd_tree_verify(c->st, c->res->version, c->staging,
-	    c->o->quick_verify, &c->res->files, why, sizeof(why), err);
-	if (r == -1)
-		return -1;
-	if (r == 1) {
-		snprintf(c->res->message, sizeof(c->res->message),
-		    "the materialized tree does not match snapshot %lld: %s",
-		    (long long)c->res->version, why);
-		return 1;
-	}
-	return 0;
+	    c->o.quick_verify, &c->res->files, why, sizeof(why), err);
+	if (r == 1)
+		return discard_tree(c, why, err);
+	return r;
 }
 
 static int
-do_switch(struct pctx *c, struct rd_err *err)
-{
-	char stamp[32];
-	time_t now = time(NULL);
-	struct tm tm;
-
-	if (!exists(c->staging)) {
-		/* an earlier run got this far: the target is in place */
-		if (exists(c->target))
-			return 0;
-		return rd_err_set(err, RD_EIO,
-		    "neither the staging directory nor the target exists");
-	}
-	if (exists(c->target)) {
-		if (c->aside[0] == '\0') {
-			gmtime_r(&now, &tm);
-			strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-			snprintf(c->aside, sizeof(c->aside),
-			    "%.1000s.pre-promote-%.20s", c->target, stamp);
-			if (set_field(c, "aside", c->aside, err) == -1)
-				return -1;
-		}
-		if (exists(c->aside))
-			return rd_err_set(err, RD_ECANTCREAT,
-			    "'%s' exists: not moving the target there",
-			    c->aside);
-		if (rename(c->target, c->aside) == -1)
-			return rd_err_sys(err, RD_EIO, "cannot move '%s' aside",
-			    c->target);
-		snprintf(c->res->aside, sizeof(c->res->aside), "%s", c->aside);
-	}
-	if (rename(c->staging, c->target) == -1)
-		return rd_err_sys(err, RD_EIO, "cannot rename '%s' to '%s'",
-		    c->staging, c->target);
-	if (fsync_parent(c->target, err) == -1)
-		return -1;
-	if (!c->o->drill &&
-	    rdi_meta_set(c->st->db, "role", "primary", err) == -1)
-		return -1;
-	return 0;
-}
-
-static int
-do_start(struct pctx *c, struct rd_err *err)
+do_validate(struct rdi_pctx *c, struct rd_err *err)
 {
 	char why[128];
 	int r;
 
-	if (c->o->start == NULL)
+	if (c->o.validate == NULL)
 		return 0;
-	r = run_hook(c, c->o->start, why, sizeof(why), err);
+	r = rdi_pc_hook(c, c->o.validate, c->staging, why, sizeof(why), err);
+	if (r == -1)
+		return -1;
+	c->res->validated = r == 0;
+	if (rdi_pj_set_int(c->st->db, c->id, "validated", r == 0, 0, err) == -1)
+		return -1;
+	if (r == 0)
+		return 0;
+	if (!c->o.drill &&
+	    rdi_pc_keep(c, c->staging, "rejected", c->res->version,
+	        c->res->kept, sizeof(c->res->kept), err) == -1)
+		return -1;
+	snprintf(c->res->message, sizeof(c->res->message),
+	    "the application check (--validate) rejected snapshot %lld (%s); '%s' was not touched%s%s%s",
+	    (long long)c->res->version, why, c->target,
+	    c->res->kept[0] != '\0' ? "; the copy is kept as '" : "",
+	    c->res->kept, c->res->kept[0] != '\0' ? "' for inspection" : "");
+	return 1;
+}
+
+/* The target was moved aside before: finish what the switch began. */
+static int
+settle_switch(struct rdi_pctx *c, struct rd_err *err)
+{
+	char path[1100];
+	int64_t snap = 0;
+	int r;
+
+	r = rdi_pj_tree_planned(c->st->db, c->id, "pre-promote", path,
+	    sizeof(path), &snap, err);
+	if (r != 1 || !rdi_pt_exists(path))
+		return r == -1 ? -1 : 0;
+	if (rdi_pj_tree_set(c->st->db, c->id, path, path, "kept", err) == -1)
+		return -1;
+	if (snap == 0 && c->res->aside[0] == '\0') {
+		snprintf(c->res->aside, sizeof(c->res->aside), "%s", path);
+		return rdi_pj_set_text(c->st->db, c->id, "aside", path, err);
+	}
+	return 0;
+}
+
+static int
+do_switch(struct rdi_pctx *c, struct rd_err *err)
+{
+	char aside[1100];
+
+	if (settle_switch(c, err) == -1)
+		return -1;
+	if (!rdi_pt_exists(c->staging)) {
+		/* an earlier run got this far: the target is in place */
+		if (!rdi_pt_exists(c->target))
+			return rd_err_set(err, RD_EIO,
+			    "neither the staging directory '%s' nor the target exists",
+			    c->staging);
+	} else {
+		if (rdi_pt_exists(c->target) &&
+		    rdi_pc_keep(c, c->target, "pre-promote", 0, aside,
+		        sizeof(aside), err) == -1)
+			return -1;
+		if (rdi_pt_rename(c->staging, c->target, err) == -1 ||
+		    rdi_pt_sync_parent(c->target, err) == -1)
+			return -1;
+	}
+	if (c->o.drill)
+		return 0;
+	c->st->info.standby = 0;
+	return rdi_meta_set(c->st->db, "role", "primary", err);
+}
+
+static int
+do_start(struct rdi_pctx *c, struct rd_err *err)
+{
+	char why[128];
+	int r;
+
+	if (c->o.start == NULL)
+		return 0;
+	r = rdi_pc_hook(c, c->o.start, NULL, why, sizeof(why), err);
 	if (r == -1)
 		return -1;
 	if (r == 1) {
@@ -815,14 +598,14 @@ do_start(struct pctx *c, struct rd_err *err)
 }
 
 static int
-do_check(struct pctx *c, struct rd_err *err)
+do_check(struct rdi_pctx *c, struct rd_err *err)
 {
 	char why[256];
-	double deadline = rd_monotonic() + c->o->check_timeout;
+	double deadline = rd_monotonic() + c->o.check_timeout;
 	struct timespec ts = { 0, 250 * 1000 * 1000 };
 	int r;
 
-	if (c->o->check == NULL)
+	if (c->o.check == NULL)
 		return 0;
 	/*
 	 * An exec: check runs as a child of this process: give it what the
@@ -831,217 +614,463 @@ do_check(struct pctx *c, struct rd_err *err)
 	if (export_env(c, err) == -1)
 		return -1;
 	for (;;) {
-		r = probe_once(c, c->o->check, why, sizeof(why), err);
+		r = rdi_pc_probe(c, c->o.check, why, sizeof(why), err);
 		if (r == -1)
 			return -1;
 		if (r == 1)
 			return 0;
 		if (rd_monotonic() >= deadline) {
 			snprintf(c->res->message, sizeof(c->res->message),
-			    "the service did not become healthy within %.0f s (%s: %s)",
-			    c->o->check_timeout, c->o->check, why);
+			    "the service did not become healthy within %g s (%s: %s); '%s' holds snapshot %lld",
+			    c->o.check_timeout, c->o.check, why, c->target,
+			    (long long)c->res->version);
 			return 1;
 		}
 		nanosleep(&ts, NULL);
 	}
 }
 
+static int
+do_record(struct rdi_pctx *c, struct rd_err *err)
+{
+	struct rd_promote_result *res = c->res;
+	sqlite3 *db = c->st->db;
+	int r;
+
+	res->rto = rd_now() - c->t0;
+	if (rdi_pj_set_real(db, c->id, "rto", res->rto, 0, err) == -1 ||
+	    rdi_pj_set_real(db, c->id, "rpo", res->rpo, 0, err) == -1 ||
+	    rdi_pj_set_real(db, c->id, "failed_at", res->failed_at,
+	        res->failed_at == 0, err) == -1 ||
+	    rdi_pj_set_real(db, c->id, "data_time", res->data_time, 0, err) ==
+	        -1 ||
+	    rdi_pj_set_real(db, c->id, "given_up", res->given_up, 0, err) == -1)
+		return -1;
+	if (!c->o.drill)
+		return 0;
+	r = rdi_pc_stop(c, "the drill passed", err);
+	if (r != 0)
+		return r;
+	/* a passed drill leaves nothing but its record */
+	return rdi_pt_remove(c->target, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* What each step plans and did */
+
+static void
+plan_preflight(struct rdi_pctx *c, char *b, size_t n)
+{
+	const char *p = c->o.primary;
+
+	if (c->o.drill)
+		snprintf(b, n,
+		    "check snapshot %lld (drill: the primary is not checked)",
+		    (long long)c->res->version);
+	else if (p != NULL)
+		snprintf(b, n, "check that the primary %s is down%s", p,
+		    c->o.force ? "; go on if it is up (--force)" : "");
+	else
+		snprintf(b, n,
+		    "the primary is NOT checked (--force, no --primary)");
+	if (c->have_si && (c->si.partial > 0 || c->si.inconsistent > 0))
+		snprintf(b + strlen(b), n - strlen(b),
+		    "; snapshot %lld is PARTIAL (%lld paths kept an older version, %lld files changed while read)%s",
+		    (long long)c->si.id, (long long)c->si.partial,
+		    (long long)c->si.inconsistent,
+		    c->o.allow_partial ? ": promoted anyway (--allow-partial)"
+		                       : ": refused without --allow-partial");
+}
+
+static void
+plan_fence(struct rdi_pctx *c, char *b, size_t n)
+{
+	if (c->o.drill)
+		snprintf(b, n, "drill: no fence, epoch unchanged");
+	else
+		snprintf(b, n, "%s; raise the epoch to %lld",
+		    c->o.fence != NULL
+		        ? "run the fence command"
+		        : "NO fence command (--no-fence): the old primary is not cut off",
+		    (long long)c->st->info.epoch + 1);
+}
+
+static void
+plan_materialize(struct rdi_pctx *c, char *b, size_t n)
+{
+	struct rd_err e = RD_ERR_INIT;
+
+	b[0] = '\0';
+	if (c->fall_to != 0 && c->begun[RDI_S_START] && c->o.stop != NULL)
+		snprintf(b, n,
+		    "fall back from snapshot %lld: run the stop command; ",
+		    (long long)c->row.version);
+	else if (c->fall_to != 0)
+		snprintf(b, n, "fall back from snapshot %lld: ",
+		    (long long)c->row.version);
+	if (rdi_pc_find_replica(c, &e) == 0 && c->replica[0] != '\0')
+		snprintf(b + strlen(b), n - strlen(b),
+		    "move the warm replica %s into place", c->replica);
+	else
+		snprintf(b + strlen(b), n - strlen(b),
+		    "restore snapshot %lld into %s", (long long)c->res->version,
+		    c->staging);
+}
+
+static void
+plan_verify(struct rdi_pctx *c, char *b, size_t n)
+{
+	snprintf(b, n, "%s",
+	    c->o.quick_verify
+	        ? "check every entry's metadata (quick: contents NOT hashed)"
+	        : "check every entry and hash every file");
+}
+
+static void
+plan_validate(struct rdi_pctx *c, char *b, size_t n)
+{
+	snprintf(b, n, "%s",
+	    c->o.validate != NULL
+	        ? "run the --validate command on the copy"
+	        : "no --validate command: the application's data is NOT checked");
+}
+
+static void
+plan_switch(struct rdi_pctx *c, char *b, size_t n)
+{
+	if (rdi_pt_exists(c->target))
+		snprintf(b, n,
+		    "%s takes the place of %s; the old one is kept as %s.pre-promote-TIMESTAMP",
+		    c->staging, c->target, c->target);
+	else
+		snprintf(b, n, "rename %s to %s", c->staging, c->target);
+}
+
+static void
+plan_start(struct rdi_pctx *c, char *b, size_t n)
+{
+	snprintf(b, n, "%s",
+	    c->o.start != NULL ? "run the start command"
+	                       : "no --start command");
+}
+
+static void
+plan_check(struct rdi_pctx *c, char *b, size_t n)
+{
+	if (c->o.check != NULL)
+		snprintf(b, n, "poll %s until up, at most %g s", c->o.check,
+		    c->o.check_timeout);
+	else
+		snprintf(b, n, "no --check probe");
+}
+
+static void
+plan_record(struct rdi_pctx *c, char *b, size_t n)
+{
+	snprintf(b, n, "record RTO and RPO%s",
+	    !c->o.drill ? ""
+	        : c->o.stop != NULL
+	        ? "; run the stop command and remove the scratch tree"
+	        : "; remove the scratch tree");
+}
+
+static void
+did_preflight(struct rdi_pctx *c, char *b, size_t n)
+{
+	snprintf(b, n, "%s", c->preflight);
+}
+
+static void
+did_fence(struct rdi_pctx *c, char *b, size_t n)
+{
+	if (c->o.drill)
+		snprintf(b, n, "drill: nothing fenced");
+	else
+		snprintf(b, n, "%sepoch is now %lld",
+		    c->o.fence != NULL
+		        ? "fence command succeeded; "
+		        : "NO fence command (--no-fence): the old primary was not cut off; ",
+		    (long long)c->st->info.epoch);
+}
+
+static void
+did_materialize(struct rdi_pctx *c, char *b, size_t n)
+{
+	if (c->res->used_replica)
+		snprintf(b, n, "warm replica %s, moved into place", c->replica);
+	else
+		snprintf(b, n, "restored snapshot %lld into %s",
+		    (long long)c->res->version, c->staging);
+}
+
+static void
+did_verify(struct rdi_pctx *c, char *b, size_t n)
+{
+	snprintf(b, n,
+	    c->o.quick_verify
+	        ? "%lld entries, metadata only (quick: contents NOT hashed)"
+	        : "%lld entries, every file hashed",
+	    (long long)c->res->files);
+}
+
+static void
+did_validate(struct rdi_pctx *c, char *b, size_t n)
+{
+	snprintf(b, n, "%s",
+	    c->o.validate != NULL
+	        ? "the --validate command passed"
+	        : "no --validate command: the application's data was NOT checked");
+}
+
+static void
+did_switch(struct rdi_pctx *c, char *b, size_t n)
+{
+	if (c->res->aside[0] != '\0')
+		snprintf(b, n, "%s in place; the old one kept as %s", c->target,
+		    c->res->aside);
+	else
+		snprintf(b, n, "%s in place", c->target);
+}
+
+static void
+did_start(struct rdi_pctx *c, char *b, size_t n)
+{
+	snprintf(b, n, "%s",
+	    c->o.start != NULL ? "start command succeeded"
+	                       : "no --start command");
+}
+
+static void
+did_check(struct rdi_pctx *c, char *b, size_t n)
+{
+	if (c->o.check != NULL)
+		snprintf(b, n, "%s is up", c->o.check);
+	else
+		snprintf(b, n, "no --check probe");
+}
+
+static void
+did_record(struct rdi_pctx *c, char *b, size_t n)
+{
+	snprintf(b, n, "RTO %.1f s, RPO %.0f s", c->res->rto, c->res->rpo);
+}
+
+/* clang-format off */
+static const struct step {
+	int (*run)(struct rdi_pctx *, struct rd_err *);
+	void (*plan)(struct rdi_pctx *, char *, size_t);
+	void (*did)(struct rdi_pctx *, char *, size_t);
+} steps[RD_PROMOTE_NSTEPS] = {
+	{ do_preflight,   plan_preflight,   did_preflight },
+	{ do_fence,       plan_fence,       did_fence },
+	{ do_materialize, plan_materialize, did_materialize },
+	{ do_verify,      plan_verify,      did_verify },
+	{ do_validate,    plan_validate,    did_validate },
+	{ do_switch,      plan_switch,      did_switch },
+	{ do_start,       plan_start,       did_start },
+	{ do_check,       plan_check,       did_check },
+	{ do_record,      plan_record,      did_record },
+};
+/* clang-format on */
+
 /* ------------------------------------------------------------------ */
 /* The driver */
 
-static int (*const step_fn[])(struct pctx *, struct rd_err *) = { do_preflight,
-	do_fence, do_materialize, do_verify, do_switch, do_start, do_check,
-	NULL };
-
-/* Describe what a step did, for the journal and the caller. */
+/*
+ * A failed drill keeps its tree at the scratch path, after stopping what
+ * --start started; the message says where.
+ */
 static void
-step_detail(struct pctx *c, int s, char *buf, size_t len)
+drill_keep(struct rdi_pctx *c)
 {
-	buf[0] = '\0';
-	switch (s) {
-	case S_PREFLIGHT:
-		snprintf(buf, len, "%s", c->preflight);
-		break;
-	case S_FENCE:
-		if (c->o->drill)
-			snprintf(buf, len, "drill: nothing fenced");
-		else
-			snprintf(buf, len, "%sepoch is now %lld",
-			    c->o->fence != NULL ? "fence command succeeded; "
-			                        : "no --fence command; ",
-			    (long long)c->st->info.epoch);
-		break;
-	case S_MATERIALIZE:
-		if (c->res->used_replica)
-			snprintf(buf, len, "warm replica %s, moved into place",
-			    c->replica);
-		else
-			snprintf(buf, len, "restored snapshot %lld into %s",
-			    (long long)c->res->version, c->staging);
-		break;
-	case S_VERIFY:
-		snprintf(buf, len,
-		    c->o->quick_verify
-		        ? "%lld entries, metadata only (quick: contents NOT hashed)"
-		        : "%lld entries, every file hashed",
-		    (long long)c->res->files);
-		break;
-	case S_SWITCH:
-		if (c->aside[0] != '\0')
-			snprintf(buf, len,
-			    "%s in place; the old one kept as %s", c->target,
-			    c->aside);
-		else
-			snprintf(buf, len, "%s in place", c->target);
-		break;
-	case S_START:
-		snprintf(buf, len, "%s",
-		    c->o->start != NULL ? "start command succeeded"
-		                        : "no --start command");
-		break;
-	case S_CHECK:
-		snprintf(buf, len,
-		    c->o->check != NULL ? "%s is up" : "no --check probe",
-		    c->o->check);
-		break;
-	default:
-		break;
-	}
+	struct rd_err e = RD_ERR_INIT;
+	char *m = c->res->message;
+	size_t n = sizeof(c->res->message);
+
+	if (rdi_pc_stop(c, "the drill failed", &e) != 0)
+		snprintf(m + strlen(m), n - strlen(m), "; %s",
+		    e.msg[0] != '\0' ? e.msg : "the stop command failed");
+	rd_err_clear(&e);
+	if (rdi_pt_exists(c->staging) && !rdi_pt_exists(c->target) &&
+	    rdi_pt_rename(c->staging, c->target, &e) == -1)
+		snprintf(m + strlen(m), n - strlen(m), "; %s", e.msg);
+	rd_err_clear(&e);
+	if (!rdi_pt_exists(c->target))
+		return;
+	snprintf(c->res->kept, sizeof(c->res->kept), "%s", c->target);
+	(void)rdi_pj_tree_add(c->st->db, c->id, c->target, "drill",
+	    c->res->version, "kept", &e);
+	snprintf(m + strlen(m), n - strlen(m),
+	    "; the drill's tree is kept at '%s' for inspection", c->target);
 }
 
+/* Step "s" refused or stopped safely: journal it, keep what must stay. */
 static int
-load_running(struct pctx *c, int *found, struct rd_err *err)
+stopped(struct rdi_pctx *c, int s, double t, struct rd_err *err)
 {
-	sqlite3_stmt *q = NULL;
-	const unsigned char *t;
-	int r, ret = -1;
+	struct rd_err e = RD_ERR_INIT;
+	int64_t older;
 
-	*found = 0;
-	if (rdi_db_prepare(c->st->db,
-	        "SELECT id, kind, target, version,"
-	        " started, aside, replica, epoch FROM promotions"
-	        " WHERE state = 'running' ORDER BY id DESC LIMIT 1",
-	        &q, err) == -1)
+	if (c->o.drill)
+		drill_keep(c);
+	if (rdi_pj_step_end(c->st->db, c->id, s, "failed", c->res->message,
+	        err) == -1)
 		return -1;
-	r = rdi_db_step(c->st->db, q, err);
-	if (r == -1)
-		goto out;
-	if (r == 1) {
-		t = sqlite3_column_text(q, 2);
-		if (t == NULL || strcmp((const char *)t, c->target) != 0 ||
-		    strcmp((const char *)sqlite3_column_text(q, 1),
-		        c->o->drill ? "drill" : "promote") != 0) {
-			snprintf(c->res->message, sizeof(c->res->message),
-			    "%s %lld into '%s' is unfinished: rerun that command to finish it, or rdpromote --abort it",
-			    (const char *)sqlite3_column_text(q, 1),
-			    (long long)sqlite3_column_int64(q, 0),
-			    t != NULL ? (const char *)t : "?");
-			ret = 0;
-			*found = -1;
-			goto out;
-		}
-		c->id = sqlite3_column_int64(q, 0);
-		c->res->version = sqlite3_column_int64(q, 3);
-		c->t0 = sqlite3_column_double(q, 4);
-		t = sqlite3_column_text(q, 5);
-		snprintf(c->aside, sizeof(c->aside), "%.1090s",
-		    t != NULL ? (const char *)t : "");
-		t = sqlite3_column_text(q, 6);
-		snprintf(c->replica, sizeof(c->replica), "%.1000s",
-		    t != NULL ? (const char *)t : "");
-		c->epoch_raised = sqlite3_column_type(q, 7) != SQLITE_NULL;
-		*found = 1;
-	}
-	sqlite3_finalize(q);
-	q = NULL;
-	if (*found == 1) {
-		if (rdi_db_prepare(c->st->db,
-		        "SELECT step FROM promotion_steps"
-		        " WHERE promotion = ? AND outcome = 'ok'",
-		        &q, err) == -1)
-			return -1;
-		sqlite3_bind_int64(q, 1, c->id);
-		for (;;) {
-			int k;
-
-			r = rdi_db_step(c->st->db, q, err);
-			if (r == -1)
-				goto out;
-			if (r == 0)
-				break;
-			t = sqlite3_column_text(q, 0);
-			for (k = 0; k < NSTEPS; k++)
-				if (t != NULL &&
-				    strcmp((const char *)t, steps[k]) == 0)
-					c->done[k] = 1;
-		}
-	}
-	ret = 0;
-out:
-	sqlite3_finalize(q);
-	return ret;
-}
-
-static int
-new_promotion(struct pctx *c, struct rd_err *err)
-{
-	sqlite3_stmt *q = NULL;
-	int ret = -1;
-
-	if (rdi_db_prepare(c->st->db,
-	        "INSERT INTO promotions(kind, version,"
-	        " target, staging, started, state) VALUES (?, ?, ?, ?, ?,"
-	        " 'running')",
-	        &q, err) == -1)
+	/*
+	 * Before the fence nothing changed: the promotion is over.  After
+	 * it, it stays open: resume, fall back or abort.  A drill is over.
+	 */
+	if ((s <= RDI_S_FENCE || c->o.drill) &&
+	    rdi_pj_finish(c->st->db, c->id, "failed", c->res->message, err) ==
+	        -1)
 		return -1;
-	sqlite3_bind_text(q, 1, c->o->drill ? "drill" : "promote", -1,
-	    SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, c->res->version);
-	sqlite3_bind_text(q, 3, c->target, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, c->staging, -1, SQLITE_STATIC);
-	sqlite3_bind_double(q, 5, c->t0);
-	if (rdi_db_step(c->st->db, q, err) == -1)
-		goto out;
-	c->id = sqlite3_last_insert_rowid(c->st->db);
-	ret = 0;
-out:
-	sqlite3_finalize(q);
-	return ret;
+	c->res->open = s > RDI_S_FENCE && !c->o.drill;
+	older = rdi_pc_older(c->st, c->res->version, &e);
+	c->res->older = older > 0 ? older : 0;
+	c->res->switched = rdi_pc_switched(c);
+	say(c, s, "failed", t, "%s", c->res->message);
+	return 1;
 }
 
-/* Probe specs are checked before anything is journaled. */
 static int
-check_specs(const struct rd_promote_opts *o, struct rd_err *err)
+run_step(struct rdi_pctx *c, int s, struct rd_err *err)
 {
-	struct rd_probe *p = NULL;
-	const char *spec[2] = { o->primary, o->check };
-	int i;
+	struct rd_err e = RD_ERR_INIT;
+	char detail[2048];
+	double t;
+	int r;
 
-	for (i = 0; i < 2; i++) {
-		if (spec[i] == NULL)
-			continue;
-		if (rd_probe_parse(spec[i], &p, err) == -1)
-			return -1;
-		rd_probe_free(p);
-		p = NULL;
+	if (rdi_pj_step_begin(c->st->db, c->id, s, err) == -1)
+		return -1;
+	c->begun[s] = 1;
+	t = rd_monotonic();
+	r = steps[s].run(c, err);
+	t = rd_monotonic() - t;
+	if (r == -1) {
+		/* left "running": a resume continues from here */
+		(void)rdi_pj_step_end(c->st->db, c->id, s, "failed", err->msg,
+		    &e);
+		say(c, s, "failed", t, "%s", err->msg);
+		return -1;
 	}
+	if (r == 1)
+		return stopped(c, s, t, err);
+	steps[s].did(c, detail, sizeof(detail));
+	if (rdi_pj_step_end(c->st->db, c->id, s, "ok", detail, err) == -1)
+		return -1;
+	c->done[s] = 1;
+	say(c, s, "ok", t, "%s", detail);
 	return 0;
 }
 
 static int
-setup(struct pctx *c, struct rd_store *st, const char *target,
-    const struct rd_promote_opts *o, struct rd_promote_result *res,
-    struct rd_err *err)
+run_steps(struct rdi_pctx *c, struct rd_err *err)
+{
+	char detail[128];
+	int s, r;
+
+	for (s = 0; s < RD_PROMOTE_NSTEPS; s++) {
+		if (c->done[s]) {
+			say(c, s, "done", 0, "done by an earlier run");
+			continue;
+		}
+		r = run_step(c, s, err);
+		if (r != 0)
+			return r;
+	}
+	did_record(c, detail, sizeof(detail));
+	if (rdi_pj_finish(c->st->db, c->id, "done", detail, err) == -1)
+		return -1;
+	c->res->epoch = c->st->info.epoch;
+	c->res->switched = !c->o.drill;
+	return 0;
+}
+
+/* The dry run: the plan, then every check.  Returns what the run would. */
+static int
+dry_run(struct rdi_pctx *c, struct rd_err *err)
+{
+	char line[4096];
+	int s;
+
+	if (rd_snap_get(c->st, c->fall_to != 0 ? c->fall_to : c->res->version,
+	        &c->si, err) == 0) {
+		c->have_si = 1;
+		c->res->version = c->si.id;
+	}
+	rd_err_clear(err);
+	for (s = 0; s < RD_PROMOTE_NSTEPS; s++) {
+		if (c->done[s] &&
+		    !(c->fall_to != 0 && s >= RDI_S_MATERIALIZE)) {
+			say(c, s, "done", 0, "done by an earlier run");
+			continue;
+		}
+		steps[s].plan(c, line, sizeof(line));
+		say(c, s, "plan", 0, "%s", line);
+	}
+	c->have_si = 0;
+	return rdi_pc_checks(c, 0, RDI_CK_N, err);
+}
+
+/* Journal a new promotion. */
+static int
+journal_new(struct rdi_pctx *c, struct rd_err *err)
+{
+	struct rdi_pjrow row;
+
+	memset(&row, 0, sizeof(row));
+	row.drill = c->o.drill;
+	row.version = c->res->version;
+	snprintf(row.target, sizeof(row.target), "%s", c->target);
+	snprintf(row.staging, sizeof(row.staging), "%s", c->staging);
+	row.started = c->t0;
+	if (rdi_pj_create(c->st->db, &row, &c->o, &c->id, err) == -1)
+		return -1;
+	c->res->id = c->id;
+	return 0;
+}
+
+/* The real run: the checks before the journal, then the steps. */
+static int
+run(struct rdi_pctx *c, struct rd_err *err)
+{
+	int r;
+
+	r = rdi_pc_checks(c, 0, RDI_CK_PARTIAL, err);
+	if (r != 0)
+		return r;
+	if (!c->resumed) {
+		if (journal_new(c, err) == -1)
+			return -1;
+	} else {
+		if (c->cli->allow_partial &&
+		    rdi_pj_opts_save(c->st->db, c->id, &c->o, err) == -1)
+			return -1;
+		if (c->fall_to != 0) {
+			r = rdi_pc_fall_back(c, err);
+			if (r != 0)
+				return r;
+		}
+	}
+	/* a tree that is gone must be made again */
+	if (c->done[RDI_S_MATERIALIZE] && !c->done[RDI_S_SWITCH] &&
+	    !rdi_pt_exists(c->staging) && !rdi_pc_switched(c))
+		c->done[RDI_S_MATERIALIZE] = c->done[RDI_S_VERIFY] =
+		    c->done[RDI_S_VALIDATE] = 0;
+	return run_steps(c, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Setting up */
+
+/* Where the promotion goes: "target" and its staging directory. */
+static int
+set_paths(struct rdi_pctx *c, const char *target, struct rd_err *err)
 {
 	char b[PATH_MAX], d[1024];
 
-	memset(c, 0, sizeof(*c));
-	memset(res, 0, sizeof(*res));
-	c->st = st;
-	c->o = o;
-	c->res = res;
-	c->t0 = rd_now();
-	if (absolute_target(target, c->target, err) == -1)
+	snprintf(c->target_arg, sizeof(c->target_arg), "%s", target);
+	if (rdi_pt_absolute(target, c->target, sizeof(c->target), err) == -1)
 		return -1;
 	snprintf(b, sizeof(b), "%s", c->target);
 	snprintf(d, sizeof(d), "%.1000s", c->target);
@@ -1049,62 +1078,143 @@ setup(struct pctx *c, struct rd_store *st, const char *target,
 	        "%.1000s/.%.80s.rdpromote", dirname(d),
 	        basename(b)) >= sizeof(c->staging))
 		return rd_err_set(err, RD_EUSAGE, "target path is too long");
-	snprintf(res->target, sizeof(res->target), "%s", c->target);
+	snprintf(c->res->target, sizeof(c->res->target), "%s", c->target);
+	return 0;
+}
+
+/* Continue "c->row": its state from the journal. */
+static int
+load_row(struct rdi_pctx *c, struct rd_err *err)
+{
+	c->resumed = 1;
+	c->id = c->row.id;
+	c->res->id = c->id;
+	c->res->resumed = 1;
+	c->res->version = c->row.version;
+	c->res->validated = c->row.validated;
+	c->t0 = c->row.started;
+	c->epoch_raised = c->row.epoch_raised;
+	snprintf(c->replica, sizeof(c->replica), "%s", c->row.replica);
+	snprintf(c->res->aside, sizeof(c->res->aside), "%s", c->row.aside);
+	if (c->row.staging[0] != '\0')
+		snprintf(c->staging, sizeof(c->staging), "%s", c->row.staging);
+	return rdi_pj_steps(c->st->db, c->id, c->done, c->begun, err);
+}
+
+/* Take the options of the journal, with the caller's callbacks. */
+static int
+journal_options(struct rdi_pctx *c, struct rd_err *err)
+{
+	if (rdi_pj_opts_load(c->st->db, c->row.id, &c->jo, err) == -1)
+		return -1;
+	c->o = c->jo.o;
+	c->o.drill = c->row.drill;
+	c->o.dry_run = c->cli->dry_run;
+	c->o.resume = c->cli->resume;
+	c->o.allow_partial |= c->cli->allow_partial;
+	c->o.step = c->cli->step;
+	c->o.checked = c->cli->checked;
+	c->o.step_arg = c->cli->step_arg;
+	return 0;
+}
+
+int
+rdi_pc_adopt(struct rdi_pctx *c, struct rd_err *err)
+{
+	if (c->row.has_options && journal_options(c, err) == -1)
+		return -1;
+	c->o.drill = c->row.drill;
+	if (set_paths(c, c->row.target, err) == -1)
+		return -1;
+	return load_row(c, err);
+}
+
+/* rdpromote --resume: the unfinished promotion, with its options. */
+static int
+open_resume(struct rdi_pctx *c, struct rd_err *err)
+{
+	if (!c->has_open) {
+		snprintf(c->res->message, sizeof(c->res->message),
+		    "no unfinished promotion or drill in store '%s': nothing to resume",
+		    c->st->path);
+		return 1;
+	}
+	if (!c->row.has_options) {
+		snprintf(c->res->message, sizeof(c->res->message),
+		    "%s %lld was started by an earlier redund, which journaled no options: rerun its command with the same options to continue it",
+		    c->row.drill ? "drill" : "promotion", (long long)c->row.id);
+		return 1;
+	}
+	if (rdi_pc_adopt(c, err) == -1)
+		return -1;
+	if (c->cli->version != 0 && c->cli->version != c->row.version)
+		c->fall_to = c->cli->version;
+	return 0;
+}
+
+/*
+ * A command with a target while a promotion is unfinished: the same
+ * command continues it, anything else is refused by the journal check.
+ */
+static int
+open_rerun(struct rdi_pctx *c, struct rd_err *err)
+{
+	const char *kind = c->row.drill ? "drill" : "promote";
+	char name[32];
+	int same =
+	    strcmp(c->row.target, c->target) == 0 && c->row.drill == c->o.drill;
+
+	if (same && c->row.has_options) {
+		if (rdi_pj_opts_load(c->st->db, c->row.id, &c->jo, err) == -1)
+			return -1;
+		if (rdi_pj_opts_diff(&c->jo.o, &c->o, name, sizeof(name))) {
+			snprintf(c->res->message, sizeof(c->res->message),
+			    "%s %lld into '%s' is unfinished with another --%s: continue it as journaled with rdpromote --resume %s, or undo it with rdpromote --abort %s",
+			    kind, (long long)c->row.id, c->row.target, name,
+			    c->st->path, c->st->path);
+			c->blocked = 1;
+			return 0;
+		}
+	}
+	if (!same) {
+		snprintf(c->res->message, sizeof(c->res->message),
+		    "%s %lld into '%s' is unfinished: continue it with rdpromote --resume %s, or undo it with rdpromote --abort %s",
+		    kind, (long long)c->row.id, c->row.target, c->st->path,
+		    c->st->path);
+		c->blocked = 1;
+		return 0;
+	}
+	if (load_row(c, err) == -1)
+		return -1;
+	/* a promotion of an earlier redund adopts these options */
+	if (!c->row.has_options && !c->o.dry_run &&
+	    rdi_pj_opts_save(c->st->db, c->id, &c->o, err) == -1)
+		return -1;
+	return 0;
+}
+
+void
+rdi_pc_init(struct rdi_pctx *c, struct rd_store *st,
+    const struct rd_promote_opts *o, struct rd_promote_result *res)
+{
+	char b[PATH_MAX];
+
+	memset(c, 0, sizeof(*c));
+	memset(res, 0, sizeof(*res));
+	c->st = st;
+	c->cli = o;
+	c->o = *o;
+	c->res = res;
+	c->t0 = rd_now();
+	res->validated = -1;
+	res->version = o->version;
+	res->drill = o->drill;
+	res->epoch = st->info.epoch;
 	if (realpath(st->path, b) == NULL || strlen(b) >= sizeof(c->store_abs))
 		snprintf(c->store_abs, sizeof(c->store_abs), "%.1000s",
 		    st->path);
 	else
 		snprintf(c->store_abs, sizeof(c->store_abs), "%s", b);
-	return 0;
-}
-
-static void
-plan(struct pctx *c, struct rd_err *err)
-{
-	char line[4096];
-
-	say(c, S_PREFLIGHT, "plan", 0, "%s",
-	    c->o->drill
-	        ? "check snapshot exists (drill: the primary is not checked)"
-	        : c->o->primary != NULL
-	        ? "check the primary is down"
-	        : "no --primary probe: the primary would not be checked");
-	if (c->o->drill)
-		say(c, S_FENCE, "plan", 0, "drill: no fence, epoch unchanged");
-	else
-		say(c, S_FENCE, "plan", 0, "%s; raise the epoch to %lld",
-		    c->o->fence != NULL ? "run the fence command"
-		                        : "no --fence command",
-		    (long long)c->st->info.epoch + 1);
-	if (find_replica(c, err) == 0 && c->replica[0] != '\0')
-		say(c, S_MATERIALIZE, "plan", 0,
-		    "move the warm replica %s into place", c->replica);
-	else
-		say(c, S_MATERIALIZE, "plan", 0,
-		    "restore snapshot %lld into %s", (long long)c->res->version,
-		    c->staging);
-	rd_err_clear(err);
-	say(c, S_VERIFY, "plan", 0, "%s",
-	    c->o->quick_verify
-	        ? "check every entry's metadata (quick: contents NOT hashed)"
-	        : "check every entry and hash every file");
-	if (exists(c->target))
-		snprintf(line, sizeof(line),
-		    "%s takes the place of %s; the old one is kept as %s.pre-promote-TIMESTAMP",
-		    c->staging, c->target, c->target);
-	else
-		snprintf(line, sizeof(line), "rename %s to %s", c->staging,
-		    c->target);
-	say(c, S_SWITCH, "plan", 0, "%s", line);
-	say(c, S_START, "plan", 0, "%s",
-	    c->o->start != NULL ? "run the start command"
-	                        : "no --start command");
-	say(c, S_CHECK, "plan", 0,
-	    c->o->check != NULL ? "poll %s until up, at most %.0f s"
-	                        : "no --check probe%s",
-	    c->o->check != NULL ? c->o->check : "", c->o->check_timeout);
-	say(c, S_RECORD, "plan", 0, "record RTO and RPO%s",
-	    c->o->drill ? "; remove the scratch tree" : "");
 }
 
 int
@@ -1112,308 +1222,31 @@ rd_promote(struct rd_store *st, const char *target,
     const struct rd_promote_opts *o, struct rd_promote_result *res,
     struct rd_err *err)
 {
-	struct pctx c;
-	struct rd_snapinfo si;
-	char detail[PATH_MAX + 256];
-	double t;
-	int s, r, found;
+	struct rdi_pctx c;
+	int r;
 
-	if (setup(&c, st, target, o, res, err) == -1)
+	rdi_pc_init(&c, st, o, res);
+	if (rd_promote_opts_check(o, err) == -1)
 		return -1;
-	if (check_specs(o, err) == -1)
+	r = rdi_pj_open(st->db, &c.row, err);
+	if (r == -1)
 		return -1;
-	if (o->dry_run) {
-		if (rd_snap_get(st, o->version, &si, err) == -1)
-			return -1;
-		res->version = si.id;
-		res->rpo = c.t0 - (double)si.finished;
-		plan(&c, err);
-		return 0;
-	}
-	if (load_running(&c, &found, err) == -1)
-		return -1;
-	if (found == -1)
-		return 1;
-	if (found == 1) {
-		c.resumed = 1;
-		res->resumed = 1;
-		if (o->version != 0 && o->version != res->version)
-			return rd_err_set(err, RD_EUSAGE,
-			    "the unfinished promotion is of snapshot %lld, not %lld: rerun it or --abort it",
-			    (long long)res->version, (long long)o->version);
+	c.has_open = r == 1;
+	if (o->resume) {
+		r = open_resume(&c, err);
 	} else {
-		if (rd_snap_get(st, o->version, &si, err) == -1)
-			return -1;
-		res->version = si.id;
-		if (!o->drill && !st->info.standby) {
-			snprintf(res->message, sizeof(res->message),
-			    "store '%s' is not a standby: it is a primary (promoted already, or never a standby); nothing to promote",
-			    st->path);
-			return 1;
-		}
-		if (o->drill && exists(c.target))
-			return rd_err_set(err, RD_ECANTCREAT,
-			    "drill target '%s' exists: give a new scratch path",
-			    target);
-		if (new_promotion(&c, err) == -1)
-			return -1;
+		r = set_paths(&c, target, err);
+		if (r == 0 && c.has_open)
+			r = open_rerun(&c, err);
 	}
-	if (rd_snap_get(st, res->version, &si, err) == -1)
-		return -1;
-	c.snap_finished = (double)si.finished;
-	res->id = c.id;
-	res->epoch = st->info.epoch;
-	res->rpo = c.t0 - c.snap_finished;
-	if (c.aside[0] != '\0')
-		snprintf(res->aside, sizeof(res->aside), "%s", c.aside);
-	res->snap_time = si.finished;
-	for (s = 0; s < S_RECORD; s++) {
-		if (c.done[s]) {
-			say(&c, s, "done", 0, "done by an earlier run");
-			continue;
-		}
-		if (step_begin(&c, s, err) == -1)
-			return -1;
-		t = rd_monotonic();
-		r = step_fn[s](&c, err);
-		t = rd_monotonic() - t;
-		if (r == -1) {
-			/* left "running": a rerun continues from here */
-			(void)end_step(&c, s, "failed", err->msg, err);
-			say(&c, s, "failed", t, "%s", err->msg);
-			return -1;
-		}
-		if (r == 1) {
-			struct rd_err e2 = RD_ERR_INIT;
-
-			if (s == S_VERIFY || o->drill)
-				(void)remove_tree(c.staging, &e2);
-			if (o->drill && s > S_SWITCH)
-				(void)remove_tree(c.target, &e2);
-			if (end_step(&c, s, "failed", res->message, err) == -1)
-				return -1;
-			/*
-			 * Before the fence nothing changed: the promotion is
-			 * over.  After it, it stays open: fix the cause and
-			 * rerun, or --abort (which lowers the epoch again).
-			 */
-			if ((s <= S_FENCE || o->drill) &&
-			    finish(&c, "failed", res->message, err) == -1)
-				return -1;
-			res->open = s > S_FENCE && !o->drill;
-			say(&c, s, "failed", t, "%s", res->message);
-			return 1;
-		}
-		step_detail(&c, s, detail, sizeof(detail));
-		if (end_step(&c, s, "ok", detail, err) == -1)
-			return -1;
-		say(&c, s, "ok", t, "%s", detail);
-		if (s == S_SWITCH && c.aside[0] != '\0')
-			snprintf(res->aside, sizeof(res->aside), "%s", c.aside);
+	if (r == 0) {
+		res->drill = c.o.drill;
+		res->no_fence = c.o.no_fence && !c.o.drill;
+		res->failed_at = c.o.failed_at;
+		res->quick_verify = c.o.quick_verify;
+		res->has_check = c.o.check != NULL;
+		r = o->dry_run ? dry_run(&c, err) : run(&c, err);
 	}
-	/* record: RTO from the start to healthy, RPO the snapshot's age */
-	res->rto = rd_now() - c.t0;
-	snprintf(detail, sizeof(detail), "%.3f", res->rto);
-	if (step_begin(&c, S_RECORD, err) == -1)
-		return -1;
-	if (exec_sql(st, "UPDATE promotions SET rto = ?4 WHERE id = ?1", c.id,
-	        NULL, NULL, res->rto, err) == -1 ||
-	    exec_sql(st, "UPDATE promotions SET rpo = ?4 WHERE id = ?1", c.id,
-	        NULL, NULL, res->rpo, err) == -1)
-		return -1;
-	if (o->drill) {
-		/* a drill leaves nothing but its record */
-		if (remove_tree(c.target, err) == -1)
-			return -1;
-	}
-	snprintf(detail, sizeof(detail), "RTO %.1f s, RPO %.0f s", res->rto,
-	    res->rpo);
-	if (end_step(&c, S_RECORD, "ok", detail, err) == -1 ||
-	    finish(&c, "done", detail, err) == -1)
-		return -1;
-	say(&c, S_RECORD, "ok", 0, "%s", detail);
-	res->epoch = st->info.epoch;
-	return 0;
-}
-
-int
-rd_promote_abort(struct rd_store *st, const char *target,
-    struct rd_promote_result *res, struct rd_err *err)
-{
-	struct rd_promote_opts o = RD_PROMOTE_OPTS_INIT;
-	struct pctx c;
-	sqlite3_stmt *q = NULL;
-	char val[32];
-	int found, drill = 0, r;
-	int64_t epoch = 0;
-
-	if (setup(&c, st, target, &o, res, err) == -1)
-		return -1;
-	for (drill = 0; drill < 2; drill++) {
-		o.drill = drill;
-		memset(c.done, 0, sizeof(c.done));
-		if (load_running(&c, &found, err) == -1)
-			return -1;
-		if (found == 1)
-			break;
-	}
-	if (found != 1) {
-		snprintf(res->message, sizeof(res->message),
-		    "no unfinished promotion into '%s'", c.target);
-		return 1;
-	}
-	res->id = c.id;
-	if (drill) {
-		/* a drill leaves no trace: its scratch tree goes, switched or not */
-		if (remove_tree(c.staging, err) == -1 ||
-		    (c.done[S_SWITCH] && remove_tree(c.target, err) == -1))
-			return -1;
-		snprintf(res->message, sizeof(res->message),
-		    "drill %lld aborted; its scratch tree is gone",
-		    (long long)c.id);
-		if (finish(&c, "aborted", res->message, err) == -1)
-			return -1;
-		res->epoch = st->info.epoch;
-		return 0;
-	}
-	if (c.done[S_SWITCH]) {
-		snprintf(res->message, sizeof(res->message),
-		    "promotion %lld has switched '%s' already: it cannot be aborted (the old target is %s)",
-		    (long long)c.id, c.target,
-		    c.aside[0] != '\0' ? c.aside : "gone");
-		return 1;
-	}
-	if (exists(c.staging)) {
-		if (c.replica[0] != '\0' && !exists(c.replica)) {
-			/* give the warm replica back */
-			if (rename(c.staging, c.replica) == -1)
-				return rd_err_sys(err, RD_EIO,
-				    "cannot move '%s' back to '%s'", c.staging,
-				    c.replica);
-			if (rdi_db_prepare(st->db,
-			        "INSERT OR REPLACE INTO"
-			        " replicas(dir, version, target, state, updated)"
-			        " VALUES (?, ?, NULL, 'clean', ?)",
-			        &q, err) == -1)
-				return -1;
-			sqlite3_bind_text(q, 1, c.replica, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(q, 2, res->version);
-			sqlite3_bind_double(q, 3, rd_now());
-			r = rdi_db_step(st->db, q, err);
-			sqlite3_finalize(q);
-			if (r == -1)
-				return -1;
-		} else if (remove_tree(c.staging, err) == -1) {
-			return -1;
-		}
-	}
-	if (c.epoch_raised) {
-		/* the epoch goes back: the store follows its origin again */
-		if (rdi_db_prepare(st->db,
-		        "SELECT epoch FROM promotions"
-		        " WHERE id = ?",
-		        &q, err) == -1)
-			return -1;
-		sqlite3_bind_int64(q, 1, c.id);
-		r = rdi_db_step(st->db, q, err);
-		if (r == 1)
-			epoch = sqlite3_column_int64(q, 0);
-		sqlite3_finalize(q);
-		if (r == -1)
-			return -1;
-		if (epoch > 1 && epoch == st->info.epoch) {
-			st->info.epoch = epoch - 1;
-			snprintf(val, sizeof(val), "%lld",
-			    (long long)st->info.epoch);
-			if (rdi_meta_set(st->db, "epoch", val, err) == -1)
-				return -1;
-		}
-	}
-	snprintf(res->message, sizeof(res->message),
-	    "aborted before the switch; '%s' was not touched%s", c.target,
-	    c.epoch_raised
-	        ? "; the epoch is back (the fence command is not undone)"
-	        : "");
-	if (finish(&c, "aborted", res->message, err) == -1)
-		return -1;
-	res->epoch = st->info.epoch;
-	return 0;
-}
-
-int
-rd_promote_history(struct rd_store *st,
-    int (*fn)(void *arg, const struct rd_promotion *p), void *arg,
-    struct rd_err *err)
-{
-	sqlite3_stmt *q = NULL, *sq = NULL;
-	struct rd_promotion *p;
-	const unsigned char *t;
-	int r, ret = -1;
-
-	p = calloc(1, sizeof(*p));
-	if (p == NULL)
-		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	if (rdi_db_prepare(st->db,
-	        "SELECT id, kind, version, target, started,"
-	        " finished, state, step, epoch, rto, rpo, message, aside"
-	        " FROM promotions ORDER BY id",
-	        &q, err) == -1 ||
-	    rdi_db_prepare(st->db,
-	        "SELECT step, started, finished, outcome,"
-	        " detail FROM promotion_steps WHERE promotion = ?"
-	        " ORDER BY started",
-	        &sq, err) == -1)
-		goto out;
-	for (;;) {
-		r = rdi_db_step(st->db, q, err);
-		if (r == -1)
-			goto out;
-		if (r == 0)
-			break;
-		memset(p, 0, sizeof(*p));
-		p->id = sqlite3_column_int64(q, 0);
-		t = sqlite3_column_text(q, 1);
-		p->drill = t != NULL && strcmp((const char *)t, "drill") == 0;
-		p->version = sqlite3_column_int64(q, 2);
-		rdi_column_copy(q, 3, p->target, sizeof(p->target), "");
-		p->started = sqlite3_column_double(q, 4);
-		p->finished = sqlite3_column_double(q, 5);
-		rdi_column_copy(q, 6, p->state, sizeof(p->state), "");
-		p->epoch = sqlite3_column_int64(q, 8);
-		p->has_rto = sqlite3_column_type(q, 9) != SQLITE_NULL;
-		p->rto = sqlite3_column_double(q, 9);
-		p->rpo = sqlite3_column_double(q, 10);
-		rdi_column_copy(q, 11, p->message, sizeof(p->message), "");
-		rdi_column_copy(q, 12, p->aside, sizeof(p->aside), "");
-		sqlite3_reset(sq);
-		sqlite3_bind_int64(sq, 1, p->id);
-		while (p->nsteps < 8) {
-			struct rd_promotion_step *ps = &p->steps[p->nsteps];
-
-			r = rdi_db_step(st->db, sq, err);
-			if (r == -1)
-				goto out;
-			if (r == 0)
-				break;
-			rdi_column_copy(sq, 0, ps->name, sizeof(ps->name), "");
-			ps->started = sqlite3_column_double(sq, 1);
-			ps->finished = sqlite3_column_double(sq, 2);
-			rdi_column_copy(sq, 3, ps->outcome, sizeof(ps->outcome),
-			    "running");
-			rdi_column_copy(sq, 4, ps->detail, sizeof(ps->detail),
-			    "");
-			p->nsteps++;
-		}
-		r = fn(arg, p);
-		if (r != 0) {
-			ret = r;
-			goto out;
-		}
-	}
-	ret = 0;
-out:
-	sqlite3_finalize(q);
-	sqlite3_finalize(sq);
-	free(p);
-	return ret;
+	rdi_pj_opts_release(&c.jo);
+	return r;
 }

@@ -232,7 +232,7 @@ void rdi_rsjob_free(struct rdi_rsjob *j);
 
 #include <sqlite3.h>
 
-#define RD_FORMAT 2 /* catalog schema version (user_version) */
+#define RD_FORMAT 3 /* catalog schema version (user_version) */
 
 struct rd_store {
 	char *path;

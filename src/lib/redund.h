@@ -629,68 +629,129 @@ int rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
 /* ------------------------------------------------------------------ */
 /* Promotion (rdpromote) */
 
-/* Step callback: "outcome" is "ok", "failed", "done" (earlier run) or
- * "plan" (dry run). */
+/* The steps of a promotion, in order: preflight, fence, materialize,
+ * verify, validate, switch, start, check, record. */
+#define RD_PROMOTE_NSTEPS 9
+
+/*
+ * Step callback: "outcome" is "ok", "failed", "done" (by an earlier run)
+ * or "plan" (dry run).  The check callback gets the name of a check of
+ * the dry run ("journal", "snapshot", "role", "target", "partial",
+ * "space", "primary") with "ok", "failed" or "skipped".
+ */
 typedef void (*rd_step_fn)(void *arg, const char *step, const char *outcome,
     double seconds, const char *detail);
 
 struct rd_promote_opts {
-	int64_t version;      /* 0: the newest snapshot */
-	const char *primary;  /* probe that must be down, or NULL */
-	const char *fence;    /* command that must succeed, or NULL */
-	const char *start;    /* command that starts the service, or NULL */
-	const char *check;    /* probe polled until up, or NULL */
-	double check_timeout; /* seconds */
-	double hook_timeout;  /* seconds, per command */
-	double probe_timeout; /* seconds, per probe */
-	int force;            /* promote even if the primary is up */
-	int drill;            /* rehearsal into a scratch target */
-	int dry_run;          /* report the plan only */
-	int quick_verify;     /* metadata only */
+	int64_t version;       /* --snapshot: 0 the newest */
+	const char *primary;   /* probe that must be down, or NULL */
+	const char *fence;     /* command that must succeed, or NULL */
+	int no_fence;          /* promote without a fence command, explicitly */
+	const char *validate;  /* application check of the copy, or NULL */
+	const char *start;     /* command that starts the service, or NULL */
+	const char *check;     /* probe polled until up, or NULL */
+	const char *stop;      /* command that stops what "start" started */
+	const char *heartbeat; /* file in the snapshot: mtime = newest data */
+	double failed_at;      /* when the primary failed (unix time), 0 */
+	double check_timeout;  /* seconds */
+	double hook_timeout;   /* seconds, per command */
+	double probe_timeout;  /* seconds, per probe */
+	int force;             /* skip the primary-down check */
+	int allow_partial;     /* a partial or inconsistent snapshot is fine */
+	int drill;             /* rehearsal into a scratch target */
+	int dry_run;           /* report the plan and the checks only */
+	int quick_verify;      /* metadata only */
+	int resume;            /* continue the unfinished one */
 	rd_step_fn step;
+	rd_step_fn checked; /* dry run: each check, or NULL */
 	void *step_arg;
 };
 #define RD_PROMOTE_OPTS_INIT                                                   \
 	{                                                                      \
-		0, NULL, NULL, NULL, NULL, 60, 300, 5, 0, 0, 0, 0, NULL, NULL  \
+		0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, 60, 300, 5, \
+		    0, 0, 0, 0, 0, 0, NULL, NULL, NULL                         \
 	}
 
+/*
+ * Check that "opts" make a promotion (or drill) that may run: a real
+ * promotion names --fence or --no-fence (not both) and --primary or
+ * --force; a drill takes neither; --start needs --stop; a resume takes
+ * only the snapshot and --allow-partial; timeouts are above 0; probes
+ * parse.  Returns 0, or -1 with RD_EUSAGE and the reason.
+ */
+int rd_promote_opts_check(const struct rd_promote_opts *opts,
+    struct rd_err *err);
+
 struct rd_promote_result {
-	int64_t id;        /* journal row */
-	int64_t version;   /* snapshot promoted */
-	int64_t snap_time; /* when it was taken (unix time) */
-	int64_t epoch;     /* the store's epoch after */
-	int64_t files;     /* entries verified */
-	int resumed;       /* an earlier run was continued */
-	int open;          /* stopped after fencing: rerun or --abort */
+	int64_t id;           /* journal row */
+	int64_t version;      /* snapshot promoted */
+	int64_t fell_back;    /* the snapshot it fell back from, or 0 */
+	int64_t older;        /* when open: the snapshot before, or 0 */
+	int64_t snap_time;    /* when it was taken (unix time) */
+	int64_t partial;      /* the snapshot's partial and inconsistent */
+	int64_t inconsistent; /* counts (see rd_snapinfo) */
+	int64_t epoch;        /* the store's epoch after */
+	int64_t files;        /* entries verified */
+	int drill;            /* it is a drill */
+	int resumed;          /* an earlier run was continued */
+	int open;             /* stopped after fencing: resume or abort */
 	int used_replica;
-	double rto; /* start to healthy, seconds */
-	double rpo; /* age of the snapshot at the start, seconds */
-	double step_seconds[8];
+	int no_fence;     /* promoted without a fence command */
+	int validated;    /* -1 no --validate, 0 it failed, 1 it passed */
+	int switched;     /* the target holds the promoted tree */
+	int rolled_back;  /* abort: the switch was undone */
+	int exact;        /* "given_up" is from --failed-at, not a bound */
+	int heartbeat;    /* "data_time" is the --heartbeat file's */
+	int quick_verify; /* --verify quick was in effect */
+	int has_check;    /* a --check probe was in effect */
+	double rto;       /* start to healthy, seconds */
+	double rpo;       /* age of the snapshot at the start, seconds */
+	double data_time; /* newest data of the snapshot (unix time) */
+	double failed_at; /* when the primary failed, 0 unknown */
+	double given_up;  /* seconds of changes given up (or at most) */
+	double step_seconds[RD_PROMOTE_NSTEPS];
 	char target[1024];
 	char aside[1100];   /* where the old target went, or "" */
+	char kept[1100];    /* a copy kept for inspection, or "" */
 	char message[4096]; /* why it was refused or failed */
 };
 
 /*
- * Promote snapshot "opts->version" of the store (opened for writing) to
- * the directory "target", or rehearse it (opts->drill).  Continues an
- * unfinished promotion into the same target.  Returns 0 when done, 1 when
- * refused or stopped safely ("res->message" says why; the target is
- * untouched unless the switch happened), -1 on error (the journal keeps
- * the promotion unfinished: rerun to continue).
+ * Promote snapshot "opts->version" of the store (opened for writing;
+ * for a dry run, reading is enough) to the directory "target", or
+ * rehearse it (opts->drill).  With "opts->resume" continue the
+ * unfinished promotion or drill ("target" NULL) with the options in its
+ * journal; "opts->version" then falls back to that snapshot.  A rerun of
+ * the same command with the same options continues it too.  Returns 0
+ * when done, 1 when refused or stopped safely ("res->message" says why;
+ * the target is untouched unless the switch happened), -1 on error (the
+ * journal keeps the promotion unfinished: resume it).
  */
 int rd_promote(struct rd_store *st, const char *target,
     const struct rd_promote_opts *opts, struct rd_promote_result *res,
     struct rd_err *err);
 
 /*
- * Undo an unfinished promotion into "target" that has not switched: its
- * staging tree goes (a warm replica goes back), the epoch goes back.
- * Returns 0, 1 if there is nothing to abort or it switched already, -1.
+ * Undo the unfinished promotion or drill ("target" NULL: whichever is
+ * unfinished; else it must be into "target").  Before the switch its
+ * staging tree goes (a warm replica goes back) and the epoch goes back.
+ * After the switch it rolls back: the stop command of the promotion
+ * runs, the promoted tree is kept aside, the old target comes back, the
+ * store becomes a standby again and the epoch goes back.  A drill's
+ * trees go.  Returns 0, 1 if there is nothing to abort or the stop
+ * command failed, -1.
  */
 int rd_promote_abort(struct rd_store *st, const char *target,
     struct rd_promote_result *res, struct rd_err *err);
+
+/*
+ * Remove the kept tree "path" (a TARGET.pre-promote-*, TARGET.rejected-*
+ * or failed drill tree that the journal lists as kept), and record that
+ * it is gone.  A tree that an unfinished promotion may still need is
+ * refused.  Returns 0, 1 (refused: "why" says why), or -1.
+ */
+int rd_promote_tree_remove(struct rd_store *st, const char *path, char *why,
+    size_t whylen, struct rd_err *err);
 
 struct rd_promotion_step {
 	char name[16];
@@ -709,10 +770,13 @@ struct rd_promotion {
 	int64_t epoch;
 	int has_rto;
 	double rto, rpo;
+	int validated;    /* -1 not run, 0 failed, 1 passed */
+	double failed_at; /* 0 unknown */
+	double given_up;  /* -1 not recorded */
 	char message[4096];
 	char aside[1100];
 	int nsteps;
-	struct rd_promotion_step steps[8];
+	struct rd_promotion_step steps[RD_PROMOTE_NSTEPS];
 };
 
 /* Call "fn" for every promotion and drill, oldest first.  Returns 0,
@@ -721,8 +785,44 @@ int rd_promote_history(struct rd_store *st,
     int (*fn)(void *arg, const struct rd_promotion *p), void *arg,
     struct rd_err *err);
 
-/* Name of step "n" (0 preflight .. 7 record). */
+/* What the journal holds besides the steps of a promotion. */
+enum rd_promote_item_kind {
+	RD_PITEM_OPTION, /* "name" = "value", as given */
+	RD_PITEM_EVENT,  /* "name" (fall-back, roll-back, ...): "value" */
+	RD_PITEM_TREE    /* "name" is the path, "value" the kind */
+};
+
+struct rd_promote_item {
+	int kind;
+	int64_t promotion;
+	const char *name;
+	const char *value;
+	double time;       /* events, trees: when */
+	int64_t snapshot;  /* trees: the snapshot it holds, 0 none */
+	const char *state; /* trees: planned, kept or removed */
+	int exists;        /* trees: the path exists now */
+};
+
+/*
+ * Call "fn" for the options, then the events, then the kept trees of
+ * promotion "id" (0: every promotion's kept trees only), in order.
+ * Strings are borrowed for the call.  Returns 0, the callback's non-zero
+ * value, or -1.
+ */
+int rd_promote_items(struct rd_store *st, int64_t id,
+    int (*fn)(void *arg, const struct rd_promote_item *it), void *arg,
+    struct rd_err *err);
+
+/* Name of step "n" (0 preflight .. RD_PROMOTE_NSTEPS - 1 record). */
 const char *rd_promote_step_name(int n);
+
+/*
+ * Parse a point in time: "@SECONDS" (Unix time, with a fraction),
+ * "YYYY-MM-DDTHH:MM:SS[.frac]" followed by "Z" or "+HH:MM"/"-HH:MM",
+ * or without a zone in local time (a blank may replace the "T").
+ * Returns 0 with "*out" set, or -1 with RD_EUSAGE.
+ */
+int rd_time_parse(const char *s, double *out, struct rd_err *err);
 
 /*
  * Check the tree "dir" against snapshot "id": every entry's type, mode,
@@ -799,8 +899,9 @@ struct rd_drill_info {
 
 /*
  * Find the drill of the store that finished successfully last (the
- * latest "finished"; on a tie the latest recorded).  Drills that failed,
- * were aborted or are still running do not count.  A catalog without a
+ * latest "finished"; on a tie the latest recorded).  Only a drill whose
+ * --validate command ran and passed counts: drills without one, and
+ * drills that failed, were aborted or are still running do not.  A catalog without a
  * promotions journal has no drills.  Fills "out" only when one is found.
  * Returns 1 (found), 0 (none), or -1.
  */

@@ -597,7 +597,7 @@ rd_drill_last(struct rd_store *st, struct rd_drill_info *out,
 	if (rdi_db_prepare(st->db,
 	        "SELECT id, version, finished, rto, rpo FROM promotions"
 	        " WHERE kind = 'drill' AND state = 'done'"
-	        " AND finished IS NOT NULL"
+	        " AND validated = 1 AND finished IS NOT NULL"
 	        " ORDER BY finished DESC, id DESC LIMIT 1",
 	        &s, err) == -1)
 		return -1;

@@ -28,8 +28,15 @@ EXTRA_DIST += $(INTEGRATION_TESTS) tests/fixtures/format1-stores.tar.gz \
 	tests/fixtures/make-format1.sh
 INTEGRATION_TESTS += \
 	tests/integration/t3000-rdpromote-usage.sh \
+	tests/integration/t3005-rdpromote-version.sh \
 	tests/integration/t3010-rdpromote-e2e.sh \
 	tests/integration/t3020-rdpromote-refusals.sh \
 	tests/integration/t3030-rdpromote-resume.sh \
-	tests/integration/t3040-rdpromote-drill.sh
-EXTRA_DIST += tests/integration/promote-lib.sh
+	tests/integration/t3040-rdpromote-drill.sh \
+	tests/integration/t3050-rdpromote-validate.sh \
+	tests/integration/t3060-rdpromote-replica.sh \
+	tests/integration/t3070-rdpromote-switch.sh \
+	tests/integration/t3080-rdpromote-rpo.sh \
+	tests/integration/t3095-rdpromote-format1.sh
+EXTRA_DIST += tests/integration/promote-lib.sh \
+	tests/integration/promote-shim.c

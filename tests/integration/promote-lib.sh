@@ -29,3 +29,68 @@ setup_standby() {
 	expect_exit 0 rdsnap init --standby --no-key s
 	expect_exit 0 rdship push --apply "$TMP/rep" p s
 }
+
+# build_shim: the LD_PRELOAD library of promote-shim.c, as $TMP/shim.so,
+# and $TMP/shim CMD..., which runs (execs) CMD with it preloaded (an ASan
+# build accepts it after its own runtime)
+build_shim() {
+	cc -shared -fPIC -o "$TMP/shim.so" \
+	    "$RD_SRCDIR/tests/integration/promote-shim.c" -ldl ||
+	    fail "cannot build the test shim"
+	cat >"$TMP/shim" <<SHIM
+#!/bin/sh
+ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}verify_asan_link_order=0"
+export ASAN_OPTIONS
+exec env LD_PRELOAD="$TMP/shim.so" "\$@"
+SHIM
+	chmod +x "$TMP/shim"
+}
+
+# A hook that hangs the first time it runs, after creating $TMP/in-NAME
+# (the test kills it there), and passes every later time: once NAME.
+make_once() {
+	cat >"$TMP/once" <<ONCE
+#!/bin/sh
+if [ ! -e "$TMP/ran-\$1" ]; then
+	touch "$TMP/ran-\$1"
+	echo \$\$ >"$TMP/hookpid.\$1"
+	touch "$TMP/in-\$1"
+	exec sleep 120
+fi
+exit \${2:-0}
+ONCE
+	chmod +x "$TMP/once"
+}
+
+# kill_at MARK CMD...: run CMD in the background until the file MARK
+# exists, then kill -9 it and the hook it was waiting for
+kill_at() {
+	mark=$1
+	shift
+	rm -f "$mark"
+	"$@" >killed.out 2>killed.err &
+	pid=$!
+	n=0
+	until [ -e "$mark" ]; do
+		n=$((n + 1))
+		[ $n -lt 1200 ] ||
+		    fail "never reached $mark: $(cat killed.out killed.err)"
+		sleep 0.05
+	done
+	kill -9 $pid
+	wait $pid 2>/dev/null || true
+	for f in "$TMP"/hookpid.*; do
+		[ -e "$f" ] || continue
+		kill -9 "$(cat "$f")" 2>/dev/null || true
+		rm -f "$f"
+	done
+}
+
+# journal ID: "state:step" of promotion ID
+journal() {
+	sqlite3 s/catalog.db "select state || ':' || step from promotions where id = $1"
+}
+
+epoch() {
+	sqlite3 s/catalog.db "select value from meta where key = 'epoch'"
+}

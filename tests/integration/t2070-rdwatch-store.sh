@@ -80,23 +80,27 @@ expect_file masked "lag:T down L ms replica $R update interrupted"
 # drill:
 expect_exit 1 rdwatch 'drill:T?max-age=7d'
 mask
-expect_file masked 'drill:T?max-age=7d down L ms no drill recorded'
+expect_file masked 'drill:T?max-age=7d down L ms no validated drill recorded'
 now=$(date +%s)
 sqlite3 T/catalog.db "insert into promotions(kind, version, target,
-    started, finished, state, rto, rpo) values
+    started, finished, state, rto, rpo, validated) values
     ('drill', 2, '/scratch/1', $now - 8 * 86400 - 7300,
-     $now - 8 * 86400 - 7200, 'done', 95.5, 120),
+     $now - 8 * 86400 - 7200, 'done', 95.5, 120, 1),
     ('drill', 2, '/scratch/2', $now - 3700, $now - 3600, 'failed', null,
+     null, 0),
+    ('drill', 2, '/scratch/4', $now - 3000, $now - 2900, 'done', 9, 9,
      null),
-    ('promote', 2, '/srv/app', $now - 1800, $now - 1700, 'done', 30, 60)"
+    ('drill', 2, '/scratch/5', $now - 2800, $now - 2700, 'done', 9, 9, 0),
+    ('promote', 2, '/srv/app', $now - 1800, $now - 1700, 'done', 30, 60,
+     1)"
 expect_exit 1 rdwatch 'drill:T?max-age=7d' 'drill:T?max-age=9d' drill:T
 mask
 expect_file masked 'drill:T?max-age=7d down L ms last drill 8 d 2 h ago > 7 d
 drill:T?max-age=9d up L ms
 drill:T up L ms'
 sqlite3 T/catalog.db "insert into promotions(kind, version, target,
-    started, finished, state) values
-    ('drill', 2, '/scratch/3', $now - 86500, $now - 86400, 'done')"
+    started, finished, state, validated) values
+    ('drill', 2, '/scratch/3', $now - 86500, $now - 86400, 'done', 1)"
 expect_exit 0 rdwatch 'drill:T?max-age=7d'
 
 # --record, one-shot: every result, and a transition on each change

@@ -580,12 +580,15 @@ START_TEST(test_drill_last)
 
 	unit_sql(catalog(store),
 	    "INSERT INTO promotions(id, kind, version, target, started,"
-	    " finished, state, rto, rpo) VALUES"
-	    " (1, 'drill', 3, '/scratch/1', 100, 150, 'done', 12.5, 3600),"
-	    " (2, 'drill', 4, '/scratch/2', 200, 250, 'failed', NULL, NULL),"
-	    " (3, 'promote', 5, '/srv/app', 300, 350, 'done', 9, 60),"
+	    " finished, state, rto, rpo, validated) VALUES"
+	    " (1, 'drill', 3, '/scratch/1', 100, 150, 'done', 12.5, 3600, 1),"
+	    " (2, 'drill', 4, '/scratch/2', 200, 250, 'failed', NULL, NULL, 0),"
+	    " (3, 'promote', 5, '/srv/app', 300, 350, 'done', 9, 60, 1),"
 	    " (4, 'drill', 5, '/scratch/3', 400, NULL, 'running', NULL,"
-	    " NULL)");
+	    " NULL, NULL),"
+	    /* passed, but without --validate, or with one that failed */
+	    " (7, 'drill', 5, '/scratch/6', 160, 170, 'done', 1, 1, NULL),"
+	    " (8, 'drill', 5, '/scratch/7', 180, 190, 'done', 1, 1, 0)");
 	ck_assert_int_eq(rd_drill_last(st, &d, &err), 1);
 	ck_assert_int_eq(d.id, 1);
 	ck_assert_int_eq(d.version, 3);
@@ -596,9 +599,9 @@ START_TEST(test_drill_last)
 	/* the latest finished wins, whatever the order of the rows */
 	unit_sql(catalog(store),
 	    "INSERT INTO promotions(id, kind, version, target, started,"
-	    " finished, state) VALUES"
-	    " (5, 'drill', 6, '/scratch/4', 500, 900, 'done'),"
-	    " (6, 'drill', 2, '/scratch/5', 50, 90, 'done')");
+	    " finished, state, validated) VALUES"
+	    " (5, 'drill', 6, '/scratch/4', 500, 900, 'done', 1),"
+	    " (6, 'drill', 2, '/scratch/5', 50, 90, 'done', 1)");
 	ck_assert_int_eq(rd_drill_last(st, &d, &err), 1);
 	ck_assert_int_eq(d.id, 5);
 	ck_assert_int_eq(d.version, 6);
@@ -609,6 +612,9 @@ START_TEST(test_drill_last)
 	/* a catalog without the journal has no drills */
 	unit_sql(catalog(store),
 	    "DROP TABLE promotion_steps;"
+	    "DROP TABLE promotion_options;"
+	    "DROP TABLE promotion_events;"
+	    "DROP TABLE promotion_trees;"
 	    "DROP TABLE promotions");
 	unit_ok(rd_store_open(store, RD_OPEN_READ, 0, &st, &err), err);
 	ck_assert_int_eq(rd_drill_last(st, &d, &err), 0);
@@ -764,21 +770,28 @@ START_TEST(test_probe_drill)
 	char store[PATH_MAX];
 
 	new_store("s", store);
-	expect_probe(RD_PROBE_DOWN, "no drill recorded", "drill:%s?max-age=7d",
-	    store);
+	expect_probe(RD_PROBE_DOWN, "no validated drill recorded",
+	    "drill:%s?max-age=7d", store);
+	/* a drill that passed without --validate does not count */
 	unit_sql(catalog(store),
 	    "INSERT INTO promotions(kind, version, target, started, finished,"
-	    " state) VALUES ('drill', 1, '/x', 0,"
-	    " strftime('%s', 'now') - 8 * 86400 - 7200, 'done'),"
-	    " ('drill', 1, '/y', 0, strftime('%s', 'now') - 3600, 'failed')");
+	    " state) VALUES ('drill', 1, '/w', 0,"
+	    " strftime('%s', 'now') - 60, 'done')");
+	expect_probe(RD_PROBE_DOWN, "no validated drill recorded",
+	    "drill:%s?max-age=7d", store);
+	unit_sql(catalog(store),
+	    "INSERT INTO promotions(kind, version, target, started, finished,"
+	    " state, validated) VALUES ('drill', 1, '/x', 0,"
+	    " strftime('%s', 'now') - 8 * 86400 - 7200, 'done', 1),"
+	    " ('drill', 1, '/y', 0, strftime('%s', 'now') - 3600, 'failed', 0)");
 	expect_probe(RD_PROBE_DOWN, "last drill 8 d 2 h ago > 7 d",
 	    "drill:%s?max-age=7d", store);
 	expect_probe(RD_PROBE_UP, "", "drill:%s?max-age=9d", store);
 	expect_probe(RD_PROBE_UP, "", "drill:%s", store);
 	unit_sql(catalog(store),
 	    "INSERT INTO promotions(kind, version, target, started, finished,"
-	    " state) VALUES ('drill', 2, '/z', 0,"
-	    " strftime('%s', 'now') - 86400, 'done')");
+	    " state, validated) VALUES ('drill', 2, '/z', 0,"
+	    " strftime('%s', 'now') - 86400, 'done', 1)");
 	expect_probe(RD_PROBE_UP, "", "drill:%s?max-age=7d", store);
 }
 END_TEST

@@ -70,3 +70,11 @@ tests_unit_check_watchlog_SOURCES = tests/unit/check_watchlog.c tests/unit/unit.
 tests_unit_check_watchlog_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
 tests_unit_check_watchlog_LDADD = $(RD_LIBS) $(CHECK_LIBS)
 endif
+
+# the promotion journal, options check and trees (promote_*.c)
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/check_promote
+tests_unit_check_promote_SOURCES = tests/unit/check_promote.c tests/unit/unit.h
+tests_unit_check_promote_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_promote_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+endif
