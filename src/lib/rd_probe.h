@@ -168,11 +168,15 @@ struct rd_watch_opts {
 	rd_notice_fn notice; /* warnings that do not stop the loop */
 	void *notice_arg;
 	const char *record; /* store to record results and transitions in */
+	/* each transition (state names as rd_probe_state_name), or NULL */
+	void (*transition)(void *arg, const char *target, const char *previous,
+	    const char *state, const char *reason);
+	void *transition_arg;
 };
 #define RD_WATCH_OPTS_INIT                                                     \
 	{                                                                      \
 		5, 5, 3, 2, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, \
-		    NULL                                                       \
+		    NULL, NULL, NULL                                           \
 	}
 
 struct rd_watch;

@@ -915,6 +915,10 @@ transition(struct rd_watch *w, struct target *t, int previous, double when)
 	const char *reason = t->d.state == RD_PROBE_DOWN ? t->last.reason : "";
 
 	print_transition(w, t, previous, reason, when);
+	if (w->o.transition != NULL)
+		w->o.transition(w->o.transition_arg, rd_probe_spec(t->probe),
+		    rd_probe_state_name(previous),
+		    rd_probe_state_name(t->d.state), reason);
 	record_transition(w, t, previous, t->d.state, reason, when);
 	if (t->d.state == RD_PROBE_UP)
 		queue_hook(w, t, "on-up", w->o.on_up, previous, reason);

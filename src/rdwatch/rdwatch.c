@@ -22,7 +22,7 @@
 #include "redund.h"
 #include "tool.h"
 
-enum { OPT_ON_CHANGE = 256, OPT_ON_DOWN, OPT_ON_UP, OPT_RECORD };
+enum { OPT_ON_CHANGE = 256, OPT_ON_DOWN, OPT_ON_UP, OPT_RECORD, OPT_SYSLOG };
 
 static const struct option longopts[] = {
 	{ "count", required_argument, NULL, 'c' },
@@ -37,6 +37,7 @@ static const struct option longopts[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "record", required_argument, NULL, OPT_RECORD },
 	{ "rise", required_argument, NULL, 'r' },
+	{ "syslog", no_argument, NULL, OPT_SYSLOG },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
@@ -47,11 +48,11 @@ static RD_NORETURN void
 usage(int status)
 {
 	fprintf(status == EX_OK ? stdout : stderr,
-	    "usage: %s [-hjV] [-t seconds] [--record store] probe ...\n"
+	    "usage: %s [-hjV] [-t seconds] [--record store] [--syslog] probe ...\n"
 	    "       %s -i seconds [-jv] [-c count] [-f count] [-m file] [-o file]\n"
 	    "               [-r count] [-t seconds] [--on-change command]\n"
 	    "               [--on-down command] [--on-up command]\n"
-	    "               [--record store] probe ...\n"
+	    "               [--record store] [--syslog] probe ...\n"
 	    "       %s report [-hj] [--now time] [--since duration] store\n",
 	    tool_progname(), tool_progname(), tool_progname());
 	exit(status);
@@ -98,6 +99,16 @@ free_probes(struct rd_probe **probes, size_t n)
 	for (i = 0; i < n; i++)
 		rd_probe_free(probes[i]);
 	free(probes);
+}
+
+/* --syslog: a line per transition of the loop. */
+static void
+log_transition(void *arg, const char *target, const char *previous,
+    const char *state, const char *reason)
+{
+	(void)arg;
+	tool_log("%s %s -> %s%s%s", target, previous, state,
+	    reason[0] != '\0' ? ": " : "", reason);
 }
 
 static void
@@ -165,8 +176,12 @@ oneshot(struct rd_probe **probes, size_t n, double timeout, int json,
 			rd_probe_print(stdout, probes[i], &res[i]);
 			putchar('\n');
 		}
-		if (res[i].state == RD_PROBE_DOWN && status == EX_OK)
-			status = 1;
+		if (res[i].state == RD_PROBE_DOWN) {
+			tool_log("%s down: %s", rd_probe_spec(probes[i]),
+			    res[i].reason);
+			if (status == EX_OK)
+				status = 1;
+		}
 		if (res[i].state == RD_PROBE_ERROR) {
 			tool_warn("%s: %s", rd_probe_spec(probes[i]),
 			    res[i].reason);
@@ -425,6 +440,10 @@ main(int argc, char *argv[])
 			break;
 		case OPT_RECORD:
 			opts.record = optarg;
+			break;
+		case OPT_SYSLOG:
+			tool_set_syslog(1);
+			opts.transition = log_transition;
 			break;
 		case 'V':
 			tool_version_only(argc);

@@ -3,11 +3,11 @@
 # options (exit 64, nothing started).
 . "$RD_SRCDIR/tests/integration/lib.sh"
 
-usage='usage: rdwatch [-hjV] [-t seconds] [--record store] probe ...
+usage='usage: rdwatch [-hjV] [-t seconds] [--record store] [--syslog] probe ...
        rdwatch -i seconds [-jv] [-c count] [-f count] [-m file] [-o file]
                [-r count] [-t seconds] [--on-change command]
                [--on-down command] [--on-up command]
-               [--record store] probe ...
+               [--record store] [--syslog] probe ...
        rdwatch report [-hj] [--now time] [--since duration] store'
 
 expect_exit 64 rdwatch
