@@ -38,6 +38,7 @@ INTEGRATION_TESTS += \
 	tests/integration/t3070-rdpromote-switch.sh \
 	tests/integration/t3080-rdpromote-rpo.sh \
 	tests/integration/t3085-rdpromote-syslog.sh \
+	tests/integration/t3090-rdpromote-docs.sh \
 	tests/integration/t3095-rdpromote-format1.sh
 EXTRA_DIST += tests/integration/promote-lib.sh \
 	tests/integration/promote-shim.c
