@@ -177,7 +177,8 @@ rdi_pc_switched(const struct rdi_pctx *c)
 }
 
 int
-rdi_pc_find_replica(struct rdi_pctx *c, struct rd_err *err)
+rdi_pc_find_replica(struct rdi_pctx *c, char *out, size_t len,
+    struct rd_err *err)
 {
 	sqlite3_stmt *q = NULL;
 	struct stat a, b;
@@ -185,7 +186,7 @@ rdi_pc_find_replica(struct rdi_pctx *c, struct rd_err *err)
 	const unsigned char *dir;
 	int r;
 
-	c->replica[0] = '\0';
+	out[0] = '\0';
 	if (c->o.drill)
 		return 0;
 	snprintf(parent, sizeof(parent), "%s", c->target);
@@ -203,15 +204,17 @@ rdi_pc_find_replica(struct rdi_pctx *c, struct rd_err *err)
 		if (dir == NULL || strlen((const char *)dir) >= 1000 ||
 		    stat((const char *)dir, &b) == -1 || b.st_dev != a.st_dev)
 			continue;
-		snprintf(c->replica, sizeof(c->replica), "%.1000s",
-		    (const char *)dir);
+		snprintf(out, len, "%.1000s", (const char *)dir);
 		break;
 	}
 	sqlite3_finalize(q);
 	return r == -1 ? -1 : 0;
 }
 
-/* The warm replica "dir" holds the snapshot again (it was moved back). */
+/*
+ * The warm replica c->replica holds the snapshot of the unfinished
+ * promotion again: it was moved back.
+ */
 static int
 replica_back(struct rdi_pctx *c, struct rd_err *err)
 {
@@ -224,7 +227,7 @@ replica_back(struct rdi_pctx *c, struct rd_err *err)
 	        &q, err) == -1)
 		return -1;
 	sqlite3_bind_text(q, 1, c->replica, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, c->res->version);
+	sqlite3_bind_int64(q, 2, c->row.version);
 	sqlite3_bind_double(q, 3, rd_now());
 	r = rdi_db_step(c->st->db, q, err);
 	sqlite3_finalize(q);
@@ -433,7 +436,7 @@ do_materialize(struct rdi_pctx *c, struct rd_err *err)
 		if (rdi_pt_remove(c->staging, err) == -1)
 			return -1;
 	}
-	if (rdi_pc_find_replica(c, err) == -1)
+	if (rdi_pc_find_replica(c, c->replica, sizeof(c->replica), err) == -1)
 		return -1;
 	if (c->replica[0] != '\0') {
 		r = take_replica(c, err);
@@ -699,6 +702,7 @@ static void
 plan_materialize(struct rdi_pctx *c, char *b, size_t n)
 {
 	struct rd_err e = RD_ERR_INIT;
+	char replica[1100];
 
 	b[0] = '\0';
 	if (c->fall_to != 0 && c->begun[RDI_S_START] && c->o.stop != NULL)
@@ -708,9 +712,10 @@ plan_materialize(struct rdi_pctx *c, char *b, size_t n)
 	else if (c->fall_to != 0)
 		snprintf(b, n, "fall back from snapshot %lld: ",
 		    (long long)c->row.version);
-	if (rdi_pc_find_replica(c, &e) == 0 && c->replica[0] != '\0')
+	if (rdi_pc_find_replica(c, replica, sizeof(replica), &e) == 0 &&
+	    replica[0] != '\0')
 		snprintf(b + strlen(b), n - strlen(b),
-		    "move the warm replica %s into place", c->replica);
+		    "move the warm replica %s into place", replica);
 	else
 		snprintf(b + strlen(b), n - strlen(b),
 		    "restore snapshot %lld into %s", (long long)c->res->version,

@@ -437,7 +437,7 @@ static int
 ck_space(struct rdi_pctx *c, char *d, size_t n, struct rd_err *err)
 {
 	struct statvfs sv;
-	char dir[PATH_MAX], a[32], b[32];
+	char dir[PATH_MAX], a[32], b[32], replica[1100];
 	double need, avail;
 	int64_t files;
 
@@ -446,9 +446,9 @@ ck_space(struct rdi_pctx *c, char *d, size_t n, struct rd_err *err)
 		    c->have_si ? "checked by an earlier run" : "no snapshot");
 		return 2;
 	}
-	if (rdi_pc_find_replica(c, err) == -1)
+	if (rdi_pc_find_replica(c, replica, sizeof(replica), err) == -1)
 		return -1;
-	if (c->replica[0] != '\0') {
+	if (replica[0] != '\0') {
 		snprintf(d, n,
 		    "the warm replica is moved into place: no space needed");
 		return 0;

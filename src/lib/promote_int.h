@@ -287,9 +287,11 @@ int rdi_pc_stop(struct rdi_pctx *c, const char *when, struct rd_err *err);
 int rdi_pc_keep(struct rdi_pctx *c, const char *from, const char *kind,
     int64_t snapshot, char *out, size_t len, struct rd_err *err);
 
-/* Find a clean warm replica of the snapshot on the target's file system
- * into c->replica ("" if none; drills use none).  Returns 0 or -1. */
-int rdi_pc_find_replica(struct rdi_pctx *c, struct rd_err *err);
+/* Find a clean warm replica of the snapshot c->res->version on the
+ * target's file system: its path into "out" ("" if none; drills use
+ * none).  Returns 0 or -1. */
+int rdi_pc_find_replica(struct rdi_pctx *c, char *out, size_t len,
+    struct rd_err *err);
 
 /* Give the staging tree back to the warm replica it came from, or
  * remove it.  Returns 0 or -1. */

@@ -2,7 +2,7 @@
 # Issue 11, problem 6: a warm replica found damaged at verify is
 # discarded, and the next run restores the snapshot from the store, as
 # rdpromote(1) says, instead of failing for ever on the staging tree that
-# went with it.
+# went with it.  A fall-back gives a moved warm replica back.
 . "$RD_SRCDIR/tests/integration/lib.sh"
 . "$RD_SRCDIR/tests/integration/promote-lib.sh"
 
@@ -38,3 +38,26 @@ grep -q "^PROMOTED: '$TMP/target' holds snapshot 2 " out || fail "$(cat out)"
 tree_sig target >got
 cmp -s sig2 got || fail "the target is not snapshot 2"
 expect_exit 0 rdsnap verify --read-data s
+
+# a promotion killed while it verified the warm replica, then made to
+# fall back to snapshot 1: the replica, which holds snapshot 2, goes back
+# to its place, clean, and snapshot 1 is restored from the store
+build_shim
+expect_exit 0 rdsnap init --standby --no-key s2
+expect_exit 0 rdship push --apply "$TMP/rep2" p s2
+tree_sig rep2 >rep2.sig
+kill_at "$TMP/in-readlinkat" "$TMP/shim" RD_PAUSE_AT=readlinkat \
+    RD_PAUSE_MARK="$TMP/in-readlinkat" rdpromote --force --fence true s2 target2
+[ ! -e rep2 ] && [ -d .target2.rdpromote ] || fail "the replica was not moved into place"
+expect_exit 0 rdpromote --resume --snapshot 1 s2
+grep -q "^PROMOTED: '$TMP/target2' holds snapshot 1 " out || fail "$(cat out)"
+grep -q "^  materialize  ok  .* restored snapshot 1 into $TMP/.target2.rdpromote$" out ||
+    fail "$(cat out)"
+tree_sig rep2 >now.sig
+cmp -s rep2.sig now.sig || fail "the warm replica did not come back as it was"
+[ "$(sqlite3 s2/catalog.db "select version || ':' || state from replicas where dir = '$TMP/rep2'")" = "2:clean" ] ||
+    fail "the warm replica is not recorded again"
+expect_exit 0 rdsnap restore --snapshot 1 s2 want1
+tree_sig want1 >sig1
+tree_sig target2 >got
+cmp -s sig1 got || fail "target2 is not snapshot 1"
