@@ -65,7 +65,8 @@ opt_text(const struct rd_promote_opts *o, const struct optdef *d, char *buf,
 {
 	switch (d->type) {
 	case T_STR:
-		return *CFIELD(o, d, const char *const);
+		return *(const char *const *)(const void *)((const char *)o +
+		    d->off);
 	case T_FLAG:
 		return *CFIELD(o, d, int) ? "1" : NULL;
 	case T_VERIFY:
