@@ -425,9 +425,32 @@ put_copy(uint64_t off, uint64_t len, rdi_sink_fn sink, void *arg,
 }
 
 /* A literal command for "len" bytes read from "fd" at "off". */
+/*
+ * Read "len" bytes of "fd" at "off" into the hash "h", and unless "sink"
+ * is NULL also to the sink.
+ */
+static int
+read_range(int fd, uint64_t off, uint64_t len, unsigned char *buf,
+    struct rdi_sha256 *h, rdi_sink_fn sink, void *arg, struct rd_err *err)
+{
+	size_t n;
+
+	while (len > 0) {
+		n = len > LIT_CHUNK ? LIT_CHUNK : (size_t)len;
+		if (rdi_pread_exact(fd, buf, n, (off_t)off, "file", err) ==
+		        -1 ||
+		    rdi_sha256_update(h, buf, n, err) == -1 ||
+		    (sink != NULL && sink(arg, buf, n, err) == -1))
+			return -1;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
 static int
 put_literal(int fd, uint64_t off, uint64_t len, unsigned char *buf,
-    rdi_sink_fn sink, void *arg, struct rd_err *err)
+    struct rdi_sha256 *h, rdi_sink_fn sink, void *arg, struct rd_err *err)
 {
 	unsigned char b[9];
 	int w = width(len);
@@ -443,22 +466,15 @@ put_literal(int fd, uint64_t off, uint64_t len, unsigned char *buf,
 	}
 	if (sink(arg, b, n, err) == -1)
 		return -1;
-	while (len > 0) {
-		n = len > LIT_CHUNK ? LIT_CHUNK : (size_t)len;
-		if (rdi_pread_exact(fd, buf, n, (off_t)off, "file", err) ==
-		        -1 ||
-		    sink(arg, buf, n, err) == -1)
-			return -1;
-		off += n;
-		len -= n;
-	}
-	return 0;
+	return read_range(fd, off, len, buf, h, sink, arg, err);
 }
 
 int
 rdi_delta_aligned(const struct rdi_sigview *old, const struct rdi_sigview *nw,
-    int fd, int64_t size, rdi_sink_fn sink, void *arg, struct rd_err *err)
+    int fd, int64_t size, unsigned char sha[RD_HASH_LEN], rdi_sink_fn sink,
+    void *arg, struct rd_err *err)
 {
+	struct rdi_sha256 h = { NULL };
 	unsigned char magic[4], *buf;
 	uint64_t bl = nw->block_len, start, end;
 	int64_t i = 0, j;
@@ -471,6 +487,8 @@ rdi_delta_aligned(const struct rdi_sigview *old, const struct rdi_sigview *nw,
 	buf = malloc(LIT_CHUNK);
 	if (buf == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	if (rdi_sha256_init(&h, err) == -1)
+		goto out;
 	put_be(magic, RS_DELTA_MAGIC, 4);
 	if (sink(arg, magic, 4, err) == -1)
 		goto out;
@@ -484,19 +502,26 @@ rdi_delta_aligned(const struct rdi_sigview *old, const struct rdi_sigview *nw,
 		if (end > (uint64_t)size)
 			end = (uint64_t)size;
 		if (match)
-			r = put_copy(start, end - start, sink, arg, err);
+			r = put_copy(start, end - start, sink, arg, err) ==
+			            -1 ||
+			        read_range(fd, start, end - start, buf, &h,
+			            NULL, NULL, err) == -1
+			    ? -1
+			    : 0;
 		else
-			r = put_literal(fd, start, end - start, buf, sink, arg,
-			    err);
+			r = put_literal(fd, start, end - start, buf, &h, sink,
+			    arg, err);
 		if (r == -1)
 			goto out;
 		i = j;
 	}
 	magic[0] = OP_END;
-	if (sink(arg, magic, 1, err) == -1)
+	if (sink(arg, magic, 1, err) == -1 ||
+	    rdi_sha256_final(&h, sha, err) == -1)
 		goto out;
 	ret = 0;
 out:
+	rdi_sha256_release(&h);
 	free(buf);
 	return ret;
 }

@@ -215,11 +215,14 @@ int64_t rdi_sig_aligned_copy(const struct rdi_sigview *old,
  * file "fd" of "size" bytes whose signature is "nw": a copy for each run
  * of blocks whose sums match "old" at the same index, a literal read
  * from "fd" for the rest.  No rolling search: the cheap path for files
- * changed in place or appended to.  Returns 0 or -1.
+ * changed in place or appended to.  Every byte of "fd" is read and its
+ * SHA-256 left in "sha", so that the caller can tell whether the file is
+ * still the version the signature "nw" was made of.  Returns 0 or -1.
  */
 int rdi_delta_aligned(const struct rdi_sigview *old,
-    const struct rdi_sigview *nw, int fd, int64_t size, rdi_sink_fn sink,
-    void *arg, struct rd_err *err);
+    const struct rdi_sigview *nw, int fd, int64_t size,
+    unsigned char sha[RD_HASH_LEN], rdi_sink_fn sink, void *arg,
+    struct rd_err *err);
 
 int rdi_rsjob_write(struct rdi_rsjob *j, const void *buf, size_t len,
     rdi_sink_fn sink, void *arg, struct rd_err *err);

@@ -407,9 +407,11 @@ store_small(struct worker *w, struct job *j, size_t len, struct rd_err *err)
 /*
  * One pass over a large file: hash it, make its new signature, and store
  * it as a delta against "w->oldsig" (when "delta") or full.  When
- * "sums_of" is the stat of this same version, j->sha and w->sigbuf are
- * already made and are kept.  Leaves the object open in the pack for the
- * caller to end or roll back.
+ * "sums_of" is the stat of this same version, w->sigbuf is already made
+ * and is kept if the bytes stored hash to j->sha; the hash is always of
+ * the bytes this pass stores.  Leaves the object open in the pack for the
+ * caller to end or roll back.  Returns 0, 1 when the bytes are not those
+ * the kept signature was made of (the caller starts over), or -1.
  */
 static int
 stream_big(struct worker *w, struct job *j, int fd, int delta,
@@ -420,6 +422,7 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 	struct rdi_sha256 h = { NULL };
 	struct rdi_rsjob *sig = NULL, *dj = NULL;
 	struct rdi_zsink zs = { w->zenc, &w->pw };
+	unsigned char sha[RD_HASH_LEN];
 	int64_t total = 0;
 	ssize_t n;
 	int first = 1, compress = 1, sums, ret = -1;
@@ -433,11 +436,12 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 		return -1;
 	}
 	sums = sums_of == NULL || !same_version(sums_of, before);
+	if (rdi_sha256_init(&h, err) == -1)
+		goto out;
 	if (sums) {
 		w->sigbuf.len = 0;
 		j->sig_block = (int64_t)rdi_sig_block_len(before->st_size);
-		if (rdi_sha256_init(&h, err) == -1 ||
-		    rdi_sig_new((size_t)j->sig_block, &sig, err) == -1)
+		if (rdi_sig_new((size_t)j->sig_block, &sig, err) == -1)
 			goto out;
 	}
 	if (rdi_zenc_reset(w->zenc, err) == -1)
@@ -456,8 +460,8 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 		if (n == 0)
 			break;
 		total += n;
-		if (sums &&
-		    (rdi_sha256_update(&h, w->buf, (size_t)n, err) == -1 ||
+		if (rdi_sha256_update(&h, w->buf, (size_t)n, err) == -1 ||
+		    (sums &&
 		        rdi_rsjob_write(sig, w->buf, (size_t)n, rdi_buf_sink,
 		            &w->sigbuf, err) == -1))
 			goto out;
@@ -514,10 +518,15 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 	    rdi_zenc_finish(w->zenc, rdi_packw_sink, &w->pw, err) == -1) {
 		goto out;
 	}
-	if (sums &&
-	    (rdi_rsjob_finish(sig, rdi_buf_sink, &w->sigbuf, err) == -1 ||
-	        rdi_sha256_final(&h, j->sha, err) == -1))
+	if (rdi_sha256_final(&h, sha, err) == -1 ||
+	    (sums &&
+	        rdi_rsjob_finish(sig, rdi_buf_sink, &w->sigbuf, err) == -1))
 		goto out;
+	if (!sums && memcmp(sha, j->sha, RD_HASH_LEN) != 0) {
+		ret = 1; /* rewritten within one timestamp tick */
+		goto out;
+	}
+	memcpy(j->sha, sha, RD_HASH_LEN);
 	memcpy(w->pw.hdr.sha, j->sha, RD_HASH_LEN);
 	if (fstat(fd, after) == -1) {
 		rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
@@ -606,6 +615,7 @@ store_aligned(struct worker *w, struct job *j, int fd, struct stat *before,
 	struct rdi_sigview ov, nv;
 	struct rdi_zsink zs = { w->zenc, &w->pw };
 	struct stat again;
+	unsigned char sha[RD_HASH_LEN];
 	off_t start = w->pw.off;
 	int64_t size;
 	int ret = -1;
@@ -645,16 +655,20 @@ store_aligned(struct worker *w, struct job *j, int fd, struct stat *before,
 	if (rdi_zenc_reset(w->zenc, err) == -1 ||
 	    rdi_packw_begin(&w->pw, RDI_OBJ_DELTA, c->st->info.codec, j->sha,
 	        j->prev.sha, err) == -1 ||
-	    rdi_delta_aligned(&ov, &nv, fd, size, rdi_zsink_write, &zs, err) ==
-	        -1 ||
+	    rdi_delta_aligned(&ov, &nv, fd, size, sha, rdi_zsink_write, &zs,
+	        err) == -1 ||
 	    rdi_zenc_finish(w->zenc, rdi_packw_sink, &w->pw, err) == -1)
 		goto out;
 	if (fstat(fd, &again) == -1) {
 		rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
 		goto out;
 	}
-	if (!same_version(before, &again)) {
-		/* changed between the passes: start over */
+	if (!same_version(before, &again) ||
+	    memcmp(sha, j->sha, RD_HASH_LEN) != 0) {
+		/*
+		 * changed between the passes, perhaps within one timestamp
+		 * tick: start over
+		 */
 		*sums = 0;
 		ret = rdi_packw_rollback(&w->pw, start, err) == -1 ? -1 : 0;
 		goto out;
@@ -722,10 +736,21 @@ process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
 			if (r == -1)
 				return -1;
 		}
-		if (r == 0 &&
-		    stream_big(w, j, fd, delta, sums ? &sums_of : NULL, &before,
-		        &after, err) == -1)
-			return -1;
+		if (r == 0) {
+			r = stream_big(w, j, fd, delta, sums ? &sums_of : NULL,
+			    &before, &after, err);
+			if (r == -1)
+				return -1;
+			if (r == 1) {
+				/* the kept sums are stale: one pass makes all */
+				sums = 0;
+				if (rdi_packw_rollback(&w->pw, start, err) ==
+				    -1)
+					return -1;
+				attempt--;
+				continue;
+			}
+		}
 		if (!same_version(&before, &after) && attempt < ATTEMPTS) {
 			if (rdi_packw_rollback(&w->pw, start, err) == -1)
 				return -1;

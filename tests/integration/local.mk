@@ -12,6 +12,7 @@ INTEGRATION_TESTS += \
 	tests/integration/t1072-rdsnap-exclude.sh \
 	tests/integration/t1074-rdsnap-hooks.sh \
 	tests/integration/t1076-rdsnap-progress.sh \
+	tests/integration/t1077-rdsnap-rewrite.sh \
 	tests/integration/t1080-rdsnap-prune.sh \
 	tests/integration/t1082-rdsnap-prune-crash.sh \
 	tests/integration/t1084-rdsnap-prune-orphans.sh \
@@ -41,4 +42,5 @@ INTEGRATION_TESTS += \
 	tests/integration/t3090-rdpromote-docs.sh \
 	tests/integration/t3095-rdpromote-format1.sh
 EXTRA_DIST += tests/integration/promote-lib.sh \
-	tests/integration/promote-shim.c
+	tests/integration/promote-shim.c \
+	tests/integration/snap-shim.c

@@ -494,6 +494,7 @@ aligned_trip(const unsigned char *old, size_t oldlen, const unsigned char *nw,
 	struct rdi_buf os = { NULL, 0, 0 }, ns = { NULL, 0, 0 };
 	struct rdi_buf delta = { NULL, 0, 0 }, out = { NULL, 0, 0 };
 	struct rdi_sigview ov, nv;
+	unsigned char sha[RD_HASH_LEN], want[RD_HASH_LEN];
 	size_t dlen;
 	int fd, bfd;
 
@@ -506,10 +507,13 @@ aligned_trip(const unsigned char *old, size_t oldlen, const unsigned char *nw,
 	unit_write(unit_path("new"), nw, newlen);
 	fd = open(unit_path("new"), O_RDONLY | O_CLOEXEC);
 	ck_assert_int_ne(fd, -1);
-	unit_ok(rdi_delta_aligned(&ov, &nv, fd, (int64_t)newlen, rdi_buf_sink,
-	            &delta, &err),
+	unit_ok(rdi_delta_aligned(&ov, &nv, fd, (int64_t)newlen, sha,
+	            rdi_buf_sink, &delta, &err),
 	    err);
 	close(fd);
+	/* the hash is of every byte of the new version, copied or not */
+	unit_ok(rd_sha256_buf(nw, newlen, want, &err), err);
+	unit_assert_bytes(sha, RD_HASH_LEN, want, RD_HASH_LEN);
 	bfd = basis(old, oldlen);
 	unit_ok(apply_patch(bfd, delta.data, delta.len, 777, &out, &err), err);
 	close(bfd);
@@ -577,7 +581,7 @@ START_TEST(test_aligned_refused)
 	struct rd_err err = RD_ERR_INIT;
 	struct rdi_buf a = { NULL, 0, 0 }, b = { NULL, 0, 0 };
 	struct rdi_sigview av, bv;
-	unsigned char *old, junk[40];
+	unsigned char *old, junk[40], sha[RD_HASH_LEN];
 	size_t len;
 
 	old = old_data(&len);
@@ -587,7 +591,7 @@ START_TEST(test_aligned_refused)
 	unit_ok(rdi_sig_view(b.data, b.len, &bv, &err), err);
 	/* other block lengths do not compare */
 	ck_assert_int_eq(rdi_sig_aligned_copy(&av, &bv), 0);
-	ck_assert_int_eq(rdi_delta_aligned(&av, &bv, -1, (int64_t)len,
+	ck_assert_int_eq(rdi_delta_aligned(&av, &bv, -1, (int64_t)len, sha,
 	                     rdi_buf_sink, &a, &err),
 	    -1);
 	ck_assert_int_eq(err.code, RD_EINTERNAL);
