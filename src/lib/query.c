@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * query.c: reading the catalog: the list of snapshots, one snapshot, and
- * the entries of a snapshot in path order.
+ * query.c: reading the catalog: the list of snapshots, one snapshot, the
+ * entries of a snapshot in path order, and the paths it could not read.
  */
 #include "config.h"
 
@@ -212,5 +212,60 @@ out:
 	rdi_buf_release(&pbuf);
 	rdi_buf_release(&tbuf);
 	free(p);
+	return ret;
+}
+
+int
+rd_snap_problems(struct rd_store *st, int64_t id,
+    int (*fn)(void *arg, const struct rd_problem *p), void *arg,
+    struct rd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct rd_snapinfo si;
+	struct rd_problem p;
+	struct rdi_buf path = { NULL, 0, 0 };
+	const char *kind, *reason;
+	int n, r, ret = -1;
+
+	if (rd_snap_get(st, id, &si, err) == -1)
+		return -1;
+	if (rdi_db_prepare(st->db,
+	        "SELECT path, problem, reason FROM snapshot_problems"
+	        " WHERE snapshot = ? ORDER BY path",
+	        &s, err) == -1)
+		return -1;
+	sqlite3_bind_int64(s, 1, si.id);
+	for (;;) {
+		r = rdi_db_step(st->db, s, err);
+		if (r == -1)
+			goto out;
+		if (r == 0)
+			break;
+		n = sqlite3_column_bytes(s, 0);
+		if (n > 0 &&
+		    ((const char *)sqlite3_column_blob(s, 0))[n - 1] == '/')
+			n--; /* a directory's, as in rd_entry */
+		path.len = 0;
+		if ((n > 0 &&
+		        rdi_buf_append(&path, sqlite3_column_blob(s, 0),
+		            (size_t)n, err) == -1) ||
+		    rdi_buf_append(&path, "", 1, err) == -1)
+			goto out;
+		kind = (const char *)sqlite3_column_text(s, 1);
+		reason = (const char *)sqlite3_column_text(s, 2);
+		p.path = (const char *)path.data;
+		p.path_len = (size_t)n;
+		p.problem = kind != NULL ? kind : "unreadable";
+		p.reason = reason != NULL ? reason : "";
+		r = fn(arg, &p);
+		if (r != 0) {
+			ret = r;
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	free(path.data);
+	sqlite3_finalize(s);
 	return ret;
 }

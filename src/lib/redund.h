@@ -257,6 +257,25 @@ int rd_snap_list(struct rd_store *st,
 int rd_snap_get(struct rd_store *st, int64_t id, struct rd_snapinfo *info,
     struct rd_err *err);
 
+/* A path that a snapshot could not read as it was. */
+struct rd_problem {
+	const char *path;    /* as rd_entry's, NUL-terminated */
+	size_t path_len;     /* its bytes (a name may hold any but NUL) */
+	const char *problem; /* "unreadable" or "changing" */
+	const char *reason;  /* the error, e.g. "Permission denied" */
+};
+
+/*
+ * Call "fn" for each problem of snapshot "id" (0: newest), in path order:
+ * "unreadable" paths kept their previous version (or are missing when
+ * there was none); "changing" files are stored as last read.  Strings are
+ * borrowed for the duration of the call.  A non-zero return from "fn"
+ * stops the walk and is returned.  Returns 0, the callback's value, or -1.
+ */
+int rd_snap_problems(struct rd_store *st, int64_t id,
+    int (*fn)(void *arg, const struct rd_problem *p), void *arg,
+    struct rd_err *err);
+
 struct rd_entry {
 	const char *path; /* relative, '/'-separated, no trailing '/' */
 	int type;         /* enum rd_type */

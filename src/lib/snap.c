@@ -138,7 +138,7 @@ struct ctx {
 	struct rdi_buf cur_path;
 	struct prev cur_prev;
 	sqlite3_stmt *ins_entry, *close_entry, *touch_entry, *ins_content,
-	    *ins_sig, *ins_pack, *get_sig, *size_seen;
+	    *ins_sig, *ins_pack, *get_sig, *size_seen, *ins_problem;
 	int64_t *known_packs;
 	size_t nknown, cap_known;
 	struct rd_snapinfo info;
@@ -905,6 +905,10 @@ worker_main(void *arg)
 /* ------------------------------------------------------------------ */
 /* Catalog writes (calling thread) */
 
+static int cursor_next(struct ctx *c, struct rd_err *err);
+static int cursor_seek(struct ctx *c, const char *key, size_t klen,
+    struct prev *out, struct rd_err *err);
+
 static void
 prev_release(struct prev *p)
 {
@@ -1003,6 +1007,91 @@ meta_equal(const struct prev *p, const struct meta *m)
 	    p->size == m->size && p->mtime == m->mtime;
 }
 
+/* An entry of the newest snapshot stays in the new one as it was. */
+static void
+count_kept(struct ctx *c, const struct prev *p)
+{
+	c->info.files++;
+	if (p->type == RD_TYPE_FILE && p->size > 0)
+		c->info.bytes += p->size;
+}
+
+static int
+record_problem(struct ctx *c, const char *key, size_t klen, const char *kind,
+    const char *reason, struct rd_err *err)
+{
+	sqlite3_stmt *s = c->ins_problem;
+
+	sqlite3_reset(s);
+	sqlite3_bind_int64(s, 1, c->snap_id);
+	sqlite3_bind_blob(s, 2, key, (int)klen, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, reason, -1, SQLITE_TRANSIENT);
+	return rdi_db_step(c->st->db, s, err) == -1 ? -1 : 0;
+}
+
+/*
+ * The path "key" exists but could not be read: whatever the newest
+ * snapshot held of it stays current ("what" says what that is), and the
+ * snapshot is partial.  The caller has moved the cursor past it.
+ */
+static int
+problem(struct ctx *c, const char *key, size_t klen, const char *what,
+    const char *reason, struct rd_err *err)
+{
+	notice(c, "'%.*s' could not be read (%s): %s", (int)klen, key, reason,
+	    what);
+	c->info.partial++;
+	return record_problem(c, key, klen, "unreadable", reason, err);
+}
+
+#define KEPT    "kept its previous version"
+#define MISSING "not in this snapshot"
+
+/*
+ * Move the cursor past every entry below the directory "key" (which ends
+ * in '/') without closing them: they stay in the new snapshot as they
+ * were.  "*what" says whether there were any.
+ */
+static int
+keep_below(struct ctx *c, const char *key, size_t klen, const char **what,
+    struct rd_err *err)
+{
+	*what = "its contents are " MISSING;
+	while (c->cur_valid && c->cur_path.len > klen &&
+	    memcmp(c->cur_path.data, key, klen) == 0) {
+		*what = "kept the previous version of its contents";
+		count_kept(c, &c->cur_prev);
+		if (cursor_next(c, err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The walk could not read "key" (a directory when "isdir", its key then
+ * ending in '/'): keep its previous version and all below it, and say so.
+ */
+static int
+unreadable(struct ctx *c, const char *key, size_t klen, int isdir,
+    const char *reason, struct rd_err *err)
+{
+	struct prev p;
+	const char *below;
+	int had;
+
+	memset(&p, 0, sizeof(p));
+	had = cursor_seek(c, key, klen, &p, err);
+	if (had == -1)
+		return -1;
+	if (had)
+		count_kept(c, &p);
+	prev_release(&p);
+	if (isdir && keep_below(c, key, klen, &below, err) == -1)
+		return -1;
+	return problem(c, key, klen, had ? KEPT : MISSING, reason, err);
+}
+
 /* Record a worker's result in the catalog. */
 static int
 finish_job(struct ctx *c, struct job *j, struct rd_err *err)
@@ -1014,18 +1103,28 @@ finish_job(struct ctx *c, struct job *j, struct rd_err *err)
 		return -1;
 	}
 	c->info.bytes_read += j->bytes_read;
-	if (j->status == JOB_SKIP) {
-		notice(c, "skipped %s", j->err.msg);
-		c->info.skipped++;
+	if (j->status == JOB_SKIP && j->err.sys_errno == ENOENT) {
+		/* removed since the walk saw it */
 		if (j->has_prev)
 			return close_entry(c, j->prev.id, 1, err);
 		return 0;
 	}
+	if (j->status == JOB_SKIP && j->has_prev)
+		count_kept(c, &j->prev);
+	if (j->status == JOB_SKIP)
+		return problem(c, j->path, strlen(j->path),
+		    j->has_prev ? KEPT : MISSING,
+		    j->err.sys_errno != 0 ? strerror(j->err.sys_errno)
+		                          : "changed type while it was read",
+		    err);
 	if (j->unstable) {
 		notice(c,
 		    "'%s' kept changing while it was read; stored as last read",
 		    j->path);
 		c->info.inconsistent++;
+		if (record_problem(c, j->path, strlen(j->path), "changing",
+		        "kept changing while it was read", err) == -1)
+			return -1;
 	}
 	c->info.files++;
 	c->info.bytes += j->m.size;
@@ -1354,11 +1453,15 @@ do_entry(struct ctx *c, int dfd, const char *name, const char *key, size_t klen,
 	} else if (S_ISLNK(sb->st_mode)) {
 		type = RD_TYPE_SYMLINK;
 		n = readlinkat(dfd, name, target, sizeof(target) - 1);
-		if (n == -1 || n == sizeof(target) - 1) {
-			notice(c, "skipped '%.*s': cannot read link", (int)klen,
-			    key);
-			c->info.skipped++;
+		if (n == -1 && errno == ENOENT)
 			goto gone;
+		if (n == -1 || n == sizeof(target) - 1) {
+			if (has_prev)
+				count_kept(c, &p);
+			prev_release(&p);
+			return problem(c, key, klen, has_prev ? KEPT : MISSING,
+			    n == -1 ? strerror(errno) : "link target too long",
+			    err);
 		}
 		target[n] = '\0';
 		m.size = n;
@@ -1583,20 +1686,48 @@ fail:
 	return -1;
 }
 
+/* The walk could not stat the entry "path" names (a directory: "isdir"). */
+static int
+keep_entry(struct ctx *c, struct rdi_buf *path, int isdir, const char *reason,
+    struct rd_err *err)
+{
+	char why[256];
+
+	snprintf(why, sizeof(why), "%s", reason);
+	if (isdir && rdi_buf_append(path, "/", 1, err) == -1)
+		return -1;
+	return unreadable(c, (const char *)path->data, path->len, isdir, why,
+	    err);
+}
+
 static int
 walk(struct ctx *c, int dfd, struct rdi_buf *path, struct rd_err *err)
 {
 	struct dent *v = NULL;
 	size_t n = 0, i, base = path->len, nlen;
 	struct stat sb;
+	char reason[256];
+	const char *what;
 	int cfd, ret = -1;
 
 	if (rdi_buf_append(path, "", 1, err) == -1)
 		return -1;
 	path->len--;
 	if (read_names(dfd, base > 0 ? (const char *)path->data : ".", &v, &n,
-	        err) == -1)
-		return -1;
+	        err) == -1) {
+		if (base == 0 || err->code == RD_ENOMEM)
+			return -1;
+		/* keep what the newest snapshot has below it */
+		snprintf(reason, sizeof(reason), "%s",
+		    err->sys_errno != 0 ? strerror(err->sys_errno) : err->msg);
+		rd_err_clear(err);
+		return keep_below(c, (const char *)path->data, base, &what,
+		           err) == -1 ||
+		        problem(c, (const char *)path->data, base, what, reason,
+		            err) == -1
+		    ? -1
+		    : 0;
+	}
 	for (i = 0; i < n; i++) {
 		path->len = base;
 		nlen = strlen(v[i].name);
@@ -1612,15 +1743,15 @@ walk(struct ctx *c, int dfd, struct rdi_buf *path, struct rd_err *err)
 		if (fstatat(dfd, v[i].name, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
 			if (errno == ENOENT)
 				continue; /* gone since readdir */
-			rd_err_sys(err, RD_EIO, "cannot stat '%.*s'",
-			    (int)path->len, (const char *)path->data);
-			goto out;
+			if (keep_entry(c, path, v[i].isdir, strerror(errno),
+			        err) == -1)
+				goto out;
+			continue;
 		}
 		if (S_ISDIR(sb.st_mode) != v[i].isdir) {
-			notice(c,
-			    "skipped '%.*s': changed type during the scan",
-			    (int)path->len, (const char *)path->data);
-			c->info.skipped++;
+			if (keep_entry(c, path, v[i].isdir,
+			        "changed type during the scan", err) == -1)
+				goto out;
 			continue;
 		}
 		if (v[i].isdir && rdi_buf_append(path, "/", 1, err) == -1)
@@ -1635,10 +1766,16 @@ walk(struct ctx *c, int dfd, struct rdi_buf *path, struct rd_err *err)
 			continue;
 		cfd = openat(dfd, v[i].name,
 		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd == -1 && errno == ENOENT)
+			continue; /* gone since the stat: the cursor says so */
 		if (cfd == -1) {
-			notice(c, "skipped '%.*s': %s", (int)path->len,
-			    (const char *)path->data, strerror(errno));
-			c->info.skipped++;
+			/* the directory's own row is made; keep what is below */
+			snprintf(reason, sizeof(reason), "%s", strerror(errno));
+			if (keep_below(c, (const char *)path->data, path->len,
+			        &what, err) == -1 ||
+			    problem(c, (const char *)path->data, path->len,
+			        what, reason, err) == -1)
+				goto out;
 			continue;
 		}
 		if (walk(c, cfd, path, err) == -1) {
@@ -1698,7 +1835,11 @@ prepare_all(struct ctx *c, struct rd_err *err)
 	        " c.sha = s.sha WHERE s.sha = ?",
 	        &c->get_sig, err) == -1 ||
 	    rdi_db_prepare(db, "SELECT 1 FROM contents WHERE size = ? LIMIT 1",
-	        &c->size_seen, err) == -1)
+	        &c->size_seen, err) == -1 ||
+	    rdi_db_prepare(db,
+	        "INSERT OR REPLACE INTO snapshot_problems(snapshot, path,"
+	        " problem, reason) VALUES (?, ?, ?, ?)",
+	        &c->ins_problem, err) == -1)
 		return -1;
 	if (rdi_db_open(c->st, 1, &c->rdb, err) == -1 ||
 	    rdi_db_prepare(c->rdb, sql_cursor, &c->cur, err) == -1)
@@ -1723,6 +1864,7 @@ finalize_all(struct ctx *c)
 	sqlite3_finalize(c->size_seen);
 	sqlite3_finalize(c->cur);
 	sqlite3_finalize(c->lookup);
+	sqlite3_finalize(c->ins_problem);
 	if (c->rdb != NULL)
 		sqlite3_close(c->rdb);
 	if (c->ldb != NULL)
@@ -1764,7 +1906,7 @@ complete(struct ctx *c, double seconds, struct rd_err *err)
 	        "UPDATE snapshots SET state = 'complete',"
 	        " finished = ?, files = ?, bytes = ?, bytes_read = ?,"
 	        " bytes_added = ?, stored = ?, changed = ?, removed = ?,"
-	        " inconsistent = ?, skipped = ? WHERE id = ?",
+	        " inconsistent = ?, skipped = ?, partial = ? WHERE id = ?",
 	        &s, err) == -1)
 		return -1;
 	c->info.finished = (int64_t)rd_now();
@@ -1778,7 +1920,8 @@ complete(struct ctx *c, double seconds, struct rd_err *err)
 	sqlite3_bind_int64(s, 8, c->info.removed);
 	sqlite3_bind_int64(s, 9, c->info.inconsistent);
 	sqlite3_bind_int64(s, 10, c->info.skipped);
-	sqlite3_bind_int64(s, 11, c->snap_id);
+	sqlite3_bind_int64(s, 11, c->info.partial);
+	sqlite3_bind_int64(s, 12, c->snap_id);
 	if (rdi_db_step(c->st->db, s, err) == -1)
 		goto out;
 	ret = 0;

@@ -37,6 +37,7 @@ usage(int status)
 	    "              [--pre COMMAND] [--post COMMAND] [--hook-timeout SECONDS]\n"
 	    "              [--json] [--quiet] [--syslog] store source\n"
 	    "       %1$s list [--json] store\n"
+	    "       %1$s problems [--snapshot N] [--json] store\n"
 	    "       %1$s ls [--snapshot N] [--json] store [path]\n"
 	    "       %1$s diff [--from N] [--snapshot N] [--json] store\n"
 	    "       %1$s restore [--snapshot N] [--force] [--no-owner] [--json] [--quiet]\n"
@@ -528,6 +529,7 @@ json_snapinfo(struct rd_json *j, const struct rd_snapinfo *si)
 	rd_json_int(j, "changed", si->changed);
 	rd_json_int(j, "removed", si->removed);
 	rd_json_int(j, "inconsistent", si->inconsistent);
+	rd_json_int(j, "partial", si->partial);
 	rd_json_int(j, "skipped", si->skipped);
 	if (si->label[0] != '\0')
 		rd_json_str(j, "label", si->label);
@@ -780,14 +782,32 @@ cmd_create(int argc, char **argv)
 		    tool_human_bytes(si.bytes_read, b2, sizeof(b2)),
 		    tool_human_bytes(si.bytes_added, b3, sizeof(b3)),
 		    tool_human_bytes(si.stored, b4, sizeof(b4)), si.seconds);
-		if (si.inconsistent > 0)
-			printf(
-			    "%lld files changed while they were read (see above)\n",
-			    (long long)si.inconsistent);
 	}
+	if (si.partial > 0)
+		tool_warn(
+		    "snapshot %lld is partial: %lld path%s could not be read (rdsnap problems lists them)",
+		    (long long)si.id, (long long)si.partial,
+		    si.partial == 1 ? "" : "s");
+	if (si.inconsistent > 0)
+		tool_warn(
+		    "snapshot %lld is inconsistent: %lld file%s kept changing while read (rdsnap problems lists them)",
+		    (long long)si.id, (long long)si.inconsistent,
+		    si.inconsistent == 1 ? "" : "s");
 	if (hr == -1)
 		return tool_exit(tool_exit_code(herr.code));
-	return tool_exit(hr == 1 ? 1 : EX_OK);
+	if (hr == 1)
+		return tool_exit(1);
+	/* done, with omissions: a cron script can tell it from damage */
+	return tool_exit(si.partial > 0 || si.inconsistent > 0 ? 3 : EX_OK);
+}
+
+/* The state of a snapshot, for list: what it could not read as it was. */
+static const char *
+snap_state(const struct rd_snapinfo *si)
+{
+	if (si->partial > 0)
+		return "partial";
+	return si->inconsistent > 0 ? "changing" : "complete";
 }
 
 struct list_ctx {
@@ -808,15 +828,15 @@ list_one(void *arg, const struct rd_snapinfo *si)
 		return 0;
 	}
 	if (lc->n++ == 0)
-		printf("%6s  %-19s  %9s  %10s  %10s  %10s  %9s  %s\n", "ID",
-		    "TIME", "FILES", "BYTES", "ADDED", "STORED", "DURATION",
-		    "LABEL");
-	printf("%6lld  %-19s  %9lld  %10s  %10s  %10s  %7.2f s  %s\n",
+		printf("%6s  %-19s  %9s  %10s  %10s  %10s  %9s  %-8s  %s\n",
+		    "ID", "TIME", "FILES", "BYTES", "ADDED", "STORED",
+		    "DURATION", "STATE", "LABEL");
+	printf("%6lld  %-19s  %9lld  %10s  %10s  %10s  %7.2f s  %-8s  %s\n",
 	    (long long)si->id, tool_time(si->started, t, sizeof(t)),
 	    (long long)si->files, tool_human_bytes(si->bytes, b1, sizeof(b1)),
 	    tool_human_bytes(si->bytes_added, b2, sizeof(b2)),
 	    tool_human_bytes(si->stored, b3, sizeof(b3)), si->seconds,
-	    si->label);
+	    snap_state(si), si->label);
 	return 0;
 }
 
@@ -849,6 +869,50 @@ cmd_list(int argc, char **argv)
 	} else if (lc.n == 0) {
 		printf("no snapshots\n");
 	}
+	return tool_exit(EX_OK);
+}
+
+static int
+problem_one(void *arg, const struct rd_problem *p)
+{
+	struct rd_json *j = arg;
+
+	if (j != NULL) {
+		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "path", p->path);
+		rd_json_str(j, "problem", p->problem);
+		rd_json_str(j, "reason", p->reason);
+		rd_json_obj_end(j);
+		rd_json_line(j);
+		return 0;
+	}
+	printf("%-10s  ", p->problem);
+	print_path(stdout, p->path);
+	printf(": %s\n", p->reason);
+	return 0;
+}
+
+static int
+cmd_problems(int argc, char **argv)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct opts o;
+	struct rd_store *st;
+	struct rd_json *j = NULL;
+	int ind, r;
+
+	memset(&o, 0, sizeof(o));
+	parse("problems", " json snapshot ", argc, argv, &o, &ind);
+	if (argc - ind != 1)
+		usage(EX_USAGE);
+	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	if (o.c.json)
+		j = json_or_die();
+	r = rd_snap_problems(st, o.version, problem_one, j, &err);
+	rd_store_close(st);
+	rd_json_free(j);
+	if (r == -1)
+		tool_die_err(&err);
 	return tool_exit(EX_OK);
 }
 
@@ -1605,6 +1669,7 @@ main(int argc, char *argv[])
 		{ "diff", cmd_diff },
 		{ "init", cmd_init },
 		{ "list", cmd_list },
+		{ "problems", cmd_problems },
 		{ "ls", cmd_ls },
 		{ "prune", cmd_prune },
 		{ "restore", cmd_restore },

@@ -109,8 +109,9 @@ else
 	}
 fi
 expect_exit 0 as_user rdsnap init u/store
-expect_exit 0 as_user rdsnap create u/store usrc
-expect_file err "rdsnap: skipped 'secret/': Permission denied"
+expect_exit 3 as_user rdsnap create u/store usrc
+expect_file err "rdsnap: 'secret/' could not be read (Permission denied): its contents are not in this snapshot
+rdsnap: snapshot 1 is partial: 1 path could not be read (rdsnap problems lists them)"
 expect_exit 0 as_user rdsnap create --exclude secret/ u/store usrc
 expect_empty err
 expect_exit 0 rdsnap ls --snapshot 2 u/store

@@ -46,7 +46,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert sorted(d) == sorted(["id", "started", "finished", "seconds", "files",
     "bytes", "bytes_read", "bytes_added", "stored", "changed", "removed",
-    "inconsistent", "skipped", "label"]), d
+    "inconsistent", "partial", "skipped", "label"]), d
 assert d["id"] == 5 and d["files"] == 21 and d["changed"] == 1, d
 assert d["bytes"] == 19 * 1000 + 7 and d["bytes_read"] == 7, d
 assert d["bytes_added"] == 7 and d["stored"] > 0, d
@@ -57,7 +57,7 @@ PY
 
 # labels in list and list --json
 expect_exit 0 rdsnap list store
-sed -n '2,$s/^ *\([0-9]*\) .* s  /\1 /p' out >labels
+sed -n '2,$s/^ *\([0-9]*\) .* s  complete  /\1 /p' out >labels
 expect_file labels "1 nightly
 2 
 3 
