@@ -152,6 +152,10 @@ age_text(double age, double max, char *a, size_t alen, char *m, size_t mlen)
 	}
 }
 
+/* Append "; " (unless first) and a printf-formatted text to "res->reason". */
+static void add_reason(struct rd_probe_result *, const char *, ...)
+    RD_PRINTF(2, 3);
+
 void
 rdi_probe_snapshot_run(const struct rd_probe *p, double deadline,
     double timeout, struct rd_probe_result *res)
@@ -179,13 +183,19 @@ rdi_probe_snapshot_run(const struct rd_probe *p, double deadline,
 		rdi_probe_down(res, "newest snapshot %lld is %s old > %s",
 		    (long long)si.id, a, m);
 	}
+	if (si.partial > 0)
+		add_reason(res,
+		    "newest snapshot %lld is partial: %lld path%s could not be read",
+		    (long long)si.id, (long long)si.partial,
+		    si.partial == 1 ? "" : "s");
+	if (si.inconsistent > 0)
+		add_reason(res,
+		    "newest snapshot %lld is inconsistent: %lld file%s kept changing while read",
+		    (long long)si.id, (long long)si.inconsistent,
+		    si.inconsistent == 1 ? "" : "s");
 out:
 	rd_store_close(st);
 }
-
-/* Append "; " (unless first) and a printf-formatted text to "res->reason". */
-static void add_reason(struct rd_probe_result *, const char *, ...)
-    RD_PRINTF(2, 3);
 
 static void
 add_reason(struct rd_probe_result *res, const char *fmt, ...)

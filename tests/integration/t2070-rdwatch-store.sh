@@ -31,6 +31,17 @@ expect_empty err
 expect_exit 1 rdwatch --json 'snapshot:S?max-age=1h'
 sed 's/"time":"[^"]*"/"time":T/; s/"latency":[0-9.e-]*/"latency":L/' out >masked
 expect_file masked '{"type":"result","time":T,"target":"snapshot:S?max-age=1h","kind":"snapshot","state":"down","latency":L,"reason":"newest snapshot 1 is 2 h old > 1 h"}'
+# a partial or inconsistent newest snapshot is not at the recovery point
+sqlite3 S/catalog.db "update snapshots set partial = 2"
+expect_exit 1 rdwatch 'snapshot:S?max-age=3h' 'snapshot:S?max-age=1h'
+mask
+expect_file masked 'snapshot:S?max-age=3h down L ms newest snapshot 1 is partial: 2 paths could not be read
+snapshot:S?max-age=1h down L ms newest snapshot 1 is 2 h old > 1 h; newest snapshot 1 is partial: 2 paths could not be read'
+sqlite3 S/catalog.db "update snapshots set partial = 0, inconsistent = 1"
+expect_exit 1 rdwatch snapshot:S
+mask
+expect_file masked 'snapshot:S down L ms newest snapshot 1 is inconsistent: 1 file kept changing while read'
+sqlite3 S/catalog.db "update snapshots set inconsistent = 0"
 expect_exit 1 rdwatch snapshot:missing snapshot:src
 mask
 expect_file masked "snapshot:missing down L ms cannot open store 'missing': No such file or directory
