@@ -421,6 +421,12 @@ struct rd_restore_result {
 	int64_t id;
 	int64_t files;
 	int64_t bytes;
+	/*
+	 * Files restored without their setuid/setgid bits, because their
+	 * owner could not be kept (not root, or "no_owner"); each is named
+	 * through "notice".
+	 */
+	int64_t setid_dropped;
 };
 
 /*

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -558,6 +559,8 @@ struct rctx {
 	struct rd_restore_result *res;
 	double last_progress;
 	struct wpool *pool; /* writers of file contents, or NULL */
+	/* files whose setuid/setgid bits were dropped, by every thread */
+	atomic_llong setid_dropped;
 };
 
 /*
@@ -589,6 +592,38 @@ struct wpool {
 	int *started;
 };
 
+/*
+ * The mode to give a restored entry: a file whose owner cannot be kept
+ * (not root, or --no-owner) loses its setuid and setgid bits, unless
+ * it would have that owner and group anyway: they would otherwise grant
+ * the rights of whoever restores it.
+ */
+static mode_t
+restored_mode(struct rctx *c, const struct rentry *e)
+{
+	mode_t mode = (mode_t)e->mode;
+
+	if (c->chown_ok || e->type != RD_TYPE_FILE ||
+	    (mode & (S_ISUID | S_ISGID)) == 0 ||
+	    (((mode & S_ISUID) == 0 || e->uid == (int64_t)geteuid()) &&
+	        ((mode & S_ISGID) == 0 || e->gid == (int64_t)getegid())))
+		return mode;
+	atomic_fetch_add(&c->setid_dropped, 1);
+	if (c->opts->notice != NULL) {
+		static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+		char msg[512];
+
+		snprintf(msg, sizeof(msg),
+		    "'%s' restored without its setuid/setgid bits: its owner %lld:%lld is not kept",
+		    e->path, (long long)e->uid, (long long)e->gid);
+		/* writers call this too: one notice at a time */
+		pthread_mutex_lock(&mu);
+		c->opts->notice(c->opts->notice_arg, msg);
+		pthread_mutex_unlock(&mu);
+	}
+	return mode & ~(mode_t)(S_ISUID | S_ISGID);
+}
+
 static int
 apply_fd_meta(struct rctx *c, int fd, const struct rentry *e, const char *what,
     struct rd_err *err)
@@ -597,7 +632,7 @@ apply_fd_meta(struct rctx *c, int fd, const struct rentry *e, const char *what,
 
 	if (c->chown_ok && fchown(fd, (uid_t)e->uid, (gid_t)e->gid) == -1)
 		return rd_err_sys(err, RD_EIO, "cannot chown '%s'", what);
-	if (fchmod(fd, (mode_t)e->mode) == -1)
+	if (fchmod(fd, restored_mode(c, e)) == -1)
 		return rd_err_sys(err, RD_EIO, "cannot chmod '%s'", what);
 	ts[0].tv_sec = 0;
 	ts[0].tv_nsec = UTIME_OMIT;
@@ -766,7 +801,7 @@ writer_main(void *arg)
 	struct creader *rd;
 	struct rd_err err = RD_ERR_INIT;
 	struct wjob *j;
-	int ok = 1;
+	int ok = 1, failed;
 
 	rd = calloc(1, sizeof(*rd));
 	if (rd == NULL || rdi_db_open(c->st, 1, &rd->db, &err) == -1 ||
@@ -793,8 +828,9 @@ writer_main(void *arg)
 			p->tail = NULL;
 		p->queued--;
 		p->busy++;
+		failed = p->failed;
 		pthread_mutex_unlock(&p->mu);
-		if (!ok || p->failed) {
+		if (!ok || failed) {
 			/* a writer failed: drop the rest */
 			close(j->fd);
 			unlinkat(j->dfd, j->name, 0);
@@ -1339,6 +1375,7 @@ rd_restore(struct rd_store *st, int64_t id, const char *target,
 	while (c.depth > 0)
 		if (pop_dir(&c, err) == -1)
 			goto out;
+	res->setid_dropped = (int64_t)atomic_load(&c.setid_dropped);
 	ret = 0;
 out:
 	if (c.pool != NULL) {

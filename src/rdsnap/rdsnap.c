@@ -1402,6 +1402,7 @@ cmd_restore(int argc, char **argv)
 		o.restore.progress = on_progress;
 		o.restore.progress_arg = &t0;
 	}
+	o.restore.notice = on_notice;
 	st = open_store(argv[ind], RD_OPEN_READ, 0);
 	if (rd_restore(st, o.version, argv[ind + 1],
 	        (const char *const *)argv + ind + 2, argc - ind - 2, &o.restore,
@@ -1418,6 +1419,7 @@ cmd_restore(int argc, char **argv)
 		rd_json_str(j, "target", argv[ind + 1]);
 		rd_json_int(j, "files", res.files);
 		rd_json_int(j, "bytes", res.bytes);
+		rd_json_int(j, "setid_dropped", res.setid_dropped);
 		rd_json_num(j, "seconds", rd_monotonic() - t0);
 		rd_json_obj_end(j);
 		rd_json_line(j);
@@ -1429,6 +1431,14 @@ cmd_restore(int argc, char **argv)
 		    res.files == 1 ? "y" : "ies",
 		    tool_human_bytes(res.bytes, b, sizeof(b)),
 		    rd_monotonic() - t0);
+	}
+	if (res.setid_dropped > 0) {
+		/* the tree is not as it was: say so in the status */
+		tool_warn(
+		    "%lld file%s restored without setuid/setgid bits (restore as root to keep owners and bits)",
+		    (long long)res.setid_dropped,
+		    res.setid_dropped == 1 ? "" : "s");
+		return tool_exit(3);
 	}
 	return tool_exit(EX_OK);
 }

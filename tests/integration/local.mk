@@ -14,6 +14,7 @@ INTEGRATION_TESTS += \
 	tests/integration/t1076-rdsnap-progress.sh \
 	tests/integration/t1077-rdsnap-rewrite.sh \
 	tests/integration/t1078-rdsnap-unreadable.sh \
+	tests/integration/t1079-rdsnap-setid.sh \
 	tests/integration/t1080-rdsnap-prune.sh \
 	tests/integration/t1082-rdsnap-prune-crash.sh \
 	tests/integration/t1084-rdsnap-prune-orphans.sh \
