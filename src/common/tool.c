@@ -104,10 +104,17 @@ static void vwarn(const char *fmt, va_list ap) RD_PRINTF(1, 0);
 static void
 vwarn(const char *fmt, va_list ap)
 {
-	char msg[1024];
+	char msg[1024], *p;
 
 	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
 		msg[0] = '\0';
+	/*
+	 * Names and strings in messages come from outside (file names, a
+	 * stream, a catalog): never let one drive the terminal.
+	 */
+	for (p = msg; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	tool_progress_done();
 	fprintf(stderr, "%s: %s\n", progname, msg);
 	if (use_syslog)

@@ -81,13 +81,15 @@ d = json.load(open(sys.argv[1]))
 assert [s["partial"] for s in d] == [3, 0], d
 PY
 
-# a file that was never stored and cannot be read is named, not hidden
-printf 'new\n' >src/new
-chmod 000 src/new
+# a file that was never stored and cannot be read is named, not hidden,
+# and its name cannot drive the terminal
+new=$(printf 'new\033[2J\007')
+printf 'new\n' >"src/$new"
+chmod 000 "src/$new"
 expect_exit 3 as_user rdsnap create --quiet store src
-expect_file err "rdsnap: 'new' could not be read (Permission denied): not in this snapshot
+expect_file err "rdsnap: 'new?[2J?' could not be read (Permission denied): not in this snapshot
 rdsnap: snapshot 4 is partial: 1 path could not be read (rdsnap problems lists them)"
-rm -f src/new
+rm -f "src/$new"
 
 # the descriptor limit on a deep tree keeps the subtree, never drops it
 p=src/deep
