@@ -139,8 +139,10 @@ struct ctx {
 	struct prev cur_prev;
 	sqlite3_stmt *ins_entry, *close_entry, *touch_entry, *ins_content,
 	    *ins_sig, *ins_pack, *get_sig, *size_seen, *ins_problem;
-	int64_t *known_packs;
-	size_t nknown, cap_known;
+	/* packs of this run in the catalog: [id - first_pack], 0 or 1 */
+	unsigned char *known_packs;
+	size_t cap_known;
+	int64_t first_pack;
 	struct rd_snapinfo info;
 	double started;
 	double last_progress;
@@ -977,22 +979,27 @@ insert_entry(struct ctx *c, const char *path, size_t plen, int type,
 static int
 register_pack(struct ctx *c, int64_t id, const char *name, struct rd_err *err)
 {
-	size_t i;
-	int64_t *k;
+	/* this run's pack ids are allocated in order from first_pack */
+	size_t i = (size_t)(id - c->first_pack), n;
+	unsigned char *k;
 
-	for (i = 0; i < c->nknown; i++)
-		if (c->known_packs[i] == id)
-			return 0;
-	if (c->nknown == c->cap_known) {
-		size_t n = c->cap_known != 0 ? c->cap_known * 2 : 16;
-
-		k = realloc(c->known_packs, n * sizeof(*k));
+	if (id < c->first_pack)
+		return rd_err_set(err, RD_EINTERNAL,
+		    "pack %lld is not of this run", (long long)id);
+	if (i < c->cap_known && c->known_packs[i])
+		return 0;
+	if (i >= c->cap_known) {
+		n = c->cap_known != 0 ? c->cap_known : 64;
+		while (n <= i)
+			n *= 2;
+		k = realloc(c->known_packs, n);
 		if (k == NULL)
 			return rd_err_set(err, RD_ENOMEM, "out of memory");
+		memset(k + c->cap_known, 0, n - c->cap_known);
 		c->known_packs = k;
 		c->cap_known = n;
 	}
-	c->known_packs[c->nknown++] = id;
+	c->known_packs[i] = 1;
 	sqlite3_reset(c->ins_pack);
 	sqlite3_bind_int64(c->ins_pack, 1, id);
 	sqlite3_bind_text(c->ins_pack, 2, name, -1, SQLITE_STATIC);
@@ -2030,6 +2037,7 @@ rd_snap_create(struct rd_store *st, const char *source,
 	    rdi_next_pack_id(st, &c.next_pack, err) == -1 ||
 	    cursor_next(&c, err) == -1)
 		goto out;
+	c.first_pack = c.next_pack;
 
 	nw = opts->threads > 0 ? opts->threads : rd_ncpu();
 	/*
