@@ -424,7 +424,6 @@ put_copy(uint64_t off, uint64_t len, rdi_sink_fn sink, void *arg,
 	return sink(arg, b, (size_t)(1 + (1 << wo) + (1 << wl)), err);
 }
 
-/* A literal command for "len" bytes read from "fd" at "off". */
 /*
  * Read "len" bytes of "fd" at "off" into the hash "h", and unless "sink"
  * is NULL also to the sink.
@@ -448,6 +447,7 @@ read_range(int fd, uint64_t off, uint64_t len, unsigned char *buf,
 	return 0;
 }
 
+/* A literal command for "len" bytes read from "fd" at "off". */
 static int
 put_literal(int fd, uint64_t off, uint64_t len, unsigned char *buf,
     struct rdi_sha256 *h, rdi_sink_fn sink, void *arg, struct rd_err *err)

@@ -116,10 +116,16 @@ out:
 	return ret;
 }
 
-/* Hashes and counts what passes through on its way to "next". */
+/*
+ * Hashes and counts what passes through on its way to "next", and stops
+ * at the first byte over "limit": a delta or a compressed object that
+ * rebuilds to more than its declared size (a bomb) is refused before it
+ * is written out.
+ */
 struct hsink {
 	struct rdi_sha256 h;
-	int64_t count;
+	int64_t count, limit;
+	const struct rdi_link *l;
 	rdi_sink_fn next;
 	void *arg;
 };
@@ -128,7 +134,15 @@ static int
 hsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
 {
 	struct hsink *hs = arg;
+	char hex[2 * RD_HASH_LEN + 1];
 
+	if ((int64_t)len > hs->limit - hs->count) {
+		rd_hex(hs->l->sha, RD_HASH_LEN, hex);
+		return rd_err_set(err, RD_ECORRUPT,
+		    "content %s: pack '%s' offset %lld: rebuilds to more than its %lld bytes",
+		    hex, hs->l->pack, (long long)hs->l->off,
+		    (long long)hs->limit);
+	}
 	if (rdi_sha256_update(&hs->h, buf, len, err) == -1)
 		return -1;
 	hs->count += (int64_t)len;
@@ -344,6 +358,8 @@ build_link(struct rdi_packcache *pc, const struct rdi_link *l, int basis,
 
 	memset(&ps, 0, sizeof(ps));
 	hs.count = 0;
+	hs.limit = l->size;
+	hs.l = l;
 	hs.next = sink;
 	hs.arg = arg;
 	if (rdi_sha256_init(&hs.h, err) == -1)

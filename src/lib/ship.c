@@ -984,6 +984,15 @@ commit_batch(struct receiver *r, struct rd_err *err)
 				goto out;
 			}
 			depth = sqlite3_column_int(dep, 0) + 1;
+			/* the limit of what restore rebuilds, whatever the
+			 * origin's --chain */
+			if (depth + 1 > RDI_MAX_CHAIN) {
+				rd_hex(o->sha, RD_HASH_LEN, hex);
+				rd_err_set(err, RD_ECORRUPT,
+				    "delta %s would make a chain of %d objects, more than the limit of %d",
+				    hex, depth + 1, RDI_MAX_CHAIN);
+				goto out;
+			}
 		}
 		sqlite3_reset(ins);
 		sqlite3_bind_blob(ins, 1, o->sha, RD_HASH_LEN, SQLITE_STATIC);
@@ -1029,12 +1038,13 @@ commit_batch(struct receiver *r, struct rd_err *err)
 	for (i = 0; i < r->nobjs; i++) {
 		o = &r->objs[i];
 		/*
-		 * A full content is rebuilt and hashed here.  A delta's
-		 * payload passed its CRC and the stream its MACs; rebuilding
-		 * it would read its whole chain, so its SHA-256 is checked
-		 * where it is rebuilt: replica apply, restore, verify.
+		 * Every content of the batch, full or delta, is rebuilt
+		 * (bases before their deltas: the stream sends them in that
+		 * order) and checked against its SHA-256 and size before
+		 * it can be committed: a bogus delta under a real content's
+		 * hash would otherwise be taken as present ever after.
 		 */
-		if (o->kind != RDI_OBJ_FULL)
+		if (o->kind == RDI_OBJ_SIG)
 			continue;
 		if (rdi_content_read(st, st->db, pc, o->sha, tmpfd, null_sink,
 		        NULL, err) == -1) {

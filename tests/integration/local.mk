@@ -26,7 +26,8 @@ INTEGRATION_TESTS += \
 	tests/integration/t1130-rdship-push.sh \
 	tests/integration/t1140-rdship-replica.sh \
 	tests/integration/t1150-rdship-ssh.sh \
-	tests/integration/t1160-rdship-unsafe.sh
+	tests/integration/t1160-rdship-unsafe.sh \
+	tests/integration/t1165-rdship-forged-objects.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/fixtures/format1-stores.tar.gz \
 	tests/fixtures/make-format1.sh
 INTEGRATION_TESTS += \
@@ -43,6 +44,6 @@ INTEGRATION_TESTS += \
 	tests/integration/t3085-rdpromote-syslog.sh \
 	tests/integration/t3090-rdpromote-docs.sh \
 	tests/integration/t3095-rdpromote-format1.sh
-EXTRA_DIST += tests/integration/promote-lib.sh \
+EXTRA_DIST += tests/integration/promote-lib.sh tests/integration/forge.py \
 	tests/integration/promote-shim.c \
 	tests/integration/snap-shim.c
