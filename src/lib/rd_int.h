@@ -280,6 +280,15 @@ int rdi_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out,
     struct rd_err *err);
 /* Step: 1 for a row, 0 when done, -1 on error. */
 int rdi_db_step(sqlite3 *db, sqlite3_stmt *s, struct rd_err *err);
+/*
+ * Check the catalog rows that begin or end after snapshot "since", up to
+ * "newest", against the invariants that make a snapshot restorable (see
+ * rowcheck.c), in the caller's transaction.  "what" names the rows' source
+ * in messages ("bundle").  Returns 0, or -1 with RD_ECORRUPT naming the
+ * path.
+ */
+int rdi_rows_check(sqlite3 *db, int64_t since, int64_t newest, const char *what,
+    struct rd_err *err);
 /* Copy text column "col" of "s" into "buf", or "dflt" when it is NULL. */
 void rdi_column_copy(sqlite3_stmt *s, int col, char *buf, size_t len,
     const char *dflt);
@@ -414,6 +423,8 @@ void rdi_objreader_free(struct rdi_objreader *r);
 
 /* The objects that rebuild a content: link 0 is it, the last is whole. */
 #define RDI_MAX_CHAIN 66
+/* The largest size, offset or count a catalog row or a stream may hold. */
+#define RDI_MAX_SIZE (INT64_C(1) << 62)
 struct rdi_link {
 	unsigned char sha[RD_HASH_LEN];
 	int kind;

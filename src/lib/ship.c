@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1122,6 +1123,9 @@ recv_object(struct receiver *r, uint64_t len, struct rd_err *err)
 
 	if (len < 8 + RDI_OBJ_HDR)
 		return rd_err_set(err, RD_ECORRUPT, "malformed object frame");
+	if (r->nsnaps > 0)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "stream is damaged: an object after the snapshot records");
 	if (rdi_chan_read(&r->ch, x, 8, err) == -1 ||
 	    rdi_chan_read(&r->ch, hdr, sizeof(hdr), err) == -1)
 		return -1;
@@ -1287,6 +1291,16 @@ recv_snap(struct receiver *r, struct rd_err *err)
 		rdi_get_i64(&m, &v[i]);
 	if (msg_done(&m, "snapshot", err) == -1)
 		return -1;
+	for (i = 0; i < 9; i++)
+		if (v[i] < 0)
+			return rd_err_set(err, RD_ECORRUPT,
+			    "stream is damaged: snapshot %lld has a negative count",
+			    (long long)id);
+	if (!isfinite(started) || !isfinite(finished) || started < 0 ||
+	    finished < started || finished > 1e12)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "stream is damaged: snapshot %lld has impossible times",
+		    (long long)id);
 	if (id <= r->last_snap || id <= r->since || id > r->newest)
 		return rd_err_set(err, RD_ECORRUPT,
 		    "stream is damaged: snapshot %lld out of order",
@@ -1392,7 +1406,11 @@ recv_entries(struct receiver *r, struct rd_err *err)
 		    (shalen != 0 && shalen != RD_HASH_LEN) ||
 		    (type == RD_TYPE_SYMLINK &&
 		        (tlen == 0 || tlen > 4096 ||
-		            memchr(target, '\0', tlen) != NULL))) {
+		            memchr(target, '\0', tlen) != NULL ||
+		            size != (int64_t)tlen)) ||
+		    (type == RD_TYPE_DIR && size != 0) || size < 0 ||
+		    size > RDI_MAX_SIZE || uid < 0 || uid > UINT32_MAX ||
+		    gid < 0 || gid > UINT32_MAX) {
 			rd_err_set(err, RD_ECORRUPT,
 			    "stream is damaged: bad entry row");
 			goto out;
@@ -1539,6 +1557,9 @@ finish_rows(struct receiver *r, const struct rdi_buf *endbuf,
 		    (long long)sqlite3_column_int64(q, 0));
 		goto out;
 	}
+	/* what is committed can be restored */
+	if (rdi_rows_check(r->st->db, r->since, r->newest, "bundle", err) == -1)
+		goto out;
 	if (r->st->info.origin[0] == '\0' || r->opts->adopt) {
 		if (rdi_meta_set(r->st->db, "origin", r->origin, err) == -1)
 			goto out;

@@ -27,7 +27,8 @@ INTEGRATION_TESTS += \
 	tests/integration/t1140-rdship-replica.sh \
 	tests/integration/t1150-rdship-ssh.sh \
 	tests/integration/t1160-rdship-unsafe.sh \
-	tests/integration/t1165-rdship-forged-objects.sh
+	tests/integration/t1165-rdship-forged-objects.sh \
+	tests/integration/t1166-rdship-forged-rows.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/fixtures/format1-stores.tar.gz \
 	tests/fixtures/make-format1.sh
 INTEGRATION_TESTS += \

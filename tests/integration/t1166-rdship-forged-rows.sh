@@ -1,0 +1,105 @@
+#!/bin/sh
+# Forged snapshots that could not be restored are refused (65) before
+# anything commits: a path twice, a new row for a still-current path, a
+# symlink beside a directory of the same name, a path without its parent
+# directory, a directory closed under its children, sizes that are not
+# possible, NaN times, an object after the snapshot records.  Each leaves
+# the store's snapshots as they were, and a sound bundle is then taken.
+. "$RD_SRCDIR/tests/integration/lib.sh"
+
+PYTHONPATH="$RD_SRCDIR/tests/integration"
+export PYTHONPATH
+# the snapshots as the catalog has them (an object batch that verified
+# before the rows failed may stay: it is sound, and resumes a push)
+state() {
+	for t in meta snapshots entries snapshot_problems replicas; do
+		sqlite3 s/catalog.db ".dump $t"
+	done >"$1"
+}
+mkdir -p src/d
+printf 'a\n' >src/a
+printf 'f\n' >src/d/f
+expect_exit 0 rdsnap init p
+expect_exit 0 rdsnap create --quiet p src
+expect_exit 0 rdsnap init --standby --no-key s
+expect_exit 0 rdship push --quiet p s
+origin=$(sqlite3 p/catalog.db "select value from meta where key = 'uuid'")
+export origin
+state before
+
+# forge CASE: a bundle of snapshot 2 after 1 (the store holds "", "a",
+# "d/" and "d/f" as current rows)
+forge() {
+	python3 - "$1" <<'PY' >evil.rdb
+import math, os, sys
+from forge import *
+case = sys.argv[1]
+b = Bundle(os.environ["origin"], since=1, newest=2)
+x = b"new\n"
+R = Bundle.row
+started = float("nan") if case == "nan" else 1e9
+if case != "lateobj":
+    b.full(x)
+b.snap(2, started=started)
+if case == "lateobj":
+    b.full(x)
+elif case == "twice":
+    b.rows(R(b"n", FILE, 2, size=4, content=sha(x)),
+           R(b"n", FILE, 2, size=4, content=sha(x)))
+elif case == "current":
+    b.rows(R(b"a", FILE, 2, size=4, content=sha(x)))
+elif case == "twin":
+    b.rows(R(b"x", LINK, 2, size=1, target=b"a"), R(b"x/", DIR, 2))
+elif case == "orphan":
+    b.rows(R(b"nodir/n", FILE, 2, size=4, content=sha(x)))
+elif case == "parentfile":
+    b.rows(R(b"a/n", FILE, 2, size=4, content=sha(x)))
+elif case == "closedir":
+    b.closes((b"d/", 1, 1))
+elif case == "negative":
+    b.rows(R(b"n", FILE, 2, size=-4, content=sha(x)))
+elif case == "huge":
+    b.rows(R(b"n", FILE, 2, size=1 << 62 + 1, content=sha(x)))
+elif case == "wrongsize":
+    b.rows(R(b"n", FILE, 2, size=5, content=sha(x)))
+elif case == "nan":
+    pass
+b.end()
+sys.stdout.buffer.write(b.bytes())
+PY
+}
+for c in "twice:bundle has a bad row for 'n': it is there twice in one snapshot" \
+    "current:bundle has a bad row for 'a': it is there twice in one snapshot" \
+    "twin:bundle has a bad row for 'x': it is there twice in one snapshot" \
+    "orphan:bundle has a bad row for 'nodir/n': its parent is not a directory" \
+    "parentfile:bundle has a bad row for 'a/n': its parent is not a directory" \
+    "closedir:bundle has a bad row for 'd/f': its directory is gone" \
+    "negative:stream is damaged: bad entry row" \
+    "huge:stream is damaged: bad entry row" \
+    "wrongsize:bundle has a bad row for 'n': its size is not its content's" \
+    "nan:stream is damaged: snapshot 2 has impossible times" \
+    "lateobj:stream is damaged: an object after the snapshot records"; do
+	forge "${c%%:*}"
+	expect_exit 65 rdship receive --apply rep s <evil.rdb
+	expect_file err "rdship: ${c#*:}"
+	state after
+	cmp before after || fail "${c%%:*}: the store changed"
+	[ ! -e rep ] || fail "${c%%:*}: a replica was made"
+done
+expect_exit 0 rdsnap verify --read-data s
+
+# the same bundle made right is taken (the forging itself is sound)
+python3 - <<'PY' >good.rdb
+import os, sys
+from forge import *
+b = Bundle(os.environ["origin"], since=1, newest=2)
+x = b"new\n"
+b.full(x)
+b.snap(2)
+b.rows(Bundle.row(b"d/n", FILE, 2, size=4, content=sha(x), mode=0o644))
+b.end()
+sys.stdout.buffer.write(b.bytes())
+PY
+expect_exit 0 rdship receive --apply rep s <good.rdb
+[ "$(cat rep/d/n rep/a)" = "new
+a" ] || fail "the sound forged bundle was not applied"
