@@ -3,7 +3,7 @@
  * chan.c: the framed, authenticated byte stream of rdship (see
  * docs/FORMAT.md).  A stream opens with a preamble:
  *
- *	"RDSHIP1\n"  flags (1 byte: bit 0 keyed)  nonce (16 bytes)
+ *	"RDSHIP2\n"  flags (1 byte: bit 0 keyed)  nonce (16 bytes)
  *
  * then carries frames:
  *
@@ -25,7 +25,7 @@
 
 #include "rd_int.h"
 
-#define PREAMBLE "RDSHIP1\n"
+#define PREAMBLE "RDSHIP2\n"
 #define OBUF_SZ  (256 * 1024)
 #define IBUF_SZ  (256 * 1024)
 
@@ -160,10 +160,11 @@ rdi_chan_recv_preamble(struct rdi_chan *ch, int *keyed, struct rd_err *err)
 		return -1;
 	}
 	if (memcmp(buf, PREAMBLE, 8) != 0) {
-		if (memcmp(buf, "RDSHIP", 6) == 0)
-			return rd_err_set(err, RD_ECORRUPT,
-			    "stream format version '%c' is not supported (this rdship reads version 1)",
-			    buf[6]);
+		if (memcmp(buf, "RDSHIP", 6) == 0 && buf[6] >= '1' &&
+		    buf[6] <= '9' && buf[7] == '\n')
+			return rd_err_set(err, RD_EUNAVAIL,
+			    "stream format version %c is not supported (this rdship reads version %c): use the same redund release on both sides",
+			    buf[6], PREAMBLE[6]);
 		return rd_err_set(err, RD_ECORRUPT, "not an rdship stream");
 	}
 	if (raw_read(ch, buf + 8, 17, err) == -1)

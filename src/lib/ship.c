@@ -42,6 +42,7 @@ enum {
 	F_SNAP = 'S',
 	F_ENTRIES = 'E',
 	F_CLOSES = 'C',
+	F_PROBLEMS = 'P',
 	F_END = 'Z',
 	F_RESULT = 'R'
 };
@@ -454,7 +455,7 @@ send_snapshots(struct sender *s, struct rd_err *err)
 	if (rdi_db_prepare(s->st->db,
 	        "SELECT id, started, finished, label,"
 	        " source, files, bytes, bytes_read, bytes_added, stored, changed,"
-	        " removed, inconsistent, skipped FROM snapshots"
+	        " removed, inconsistent, skipped, partial FROM snapshots"
 	        " WHERE state = 'complete' AND id > ? AND id <= ? ORDER BY id",
 	        &q, err) == -1)
 		return -1;
@@ -477,7 +478,7 @@ send_snapshots(struct sender *s, struct rd_err *err)
 			if (rdi_put_str(&s->buf, (const char *)t, err) == -1)
 				goto out;
 		}
-		for (i = 5; i <= 13; i++)
+		for (i = 5; i <= 14; i++)
 			if (rdi_put_u64(&s->buf,
 			        (uint64_t)sqlite3_column_int64(q, i),
 			        err) == -1)
@@ -591,6 +592,44 @@ send_rows(struct sender *s, int64_t *nrows, int64_t *ncloses,
 			goto out;
 	}
 	if (flush_rows(s, F_CLOSES, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	sqlite3_finalize(q);
+	return ret;
+}
+
+/* The paths the snapshots of the range could not read as they were. */
+static int
+send_problems(struct sender *s, int64_t *nproblems, struct rd_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int r, ret = -1;
+
+	if (rdi_db_prepare(s->st->db,
+	        "SELECT snapshot, path, problem, reason FROM snapshot_problems"
+	        " WHERE snapshot > ?1 AND snapshot <= ?2 ORDER BY snapshot, path",
+	        &q, err) == -1)
+		return -1;
+	sqlite3_bind_int64(q, 1, s->since);
+	sqlite3_bind_int64(q, 2, s->newest);
+	s->buf.len = 0;
+	while ((r = rdi_db_step(s->st->db, q, err)) == 1) {
+		if (rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 0),
+		        err) == -1 ||
+		    rdi_put_bytes(&s->buf, sqlite3_column_blob(q, 1),
+		        (size_t)sqlite3_column_bytes(q, 1), err) == -1 ||
+		    rdi_put_str(&s->buf,
+		        (const char *)sqlite3_column_text(q, 2), err) == -1 ||
+		    rdi_put_str(&s->buf,
+		        (const char *)sqlite3_column_text(q, 3), err) == -1)
+			goto out;
+		(*nproblems)++;
+		if (s->buf.len >= ROWS_FRAME &&
+		    flush_rows(s, F_PROBLEMS, err) == -1)
+			goto out;
+	}
+	if (r == -1 || flush_rows(s, F_PROBLEMS, err) == -1)
 		goto out;
 	ret = 0;
 out:
@@ -770,7 +809,7 @@ do_send(struct rd_store *st, int fd_in, int fd_out, int push,
 	struct sender s;
 	struct rd_snapinfo si;
 	struct rd_err e2 = RD_ERR_INIT;
-	int64_t nrows = 0, ncloses = 0;
+	int64_t nrows = 0, ncloses = 0, nproblems = 0;
 	double t0 = rd_monotonic();
 	int ret = -1, in_txn = 0;
 
@@ -818,7 +857,8 @@ do_send(struct rd_store *st, int fd_in, int fd_out, int push,
 		if (estimate(&s, err) == -1 ||
 		    send_objects(&s, push, err) == -1 ||
 		    send_snapshots(&s, err) == -1 ||
-		    send_rows(&s, &nrows, &ncloses, err) == -1)
+		    send_rows(&s, &nrows, &ncloses, err) == -1 ||
+		    send_problems(&s, &nproblems, err) == -1)
 			goto out;
 	}
 	s.buf.len = 0;
@@ -826,6 +866,7 @@ do_send(struct rd_store *st, int fd_in, int fd_out, int push,
 	    rdi_put_u64(&s.buf, (uint64_t)res->snapshots, err) == -1 ||
 	    rdi_put_u64(&s.buf, (uint64_t)nrows, err) == -1 ||
 	    rdi_put_u64(&s.buf, (uint64_t)ncloses, err) == -1 ||
+	    rdi_put_u64(&s.buf, (uint64_t)nproblems, err) == -1 ||
 	    rdi_chan_send(&s.ch, F_END, s.buf.data, s.buf.len, err) == -1 ||
 	    rdi_chan_flush(&s.ch, err) == -1)
 		goto out;
@@ -900,7 +941,7 @@ struct receiver {
 	sqlite3_stmt *has_content, *has_sig;
 	int rows_txn;
 	int64_t last_snap;
-	int64_t nrows, ncloses, nsnaps, nobjects;
+	int64_t nrows, ncloses, nsnaps, nobjects, nproblems;
 	double last;
 };
 
@@ -1016,6 +1057,18 @@ commit_batch(struct receiver *r, struct rd_err *err)
 		o = &r->objs[i];
 		if (o->kind != RDI_OBJ_SIG)
 			continue;
+		sqlite3_reset(dep);
+		sqlite3_bind_blob(dep, 1, o->sha, RD_HASH_LEN, SQLITE_STATIC);
+		k = rdi_db_step(st->db, dep, err);
+		if (k == -1)
+			goto out;
+		if (k == 0) {
+			rd_hex(o->sha, RD_HASH_LEN, hex);
+			rd_err_set(err, RD_ECORRUPT,
+			    "stream is damaged: a signature of %s without its content",
+			    hex);
+			goto out;
+		}
 		sqlite3_reset(sig);
 		sqlite3_bind_blob(sig, 1, o->sha, RD_HASH_LEN, SQLITE_STATIC);
 		sqlite3_bind_int64(sig, 2, o->block);
@@ -1276,7 +1329,7 @@ recv_snap(struct receiver *r, struct rd_err *err)
 {
 	sqlite3_stmt *q = NULL;
 	struct rdi_msg m;
-	int64_t id, v[9];
+	int64_t id, v[10];
 	double started, finished;
 	char label[256], source[4096];
 	int i, ret = -1;
@@ -1287,17 +1340,18 @@ recv_snap(struct receiver *r, struct rd_err *err)
 	get_f64(&m, &finished);
 	rdi_get_str(&m, label, sizeof(label));
 	rdi_get_str(&m, source, sizeof(source));
-	for (i = 0; i < 9; i++)
+	for (i = 0; i < 10; i++)
 		rdi_get_i64(&m, &v[i]);
 	if (msg_done(&m, "snapshot", err) == -1)
 		return -1;
-	for (i = 0; i < 9; i++)
+	for (i = 0; i < 10; i++)
 		if (v[i] < 0)
 			return rd_err_set(err, RD_ECORRUPT,
 			    "stream is damaged: snapshot %lld has a negative count",
 			    (long long)id);
+	/* a clock stepped back may end a snapshot before it started */
 	if (!isfinite(started) || !isfinite(finished) || started < 0 ||
-	    finished < started || finished > 1e12)
+	    finished < 0 || started > 1e12 || finished > 1e12)
 		return rd_err_set(err, RD_ECORRUPT,
 		    "stream is damaged: snapshot %lld has impossible times",
 		    (long long)id);
@@ -1314,8 +1368,9 @@ recv_snap(struct receiver *r, struct rd_err *err)
 	if (rdi_db_prepare(r->st->db,
 	        "INSERT INTO snapshots(id, state,"
 	        " started, finished, label, source, files, bytes, bytes_read,"
-	        " bytes_added, stored, changed, removed, inconsistent, skipped)"
-	        " VALUES (?, 'complete', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        " bytes_added, stored, changed, removed, inconsistent, skipped,"
+	        " partial)"
+	        " VALUES (?, 'complete', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	        &q, err) == -1)
 		return -1;
 	sqlite3_bind_int64(q, 1, id);
@@ -1324,7 +1379,7 @@ recv_snap(struct receiver *r, struct rd_err *err)
 	if (label[0] != '\0')
 		sqlite3_bind_text(q, 4, label, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 5, source, -1, SQLITE_STATIC);
-	for (i = 0; i < 9; i++)
+	for (i = 0; i < 10; i++)
 		sqlite3_bind_int64(q, 6 + i, v[i]);
 	if (rdi_db_step(r->st->db, q, err) == -1)
 		goto out;
@@ -1503,6 +1558,59 @@ out:
 }
 
 static int
+recv_problems(struct receiver *r, struct rd_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	struct rdi_msg m;
+	const unsigned char *path;
+	size_t plen;
+	int64_t snap;
+	char problem[16], reason[256];
+	int ret = -1;
+
+	if (!r->skip &&
+	    (begin_rows(r, err) == -1 ||
+	        rdi_db_prepare(r->st->db,
+	            "INSERT INTO snapshot_problems(snapshot, path, problem,"
+	            " reason) VALUES (?, ?, ?, ?)",
+	            &q, err) == -1))
+		return -1;
+	msg_init(&m, &r->buf);
+	while (m.pos < m.len) {
+		rdi_get_i64(&m, &snap);
+		rdi_get_bytes(&m, &path, &plen);
+		rdi_get_str(&m, problem, sizeof(problem));
+		rdi_get_str(&m, reason, sizeof(reason));
+		if (m.bad || snap <= r->since || snap > r->last_snap ||
+		    plen > 4096 || memchr(path, '\0', plen) != NULL ||
+		    (strcmp(problem, "unreadable") != 0 &&
+		        strcmp(problem, "changing") != 0)) {
+			rd_err_set(err, RD_ECORRUPT,
+			    "stream is damaged: bad problem row");
+			goto out;
+		}
+		r->nproblems++;
+		if (r->skip)
+			continue;
+		sqlite3_reset(q);
+		sqlite3_bind_int64(q, 1, snap);
+		sqlite3_bind_blob(q, 2, path, (int)plen, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, problem, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, reason, -1, SQLITE_STATIC);
+		if (rdi_db_step(r->st->db, q, err) == -1) {
+			if (err->code == RD_EINTERNAL)
+				rd_err_set(err, RD_ECORRUPT,
+				    "stream is damaged: a problem row twice");
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(q);
+	return ret;
+}
+
+static int
 set_meta_int(struct rd_store *st, const char *key, int64_t v,
     struct rd_err *err)
 {
@@ -1518,7 +1626,7 @@ finish_rows(struct receiver *r, const struct rdi_buf *endbuf,
 {
 	sqlite3_stmt *q = NULL;
 	struct rdi_msg m;
-	int64_t nobj, nsnap, nrows, ncl;
+	int64_t nobj, nsnap, nrows, ncl, nprob;
 	char buf[32];
 	int k, ret = -1;
 
@@ -1527,9 +1635,11 @@ finish_rows(struct receiver *r, const struct rdi_buf *endbuf,
 	rdi_get_i64(&m, &nsnap);
 	rdi_get_i64(&m, &nrows);
 	rdi_get_i64(&m, &ncl);
+	rdi_get_i64(&m, &nprob);
 	if (msg_done(&m, "end", err) == -1)
 		return -1;
 	if (nsnap != r->nsnaps || nrows != r->nrows || ncl != r->ncloses ||
+	    nprob != r->nproblems ||
 	    (r->push ? nobj < r->nobjects : nobj != r->nobjects))
 		return rd_err_set(err, RD_ECORRUPT,
 		    "stream is damaged: frames are missing");
@@ -1669,6 +1779,24 @@ send_result(struct receiver *r, const struct rd_err *verdict,
 	return rdi_chan_flush(&r->ch, err);
 }
 
+/* Whether "s" is a store id: a UUID as 36 lowercase characters. */
+static int
+uuid_ok(const char *s)
+{
+	int i;
+
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!((s[i] >= '0' && s[i] <= '9') ||
+		               (s[i] >= 'a' && s[i] <= 'f'))) {
+			return 0;
+		}
+	}
+	return s[36] == '\0';
+}
+
 static int
 recv_hello(struct receiver *r, int *mode, struct rd_err *err)
 {
@@ -1690,6 +1818,13 @@ recv_hello(struct receiver *r, int *mode, struct rd_err *err)
 	rdi_get_u64(&m, &r->codecs);
 	if (msg_done(&m, "hello", err) == -1)
 		return -1;
+	if (!uuid_ok(r->origin))
+		return rd_err_set(err, RD_ECORRUPT,
+		    "stream is damaged: its origin is not a store id");
+	if (r->epoch < 1 || r->epoch >= RDI_MAX_SIZE || r->since < 0 ||
+	    r->newest < r->since || r->newest >= RDI_MAX_SIZE || md > 1)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "stream is damaged: impossible epoch, snapshot range or mode in its HELLO");
 	*mode = (int)md;
 	snprintf(r->res->origin, sizeof(r->res->origin), "%.36s", r->origin);
 	r->res->epoch = r->epoch;
@@ -1745,6 +1880,10 @@ frame_loop(struct receiver *r, struct rd_err *err)
 			break;
 		case F_CLOSES:
 			if (recv_closes(r, err) == -1)
+				return -1;
+			break;
+		case F_PROBLEMS:
+			if (recv_problems(r, err) == -1)
 				return -1;
 			break;
 		case F_END:

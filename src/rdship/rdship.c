@@ -568,6 +568,7 @@ cmd_status(int argc, char **argv)
 {
 	struct rd_err err = RD_ERR_INIT;
 	struct rd_ship_status s;
+	struct rd_snapinfo si;
 	struct rd_store *st;
 	struct rd_json *j;
 	struct opts o;
@@ -579,7 +580,9 @@ cmd_status(int argc, char **argv)
 	if (argc - ind != 1)
 		usage(EX_USAGE);
 	st = open_store(argv[ind], RD_OPEN_READ, 0);
-	if (rd_ship_status(st, &s, &err) == -1) {
+	memset(&si, 0, sizeof(si));
+	if (rd_ship_status(st, &s, &err) == -1 ||
+	    (s.newest > 0 && rd_snap_get(st, s.newest, &si, &err) == -1)) {
 		rd_store_close(st);
 		tool_die_err(&err);
 	}
@@ -599,6 +602,8 @@ cmd_status(int argc, char **argv)
 		rd_json_int(j, "epoch", s.store.epoch);
 		rd_json_int(j, "newest", s.newest);
 		rd_json_int(j, "newest_time", s.newest_time);
+		rd_json_int(j, "newest_partial", si.partial);
+		rd_json_int(j, "newest_inconsistent", si.inconsistent);
 		rd_json_int(j, "origin_newest", s.origin_newest);
 		rd_json_int(j, "lag",
 		    s.origin_newest > s.newest ? s.origin_newest - s.newest
@@ -640,8 +645,12 @@ cmd_status(int argc, char **argv)
 		        ? s.store.origin
 		        : "none yet (adopted from the first bundle)");
 	if (s.newest > 0)
-		printf("newest     snapshot %lld (%s)\n", (long long)s.newest,
-		    tool_time(s.newest_time, t, sizeof(t)));
+		printf("newest     snapshot %lld (%s)%s\n", (long long)s.newest,
+		    tool_time(s.newest_time, t, sizeof(t)),
+		    si.partial > 0 ? ", partial: some paths could not be read"
+		        : si.inconsistent > 0
+		        ? ", inconsistent: some files kept changing while read"
+		        : "");
 	else
 		printf("newest     no snapshots\n");
 	if (s.store.standby) {

@@ -57,9 +57,10 @@ def object_header(kind, codec, raw, payload, content, base=bytes(32)):
 class Bundle:
     def __init__(self, origin, epoch=1, since=0, newest=1, codecs=0b11):
         self.nonce = os.urandom(16)
-        self.out = [b"RDSHIP1\n", bytes([0]), self.nonce]
+        self.out = [b"RDSHIP2\n", bytes([0]), self.nonce]
         self.seq = 0
         self.nobj = self.nsnap = self.nrows = self.ncloses = 0
+        self.nproblems = 0
         self.frame("H", bstr(origin.encode()) + u64(epoch) + u64(0) +
                    u64(since) + u64(newest) + u64(codecs))
 
@@ -89,7 +90,7 @@ class Bundle:
         self.obj(DELTA, 0, raw, delta_payload(ops), content, base)
 
     def snap(self, sid, started=1e9, finished=None, counts=None):
-        counts = counts or [0] * 9
+        counts = counts or [0] * 10
         if finished is None:
             finished = started + 1
         self.frame("S", u64(sid) + f64(started) + f64(finished) + bstr(b"") +
@@ -112,9 +113,16 @@ class Bundle:
                                  for p, f, l in closes))
         self.ncloses += len(closes)
 
+    def problems(self, *rows):
+        """(snapshot, path, problem, reason) rows"""
+        self.frame("P", b"".join(u64(s) + bstr(p) + bstr(k) + bstr(r)
+                                 for s, p, k, r in rows))
+        self.nproblems += len(rows)
+
     def end(self, nobj=None):
         self.frame("Z", u64(self.nobj if nobj is None else nobj) +
-                   u64(self.nsnap) + u64(self.nrows) + u64(self.ncloses))
+                   u64(self.nsnap) + u64(self.nrows) + u64(self.ncloses) +
+                   u64(self.nproblems))
 
     def bytes(self):
         return b"".join(self.out)

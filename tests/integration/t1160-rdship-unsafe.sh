@@ -13,7 +13,7 @@ def u64(v): return struct.pack("<Q", v)
 def bstr(b): return u64(len(b)) + b
 
 nonce = os.urandom(16)
-out = [b"RDSHIP1\n", bytes([0]), nonce]
+out = [b"RDSHIP2\n", bytes([0]), nonce]
 seq = 0
 def frame(t, payload):
     global seq
@@ -25,7 +25,7 @@ def frame(t, payload):
 origin = b"00000000-0000-4000-8000-000000000001"
 frame("H", bstr(origin) + u64(1) + u64(0) + u64(0) + u64(1) + u64(0b11))
 frame("S", u64(1) + struct.pack("<d", 1e9) + struct.pack("<d", 1e9 + 1) +
-      bstr(b"") + bstr(b"/src") + b"".join(u64(0) for _ in range(9)))
+      bstr(b"") + bstr(b"/src") + b"".join(u64(0) for _ in range(10)))
 rows = u64(0)  # placeholder
 def row(path, typ, target=b""):
     return (bstr(path) + u64(1) + u64(0) + u64(ord(typ)) + u64(0o755) +
@@ -34,7 +34,7 @@ def row(path, typ, target=b""):
 path = sys.argv[1].encode()
 typ = sys.argv[2]
 frame("E", row(b"", "d") + row(path, typ, b"x" if typ == "l" else b""))
-frame("Z", u64(0) + u64(1) + u64(2) + u64(0))
+frame("Z", u64(0) + u64(1) + u64(2) + u64(0) + u64(0))
 sys.stdout.buffer.write(b"".join(out))
 PY
 sqlite3 s/catalog.db .dump >before
