@@ -270,7 +270,9 @@ rdi_open_parent(int rootfd, const char *path, char *name, struct rd_err *err)
 		slash = memchr(p, '/', len - (size_t)(p - path));
 		n = slash != NULL ? (size_t)(slash - p)
 		                  : len - (size_t)(p - path);
-		if (n == 0 || n > NAME_MAX) {
+		/* never up and out of "rootfd", whatever the catalog says */
+		if (n == 0 || n > NAME_MAX || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.')) {
 			close(fd);
 			return rd_err_set(err, RD_ECORRUPT,
 			    "unsafe path '%s' in catalog", path);

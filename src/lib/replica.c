@@ -723,6 +723,9 @@ rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
 		if (remove_temps(c.dfd, 0, err) == -1)
 			goto out;
 	}
+	/* nothing is written unless every row to apply is sound */
+	if (rdi_rows_check(st->db, c.from, version, "catalog", err) == -1)
+		goto out;
 	if (journal(st, abs, c.from, version, "applying", err) == -1)
 		goto out;
 	c.pc = rdi_packcache_new(st);

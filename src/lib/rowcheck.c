@@ -5,6 +5,7 @@
  * receiver is about to commit (the range of its bundle), or all of them.
  * In every snapshot of the range:
  *
+ *	- every path is safe: relative, no empty, "." or ".." component;
  *	- the source directory itself ("") is there, as a directory;
  *	- a path has one row at most, and a name is not both a directory
  *	  ("x/") and something else ("x");
@@ -16,6 +17,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +128,51 @@ covered(struct rowcheck *k, const unsigned char *dir, size_t dlen,
 	return 1;
 }
 
+/* Every row that begins or ends in the range has a safe path. */
+static int
+safe_paths(struct rowcheck *k, struct rd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *p;
+	char path[PATH_MAX + 1];
+	size_t n;
+	int r, ret = -1;
+
+	if (rdi_db_prepare(k->db,
+	        "SELECT path, type FROM entries"
+	        " WHERE (first > ?1 AND first <= ?2)"
+	        " OR (last >= ?1 AND last < ?2) ORDER BY path",
+	        &s, err) == -1)
+		return -1;
+	sqlite3_bind_int64(s, 1, k->since);
+	sqlite3_bind_int64(s, 2, k->newest);
+	while ((r = rdi_db_step(k->db, s, err)) == 1) {
+		p = sqlite3_column_blob(s, 0);
+		n = (size_t)sqlite3_column_bytes(s, 0);
+		if (n == 0 && sqlite3_column_int(s, 1) == RD_TYPE_DIR)
+			continue; /* the root */
+		if (n > 0 && sqlite3_column_int(s, 1) == RD_TYPE_DIR &&
+		    p[n - 1] == '/')
+			n--;
+		if (n == 0 || n > PATH_MAX || memchr(p, '\0', n) != NULL) {
+			bad_path(k, p, n, "unsafe path", err);
+			goto out;
+		}
+		memcpy(path, p, n);
+		path[n] = '\0';
+		if (!rdi_path_safe(path)) {
+			bad_path(k, p, n, "unsafe path", err);
+			goto out;
+		}
+	}
+	if (r == -1)
+		goto out;
+	ret = 0;
+out:
+	sqlite3_finalize(s);
+	return ret;
+}
+
 /* Every row of the range has its parent directory for its whole life. */
 static int
 parents(struct rowcheck *k, struct rd_err *err)
@@ -212,6 +259,9 @@ rdi_rows_check(sqlite3 *db, int64_t since, int64_t newest, const char *what,
     struct rd_err *err)
 {
 	struct rowcheck k = { db, since, newest, what, NULL, NULL };
+
+	if (safe_paths(&k, err) == -1)
+		return -1;
 
 	/* one row per path, and no name both a directory and not */
 	if (none_of(&k,
