@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * verify.c: checking a store.  The fast check proves that the catalog is
- * sound, that every pack it names is there and long enough, and that
- * every object header is where the catalog says; --read-data rebuilds
- * every content and checks its SHA-256.  Each problem is reported with
- * the snapshots and paths that it damages.
+ * sound (the database, every content its rows name, the rows' own
+ * invariants: rowcheck.c), that every pack it names is there and long
+ * enough, and that every object header, of contents and signatures, is
+ * where the catalog says; --read-data also rebuilds every content and
+ * checks its SHA-256, and reads every signature whole.  Each problem is
+ * reported with the snapshots and paths that it damages.
  */
 #include "config.h"
 
@@ -99,6 +101,69 @@ report(struct vctx *c, const char *what, const unsigned char *sha,
 	return 0;
 }
 
+/*
+ * The rows of every snapshot can be restored (rowcheck.c: the first bad
+ * row is named), and every content and signature row is possible.
+ */
+static int
+check_rows(struct vctx *c, struct rd_err *err)
+{
+	static const char sql_bad[] =
+	    "SELECT sha, 'its size, length or offset is impossible' FROM"
+	    " contents WHERE size < 0 OR len < 0 OR off < 0 OR size > ?1"
+	    " OR len > ?1 OR off > ?1"
+	    " UNION ALL SELECT sha, 'its delta chain is too long' FROM contents"
+	    " WHERE depth < 0 OR depth >= ?2"
+	    " UNION ALL SELECT c.sha, 'its delta base is not in the catalog'"
+	    " FROM contents c WHERE c.kind = 1 AND NOT EXISTS (SELECT 1 FROM"
+	    " contents b WHERE b.sha = c.base)"
+	    " UNION ALL SELECT c.sha, 'its pack is not in the catalog' FROM"
+	    " contents c WHERE NOT EXISTS (SELECT 1 FROM packs p"
+	    " WHERE p.id = c.pack)"
+	    " UNION ALL SELECT s.sha, 'its signature''s pack or place is not in"
+	    " the catalog' FROM signatures s WHERE s.off < 0 OR s.len < 0"
+	    " OR s.block < 1 OR NOT EXISTS (SELECT 1 FROM packs p"
+	    " WHERE p.id = s.pack)";
+	struct rd_err e2 = RD_ERR_INIT;
+	sqlite3_stmt *s = NULL;
+	char what[600], hex[2 * RD_HASH_LEN + 1];
+	const unsigned char *sha;
+	int r, ret = -1;
+
+	if (rdi_rows_check(c->st->db, 0, c->newest, "catalog", &e2) == -1) {
+		if (e2.code != RD_ECORRUPT) {
+			*err = e2;
+			return -1;
+		}
+		if (report(c, e2.msg, NULL, err) == -1)
+			return -1;
+	}
+	if (rdi_db_prepare(c->st->db, sql_bad, &s, err) == -1)
+		return -1;
+	sqlite3_bind_int64(s, 1, RDI_MAX_SIZE);
+	sqlite3_bind_int(s, 2, RDI_MAX_CHAIN);
+	while ((r = rdi_db_step(c->st->db, s, err)) == 1) {
+		sha = sqlite3_column_blob(s, 0);
+		if (sqlite3_column_bytes(s, 0) != RD_HASH_LEN)
+			snprintf(what, sizeof(what),
+			    "catalog: a content has a malformed hash");
+		else {
+			rd_hex(sha, RD_HASH_LEN, hex);
+			snprintf(what, sizeof(what), "content %s: %s", hex,
+			    (const char *)sqlite3_column_text(s, 1));
+		}
+		if (report(c, what,
+		        sqlite3_column_bytes(s, 0) == RD_HASH_LEN ? sha : NULL,
+		        err) == -1)
+			goto out;
+	}
+	if (r == 0)
+		ret = 0;
+out:
+	sqlite3_finalize(s);
+	return ret;
+}
+
 static int
 check_catalog(struct vctx *c, struct rd_err *err)
 {
@@ -154,7 +219,7 @@ check_catalog(struct vctx *c, struct rd_err *err)
 		if (report(c, what, sha, err) == -1)
 			goto out;
 	}
-	ret = 0;
+	ret = check_rows(c, err);
 out:
 	sqlite3_finalize(s);
 	return ret;
@@ -288,8 +353,11 @@ check_headers(struct vctx *c, struct rd_err *err)
 	if (rdi_db_prepare(c->st->db, sql_contents, &s, err) == -1)
 		goto out;
 	while ((r = rdi_db_step(c->st->db, s, err)) == 1) {
-		c->res->contents++;
-		progress(c, &last);
+		if (!c->opts->read_data) {
+			/* else counted as they are rebuilt */
+			c->res->contents++;
+			progress(c, &last);
+		}
 		if (sqlite3_column_bytes(s, 0) != RD_HASH_LEN)
 			continue;
 		memcpy(sha, sqlite3_column_blob(s, 0), RD_HASH_LEN);
@@ -304,6 +372,8 @@ check_headers(struct vctx *c, struct rd_err *err)
 				continue;
 			rd_err_set(&e2, RD_ECORRUPT,
 			    "object header disagrees with the catalog");
+		} else if (c->opts->read_data && is_damage(&e2)) {
+			continue; /* the rebuild names it, with its cause */
 		}
 		if (!is_damage(&e2)) {
 			*err = e2;
@@ -317,6 +387,72 @@ check_headers(struct vctx *c, struct rd_err *err)
 	if (r == 0)
 		ret = 0;
 out:
+	sqlite3_finalize(s);
+	rdi_packcache_free(pc);
+	return ret;
+}
+
+/*
+ * Every stored signature: its header where the catalog says, and with
+ * "whole", its payload (CRC-32) and its librsync structure.
+ */
+static int
+check_sigs(struct vctx *c, int whole, struct rd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	struct rdi_packcache *pc;
+	struct rdi_objhdr h;
+	struct rdi_buf sig = { NULL, 0, 0 };
+	struct rdi_sigview v;
+	struct rd_err e2 = RD_ERR_INIT;
+	unsigned char sha[RD_HASH_LEN];
+	char hex[2 * RD_HASH_LEN + 1], what[600];
+	const char *name;
+	int fd, r, ret = -1;
+
+	pc = rdi_packcache_new(c->st);
+	if (pc == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	if (rdi_db_prepare(c->st->db,
+	        "SELECT s.sha, s.off, s.len, p.name FROM signatures s"
+	        " JOIN packs p ON p.id = s.pack ORDER BY s.pack, s.off",
+	        &s, err) == -1)
+		goto out;
+	while ((r = rdi_db_step(c->st->db, s, err)) == 1) {
+		if (sqlite3_column_bytes(s, 0) != RD_HASH_LEN)
+			continue;
+		memcpy(sha, sqlite3_column_blob(s, 0), RD_HASH_LEN);
+		name = (const char *)sqlite3_column_text(s, 3);
+		rd_err_clear(&e2);
+		sig.len = 0;
+		fd = rdi_packcache_fd(pc, name != NULL ? name : "", &e2);
+		if (fd != -1 &&
+		    rdi_obj_read(fd, name, sqlite3_column_int64(s, 1), sha,
+		        RDI_OBJ_SIG, whole ? rdi_buf_sink : NULL,
+		        whole ? &sig : NULL, &h, &e2) == 0) {
+			if (h.len != sqlite3_column_int64(s, 2))
+				rd_err_set(&e2, RD_ECORRUPT,
+				    "signature header disagrees with the catalog");
+			else if (whole &&
+			    rdi_sig_view(sig.data, sig.len, &v, &e2) == -1)
+				e2.code = RD_ECORRUPT;
+			else
+				continue;
+		}
+		if (!is_damage(&e2)) {
+			*err = e2;
+			goto out;
+		}
+		rd_hex(sha, RD_HASH_LEN, hex);
+		snprintf(what, sizeof(what),
+		    "the signature of content %s is damaged: %s", hex, e2.msg);
+		if (report(c, what, sha, err) == -1)
+			goto out;
+	}
+	if (r == 0)
+		ret = 0;
+out:
+	rdi_buf_release(&sig);
 	sqlite3_finalize(s);
 	rdi_packcache_free(pc);
 	return ret;
@@ -592,10 +728,12 @@ rd_verify(struct rd_store *st, const struct rd_verify_opts *opts,
 	        " WHERE sha = ? ORDER BY first, path",
 	        &c.uses, err) == -1)
 		goto out;
+	/* headers in both modes: --read-data rebuilds, but trusts lengths */
 	if (check_catalog(&c, err) == -1 || check_packs(&c, err) == -1 ||
 	    rdi_pack_files(st, count_orphan, &c, err) == -1 ||
-	    (opts->read_data ? check_data(&c, tmpfd, err)
-	                     : check_headers(&c, err)) == -1)
+	    check_headers(&c, err) == -1 ||
+	    check_sigs(&c, opts->read_data, err) == -1 ||
+	    (opts->read_data && check_data(&c, tmpfd, err) == -1))
 		goto out;
 	ret = res->damaged > 0 ? 1 : 0;
 out:
