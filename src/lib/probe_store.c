@@ -261,6 +261,13 @@ rdi_probe_lag_run(const struct rd_probe *p, double deadline, double timeout,
 			    ri->dir, (long long)ri->version,
 			    (long long)s.newest);
 	}
+	for (i = 0; i < s.nreplicas; i++)
+		if (!s.replica[i].clean || s.replica[i].version != s.newest)
+			s.replicas_stale--;
+	if (s.replicas_stale > 0)
+		add_reason(res, "%lld more replica%s not at snapshot %lld",
+		    (long long)s.replicas_stale,
+		    s.replicas_stale == 1 ? "" : "s", (long long)s.newest);
 	since = rd_now() - s.last_ship;
 	if (p->max_age > 0 && since > p->max_age) {
 		age_text(since, p->max_age, a, sizeof(a), m, sizeof(m));

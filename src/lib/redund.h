@@ -630,21 +630,31 @@ struct rd_replica_info {
 	double updated;
 };
 
+#define RD_SHIP_LIST_MAX 32
+
 struct rd_ship_status {
 	struct rd_store_info store;
 	int64_t newest; /* newest complete snapshot, 0 if none */
 	int64_t newest_time;
 	int64_t origin_newest; /* origin's newest at the last ship */
 	double last_ship;      /* time of the last received bundle, 0 never */
+	/*
+	 * The first RD_SHIP_LIST_MAX replicas and standbys, by name; the
+	 * "_more" counts say how many others there are, and "replicas_stale"
+	 * counts every replica, listed or not, that is interrupted or behind
+	 * the newest snapshot.
+	 */
 	int nreplicas;
-	struct rd_replica_info replica[8];
+	struct rd_replica_info replica[RD_SHIP_LIST_MAX];
+	int64_t replicas_more, replicas_stale;
 	/* standbys this store pushed to: what each confirmed (prune keeps it) */
 	int nstandbys;
 	struct {
 		char uuid[40];
 		int64_t snapshot;
 		double pushed; /* unix time */
-	} standby[8];
+	} standby[RD_SHIP_LIST_MAX];
+	int64_t standbys_more;
 };
 
 /* Describe a store's shipping state.  Returns 0 or -1. */

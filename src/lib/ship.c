@@ -2045,21 +2045,28 @@ rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
 	        " updated FROM replicas ORDER BY dir",
 	        &q, err) == -1)
 		goto out;
-	while (out->nreplicas < 8) {
-		struct rd_replica_info *ri = &out->replica[out->nreplicas];
+	for (;;) {
+		struct rd_replica_info one, *ri = &one;
 
 		r = rdi_db_step(st->db, q, err);
 		if (r == -1)
 			goto out;
 		if (r == 0)
 			break;
+		if (out->nreplicas < RD_SHIP_LIST_MAX)
+			ri = &out->replica[out->nreplicas];
 		rdi_column_copy(q, 0, ri->dir, sizeof(ri->dir), "");
 		ri->version = sqlite3_column_int64(q, 1);
 		ri->target = sqlite3_column_int64(q, 2);
 		t = sqlite3_column_text(q, 3);
 		ri->clean = t != NULL && strcmp((const char *)t, "clean") == 0;
 		ri->updated = sqlite3_column_double(q, 4);
-		out->nreplicas++;
+		if (!ri->clean || ri->version != out->newest)
+			out->replicas_stale++;
+		if (ri == &one)
+			out->replicas_more++;
+		else
+			out->nreplicas++;
 	}
 	sqlite3_finalize(q);
 	q = NULL;
@@ -2068,12 +2075,16 @@ rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
 	        " WHERE key LIKE 'standby:%' ORDER BY key",
 	        &q, err) == -1)
 		goto out;
-	while (out->nstandbys < 8) {
+	for (;;) {
 		r = rdi_db_step(st->db, q, err);
 		if (r == -1)
 			goto out;
 		if (r == 0)
 			break;
+		if (out->nstandbys == RD_SHIP_LIST_MAX) {
+			out->standbys_more++;
+			continue;
+		}
 		rdi_column_copy(q, 0, out->standby[out->nstandbys].uuid,
 		    sizeof(out->standby[0].uuid), "");
 		t = sqlite3_column_text(q, 1);

@@ -622,6 +622,7 @@ cmd_status(int argc, char **argv)
 			rd_json_obj_end(j);
 		}
 		rd_json_arr_end(j);
+		rd_json_int(j, "replicas_more", s.replicas_more);
 		rd_json_arr_begin(j, "standbys");
 		for (i = 0; i < s.nstandbys; i++) {
 			rd_json_obj_begin(j, NULL);
@@ -631,6 +632,7 @@ cmd_status(int argc, char **argv)
 			rd_json_obj_end(j);
 		}
 		rd_json_arr_end(j);
+		rd_json_int(j, "standbys_more", s.standbys_more);
 		rd_json_obj_end(j);
 		rd_json_line(j);
 		rd_json_free(j);
@@ -677,6 +679,12 @@ cmd_status(int argc, char **argv)
 		printf("standby    %s has snapshot %lld (pushed %s)\n",
 		    s.standby[i].uuid, (long long)s.standby[i].snapshot,
 		    tool_time((int64_t)s.standby[i].pushed, t, sizeof(t)));
+	if (s.replicas_more > 0)
+		printf("replica    and %lld more, not listed\n",
+		    (long long)s.replicas_more);
+	if (s.standbys_more > 0)
+		printf("standby    and %lld more, not listed\n",
+		    (long long)s.standbys_more);
 	return tool_exit(EX_OK);
 }
 

@@ -217,3 +217,29 @@ up unknown'
 expect_exit 0 sqlite3 L/catalog.db "select count(*) from watch_results
     where target = 'exec:true'"
 expect_file out '3'
+
+# more replicas and standbys than a status lists: counted, and a stale
+# one among those not listed still makes lag: down
+sqlite3 T/catalog.db "update replicas set state = 'clean', target = null"
+n=1
+while [ $n -le 34 ]; do
+	sqlite3 T/catalog.db "insert into replicas(dir, version, state, updated)
+	    values ('/srv/zz-$(printf %02d $n)', 2, 'clean', 0)"
+	sqlite3 S/catalog.db "insert into meta(key, value)
+	    values ('standby:zz-$(printf %02d $n)', '1 0')"
+	n=$((n + 1))
+done
+sqlite3 T/catalog.db "update replicas set state = 'applying', target = 2
+    where dir = '/srv/zz-34'"
+expect_exit 0 rdship status T
+grep -q '^replica    and 3 more, not listed$' out || fail "status: $(cat out)"
+expect_exit 0 rdship status --json T
+python3 -c '
+import json
+d = json.load(open("out"))
+assert len(d["replicas"]) == 32 and d["replicas_more"] == 3, d'
+expect_exit 0 rdship status S
+grep -q '^standby    and [0-9]* more, not listed$' out || fail "status S: $(cat out)"
+expect_exit 1 rdwatch lag:T
+mask
+expect_file masked "lag:T down L ms 1 more replica not at snapshot 2"
