@@ -241,8 +241,20 @@ rdi_db_err(sqlite3 *db, const char *what, struct rd_err *err)
 	case SQLITE_FULL:
 		code = RD_EIO;
 		break;
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+		/*
+		 * Our statements keep the catalog's constraints; one that
+		 * fails means rows that no redund wrote (tampering, a
+		 * damaged stream): damage, not a bug.
+		 */
+		code = RD_ECORRUPT;
+		break;
 	default:
-		code = RD_EINTERNAL;
+		/* SUM() over sizes that no file has */
+		code = strcmp(sqlite3_errmsg(db), "integer overflow") == 0
+		    ? RD_ECORRUPT
+		    : RD_EINTERNAL;
 		break;
 	}
 	return rd_err_set(err, code, "%s: %s", what, sqlite3_errmsg(db));

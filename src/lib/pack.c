@@ -255,6 +255,10 @@ obj_header(int fd, const char *packname, int64_t off, const unsigned char *sha,
 {
 	unsigned char raw[RDI_OBJ_HDR];
 
+	if (off < 0 || off > RDI_MAX_SIZE)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "pack '%s' offset %lld: impossible offset", packname,
+		    (long long)off);
 	if (rdi_pread_exact(fd, raw, sizeof(raw), (off_t)off, packname, err) ==
 	    -1)
 		return -1;

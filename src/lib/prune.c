@@ -778,6 +778,12 @@ repack(struct pctx *c, struct rd_err *err)
 		        " WHERE pack = ?1), 0)",
 		        p.id, 0, &live, err) == -1)
 			goto out;
+		if (live < 0 || live > p.size || p.size > RDI_MAX_SIZE) {
+			rd_err_set(err, RD_ECORRUPT,
+			    "pack '%s': the catalog puts more in it than it holds (run rdsnap verify)",
+			    p.name);
+			goto out;
+		}
 		if (live > 0 &&
 		    (p.size - 8 - live) * 100 <= p.size * c->o->max_unused)
 			continue;

@@ -280,6 +280,7 @@ send_object(struct sender *s, const char *pack, int64_t off, int64_t len,
     int64_t extra, struct rd_err *err)
 {
 	unsigned char hdr[RDI_OBJ_HDR], x[8], *chunk = NULL;
+	struct rdi_objhdr h;
 	int64_t left, pos;
 	size_t want;
 	int fd, i, ret = -1;
@@ -287,8 +288,17 @@ send_object(struct sender *s, const char *pack, int64_t off, int64_t len,
 	fd = rdi_packcache_fd(s->pc, pack, err);
 	if (fd == -1)
 		return -1;
+	if (off < 0 || off > RDI_MAX_SIZE)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "pack '%s' offset %lld: impossible offset", pack,
+		    (long long)off);
 	if (rdi_pread_exact(fd, hdr, sizeof(hdr), (off_t)off, pack, err) == -1)
 		return -1;
+	/* what goes out is what the header announces, checked */
+	if (rdi_objhdr_decode(hdr, &h, err) == -1 || h.len != len)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "pack '%s' offset %lld: object header disagrees with the catalog (run rdsnap verify)",
+		    pack, (long long)off);
 	for (i = 0; i < 8; i++)
 		x[i] = (unsigned char)((uint64_t)extra >> (8 * i));
 	chunk = malloc(CHUNK);

@@ -70,3 +70,32 @@ grep -q "^DAMAGED the signature of content [0-9a-f]\{64\} is damaged: .*payload 
 	fail "signature flip: $(cat out)"
 grep -q "^  used by 'big' in snapshot 1$" out || fail "signature users: $(cat out)"
 expect_exit 0 rdsnap verify --read-data clean
+
+# the other commands on a tampered catalog of two snapshots: damage
+# (65), never an internal error
+cp -a clean two
+printf 'changed\n' >src/a
+expect_exit 0 rdsnap create --quiet two src
+other() {
+	rm -rf t
+	cp -a two t
+	sqlite3 t/catalog.db "$1"
+	shift
+	expect_exit 65 "$@"
+}
+other "update packs set size = 9223372036854775807" rdsnap stats t
+expect_file err "rdsnap: catalog: integer overflow"
+other "update contents set base = x'00'" \
+    rdsnap prune --keep-last 1 --max-unused 0 t
+expect_file err "rdsnap: catalog: FOREIGN KEY constraint failed"
+other "update contents set len = -1" rdship send t
+grep -q "^rdship: pack '[0-9a-f]*' offset [0-9]*: object header disagrees with the catalog (run rdsnap verify)$" err ||
+	fail "send: $(cat err)"
+other "update signatures set off = 9223372036854775807" rdship send t
+grep -q "^rdship: pack '[0-9a-f]*' offset 9223372036854775807: impossible offset$" err ||
+	fail "send: $(cat err)"
+# prune of a pack whose objects the catalog makes larger than the pack
+other "update contents set len = 9223372036854775807" \
+    rdsnap prune --keep-last 1 --max-unused 0 t
+grep -q "^rdsnap: pack '[0-9a-f]*': the catalog puts more in it than it holds (run rdsnap verify)$" err ||
+	fail "prune: $(cat err)"
