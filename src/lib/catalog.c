@@ -211,6 +211,25 @@ static const char *const migrations[] = {
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) + 1 == RD_FORMAT,
     "RD_FORMAT is the format the last migration reaches");
 
+/*
+ * Whether SQLite's message "msg" is about the catalog's own bytes rather
+ * than our SQL: a schema that is not ours (a table or column missing, a
+ * malformed or newer file format), or sums over sizes no file has.
+ */
+static int
+catalog_damage(const char *msg)
+{
+	static const char *const damage[] = { "no such table", "no such column",
+		"malformed", "unsupported file format", "integer overflow",
+		"datatype mismatch" };
+	size_t i;
+
+	for (i = 0; i < sizeof(damage) / sizeof(damage[0]); i++)
+		if (strstr(msg, damage[i]) != NULL)
+			return 1;
+	return 0;
+}
+
 int
 rdi_db_err(sqlite3 *db, const char *what, struct rd_err *err)
 {
@@ -251,10 +270,8 @@ rdi_db_err(sqlite3 *db, const char *what, struct rd_err *err)
 		code = RD_ECORRUPT;
 		break;
 	default:
-		/* SUM() over sizes that no file has */
-		code = strcmp(sqlite3_errmsg(db), "integer overflow") == 0
-		    ? RD_ECORRUPT
-		    : RD_EINTERNAL;
+		code = catalog_damage(sqlite3_errmsg(db)) ? RD_ECORRUPT
+		                                          : RD_EINTERNAL;
 		break;
 	}
 	return rd_err_set(err, code, "%s: %s", what, sqlite3_errmsg(db));

@@ -33,6 +33,7 @@ INTEGRATION_TESTS += \
 	tests/integration/t1167-rdship-stream.sh \
 	tests/integration/t1168-rdship-apply-unsafe.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/fixtures/format1-stores.tar.gz \
+	tests/fixtures/catalog-unsupported-format.db \
 	tests/fixtures/make-format1.sh
 INTEGRATION_TESTS += \
 	tests/integration/t3000-rdpromote-usage.sh \

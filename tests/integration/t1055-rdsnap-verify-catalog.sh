@@ -99,3 +99,10 @@ other "update contents set len = 9223372036854775807" \
     rdsnap prune --keep-last 1 --max-unused 0 t
 grep -q "^rdsnap: pack '[0-9a-f]*': the catalog puts more in it than it holds (run rdsnap verify)$" err ||
 	fail "prune: $(cat err)"
+
+# a catalog that fuzz_catalog made, whose schema SQLite cannot read
+rm -rf t
+cp -a clean t
+cp "$RD_SRCDIR/tests/fixtures/catalog-unsupported-format.db" t/catalog.db
+expect_exit 65 rdsnap list t
+expect_file err "rdsnap: catalog: unsupported file format"
