@@ -1,7 +1,7 @@
 # Check unit tests, one suite per librd module: tests/unit/check_<module>.c.
 # check_store covers store.c and catalog.c; check_snap covers snap.c,
 # query.c, restore.c and verify.c; check_ship the receiving side of
-# ship.c and chan.c.  unit.h holds the shared helpers.
+# ship.c and chan.c; check_replica replica.c and its journal.  unit.h holds the shared helpers.
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_err
 tests_unit_check_err_SOURCES = tests/unit/check_err.c tests/unit/unit.h
@@ -37,6 +37,11 @@ check_PROGRAMS += tests/unit/check_ship
 tests_unit_check_ship_SOURCES = tests/unit/check_ship.c tests/unit/unit.h
 tests_unit_check_ship_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
 tests_unit_check_ship_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/check_replica
+tests_unit_check_replica_SOURCES = tests/unit/check_replica.c tests/unit/unit.h
+tests_unit_check_replica_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_replica_LDADD = $(RD_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/unit/check_store
 tests_unit_check_store_SOURCES = tests/unit/check_store.c tests/unit/unit.h
