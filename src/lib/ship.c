@@ -1334,6 +1334,18 @@ begin_rows(struct receiver *r, struct rd_err *err)
 	return 0;
 }
 
+/* Open the rows transaction and prepare "sql", unless only checking. */
+static int
+rows_stmt(struct receiver *r, const char *sql, sqlite3_stmt **q,
+    struct rd_err *err)
+{
+	if (r->skip)
+		return 0;
+	if (begin_rows(r, err) == -1)
+		return -1;
+	return rdi_db_prepare(r->st->db, sql, q, err);
+}
+
 static int
 recv_snap(struct receiver *r, struct rd_err *err)
 {
@@ -1437,13 +1449,11 @@ recv_entries(struct receiver *r, struct rd_err *err)
 	int64_t first, last, type, mode, uid, gid, size, mtime, unstable;
 	int ret = -1;
 
-	if (!r->skip &&
-	    (begin_rows(r, err) == -1 ||
-	        rdi_db_prepare(r->st->db,
-	            "INSERT INTO entries(path, first, last,"
-	            " type, mode, uid, gid, size, mtime, sha, target, unstable)"
-	            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	            &q, err) == -1))
+	if (rows_stmt(r,
+	        "INSERT INTO entries(path, first, last,"
+	        " type, mode, uid, gid, size, mtime, sha, target, unstable)"
+	        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        &q, err) == -1)
 		return -1;
 	msg_init(&m, &r->buf);
 	while (m.pos < m.len) {
@@ -1528,12 +1538,10 @@ recv_closes(struct receiver *r, struct rd_err *err)
 	int64_t first, last;
 	int ret = -1;
 
-	if (!r->skip &&
-	    (begin_rows(r, err) == -1 ||
-	        rdi_db_prepare(r->st->db,
-	            "UPDATE entries SET last = ?"
-	            " WHERE path = ? AND first = ? AND last IS NULL",
-	            &q, err) == -1))
+	if (rows_stmt(r,
+	        "UPDATE entries SET last = ?"
+	        " WHERE path = ? AND first = ? AND last IS NULL",
+	        &q, err) == -1)
 		return -1;
 	msg_init(&m, &r->buf);
 	while (m.pos < m.len) {
@@ -1578,12 +1586,10 @@ recv_problems(struct receiver *r, struct rd_err *err)
 	char problem[16], reason[256];
 	int ret = -1;
 
-	if (!r->skip &&
-	    (begin_rows(r, err) == -1 ||
-	        rdi_db_prepare(r->st->db,
-	            "INSERT INTO snapshot_problems(snapshot, path, problem,"
-	            " reason) VALUES (?, ?, ?, ?)",
-	            &q, err) == -1))
+	if (rows_stmt(r,
+	        "INSERT INTO snapshot_problems(snapshot, path, problem,"
+	        " reason) VALUES (?, ?, ?, ?)",
+	        &q, err) == -1)
 		return -1;
 	msg_init(&m, &r->buf);
 	while (m.pos < m.len) {
