@@ -34,8 +34,9 @@ usage(int status)
 	    "              store\n"
 	    "       %1$s create [--checksum] [--exclude PATTERN] [--exclude-from FILE]\n"
 	    "              [--one-file-system] [--label TEXT] [--threads N] [--wait SECONDS]\n"
-	    "              [--pre COMMAND] [--post COMMAND] [--hook-timeout SECONDS]\n"
-	    "              [--json] [--quiet] [--syslog] store source\n"
+	    "              [--pre COMMAND] [--post COMMAND] [--bracket COMMAND]\n"
+	    "              [--hook-timeout SECONDS] [--json] [--quiet] [--syslog]\n"
+	    "              store source\n"
 	    "       %1$s list [--json] store\n"
 	    "       %1$s problems [--snapshot N] [--json] store\n"
 	    "       %1$s ls [--snapshot N] [--json] store [path]\n"
@@ -54,7 +55,8 @@ usage(int status)
 }
 
 enum {
-	OPT_CHECKSUM = 256,
+	OPT_BRACKET = 256,
+	OPT_CHECKSUM,
 	OPT_FORCE,
 	OPT_JSON,
 	OPT_LABEL,
@@ -89,6 +91,7 @@ enum {
 };
 
 static const struct option longopts[] = {
+	{ "bracket", required_argument, NULL, OPT_BRACKET },
 	{ "chain", required_argument, NULL, OPT_CHAIN },
 	{ "checksum", no_argument, NULL, OPT_CHECKSUM },
 	{ "codec", required_argument, NULL, OPT_CODEC },
@@ -139,6 +142,7 @@ struct opts {
 	char **excludes; /* create: patterns, owned */
 	int nexcludes, cap_excludes;
 	const char *pre, *post; /* create: hook commands */
+	const char *bracket;    /* create: the bracketing co-process */
 	double hook_timeout;
 	int no_key; /* init: a standby without a shipping key */
 };
@@ -237,6 +241,9 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			tool_version_only(0);
 		tool_opt_allowed(cmd, allowed, longopts, ch);
 		switch (ch) {
+		case OPT_BRACKET:
+			o->bracket = optarg;
+			break;
 		case OPT_CHAIN:
 			o->init.chain_max =
 			    (int)tool_parse_int(optarg, 1, 64, "chain length");
@@ -622,6 +629,34 @@ hook_paths(const char *store, const char *source, struct hook_ctx *h,
 }
 
 /*
+ * The environment of a hook: RDSNAP_STORE and RDSNAP_SOURCE, and
+ * RDSNAP_STATUS and RDSNAP_SNAPSHOT set when not NULL, else removed.
+ */
+struct hook_env {
+	char vars[4][PATH_MAX + 32];
+	const char *env[5];
+};
+
+static void
+hook_env(struct hook_env *e, const struct hook_ctx *h, const char *status,
+    const char *snapshot)
+{
+	char(*vars)[PATH_MAX + 32] = e->vars;
+	int r;
+
+	snprintf(vars[0], sizeof(vars[0]), "RDSNAP_STORE=%s", h->store);
+	snprintf(vars[1], sizeof(vars[1]), "RDSNAP_SOURCE=%s", h->source);
+	/* the pre hook gets none, not those of an rdsnap that runs us */
+	snprintf(vars[2], sizeof(vars[2]), "RDSNAP_STATUS%s%s",
+	    status != NULL ? "=" : "", status != NULL ? status : "");
+	snprintf(vars[3], sizeof(vars[3]), "RDSNAP_SNAPSHOT%s%s",
+	    snapshot != NULL ? "=" : "", snapshot != NULL ? snapshot : "");
+	for (r = 0; r < 4; r++)
+		e->env[r] = vars[r];
+	e->env[4] = NULL;
+}
+
+/*
  * Run the create hook "cmd" ("which" is "pre" or "post") in the source
  * directory with RDSNAP_STORE and RDSNAP_SOURCE in its environment, and
  * for the post hook RDSNAP_STATUS "status" and RDSNAP_SNAPSHOT "snapshot"
@@ -633,22 +668,13 @@ static int
 run_hook(const char *which, const char *cmd, const struct hook_ctx *h,
     const char *status, const char *snapshot, struct rd_err *err)
 {
-	char vars[4][PATH_MAX + 32], why[64];
-	const char *env[5];
+	struct hook_env e;
+	char why[64];
 	int ws, r;
 
-	snprintf(vars[0], sizeof(vars[0]), "RDSNAP_STORE=%s", h->store);
-	snprintf(vars[1], sizeof(vars[1]), "RDSNAP_SOURCE=%s", h->source);
-	/* the pre hook gets none, not those of an rdsnap that runs us */
-	snprintf(vars[2], sizeof(vars[2]), "RDSNAP_STATUS%s%s",
-	    status != NULL ? "=" : "", status != NULL ? status : "");
-	snprintf(vars[3], sizeof(vars[3]), "RDSNAP_SNAPSHOT%s%s",
-	    snapshot != NULL ? "=" : "", snapshot != NULL ? snapshot : "");
-	for (r = 0; r < 4; r++)
-		env[r] = vars[r];
-	env[4] = NULL;
+	hook_env(&e, h, status, snapshot);
 	tool_progress_done();
-	r = rd_hook_run(cmd, h->source, env, h->timeout, &ws, err);
+	r = rd_hook_run(cmd, h->source, e.env, h->timeout, &ws, err);
 	if (r == -1)
 		return -1;
 	if (r == 1 && h->timeout == (double)(long long)h->timeout)
@@ -681,6 +707,7 @@ free_excludes(struct opts *o)
 
 /*
  * The pre hook runs under the store's lock, before anything is read; the
+ * bracket co-process after it, around the copy (rd_snap_create()); the
  * post hook after the lock is released, whether the snapshot was taken
  * or not, unless the pre hook failed.
  */
@@ -694,6 +721,7 @@ cmd_create(int argc, char **argv)
 	struct rd_json *j;
 	struct create_progress pg;
 	struct hook_ctx h;
+	struct hook_env benv;
 	char b1[32], b2[32], b3[32], b4[32], id[32] = "";
 	int ind, r, hr = 0;
 	struct rd_snap_opts def = RD_SNAP_OPTS_INIT;
@@ -703,7 +731,7 @@ cmd_create(int argc, char **argv)
 	o.snap = def;
 	o.hook_timeout = 300;
 	parse("create",
-	    " checksum exclude exclude-from hook-timeout json label one-file-system post pre quiet syslog threads wait ",
+	    " bracket checksum exclude exclude-from hook-timeout json label one-file-system post pre quiet syslog threads wait ",
 	    argc, argv, &o, &ind);
 	if (argc - ind != 2)
 		usage(EX_USAGE);
@@ -721,12 +749,20 @@ cmd_create(int argc, char **argv)
 		o.snap.progress = on_create_progress;
 		o.snap.progress_arg = &pg;
 	}
-	if (o.pre != NULL || o.post != NULL) {
+	if (o.pre != NULL || o.post != NULL || o.bracket != NULL) {
 		h.timeout = o.hook_timeout;
 		if (hook_paths(argv[ind], argv[ind + 1], &h, &err) == -1) {
 			rd_store_close(st);
 			tool_die_err(&err);
 		}
+	}
+	if (o.bracket != NULL) {
+		/* it sees what the pre hook sees, and RDSNAP_BRACKET_DIR */
+		hook_env(&benv, &h, NULL, NULL);
+		o.snap.bracket = o.bracket;
+		o.snap.bracket_cwd = h.source;
+		o.snap.bracket_env = benv.env;
+		o.snap.bracket_timeout = o.hook_timeout;
 	}
 	if (o.pre != NULL) {
 		hr = run_hook("pre", o.pre, &h, NULL, NULL, &err);

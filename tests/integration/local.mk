@@ -11,6 +11,7 @@ INTEGRATION_TESTS += \
 	tests/integration/t1070-rdsnap-changing.sh \
 	tests/integration/t1072-rdsnap-exclude.sh \
 	tests/integration/t1074-rdsnap-hooks.sh \
+	tests/integration/t1075-rdsnap-bracket.sh \
 	tests/integration/t1076-rdsnap-progress.sh \
 	tests/integration/t1077-rdsnap-rewrite.sh \
 	tests/integration/t1078-rdsnap-unreadable.sh \
@@ -45,4 +46,5 @@ INTEGRATION_TESTS += \
 	tests/integration/t3095-rdpromote-format1.sh
 EXTRA_DIST += tests/integration/promote-lib.sh \
 	tests/integration/promote-shim.c \
-	tests/integration/snap-shim.c
+	tests/integration/snap-shim.c \
+	tests/integration/bracket-shim.c
