@@ -4,7 +4,8 @@
 
 RD_PACKAGES="build-essential autoconf automake pkg-config librsync-dev
 libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev check sqlite3 mandoc
-python3 openssh-server openssh-client valgrind clang clang-format"
+python3 openssh-server openssh-client valgrind clang clang-format
+postgresql"
 
 rd_install_deps() {
 	missing=

@@ -211,11 +211,21 @@ struct rd_snap_opts {
 	const char *bracket_cwd;
 	const char *const *bracket_env;
 	double bracket_timeout;
+	/*
+	 * Patterns, "nmay_change" of them, as for "excludes": files that
+	 * match may change while they are read, because what brackets the
+	 * copy repairs them (a database in backup mode replays its WAL over
+	 * torn pages).  Such a file is read once and stored as read; it is
+	 * not retried, not reported and does not make the snapshot
+	 * inconsistent.
+	 */
+	const char *const *may_change;
+	int nmay_change;
 };
 #define RD_SNAP_OPTS_INIT                                                      \
 	{                                                                      \
 		0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL,    \
-		    NULL, 300                                                  \
+		    NULL, 300, NULL, 0                                         \
 	}
 
 /*

@@ -60,6 +60,7 @@ struct job {
 	struct job *next;
 	char *path; /* catalog path of a file */
 	int extra;  /* from the bracket's scratch directory, not the source */
+	int may_change; /* read once, stored as read: see rd_snap_opts */
 	int has_prev;
 	struct prev prev;
 	/* signature of the previous content, when a delta may be made */
@@ -150,7 +151,10 @@ struct ctx {
 	double last_progress;
 	struct xpat *xp; /* exclude patterns, "nx" of them */
 	size_t nx;
-	char *xbuf; /* their text */
+	char *xbuf;      /* their text */
+	struct xpat *mp; /* may-change patterns, "nm" of them */
+	size_t nm;
+	char *mbuf;
 	dev_t root_dev;
 	/* the bracketing co-process (rdsnap create --bracket), or NULL */
 	struct rdi_bracket *bk;
@@ -778,12 +782,13 @@ process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
 				continue;
 			}
 		}
-		if (!same_version(&before, &after) && attempt < ATTEMPTS) {
+		if (!same_version(&before, &after) && attempt < ATTEMPTS &&
+		    !j->may_change) {
 			if (rdi_packw_rollback(&w->pw, start, err) == -1)
 				return -1;
 			continue;
 		}
-		j->unstable = !same_version(&before, &after);
+		j->unstable = !same_version(&before, &after) && !j->may_change;
 		if (delta &&
 		    w->pw.off - start - RDI_OBJ_HDR > after.st_size / 2) {
 			/* the delta does not pay: store the file whole */
@@ -865,7 +870,8 @@ process_file(struct worker *w, struct job *j, struct rd_err *err)
 		if (n > SMALL_MAX)
 			break; /* it grew: take the streaming path */
 		after.st_size = n;
-		if (same_version(&before, &after) && n == before.st_size)
+		if ((same_version(&before, &after) && n == before.st_size) ||
+		    j->may_change)
 			break;
 	}
 	if (before.st_size > SMALL_MAX || n > SMALL_MAX) {
@@ -874,7 +880,7 @@ process_file(struct worker *w, struct job *j, struct rd_err *err)
 		ret = 0;
 		goto out;
 	}
-	j->unstable = attempt > ATTEMPTS;
+	j->unstable = attempt > ATTEMPTS && !j->may_change;
 	meta_from_stat(&j->m, &after);
 	if (rd_sha256_buf(w->buf, (size_t)n, j->sha, err) == -1)
 		goto out;
@@ -933,6 +939,8 @@ worker_main(void *arg)
 /* Catalog writes (calling thread) */
 
 static int cursor_next(struct ctx *c, struct rd_err *err);
+static int matches(const struct xpat *xp, size_t nx, const char *name,
+    const char *path, int isdir);
 static int cursor_seek(struct ctx *c, const char *key, size_t klen,
     struct prev *out, struct rd_err *err);
 
@@ -1447,6 +1455,12 @@ do_file(struct ctx *c, const char *key, size_t klen, const struct stat *sb,
 		free(j);
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
 	}
+	if (c->nm > 0) {
+		const char *slash = strrchr(j->path, '/');
+
+		j->may_change = matches(c->mp, c->nm,
+		    slash != NULL ? slash + 1 : j->path, j->path, 0);
+	}
 	if (has_prev) {
 		j->has_prev = 1;
 		j->prev = *p;
@@ -1580,54 +1594,71 @@ rd_snap_exclude_check(const char *pattern, struct rd_err *err)
 	return split_pattern(pattern, &body, &len, &anchored, &dir_only, err);
 }
 
-/* Split the run's exclude patterns into "c->xp", once. */
+/*
+ * Split the "n" patterns "pats" into "*xp" and their text into "*buf"
+ * (both to be freed), once; "*nx" gets their number.
+ */
 static int
-compile_excludes(struct ctx *c, struct rd_err *err)
+compile_patterns(const char *const *pats, int n, struct xpat **xp, char **buf,
+    size_t *nx, struct rd_err *err)
 {
-	const struct rd_snap_opts *o = c->opts;
 	const char *body;
 	size_t total = 0, len, off = 0;
 	int i, anchored, dir_only;
 
-	if (o->nexcludes <= 0)
+	if (n <= 0)
 		return 0;
-	for (i = 0; i < o->nexcludes; i++) {
-		if (split_pattern(o->excludes[i], &body, &len, &anchored,
-		        &dir_only, err) == -1)
+	for (i = 0; i < n; i++) {
+		if (split_pattern(pats[i], &body, &len, &anchored, &dir_only,
+		        err) == -1)
 			return -1;
 		total += len + 1;
 	}
-	c->xp = calloc((size_t)o->nexcludes, sizeof(*c->xp));
-	c->xbuf = malloc(total);
-	if (c->xp == NULL || c->xbuf == NULL)
+	*xp = calloc((size_t)n, sizeof(**xp));
+	*buf = malloc(total);
+	if (*xp == NULL || *buf == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	for (i = 0; i < o->nexcludes; i++) {
-		if (split_pattern(o->excludes[i], &body, &len, &anchored,
-		        &dir_only, err) == -1)
+	for (i = 0; i < n; i++) {
+		if (split_pattern(pats[i], &body, &len, &anchored, &dir_only,
+		        err) == -1)
 			return -1;
-		memcpy(c->xbuf + off, body, len);
-		c->xbuf[off + len] = '\0';
-		c->xp[i].pat = c->xbuf + off;
-		c->xp[i].anchored = anchored;
-		c->xp[i].dir_only = dir_only;
+		memcpy(*buf + off, body, len);
+		(*buf)[off + len] = '\0';
+		(*xp)[i].pat = *buf + off;
+		(*xp)[i].anchored = anchored;
+		(*xp)[i].dir_only = dir_only;
 		off += len + 1;
 	}
-	c->nx = (size_t)o->nexcludes;
+	*nx = (size_t)n;
 	return 0;
+}
+
+/* Split the run's exclude and may-change patterns, once. */
+static int
+compile_excludes(struct ctx *c, struct rd_err *err)
+{
+	const struct rd_snap_opts *o = c->opts;
+
+	if (compile_patterns(o->excludes, o->nexcludes, &c->xp, &c->xbuf,
+	        &c->nx, err) == -1)
+		return -1;
+	return compile_patterns(o->may_change, o->nmay_change, &c->mp, &c->mbuf,
+	    &c->nm, err);
 }
 
 /*
  * 1 if the entry "name", at "path" relative to the source (without a
- * trailing '/'), matches an exclude pattern, else 0.
+ * trailing '/'), matches one of the "nx" patterns "xp", else 0.
  */
 static int
-excluded(const struct ctx *c, const char *name, const char *path, int isdir)
+matches(const struct xpat *xp, size_t nx, const char *name, const char *path,
+    int isdir)
 {
 	const struct xpat *x;
 	size_t i;
 
-	for (i = 0; i < c->nx; i++) {
-		x = &c->xp[i];
+	for (i = 0; i < nx; i++) {
+		x = &xp[i];
 		if (x->dir_only && !isdir)
 			continue;
 		if (x->anchored ? fnmatch(x->pat, path, FNM_PATHNAME) == 0
@@ -1635,6 +1666,13 @@ excluded(const struct ctx *c, const char *name, const char *path, int isdir)
 			return 1;
 	}
 	return 0;
+}
+
+/* Whether the entry "name" at "path" matches an exclude pattern. */
+static int
+excluded(const struct ctx *c, const char *name, const char *path, int isdir)
+{
+	return matches(c->xp, c->nx, name, path, isdir);
 }
 
 struct dent {
@@ -2431,6 +2469,8 @@ out:
 	free(c.known_packs);
 	free(c.xp);
 	free(c.xbuf);
+	free(c.mp);
+	free(c.mbuf);
 	if (c.rootfd != -1)
 		close(c.rootfd);
 	pthread_cond_destroy(&c.cv_main);

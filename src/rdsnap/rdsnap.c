@@ -35,6 +35,7 @@ usage(int status)
 	    "       %1$s create [--checksum] [--exclude PATTERN] [--exclude-from FILE]\n"
 	    "              [--one-file-system] [--label TEXT] [--threads N] [--wait SECONDS]\n"
 	    "              [--pre COMMAND] [--post COMMAND] [--bracket COMMAND]\n"
+	    "              [--may-change PATTERN]\n"
 	    "              [--hook-timeout SECONDS] [--json] [--quiet] [--syslog]\n"
 	    "              store source\n"
 	    "       %1$s list [--json] store\n"
@@ -85,6 +86,7 @@ enum {
 	OPT_KEEP_MONTHLY,
 	OPT_KEEP_YEARLY,
 	OPT_MAX_UNUSED,
+	OPT_MAY_CHANGE,
 	OPT_ORPHANS,
 	OPT_FROM,
 	OPT_SNAPSHOT
@@ -112,6 +114,7 @@ static const struct option longopts[] = {
 	{ "keep-yearly", required_argument, NULL, OPT_KEEP_YEARLY },
 	{ "label", required_argument, NULL, OPT_LABEL },
 	{ "max-unused", required_argument, NULL, OPT_MAX_UNUSED },
+	{ "may-change", required_argument, NULL, OPT_MAY_CHANGE },
 	{ "no-key", no_argument, NULL, OPT_NO_KEY },
 	{ "no-owner", no_argument, NULL, OPT_NO_OWNER },
 	{ "orphans", no_argument, NULL, OPT_ORPHANS },
@@ -141,6 +144,8 @@ struct opts {
 	int64_t from;    /* diff --from, 0: none given */
 	char **excludes; /* create: patterns, owned */
 	int nexcludes, cap_excludes;
+	char **may_change; /* create: patterns, owned */
+	int nmay_change, cap_may_change;
 	const char *pre, *post; /* create: hook commands */
 	const char *bracket;    /* create: the bracketing co-process */
 	double hook_timeout;
@@ -153,6 +158,22 @@ keep_count(const char *s)
 	return (int)tool_parse_int(s, 1, 1000000, "keep count");
 }
 
+/* Append a copy of "pattern" to the list "*list" of "*n" ("*cap" room). */
+static void
+push_pattern(char ***list, int *n, int *cap, const char *pattern)
+{
+	char **v;
+
+	if (*n == *cap) {
+		*cap = *cap != 0 ? *cap * 2 : 8;
+		v = realloc(*list, (size_t)*cap * sizeof(*v));
+		if (v == NULL)
+			tool_die(EX_OSERR, "out of memory");
+		*list = v;
+	}
+	(*list)[(*n)++] = tool_xstrdup(pattern);
+}
+
 /*
  * Add the exclude pattern "pattern" (copied) to "o", or die with EX_USAGE
  * if it matches nothing; "file" and "line" say where it was read, if it
@@ -162,7 +183,6 @@ static void
 add_exclude(struct opts *o, const char *pattern, const char *file, int line)
 {
 	struct rd_err err = RD_ERR_INIT;
-	char **v;
 
 	if (rd_snap_exclude_check(pattern, &err) == -1) {
 		if (file != NULL)
@@ -170,15 +190,7 @@ add_exclude(struct opts *o, const char *pattern, const char *file, int line)
 			    file, line);
 		tool_die_err(&err);
 	}
-	if (o->nexcludes == o->cap_excludes) {
-		o->cap_excludes =
-		    o->cap_excludes != 0 ? o->cap_excludes * 2 : 8;
-		v = realloc(o->excludes, (size_t)o->cap_excludes * sizeof(*v));
-		if (v == NULL)
-			tool_die(EX_OSERR, "out of memory");
-		o->excludes = v;
-	}
-	o->excludes[o->nexcludes++] = tool_xstrdup(pattern);
+	push_pattern(&o->excludes, &o->nexcludes, &o->cap_excludes, pattern);
 }
 
 /*
@@ -299,6 +311,12 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			break;
 		case OPT_ORPHANS:
 			o->prune.orphans = 1;
+			break;
+		case OPT_MAY_CHANGE:
+			if (rd_snap_exclude_check(optarg, &err) == -1)
+				tool_die_err(&err);
+			push_pattern(&o->may_change, &o->nmay_change,
+			    &o->cap_may_change, optarg);
 			break;
 		case OPT_MAX_UNUSED:
 			o->prune.max_unused =
@@ -703,6 +721,12 @@ free_excludes(struct opts *o)
 	o->excludes = NULL;
 	o->snap.excludes = NULL;
 	o->snap.nexcludes = 0;
+	while (o->nmay_change > 0)
+		free(o->may_change[--o->nmay_change]);
+	free(o->may_change);
+	o->may_change = NULL;
+	o->snap.may_change = NULL;
+	o->snap.nmay_change = 0;
 }
 
 /*
@@ -731,13 +755,18 @@ cmd_create(int argc, char **argv)
 	o.snap = def;
 	o.hook_timeout = 300;
 	parse("create",
-	    " bracket checksum exclude exclude-from hook-timeout json label one-file-system post pre quiet syslog threads wait ",
+	    " bracket checksum exclude exclude-from hook-timeout json label may-change one-file-system post pre quiet syslog threads wait ",
 	    argc, argv, &o, &ind);
 	if (argc - ind != 2)
 		usage(EX_USAGE);
 	o.snap.notice = on_notice;
 	o.snap.excludes = (const char *const *)o.excludes;
 	o.snap.nexcludes = o.nexcludes;
+	o.snap.may_change = (const char *const *)o.may_change;
+	o.snap.nmay_change = o.nmay_change;
+	if (o.nmay_change > 0 && o.bracket == NULL)
+		tool_die(EX_USAGE,
+		    "--may-change needs --bracket: only what brackets the copy can repair a file that changed while read");
 	st = open_store(argv[ind], RD_OPEN_WRITE, o.c.wait);
 	if (tool_progress_enabled()) {
 		/* no newest snapshot (or no reading it): no estimate */
