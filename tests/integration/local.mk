@@ -21,6 +21,7 @@ INTEGRATION_TESTS += \
 	tests/integration/t1084-rdsnap-prune-orphans.sh \
 	tests/integration/t1090-rdsnap-diff.sh \
 	tests/integration/t1095-rdsnap-stats.sh \
+	tests/integration/t1096-rdsnap-sqlite.sh \
 	tests/integration/t1097-rdsnap-postgresql.sh \
 	tests/integration/t1100-rdship-usage.sh \
 	tests/integration/t1110-rdship-bundle.sh \
@@ -48,4 +49,5 @@ INTEGRATION_TESTS += \
 EXTRA_DIST += tests/integration/promote-lib.sh \
 	tests/integration/promote-shim.c \
 	tests/integration/snap-shim.c \
-	tests/integration/bracket-shim.c
+	tests/integration/bracket-shim.c \
+	tests/integration/sqlite-bank.py
