@@ -99,7 +99,7 @@ kill -0 "$bench" 2>/dev/null || fail "pgbench ended before the primary failed: $
 pg "$PGBIN/pg_ctl" -D "$PGS/primary" -m immediate -w stop >/dev/null ||
     fail "pg_ctl stop -m immediate failed"
 crash=$(date +%s.%N)
-failed_at=$(date -u -d "@${crash%.*}" +%Y-%m-%dT%H:%M:%SZ)
+failed_at=$(date -u -d "@$crash" +%Y-%m-%dT%H:%M:%S.%NZ)
 wait "$bench" || true
 bench=
 # every transaction that pgbench saw committed (failed ones say so)
@@ -134,7 +134,8 @@ expect_exit 0 rdpromote --primary "tcp://127.0.0.1:$P1" --fence "$TMP/fence" \
     --validate "$EX/pg-validate \"\$RDPROMOTE_COPY\" '$INV'" \
     --start "$TMP/start" --stop "$TMP/stop" \
     --check "exec:runuser -u postgres -- $PGBIN/pg_isready -q -h 127.0.0.1 -p $P2" \
-    --failed-at "$failed_at" standby "$PGS/promoted"
+    --failed-at "$failed_at" --heartbeat backup_label \
+    standby "$PGS/promoted"
 grep -q "^  validate     ok .* the --validate command passed$" out ||
     fail "validate did not pass: $(cat out)"
 grep -q "^  check        ok .* is up$" out || fail "check did not pass: $(cat out)"
