@@ -35,11 +35,13 @@ extern char **environ;
 
 /*
  * rdi_spawn_sh() in the directory "cwd" (NULL: ours), which the child
- * enters before it runs /bin/sh.  Returns 0 or -1 with "err" set.
+ * enters before it runs /bin/sh.  With "io" not NULL, its standard input
+ * is io[0] and its standard output io[1] instead ("out_to_err" is then
+ * unused).  Returns 0 or -1 with "err" set.
  */
 static int
 spawn_sh(const char *command, const char *cwd, char *const *envp, int own_group,
-    int out_to_err, pid_t *pid, struct rd_err *err)
+    int out_to_err, const int *io, pid_t *pid, struct rd_err *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -56,12 +58,19 @@ spawn_sh(const char *command, const char *cwd, char *const *envp, int own_group,
 	if (rc != 0)
 		goto fail;
 	have_fa = 1;
-	rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (rc == 0 && out_to_err)
-		rc = posix_spawn_file_actions_adddup2(&fa, 2, 1);
-	else if (rc == 0)
-		rc = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null",
-		    O_WRONLY, 0);
+	if (io != NULL) {
+		rc = posix_spawn_file_actions_adddup2(&fa, io[0], 0);
+		if (rc == 0)
+			rc = posix_spawn_file_actions_adddup2(&fa, io[1], 1);
+	} else {
+		rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
+		    O_RDONLY, 0);
+		if (rc == 0 && out_to_err)
+			rc = posix_spawn_file_actions_adddup2(&fa, 2, 1);
+		else if (rc == 0)
+			rc = posix_spawn_file_actions_addopen(&fa, 1,
+			    "/dev/null", O_WRONLY, 0);
+	}
 	if (rc == 0 && cwd != NULL)
 		rc = posix_spawn_file_actions_addchdir_np(&fa, cwd);
 	if (rc != 0)
@@ -121,7 +130,8 @@ int
 rdi_spawn_sh(const char *command, char *const *envp, int own_group,
     int out_to_err, pid_t *pid, struct rd_err *err)
 {
-	return spawn_sh(command, NULL, envp, own_group, out_to_err, pid, err);
+	return spawn_sh(command, NULL, envp, own_group, out_to_err, NULL, pid,
+	    err);
 }
 
 void
@@ -150,8 +160,8 @@ nap(double seconds)
  * A descriptor that becomes readable when "pid" exits (Linux 5.3 and
  * later), or -1: then we look at the child every few milliseconds.
  */
-static int
-child_fd(pid_t pid)
+int
+rdi_child_fd(pid_t pid)
 {
 #if defined(__linux__) && defined(SYS_pidfd_open)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
@@ -186,7 +196,7 @@ rdi_probe_exec_run(const struct rd_probe *p, double deadline, double timeout,
 		rdi_probe_error(res, err.code, "%s", err.msg);
 		return;
 	}
-	pfd.fd = child_fd(pid);
+	pfd.fd = rdi_child_fd(pid);
 	pfd.events = POLLIN;
 	for (;;) {
 		r = rdi_waitpid(pid, &status, WNOHANG);
@@ -297,10 +307,10 @@ rd_hook_run(const char *command, const char *cwd, const char *const *env,
 		if (envp == NULL)
 			return -1;
 	}
-	if (spawn_sh(command, cwd, envp, 1, 1, &pid, err) == -1)
+	if (spawn_sh(command, cwd, envp, 1, 1, NULL, &pid, err) == -1)
 		goto out;
 	deadline = rd_monotonic() + timeout;
-	pfd.fd = child_fd(pid);
+	pfd.fd = rdi_child_fd(pid);
 	for (;;) {
 		r = rdi_waitpid(pid, status, WNOHANG);
 		if (r == pid)
@@ -342,6 +352,25 @@ rd_hook_run(const char *command, const char *cwd, const char *const *env,
 out:
 	if (pfd.fd != -1)
 		close(pfd.fd);
+	free(envp);
+	return ret;
+}
+
+int
+rdi_coproc_spawn(const char *command, const char *cwd, const char *const *env,
+    int in_fd, int out_fd, pid_t *pid, struct rd_err *err)
+{
+	char **envp = NULL;
+	int io[2], ret;
+
+	if (env != NULL) {
+		envp = merge_env(env, err);
+		if (envp == NULL)
+			return -1;
+	}
+	io[0] = in_fd;
+	io[1] = out_fd;
+	ret = spawn_sh(command, cwd, envp, 1, 0, io, pid, err);
 	free(envp);
 	return ret;
 }

@@ -539,4 +539,51 @@ int rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
     rd_notice_fn notice, void *notice_arg, int64_t *files_changed,
     struct rd_err *err);
 
+/* ------------------------------------------------------------------ */
+/* bracket.c: the co-process that brackets a snapshot */
+
+struct rdi_bracket;
+
+/*
+ * Start "command" (/bin/sh -c, in "cwd", in a process group of its own)
+ * with an empty scratch directory, STORE/tmp/bracket, named by
+ * RDSNAP_BRACKET_DIR in its environment (our environment changed by "env"
+ * as rd_hook_run() changes it), its standard input a socket of ours and
+ * its standard output a pipe to us, and wait up to "timeout" seconds for
+ * its first line, which must be "ready".  Returns 0 with "*out" set (free
+ * it with rdi_bracket_free()), or -1 with the co-process gone and
+ * RD_EUNAVAIL when it failed ("bracket hook failed: ...").
+ */
+int rdi_bracket_start(struct rd_store *st, const char *command, const char *cwd,
+    const char *const *env, double timeout, struct rdi_bracket **out,
+    struct rd_err *err);
+
+/* The scratch directory, open (borrowed). */
+int rdi_bracket_dirfd(const struct rdi_bracket *b);
+
+/*
+ * Tell it that the copy is done (the line "done" on its standard input,
+ * then end of file) and wait up to the timeout for it to exit 0.
+ * Returns 0, or -1 with RD_EUNAVAIL when it ended before "done", exited
+ * otherwise or ran out of time (then its process group is killed).
+ */
+int rdi_bracket_finish(struct rdi_bracket *b, struct rd_err *err);
+
+/* Remove the scratch directory now.  Returns 0 or -1. */
+int rdi_bracket_cleanup(struct rdi_bracket *b, struct rd_err *err);
+
+/*
+ * End it: one that still runs gets an end of file on its standard input
+ * instead of "done" (the copy failed), and is killed with its process
+ * group if it is still running after the timeout; then the scratch
+ * directory is removed.  NULL is a no-op.
+ */
+void rdi_bracket_free(struct rdi_bracket *b);
+
+/*
+ * Remove "name" in the directory "dfd", and everything below it, never
+ * through a symlink; "what" names it in errors.  Returns 0 or -1.
+ */
+int rdi_rmtree(int dfd, const char *name, const char *what, struct rd_err *err);
+
 #endif /* RD_INT_H */

@@ -194,10 +194,38 @@ struct rd_snap_opts {
 	int nexcludes;
 	/* do not descend into directories on another file system */
 	int one_file_system;
+	/*
+	 * A co-process that brackets the copy, or NULL: "bracket" runs
+	 * through /bin/sh -c in "bracket_cwd" (NULL: ours) with our
+	 * environment changed by "bracket_env" (as for rd_hook_run(); may be
+	 * NULL) and RDSNAP_BRACKET_DIR, an empty scratch directory.  It is
+	 * started before the source is read and must print the line "ready"
+	 * within "bracket_timeout" seconds; after the copy it reads "done"
+	 * and must exit 0 within "bracket_timeout" seconds.  Then every
+	 * regular file in its scratch directory joins the snapshot at the
+	 * same path relative to the source.  A failure of the co-process is
+	 * RD_EUNAVAIL, a file it must not add RD_ECORRUPT; either way nothing
+	 * is committed.
+	 */
+	const char *bracket;
+	const char *bracket_cwd;
+	const char *const *bracket_env;
+	double bracket_timeout;
+	/*
+	 * Patterns, "nmay_change" of them, as for "excludes": files that
+	 * match may change while they are read, because what brackets the
+	 * copy repairs them (a database in backup mode replays its WAL over
+	 * torn pages).  Such a file is read once and stored as read; it is
+	 * not retried, not reported and does not make the snapshot
+	 * inconsistent.
+	 */
+	const char *const *may_change;
+	int nmay_change;
 };
 #define RD_SNAP_OPTS_INIT                                                      \
 	{                                                                      \
-		0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0                 \
+		0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL,    \
+		    NULL, 300, NULL, 0                                         \
 	}
 
 /*

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,6 +59,8 @@ enum job_status { JOB_OK, JOB_SKIP, JOB_FAIL };
 struct job {
 	struct job *next;
 	char *path; /* catalog path of a file */
+	int extra;  /* from the bracket's scratch directory, not the source */
+	int may_change; /* read once, stored as read: see rd_snap_opts */
 	int has_prev;
 	struct prev prev;
 	/* signature of the previous content, when a delta may be made */
@@ -148,8 +151,16 @@ struct ctx {
 	double last_progress;
 	struct xpat *xp; /* exclude patterns, "nx" of them */
 	size_t nx;
-	char *xbuf; /* their text */
+	char *xbuf;      /* their text */
+	struct xpat *mp; /* may-change patterns, "nm" of them */
+	size_t nm;
+	char *mbuf;
 	dev_t root_dev;
+	/* the bracketing co-process (rdsnap create --bracket), or NULL */
+	struct rdi_bracket *bk;
+	int xfd;             /* its scratch directory, once it is done */
+	sqlite3_stmt *xfind; /* what the new snapshot holds at a path */
+	int64_t nextra;      /* files it added */
 };
 
 struct worker {
@@ -345,12 +356,30 @@ worker_pack(struct worker *w, struct rd_err *err)
 	return 0;
 }
 
-/* Open a file of the source for reading, never through a symlink. */
+/*
+ * Open the file of job "j" for reading, never through a symlink: from the
+ * source, or from the bracket's scratch directory, one component at a
+ * time.
+ */
 static int
-open_source(struct ctx *c, const char *path, struct rd_err *err)
+open_source(struct ctx *c, const struct job *j, struct rd_err *err)
 {
-	int fd;
+	char name[NAME_MAX + 1];
+	const char *path = j->path;
+	int fd, pfd;
 
+	if (j->extra) {
+		pfd = rdi_open_parent(c->xfd, path, name, err);
+		if (pfd == -1)
+			return -1;
+		fd = openat(pfd, name,
+		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		close(pfd);
+		if (fd == -1)
+			return rd_err_sys(err, RD_EIO, "cannot open '%s'",
+			    path);
+		return fd;
+	}
 	fd = openat(c->rootfd, path,
 	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
 	        O_NOATIME);
@@ -753,12 +782,13 @@ process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
 				continue;
 			}
 		}
-		if (!same_version(&before, &after) && attempt < ATTEMPTS) {
+		if (!same_version(&before, &after) && attempt < ATTEMPTS &&
+		    !j->may_change) {
 			if (rdi_packw_rollback(&w->pw, start, err) == -1)
 				return -1;
 			continue;
 		}
-		j->unstable = !same_version(&before, &after);
+		j->unstable = !same_version(&before, &after) && !j->may_change;
 		if (delta &&
 		    w->pw.off - start - RDI_OBJ_HDR > after.st_size / 2) {
 			/* the delta does not pay: store the file whole */
@@ -806,7 +836,7 @@ process_file(struct worker *w, struct job *j, struct rd_err *err)
 	ssize_t n = 0;
 	int fd, attempt, r, ret = -1;
 
-	fd = open_source(c, j->path, err);
+	fd = open_source(c, j, err);
 	if (fd == -1) {
 		j->status = JOB_SKIP;
 		return 0;
@@ -840,7 +870,8 @@ process_file(struct worker *w, struct job *j, struct rd_err *err)
 		if (n > SMALL_MAX)
 			break; /* it grew: take the streaming path */
 		after.st_size = n;
-		if (same_version(&before, &after) && n == before.st_size)
+		if ((same_version(&before, &after) && n == before.st_size) ||
+		    j->may_change)
 			break;
 	}
 	if (before.st_size > SMALL_MAX || n > SMALL_MAX) {
@@ -849,7 +880,7 @@ process_file(struct worker *w, struct job *j, struct rd_err *err)
 		ret = 0;
 		goto out;
 	}
-	j->unstable = attempt > ATTEMPTS;
+	j->unstable = attempt > ATTEMPTS && !j->may_change;
 	meta_from_stat(&j->m, &after);
 	if (rd_sha256_buf(w->buf, (size_t)n, j->sha, err) == -1)
 		goto out;
@@ -908,6 +939,8 @@ worker_main(void *arg)
 /* Catalog writes (calling thread) */
 
 static int cursor_next(struct ctx *c, struct rd_err *err);
+static int matches(const struct xpat *xp, size_t nx, const char *name,
+    const char *path, int isdir);
 static int cursor_seek(struct ctx *c, const char *key, size_t klen,
     struct prev *out, struct rd_err *err);
 
@@ -1109,6 +1142,15 @@ finish_job(struct ctx *c, struct job *j, struct rd_err *err)
 		*err = j->err;
 		return -1;
 	}
+	if (j->extra && j->status == JOB_SKIP)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "bracket file '%s' could not be read: %s", j->path,
+		    j->err.sys_errno != 0 ? strerror(j->err.sys_errno)
+		                          : "it changed type");
+	if (j->extra && j->unstable)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "bracket file '%s' kept changing while it was read",
+		    j->path);
 	c->info.bytes_read += j->bytes_read;
 	if (j->status == JOB_SKIP && j->err.sys_errno == ENOENT) {
 		/* removed since the walk saw it */
@@ -1413,6 +1455,12 @@ do_file(struct ctx *c, const char *key, size_t klen, const struct stat *sb,
 		free(j);
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
 	}
+	if (c->nm > 0) {
+		const char *slash = strrchr(j->path, '/');
+
+		j->may_change = matches(c->mp, c->nm,
+		    slash != NULL ? slash + 1 : j->path, j->path, 0);
+	}
 	if (has_prev) {
 		j->has_prev = 1;
 		j->prev = *p;
@@ -1546,54 +1594,71 @@ rd_snap_exclude_check(const char *pattern, struct rd_err *err)
 	return split_pattern(pattern, &body, &len, &anchored, &dir_only, err);
 }
 
-/* Split the run's exclude patterns into "c->xp", once. */
+/*
+ * Split the "n" patterns "pats" into "*xp" and their text into "*buf"
+ * (both to be freed), once; "*nx" gets their number.
+ */
 static int
-compile_excludes(struct ctx *c, struct rd_err *err)
+compile_patterns(const char *const *pats, int n, struct xpat **xp, char **buf,
+    size_t *nx, struct rd_err *err)
 {
-	const struct rd_snap_opts *o = c->opts;
 	const char *body;
 	size_t total = 0, len, off = 0;
 	int i, anchored, dir_only;
 
-	if (o->nexcludes <= 0)
+	if (n <= 0)
 		return 0;
-	for (i = 0; i < o->nexcludes; i++) {
-		if (split_pattern(o->excludes[i], &body, &len, &anchored,
-		        &dir_only, err) == -1)
+	for (i = 0; i < n; i++) {
+		if (split_pattern(pats[i], &body, &len, &anchored, &dir_only,
+		        err) == -1)
 			return -1;
 		total += len + 1;
 	}
-	c->xp = calloc((size_t)o->nexcludes, sizeof(*c->xp));
-	c->xbuf = malloc(total);
-	if (c->xp == NULL || c->xbuf == NULL)
+	*xp = calloc((size_t)n, sizeof(**xp));
+	*buf = malloc(total);
+	if (*xp == NULL || *buf == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	for (i = 0; i < o->nexcludes; i++) {
-		if (split_pattern(o->excludes[i], &body, &len, &anchored,
-		        &dir_only, err) == -1)
+	for (i = 0; i < n; i++) {
+		if (split_pattern(pats[i], &body, &len, &anchored, &dir_only,
+		        err) == -1)
 			return -1;
-		memcpy(c->xbuf + off, body, len);
-		c->xbuf[off + len] = '\0';
-		c->xp[i].pat = c->xbuf + off;
-		c->xp[i].anchored = anchored;
-		c->xp[i].dir_only = dir_only;
+		memcpy(*buf + off, body, len);
+		(*buf)[off + len] = '\0';
+		(*xp)[i].pat = *buf + off;
+		(*xp)[i].anchored = anchored;
+		(*xp)[i].dir_only = dir_only;
 		off += len + 1;
 	}
-	c->nx = (size_t)o->nexcludes;
+	*nx = (size_t)n;
 	return 0;
+}
+
+/* Split the run's exclude and may-change patterns, once. */
+static int
+compile_excludes(struct ctx *c, struct rd_err *err)
+{
+	const struct rd_snap_opts *o = c->opts;
+
+	if (compile_patterns(o->excludes, o->nexcludes, &c->xp, &c->xbuf,
+	        &c->nx, err) == -1)
+		return -1;
+	return compile_patterns(o->may_change, o->nmay_change, &c->mp, &c->mbuf,
+	    &c->nm, err);
 }
 
 /*
  * 1 if the entry "name", at "path" relative to the source (without a
- * trailing '/'), matches an exclude pattern, else 0.
+ * trailing '/'), matches one of the "nx" patterns "xp", else 0.
  */
 static int
-excluded(const struct ctx *c, const char *name, const char *path, int isdir)
+matches(const struct xpat *xp, size_t nx, const char *name, const char *path,
+    int isdir)
 {
 	const struct xpat *x;
 	size_t i;
 
-	for (i = 0; i < c->nx; i++) {
-		x = &c->xp[i];
+	for (i = 0; i < nx; i++) {
+		x = &xp[i];
 		if (x->dir_only && !isdir)
 			continue;
 		if (x->anchored ? fnmatch(x->pat, path, FNM_PATHNAME) == 0
@@ -1601,6 +1666,13 @@ excluded(const struct ctx *c, const char *name, const char *path, int isdir)
 			return 1;
 	}
 	return 0;
+}
+
+/* Whether the entry "name" at "path" matches an exclude pattern. */
+static int
+excluded(const struct ctx *c, const char *name, const char *path, int isdir)
+{
+	return matches(c->xp, c->nx, name, path, isdir);
 }
 
 struct dent {
@@ -1871,6 +1943,7 @@ finalize_all(struct ctx *c)
 	sqlite3_finalize(c->size_seen);
 	sqlite3_finalize(c->cur);
 	sqlite3_finalize(c->lookup);
+	sqlite3_finalize(c->xfind);
 	sqlite3_finalize(c->ins_problem);
 	if (c->rdb != NULL)
 		sqlite3_close(c->rdb);
@@ -1975,6 +2048,213 @@ seal_packs(struct ctx *c, struct worker *w, int nw, struct rd_err *err)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Files that the bracketing co-process adds (rdsnap create --bracket) */
+
+#define BRACKET_FILES_MAX 10000
+#define BRACKET_DEPTH_MAX 32
+
+/*
+ * The type of what the new snapshot holds at "key" ("klen" bytes), or 0
+ * for nothing; "*closed" (may be NULL) is set when this run has closed
+ * the newest snapshot's row there.  Returns the type, 0, or -1.
+ */
+static int
+held_at(struct ctx *c, const char *key, size_t klen, int *closed,
+    struct rd_err *err)
+{
+	sqlite3_stmt *s = c->xfind;
+	int r, type = 0;
+
+	sqlite3_reset(s);
+	sqlite3_bind_blob(s, 1, key, (int)klen, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, c->snap_id - 1);
+	while ((r = rdi_db_step(c->st->db, s, err)) == 1) {
+		if (sqlite3_column_type(s, 1) == SQLITE_NULL)
+			type = sqlite3_column_int(s, 0);
+		else if (closed != NULL)
+			*closed = 1;
+	}
+	sqlite3_reset(s);
+	return r == -1 ? -1 : type;
+}
+
+/*
+ * Add the scratch file at "path" (its catalog path, NUL-terminated) to
+ * the snapshot: its directory must be one of the snapshot's, and the
+ * walk must not have taken the same path from the source.
+ */
+static int
+bracket_add(struct ctx *c, struct rdi_buf *path, struct rd_err *err)
+{
+	const char *key = (const char *)path->data;
+	size_t klen = path->len, plen = klen;
+	int closed = 0, t;
+	struct job *j;
+
+	if (++c->nextra > BRACKET_FILES_MAX)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "the bracket hook wrote more than %d files",
+		    BRACKET_FILES_MAX);
+	if (!rdi_path_safe(key) || strchr(key, '\n') != NULL)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "bracket file '%s' has an unsafe name", key);
+	while (plen > 0 && key[plen - 1] != '/')
+		plen--;
+	t = plen > 0 ? held_at(c, key, plen, NULL, err) : RD_TYPE_DIR;
+	if (t == -1)
+		return -1;
+	if (t != RD_TYPE_DIR)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "bracket file '%s': '%.*s' is not a directory of the snapshot",
+		    key, (int)plen - 1, key);
+	t = held_at(c, key, klen, &closed, err);
+	if (t == 0) {
+		if (rdi_buf_append(path, "/", 1, err) == -1)
+			return -1;
+		key = (const char *)path->data; /* it may have moved */
+		t = held_at(c, key, klen + 1, NULL, err);
+		path->len = klen;
+		path->data[klen] = '\0';
+	}
+	if (t == -1)
+		return -1;
+	if (t != 0)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "bracket file '%s' is also in the source (exclude it there)",
+		    key);
+	if (closed)
+		c->info.removed--; /* replaced, not removed */
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	j->extra = 1;
+	j->path = strndup(key, klen);
+	if (j->path == NULL) {
+		free(j);
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	}
+	return submit(c, j, err);
+}
+
+static const char *
+kind_of(mode_t mode)
+{
+	return S_ISLNK(mode) ? "a symlink"
+	    : S_ISFIFO(mode) ? "a fifo"
+	    : S_ISSOCK(mode) ? "a socket"
+	    : S_ISCHR(mode)  ? "a device"
+	    : S_ISBLK(mode)  ? "a device"
+	                     : "not a regular file";
+}
+
+/*
+ * Add the regular files below the scratch directory "dfd", whose path
+ * relative to the scratch directory is in "path" (empty, or ending in
+ * '/'), "depth" levels down; anything but regular files and directories
+ * fails the run.
+ */
+static int
+bracket_scan(struct ctx *c, int dfd, struct rdi_buf *path, int depth,
+    struct rd_err *err)
+{
+	struct dent *v = NULL;
+	size_t n = 0, i, base = path->len;
+	struct stat sb;
+	int cfd, r, ret = -1;
+
+	if (read_names(dfd, "the bracket's scratch directory", &v, &n, err) ==
+	    -1)
+		return -1;
+	if ((int64_t)n > BRACKET_FILES_MAX - c->nextra) {
+		rd_err_set(err, RD_ECORRUPT,
+		    "the bracket hook wrote more than %d files",
+		    BRACKET_FILES_MAX);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		path->len = base;
+		if (rdi_buf_append(path, v[i].name, strlen(v[i].name) + 1,
+		        err) == -1)
+			goto out;
+		path->len--;
+		if (fstatat(dfd, v[i].name, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
+			rd_err_sys(err, RD_EIO, "cannot stat bracket file '%s'",
+			    (const char *)path->data);
+			goto out;
+		}
+		if (S_ISREG(sb.st_mode)) {
+			if (bracket_add(c, path, err) == -1)
+				goto out;
+			continue;
+		}
+		if (!S_ISDIR(sb.st_mode)) {
+			rd_err_set(err, RD_ECORRUPT,
+			    "bracket file '%s' is %s, not a regular file",
+			    (const char *)path->data, kind_of(sb.st_mode));
+			goto out;
+		}
+		if (depth + 1 >= BRACKET_DEPTH_MAX) {
+			rd_err_set(err, RD_ECORRUPT,
+			    "bracket directory '%s' is nested deeper than %d",
+			    (const char *)path->data, BRACKET_DEPTH_MAX);
+			goto out;
+		}
+		if (rdi_buf_append(path, "/", 1, err) == -1)
+			goto out;
+		cfd = openat(dfd, v[i].name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd == -1) {
+			rd_err_sys(err, RD_EIO,
+			    "cannot open bracket directory '%.*s'",
+			    (int)path->len, (const char *)path->data);
+			goto out;
+		}
+		r = bracket_scan(c, cfd, path, depth + 1, err);
+		close(cfd);
+		if (r == -1)
+			goto out;
+	}
+	ret = 0;
+out:
+	path->len = base;
+	for (i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	return ret;
+}
+
+/*
+ * The copy is done: tell the co-process, wait for it, and store what it
+ * wrote into its scratch directory.
+ */
+static int
+bracket_files(struct ctx *c, struct rd_err *err)
+{
+	struct rdi_buf path = { NULL, 0, 0 };
+	int ret = -1;
+
+	if (rdi_bracket_finish(c->bk, err) == -1)
+		return -1;
+	c->xfd = rdi_bracket_dirfd(c->bk);
+	if (rdi_db_prepare(c->st->db,
+	        "SELECT type, last FROM entries WHERE path = ?"
+	        " AND (last IS NULL OR last = ?)",
+	        &c->xfind, err) == -1)
+		return -1;
+	/* the root's path is empty, and the buffer has a NUL after it */
+	if (rdi_buf_append(&path, "", 1, err) == -1)
+		goto out;
+	path.len = 0;
+	if (bracket_scan(c, c->xfd, &path, 0, err) == -1 ||
+	    wait_all(c, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	rdi_buf_release(&path);
+	return ret;
+}
+
 int
 rd_snap_create(struct rd_store *st, const char *source,
     const struct rd_snap_opts *opts, struct rd_snapinfo *info,
@@ -1993,6 +2273,7 @@ rd_snap_create(struct rd_store *st, const char *source,
 	c.st = st;
 	c.opts = opts;
 	c.rootfd = -1;
+	c.xfd = -1;
 	c.chain_max = st->info.chain_max;
 	pthread_mutex_init(&c.mu, NULL);
 	pthread_cond_init(&c.cv_job, NULL);
@@ -2071,6 +2352,10 @@ rd_snap_create(struct rd_store *st, const char *source,
 		w[k].started = 1;
 	}
 
+	if (opts->bracket != NULL &&
+	    rdi_bracket_start(st, opts->bracket, opts->bracket_cwd,
+	        opts->bracket_env, opts->bracket_timeout, &c.bk, err) == -1)
+		goto out;
 	/* the root, then everything below it */
 	has_prev = cursor_seek(&c, "", 0, &p, err);
 	if (has_prev == -1)
@@ -2098,6 +2383,10 @@ rd_snap_create(struct rd_store *st, const char *source,
 			goto out;
 	}
 	if (wait_all(&c, err) == -1)
+		goto out;
+	if (c.bk != NULL &&
+	    (bracket_files(&c, err) == -1 ||
+	        rdi_bracket_cleanup(c.bk, err) == -1))
 		goto out;
 	pthread_mutex_lock(&c.mu);
 	c.stop = 1;
@@ -2158,6 +2447,8 @@ out:
 		}
 		free(w);
 	}
+	/* after the workers: they may be reading its files */
+	rdi_bracket_free(c.bk);
 	prev_release(&p);
 	prev_release(&c.cur_prev);
 	finalize_all(&c);
@@ -2178,6 +2469,8 @@ out:
 	free(c.known_packs);
 	free(c.xp);
 	free(c.xbuf);
+	free(c.mp);
+	free(c.mbuf);
 	if (c.rootfd != -1)
 		close(c.rootfd);
 	pthread_cond_destroy(&c.cv_main);

@@ -242,10 +242,14 @@ take_lock(struct rd_store *st, double wait_seconds, struct rd_err *err)
 	}
 }
 
-/* Remove every file in STORE/tmp: packs of runs that did not finish. */
+/*
+ * Remove everything in STORE/tmp: packs of runs that did not finish, and
+ * the scratch directory of a bracket hook (bracket.c) of one.
+ */
 static int
 clean_tmp(struct rd_store *st, struct rd_err *err)
 {
+	char what[4200];
 	int fd;
 	DIR *d;
 	struct dirent *de;
@@ -264,9 +268,8 @@ clean_tmp(struct rd_store *st, struct rd_err *err)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (unlinkat(fd, de->d_name, 0) == -1 && errno != ENOENT) {
-			rd_err_sys(err, RD_EIO, "cannot remove '%s/tmp/%s'",
-			    st->path, de->d_name);
+		snprintf(what, sizeof(what), "%s/tmp/%s", st->path, de->d_name);
+		if (rdi_rmtree(fd, de->d_name, what, err) == -1) {
 			closedir(d);
 			return -1;
 		}

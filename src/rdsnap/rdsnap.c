@@ -34,8 +34,10 @@ usage(int status)
 	    "              store\n"
 	    "       %1$s create [--checksum] [--exclude PATTERN] [--exclude-from FILE]\n"
 	    "              [--one-file-system] [--label TEXT] [--threads N] [--wait SECONDS]\n"
-	    "              [--pre COMMAND] [--post COMMAND] [--hook-timeout SECONDS]\n"
-	    "              [--json] [--quiet] [--syslog] store source\n"
+	    "              [--pre COMMAND] [--post COMMAND] [--bracket COMMAND]\n"
+	    "              [--may-change PATTERN]\n"
+	    "              [--hook-timeout SECONDS] [--json] [--quiet] [--syslog]\n"
+	    "              store source\n"
 	    "       %1$s list [--json] store\n"
 	    "       %1$s problems [--snapshot N] [--json] store\n"
 	    "       %1$s ls [--snapshot N] [--json] store [path]\n"
@@ -54,7 +56,8 @@ usage(int status)
 }
 
 enum {
-	OPT_CHECKSUM = 256,
+	OPT_BRACKET = 256,
+	OPT_CHECKSUM,
 	OPT_FORCE,
 	OPT_JSON,
 	OPT_LABEL,
@@ -83,12 +86,14 @@ enum {
 	OPT_KEEP_MONTHLY,
 	OPT_KEEP_YEARLY,
 	OPT_MAX_UNUSED,
+	OPT_MAY_CHANGE,
 	OPT_ORPHANS,
 	OPT_FROM,
 	OPT_SNAPSHOT
 };
 
 static const struct option longopts[] = {
+	{ "bracket", required_argument, NULL, OPT_BRACKET },
 	{ "chain", required_argument, NULL, OPT_CHAIN },
 	{ "checksum", no_argument, NULL, OPT_CHECKSUM },
 	{ "codec", required_argument, NULL, OPT_CODEC },
@@ -109,6 +114,7 @@ static const struct option longopts[] = {
 	{ "keep-yearly", required_argument, NULL, OPT_KEEP_YEARLY },
 	{ "label", required_argument, NULL, OPT_LABEL },
 	{ "max-unused", required_argument, NULL, OPT_MAX_UNUSED },
+	{ "may-change", required_argument, NULL, OPT_MAY_CHANGE },
 	{ "no-key", no_argument, NULL, OPT_NO_KEY },
 	{ "no-owner", no_argument, NULL, OPT_NO_OWNER },
 	{ "orphans", no_argument, NULL, OPT_ORPHANS },
@@ -138,7 +144,10 @@ struct opts {
 	int64_t from;    /* diff --from, 0: none given */
 	char **excludes; /* create: patterns, owned */
 	int nexcludes, cap_excludes;
+	char **may_change; /* create: patterns, owned */
+	int nmay_change, cap_may_change;
 	const char *pre, *post; /* create: hook commands */
+	const char *bracket;    /* create: the bracketing co-process */
 	double hook_timeout;
 	int no_key; /* init: a standby without a shipping key */
 };
@@ -147,6 +156,22 @@ static int
 keep_count(const char *s)
 {
 	return (int)tool_parse_int(s, 1, 1000000, "keep count");
+}
+
+/* Append a copy of "pattern" to the list "*list" of "*n" ("*cap" room). */
+static void
+push_pattern(char ***list, int *n, int *cap, const char *pattern)
+{
+	char **v;
+
+	if (*n == *cap) {
+		*cap = *cap != 0 ? *cap * 2 : 8;
+		v = realloc(*list, (size_t)*cap * sizeof(*v));
+		if (v == NULL)
+			tool_die(EX_OSERR, "out of memory");
+		*list = v;
+	}
+	(*list)[(*n)++] = tool_xstrdup(pattern);
 }
 
 /*
@@ -158,7 +183,6 @@ static void
 add_exclude(struct opts *o, const char *pattern, const char *file, int line)
 {
 	struct rd_err err = RD_ERR_INIT;
-	char **v;
 
 	if (rd_snap_exclude_check(pattern, &err) == -1) {
 		if (file != NULL)
@@ -166,15 +190,7 @@ add_exclude(struct opts *o, const char *pattern, const char *file, int line)
 			    file, line);
 		tool_die_err(&err);
 	}
-	if (o->nexcludes == o->cap_excludes) {
-		o->cap_excludes =
-		    o->cap_excludes != 0 ? o->cap_excludes * 2 : 8;
-		v = realloc(o->excludes, (size_t)o->cap_excludes * sizeof(*v));
-		if (v == NULL)
-			tool_die(EX_OSERR, "out of memory");
-		o->excludes = v;
-	}
-	o->excludes[o->nexcludes++] = tool_xstrdup(pattern);
+	push_pattern(&o->excludes, &o->nexcludes, &o->cap_excludes, pattern);
 }
 
 /*
@@ -237,6 +253,9 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			tool_version_only(0);
 		tool_opt_allowed(cmd, allowed, longopts, ch);
 		switch (ch) {
+		case OPT_BRACKET:
+			o->bracket = optarg;
+			break;
 		case OPT_CHAIN:
 			o->init.chain_max =
 			    (int)tool_parse_int(optarg, 1, 64, "chain length");
@@ -292,6 +311,12 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			break;
 		case OPT_ORPHANS:
 			o->prune.orphans = 1;
+			break;
+		case OPT_MAY_CHANGE:
+			if (rd_snap_exclude_check(optarg, &err) == -1)
+				tool_die_err(&err);
+			push_pattern(&o->may_change, &o->nmay_change,
+			    &o->cap_may_change, optarg);
 			break;
 		case OPT_MAX_UNUSED:
 			o->prune.max_unused =
@@ -622,6 +647,34 @@ hook_paths(const char *store, const char *source, struct hook_ctx *h,
 }
 
 /*
+ * The environment of a hook: RDSNAP_STORE and RDSNAP_SOURCE, and
+ * RDSNAP_STATUS and RDSNAP_SNAPSHOT set when not NULL, else removed.
+ */
+struct hook_env {
+	char vars[4][PATH_MAX + 32];
+	const char *env[5];
+};
+
+static void
+hook_env(struct hook_env *e, const struct hook_ctx *h, const char *status,
+    const char *snapshot)
+{
+	char(*vars)[PATH_MAX + 32] = e->vars;
+	int r;
+
+	snprintf(vars[0], sizeof(vars[0]), "RDSNAP_STORE=%s", h->store);
+	snprintf(vars[1], sizeof(vars[1]), "RDSNAP_SOURCE=%s", h->source);
+	/* the pre hook gets none, not those of an rdsnap that runs us */
+	snprintf(vars[2], sizeof(vars[2]), "RDSNAP_STATUS%s%s",
+	    status != NULL ? "=" : "", status != NULL ? status : "");
+	snprintf(vars[3], sizeof(vars[3]), "RDSNAP_SNAPSHOT%s%s",
+	    snapshot != NULL ? "=" : "", snapshot != NULL ? snapshot : "");
+	for (r = 0; r < 4; r++)
+		e->env[r] = vars[r];
+	e->env[4] = NULL;
+}
+
+/*
  * Run the create hook "cmd" ("which" is "pre" or "post") in the source
  * directory with RDSNAP_STORE and RDSNAP_SOURCE in its environment, and
  * for the post hook RDSNAP_STATUS "status" and RDSNAP_SNAPSHOT "snapshot"
@@ -633,22 +686,13 @@ static int
 run_hook(const char *which, const char *cmd, const struct hook_ctx *h,
     const char *status, const char *snapshot, struct rd_err *err)
 {
-	char vars[4][PATH_MAX + 32], why[64];
-	const char *env[5];
+	struct hook_env e;
+	char why[64];
 	int ws, r;
 
-	snprintf(vars[0], sizeof(vars[0]), "RDSNAP_STORE=%s", h->store);
-	snprintf(vars[1], sizeof(vars[1]), "RDSNAP_SOURCE=%s", h->source);
-	/* the pre hook gets none, not those of an rdsnap that runs us */
-	snprintf(vars[2], sizeof(vars[2]), "RDSNAP_STATUS%s%s",
-	    status != NULL ? "=" : "", status != NULL ? status : "");
-	snprintf(vars[3], sizeof(vars[3]), "RDSNAP_SNAPSHOT%s%s",
-	    snapshot != NULL ? "=" : "", snapshot != NULL ? snapshot : "");
-	for (r = 0; r < 4; r++)
-		env[r] = vars[r];
-	env[4] = NULL;
+	hook_env(&e, h, status, snapshot);
 	tool_progress_done();
-	r = rd_hook_run(cmd, h->source, env, h->timeout, &ws, err);
+	r = rd_hook_run(cmd, h->source, e.env, h->timeout, &ws, err);
 	if (r == -1)
 		return -1;
 	if (r == 1 && h->timeout == (double)(long long)h->timeout)
@@ -677,10 +721,17 @@ free_excludes(struct opts *o)
 	o->excludes = NULL;
 	o->snap.excludes = NULL;
 	o->snap.nexcludes = 0;
+	while (o->nmay_change > 0)
+		free(o->may_change[--o->nmay_change]);
+	free(o->may_change);
+	o->may_change = NULL;
+	o->snap.may_change = NULL;
+	o->snap.nmay_change = 0;
 }
 
 /*
  * The pre hook runs under the store's lock, before anything is read; the
+ * bracket co-process after it, around the copy (rd_snap_create()); the
  * post hook after the lock is released, whether the snapshot was taken
  * or not, unless the pre hook failed.
  */
@@ -694,6 +745,7 @@ cmd_create(int argc, char **argv)
 	struct rd_json *j;
 	struct create_progress pg;
 	struct hook_ctx h;
+	struct hook_env benv;
 	char b1[32], b2[32], b3[32], b4[32], id[32] = "";
 	int ind, r, hr = 0;
 	struct rd_snap_opts def = RD_SNAP_OPTS_INIT;
@@ -703,13 +755,18 @@ cmd_create(int argc, char **argv)
 	o.snap = def;
 	o.hook_timeout = 300;
 	parse("create",
-	    " checksum exclude exclude-from hook-timeout json label one-file-system post pre quiet syslog threads wait ",
+	    " bracket checksum exclude exclude-from hook-timeout json label may-change one-file-system post pre quiet syslog threads wait ",
 	    argc, argv, &o, &ind);
 	if (argc - ind != 2)
 		usage(EX_USAGE);
 	o.snap.notice = on_notice;
 	o.snap.excludes = (const char *const *)o.excludes;
 	o.snap.nexcludes = o.nexcludes;
+	o.snap.may_change = (const char *const *)o.may_change;
+	o.snap.nmay_change = o.nmay_change;
+	if (o.nmay_change > 0 && o.bracket == NULL)
+		tool_die(EX_USAGE,
+		    "--may-change needs --bracket: only what brackets the copy can repair a file that changed while read");
 	st = open_store(argv[ind], RD_OPEN_WRITE, o.c.wait);
 	if (tool_progress_enabled()) {
 		/* no newest snapshot (or no reading it): no estimate */
@@ -721,12 +778,20 @@ cmd_create(int argc, char **argv)
 		o.snap.progress = on_create_progress;
 		o.snap.progress_arg = &pg;
 	}
-	if (o.pre != NULL || o.post != NULL) {
+	if (o.pre != NULL || o.post != NULL || o.bracket != NULL) {
 		h.timeout = o.hook_timeout;
 		if (hook_paths(argv[ind], argv[ind + 1], &h, &err) == -1) {
 			rd_store_close(st);
 			tool_die_err(&err);
 		}
+	}
+	if (o.bracket != NULL) {
+		/* it sees what the pre hook sees, and RDSNAP_BRACKET_DIR */
+		hook_env(&benv, &h, NULL, NULL);
+		o.snap.bracket = o.bracket;
+		o.snap.bracket_cwd = h.source;
+		o.snap.bracket_env = benv.env;
+		o.snap.bracket_timeout = o.hook_timeout;
 	}
 	if (o.pre != NULL) {
 		hr = run_hook("pre", o.pre, &h, NULL, NULL, &err);

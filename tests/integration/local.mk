@@ -12,6 +12,7 @@ INTEGRATION_TESTS += \
 	tests/integration/t1070-rdsnap-changing.sh \
 	tests/integration/t1072-rdsnap-exclude.sh \
 	tests/integration/t1074-rdsnap-hooks.sh \
+	tests/integration/t1075-rdsnap-bracket.sh \
 	tests/integration/t1076-rdsnap-progress.sh \
 	tests/integration/t1077-rdsnap-rewrite.sh \
 	tests/integration/t1078-rdsnap-unreadable.sh \
@@ -21,6 +22,9 @@ INTEGRATION_TESTS += \
 	tests/integration/t1084-rdsnap-prune-orphans.sh \
 	tests/integration/t1090-rdsnap-diff.sh \
 	tests/integration/t1095-rdsnap-stats.sh \
+	tests/integration/t1096-rdsnap-sqlite.sh \
+	tests/integration/t1097-rdsnap-postgresql.sh \
+	tests/integration/t1098-rdsnap-fsfreeze.sh \
 	tests/integration/t1100-rdship-usage.sh \
 	tests/integration/t1110-rdship-bundle.sh \
 	tests/integration/t1120-rdship-integrity.sh \
@@ -51,4 +55,6 @@ INTEGRATION_TESTS += \
 	tests/integration/t3095-rdpromote-format1.sh
 EXTRA_DIST += tests/integration/promote-lib.sh tests/integration/forge.py \
 	tests/integration/promote-shim.c \
-	tests/integration/snap-shim.c
+	tests/integration/snap-shim.c \
+	tests/integration/bracket-shim.c \
+	tests/integration/sqlite-bank.py
