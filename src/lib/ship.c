@@ -210,6 +210,24 @@ msg_done(struct rdi_msg *m, const char *what, struct rd_err *err)
 	return 0;
 }
 
+/* Whether "s" is a store id: a UUID as 36 lowercase characters. */
+static int
+uuid_ok(const char *s)
+{
+	int i;
+
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!((s[i] >= '0' && s[i] <= '9') ||
+		               (s[i] >= 'a' && s[i] <= 'f'))) {
+			return 0;
+		}
+	}
+	return s[36] == '\0';
+}
+
 static uint64_t
 codec_mask(const struct rd_store *st)
 {
@@ -751,6 +769,11 @@ recv_have(struct sender *s, struct rd_err *err)
 	rdi_get_u64(&m, &avail);
 	if (msg_done(&m, "have", err) == -1)
 		goto out;
+	if (!uuid_ok(uuid) || newest < 0 || newest >= RDI_MAX_SIZE) {
+		rd_err_set(err, RD_ECORRUPT,
+		    "malformed answer from the receiver: its store id or newest snapshot is impossible");
+		goto out;
+	}
 	if ((codec_mask(s->st) & ~avail) != 0) {
 		rd_err_set(err, RD_EUNAVAIL,
 		    "the receiver cannot read codec '%s' of this store",
@@ -1935,24 +1958,6 @@ send_result(struct receiver *r, const struct rd_err *verdict,
 	if (rdi_chan_send(&r->ch, F_RESULT, r->buf.data, r->buf.len, err) == -1)
 		return -1;
 	return rdi_chan_flush(&r->ch, err);
-}
-
-/* Whether "s" is a store id: a UUID as 36 lowercase characters. */
-static int
-uuid_ok(const char *s)
-{
-	int i;
-
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return 0;
-		} else if (!((s[i] >= '0' && s[i] <= '9') ||
-		               (s[i] >= 'a' && s[i] <= 'f'))) {
-			return 0;
-		}
-	}
-	return s[36] == '\0';
 }
 
 static int

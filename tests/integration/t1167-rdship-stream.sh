@@ -3,9 +3,11 @@
 # version is refused with 69 naming both versions; a HELLO with an origin
 # that is not a store id (escape sequences), an epoch at or past 2^62,
 # or an impossible range is damage (65); a signature without its content
-# is damage, not an internal error.  A partial snapshot arrives partial,
-# with its problems.  Each refusal leaves the store as it was, and the
-# next real push works.
+# is damage, not an internal error.  A hostile responder's message is
+# printed with its control characters as '?', and a responder whose
+# store id is not one is refused and not recorded.  A partial snapshot
+# arrives partial, with its problems.  Each refusal leaves the store as
+# it was, and the next real push works.
 . "$RD_SRCDIR/tests/integration/lib.sh"
 
 PYTHONPATH="$RD_SRCDIR/tests/integration"
@@ -83,6 +85,25 @@ grep -q '^rdship: stream is damaged: a signature of [0-9a-f]\{64\} without its c
 	fail "signature: $(cat err)"
 state after
 cmp before after || fail "the lone signature changed the store"
+
+# a hostile responder: its refusal message and its store id come from
+# the stream, and never reach the terminal raw or the catalog
+cat >fake-serve <<'PY'
+import sys
+from forge import *
+case = sys.argv[1]
+esc = b"\x1b[2J\x1b]0;owned\x07"
+if case == "message":
+    answer_have(2, b"no " + esc + b"thanks", b"0" * 36)
+else:
+    answer_have(0, b"", (esc + b"0" * 36)[:36])
+PY
+expect_exit 65 rdship push --rsh "python3 fake-serve message" p h:s
+expect_file err "rdship: receiver: no ?[2J?]0;owned?thanks"
+expect_exit 65 rdship push --rsh "python3 fake-serve uuid" p h:s
+expect_file err "rdship: malformed answer from the receiver: its store id or newest snapshot is impossible"
+[ -z "$(sqlite3 p/catalog.db "select key from meta where key like 'standby:%' and key <> 'standby:$(sqlite3 s/catalog.db "select value from meta where key = 'uuid'")'")" ] ||
+	fail "the hostile responder was recorded as a standby"
 
 # a partial snapshot is shipped as partial, with its problems
 chmod 755 "$TMP"
