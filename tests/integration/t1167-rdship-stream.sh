@@ -137,3 +137,13 @@ expect_exit 0 rdsnap restore s r
 [ "$(cat r/a r/b)" = "a
 b" ] || fail "the standby's partial snapshot does not restore"
 expect_exit 0 rdsnap verify --read-data s
+
+# a catalog whose epoch no bundle or promotion can make is damage, not
+# a negative number
+cp -a s s2
+sqlite3 s2/catalog.db "update meta set value = '9223372036854775807' where key = 'epoch'"
+expect_exit 65 rdship status s2
+expect_file err "rdship: store 's2' has an impossible epoch '9223372036854775807'"
+sqlite3 s2/catalog.db "update meta set value = '-1' where key = 'epoch'"
+expect_exit 65 rdship status s2
+expect_file err "rdship: store 's2' has an impossible epoch '-1'"
