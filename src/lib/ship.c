@@ -228,6 +228,18 @@ uuid_ok(const char *s)
 	return s[36] == '\0';
 }
 
+/*
+ * Control characters of a text meant for people (a label, a reason) as
+ * '?': the tools print these as they are, and they came from a stream.
+ */
+static void
+tame(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 static uint64_t
 codec_mask(const struct rd_store *st)
 {
@@ -1526,6 +1538,7 @@ recv_snap(struct receiver *r, struct rd_err *err)
 	get_f64(&m, &started);
 	get_f64(&m, &finished);
 	rdi_get_str(&m, label, sizeof(label));
+	tame(label);
 	rdi_get_str(&m, source, sizeof(source));
 	for (i = 0; i < 10; i++)
 		rdi_get_i64(&m, &v[i]);
@@ -1762,6 +1775,7 @@ recv_problems(struct receiver *r, struct rd_err *err)
 		rdi_get_bytes(&m, &path, &plen);
 		rdi_get_str(&m, problem, sizeof(problem));
 		rdi_get_str(&m, reason, sizeof(reason));
+		tame(reason);
 		if (m.bad || snap <= r->since || snap > r->last_snap ||
 		    plen > 4096 || memchr(path, '\0', plen) != NULL ||
 		    (strcmp(problem, "unreadable") != 0 &&

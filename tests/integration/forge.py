@@ -91,11 +91,11 @@ class Bundle:
     def delta(self, content, base, raw, ops):
         self.obj(DELTA, 0, raw, delta_payload(ops), content, base)
 
-    def snap(self, sid, started=1e9, finished=None, counts=None):
+    def snap(self, sid, started=1e9, finished=None, counts=None, label=b""):
         counts = counts or [0] * 10
         if finished is None:
             finished = started + 1
-        self.frame("S", u64(sid) + f64(started) + f64(finished) + bstr(b"") +
+        self.frame("S", u64(sid) + f64(started) + f64(finished) + bstr(label) +
                    bstr(b"/src") + b"".join(u64(c) for c in counts))
         self.nsnap += 1
 

@@ -5,8 +5,10 @@
 # or an impossible range is damage (65); a signature without its content
 # is damage, not an internal error.  A hostile responder's message is
 # printed with its control characters as '?', and a responder whose
-# store id is not one is refused and not recorded.  A partial snapshot
-# arrives partial, with its problems.  Each refusal leaves the store as
+# store id is not one is refused and not recorded; a label's and a
+# reason's control characters arrive as '?', and status prints a
+# catalog's strings tamed.  A partial snapshot arrives partial, with its
+# problems; a catalog epoch out of range is damage.  Each refusal leaves the store as
 # it was, and the next real push works.
 . "$RD_SRCDIR/tests/integration/lib.sh"
 
@@ -137,6 +139,26 @@ expect_exit 0 rdsnap restore s r
 [ "$(cat r/a r/b)" = "a
 b" ] || fail "the standby's partial snapshot does not restore"
 expect_exit 0 rdsnap verify --read-data s
+
+# a label and a problem's reason are text for people: their control
+# characters arrive as '?'; a catalog's strings print tamed
+python3 - <<'PY' >label.rdb
+import os, sys
+from forge import *
+b = Bundle(os.environ["origin"], epoch=1, since=2, newest=3)
+b.snap(3, label=b"nightly\x1b[2J", counts=[0] * 9 + [1])
+b.problems((3, b"a", b"unreadable", b"gone\x1b]0;owned\x07"))
+b.end()
+sys.stdout.buffer.write(b.bytes())
+PY
+expect_exit 0 rdship receive s <label.rdb
+[ "$(sqlite3 s/catalog.db "select label from snapshots where id = 3")" = "nightly?[2J" ] ||
+	fail "the label arrived raw"
+expect_exit 0 rdsnap problems --snapshot 3 s
+expect_file out "unreadable  a: gone?]0;owned?"
+sqlite3 s/catalog.db "update meta set value = 'x' || char(27) || '[2J' where key = 'origin'"
+expect_exit 0 rdship status s
+grep -q '^origin     x?\[2J$' out || fail "status printed the origin raw: $(cat out)"
 
 # a catalog whose epoch no bundle or promotion can make is damage, not
 # a negative number
