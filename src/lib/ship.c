@@ -988,6 +988,7 @@ struct receiver {
 	int rows_txn;
 	int64_t last_snap;
 	int64_t nrows, ncloses, nsnaps, nobjects, nproblems;
+	int rank; /* of the last frame, by frame_rank() */
 	double last;
 };
 
@@ -1360,9 +1361,6 @@ recv_object(struct receiver *r, uint64_t len, struct rd_err *err)
 
 	if (len < 8 + RDI_OBJ_HDR)
 		return rd_err_set(err, RD_ECORRUPT, "malformed object frame");
-	if (r->nsnaps > 0)
-		return rd_err_set(err, RD_ECORRUPT,
-		    "stream is damaged: an object after the snapshot records");
 	if (rdi_chan_read(&r->ch, x, 8, err) == -1 ||
 	    rdi_chan_read(&r->ch, hdr, sizeof(hdr), err) == -1)
 		return -1;
@@ -2008,6 +2006,44 @@ recv_hello(struct receiver *r, int *mode, struct rd_err *err)
 	return 0;
 }
 
+/*
+ * The place of a frame type in a stream: objects (and a session's
+ * queries), then SNAP, ENTRIES, CLOSES, PROBLEMS and END, in that order;
+ * -1 for a type a receiver does not read.
+ */
+static int
+frame_rank(int type)
+{
+	static const char order[] = { F_SNAP, F_ENTRIES, F_CLOSES, F_PROBLEMS,
+		F_END };
+	int i;
+
+	if (type == F_OBJECT || type == F_QUERY)
+		return 0;
+	for (i = 0; i < (int)sizeof(order); i++)
+		if (type == order[i])
+			return i + 1;
+	return -1;
+}
+
+/* Refuse a frame that comes after frames that must follow it. */
+static int
+frame_in_order(struct receiver *r, int type, struct rd_err *err)
+{
+	int rank = frame_rank(type);
+
+	if (rank == -1 || rank >= r->rank) {
+		if (rank > r->rank)
+			r->rank = rank;
+		return 0;
+	}
+	if (type == F_OBJECT)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "stream is damaged: an object after the snapshot records");
+	return rd_err_set(err, RD_ECORRUPT,
+	    "stream is damaged: a frame of type '%c' out of order", type);
+}
+
 static int
 frame_loop(struct receiver *r, struct rd_err *err)
 {
@@ -2015,7 +2051,8 @@ frame_loop(struct receiver *r, struct rd_err *err)
 	int type;
 
 	for (;;) {
-		if (rdi_chan_next(&r->ch, &type, &len, err) == -1)
+		if (rdi_chan_next(&r->ch, &type, &len, err) == -1 ||
+		    frame_in_order(r, type, err) == -1)
 			return -1;
 		if (type == F_OBJECT) {
 			if (recv_object(r, len, err) == -1)
