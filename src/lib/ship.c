@@ -1065,6 +1065,54 @@ check_sig(struct rdi_packcache *pc, const char *pack, const struct robj *o,
 }
 
 /*
+ * Rebuild content "o" and check it against its SHA-256 and size: patched
+ * against the cached bytes of its base when the cache has them (a delta
+ * that fails there is rebuilt from the store before it is judged), else
+ * rebuilt from the store; a large content's bytes are kept in the cache
+ * for the next delta, and its base's, superseded, are dropped.
+ */
+static int
+verify_content(struct receiver *r, struct rdi_packcache *pc,
+    struct rdi_bcache *bc, int tmpfd, const struct robj *o, struct rd_err *err)
+{
+	struct rdi_bcache_w w;
+	struct rd_err e2 = RD_ERR_INIT;
+	int basis = -1, k = 0, keep = o->size >= RDI_BCACHE_MIN;
+
+	if (keep)
+		rdi_bcache_begin(bc, o->sha, null_sink, NULL, &w);
+	if (o->kind == RDI_OBJ_DELTA)
+		basis = rdi_bcache_get(bc, o->base);
+	if (basis != -1) {
+		k = rdi_content_patch(r->st, r->st->db, pc, o->sha, o->base,
+		    basis, keep ? rdi_bcache_sink : null_sink,
+		    keep ? (void *)&w : NULL, &e2);
+		close(basis);
+		if (k == -1 && e2.code != RD_ECORRUPT) {
+			*err = e2;
+			goto fail;
+		}
+		rdi_bcache_drop(bc, o->base);
+		if (k != 1 && keep) {
+			rdi_bcache_end(&w, 0);
+			rdi_bcache_begin(bc, o->sha, null_sink, NULL, &w);
+		}
+	}
+	if (k != 1 &&
+	    rdi_content_read(r->st, r->st->db, pc, o->sha, tmpfd,
+	        keep ? rdi_bcache_sink : null_sink, keep ? (void *)&w : NULL,
+	        err) == -1)
+		goto fail;
+	if (keep)
+		rdi_bcache_end(&w, 1);
+	return 0;
+fail:
+	if (keep)
+		rdi_bcache_end(&w, 0);
+	return -1;
+}
+
+/*
  * Rebuild every object of the recorded batch, in the order they came
  * (bases before their deltas), in the open transaction: a content
  * against its SHA-256 and declared size, a signature against its
@@ -1076,6 +1124,7 @@ verify_batch(struct receiver *r, struct rd_err *err)
 {
 	struct rd_store *st = r->st;
 	struct rdi_packcache *pc = NULL;
+	struct rdi_bcache bc;
 	const struct robj *o;
 	char why[sizeof(err->msg)];
 	size_t i;
@@ -1084,6 +1133,7 @@ verify_batch(struct receiver *r, struct rd_err *err)
 	pc = rdi_packcache_new(st);
 	if (pc == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	rdi_bcache_open(st, &bc);
 	tmpfd = openat(st->dfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (tmpfd == -1) {
 		rd_err_sys(err, RD_EIO, "cannot open '%s/tmp'", st->path);
@@ -1091,10 +1141,9 @@ verify_batch(struct receiver *r, struct rd_err *err)
 	}
 	for (i = 0; i < r->nobjs; i++) {
 		o = &r->objs[i];
-		if ((o->kind == RDI_OBJ_SIG
-		            ? check_sig(pc, r->pw.name, o, err)
-		            : rdi_content_read(st, st->db, pc, o->sha, tmpfd,
-		                  null_sink, NULL, err)) == -1) {
+		if ((o->kind == RDI_OBJ_SIG ? check_sig(pc, r->pw.name, o, err)
+		                            : verify_content(r, pc, &bc, tmpfd,
+		                                  o, err)) == -1) {
 			if (err->code != RD_ECORRUPT)
 				goto out;
 			memcpy(why, err->msg, sizeof(why));
@@ -1107,6 +1156,7 @@ verify_batch(struct receiver *r, struct rd_err *err)
 out:
 	if (tmpfd != -1)
 		close(tmpfd);
+	rdi_bcache_close(&bc);
 	rdi_packcache_free(pc);
 	return ret;
 }
@@ -1820,6 +1870,8 @@ finish_rows(struct receiver *r, const struct rdi_buf *endbuf,
 	sqlite3_stmt *q = NULL;
 	struct rdi_msg m;
 	int64_t nobj, nsnap, nrows, ncl, nprob;
+	struct rdi_bcache bc;
+	struct rd_err ignored = RD_ERR_INIT;
 	char buf[32];
 	int k, ret = -1;
 
@@ -1877,6 +1929,10 @@ finish_rows(struct receiver *r, const struct rdi_buf *endbuf,
 	if (rdi_db_exec(r->st->db, "COMMIT", err) == -1)
 		goto out;
 	r->rows_txn = 0;
+	/* the cache keeps what is current; it is advice, so failing is not */
+	rdi_bcache_open(r->st, &bc);
+	(void)rdi_bcache_evict(&bc, r->st->db, &ignored);
+	rdi_bcache_close(&bc);
 	ret = 0;
 out:
 	sqlite3_finalize(q);
