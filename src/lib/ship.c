@@ -1897,7 +1897,7 @@ finish_rows(struct receiver *r, const struct rdi_buf *endbuf,
 		return -1;
 	/* every file of the new snapshots has its content here */
 	if (rdi_db_prepare(r->st->db,
-	        "SELECT COUNT(*) FROM entries e"
+	        "SELECT COUNT(*), MIN(e.path) FROM entries e"
 	        " LEFT JOIN contents c ON c.sha = e.sha WHERE e.first > ?"
 	        " AND e.sha IS NOT NULL AND c.sha IS NULL",
 	        &q, err) == -1)
@@ -1908,8 +1908,12 @@ finish_rows(struct receiver *r, const struct rdi_buf *endbuf,
 		goto out;
 	if (sqlite3_column_int64(q, 0) != 0) {
 		rd_err_set(err, RD_ECORRUPT,
-		    "bundle lacks %lld contents its snapshots need (was it made with --since for another store?)",
-		    (long long)sqlite3_column_int64(q, 0));
+		    "bundle lacks %lld contents its snapshots need, the first for '%.*s' (was it made with --since for another store?)",
+		    (long long)sqlite3_column_int64(q, 0),
+		    sqlite3_column_bytes(q, 1) > 200
+		        ? 200
+		        : sqlite3_column_bytes(q, 1),
+		    (const char *)sqlite3_column_blob(q, 1));
 		goto out;
 	}
 	/* what is committed can be restored */

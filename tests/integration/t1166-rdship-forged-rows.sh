@@ -3,9 +3,9 @@
 # anything commits: a path twice, a new row for a still-current path, a
 # symlink beside a directory of the same name, a path without its parent
 # directory, a directory closed under its children, sizes that are not
-# possible, NaN times, an object after the snapshot records, frames out
-# of order.  Each leaves the store's snapshots as they were, and a sound
-# bundle is then taken.
+# possible, a content that is not there, NaN times, an object after the
+# snapshot records, frames out of order.  Each leaves the store's
+# snapshots as they were, and a sound bundle is then taken.
 . "$RD_SRCDIR/tests/integration/lib.sh"
 
 PYTHONPATH="$RD_SRCDIR/tests/integration"
@@ -52,6 +52,8 @@ if case == "closesfirst":
     b.rows(R(b"n", FILE, 2, size=4, content=sha(x)))
 elif case == "lateobj":
     b.full(x)
+elif case == "nocontent":
+    b.rows(R(b"d/n", FILE, 2, size=5, content=sha(b"other")))
 elif case == "twice":
     b.rows(R(b"n", FILE, 2, size=4, content=sha(x)),
            R(b"n", FILE, 2, size=4, content=sha(x)))
@@ -87,6 +89,7 @@ for c in "twice:bundle has a bad row for 'n': it is there twice in one snapshot"
     "huge:stream is damaged: bad entry row" \
     "wrongsize:bundle has a bad row for 'n': its size is not its content's" \
     "nan:stream is damaged: snapshot 2 has impossible times" \
+    "nocontent:bundle lacks 1 contents its snapshots need, the first for 'd/n' (was it made with --since for another store?)" \
     "lateobj:stream is damaged: an object after the snapshot records" \
     "rowsobj:stream is damaged: an object after the snapshot records" \
     "rowsfirst:stream is damaged: a frame of type 'S' out of order" \
