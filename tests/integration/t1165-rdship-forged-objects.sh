@@ -34,7 +34,6 @@ d = bytearray(open("v1", "rb").read())
 d[0:4096] = bytes(4096)
 sys.stdout.buffer.write(d)
 ' >v2
-v1=$(sha256sum v1 | cut -c1-64)
 v2=$(sha256sum v2 | cut -c1-64)
 
 # 1. a delta under v2's hash that rebuilds to v1's bytes, in a bundle
