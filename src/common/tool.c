@@ -99,12 +99,31 @@ tool_quiet(void)
 	return quiet;
 }
 
+/* Control characters as '?', in place. */
+static void
+make_printable(char *p)
+{
+	for (; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+const char *
+tool_printable(const char *s, char *buf, size_t len)
+{
+	if (len == 0)
+		return "";
+	snprintf(buf, len, "%s", s);
+	make_printable(buf);
+	return buf;
+}
+
 static void vwarn(const char *fmt, va_list ap) RD_PRINTF(1, 0);
 
 static void
 vwarn(const char *fmt, va_list ap)
 {
-	char msg[1024], *p;
+	char msg[1024];
 
 	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
 		msg[0] = '\0';
@@ -112,9 +131,7 @@ vwarn(const char *fmt, va_list ap)
 	 * Names and strings in messages come from outside (file names, a
 	 * stream, a catalog): never let one drive the terminal.
 	 */
-	for (p = msg; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	make_printable(msg);
 	tool_progress_done();
 	fprintf(stderr, "%s: %s\n", progname, msg);
 	if (use_syslog)

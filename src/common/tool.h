@@ -52,6 +52,13 @@ int64_t tool_parse_int(const char *s, int64_t min, int64_t max,
 /* Parse seconds ("30", "2.5", "10m", "7d", "1h") or die with EX_USAGE. */
 double tool_parse_seconds(const char *s, const char *what);
 
+/*
+ * "s" with each control character (below 0x20, and 0x7f) as '?', into
+ * "buf" (truncated to "len" - 1 bytes): for names and strings that came
+ * from outside (a stream, a catalog) on their way to a terminal.
+ */
+const char *tool_printable(const char *s, char *buf, size_t len);
+
 /* Human sizes: "1.5 MiB" into "buf" (at least 16 bytes). */
 const char *tool_human_bytes(int64_t n, char *buf, size_t len);
 /* Local time "YYYY-MM-DD HH:MM:SS" into "buf" (at least 20 bytes). */

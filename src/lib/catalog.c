@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,7 +506,7 @@ out:
 int
 rdi_db_load(struct rd_store *st, struct rd_err *err)
 {
-	char buf[64];
+	char buf[64], *end;
 	int version, r, ret = -1;
 
 	if (db_version(st->db, &version, err) == -1)
@@ -553,7 +554,15 @@ rdi_db_load(struct rd_store *st, struct rd_err *err)
 		st->info.chain_max = 8;
 	if (rdi_meta_get(st->db, "epoch", buf, sizeof(buf), err) == -1)
 		goto out;
-	st->info.epoch = strtoll(buf, NULL, 10);
+	/* a bundle never raises it to 2^62, nor a promotion near it */
+	errno = 0;
+	st->info.epoch = strtoll(buf, &end, 10);
+	if (errno != 0 || end == buf || *end != '\0' || st->info.epoch < 0 ||
+	    st->info.epoch >= RDI_MAX_SIZE) {
+		rd_err_set(err, RD_ECORRUPT,
+		    "store '%s' has an impossible epoch '%s'", st->path, buf);
+		goto out;
+	}
 	ret = 0;
 out:
 	return ret;

@@ -472,6 +472,44 @@ int rdi_content_patch(struct rd_store *st, sqlite3 *db,
 int rdi_tmpfile(int dfd, struct rd_err *err);
 
 /* ------------------------------------------------------------------ */
+/* recvcache.c: a standby's cache of its large current contents */
+
+/* Contents from this size on are cached when a receiver checks them. */
+#define RDI_BCACHE_MIN (8 * 1024 * 1024)
+
+struct rdi_bcache {
+	int dfd; /* STORE/cache, or -1: no cache */
+};
+/* Open (making it if need be) STORE/cache; without it "bc" is off. */
+void rdi_bcache_open(struct rd_store *st, struct rdi_bcache *bc);
+void rdi_bcache_close(struct rdi_bcache *bc);
+/*
+ * An fd on the cached bytes of content "sha", or -1.  The bytes are not
+ * checked: a patch against them is checked by its result.
+ */
+int rdi_bcache_get(struct rdi_bcache *bc, const unsigned char *sha);
+/* Remove the cached bytes of "sha", if any. */
+void rdi_bcache_drop(struct rdi_bcache *bc, const unsigned char *sha);
+/*
+ * A sink that copies what passes to "next" into the cache file of "sha"
+ * being written; a failing write only ends the copy.
+ */
+struct rdi_bcache_w {
+	struct rdi_bcache *bc;
+	unsigned char sha[RD_HASH_LEN];
+	int fd;
+	rdi_sink_fn next;
+	void *arg;
+};
+void rdi_bcache_begin(struct rdi_bcache *bc, const unsigned char *sha,
+    rdi_sink_fn next, void *arg, struct rdi_bcache_w *w);
+int rdi_bcache_sink(void *w, const void *buf, size_t len, struct rd_err *err);
+/* Keep the file (its bytes were checked) or not. */
+void rdi_bcache_end(struct rdi_bcache_w *w, int keep);
+/* Remove every file that is not a content current in "db". */
+int rdi_bcache_evict(struct rdi_bcache *bc, sqlite3 *db, struct rd_err *err);
+
+/* ------------------------------------------------------------------ */
 /* chan.c: framed, authenticated streams (rdship) */
 
 struct rdi_chan {

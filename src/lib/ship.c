@@ -210,6 +210,36 @@ msg_done(struct rdi_msg *m, const char *what, struct rd_err *err)
 	return 0;
 }
 
+/* Whether "s" is a store id: a UUID as 36 lowercase characters. */
+static int
+uuid_ok(const char *s)
+{
+	int i;
+
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!((s[i] >= '0' && s[i] <= '9') ||
+		               (s[i] >= 'a' && s[i] <= 'f'))) {
+			return 0;
+		}
+	}
+	return s[36] == '\0';
+}
+
+/*
+ * Control characters of a text meant for people (a label, a reason) as
+ * '?': the tools print these as they are, and they came from a stream.
+ */
+static void
+tame(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 static uint64_t
 codec_mask(const struct rd_store *st)
 {
@@ -751,6 +781,11 @@ recv_have(struct sender *s, struct rd_err *err)
 	rdi_get_u64(&m, &avail);
 	if (msg_done(&m, "have", err) == -1)
 		goto out;
+	if (!uuid_ok(uuid) || newest < 0 || newest >= RDI_MAX_SIZE) {
+		rd_err_set(err, RD_ECORRUPT,
+		    "malformed answer from the receiver: its store id or newest snapshot is impossible");
+		goto out;
+	}
 	if ((codec_mask(s->st) & ~avail) != 0) {
 		rd_err_set(err, RD_EUNAVAIL,
 		    "the receiver cannot read codec '%s' of this store",
@@ -927,6 +962,7 @@ struct robj {
 	unsigned char base[RD_HASH_LEN];
 	int kind, codec;
 	int64_t size, off, len, block;
+	int64_t csize; /* a signature: its content's size */
 };
 
 struct receiver {
@@ -952,6 +988,7 @@ struct receiver {
 	int rows_txn;
 	int64_t last_snap;
 	int64_t nrows, ncloses, nsnaps, nobjects, nproblems;
+	int rank; /* of the last frame, by frame_rank() */
 	double last;
 };
 
@@ -965,22 +1002,316 @@ null_sink(void *arg, const void *buf, size_t len, struct rd_err *err)
 	return 0;
 }
 
+/* Keeps a signature's header and counts its bytes. */
+struct sigsink {
+	unsigned char head[12];
+	int64_t count, limit;
+};
+
+static int
+sig_sink(void *arg, const void *buf, size_t len, struct rd_err *err)
+{
+	struct sigsink *s = arg;
+	size_t n = 0;
+
+	if ((uint64_t)len > (uint64_t)(s->limit - s->count))
+		return rd_err_set(err, RD_ECORRUPT,
+		    "a signature decodes to more than its declared %lld bytes",
+		    (long long)s->limit);
+	if (s->count < (int64_t)sizeof(s->head)) {
+		n = sizeof(s->head) - (size_t)s->count;
+		if (n > len)
+			n = len;
+		memcpy(s->head + s->count, buf, n);
+	}
+	s->count += (int64_t)len;
+	return 0;
+}
+
+/*
+ * A received signature must be one of its content: a librsync signature
+ * of the block length its frame gave, with one entry per block of the
+ * content's size.  (Its sums are the origin's word: they can only make
+ * a later delta larger or fail its own check, never wrong data.)
+ */
+static int
+check_sig(struct rdi_packcache *pc, const char *pack, const struct robj *o,
+    struct rd_err *err)
+{
+	struct sigsink s;
+	struct rdi_sigview v;
+	char hex[2 * RD_HASH_LEN + 1];
+	int64_t blocks, entry;
+
+	memset(&s, 0, sizeof(s));
+	s.limit = o->size;
+	if (rdi_packcache_read(pc, pack, o->off, o->sha, RDI_OBJ_SIG, sig_sink,
+	        &s, err) == -1)
+		return -1;
+	rd_hex(o->sha, RD_HASH_LEN, hex);
+	if (s.count != o->size ||
+	    rdi_sig_view(s.head, sizeof(s.head), &v, err) == -1 ||
+	    (int64_t)v.block_len != o->block)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "the signature of content %s is not a signature of block length %lld",
+		    hex, (long long)o->block);
+	blocks = o->csize / o->block + (o->csize % o->block != 0);
+	entry = (int64_t)(4 + v.strong_len);
+	if ((s.count - 12) % entry != 0 || (s.count - 12) / entry != blocks)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "the signature of content %s does not cover its %lld bytes",
+		    hex, (long long)o->csize);
+	return 0;
+}
+
+/*
+ * Rebuild content "o" and check it against its SHA-256 and size: patched
+ * against the cached bytes of its base when the cache has them (a delta
+ * that fails there is rebuilt from the store before it is judged), else
+ * rebuilt from the store; a large content's bytes are kept in the cache
+ * for the next delta, and its base's, superseded, are dropped.
+ */
+static int
+verify_content(struct receiver *r, struct rdi_packcache *pc,
+    struct rdi_bcache *bc, int tmpfd, const struct robj *o, struct rd_err *err)
+{
+	struct rdi_bcache_w w;
+	struct rd_err e2 = RD_ERR_INIT;
+	int basis = -1, k = 0, keep = o->size >= RDI_BCACHE_MIN;
+
+	if (keep)
+		rdi_bcache_begin(bc, o->sha, null_sink, NULL, &w);
+	if (o->kind == RDI_OBJ_DELTA)
+		basis = rdi_bcache_get(bc, o->base);
+	if (basis != -1) {
+		k = rdi_content_patch(r->st, r->st->db, pc, o->sha, o->base,
+		    basis, keep ? rdi_bcache_sink : null_sink,
+		    keep ? (void *)&w : NULL, &e2);
+		close(basis);
+		if (k == -1 && e2.code != RD_ECORRUPT) {
+			*err = e2;
+			goto fail;
+		}
+		rdi_bcache_drop(bc, o->base);
+		if (k != 1 && keep) {
+			rdi_bcache_end(&w, 0);
+			rdi_bcache_begin(bc, o->sha, null_sink, NULL, &w);
+		}
+	}
+	if (k != 1 &&
+	    rdi_content_read(r->st, r->st->db, pc, o->sha, tmpfd,
+	        keep ? rdi_bcache_sink : null_sink, keep ? (void *)&w : NULL,
+	        err) == -1)
+		goto fail;
+	if (keep)
+		rdi_bcache_end(&w, 1);
+	return 0;
+fail:
+	if (keep)
+		rdi_bcache_end(&w, 0);
+	return -1;
+}
+
+/*
+ * Rebuild every object of the recorded batch, in the order they came
+ * (bases before their deltas), in the open transaction: a content
+ * against its SHA-256 and declared size, a signature against its
+ * content's size.  A bogus delta under a real content's hash would
+ * otherwise be taken as present ever after.
+ */
+static int
+verify_batch(struct receiver *r, struct rd_err *err)
+{
+	struct rd_store *st = r->st;
+	struct rdi_packcache *pc = NULL;
+	struct rdi_bcache bc;
+	const struct robj *o;
+	char why[sizeof(err->msg)];
+	size_t i;
+	int tmpfd = -1, ret = -1;
+
+	pc = rdi_packcache_new(st);
+	if (pc == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	rdi_bcache_open(st, &bc);
+	tmpfd = openat(st->dfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tmpfd == -1) {
+		rd_err_sys(err, RD_EIO, "cannot open '%s/tmp'", st->path);
+		goto out;
+	}
+	for (i = 0; i < r->nobjs; i++) {
+		o = &r->objs[i];
+		if ((o->kind == RDI_OBJ_SIG ? check_sig(pc, r->pw.name, o, err)
+		                            : verify_content(r, pc, &bc, tmpfd,
+		                                  o, err)) == -1) {
+			if (err->code != RD_ECORRUPT)
+				goto out;
+			memcpy(why, err->msg, sizeof(why));
+			rd_err_set(err, RD_ECORRUPT,
+			    "object fails verification: %s", why);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	if (tmpfd != -1)
+		close(tmpfd);
+	rdi_bcache_close(&bc);
+	rdi_packcache_free(pc);
+	return ret;
+}
+
+/*
+ * The depth of a delta whose base is "base", from the base's row (in the
+ * store, or earlier in this batch): within RD_DEPTH_MAX.  Returns 0, or
+ * -1 with RD_ECORRUPT if the base is not there or the chain too deep.
+ */
+static int
+delta_depth(sqlite3 *db, sqlite3_stmt *dep, const struct robj *o, int *depth,
+    struct rd_err *err)
+{
+	char hex[2 * RD_HASH_LEN + 1];
+	int k;
+
+	sqlite3_reset(dep);
+	sqlite3_bind_blob(dep, 1, o->base, RD_HASH_LEN, SQLITE_STATIC);
+	k = rdi_db_step(db, dep, err);
+	if (k == -1)
+		return -1;
+	rd_hex(o->sha, RD_HASH_LEN, hex);
+	if (k == 0)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "stream is damaged: delta %s arrived before its base", hex);
+	*depth = sqlite3_column_int(dep, 0) + 1;
+	if (sqlite3_column_int64(dep, 0) < 0 ||
+	    sqlite3_column_int64(dep, 0) >= RD_DEPTH_MAX)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "delta %s would make a chain deeper than the limit of %d deltas",
+		    hex, RD_DEPTH_MAX);
+	return 0;
+}
+
+/* Record a content of the batch in the open transaction. */
+static int
+record_content(struct receiver *r, sqlite3_stmt *ins, sqlite3_stmt *dep,
+    struct robj *o, struct rd_err *err)
+{
+	int depth = 0;
+
+	if (o->kind == RDI_OBJ_DELTA &&
+	    delta_depth(r->st->db, dep, o, &depth, err) == -1)
+		return -1;
+	sqlite3_reset(ins);
+	sqlite3_bind_blob(ins, 1, o->sha, RD_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(ins, 2, o->size);
+	sqlite3_bind_int(ins, 3, o->kind);
+	sqlite3_bind_int(ins, 4, o->codec);
+	if (o->kind == RDI_OBJ_DELTA)
+		sqlite3_bind_blob(ins, 5, o->base, RD_HASH_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(ins, 5);
+	sqlite3_bind_int(ins, 6, depth);
+	sqlite3_bind_int64(ins, 7, r->pw.id);
+	sqlite3_bind_int64(ins, 8, o->off);
+	sqlite3_bind_int64(ins, 9, o->len);
+	return rdi_db_step(r->st->db, ins, err) == -1 ? -1 : 0;
+}
+
+/*
+ * Record a signature of the batch: its content must be in the store or
+ * the batch, and its size is what the signature must cover.
+ */
+static int
+record_sig(struct receiver *r, sqlite3_stmt *sig, sqlite3_stmt *size,
+    struct robj *o, struct rd_err *err)
+{
+	char hex[2 * RD_HASH_LEN + 1];
+	int k;
+
+	sqlite3_reset(size);
+	sqlite3_bind_blob(size, 1, o->sha, RD_HASH_LEN, SQLITE_STATIC);
+	k = rdi_db_step(r->st->db, size, err);
+	if (k == -1)
+		return -1;
+	if (k == 0) {
+		rd_hex(o->sha, RD_HASH_LEN, hex);
+		return rd_err_set(err, RD_ECORRUPT,
+		    "stream is damaged: a signature of %s without its content",
+		    hex);
+	}
+	o->csize = sqlite3_column_int64(size, 0);
+	sqlite3_reset(sig);
+	sqlite3_bind_blob(sig, 1, o->sha, RD_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(sig, 2, o->block);
+	sqlite3_bind_int64(sig, 3, r->pw.id);
+	sqlite3_bind_int64(sig, 4, o->off);
+	sqlite3_bind_int64(sig, 5, o->len);
+	return rdi_db_step(r->st->db, sig, err) == -1 ? -1 : 0;
+}
+
+/* Record the batch's pack and objects in the open transaction. */
+static int
+record_batch(struct receiver *r, int64_t size, struct rd_err *err)
+{
+	sqlite3 *db = r->st->db;
+	sqlite3_stmt *ins = NULL, *sig = NULL, *pk = NULL, *dep = NULL,
+	             *csz = NULL;
+	struct robj *o;
+	size_t i;
+	int ret = -1;
+
+	if (rdi_db_prepare(db,
+	        "INSERT INTO packs(id, name, size) VALUES (?, ?, ?)", &pk,
+	        err) == -1 ||
+	    rdi_db_prepare(db,
+	        "INSERT OR IGNORE INTO contents(sha, size,"
+	        " kind, codec, base, depth, pack, off, len)"
+	        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        &ins, err) == -1 ||
+	    rdi_db_prepare(db,
+	        "INSERT OR IGNORE INTO signatures(sha,"
+	        " block, pack, off, len) VALUES (?, ?, ?, ?, ?)",
+	        &sig, err) == -1 ||
+	    rdi_db_prepare(db, "SELECT depth FROM contents WHERE sha = ?", &dep,
+	        err) == -1 ||
+	    rdi_db_prepare(db, "SELECT size FROM contents WHERE sha = ?", &csz,
+	        err) == -1)
+		goto out;
+	sqlite3_bind_int64(pk, 1, r->pw.id);
+	sqlite3_bind_text(pk, 2, r->pw.name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(pk, 3, size);
+	if (rdi_db_step(db, pk, err) == -1)
+		goto out;
+	for (i = 0; i < r->nobjs; i++) {
+		o = &r->objs[i];
+		if ((o->kind == RDI_OBJ_SIG
+		            ? record_sig(r, sig, csz, o, err)
+		            : record_content(r, ins, dep, o, err)) == -1)
+			goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(ins);
+	sqlite3_finalize(sig);
+	sqlite3_finalize(pk);
+	sqlite3_finalize(dep);
+	sqlite3_finalize(csz);
+	return ret;
+}
+
 /*
  * Make the open batch durable and visible: finish its pack, record its
- * objects, rebuild every content of the batch against its SHA-256, and
- * commit.  On failure the batch is rolled back and its pack removed.
+ * objects, rebuild every one of them against its hash and size, and
+ * commit.  On failure the batch is rolled back and its pack removed:
+ * the store is as it was before the batch.
  */
 static int
 commit_batch(struct receiver *r, struct rd_err *err)
 {
 	struct rd_store *st = r->st;
-	sqlite3_stmt *ins = NULL, *sig = NULL, *pk = NULL, *dep = NULL;
-	struct rdi_packcache *pc = NULL;
-	struct robj *o;
 	int64_t size;
-	size_t i;
-	int tmpfd = -1, in_txn = 0, renamed = 0, ret = -1, depth, k;
-	char hex[2 * RD_HASH_LEN + 1], path[64];
+	int in_txn = 0, renamed = 0, ret = -1;
+	char path[64];
 
 	if (!r->pw_open)
 		return 0;
@@ -996,142 +1327,12 @@ commit_batch(struct receiver *r, struct rd_err *err)
 	if (rdi_db_exec(st->db, "BEGIN IMMEDIATE", err) == -1)
 		goto out;
 	in_txn = 1;
-	if (rdi_db_prepare(st->db,
-	        "INSERT INTO packs(id, name, size)"
-	        " VALUES (?, ?, ?)",
-	        &pk, err) == -1 ||
-	    rdi_db_prepare(st->db,
-	        "INSERT OR IGNORE INTO contents(sha, size,"
-	        " kind, codec, base, depth, pack, off, len)"
-	        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	        &ins, err) == -1 ||
-	    rdi_db_prepare(st->db,
-	        "INSERT OR IGNORE INTO signatures(sha,"
-	        " block, pack, off, len) VALUES (?, ?, ?, ?, ?)",
-	        &sig, err) == -1 ||
-	    rdi_db_prepare(st->db, "SELECT depth FROM contents WHERE sha = ?",
-	        &dep, err) == -1)
-		goto out;
-	sqlite3_bind_int64(pk, 1, r->pw.id);
-	sqlite3_bind_text(pk, 2, r->pw.name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(pk, 3, size);
-	if (rdi_db_step(st->db, pk, err) == -1)
-		goto out;
-	for (i = 0; i < r->nobjs; i++) {
-		o = &r->objs[i];
-		if (o->kind == RDI_OBJ_SIG)
-			continue;
-		depth = 0;
-		if (o->kind == RDI_OBJ_DELTA) {
-			sqlite3_reset(dep);
-			sqlite3_bind_blob(dep, 1, o->base, RD_HASH_LEN,
-			    SQLITE_STATIC);
-			k = rdi_db_step(st->db, dep, err);
-			if (k == -1)
-				goto out;
-			if (k == 0) {
-				rd_hex(o->sha, RD_HASH_LEN, hex);
-				rd_err_set(err, RD_ECORRUPT,
-				    "delta %s arrived before its base", hex);
-				goto out;
-			}
-			depth = sqlite3_column_int(dep, 0) + 1;
-			/* the limit of what restore rebuilds, whatever the
-			 * origin's --chain */
-			if (depth + 1 > RDI_MAX_CHAIN) {
-				rd_hex(o->sha, RD_HASH_LEN, hex);
-				rd_err_set(err, RD_ECORRUPT,
-				    "delta %s would make a chain of %d objects, more than the limit of %d",
-				    hex, depth + 1, RDI_MAX_CHAIN);
-				goto out;
-			}
-		}
-		sqlite3_reset(ins);
-		sqlite3_bind_blob(ins, 1, o->sha, RD_HASH_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 2, o->size);
-		sqlite3_bind_int(ins, 3, o->kind);
-		sqlite3_bind_int(ins, 4, o->codec);
-		if (o->kind == RDI_OBJ_DELTA)
-			sqlite3_bind_blob(ins, 5, o->base, RD_HASH_LEN,
-			    SQLITE_STATIC);
-		else
-			sqlite3_bind_null(ins, 5);
-		sqlite3_bind_int(ins, 6, depth);
-		sqlite3_bind_int64(ins, 7, r->pw.id);
-		sqlite3_bind_int64(ins, 8, o->off);
-		sqlite3_bind_int64(ins, 9, o->len);
-		if (rdi_db_step(st->db, ins, err) == -1)
-			goto out;
-	}
-	for (i = 0; i < r->nobjs; i++) {
-		o = &r->objs[i];
-		if (o->kind != RDI_OBJ_SIG)
-			continue;
-		sqlite3_reset(dep);
-		sqlite3_bind_blob(dep, 1, o->sha, RD_HASH_LEN, SQLITE_STATIC);
-		k = rdi_db_step(st->db, dep, err);
-		if (k == -1)
-			goto out;
-		if (k == 0) {
-			rd_hex(o->sha, RD_HASH_LEN, hex);
-			rd_err_set(err, RD_ECORRUPT,
-			    "stream is damaged: a signature of %s without its content",
-			    hex);
-			goto out;
-		}
-		sqlite3_reset(sig);
-		sqlite3_bind_blob(sig, 1, o->sha, RD_HASH_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(sig, 2, o->block);
-		sqlite3_bind_int64(sig, 3, r->pw.id);
-		sqlite3_bind_int64(sig, 4, o->off);
-		sqlite3_bind_int64(sig, 5, o->len);
-		if (rdi_db_step(st->db, sig, err) == -1)
-			goto out;
-	}
-	/* every content of the batch must rebuild to its SHA-256 */
-	pc = rdi_packcache_new(st);
-	if (pc == NULL) {
-		rd_err_set(err, RD_ENOMEM, "out of memory");
-		goto out;
-	}
-	tmpfd = openat(st->dfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (tmpfd == -1) {
-		rd_err_sys(err, RD_EIO, "cannot open '%s/tmp'", st->path);
-		goto out;
-	}
-	for (i = 0; i < r->nobjs; i++) {
-		o = &r->objs[i];
-		/*
-		 * Every content of the batch, full or delta, is rebuilt
-		 * (bases before their deltas: the stream sends them in that
-		 * order) and checked against its SHA-256 and size before
-		 * it can be committed: a bogus delta under a real content's
-		 * hash would otherwise be taken as present ever after.
-		 */
-		if (o->kind == RDI_OBJ_SIG)
-			continue;
-		if (rdi_content_read(st, st->db, pc, o->sha, tmpfd, null_sink,
-		        NULL, err) == -1) {
-			char why[sizeof(err->msg)];
-
-			memcpy(why, err->msg, sizeof(why));
-			rd_err_set(err, RD_ECORRUPT,
-			    "object fails verification: %s", why);
-			goto out;
-		}
-	}
-	if (rdi_db_exec(st->db, "COMMIT", err) == -1)
+	if (record_batch(r, size, err) == -1 || verify_batch(r, err) == -1 ||
+	    rdi_db_exec(st->db, "COMMIT", err) == -1)
 		goto out;
 	in_txn = 0;
 	ret = 0;
 out:
-	if (tmpfd != -1)
-		close(tmpfd);
-	rdi_packcache_free(pc);
-	sqlite3_finalize(ins);
-	sqlite3_finalize(sig);
-	sqlite3_finalize(pk);
-	sqlite3_finalize(dep);
 	if (in_txn)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	if (ret == -1 && renamed) {
@@ -1171,6 +1372,30 @@ have_object(struct receiver *r, const struct rdi_objhdr *h, struct rd_err *err)
 	return k;
 }
 
+/*
+ * Whether an object header "h" (with the frame's "extra") cannot be one
+ * a store writes: a size past the format's bound, a raw payload that is
+ * not its size (a delta's is the patch), a delta on nothing or on itself, a signature without a
+ * block length or a content with one.
+ */
+static int
+object_bad(const struct rdi_objhdr *h, uint64_t extra)
+{
+	static const unsigned char zero[RD_HASH_LEN];
+
+	if (h->raw_size > RDI_MAX_SIZE ||
+	    (h->kind != RDI_OBJ_DELTA && h->codec == RD_CODEC_RAW &&
+	        h->raw_size != h->len))
+		return 1;
+	if (h->kind == RDI_OBJ_DELTA &&
+	    (memcmp(h->base, zero, RD_HASH_LEN) == 0 ||
+	        memcmp(h->base, h->sha, RD_HASH_LEN) == 0))
+		return 1;
+	if (h->kind == RDI_OBJ_SIG)
+		return extra == 0 || extra > UINT32_MAX;
+	return extra != 0;
+}
+
 /* Receive an OBJECT frame of "len" bytes into the batch pack. */
 static int
 recv_object(struct receiver *r, uint64_t len, struct rd_err *err)
@@ -1186,9 +1411,6 @@ recv_object(struct receiver *r, uint64_t len, struct rd_err *err)
 
 	if (len < 8 + RDI_OBJ_HDR)
 		return rd_err_set(err, RD_ECORRUPT, "malformed object frame");
-	if (r->nsnaps > 0)
-		return rd_err_set(err, RD_ECORRUPT,
-		    "stream is damaged: an object after the snapshot records");
 	if (rdi_chan_read(&r->ch, x, 8, err) == -1 ||
 	    rdi_chan_read(&r->ch, hdr, sizeof(hdr), err) == -1)
 		return -1;
@@ -1198,6 +1420,9 @@ recv_object(struct receiver *r, uint64_t len, struct rd_err *err)
 	if ((uint64_t)h.len != len - 8 - RDI_OBJ_HDR)
 		return rd_err_set(err, RD_ECORRUPT,
 		    "stream is damaged: object length mismatch");
+	if (object_bad(&h, rdi_get_le64(x)))
+		return rd_err_set(err, RD_ECORRUPT,
+		    "stream is damaged: impossible object header");
 	if (!(r->codecs & (1u << h.codec)) || !rd_codec_available(h.codec))
 		return rd_err_set(err, RD_EUNAVAIL,
 		    "object uses codec '%s', which this build lacks",
@@ -1361,6 +1586,7 @@ recv_snap(struct receiver *r, struct rd_err *err)
 	get_f64(&m, &started);
 	get_f64(&m, &finished);
 	rdi_get_str(&m, label, sizeof(label));
+	tame(label);
 	rdi_get_str(&m, source, sizeof(source));
 	for (i = 0; i < 10; i++)
 		rdi_get_i64(&m, &v[i]);
@@ -1597,6 +1823,7 @@ recv_problems(struct receiver *r, struct rd_err *err)
 		rdi_get_bytes(&m, &path, &plen);
 		rdi_get_str(&m, problem, sizeof(problem));
 		rdi_get_str(&m, reason, sizeof(reason));
+		tame(reason);
 		if (m.bad || snap <= r->since || snap > r->last_snap ||
 		    plen > 4096 || memchr(path, '\0', plen) != NULL ||
 		    (strcmp(problem, "unreadable") != 0 &&
@@ -1643,6 +1870,8 @@ finish_rows(struct receiver *r, const struct rdi_buf *endbuf,
 	sqlite3_stmt *q = NULL;
 	struct rdi_msg m;
 	int64_t nobj, nsnap, nrows, ncl, nprob;
+	struct rdi_bcache bc;
+	struct rd_err ignored = RD_ERR_INIT;
 	char buf[32];
 	int k, ret = -1;
 
@@ -1668,7 +1897,7 @@ finish_rows(struct receiver *r, const struct rdi_buf *endbuf,
 		return -1;
 	/* every file of the new snapshots has its content here */
 	if (rdi_db_prepare(r->st->db,
-	        "SELECT COUNT(*) FROM entries e"
+	        "SELECT COUNT(*), MIN(e.path) FROM entries e"
 	        " LEFT JOIN contents c ON c.sha = e.sha WHERE e.first > ?"
 	        " AND e.sha IS NOT NULL AND c.sha IS NULL",
 	        &q, err) == -1)
@@ -1679,8 +1908,12 @@ finish_rows(struct receiver *r, const struct rdi_buf *endbuf,
 		goto out;
 	if (sqlite3_column_int64(q, 0) != 0) {
 		rd_err_set(err, RD_ECORRUPT,
-		    "bundle lacks %lld contents its snapshots need (was it made with --since for another store?)",
-		    (long long)sqlite3_column_int64(q, 0));
+		    "bundle lacks %lld contents its snapshots need, the first for '%.*s' (was it made with --since for another store?)",
+		    (long long)sqlite3_column_int64(q, 0),
+		    sqlite3_column_bytes(q, 1) > 200
+		        ? 200
+		        : sqlite3_column_bytes(q, 1),
+		    (const char *)sqlite3_column_blob(q, 1));
 		goto out;
 	}
 	/* what is committed can be restored */
@@ -1700,6 +1933,10 @@ finish_rows(struct receiver *r, const struct rdi_buf *endbuf,
 	if (rdi_db_exec(r->st->db, "COMMIT", err) == -1)
 		goto out;
 	r->rows_txn = 0;
+	/* the cache keeps what is current; it is advice, so failing is not */
+	rdi_bcache_open(r->st, &bc);
+	(void)rdi_bcache_evict(&bc, r->st->db, &ignored);
+	rdi_bcache_close(&bc);
 	ret = 0;
 out:
 	sqlite3_finalize(q);
@@ -1795,24 +2032,6 @@ send_result(struct receiver *r, const struct rd_err *verdict,
 	return rdi_chan_flush(&r->ch, err);
 }
 
-/* Whether "s" is a store id: a UUID as 36 lowercase characters. */
-static int
-uuid_ok(const char *s)
-{
-	int i;
-
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return 0;
-		} else if (!((s[i] >= '0' && s[i] <= '9') ||
-		               (s[i] >= 'a' && s[i] <= 'f'))) {
-			return 0;
-		}
-	}
-	return s[36] == '\0';
-}
-
 static int
 recv_hello(struct receiver *r, int *mode, struct rd_err *err)
 {
@@ -1847,6 +2066,44 @@ recv_hello(struct receiver *r, int *mode, struct rd_err *err)
 	return 0;
 }
 
+/*
+ * The place of a frame type in a stream: objects (and a session's
+ * queries), then SNAP, ENTRIES, CLOSES, PROBLEMS and END, in that order;
+ * -1 for a type a receiver does not read.
+ */
+static int
+frame_rank(int type)
+{
+	static const char order[] = { F_SNAP, F_ENTRIES, F_CLOSES, F_PROBLEMS,
+		F_END };
+	int i;
+
+	if (type == F_OBJECT || type == F_QUERY)
+		return 0;
+	for (i = 0; i < (int)sizeof(order); i++)
+		if (type == order[i])
+			return i + 1;
+	return -1;
+}
+
+/* Refuse a frame that comes after frames that must follow it. */
+static int
+frame_in_order(struct receiver *r, int type, struct rd_err *err)
+{
+	int rank = frame_rank(type);
+
+	if (rank == -1 || rank >= r->rank) {
+		if (rank > r->rank)
+			r->rank = rank;
+		return 0;
+	}
+	if (type == F_OBJECT)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "stream is damaged: an object after the snapshot records");
+	return rd_err_set(err, RD_ECORRUPT,
+	    "stream is damaged: a frame of type '%c' out of order", type);
+}
+
 static int
 frame_loop(struct receiver *r, struct rd_err *err)
 {
@@ -1854,7 +2111,8 @@ frame_loop(struct receiver *r, struct rd_err *err)
 	int type;
 
 	for (;;) {
-		if (rdi_chan_next(&r->ch, &type, &len, err) == -1)
+		if (rdi_chan_next(&r->ch, &type, &len, err) == -1 ||
+		    frame_in_order(r, type, err) == -1)
 			return -1;
 		if (type == F_OBJECT) {
 			if (recv_object(r, len, err) == -1)

@@ -319,6 +319,7 @@ receive_common(const char *cmd, int argc, char **argv, int serve)
 	struct rd_ship_result r;
 	struct rd_store *st;
 	struct opts o;
+	char p[64];
 	int ind;
 
 	ind = parse(cmd,
@@ -354,7 +355,8 @@ receive_common(const char *cmd, int argc, char **argv, int serve)
 		} else {
 			printf("received ");
 			print_range(&r);
-			printf(" from %s: ", r.origin);
+			printf(" from %s: ",
+			    tool_printable(r.origin, p, sizeof(p)));
 			print_objects(&r);
 		}
 		print_replica(&o, &r);
@@ -572,7 +574,7 @@ cmd_status(int argc, char **argv)
 	struct rd_store *st;
 	struct rd_json *j;
 	struct opts o;
-	char t[32];
+	char t[32], p[1024];
 	int ind, i;
 	double now = rd_now();
 
@@ -638,13 +640,15 @@ cmd_status(int argc, char **argv)
 		rd_json_free(j);
 		return tool_exit(EX_OK);
 	}
+	/* the catalog's strings came from streams: print them tamed */
 	printf("store      %s (%s, id %s, epoch %lld)\n", argv[ind],
-	    s.store.standby ? "standby" : "primary", s.store.uuid,
+	    s.store.standby ? "standby" : "primary",
+	    tool_printable(s.store.uuid, p, sizeof(p)),
 	    (long long)s.store.epoch);
 	if (s.store.standby)
 		printf("origin     %s\n",
 		    s.store.origin[0] != '\0'
-		        ? s.store.origin
+		        ? tool_printable(s.store.origin, p, sizeof(p))
 		        : "none yet (adopted from the first bundle)");
 	if (s.newest > 0)
 		printf("newest     snapshot %lld (%s)%s\n", (long long)s.newest,
@@ -671,13 +675,15 @@ cmd_status(int argc, char **argv)
 	}
 	for (i = 0; i < s.nreplicas; i++)
 		printf("replica    %s at snapshot %lld (%s)\n",
-		    s.replica[i].dir, (long long)s.replica[i].version,
+		    tool_printable(s.replica[i].dir, p, sizeof(p)),
+		    (long long)s.replica[i].version,
 		    s.replica[i].clean
 		        ? "clean"
 		        : "interrupted update: the next receive with --apply finishes it");
 	for (i = 0; i < s.nstandbys; i++)
 		printf("standby    %s has snapshot %lld (pushed %s)\n",
-		    s.standby[i].uuid, (long long)s.standby[i].snapshot,
+		    tool_printable(s.standby[i].uuid, p, sizeof(p)),
+		    (long long)s.standby[i].snapshot,
 		    tool_time((int64_t)s.standby[i].pushed, t, sizeof(t)));
 	if (s.replicas_more > 0)
 		printf("replica    and %lld more, not listed\n",

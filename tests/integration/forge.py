@@ -6,6 +6,8 @@
 #   b = Bundle(origin, epoch=1, since=0, newest=1)
 #   b.full(data) / b.delta(sha, base, size, ops) / b.snap(1) / b.rows(...)
 #   b.end(); sys.stdout.buffer.write(b.bytes())
+#
+# answer_have(code, msg, uuid, ...) plays a hostile `rdship serve`.
 import hashlib
 import hmac
 import os
@@ -89,11 +91,11 @@ class Bundle:
     def delta(self, content, base, raw, ops):
         self.obj(DELTA, 0, raw, delta_payload(ops), content, base)
 
-    def snap(self, sid, started=1e9, finished=None, counts=None):
+    def snap(self, sid, started=1e9, finished=None, counts=None, label=b""):
         counts = counts or [0] * 10
         if finished is None:
             finished = started + 1
-        self.frame("S", u64(sid) + f64(started) + f64(finished) + bstr(b"") +
+        self.frame("S", u64(sid) + f64(started) + f64(finished) + bstr(label) +
                    bstr(b"/src") + b"".join(u64(c) for c in counts))
         self.nsnap += 1
 
@@ -126,3 +128,23 @@ class Bundle:
 
     def bytes(self):
         return b"".join(self.out)
+
+
+def answer_have(code, msg, uuid, newest=0, epoch=1, codecs=0b111):
+    """Play the responder of a push session (run as the --rsh command):
+    read the initiator's preamble and HELLO from stdin, answer with a
+    preamble and this HAVE on stdout, then read to the end."""
+    import sys
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    pre = inp.read(25)
+    nonce = pre[9:25]
+    head = inp.read(9)
+    inp.read(struct.unpack("<Q", head[1:9])[0] + 32)
+    payload = (u64(code) + bstr(msg) + bstr(uuid) + u64(newest) +
+               u64(epoch) + u64(codecs))
+    mac = hmac.new(bytes(32), b"R" + u64(0) + nonce + b"A" +
+                   u64(len(payload)) + payload, hashlib.sha256).digest()
+    out.write(b"RDSHIP2\n" + bytes([0]) + nonce + b"A" +
+              u64(len(payload)) + payload + mac)
+    out.flush()
+    inp.read()

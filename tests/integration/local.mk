@@ -35,7 +35,8 @@ INTEGRATION_TESTS += \
 	tests/integration/t1165-rdship-forged-objects.sh \
 	tests/integration/t1166-rdship-forged-rows.sh \
 	tests/integration/t1167-rdship-stream.sh \
-	tests/integration/t1168-rdship-apply-unsafe.sh
+	tests/integration/t1168-rdship-apply-unsafe.sh \
+	tests/integration/t1169-rdship-cache.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/fixtures/format1-stores.tar.gz \
 	tests/fixtures/catalog-unsupported-format.db \
 	tests/fixtures/make-format1.sh

@@ -3,8 +3,9 @@
 # anything commits: a path twice, a new row for a still-current path, a
 # symlink beside a directory of the same name, a path without its parent
 # directory, a directory closed under its children, sizes that are not
-# possible, NaN times, an object after the snapshot records.  Each leaves
-# the store's snapshots as they were, and a sound bundle is then taken.
+# possible, a content that is not there, NaN times, an object after the
+# snapshot records, frames out of order.  Each leaves the store's
+# snapshots as they were, and a sound bundle is then taken.
 . "$RD_SRCDIR/tests/integration/lib.sh"
 
 PYTHONPATH="$RD_SRCDIR/tests/integration"
@@ -38,11 +39,21 @@ b = Bundle(os.environ["origin"], since=1, newest=2)
 x = b"new\n"
 R = Bundle.row
 started = float("nan") if case == "nan" else 1e9
-if case != "lateobj":
+if case not in ("lateobj", "rowsobj"):
     b.full(x)
+if case == "rowsobj":
+    b.rows(R(b"n", FILE, 2, size=4, content=sha(x)))
+    b.full(x)
+elif case == "rowsfirst":
+    b.rows(R(b"n", FILE, 2, size=4, content=sha(x)))
 b.snap(2, started=started)
-if case == "lateobj":
+if case == "closesfirst":
+    b.closes((b"a", 1, 1))
+    b.rows(R(b"n", FILE, 2, size=4, content=sha(x)))
+elif case == "lateobj":
     b.full(x)
+elif case == "nocontent":
+    b.rows(R(b"d/n", FILE, 2, size=5, content=sha(b"other")))
 elif case == "twice":
     b.rows(R(b"n", FILE, 2, size=4, content=sha(x)),
            R(b"n", FILE, 2, size=4, content=sha(x)))
@@ -78,7 +89,11 @@ for c in "twice:bundle has a bad row for 'n': it is there twice in one snapshot"
     "huge:stream is damaged: bad entry row" \
     "wrongsize:bundle has a bad row for 'n': its size is not its content's" \
     "nan:stream is damaged: snapshot 2 has impossible times" \
-    "lateobj:stream is damaged: an object after the snapshot records"; do
+    "nocontent:bundle lacks 1 contents its snapshots need, the first for 'd/n' (was it made with --since for another store?)" \
+    "lateobj:stream is damaged: an object after the snapshot records" \
+    "rowsobj:stream is damaged: an object after the snapshot records" \
+    "rowsfirst:stream is damaged: a frame of type 'S' out of order" \
+    "closesfirst:stream is damaged: a frame of type 'E' out of order"; do
 	forge "${c%%:*}"
 	expect_exit 65 rdship receive --apply rep s <evil.rdb
 	expect_file err "rdship: ${c#*:}"

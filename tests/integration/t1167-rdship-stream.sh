@@ -3,9 +3,13 @@
 # version is refused with 69 naming both versions; a HELLO with an origin
 # that is not a store id (escape sequences), an epoch at or past 2^62,
 # or an impossible range is damage (65); a signature without its content
-# is damage, not an internal error.  A partial snapshot arrives partial,
-# with its problems.  Each refusal leaves the store as it was, and the
-# next real push works.
+# is damage, not an internal error.  A hostile responder's message is
+# printed with its control characters as '?', and a responder whose
+# store id is not one is refused and not recorded; a label's and a
+# reason's control characters arrive as '?', and status prints a
+# catalog's strings tamed.  A partial snapshot arrives partial, with its
+# problems; a catalog epoch out of range is damage.  Each refusal leaves the store as
+# it was, and the next real push works.
 . "$RD_SRCDIR/tests/integration/lib.sh"
 
 PYTHONPATH="$RD_SRCDIR/tests/integration"
@@ -84,6 +88,25 @@ grep -q '^rdship: stream is damaged: a signature of [0-9a-f]\{64\} without its c
 state after
 cmp before after || fail "the lone signature changed the store"
 
+# a hostile responder: its refusal message and its store id come from
+# the stream, and never reach the terminal raw or the catalog
+cat >fake-serve <<'PY'
+import sys
+from forge import *
+case = sys.argv[1]
+esc = b"\x1b[2J\x1b]0;owned\x07"
+if case == "message":
+    answer_have(2, b"no " + esc + b"thanks", b"0" * 36)
+else:
+    answer_have(0, b"", (esc + b"0" * 36)[:36])
+PY
+expect_exit 65 rdship push --rsh "python3 fake-serve message" p h:s
+expect_file err "rdship: receiver: no ?[2J?]0;owned?thanks"
+expect_exit 65 rdship push --rsh "python3 fake-serve uuid" p h:s
+expect_file err "rdship: malformed answer from the receiver: its store id or newest snapshot is impossible"
+[ -z "$(sqlite3 p/catalog.db "select key from meta where key like 'standby:%' and key <> 'standby:$(sqlite3 s/catalog.db "select value from meta where key = 'uuid'")'")" ] ||
+	fail "the hostile responder was recorded as a standby"
+
 # a partial snapshot is shipped as partial, with its problems
 chmod 755 "$TMP"
 chown -R nobody p src
@@ -116,3 +139,33 @@ expect_exit 0 rdsnap restore s r
 [ "$(cat r/a r/b)" = "a
 b" ] || fail "the standby's partial snapshot does not restore"
 expect_exit 0 rdsnap verify --read-data s
+
+# a label and a problem's reason are text for people: their control
+# characters arrive as '?'; a catalog's strings print tamed
+python3 - <<'PY' >label.rdb
+import os, sys
+from forge import *
+b = Bundle(os.environ["origin"], epoch=1, since=2, newest=3)
+b.snap(3, label=b"nightly\x1b[2J", counts=[0] * 9 + [1])
+b.problems((3, b"a", b"unreadable", b"gone\x1b]0;owned\x07"))
+b.end()
+sys.stdout.buffer.write(b.bytes())
+PY
+expect_exit 0 rdship receive s <label.rdb
+[ "$(sqlite3 s/catalog.db "select label from snapshots where id = 3")" = "nightly?[2J" ] ||
+	fail "the label arrived raw"
+expect_exit 0 rdsnap problems --snapshot 3 s
+expect_file out "unreadable  a: gone?]0;owned?"
+sqlite3 s/catalog.db "update meta set value = 'x' || char(27) || '[2J' where key = 'origin'"
+expect_exit 0 rdship status s
+grep -q '^origin     x?\[2J$' out || fail "status printed the origin raw: $(cat out)"
+
+# a catalog whose epoch no bundle or promotion can make is damage, not
+# a negative number
+cp -a s s2
+sqlite3 s2/catalog.db "update meta set value = '9223372036854775807' where key = 'epoch'"
+expect_exit 65 rdship status s2
+expect_file err "rdship: store 's2' has an impossible epoch '9223372036854775807'"
+sqlite3 s2/catalog.db "update meta set value = '-1' where key = 'epoch'"
+expect_exit 65 rdship status s2
+expect_file err "rdship: store 's2' has an impossible epoch '-1'"

@@ -140,6 +140,87 @@ end(uint64_t objects, uint64_t snaps, uint64_t rows)
 	unit_ok(rdi_chan_flush(&ch, &err), err);
 }
 
+/* Send an OBJECT frame: header fields as given, "payload" as is. */
+static void
+object(int kind, int64_t raw, const void *payload, size_t len,
+    const unsigned char *sha, const unsigned char *base, uint64_t extra)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_buf b = { NULL, 0, 0 };
+	struct rdi_objhdr h;
+	unsigned char hdr[RDI_OBJ_HDR];
+
+	memset(&h, 0, sizeof(h));
+	h.kind = kind;
+	h.codec = RD_CODEC_RAW;
+	h.raw_size = raw;
+	h.len = (int64_t)len;
+	memcpy(h.sha, sha, RD_HASH_LEN);
+	if (base != NULL)
+		memcpy(h.base, base, RD_HASH_LEN);
+	h.crc = (uint32_t)crc32(0, payload, (uInt)len);
+	rdi_objhdr_encode(&h, hdr);
+	u64(&b, extra);
+	unit_ok(rdi_buf_append(&b, hdr, sizeof(hdr), &err), err);
+	unit_ok(rdi_buf_append(&b, payload, len, &err), err);
+	frame('O', &b);
+	rdi_buf_release(&b);
+}
+
+static void
+sha256(const void *p, size_t n, unsigned char out[RD_HASH_LEN])
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_sha256 h;
+
+	unit_ok(rdi_sha256_init(&h, &err), err);
+	unit_ok(rdi_sha256_update(&h, p, n, &err), err);
+	unit_ok(rdi_sha256_final(&h, out, &err), err);
+	rdi_sha256_release(&h);
+}
+
+static void
+be64(struct rdi_buf *b, uint64_t v)
+{
+	struct rd_err err = RD_ERR_INIT;
+	unsigned char x[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		x[i] = (unsigned char)(v >> (56 - 8 * i));
+	unit_ok(rdi_buf_append(b, x, 8, &err), err);
+}
+
+/*
+ * A librsync delta of "ncopies" copies of base bytes 0 to "len", then
+ * the literal "lit" ("litlen" bytes), into "b".
+ */
+static void
+delta(struct rdi_buf *b, int ncopies, uint64_t len, const void *lit,
+    size_t litlen)
+{
+	struct rd_err err = RD_ERR_INIT;
+	static const unsigned char magic[] = { 0x72, 0x73, 0x02, 0x36 };
+	unsigned char op;
+	int i;
+
+	unit_ok(rdi_buf_append(b, magic, 4, &err), err);
+	for (i = 0; i < ncopies; i++) {
+		op = 0x54; /* COPY, 8-byte offset and length */
+		unit_ok(rdi_buf_append(b, &op, 1, &err), err);
+		be64(b, 0);
+		be64(b, len);
+	}
+	if (litlen > 0) {
+		op = 0x44; /* LITERAL, 8-byte length */
+		unit_ok(rdi_buf_append(b, &op, 1, &err), err);
+		be64(b, litlen);
+		unit_ok(rdi_buf_append(b, lit, litlen, &err), err);
+	}
+	op = 0;
+	unit_ok(rdi_buf_append(b, &op, 1, &err), err);
+}
+
 /* Receive what was written; returns rd_ship_receive's value. */
 static int
 receive(struct rd_err *err)
@@ -338,6 +419,173 @@ START_TEST(test_object_after_snapshot)
 }
 END_TEST
 
+/*
+ * Headers that no store writes: _i 0 a raw full object that is not its
+ * size, 1 a delta on nothing, 2 a delta on itself, 3 a signature without
+ * a block length, 4 a content with one, 5 a size past 2^62.
+ */
+START_TEST(test_impossible_header)
+{
+	struct rd_err err = RD_ERR_INIT;
+	unsigned char sha[RD_HASH_LEN], zero[RD_HASH_LEN];
+	static const char body[] = "0123456789";
+
+	sha256(body, 10, sha);
+	memset(zero, 0, sizeof(zero));
+	hello(ORIGIN, 1, 0, 1);
+	if (_i == 0)
+		object(RDI_OBJ_FULL, 11, body, 10, sha, NULL, 0);
+	else if (_i == 1)
+		object(RDI_OBJ_DELTA, 10, body, 10, sha, zero, 0);
+	else if (_i == 2)
+		object(RDI_OBJ_DELTA, 10, body, 10, sha, sha, 0);
+	else if (_i == 3)
+		object(RDI_OBJ_SIG, 10, body, 10, sha, NULL, 0);
+	else if (_i == 4)
+		object(RDI_OBJ_FULL, 10, body, 10, sha, NULL, 4096);
+	else
+		object(RDI_OBJ_DELTA, (INT64_C(1) << 62) + 1, body, 10, zero,
+		    sha, 0);
+	snap(1);
+	root_row(1);
+	end(1, 1, 1);
+	ck_assert_int_eq(receive(&err), -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	ck_assert_str_eq(err.msg,
+	    "stream is damaged: impossible object header");
+	assert_untouched();
+}
+END_TEST
+
+START_TEST(test_rows_before_snapshot)
+{
+	struct rd_err err = RD_ERR_INIT;
+
+	hello(ORIGIN, 1, 0, 1);
+	root_row(1);
+	snap(1);
+	end(0, 1, 1);
+	ck_assert_int_eq(receive(&err), -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	ck_assert_str_eq(err.msg,
+	    "stream is damaged: a frame of type 'S' out of order");
+	assert_untouched();
+}
+END_TEST
+
+/*
+ * A delta bomb: 1000 copies of a 100-byte base, declared as 100 bytes,
+ * stops at the first byte over; the base's batch goes with it.
+ */
+START_TEST(test_delta_bomb)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_buf d = { NULL, 0, 0 };
+	unsigned char base[100], bsha[RD_HASH_LEN], bomb[RD_HASH_LEN];
+	char hex[2 * RD_HASH_LEN + 1], want[256];
+	const char *tail = ": rebuilds to more than its 100 bytes";
+
+	memset(base, 'b', sizeof(base));
+	sha256(base, sizeof(base), bsha);
+	memset(bomb, 0x42, sizeof(bomb));
+	delta(&d, 1000, sizeof(base), NULL, 0);
+	hello(ORIGIN, 1, 0, 1);
+	object(RDI_OBJ_FULL, 100, base, sizeof(base), bsha, NULL, 0);
+	object(RDI_OBJ_DELTA, 100, d.data, d.len, bomb, bsha, 0);
+	rdi_buf_release(&d);
+	snap(1);
+	root_row(1);
+	end(2, 1, 1);
+	ck_assert_int_eq(receive(&err), -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	rd_hex(bomb, RD_HASH_LEN, hex);
+	snprintf(want, sizeof(want),
+	    "object fails verification: content %s: pack '", hex);
+	ck_assert_int_eq(strncmp(err.msg, want, strlen(want)), 0);
+	ck_assert_str_eq(err.msg + strlen(err.msg) - strlen(tail), tail);
+	assert_untouched();
+}
+END_TEST
+
+/* 64 honest deltas in a chain are taken; one more is refused. */
+START_TEST(test_chain_limit)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_buf d = { NULL, 0, 0 };
+	unsigned char c[200], sha[RD_HASH_LEN], prev[RD_HASH_LEN];
+	char hex[2 * RD_HASH_LEN + 1], want[256];
+	int i, n = _i == 0 ? 64 : 65;
+
+	memset(c, 'x', sizeof(c));
+	sha256(c, 100, sha);
+	hello(ORIGIN, 1, 0, 1);
+	object(RDI_OBJ_FULL, 100, c, 100, sha, NULL, 0);
+	for (i = 1; i <= n; i++) {
+		memcpy(prev, sha, RD_HASH_LEN);
+		c[100 + i - 1] = 'y';
+		sha256(c, (size_t)(100 + i), sha);
+		d.len = 0;
+		delta(&d, 1, (uint64_t)(100 + i - 1), "y", 1);
+		object(RDI_OBJ_DELTA, 100 + i, d.data, d.len, sha, prev, 0);
+	}
+	rdi_buf_release(&d);
+	snap(1);
+	root_row(1);
+	end((uint64_t)n + 1, 1, 1);
+	if (_i == 0) {
+		unit_ok(receive(&err), err);
+		ck_assert_int_eq(catalog_int("SELECT MAX(depth) FROM contents"),
+		    64);
+		return;
+	}
+	ck_assert_int_eq(receive(&err), -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	rd_hex(sha, RD_HASH_LEN, hex);
+	snprintf(want, sizeof(want),
+	    "delta %s would make a chain deeper than the limit of 64 deltas",
+	    hex);
+	ck_assert_str_eq(err.msg, want);
+	assert_untouched();
+}
+END_TEST
+
+/* A signature must be one of its content. */
+START_TEST(test_signature_size)
+{
+	struct rd_err err = RD_ERR_INIT;
+	unsigned char body[10000], sha[RD_HASH_LEN], sig[12 + 2 * 12];
+	char hex[2 * RD_HASH_LEN + 1], want[256];
+
+	memset(body, 's', sizeof(body));
+	sha256(body, sizeof(body), sha);
+	memset(sig, 0, sizeof(sig));
+	/* blake2 sums, 4096-byte blocks, 8-byte sums: 2 entries, not 3 */
+	sig[0] = 0x72, sig[1] = 0x73, sig[2] = 0x01, sig[3] = 0x47;
+	sig[6] = 0x10;
+	sig[11] = 8;
+	hello(ORIGIN, 1, 0, 1);
+	object(RDI_OBJ_FULL, sizeof(body), body, sizeof(body), sha, NULL, 0);
+	object(RDI_OBJ_SIG, sizeof(sig), sig, sizeof(sig), sha, NULL,
+	    _i == 0 ? 4096 : 2048);
+	snap(1);
+	root_row(1);
+	end(1, 1, 1);
+	ck_assert_int_eq(receive(&err), -1);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
+	rd_hex(sha, RD_HASH_LEN, hex);
+	if (_i == 0)
+		snprintf(want, sizeof(want),
+		    "object fails verification: the signature of content %s does not cover its 10000 bytes",
+		    hex);
+	else
+		snprintf(want, sizeof(want),
+		    "object fails verification: the signature of content %s is not a signature of block length 2048",
+		    hex);
+	ck_assert_str_eq(err.msg, want);
+	assert_untouched();
+}
+END_TEST
+
 static Suite *
 ship_suite(void)
 {
@@ -354,6 +602,11 @@ ship_suite(void)
 	tcase_add_test(tc, test_no_root);
 	tcase_add_test(tc, test_bogus_object);
 	tcase_add_test(tc, test_object_after_snapshot);
+	tcase_add_loop_test(tc, test_impossible_header, 0, 6);
+	tcase_add_test(tc, test_rows_before_snapshot);
+	tcase_add_test(tc, test_delta_bomb);
+	tcase_add_loop_test(tc, test_chain_limit, 0, 2);
+	tcase_add_loop_test(tc, test_signature_size, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
