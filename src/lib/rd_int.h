@@ -624,4 +624,52 @@ void rdi_bracket_free(struct rdi_bracket *b);
  */
 int rdi_rmtree(int dfd, const char *name, const char *what, struct rd_err *err);
 
+/* ------------------------------------------------------------------ */
+/* Child processes (base/proc.c) */
+
+/*
+ * Start "/bin/sh -c command" with standard input from /dev/null and
+ * standard output to /dev/null ("out_to_err" 0) or to our standard error
+ * ("out_to_err" 1), the default signal mask and dispositions, in a new
+ * process group if "own_group", with "envp" (NULL: our environment).
+ * Returns 0 with "*pid" set, or -1 with "err" set (RD_ENOMEM when the
+ * system is out of processes or memory).
+ */
+int rdi_spawn_sh(const char *command, char *const *envp, int own_group,
+    int out_to_err, pid_t *pid, struct rd_err *err);
+
+/*
+ * Start "command" as a co-process: /bin/sh -c in a process group of its
+ * own, in the directory "cwd" (NULL: ours), with our environment changed
+ * by "env" as rd_hook_run() changes it, standard input from "in_fd",
+ * standard output to "out_fd" and standard error ours.  The caller keeps
+ * its descriptors (which should be close-on-exec) and closes them.
+ * Returns 0 with "*pid" set, or -1 with "err" set as rdi_spawn_sh() sets
+ * it.
+ */
+int rdi_coproc_spawn(const char *command, const char *cwd,
+    const char *const *env, int in_fd, int out_fd, pid_t *pid,
+    struct rd_err *err);
+
+/*
+ * A descriptor that becomes readable when the child "pid" exits (Linux
+ * 5.3 and later), or -1: then the caller looks every few milliseconds.
+ */
+int rdi_child_fd(pid_t pid);
+
+/*
+ * Wait at most "left" seconds for the child whose exit descriptor is
+ * "*fd" (from rdi_child_fd()) to exit; with "*fd" -1, sleep "*delay"
+ * seconds (at most "left") and double "*delay" up to 10 ms, so that the
+ * caller's next waitpid(WNOHANG) comes soon after a quick child exits.
+ * A descriptor that poll(2) refuses is closed and "*fd" set to -1.
+ */
+void rdi_child_nap(int *fd, double left, double *delay);
+
+/* waitpid() that retries on EINTR. */
+pid_t rdi_waitpid(pid_t pid, int *status, int flags);
+
+/* Describe a wait status: "exit 3", "killed by signal 9". */
+void rdi_wait_status(int status, char *buf, size_t len);
+
 #endif /* RD_INT_H */

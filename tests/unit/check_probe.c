@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "probe_int.h"
+#include "watch/probe_int.h"
 
 static char tmpdir[64];
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "promote_int.h"
+#include "promote/promote_int.h"
 #include "unit.h"
 
 static void

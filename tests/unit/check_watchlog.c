@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "probe_int.h"
+#include "watch/probe_int.h"
 #include "unit.h"
 
 static void

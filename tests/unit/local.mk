@@ -88,4 +88,9 @@ check_PROGRAMS += tests/unit/check_promote
 tests_unit_check_promote_SOURCES = tests/unit/check_promote.c tests/unit/unit.h
 tests_unit_check_promote_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
 tests_unit_check_promote_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/check_probe
+tests_unit_check_probe_SOURCES = tests/unit/check_probe.c
+tests_unit_check_probe_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_probe_LDADD = $(RD_LIBS) $(CHECK_LIBS)
 endif

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * probe_exec.c: the exec probe, and the shell runner it shares with the
- * watch hooks and with the hooks of rdsnap and rdpromote (rd_hook_run).
- * Commands run through /bin/sh -c, started with posix_spawn(3) (safe in
- * a threaded process), with the default signal mask and dispositions
- * whatever ours are.  An exec probe or a hook runs in a process group of
- * its own so that on timeout the command and everything it started are
- * killed together.
+ * proc.c: child processes for every layer: the shell runner behind the
+ * exec probe, the watch hooks and the hooks of rdsnap and rdpromote
+ * (rd_hook_run), and the co-process of a bracket.  Commands run through
+ * /bin/sh -c, started with posix_spawn(3) (safe in a threaded process),
+ * with the default signal mask and dispositions whatever ours are.  A
+ * hook runs in a process group of its own so that on timeout the command
+ * and everything it started are killed together.
  */
 #include "config.h"
 
@@ -26,12 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "probe_int.h"
+#include "rd_int.h"
 
 extern char **environ;
 
-/* Longest sleep between two looks at a running probe command. */
-#define EXEC_POLL_MAX 0.01
+/* Longest sleep between two looks at a child without an exit descriptor. */
+#define CHILD_POLL_MAX 0.01
 
 /*
  * rdi_spawn_sh() in the directory "cwd" (NULL: ours), which the child
@@ -145,17 +145,6 @@ rdi_wait_status(int status, char *buf, size_t len)
 		snprintf(buf, len, "wait status %#x", (unsigned)status);
 }
 
-static void
-nap(double seconds)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)seconds;
-	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		continue;
-}
-
 /*
  * A descriptor that becomes readable when "pid" exits (Linux 5.3 and
  * later), or -1: then we look at the child every few milliseconds.
@@ -171,6 +160,33 @@ rdi_child_fd(pid_t pid)
 #endif
 }
 
+void
+rdi_child_nap(int *fd, double left, double *delay)
+{
+	struct pollfd pfd;
+	struct timespec ts;
+	double nap;
+
+	if (*fd != -1) {
+		pfd.fd = *fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, (int)(left * 1000) + 1) == -1 &&
+		    errno != EINTR) {
+			close(*fd);
+			*fd = -1;
+		}
+		return;
+	}
+	nap = *delay < left ? *delay : left;
+	ts.tv_sec = (time_t)nap;
+	ts.tv_nsec = (long)((nap - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		continue;
+	if (*delay < CHILD_POLL_MAX)
+		*delay *= 2;
+}
+
 pid_t
 rdi_waitpid(pid_t pid, int *status, int flags)
 {
@@ -179,68 +195,6 @@ rdi_waitpid(pid_t pid, int *status, int flags)
 	while ((r = waitpid(pid, status, flags)) == -1 && errno == EINTR)
 		continue;
 	return r;
-}
-
-void
-rdi_probe_exec_run(const struct rd_probe *p, double deadline, double timeout,
-    struct rd_probe_result *res)
-{
-	struct rd_err err = RD_ERR_INIT;
-	struct pollfd pfd;
-	double delay = 0.001, left;
-	char what[64];
-	pid_t pid, r;
-	int status;
-
-	if (rdi_spawn_sh(p->command, NULL, 1, 0, &pid, &err) == -1) {
-		rdi_probe_error(res, err.code, "%s", err.msg);
-		return;
-	}
-	pfd.fd = rdi_child_fd(pid);
-	pfd.events = POLLIN;
-	for (;;) {
-		r = rdi_waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			break;
-		if (r == -1) {
-			rdi_probe_error(res, RD_EINTERNAL, "cannot wait: %s",
-			    strerror(errno));
-			goto out;
-		}
-		left = deadline - rd_monotonic();
-		if (left <= 0) {
-			/* not reaped yet, so the group id is still ours */
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			if (rdi_waitpid(pid, &status, 0) == -1)
-				rdi_probe_error(res, RD_EINTERNAL,
-				    "cannot wait: %s", strerror(errno));
-			else
-				rdi_probe_timeout(res, timeout);
-			goto out;
-		}
-		/*
-		 * waitpid() has no timeout, and SIGCHLD belongs to the
-		 * process, not to this thread.
-		 */
-		if (pfd.fd != -1) {
-			pfd.revents = 0;
-			poll(&pfd, 1, (int)(left * 1000) + 1);
-		} else {
-			nap(delay < left ? delay : left);
-			if (delay < EXEC_POLL_MAX)
-				delay *= 2;
-		}
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		res->state = RD_PROBE_UP;
-	else {
-		rdi_wait_status(status, what, sizeof(what));
-		rdi_probe_down(res, "%s", what);
-	}
-out:
-	if (pfd.fd != -1)
-		close(pfd.fd);
 }
 
 /* ------------------------------------------------------------------ */
@@ -294,14 +248,11 @@ int
 rd_hook_run(const char *command, const char *cwd, const char *const *env,
     double timeout, int *status, struct rd_err *err)
 {
-	struct pollfd pfd;
 	char **envp = NULL;
 	double deadline, left, delay = 0.001;
 	pid_t pid, r;
-	int ret = -1;
+	int child_fd = -1, ret = -1;
 
-	pfd.fd = -1;
-	pfd.events = POLLIN;
 	if (env != NULL) {
 		envp = merge_env(env, err);
 		if (envp == NULL)
@@ -310,7 +261,7 @@ rd_hook_run(const char *command, const char *cwd, const char *const *env,
 	if (spawn_sh(command, cwd, envp, 1, 1, NULL, &pid, err) == -1)
 		goto out;
 	deadline = rd_monotonic() + timeout;
-	pfd.fd = rdi_child_fd(pid);
+	child_fd = rdi_child_fd(pid);
 	for (;;) {
 		r = rdi_waitpid(pid, status, WNOHANG);
 		if (r == pid)
@@ -335,23 +286,12 @@ rd_hook_run(const char *command, const char *cwd, const char *const *env,
 		}
 		if (left > 1)
 			left = 1;
-		if (pfd.fd != -1) {
-			pfd.revents = 0;
-			if (poll(&pfd, 1, (int)(left * 1000) + 1) == -1 &&
-			    errno != EINTR) {
-				close(pfd.fd);
-				pfd.fd = -1;
-			}
-		} else {
-			nap(delay < left ? delay : left);
-			if (delay < EXEC_POLL_MAX)
-				delay *= 2;
-		}
+		rdi_child_nap(&child_fd, left, &delay);
 	}
 	ret = 0;
 out:
-	if (pfd.fd != -1)
-		close(pfd.fd);
+	if (child_fd != -1)
+		close(child_fd);
 	free(envp);
 	return ret;
 }

@@ -47,7 +47,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "probe_int.h"
 #include "promote_int.h"
 
 static const char *const step_names[RD_PROMOTE_NSTEPS] = { "preflight", "fence",

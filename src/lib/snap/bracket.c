@@ -27,7 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "probe_int.h"
+#include "rd_int.h"
 
 #define SCRATCH      "bracket"
 #define READY_MAX    128 /* the longest first line we look at */

@@ -20,7 +20,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "probe_int.h"
 #include "promote_int.h"
 
 /* ------------------------------------------------------------------ */

@@ -1,0 +1,63 @@
+# librd.a: the library the four tools share, one folder a layer, each
+# layer using only the ones listed before it.  The public API is
+# redund.h (with rd_probe.h for probes); rd_int.h is shared by the
+# library's own files and its tests, never by a tool.
+
+src_lib_librd_a_SOURCES = \
+	src/lib/redund.h \
+	src/lib/rd_probe.h \
+	src/lib/rd_int.h
+
+# base: errors, file system I/O, hashing, JSON, child processes
+src_lib_librd_a_SOURCES += \
+	src/lib/base/err.c \
+	src/lib/base/fsio.c \
+	src/lib/base/hash.c \
+	src/lib/base/json.c \
+	src/lib/base/proc.c
+
+# store: codecs, deltas, packs, the catalog, the store and its row checks
+src_lib_librd_a_SOURCES += \
+	src/lib/store/zio.c \
+	src/lib/store/delta.c \
+	src/lib/store/catalog.c \
+	src/lib/store/pack.c \
+	src/lib/store/store.c \
+	src/lib/store/rowcheck.c
+
+# snap: snapshots and what reads them back
+src_lib_librd_a_SOURCES += \
+	src/lib/snap/snap.c \
+	src/lib/snap/bracket.c \
+	src/lib/snap/restore.c \
+	src/lib/snap/verify.c \
+	src/lib/snap/prune.c \
+	src/lib/snap/query.c \
+	src/lib/snap/diff.c \
+	src/lib/snap/stats.c
+
+# ship: the channel, sending and receiving bundles, the warm replica
+src_lib_librd_a_SOURCES += \
+	src/lib/ship/chan.c \
+	src/lib/ship/ship.c \
+	src/lib/ship/recvcache.c \
+	src/lib/ship/replica.c
+
+# watch: probes, the watch loop and its history
+src_lib_librd_a_SOURCES += \
+	src/lib/watch/probe_int.h \
+	src/lib/watch/probe.c \
+	src/lib/watch/probe_net.c \
+	src/lib/watch/probe_exec.c \
+	src/lib/watch/probe_store.c \
+	src/lib/watch/watch.c \
+	src/lib/watch/watchlog.c
+
+# promote: the promotion's steps, checks, journal, abort and drills
+src_lib_librd_a_SOURCES += \
+	src/lib/promote/promote_int.h \
+	src/lib/promote/promote.c \
+	src/lib/promote/promote_check.c \
+	src/lib/promote/promote_abort.c \
+	src/lib/promote/promote_journal.c \
+	src/lib/promote/promote_tree.c
