@@ -27,7 +27,13 @@ src_lib_librd_a_SOURCES += \
 
 # snap: snapshots and what reads them back
 src_lib_librd_a_SOURCES += \
+	src/lib/snap/snap_int.h \
 	src/lib/snap/snap.c \
+	src/lib/snap/walk.c \
+	src/lib/snap/exclude.c \
+	src/lib/snap/workers.c \
+	src/lib/snap/record.c \
+	src/lib/snap/scratch.c \
 	src/lib/snap/bracket.c \
 	src/lib/snap/restore.c \
 	src/lib/snap/verify.c \

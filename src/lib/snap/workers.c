@@ -1,0 +1,854 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * workers.c: the worker threads of a snapshot and their queue.
+ *
+ * Each worker reads a changed file once, hashing it and storing it full
+ * (compressed only where that pays) or as a librsync delta against the
+ * stored signature of the previous version, into a pack of its own; the
+ * set of contents stored by this run keeps two workers from storing one
+ * content twice.  The calling thread submits jobs and takes the finished
+ * ones back to record them.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rd_int.h"
+#include "snap_int.h"
+
+#define CHUNK     (256 * 1024)
+#define SPLIT_MIN (8 * 1024 * 1024) /* zlib on two threads from here */
+#define QUEUE_CAP 256
+#define ATTEMPTS  3
+
+/* Find "key" or the empty slot where it goes. */
+static unsigned char *
+shaset_slot(const struct shaset *s, const unsigned char *key)
+{
+	static const unsigned char zero[SET_KEY];
+	size_t i, mask = s->cap - 1;
+	unsigned char *slot;
+
+	memcpy(&i, key, sizeof(i));
+	for (i &= mask;; i = (i + 1) & mask) {
+		slot = s->slots + i * SET_KEY;
+		if (memcmp(slot, zero, SET_KEY) == 0 ||
+		    memcmp(slot, key, SET_KEY) == 0)
+			return slot;
+	}
+}
+
+static int
+shaset_add(struct shaset *s, const unsigned char *sha, struct rd_err *err)
+{
+	static const unsigned char zero[SET_KEY];
+	size_t i, ncap;
+	unsigned char *slot;
+	struct shaset bigger;
+
+	/* at most three quarters full */
+	if ((s->n + 1) * 4 > s->cap * 3) {
+		ncap = s->cap != 0 ? s->cap * 2 : 1024;
+		bigger.slots = calloc(ncap, SET_KEY);
+		if (bigger.slots == NULL)
+			return rd_err_set(err, RD_ENOMEM, "out of memory");
+		bigger.cap = ncap;
+		bigger.n = s->n;
+		for (i = 0; i < s->cap; i++) {
+			slot = s->slots + i * SET_KEY;
+			if (memcmp(slot, zero, SET_KEY) != 0)
+				memcpy(shaset_slot(&bigger, slot), slot,
+				    SET_KEY);
+		}
+		free(s->slots);
+		*s = bigger;
+	}
+	slot = shaset_slot(s, sha);
+	if (memcmp(slot, zero, SET_KEY) == 0) {
+		memcpy(slot, sha, SET_KEY);
+		s->n++;
+	}
+	return 0;
+}
+
+static int
+shaset_has(const struct shaset *s, const unsigned char *sha)
+{
+	static const unsigned char zero[SET_KEY];
+
+	return s->cap != 0 && memcmp(shaset_slot(s, sha), zero, SET_KEY) != 0;
+}
+
+/*
+ * Is "sha" already in the store or claimed by this run?  With "claim",
+ * claim it when it is not, so that the caller stores it.  Returns 1 if
+ * present, 0 if not (and claimed), -1 on error.
+ */
+static int
+dedup(struct ctx *c, const unsigned char *sha, int claim, struct rd_err *err)
+{
+	int r;
+
+	pthread_mutex_lock(&c->mu);
+	if (shaset_has(&c->set, sha)) {
+		r = 1;
+		goto out;
+	}
+	sqlite3_reset(c->lookup);
+	sqlite3_bind_blob(c->lookup, 1, sha, RD_HASH_LEN, SQLITE_STATIC);
+	r = rdi_db_step(c->ldb, c->lookup, err);
+	sqlite3_reset(c->lookup);
+	if (r == 0 && claim && shaset_add(&c->set, sha, err) == -1)
+		r = -1;
+out:
+	pthread_mutex_unlock(&c->mu);
+	return r;
+}
+
+/* Remember a finished pack so that its row gets its final size. */
+int
+snap_record_pack(struct ctx *c, const struct rdi_packw *pw, int64_t size,
+    struct rd_err *err)
+{
+	struct packrec *pr;
+	int ret = 0;
+
+	pthread_mutex_lock(&c->mu);
+	if (c->npacks == c->cap_packs) {
+		size_t n = c->cap_packs != 0 ? c->cap_packs * 2 : 16;
+
+		pr = realloc(c->packs, n * sizeof(*pr));
+		if (pr == NULL) {
+			ret = rd_err_set(err, RD_ENOMEM, "out of memory");
+			goto out;
+		}
+		c->packs = pr;
+		c->cap_packs = n;
+	}
+	pr = &c->packs[c->npacks++];
+	pr->id = pw->id;
+	memcpy(pr->name, pw->name, sizeof(pr->name));
+	pr->size = size;
+out:
+	pthread_mutex_unlock(&c->mu);
+	return ret;
+}
+
+/* Make sure the worker has an open pack with room; rotate a full one. */
+static int
+worker_pack(struct worker *w, struct rd_err *err)
+{
+	struct ctx *c = w->c;
+	int64_t size, id;
+
+	if (w->pw_open && w->pw.off < RDI_PACK_MAX)
+		return 0;
+	if (w->pw_open) {
+		if (rdi_packw_finish(c->st, &w->pw, &size, err) == -1)
+			return -1;
+		w->pw_open = 0;
+		if (snap_record_pack(c, &w->pw, size, err) == -1)
+			return -1;
+	}
+	pthread_mutex_lock(&c->mu);
+	id = c->next_pack++;
+	pthread_mutex_unlock(&c->mu);
+	if (rdi_packw_open(c->st, id, &w->pw, err) == -1)
+		return -1;
+	w->pw_open = 1;
+	return 0;
+}
+
+/*
+ * Open the file of job "j" for reading, never through a symlink: from the
+ * source, or from the bracket's scratch directory, one component at a
+ * time.
+ */
+static int
+open_source(struct ctx *c, const struct job *j, struct rd_err *err)
+{
+	char name[NAME_MAX + 1];
+	const char *path = j->path;
+	int fd, pfd;
+
+	if (j->extra) {
+		pfd = rdi_open_parent(c->xfd, path, name, err);
+		if (pfd == -1)
+			return -1;
+		fd = openat(pfd, name,
+		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		close(pfd);
+		if (fd == -1)
+			return rd_err_sys(err, RD_EIO, "cannot open '%s'",
+			    path);
+		return fd;
+	}
+	fd = openat(c->rootfd, path,
+	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+	        O_NOATIME);
+	if (fd == -1 && errno == EPERM)
+		fd = openat(c->rootfd, path,
+		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot open '%s'", path);
+	return fd;
+}
+
+static int
+same_version(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size && ns(&a->st_mtim) == ns(&b->st_mtim) &&
+	    ns(&a->st_ctim) == ns(&b->st_ctim);
+}
+
+/* Store the bytes in w->buf as a full object; the codec only if it pays. */
+static int
+store_small(struct worker *w, struct job *j, size_t len, struct rd_err *err)
+{
+	struct ctx *c = w->c;
+	const void *data = w->buf;
+	size_t dlen = len;
+	int codec = RD_CODEC_RAW;
+
+	w->cbuf.len = 0;
+	if (len >= 64) {
+		if (rdi_zenc_reset(w->zenc, err) == -1 ||
+		    rdi_zenc_write(w->zenc, w->buf, len, rdi_buf_sink, &w->cbuf,
+		        err) == -1 ||
+		    rdi_zenc_finish(w->zenc, rdi_buf_sink, &w->cbuf, err) == -1)
+			return -1;
+		if (w->cbuf.len < len - len / 16) {
+			codec = c->st->info.codec;
+			data = w->cbuf.data;
+			dlen = w->cbuf.len;
+		}
+	}
+	if (worker_pack(w, err) == -1 ||
+	    rdi_packw_begin(&w->pw, RDI_OBJ_FULL, codec, j->sha, NULL, err) ==
+	        -1 ||
+	    rdi_packw_sink(&w->pw, data, dlen, err) == -1 ||
+	    rdi_packw_end(&w->pw, (int64_t)len, &j->off, &j->len, err) == -1)
+		return -1;
+	j->stored = 1;
+	j->kind = RDI_OBJ_FULL;
+	j->codec = codec;
+	j->depth = 0;
+	j->pack_id = w->pw.id;
+	memcpy(j->pack_name, w->pw.name, sizeof(j->pack_name));
+	return 0;
+}
+
+/*
+ * One pass over a large file: hash it, make its new signature, and store
+ * it as a delta against "w->oldsig" (when "delta") or full.  When
+ * "sums_of" is the stat of this same version, w->sigbuf is already made
+ * and is kept if the bytes stored hash to j->sha; the hash is always of
+ * the bytes this pass stores.  Leaves the object open in the pack for the
+ * caller to end or roll back.  Returns 0, 1 when the bytes are not those
+ * the kept signature was made of (the caller starts over), or -1.
+ */
+static int
+stream_big(struct worker *w, struct job *j, int fd, int delta,
+    const struct stat *sums_of, struct stat *before, struct stat *after,
+    struct rd_err *err)
+{
+	struct ctx *c = w->c;
+	struct rdi_sha256 h = { NULL };
+	struct rdi_rsjob *sig = NULL, *dj = NULL;
+	struct rdi_zsink zs = { w->zenc, &w->pw };
+	unsigned char sha[RD_HASH_LEN];
+	int64_t total = 0;
+	ssize_t n;
+	int first = 1, compress = 1, sums, ret = -1;
+
+	if (fstat(fd, before) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
+		return -1;
+	}
+	if (lseek(fd, 0, SEEK_SET) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot seek '%s'", j->path);
+		return -1;
+	}
+	sums = sums_of == NULL || !same_version(sums_of, before);
+	if (rdi_sha256_init(&h, err) == -1)
+		goto out;
+	if (sums) {
+		w->sigbuf.len = 0;
+		j->sig_block = (int64_t)rdi_sig_block_len(before->st_size);
+		if (rdi_sig_new((size_t)j->sig_block, &sig, err) == -1)
+			goto out;
+	}
+	if (rdi_zenc_reset(w->zenc, err) == -1)
+		goto out;
+	if (delta &&
+	    rdi_delta_new(w->oldsig.data, w->oldsig.len, &dj, err) == -1)
+		goto out;
+	if (rdi_packw_begin(&w->pw, delta ? RDI_OBJ_DELTA : RDI_OBJ_FULL,
+	        delta ? c->st->info.codec : RD_CODEC_RAW, j->sha,
+	        delta ? j->prev.sha : NULL, err) == -1)
+		goto out;
+	for (;;) {
+		n = rdi_read_full(fd, w->buf, CHUNK, j->path, err);
+		if (n == -1)
+			goto out;
+		if (n == 0)
+			break;
+		total += n;
+		if (rdi_sha256_update(&h, w->buf, (size_t)n, err) == -1 ||
+		    (sums &&
+		        rdi_rsjob_write(sig, w->buf, (size_t)n, rdi_buf_sink,
+		            &w->sigbuf, err) == -1))
+			goto out;
+		if (delta) {
+			if (rdi_rsjob_write(dj, w->buf, (size_t)n,
+			        rdi_zsink_write, &zs, err) == -1)
+				goto out;
+			continue;
+		}
+		if (first) {
+			/* does this file compress?  judge by its first chunk */
+			w->cbuf.len = 0;
+			if (rdi_zenc_write(w->zenc, w->buf, (size_t)n,
+			        rdi_buf_sink, &w->cbuf, err) == -1)
+				goto out;
+			compress = (size_t)n < 4096 ||
+			    w->cbuf.len < (size_t)n - (size_t)n / 16 ||
+			    w->cbuf.len == 0;
+			if (compress && c->split &&
+			    before->st_size >= SPLIT_MIN) {
+				/* what was judged is compressed again, split */
+				w->pw.hdr.codec = c->st->info.codec;
+				if (rdi_zenc_split(w->zenc, err) == -1 ||
+				    rdi_zenc_write(w->zenc, w->buf, (size_t)n,
+				        rdi_packw_sink, &w->pw, err) == -1)
+					goto out;
+			} else if (compress) {
+				w->pw.hdr.codec = c->st->info.codec;
+				if (rdi_packw_sink(&w->pw, w->cbuf.data,
+				        w->cbuf.len, err) == -1)
+					goto out;
+			} else if (rdi_packw_sink(&w->pw, w->buf, (size_t)n,
+			               err) == -1)
+				goto out;
+			first = 0;
+			continue;
+		}
+		if (compress) {
+			if (rdi_zenc_write(w->zenc, w->buf, (size_t)n,
+			        rdi_packw_sink, &w->pw, err) == -1)
+				goto out;
+		} else if (rdi_packw_sink(&w->pw, w->buf, (size_t)n, err) ==
+		    -1) {
+			goto out;
+		}
+	}
+	if (delta) {
+		if (rdi_rsjob_finish(dj, rdi_zsink_write, &zs, err) == -1 ||
+		    rdi_zenc_finish(w->zenc, rdi_packw_sink, &w->pw, err) == -1)
+			goto out;
+	} else if (first) {
+		w->pw.hdr.codec = RD_CODEC_RAW; /* empty now */
+	} else if (compress &&
+	    rdi_zenc_finish(w->zenc, rdi_packw_sink, &w->pw, err) == -1) {
+		goto out;
+	}
+	if (rdi_sha256_final(&h, sha, err) == -1 ||
+	    (sums &&
+	        rdi_rsjob_finish(sig, rdi_buf_sink, &w->sigbuf, err) == -1))
+		goto out;
+	if (!sums && memcmp(sha, j->sha, RD_HASH_LEN) != 0) {
+		ret = 1; /* rewritten within one timestamp tick */
+		goto out;
+	}
+	memcpy(j->sha, sha, RD_HASH_LEN);
+	memcpy(w->pw.hdr.sha, j->sha, RD_HASH_LEN);
+	if (fstat(fd, after) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
+		goto out;
+	}
+	if (sums)
+		j->bytes_read +=
+		    total; /* else counted by the pass that hashed */
+	after->st_size = total;
+	ret = 0;
+out:
+	rdi_rsjob_free(dj);
+	rdi_rsjob_free(sig);
+	rdi_sha256_release(&h);
+	return ret;
+}
+
+static int
+load_oldsig(struct worker *w, struct job *j, struct rd_err *err)
+{
+	int fd;
+
+	w->oldsig.len = 0;
+	fd = rdi_packcache_fd(w->pc, j->oldsig_pack, err);
+	if (fd == -1)
+		return -1;
+	return rdi_obj_read(fd, j->oldsig_pack, j->oldsig_off, j->prev.sha,
+	    RDI_OBJ_SIG, rdi_buf_sink, &w->oldsig, NULL, err);
+}
+
+/*
+ * Hash a whole file without storing it; with "sig" also make its new
+ * signature into w->sigbuf.
+ */
+static int
+hash_only(struct worker *w, struct job *j, int fd, struct rdi_rsjob *sig,
+    struct rd_err *err)
+{
+	struct rdi_sha256 h = { NULL };
+	ssize_t n;
+	int ret = -1;
+
+	if (lseek(fd, 0, SEEK_SET) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot seek '%s'", j->path);
+	if (rdi_sha256_init(&h, err) == -1)
+		return -1;
+	for (;;) {
+		n = rdi_read_full(fd, w->buf, CHUNK, j->path, err);
+		if (n == -1)
+			goto out;
+		if (n == 0)
+			break;
+		j->bytes_read += n;
+		if (rdi_sha256_update(&h, w->buf, (size_t)n, err) == -1 ||
+		    (sig != NULL &&
+		        rdi_rsjob_write(sig, w->buf, (size_t)n, rdi_buf_sink,
+		            &w->sigbuf, err) == -1))
+			goto out;
+	}
+	if (rdi_sha256_final(&h, j->sha, err) == -1 ||
+	    (sig != NULL &&
+	        rdi_rsjob_finish(sig, rdi_buf_sink, &w->sigbuf, err) == -1))
+		goto out;
+	ret = 0;
+out:
+	rdi_sha256_release(&h);
+	return ret;
+}
+
+/*
+ * The cheap delta, for a file changed in place or appended to: one pass
+ * makes its SHA-256 and new signature; when at least half of it is in
+ * blocks whose sums equal the old signature's at the same index, the
+ * delta is written from the two signatures (rdi_delta_aligned), reading
+ * only the other blocks again.  No rolling search, and each block's
+ * strong sum is made once.  Returns 1 with the object open in the pack,
+ * 0 when the file does not fit, -1.  "*sums" says (in and out) whether
+ * j->sha and w->sigbuf hold this file's sums as of the stat "sums_of".
+ */
+static int
+store_aligned(struct worker *w, struct job *j, int fd, struct stat *before,
+    struct stat *after, int *sums, struct stat *sums_of, struct rd_err *err)
+{
+	struct ctx *c = w->c;
+	struct rdi_rsjob *sig = NULL;
+	struct rdi_sigview ov, nv;
+	struct rdi_zsink zs = { w->zenc, &w->pw };
+	struct stat again;
+	unsigned char sha[RD_HASH_LEN];
+	off_t start = w->pw.off;
+	int64_t size;
+	int ret = -1;
+
+	if (fstat(fd, before) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
+	if (*sums && same_version(sums_of, before)) {
+		*after = *before; /* hashed already, by the copy check */
+	} else {
+		*sums = 0;
+		j->sig_block = (int64_t)rdi_sig_block_len(before->st_size);
+		w->sigbuf.len = 0;
+		if (rdi_sig_new((size_t)j->sig_block, &sig, err) == -1)
+			return -1;
+		if (hash_only(w, j, fd, sig, err) == -1)
+			goto out;
+		if (fstat(fd, after) == -1) {
+			rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
+			goto out;
+		}
+	}
+	ret = 0;
+	if (!same_version(before, after))
+		goto out;
+	*sums = 1;
+	*sums_of = *before;
+	size = before->st_size;
+	if (rdi_sig_view(w->oldsig.data, w->oldsig.len, &ov, err) == -1 ||
+	    rdi_sig_view(w->sigbuf.data, w->sigbuf.len, &nv, err) == -1) {
+		/* an unreadable old signature: the rolling delta says more */
+		rd_err_clear(err);
+		goto out;
+	}
+	if (size - rdi_sig_aligned_copy(&ov, &nv) > size / 2)
+		goto out;
+	ret = -1;
+	if (rdi_zenc_reset(w->zenc, err) == -1 ||
+	    rdi_packw_begin(&w->pw, RDI_OBJ_DELTA, c->st->info.codec, j->sha,
+	        j->prev.sha, err) == -1 ||
+	    rdi_delta_aligned(&ov, &nv, fd, size, sha, rdi_zsink_write, &zs,
+	        err) == -1 ||
+	    rdi_zenc_finish(w->zenc, rdi_packw_sink, &w->pw, err) == -1)
+		goto out;
+	if (fstat(fd, &again) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
+		goto out;
+	}
+	if (!same_version(before, &again) ||
+	    memcmp(sha, j->sha, RD_HASH_LEN) != 0) {
+		/*
+		 * changed between the passes, perhaps within one timestamp
+		 * tick: start over
+		 */
+		*sums = 0;
+		ret = rdi_packw_rollback(&w->pw, start, err) == -1 ? -1 : 0;
+		goto out;
+	}
+	ret = 1;
+out:
+	rdi_rsjob_free(sig);
+	return ret;
+}
+
+static int
+process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
+{
+	struct ctx *c = w->c;
+	struct stat before, after, sums_of;
+	struct rdi_rsjob *sig = NULL;
+	off_t start;
+	int delta, aligned, sums = 0, attempt, r;
+	int64_t off, len;
+
+	delta = j->use_sig && j->prev_depth + 1 <= c->chain_max;
+	if (delta && load_oldsig(w, j, err) == -1) {
+		/* an unreadable signature only costs a full copy */
+		delta = 0;
+		rd_err_clear(err);
+	}
+	aligned = delta;
+	if (j->maybe_dup) {
+		/* a new path may be a copy or a rename: look before storing */
+		if (fstat(fd, &before) == -1)
+			return rd_err_sys(err, RD_EIO, "cannot stat '%s'",
+			    j->path);
+		j->sig_block = (int64_t)rdi_sig_block_len(before.st_size);
+		w->sigbuf.len = 0;
+		if (rdi_sig_new((size_t)j->sig_block, &sig, err) == -1)
+			return -1;
+		r = hash_only(w, j, fd, sig, err);
+		rdi_rsjob_free(sig);
+		if (r == -1)
+			return -1;
+		if (fstat(fd, &after) == -1)
+			return rd_err_sys(err, RD_EIO, "cannot stat '%s'",
+			    j->path);
+		if (same_version(&before, &after)) {
+			sums = 1;
+			sums_of = before;
+			r = dedup(c, j->sha, 0, err);
+			if (r == -1)
+				return -1;
+			if (r == 1) {
+				meta_from_stat(&j->m, &after);
+				return 0;
+			}
+		}
+	}
+	for (attempt = 1;; attempt++) {
+		if (worker_pack(w, err) == -1)
+			return -1;
+		start = w->pw.off;
+		r = 0;
+		if (aligned) {
+			aligned = 0; /* once: a retry takes the rolling delta */
+			r = store_aligned(w, j, fd, &before, &after, &sums,
+			    &sums_of, err);
+			if (r == -1)
+				return -1;
+		}
+		if (r == 0) {
+			r = stream_big(w, j, fd, delta, sums ? &sums_of : NULL,
+			    &before, &after, err);
+			if (r == -1)
+				return -1;
+			if (r == 1) {
+				/* the kept sums are stale: one pass makes all */
+				sums = 0;
+				if (rdi_packw_rollback(&w->pw, start, err) ==
+				    -1)
+					return -1;
+				attempt--;
+				continue;
+			}
+		}
+		if (!same_version(&before, &after) && attempt < ATTEMPTS &&
+		    !j->may_change) {
+			if (rdi_packw_rollback(&w->pw, start, err) == -1)
+				return -1;
+			continue;
+		}
+		j->unstable = !same_version(&before, &after) && !j->may_change;
+		if (delta &&
+		    w->pw.off - start - RDI_OBJ_HDR > after.st_size / 2) {
+			/* the delta does not pay: store the file whole */
+			if (rdi_packw_rollback(&w->pw, start, err) == -1)
+				return -1;
+			delta = 0;
+			attempt--;
+			continue;
+		}
+		break;
+	}
+	meta_from_stat(&j->m, &after);
+	r = dedup(c, j->sha, 1, err);
+	if (r == -1)
+		return -1;
+	if (r == 1)
+		return rdi_packw_rollback(&w->pw, start, err);
+	if (rdi_packw_end(&w->pw, after.st_size, &off, &len, err) == -1)
+		return -1;
+	j->stored = 1;
+	j->off = off;
+	j->len = len;
+	j->kind = w->pw.hdr.kind;
+	j->codec = w->pw.hdr.codec;
+	j->depth = delta ? j->prev_depth + 1 : 0;
+	if (delta)
+		memcpy(j->base, j->prev.sha, RD_HASH_LEN);
+	j->pack_id = w->pw.id;
+	memcpy(j->pack_name, w->pw.name, sizeof(j->pack_name));
+	if (rdi_packw_begin(&w->pw, RDI_OBJ_SIG, RD_CODEC_RAW, j->sha, NULL,
+	        err) == -1 ||
+	    rdi_packw_sink(&w->pw, w->sigbuf.data, w->sigbuf.len, err) == -1 ||
+	    rdi_packw_end(&w->pw, (int64_t)w->sigbuf.len, &j->sig_off,
+	        &j->sig_len, err) == -1)
+		return -1;
+	j->sig_stored = 1;
+	return 0;
+}
+
+static int
+process_file(struct worker *w, struct job *j, struct rd_err *err)
+{
+	struct ctx *c = w->c;
+	struct stat before, after;
+	ssize_t n = 0;
+	int fd, attempt, r, ret = -1;
+
+	fd = open_source(c, j, err);
+	if (fd == -1) {
+		j->status = JOB_SKIP;
+		return 0;
+	}
+	for (attempt = 1; attempt <= ATTEMPTS; attempt++) {
+		if (fstat(fd, &before) == -1) {
+			rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
+			goto out;
+		}
+		if (!S_ISREG(before.st_mode)) {
+			rd_err_set(err, RD_EIO,
+			    "'%s' is no longer a regular file", j->path);
+			j->status = JOB_SKIP;
+			ret = 0;
+			goto out;
+		}
+		if (before.st_size > SMALL_MAX)
+			break;
+		if (lseek(fd, 0, SEEK_SET) == -1) {
+			rd_err_sys(err, RD_EIO, "cannot seek '%s'", j->path);
+			goto out;
+		}
+		n = rdi_read_full(fd, w->buf, SMALL_MAX + 1, j->path, err);
+		if (n == -1)
+			goto out;
+		j->bytes_read += n;
+		if (fstat(fd, &after) == -1) {
+			rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
+			goto out;
+		}
+		if (n > SMALL_MAX)
+			break; /* it grew: take the streaming path */
+		after.st_size = n;
+		if ((same_version(&before, &after) && n == before.st_size) ||
+		    j->may_change)
+			break;
+	}
+	if (before.st_size > SMALL_MAX || n > SMALL_MAX) {
+		if (process_big(w, j, fd, err) == -1)
+			goto out;
+		ret = 0;
+		goto out;
+	}
+	j->unstable = attempt > ATTEMPTS && !j->may_change;
+	meta_from_stat(&j->m, &after);
+	if (rd_sha256_buf(w->buf, (size_t)n, j->sha, err) == -1)
+		goto out;
+	r = dedup(c, j->sha, 1, err);
+	if (r == -1)
+		goto out;
+	if (r == 0 && store_small(w, j, (size_t)n, err) == -1)
+		goto out;
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
+void *
+snap_worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct ctx *c = w->c;
+	struct job *j;
+
+	for (;;) {
+		pthread_mutex_lock(&c->mu);
+		while (c->q_head == NULL && !c->stop)
+			pthread_cond_wait(&c->cv_job, &c->mu);
+		if (c->q_head == NULL) {
+			pthread_mutex_unlock(&c->mu);
+			break;
+		}
+		j = c->q_head;
+		c->q_head = j->next;
+		if (c->q_head == NULL)
+			c->q_tail = NULL;
+		c->q_len--;
+		pthread_cond_signal(&c->cv_main);
+		pthread_mutex_unlock(&c->mu);
+
+		j->next = NULL;
+		j->status = JOB_OK;
+		if (process_file(w, j, &j->err) == -1)
+			j->status = JOB_FAIL;
+
+		pthread_mutex_lock(&c->mu);
+		if (c->r_tail != NULL)
+			c->r_tail->next = j;
+		else
+			c->r_head = j;
+		c->r_tail = j;
+		pthread_cond_signal(&c->cv_main);
+		pthread_mutex_unlock(&c->mu);
+	}
+	return NULL;
+}
+
+void
+snap_prev_release(struct prev *p)
+{
+	free(p->target);
+	p->target = NULL;
+}
+
+void
+snap_job_free(struct job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->path);
+	snap_prev_release(&j->prev);
+	free(j);
+}
+
+/* Take finished jobs and record them.  Called with c->mu unlocked. */
+static int
+drain(struct ctx *c, struct rd_err *err)
+{
+	struct job *list, *j;
+	int ret = 0;
+
+	pthread_mutex_lock(&c->mu);
+	list = c->r_head;
+	c->r_head = c->r_tail = NULL;
+	pthread_mutex_unlock(&c->mu);
+	while ((j = list) != NULL) {
+		list = j->next;
+		if (ret == 0 && snap_finish_job(c, j, err) == -1)
+			ret = -1;
+		pthread_mutex_lock(&c->mu);
+		c->inflight--;
+		pthread_mutex_unlock(&c->mu);
+		snap_job_free(j);
+	}
+	return ret;
+}
+
+void
+snap_progress(struct ctx *c)
+{
+	double now;
+
+	if (c->opts->progress == NULL)
+		return;
+	now = rd_monotonic();
+	if (now - c->last_progress < 0.1)
+		return;
+	c->last_progress = now;
+	c->opts->progress(c->opts->progress_arg, c->info.files, c->info.bytes);
+}
+
+int
+snap_submit(struct ctx *c, struct job *j, struct rd_err *err)
+{
+	pthread_mutex_lock(&c->mu);
+	while (c->q_len >= QUEUE_CAP) {
+		if (c->r_head != NULL) {
+			pthread_mutex_unlock(&c->mu);
+			if (drain(c, err) == -1) {
+				snap_job_free(j);
+				return -1;
+			}
+			pthread_mutex_lock(&c->mu);
+			continue;
+		}
+		pthread_cond_wait(&c->cv_main, &c->mu);
+	}
+	if (c->q_tail != NULL)
+		c->q_tail->next = j;
+	else
+		c->q_head = j;
+	c->q_tail = j;
+	c->q_len++;
+	c->inflight++;
+	pthread_cond_signal(&c->cv_job);
+	pthread_mutex_unlock(&c->mu);
+	snap_progress(c);
+	/* drain() takes what is there under the lock; an empty list is fine */
+	return drain(c, err);
+}
+
+int
+snap_wait_all(struct ctx *c, struct rd_err *err)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&c->mu);
+	while (c->inflight > 0) {
+		if (c->r_head != NULL) {
+			pthread_mutex_unlock(&c->mu);
+			if (drain(c, err) == -1)
+				ret = -1;
+			pthread_mutex_lock(&c->mu);
+			continue;
+		}
+		pthread_cond_wait(&c->cv_main, &c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return ret;
+}
