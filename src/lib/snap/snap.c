@@ -41,6 +41,138 @@ snap_notice(struct ctx *c, const char *fmt, ...)
 	c->opts->notice(c->opts->notice_arg, msg);
 }
 
+static void
+ctx_init(struct ctx *c, struct rd_store *st, const struct rd_snap_opts *opts)
+{
+	memset(c, 0, sizeof(*c));
+	c->st = st;
+	c->opts = opts;
+	c->rootfd = -1;
+	c->xfd = -1;
+	c->chain_max = st->info.chain_max;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv_job, NULL);
+	pthread_cond_init(&c->cv_main, NULL);
+}
+
+/* Whether this run may take a snapshot into the store at all. */
+static int
+check_store(const struct rd_store *st, struct rd_err *err)
+{
+	if (st->mode != RD_OPEN_WRITE)
+		return rd_err_set(err, RD_EINTERNAL,
+		    "store is not open for writing");
+	if (st->info.standby)
+		return rd_err_set(err, RD_EPERM,
+		    "store '%s' is a standby: it takes snapshots only from rdship (promote it first)",
+		    st->path);
+	return 0;
+}
+
+/* Open the source directory "source" as c->rootfd; "sb" gets its stat. */
+static int
+open_source_root(struct ctx *c, const char *source, struct stat *sb,
+    struct rd_err *err)
+{
+	c->rootfd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->rootfd == -1) {
+		if (errno == ENOENT)
+			return rd_err_set(err, RD_ENOENT,
+			    "cannot open source '%s': No such file or directory",
+			    source);
+		return rd_err_sys(err, RD_EIO, "cannot open source '%s'",
+		    source);
+	}
+	if (fstat(c->rootfd, sb) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot stat source '%s'",
+		    source);
+	c->root_dev = sb->st_dev;
+	return 0;
+}
+
+/*
+ * Make the pending snapshot row ("*pending" set once it is there), open
+ * the transaction ("*in_txn") and the statements, and read the first
+ * entry of the newest snapshot.
+ */
+static int
+begin(struct ctx *c, const char *source, int *pending, int *in_txn,
+    struct rd_err *err)
+{
+	struct rd_store *st = c->st;
+
+	if (snap_new_pending(c, source, err) == -1)
+		return -1;
+	*pending = 1;
+	c->info.id = c->snap_id;
+	c->info.started = (int64_t)rd_now();
+	if (rdi_db_exec(st->db, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	*in_txn = 1;
+	if (snap_prepare_all(c, err) == -1 ||
+	    rdi_next_pack_id(st, &c->next_pack, err) == -1 ||
+	    snap_cursor_next(c, err) == -1)
+		return -1;
+	c->first_pack = c->next_pack;
+	return 0;
+}
+
+/*
+ * The walk is done: wait for the workers, add the bracket's files, seal
+ * the packs and complete the snapshot row.  The caller commits.
+ */
+static int
+finish(struct ctx *c, struct worker *w, int nw, double t0, struct rd_err *err)
+{
+	if (snap_wait_all(c, err) == -1)
+		return -1;
+	if (c->bk != NULL &&
+	    (snap_bracket_files(c, err) == -1 ||
+	        rdi_bracket_cleanup(c->bk, err) == -1))
+		return -1;
+	snap_workers_stop(c, w, nw);
+	if (snap_seal_packs(c, w, nw, err) == -1)
+		return -1;
+	c->info.seconds = rd_monotonic() - t0;
+	return snap_complete(c, c->info.seconds, err);
+}
+
+/*
+ * Free what the run "c" holds; a failed run ("in_txn", "pending") rolls
+ * its transaction back and removes its pending snapshot row.
+ */
+static void
+ctx_release(struct ctx *c, int in_txn, int pending)
+{
+	/* after the workers: they may be reading its files */
+	rdi_bracket_free(c->bk);
+	snap_prev_release(&c->cur_prev);
+	snap_finalize_all(c);
+	if (in_txn)
+		sqlite3_exec(c->st->db, "ROLLBACK", NULL, NULL, NULL);
+	if (pending) {
+		char sql[96];
+
+		snprintf(sql, sizeof(sql),
+		    "DELETE FROM snapshots WHERE id = %lld AND state = 'pending'",
+		    (long long)c->snap_id);
+		sqlite3_exec(c->st->db, sql, NULL, NULL, NULL);
+	}
+	rdi_buf_release(&c->cur_path);
+	free(c->set.slots);
+	free(c->packs);
+	free(c->known_packs);
+	free(c->xp);
+	free(c->xbuf);
+	free(c->mp);
+	free(c->mbuf);
+	if (c->rootfd != -1)
+		close(c->rootfd);
+	pthread_cond_destroy(&c->cv_main);
+	pthread_cond_destroy(&c->cv_job);
+	pthread_mutex_destroy(&c->mu);
+}
+
 int
 rd_snap_create(struct rd_store *st, const char *source,
     const struct rd_snap_opts *opts, struct rd_snapinfo *info,
@@ -50,145 +182,22 @@ rd_snap_create(struct rd_store *st, const char *source,
 	struct worker *w = NULL;
 	struct rdi_buf path = { NULL, 0, 0 };
 	struct stat sb;
-	struct prev p;
-	int nw, k, in_txn = 0, pending = 0, ret = -1, has_prev;
+	int nw = 0, in_txn = 0, pending = 0, ret = -1;
 	double t0 = rd_monotonic();
 
-	memset(&c, 0, sizeof(c));
-	memset(&p, 0, sizeof(p));
-	c.st = st;
-	c.opts = opts;
-	c.rootfd = -1;
-	c.xfd = -1;
-	c.chain_max = st->info.chain_max;
-	pthread_mutex_init(&c.mu, NULL);
-	pthread_cond_init(&c.cv_job, NULL);
-	pthread_cond_init(&c.cv_main, NULL);
-	if (st->mode != RD_OPEN_WRITE) {
-		rd_err_set(err, RD_EINTERNAL, "store is not open for writing");
+	ctx_init(&c, st, opts);
+	if (check_store(st, err) == -1 ||
+	    snap_compile_excludes(&c, err) == -1 ||
+	    open_source_root(&c, source, &sb, err) == -1 ||
+	    begin(&c, source, &pending, &in_txn, err) == -1 ||
+	    snap_workers_start(&c, &w, &nw, err) == -1)
 		goto out;
-	}
-	if (st->info.standby) {
-		rd_err_set(err, RD_EPERM,
-		    "store '%s' is a standby: it takes snapshots only from rdship (promote it first)",
-		    st->path);
-		goto out;
-	}
-	if (snap_compile_excludes(&c, err) == -1)
-		goto out;
-	c.rootfd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (c.rootfd == -1) {
-		if (errno == ENOENT)
-			rd_err_set(err, RD_ENOENT,
-			    "cannot open source '%s': No such file or directory",
-			    source);
-		else
-			rd_err_sys(err, RD_EIO, "cannot open source '%s'",
-			    source);
-		goto out;
-	}
-	if (fstat(c.rootfd, &sb) == -1) {
-		rd_err_sys(err, RD_EIO, "cannot stat source '%s'", source);
-		goto out;
-	}
-	c.root_dev = sb.st_dev;
-	if (snap_new_pending(&c, source, err) == -1)
-		goto out;
-	pending = 1;
-	c.info.id = c.snap_id;
-	c.info.started = (int64_t)rd_now();
-	if (rdi_db_exec(st->db, "BEGIN IMMEDIATE", err) == -1)
-		goto out;
-	in_txn = 1;
-	if (snap_prepare_all(&c, err) == -1 ||
-	    rdi_next_pack_id(st, &c.next_pack, err) == -1 ||
-	    snap_cursor_next(&c, err) == -1)
-		goto out;
-	c.first_pack = c.next_pack;
-
-	nw = opts->threads > 0 ? opts->threads : rd_ncpu();
-	/*
-	 * zlib is the slow codec: with more than one thread, a large file
-	 * is compressed on two, so that the last big file does not run
-	 * alone on one core while the others are idle.
-	 */
-	c.split = nw > 1 && st->info.codec == RD_CODEC_ZLIB;
-	w = calloc((size_t)nw, sizeof(*w));
-	if (w == NULL) {
-		rd_err_set(err, RD_ENOMEM, "out of memory");
-		goto out;
-	}
-	for (k = 0; k < nw; k++) {
-		w[k].c = &c;
-		w[k].buf = malloc(SMALL_MAX + 1);
-		w[k].pc = rdi_packcache_new(st);
-		if (w[k].buf == NULL || w[k].pc == NULL) {
-			rd_err_set(err, RD_ENOMEM, "out of memory");
-			goto out;
-		}
-		if (rdi_zenc_new(st->info.codec, &w[k].zenc, err) == -1)
-			goto out;
-	}
-	for (k = 0; k < nw; k++) {
-		if (pthread_create(&w[k].thread, NULL, snap_worker_main,
-		        &w[k]) != 0) {
-			rd_err_set(err, RD_ENOMEM, "cannot start a thread");
-			goto out;
-		}
-		w[k].started = 1;
-	}
-
 	if (opts->bracket != NULL &&
 	    rdi_bracket_start(st, opts->bracket, opts->bracket_cwd,
 	        opts->bracket_env, opts->bracket_timeout, &c.bk, err) == -1)
 		goto out;
-	/* the root, then everything below it */
-	has_prev = snap_cursor_seek(&c, "", 0, &p, err);
-	if (has_prev == -1)
-		goto out;
-	{
-		struct meta m;
-
-		meta_from_stat(&m, &sb);
-		m.size = m.ino = m.ctime = 0;
-		c.info.files++;
-		if (!has_prev || p.type != RD_TYPE_DIR ||
-		    !snap_meta_equal(&p, &m)) {
-			if ((has_prev &&
-			        snap_close_entry(&c, p.id, 0, err) == -1) ||
-			    snap_insert_entry(&c, "", 0, RD_TYPE_DIR, &m, NULL,
-			        NULL, 0, err) == -1)
-				goto out;
-		}
-		snap_prev_release(&p);
-	}
-	if (snap_walk(&c, c.rootfd, &path, err) == -1)
-		goto out;
-	/* whatever the cursor still holds is gone from the source */
-	while (c.cur_valid) {
-		if (snap_close_entry(&c, c.cur_prev.id, 1, err) == -1 ||
-		    snap_cursor_next(&c, err) == -1)
-			goto out;
-	}
-	if (snap_wait_all(&c, err) == -1)
-		goto out;
-	if (c.bk != NULL &&
-	    (snap_bracket_files(&c, err) == -1 ||
-	        rdi_bracket_cleanup(c.bk, err) == -1))
-		goto out;
-	pthread_mutex_lock(&c.mu);
-	c.stop = 1;
-	pthread_cond_broadcast(&c.cv_job);
-	pthread_mutex_unlock(&c.mu);
-	for (k = 0; k < nw; k++) {
-		if (w[k].started)
-			pthread_join(w[k].thread, NULL);
-		w[k].started = 0;
-	}
-	if (snap_seal_packs(&c, w, nw, err) == -1)
-		goto out;
-	c.info.seconds = rd_monotonic() - t0;
-	if (snap_complete(&c, c.info.seconds, err) == -1)
+	if (snap_walk_source(&c, c.rootfd, &sb, &path, err) == -1 ||
+	    finish(&c, w, nw, t0, err) == -1)
 		goto out;
 	/* every pack is durable: now the snapshot may become visible */
 	if (rdi_db_exec(st->db, "COMMIT", err) == -1)
@@ -201,68 +210,8 @@ rd_snap_create(struct rd_store *st, const char *source,
 		*info = c.info;
 	ret = 0;
 out:
-	if (w != NULL) {
-		pthread_mutex_lock(&c.mu);
-		c.stop = 1;
-		/* drop queued jobs: the run is failing */
-		while (c.q_head != NULL) {
-			struct job *j = c.q_head;
-
-			c.q_head = j->next;
-			snap_job_free(j);
-		}
-		c.q_tail = NULL;
-		pthread_cond_broadcast(&c.cv_job);
-		pthread_mutex_unlock(&c.mu);
-		for (k = 0; k < nw; k++)
-			if (w[k].started)
-				pthread_join(w[k].thread, NULL);
-		while (c.r_head != NULL) {
-			struct job *j = c.r_head;
-
-			c.r_head = j->next;
-			snap_job_free(j);
-		}
-		for (k = 0; k < nw; k++) {
-			if (w[k].pw_open)
-				rdi_packw_abort(st, &w[k].pw);
-			rdi_zenc_free(w[k].zenc);
-			rdi_packcache_free(w[k].pc);
-			free(w[k].buf);
-			rdi_buf_release(&w[k].cbuf);
-			rdi_buf_release(&w[k].sigbuf);
-			rdi_buf_release(&w[k].oldsig);
-		}
-		free(w);
-	}
-	/* after the workers: they may be reading its files */
-	rdi_bracket_free(c.bk);
-	snap_prev_release(&p);
-	snap_prev_release(&c.cur_prev);
-	snap_finalize_all(&c);
-	if (in_txn)
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	if (pending) {
-		char sql[96];
-
-		snprintf(sql, sizeof(sql),
-		    "DELETE FROM snapshots WHERE id = %lld AND state = 'pending'",
-		    (long long)c.snap_id);
-		sqlite3_exec(st->db, sql, NULL, NULL, NULL);
-	}
+	snap_workers_free(&c, w, nw);
+	ctx_release(&c, in_txn, pending);
 	rdi_buf_release(&path);
-	rdi_buf_release(&c.cur_path);
-	free(c.set.slots);
-	free(c.packs);
-	free(c.known_packs);
-	free(c.xp);
-	free(c.xbuf);
-	free(c.mp);
-	free(c.mbuf);
-	if (c.rootfd != -1)
-		close(c.rootfd);
-	pthread_cond_destroy(&c.cv_main);
-	pthread_cond_destroy(&c.cv_job);
-	pthread_mutex_destroy(&c.mu);
 	return ret;
 }

@@ -187,12 +187,15 @@ void snap_notice(struct ctx *c, const char *fmt, ...) RD_PRINTF(2, 3);
 /* workers.c: the workers and their queue */
 int snap_record_pack(struct ctx *c, const struct rdi_packw *pw, int64_t size,
     struct rd_err *err);
-void *snap_worker_main(void *arg);
 void snap_prev_release(struct prev *p);
 void snap_job_free(struct job *j);
 void snap_progress(struct ctx *c);
 int snap_submit(struct ctx *c, struct job *j, struct rd_err *err);
 int snap_wait_all(struct ctx *c, struct rd_err *err);
+int snap_workers_start(struct ctx *c, struct worker **wp, int *nwp,
+    struct rd_err *err);
+void snap_workers_stop(struct ctx *c, struct worker *w, int nw);
+void snap_workers_free(struct ctx *c, struct worker *w, int nw);
 
 /* record.c: catalog writes (calling thread) */
 int snap_close_entry(struct ctx *c, int64_t id, int gone, struct rd_err *err);
@@ -221,7 +224,8 @@ int snap_cursor_seek(struct ctx *c, const char *key, size_t klen,
     struct prev *out, struct rd_err *err);
 int snap_read_names(int dfd, const char *what, struct dent **out, size_t *nout,
     struct rd_err *err);
-int snap_walk(struct ctx *c, int dfd, struct rdi_buf *path, struct rd_err *err);
+int snap_walk_source(struct ctx *c, int rootfd, const struct stat *sb,
+    struct rdi_buf *path, struct rd_err *err);
 
 /* exclude.c: patterns */
 int snap_compile_excludes(struct ctx *c, struct rd_err *err);

@@ -357,8 +357,8 @@ keep_entry(struct ctx *c, struct rdi_buf *path, int isdir, const char *reason,
 	    why, err);
 }
 
-int
-snap_walk(struct ctx *c, int dfd, struct rdi_buf *path, struct rd_err *err)
+static int
+walk(struct ctx *c, int dfd, struct rdi_buf *path, struct rd_err *err)
 {
 	struct dent *v = NULL;
 	size_t n = 0, i, base = path->len, nlen;
@@ -435,7 +435,7 @@ snap_walk(struct ctx *c, int dfd, struct rdi_buf *path, struct rd_err *err)
 				goto out;
 			continue;
 		}
-		if (snap_walk(c, cfd, path, err) == -1) {
+		if (walk(c, cfd, path, err) == -1) {
 			close(cfd);
 			goto out;
 		}
@@ -447,5 +447,46 @@ out:
 	for (i = 0; i < n; i++)
 		free(v[i].name);
 	free(v);
+	return ret;
+}
+
+/*
+ * Walk the source "rootfd" ("sb" its stat): its root, everything below
+ * it, then close the newest snapshot's entries that the walk did not
+ * meet, as they are gone from the source.  "path" is the walk's buffer.
+ */
+int
+snap_walk_source(struct ctx *c, int rootfd, const struct stat *sb,
+    struct rdi_buf *path, struct rd_err *err)
+{
+	struct prev p;
+	struct meta m;
+	int has_prev, ret = -1;
+
+	memset(&p, 0, sizeof(p));
+	has_prev = snap_cursor_seek(c, "", 0, &p, err);
+	if (has_prev == -1)
+		goto out;
+	meta_from_stat(&m, sb);
+	m.size = m.ino = m.ctime = 0;
+	c->info.files++;
+	if (!has_prev || p.type != RD_TYPE_DIR || !snap_meta_equal(&p, &m)) {
+		if ((has_prev && snap_close_entry(c, p.id, 0, err) == -1) ||
+		    snap_insert_entry(c, "", 0, RD_TYPE_DIR, &m, NULL, NULL, 0,
+		        err) == -1)
+			goto out;
+	}
+	snap_prev_release(&p);
+	if (walk(c, rootfd, path, err) == -1)
+		goto out;
+	/* whatever the cursor still holds is gone from the source */
+	while (c->cur_valid) {
+		if (snap_close_entry(c, c->cur_prev.id, 1, err) == -1 ||
+		    snap_cursor_next(c, err) == -1)
+			goto out;
+	}
+	ret = 0;
+out:
+	snap_prev_release(&p);
 	return ret;
 }

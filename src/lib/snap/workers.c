@@ -709,8 +709,8 @@ out:
 	return ret;
 }
 
-void *
-snap_worker_main(void *arg)
+static void *
+worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct ctx *c = w->c;
@@ -851,4 +851,106 @@ snap_wait_all(struct ctx *c, struct rd_err *err)
 	}
 	pthread_mutex_unlock(&c->mu);
 	return ret;
+}
+
+/*
+ * Start the workers: "*wp" and "*nwp" get them (to be given to
+ * snap_workers_free() even on failure), one a CPU unless the options
+ * say how many.
+ */
+int
+snap_workers_start(struct ctx *c, struct worker **wp, int *nwp,
+    struct rd_err *err)
+{
+	struct rd_store *st = c->st;
+	struct worker *w;
+	int nw, k;
+
+	nw = c->opts->threads > 0 ? c->opts->threads : rd_ncpu();
+	/*
+	 * zlib is the slow codec: with more than one thread, a large file
+	 * is compressed on two, so that the last big file does not run
+	 * alone on one core while the others are idle.
+	 */
+	c->split = nw > 1 && st->info.codec == RD_CODEC_ZLIB;
+	w = calloc((size_t)nw, sizeof(*w));
+	if (w == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	*wp = w;
+	*nwp = nw;
+	for (k = 0; k < nw; k++) {
+		w[k].c = c;
+		w[k].buf = malloc(SMALL_MAX + 1);
+		w[k].pc = rdi_packcache_new(st);
+		if (w[k].buf == NULL || w[k].pc == NULL)
+			return rd_err_set(err, RD_ENOMEM, "out of memory");
+		if (rdi_zenc_new(st->info.codec, &w[k].zenc, err) == -1)
+			return -1;
+	}
+	for (k = 0; k < nw; k++) {
+		if (pthread_create(&w[k].thread, NULL, worker_main, &w[k]) != 0)
+			return rd_err_set(err, RD_ENOMEM,
+			    "cannot start a thread");
+		w[k].started = 1;
+	}
+	return 0;
+}
+
+/* Tell the workers to stop once the queue is empty, and wait for them. */
+void
+snap_workers_stop(struct ctx *c, struct worker *w, int nw)
+{
+	int k;
+
+	pthread_mutex_lock(&c->mu);
+	c->stop = 1;
+	pthread_cond_broadcast(&c->cv_job);
+	pthread_mutex_unlock(&c->mu);
+	for (k = 0; k < nw; k++) {
+		if (w[k].started)
+			pthread_join(w[k].thread, NULL);
+		w[k].started = 0;
+	}
+}
+
+/*
+ * Stop the workers "w" (NULL: none were made) at once, dropping the jobs
+ * still queued or finished (the run is failing), and free them.
+ */
+void
+snap_workers_free(struct ctx *c, struct worker *w, int nw)
+{
+	struct job *j;
+	int k;
+
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->stop = 1;
+	/* drop queued jobs: the run is failing */
+	while ((j = c->q_head) != NULL) {
+		c->q_head = j->next;
+		snap_job_free(j);
+	}
+	c->q_tail = NULL;
+	pthread_cond_broadcast(&c->cv_job);
+	pthread_mutex_unlock(&c->mu);
+	for (k = 0; k < nw; k++)
+		if (w[k].started)
+			pthread_join(w[k].thread, NULL);
+	while ((j = c->r_head) != NULL) {
+		c->r_head = j->next;
+		snap_job_free(j);
+	}
+	for (k = 0; k < nw; k++) {
+		if (w[k].pw_open)
+			rdi_packw_abort(c->st, &w[k].pw);
+		rdi_zenc_free(w[k].zenc);
+		rdi_packcache_free(w[k].pc);
+		free(w[k].buf);
+		rdi_buf_release(&w[k].cbuf);
+		rdi_buf_release(&w[k].sigbuf);
+		rdi_buf_release(&w[k].oldsig);
+	}
+	free(w);
 }
