@@ -250,6 +250,39 @@ store_small(struct worker *w, struct job *j, size_t len, struct rd_err *err)
 }
 
 /*
+ * Store the first chunk of a full object ("n" bytes in w->buf) of the
+ * file "before" describes, judging by it whether the file compresses:
+ * "*compress" says so.
+ */
+static int
+store_first_chunk(struct worker *w, const struct stat *before, size_t n,
+    int *compress, struct rd_err *err)
+{
+	struct ctx *c = w->c;
+
+	/* does this file compress?  judge by its first chunk */
+	w->cbuf.len = 0;
+	if (rdi_zenc_write(w->zenc, w->buf, n, rdi_buf_sink, &w->cbuf, err) ==
+	    -1)
+		return -1;
+	*compress = n < 4096 || w->cbuf.len < n - n / 16 || w->cbuf.len == 0;
+	if (*compress && c->split && before->st_size >= SPLIT_MIN) {
+		/* what was judged is compressed again, split */
+		w->pw.hdr.codec = c->st->info.codec;
+		if (rdi_zenc_split(w->zenc, err) == -1 ||
+		    rdi_zenc_write(w->zenc, w->buf, n, rdi_packw_sink, &w->pw,
+		        err) == -1)
+			return -1;
+		return 0;
+	}
+	if (*compress) {
+		w->pw.hdr.codec = c->st->info.codec;
+		return rdi_packw_sink(&w->pw, w->cbuf.data, w->cbuf.len, err);
+	}
+	return rdi_packw_sink(&w->pw, w->buf, n, err);
+}
+
+/*
  * One pass over a large file: hash it, make its new signature, and store
  * it as a delta against "w->oldsig" (when "delta") or full.  When
  * "sums_of" is the stat of this same version, w->sigbuf is already made
@@ -317,29 +350,8 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 			continue;
 		}
 		if (first) {
-			/* does this file compress?  judge by its first chunk */
-			w->cbuf.len = 0;
-			if (rdi_zenc_write(w->zenc, w->buf, (size_t)n,
-			        rdi_buf_sink, &w->cbuf, err) == -1)
-				goto out;
-			compress = (size_t)n < 4096 ||
-			    w->cbuf.len < (size_t)n - (size_t)n / 16 ||
-			    w->cbuf.len == 0;
-			if (compress && c->split &&
-			    before->st_size >= SPLIT_MIN) {
-				/* what was judged is compressed again, split */
-				w->pw.hdr.codec = c->st->info.codec;
-				if (rdi_zenc_split(w->zenc, err) == -1 ||
-				    rdi_zenc_write(w->zenc, w->buf, (size_t)n,
-				        rdi_packw_sink, &w->pw, err) == -1)
-					goto out;
-			} else if (compress) {
-				w->pw.hdr.codec = c->st->info.codec;
-				if (rdi_packw_sink(&w->pw, w->cbuf.data,
-				        w->cbuf.len, err) == -1)
-					goto out;
-			} else if (rdi_packw_sink(&w->pw, w->buf, (size_t)n,
-			               err) == -1)
+			if (store_first_chunk(w, before, (size_t)n, &compress,
+			        err) == -1)
 				goto out;
 			first = 0;
 			continue;
