@@ -189,9 +189,7 @@ bracket_scan(struct ctx *c, int dfd, struct rdi_buf *path, int depth,
 	ret = 0;
 out:
 	path->len = base;
-	for (i = 0; i < n; i++)
-		free(v[i].name);
-	free(v);
+	snap_dents_free(v, n);
 	return ret;
 }
 

@@ -222,6 +222,7 @@ int snap_seal_packs(struct ctx *c, struct worker *w, int nw,
 int snap_cursor_next(struct ctx *c, struct rd_err *err);
 int snap_cursor_seek(struct ctx *c, const char *key, size_t klen,
     struct prev *out, struct rd_err *err);
+void snap_dents_free(struct dent *v, size_t n);
 int snap_read_names(int dfd, const char *what, struct dent **out, size_t *nout,
     struct rd_err *err);
 int snap_walk_source(struct ctx *c, int rootfd, const struct stat *sb,

@@ -275,6 +275,17 @@ dent_cmp(const void *a, const void *b)
 	return xc - yc;
 }
 
+/* Free the "n" names "v" of snap_read_names(). */
+void
+snap_dents_free(struct dent *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
 /* Read and sort the names of directory "dfd". */
 int
 snap_read_names(int dfd, const char *what, struct dent **out, size_t *nout,
@@ -337,9 +348,7 @@ snap_read_names(int dfd, const char *what, struct dent **out, size_t *nout,
 	return 0;
 fail:
 	closedir(d);
-	while (n > 0)
-		free(v[--n].name);
-	free(v);
+	snap_dents_free(v, n);
 	return -1;
 }
 
@@ -444,9 +453,7 @@ walk(struct ctx *c, int dfd, struct rdi_buf *path, struct rd_err *err)
 	ret = 0;
 out:
 	path->len = base;
-	for (i = 0; i < n; i++)
-		free(v[i].name);
-	free(v);
+	snap_dents_free(v, n);
 	return ret;
 }
 
