@@ -657,18 +657,125 @@ frame_loop(struct rdi_recv *r, struct rd_err *err)
 	}
 }
 
+/*
+ * Open the stream: the preambles, then whether it is keyed as this end
+ * is ("key" is NULL for an unkeyed one).  "*handshake" is set once the
+ * sender waits for a HAVE.
+ */
+static int
+recv_start(struct rdi_recv *r, const unsigned char *key, int *handshake,
+    struct rd_err *err)
+{
+	int keyed;
+
+	r->chunk = malloc(CHUNK);
+	if (r->chunk == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	if (rdi_chan_recv_preamble(&r->ch, &keyed, err) == -1)
+		return -1;
+	if (r->push && rdi_chan_send_preamble(&r->ch, err) == -1)
+		return -1;
+	*handshake = 1;
+	if (key != NULL && !keyed)
+		return rd_err_set(err, RD_EPERM,
+		    "stream is not authenticated, and '%s' requires a key",
+		    r->st->path);
+	if (key == NULL && keyed)
+		return rd_err_set(err, RD_EPERM,
+		    "stream is authenticated with a key: give --key (or put it in '%s/ship.key')",
+		    r->st->path);
+	return 0;
+}
+
+/*
+ * Judge the HELLO, answer it with a HAVE in a push session ("*handshake"
+ * is then cleared: the sender waits for a RESULT next), and read the
+ * frames up to END.
+ */
+static int
+recv_frames(struct rdi_recv *r, int *handshake, struct rd_err *err)
+{
+	int mode = -1;
+
+	if (recv_hello(r, &mode, err) == -1 || judge_hello(r, mode, err) == -1)
+		return -1;
+	if (r->push) {
+		if (send_have(r, NULL, err) == -1)
+			return -1;
+		*handshake = 0;
+	}
+	return frame_loop(r, err);
+}
+
+/*
+ * After END: the store's newest snapshot, the catalog reloaded, the
+ * replica brought to it if asked, and a push session's RESULT.
+ */
+static int
+recv_end(struct rdi_recv *r, struct rd_err *err)
+{
+	struct rd_store *st = r->st;
+	const struct rd_ship_opts *opts = r->opts;
+	struct rd_ship_result *res = r->res;
+	struct rd_snapinfo si;
+
+	if (rd_snap_get(st, 0, &si, err) == 0)
+		res->newest = si.id;
+	else if (err->code == RD_ENOENT)
+		rd_err_clear(err);
+	else
+		return -1;
+	if (rdi_db_load(st, err) == -1)
+		return -1;
+	if (opts->apply_dir != NULL && res->newest > 0) {
+		if (rdi_replica_apply(st, opts->apply_dir, res->newest,
+		        opts->notice, opts->notice_arg, &res->replica_files,
+		        err) == -1)
+			return -1;
+		res->replica_version = res->newest;
+	}
+	if (r->push && send_result(r, NULL, err) == -1)
+		return -1;
+	return 0;
+}
+
+/* A push session failed: tell the sender why, if the stream still works. */
+static void
+report_failure(struct rdi_recv *r, int handshake, const struct rd_err *err)
+{
+	struct rd_err verdict = *err, e2 = RD_ERR_INIT;
+
+	if (handshake)
+		r->res->reported = send_have(r, &verdict, &e2) == 0;
+	else if (err->code != RD_ECORRUPT || r->ch.in_left == 0)
+		r->res->reported = send_result(r, &verdict, &e2) == 0;
+}
+
+static void
+recv_release(struct rdi_recv *r)
+{
+	sqlite3_finalize(r->has_content);
+	sqlite3_finalize(r->has_sig);
+	if (r->rows_txn)
+		sqlite3_exec(r->st->db, "ROLLBACK", NULL, NULL, NULL);
+	if (r->pw_open)
+		rdi_packw_abort(r->st, &r->pw);
+	free(r->objs);
+	free(r->chunk);
+	rdi_buf_release(&r->buf);
+	rdi_chan_release(&r->ch);
+}
+
 int
 rd_ship_receive(struct rd_store *st, int fd_in, int fd_out,
     const struct rd_ship_opts *opts, struct rd_ship_result *res,
     struct rd_err *err)
 {
 	struct rdi_recv r;
-	struct rd_snapinfo si;
 	unsigned char skey[RD_KEY_LEN];
 	const unsigned char *key = opts->key;
 	double t0 = rd_monotonic();
-	int keyed, mode = -1, k, ret = -1, handshake = 0;
-	struct rd_err verdict = RD_ERR_INIT;
+	int k, ret = -1, handshake = 0;
 
 	memset(&r, 0, sizeof(r));
 	memset(res, 0, sizeof(*res));
@@ -689,80 +796,16 @@ rd_ship_receive(struct rd_store *st, int fd_in, int fd_out,
 	}
 	if (rdi_chan_init(&r.ch, fd_in, fd_out, key, 0, err) == -1)
 		return -1;
-	r.chunk = malloc(CHUNK);
-	if (r.chunk == NULL) {
-		rd_err_set(err, RD_ENOMEM, "out of memory");
-		goto out;
-	}
-	if (rdi_chan_recv_preamble(&r.ch, &keyed, err) == -1)
-		goto out;
-	if (r.push && rdi_chan_send_preamble(&r.ch, err) == -1)
-		goto out;
-	handshake = 1;
-	if (key != NULL && !keyed) {
-		rd_err_set(err, RD_EPERM,
-		    "stream is not authenticated, and '%s' requires a key",
-		    st->path);
-		goto out;
-	}
-	if (key == NULL && keyed) {
-		rd_err_set(err, RD_EPERM,
-		    "stream is authenticated with a key: give --key (or put it in '%s/ship.key')",
-		    st->path);
-		goto out;
-	}
-	if (recv_hello(&r, &mode, err) == -1)
-		goto out;
-	if (judge_hello(&r, mode, err) == -1)
-		goto out;
-	if (r.push) {
-		if (send_have(&r, NULL, err) == -1)
-			goto out;
-		handshake = 0;
-	}
-	if (frame_loop(&r, err) == -1)
-		goto out;
-	if (rd_snap_get(st, 0, &si, err) == 0)
-		res->newest = si.id;
-	else if (err->code == RD_ENOENT)
-		rd_err_clear(err);
-	else
-		goto out;
-	if (rdi_db_load(st, err) == -1)
-		goto out;
-	if (opts->apply_dir != NULL && res->newest > 0) {
-		if (rdi_replica_apply(st, opts->apply_dir, res->newest,
-		        opts->notice, opts->notice_arg, &res->replica_files,
-		        err) == -1)
-			goto out;
-		res->replica_version = res->newest;
-	}
-	if (r.push && send_result(&r, NULL, err) == -1)
+	if (recv_start(&r, key, &handshake, err) == -1 ||
+	    recv_frames(&r, &handshake, err) == -1 || recv_end(&r, err) == -1)
 		goto out;
 	res->wire_bytes = r.ch.bytes_in;
 	res->seconds = rd_monotonic() - t0;
 	ret = 0;
 out:
-	if (ret == -1 && r.push) {
-		/* tell the sender why, if the stream still works */
-		struct rd_err e2 = RD_ERR_INIT;
-
-		verdict = *err;
-		if (handshake)
-			res->reported = send_have(&r, &verdict, &e2) == 0;
-		else if (err->code != RD_ECORRUPT || r.ch.in_left == 0)
-			res->reported = send_result(&r, &verdict, &e2) == 0;
-	}
-	sqlite3_finalize(r.has_content);
-	sqlite3_finalize(r.has_sig);
-	if (r.rows_txn)
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	if (r.pw_open)
-		rdi_packw_abort(st, &r.pw);
-	free(r.objs);
-	free(r.chunk);
-	rdi_buf_release(&r.buf);
-	rdi_chan_release(&r.ch);
+	if (ret == -1 && r.push)
+		report_failure(&r, handshake, err);
+	recv_release(&r);
 	memset(skey, 0, sizeof(skey));
 	return ret;
 }

@@ -423,59 +423,65 @@ object_bad(const struct rdi_objhdr *h, uint64_t extra)
 	return extra != 0;
 }
 
-/* Receive an OBJECT frame of "len" bytes into the batch pack. */
-int
-rdi_recv_object(struct rdi_recv *r, uint64_t len, struct rd_err *err)
+/*
+ * Read and check the head of an OBJECT frame of "len" bytes: its extra
+ * word (a signature's block length) into "*extra", its object header
+ * into "h".
+ */
+static int
+recv_objhead(struct rdi_recv *r, uint64_t len, uint64_t *extra,
+    struct rdi_objhdr *h, struct rd_err *err)
 {
 	unsigned char x[8], hdr[RDI_OBJ_HDR];
-	struct rdi_objhdr h;
-	struct rdi_robj *o;
-	int64_t id, off, plen;
-	uint64_t left;
-	uint32_t crc;
-	size_t want;
-	int i;
 
 	if (len < 8 + RDI_OBJ_HDR)
 		return rd_err_set(err, RD_ECORRUPT, "malformed object frame");
 	if (rdi_chan_read(&r->ch, x, 8, err) == -1 ||
 	    rdi_chan_read(&r->ch, hdr, sizeof(hdr), err) == -1)
 		return -1;
-	if (rdi_objhdr_decode(hdr, &h, err) == -1)
+	if (rdi_objhdr_decode(hdr, h, err) == -1)
 		return rd_err_set(err, RD_ECORRUPT,
 		    "stream is damaged: bad object header");
-	if ((uint64_t)h.len != len - 8 - RDI_OBJ_HDR)
+	if ((uint64_t)h->len != len - 8 - RDI_OBJ_HDR)
 		return rd_err_set(err, RD_ECORRUPT,
 		    "stream is damaged: object length mismatch");
-	if (object_bad(&h, rdi_get_le64(x)))
+	*extra = rdi_get_le64(x);
+	if (object_bad(h, *extra))
 		return rd_err_set(err, RD_ECORRUPT,
 		    "stream is damaged: impossible object header");
-	if (!(r->codecs & (1u << h.codec)) || !rd_codec_available(h.codec))
+	if (!(r->codecs & (1u << h->codec)) || !rd_codec_available(h->codec))
 		return rd_err_set(err, RD_EUNAVAIL,
 		    "object uses codec '%s', which this build lacks",
-		    rd_codec_name(h.codec));
-	if (!r->skip) {
-		int have = have_object(r, &h, err);
+		    rd_codec_name(h->codec));
+	return 0;
+}
 
-		if (have == -1)
+/*
+ * Read past the payload of an object not kept: the MAC still proves the
+ * stream intact.
+ */
+static int
+drain_object(struct rdi_recv *r, const struct rdi_objhdr *h, struct rd_err *err)
+{
+	uint64_t left;
+	size_t want;
+
+	if (h->kind != RDI_OBJ_SIG)
+		r->nobjects++;
+	for (left = (uint64_t)h->len; left > 0; left -= want) {
+		want = left > CHUNK ? CHUNK : (size_t)left;
+		if (rdi_chan_read(&r->ch, r->chunk, want, err) == -1)
 			return -1;
-		if (have == 1 && h.kind != RDI_OBJ_SIG) {
-			r->res->skipped++;
-			r->res->skipped_bytes += h.len;
-		}
-		r->skip_obj = have;
 	}
-	if (r->skip || r->skip_obj) {
-		/* drain: the MAC still proves the stream intact */
-		if (h.kind != RDI_OBJ_SIG)
-			r->nobjects++;
-		for (left = (uint64_t)h.len; left > 0; left -= want) {
-			want = left > CHUNK ? CHUNK : (size_t)left;
-			if (rdi_chan_read(&r->ch, r->chunk, want, err) == -1)
-				return -1;
-		}
-		return rdi_chan_finish(&r->ch, err);
-	}
+	return rdi_chan_finish(&r->ch, err);
+}
+
+/* Commit the open batch if it is full, and open a batch if none is. */
+static int
+batch_room(struct rdi_recv *r, struct rd_err *err)
+{
+	int64_t id;
+
 	if (r->pw_open && r->pw.off >= BATCH_BYTES &&
 	    rdi_recv_commit(r, err) == -1)
 		return -1;
@@ -485,11 +491,25 @@ rdi_recv_object(struct rdi_recv *r, uint64_t len, struct rd_err *err)
 			return -1;
 		r->pw_open = 1;
 	}
-	if (rdi_packw_begin(&r->pw, h.kind, h.codec, h.sha,
-	        h.kind == RDI_OBJ_DELTA ? h.base : NULL, err) == -1)
+	return 0;
+}
+
+/*
+ * Copy the payload of the object "h" into the batch pack and check its
+ * CRC and the frame's MAC; "*off" and "*plen" get where it was written.
+ */
+static int
+write_object(struct rdi_recv *r, const struct rdi_objhdr *h, int64_t *off,
+    int64_t *plen, struct rd_err *err)
+{
+	uint64_t left;
+	size_t want;
+	uint32_t crc;
+
+	if (rdi_packw_begin(&r->pw, h->kind, h->codec, h->sha,
+	        h->kind == RDI_OBJ_DELTA ? h->base : NULL, err) == -1)
 		return -1;
-	crc = 0;
-	for (left = (uint64_t)h.len; left > 0; left -= want) {
+	for (left = (uint64_t)h->len; left > 0; left -= want) {
 		want = left > CHUNK ? CHUNK : (size_t)left;
 		if (rdi_chan_read(&r->ch, r->chunk, want, err) == -1 ||
 		    rdi_packw_sink(&r->pw, r->chunk, want, err) == -1)
@@ -499,11 +519,19 @@ rdi_recv_object(struct rdi_recv *r, uint64_t len, struct rd_err *err)
 	crc = r->pw.crc;
 	if (rdi_chan_finish(&r->ch, err) == -1)
 		return -1;
-	if (crc != h.crc)
+	if (crc != h->crc)
 		return rd_err_set(err, RD_ECORRUPT,
 		    "stream is damaged: object payload checksum mismatch");
-	if (rdi_packw_end(&r->pw, h.raw_size, &off, &plen, err) == -1)
-		return -1;
+	return rdi_packw_end(&r->pw, h->raw_size, off, plen, err);
+}
+
+/* List the object just written in the batch, to record and verify. */
+static int
+batch_add(struct rdi_recv *r, const struct rdi_objhdr *h, uint64_t extra,
+    int64_t off, int64_t plen, struct rd_err *err)
+{
+	struct rdi_robj *o;
+
 	if (r->nobjs == r->cap_objs) {
 		size_t n = r->cap_objs != 0 ? r->cap_objs * 2 : 256;
 
@@ -514,22 +542,53 @@ rdi_recv_object(struct rdi_recv *r, uint64_t len, struct rd_err *err)
 		r->cap_objs = n;
 	}
 	o = &r->objs[r->nobjs++];
-	memcpy(o->sha, h.sha, RD_HASH_LEN);
-	memcpy(o->base, h.base, RD_HASH_LEN);
-	o->kind = h.kind;
-	o->codec = h.codec;
-	o->size = h.raw_size;
+	memcpy(o->sha, h->sha, RD_HASH_LEN);
+	memcpy(o->base, h->base, RD_HASH_LEN);
+	o->kind = h->kind;
+	o->codec = h->codec;
+	o->size = h->raw_size;
 	o->off = off;
 	o->len = plen;
-	o->block = 0;
-	for (i = 7; i >= 0; i--)
-		o->block = o->block << 8 | x[i];
-	if (h.kind != RDI_OBJ_SIG) {
+	o->block = (int64_t)extra; /* at most UINT32_MAX, by object_bad() */
+	if (h->kind != RDI_OBJ_SIG) {
 		r->nobjects++;
 		r->res->objects++;
 		r->res->object_bytes += plen;
 	}
 	return 0;
+}
+
+/*
+ * Receive an OBJECT frame of "len" bytes: check its head, then drain it
+ * if the store has the object (or only checks), else write it into the
+ * batch pack and list it in the batch.
+ */
+int
+rdi_recv_object(struct rdi_recv *r, uint64_t len, struct rd_err *err)
+{
+	struct rdi_objhdr h;
+	uint64_t extra = 0;
+	int64_t off, plen;
+	int have;
+
+	if (recv_objhead(r, len, &extra, &h, err) == -1)
+		return -1;
+	if (!r->skip) {
+		have = have_object(r, &h, err);
+		if (have == -1)
+			return -1;
+		if (have == 1 && h.kind != RDI_OBJ_SIG) {
+			r->res->skipped++;
+			r->res->skipped_bytes += h.len;
+		}
+		r->skip_obj = have;
+	}
+	if (r->skip || r->skip_obj)
+		return drain_object(r, &h, err);
+	if (batch_room(r, err) == -1 ||
+	    write_object(r, &h, &off, &plen, err) == -1)
+		return -1;
+	return batch_add(r, &h, extra, off, plen, err);
 }
 
 /* Answer a QUERY: a bit set for every object this store lacks. */
