@@ -34,7 +34,8 @@ struct sender {
 	struct rdi_packcache *pc;
 	struct rdi_buf buf;
 	int64_t since, newest;
-	int64_t total; /* estimated bytes, for progress */
+	int64_t total;                     /* estimated bytes, for progress */
+	int64_t nrows, ncloses, nproblems; /* rows sent, for END */
 	double last;
 	char peer[40]; /* push: the receiving store's uuid */
 };
@@ -171,10 +172,9 @@ send_objects(struct sender *s, int push, struct rd_err *err)
 	struct rdi_buf reply = { NULL, 0, 0 };
 	int n, i, r, type, ret = -1, done = 0;
 
-	if (rdi_db_prepare(s->st->db, sql_candidates, &q, err) == -1)
+	if (rdi_range_stmt(s->st->db, sql_candidates, s->since, s->newest, &q,
+	        err) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, s->since);
-	sqlite3_bind_int64(q, 2, s->newest);
 	batch = calloc(QUERY_BATCH, sizeof(*batch));
 	if (batch == NULL) {
 		rd_err_set(err, RD_ENOMEM, "out of memory");
@@ -235,57 +235,6 @@ out:
 }
 
 static int
-send_snapshots(struct sender *s, struct rd_err *err)
-{
-	sqlite3_stmt *q = NULL;
-	const unsigned char *t;
-	int r, i, ret = -1;
-
-	if (rdi_db_prepare(s->st->db,
-	        "SELECT id, started, finished, label,"
-	        " source, files, bytes, bytes_read, bytes_added, stored, changed,"
-	        " removed, inconsistent, skipped, partial FROM snapshots"
-	        " WHERE state = 'complete' AND id > ? AND id <= ? ORDER BY id",
-	        &q, err) == -1)
-		return -1;
-	sqlite3_bind_int64(q, 1, s->since);
-	sqlite3_bind_int64(q, 2, s->newest);
-	for (;;) {
-		r = rdi_db_step(s->st->db, q, err);
-		if (r == -1)
-			goto out;
-		if (r == 0)
-			break;
-		s->buf.len = 0;
-		if (rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 0),
-		        err) == -1 ||
-		    rdi_put_f64(&s->buf, sqlite3_column_double(q, 1), err) ==
-		        -1 ||
-		    rdi_put_f64(&s->buf, sqlite3_column_double(q, 2), err) ==
-		        -1)
-			goto out;
-		for (i = 3; i <= 4; i++) {
-			t = sqlite3_column_text(q, i);
-			if (rdi_put_str(&s->buf, (const char *)t, err) == -1)
-				goto out;
-		}
-		for (i = 5; i <= 14; i++)
-			if (rdi_put_u64(&s->buf,
-			        (uint64_t)sqlite3_column_int64(q, i),
-			        err) == -1)
-				goto out;
-		if (rdi_chan_send(&s->ch, F_SNAP, s->buf.data, s->buf.len,
-		        err) == -1)
-			goto out;
-		s->res->snapshots++;
-	}
-	ret = 0;
-out:
-	sqlite3_finalize(q);
-	return ret;
-}
-
-static int
 flush_rows(struct sender *s, int type, struct rd_err *err)
 {
 	if (s->buf.len == 0)
@@ -296,131 +245,141 @@ flush_rows(struct sender *s, int type, struct rd_err *err)
 	return 0;
 }
 
+/* A snapshot row: one SNAP frame. */
 static int
-send_rows(struct sender *s, int64_t *nrows, int64_t *ncloses,
-    struct rd_err *err)
+put_snap(struct sender *s, sqlite3_stmt *q, struct rd_err *err)
 {
-	sqlite3_stmt *q = NULL;
-	int r, ret = -1;
+	const unsigned char *t;
+	int i;
 
-	/* rows that begin in the range */
-	if (rdi_db_prepare(s->st->db,
-	        "SELECT path, first, last, type, mode,"
-	        " uid, gid, size, mtime, sha, target, unstable FROM entries"
-	        " WHERE first > ?1 AND first <= ?2 ORDER BY first, path",
-	        &q, err) == -1)
+	if (rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 0), err) ==
+	        -1 ||
+	    rdi_put_f64(&s->buf, sqlite3_column_double(q, 1), err) == -1 ||
+	    rdi_put_f64(&s->buf, sqlite3_column_double(q, 2), err) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, s->since);
-	sqlite3_bind_int64(q, 2, s->newest);
-	s->buf.len = 0;
-	for (;;) {
-		r = rdi_db_step(s->st->db, q, err);
-		if (r == -1)
-			goto out;
-		if (r == 0)
-			break;
-		if (rdi_put_bytes(&s->buf, sqlite3_column_blob(q, 0),
-		        (size_t)sqlite3_column_bytes(q, 0), err) == -1 ||
-		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 1),
-		        err) == -1 ||
-		    rdi_put_u64(&s->buf,
-		        sqlite3_column_type(q, 2) == SQLITE_NULL
-		            ? 0
-		            : (uint64_t)sqlite3_column_int64(q, 2),
-		        err) == -1 ||
-		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 3),
-		        err) == -1 ||
-		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 4),
-		        err) == -1 ||
-		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 5),
-		        err) == -1 ||
-		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 6),
-		        err) == -1 ||
-		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 7),
-		        err) == -1 ||
-		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 8),
-		        err) == -1 ||
-		    rdi_put_bytes(&s->buf, sqlite3_column_blob(q, 9),
-		        (size_t)sqlite3_column_bytes(q, 9), err) == -1 ||
-		    rdi_put_bytes(&s->buf, sqlite3_column_blob(q, 10),
-		        (size_t)sqlite3_column_bytes(q, 10), err) == -1 ||
-		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 11),
-		        err) == -1)
-			goto out;
-		(*nrows)++;
-		if (s->buf.len >= ROWS_FRAME &&
-		    flush_rows(s, F_ENTRIES, err) == -1)
-			goto out;
+	for (i = 3; i <= 4; i++) {
+		t = sqlite3_column_text(q, i);
+		if (rdi_put_str(&s->buf, (const char *)t, err) == -1)
+			return -1;
 	}
-	if (flush_rows(s, F_ENTRIES, err) == -1)
-		goto out;
-	sqlite3_finalize(q);
-	q = NULL;
-	/* rows the receiver has open that end in the range */
-	if (rdi_db_prepare(s->st->db,
-	        "SELECT path, first, last FROM entries"
-	        " WHERE last >= ?1 AND last < ?2 AND first <= ?1 ORDER BY path",
-	        &q, err) == -1)
-		return -1;
-	sqlite3_bind_int64(q, 1, s->since);
-	sqlite3_bind_int64(q, 2, s->newest);
-	for (;;) {
-		r = rdi_db_step(s->st->db, q, err);
-		if (r == -1)
-			goto out;
-		if (r == 0)
-			break;
-		if (rdi_put_bytes(&s->buf, sqlite3_column_blob(q, 0),
-		        (size_t)sqlite3_column_bytes(q, 0), err) == -1 ||
-		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 1),
-		        err) == -1 ||
-		    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 2),
+	for (i = 5; i <= 14; i++)
+		if (rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, i),
 		        err) == -1)
-			goto out;
-		(*ncloses)++;
-		if (s->buf.len >= ROWS_FRAME &&
-		    flush_rows(s, F_CLOSES, err) == -1)
-			goto out;
-	}
-	if (flush_rows(s, F_CLOSES, err) == -1)
-		goto out;
-	ret = 0;
-out:
-	sqlite3_finalize(q);
-	return ret;
+			return -1;
+	s->res->snapshots++;
+	return 0;
 }
 
-/* The paths the snapshots of the range could not read as they were. */
+/* A catalog row that begins in the range. */
 static int
-send_problems(struct sender *s, int64_t *nproblems, struct rd_err *err)
+put_entry(struct sender *s, sqlite3_stmt *q, struct rd_err *err)
+{
+	int i;
+
+	if (rdi_put_bytes(&s->buf, sqlite3_column_blob(q, 0),
+	        (size_t)sqlite3_column_bytes(q, 0), err) == -1 ||
+	    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 1), err) ==
+	        -1 ||
+	    rdi_put_u64(&s->buf,
+	        sqlite3_column_type(q, 2) == SQLITE_NULL
+	            ? 0
+	            : (uint64_t)sqlite3_column_int64(q, 2),
+	        err) == -1)
+		return -1;
+	for (i = 3; i <= 8; i++)
+		if (rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, i),
+		        err) == -1)
+			return -1;
+	for (i = 9; i <= 10; i++)
+		if (rdi_put_bytes(&s->buf, sqlite3_column_blob(q, i),
+		        (size_t)sqlite3_column_bytes(q, i), err) == -1)
+			return -1;
+	if (rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 11), err) ==
+	    -1)
+		return -1;
+	s->nrows++;
+	return 0;
+}
+
+/* A catalog row the receiver has open that ends in the range. */
+static int
+put_close(struct sender *s, sqlite3_stmt *q, struct rd_err *err)
+{
+	if (rdi_put_bytes(&s->buf, sqlite3_column_blob(q, 0),
+	        (size_t)sqlite3_column_bytes(q, 0), err) == -1 ||
+	    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 1), err) ==
+	        -1 ||
+	    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 2), err) ==
+	        -1)
+		return -1;
+	s->ncloses++;
+	return 0;
+}
+
+/* A path a snapshot of the range could not read as it was. */
+static int
+put_problem(struct sender *s, sqlite3_stmt *q, struct rd_err *err)
+{
+	if (rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 0), err) ==
+	        -1 ||
+	    rdi_put_bytes(&s->buf, sqlite3_column_blob(q, 1),
+	        (size_t)sqlite3_column_bytes(q, 1), err) == -1 ||
+	    rdi_put_str(&s->buf, (const char *)sqlite3_column_text(q, 2),
+	        err) == -1 ||
+	    rdi_put_str(&s->buf, (const char *)sqlite3_column_text(q, 3),
+	        err) == -1)
+		return -1;
+	s->nproblems++;
+	return 0;
+}
+
+/*
+ * The rows a stream carries after its objects, in the order they are
+ * sent: the query (over ?1 = since, ?2 = newest), the frame type, the
+ * size at which a frame is sent (0: a frame a row) and the encoder.
+ */
+static const struct rowset {
+	const char *sql;
+	int type;
+	size_t frame;
+	int (*put)(struct sender *, sqlite3_stmt *, struct rd_err *);
+} rowsets[] = {
+	{ "SELECT id, started, finished, label,"
+	  " source, files, bytes, bytes_read, bytes_added, stored, changed,"
+	  " removed, inconsistent, skipped, partial FROM snapshots"
+	  " WHERE state = 'complete' AND id > ?1 AND id <= ?2 ORDER BY id",
+	    F_SNAP, 0, put_snap },
+	{ "SELECT path, first, last, type, mode,"
+	  " uid, gid, size, mtime, sha, target, unstable FROM entries"
+	  " WHERE first > ?1 AND first <= ?2 ORDER BY first, path",
+	    F_ENTRIES, ROWS_FRAME, put_entry },
+	{ "SELECT path, first, last FROM entries"
+	  " WHERE last >= ?1 AND last < ?2 AND first <= ?1 ORDER BY path",
+	    F_CLOSES, ROWS_FRAME, put_close },
+	{ "SELECT snapshot, path, problem, reason FROM snapshot_problems"
+	  " WHERE snapshot > ?1 AND snapshot <= ?2 ORDER BY snapshot, path",
+	    F_PROBLEMS, ROWS_FRAME, put_problem },
+};
+
+/* Send the rows of one row set in frames. */
+static int
+send_rowset(struct sender *s, const struct rowset *rs, struct rd_err *err)
 {
 	sqlite3_stmt *q = NULL;
 	int r, ret = -1;
 
-	if (rdi_db_prepare(s->st->db,
-	        "SELECT snapshot, path, problem, reason FROM snapshot_problems"
-	        " WHERE snapshot > ?1 AND snapshot <= ?2 ORDER BY snapshot, path",
-	        &q, err) == -1)
+	if (rdi_range_stmt(s->st->db, rs->sql, s->since, s->newest, &q, err) ==
+	    -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, s->since);
-	sqlite3_bind_int64(q, 2, s->newest);
 	s->buf.len = 0;
 	while ((r = rdi_db_step(s->st->db, q, err)) == 1) {
-		if (rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 0),
-		        err) == -1 ||
-		    rdi_put_bytes(&s->buf, sqlite3_column_blob(q, 1),
-		        (size_t)sqlite3_column_bytes(q, 1), err) == -1 ||
-		    rdi_put_str(&s->buf,
-		        (const char *)sqlite3_column_text(q, 2), err) == -1 ||
-		    rdi_put_str(&s->buf,
-		        (const char *)sqlite3_column_text(q, 3), err) == -1)
+		if (rs->put(s, q, err) == -1)
 			goto out;
-		(*nproblems)++;
-		if (s->buf.len >= ROWS_FRAME &&
-		    flush_rows(s, F_PROBLEMS, err) == -1)
+		if (s->buf.len >= rs->frame &&
+		    flush_rows(s, rs->type, err) == -1)
 			goto out;
 	}
-	if (r == -1 || flush_rows(s, F_PROBLEMS, err) == -1)
+	if (r == -1 || flush_rows(s, rs->type, err) == -1)
 		goto out;
 	ret = 0;
 out:
@@ -434,14 +393,12 @@ estimate(struct sender *s, struct rd_err *err)
 	sqlite3_stmt *q = NULL;
 	int r;
 
-	if (rdi_db_prepare(s->st->db,
+	if (rdi_range_stmt(s->st->db,
 	        "SELECT COALESCE(SUM(len), 0) FROM"
 	        " contents WHERE sha IN (SELECT sha FROM entries WHERE first > ?1"
 	        " AND first <= ?2 AND sha IS NOT NULL)",
-	        &q, err) == -1)
+	        s->since, s->newest, &q, err) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, s->since);
-	sqlite3_bind_int64(q, 2, s->newest);
 	r = rdi_db_step(s->st->db, q, err);
 	if (r == 1)
 		s->total = sqlite3_column_int64(q, 0);
@@ -605,8 +562,8 @@ do_send(struct rd_store *st, int fd_in, int fd_out, int push,
 	struct sender s;
 	struct rd_snapinfo si;
 	struct rd_err e2 = RD_ERR_INIT;
-	int64_t nrows = 0, ncloses = 0, nproblems = 0;
 	double t0 = rd_monotonic();
+	size_t i;
 	int ret = -1, in_txn = 0;
 
 	memset(&s, 0, sizeof(s));
@@ -651,18 +608,18 @@ do_send(struct rd_store *st, int fd_in, int fd_out, int push,
 		goto out;
 	if (s.since < s.newest) {
 		if (estimate(&s, err) == -1 ||
-		    send_objects(&s, push, err) == -1 ||
-		    send_snapshots(&s, err) == -1 ||
-		    send_rows(&s, &nrows, &ncloses, err) == -1 ||
-		    send_problems(&s, &nproblems, err) == -1)
+		    send_objects(&s, push, err) == -1)
 			goto out;
+		for (i = 0; i < sizeof(rowsets) / sizeof(rowsets[0]); i++)
+			if (send_rowset(&s, &rowsets[i], err) == -1)
+				goto out;
 	}
 	s.buf.len = 0;
 	if (rdi_put_u64(&s.buf, (uint64_t)res->objects, err) == -1 ||
 	    rdi_put_u64(&s.buf, (uint64_t)res->snapshots, err) == -1 ||
-	    rdi_put_u64(&s.buf, (uint64_t)nrows, err) == -1 ||
-	    rdi_put_u64(&s.buf, (uint64_t)ncloses, err) == -1 ||
-	    rdi_put_u64(&s.buf, (uint64_t)nproblems, err) == -1 ||
+	    rdi_put_u64(&s.buf, (uint64_t)s.nrows, err) == -1 ||
+	    rdi_put_u64(&s.buf, (uint64_t)s.ncloses, err) == -1 ||
+	    rdi_put_u64(&s.buf, (uint64_t)s.nproblems, err) == -1 ||
 	    rdi_chan_send(&s.ch, F_END, s.buf.data, s.buf.len, err) == -1 ||
 	    rdi_chan_flush(&s.ch, err) == -1)
 		goto out;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * session.c: what both ends of a shipping session use: the check of a
- * peer's store id and the progress report.
+ * peer's store id, the progress report, and the catalog queries over a
+ * range of snapshots (which replica.c runs too).
  */
 #include "config.h"
 
@@ -38,4 +39,15 @@ rdi_ship_progress(const struct rd_ship_opts *o, struct rdi_chan *ch,
 	*last = now;
 	o->progress(o->progress_arg,
 	    ch->bytes_out > ch->bytes_in ? ch->bytes_out : ch->bytes_in, total);
+}
+
+int
+rdi_range_stmt(sqlite3 *db, const char *sql, int64_t lo, int64_t hi,
+    sqlite3_stmt **q, struct rd_err *err)
+{
+	if (rdi_db_prepare(db, sql, q, err) == -1)
+		return -1;
+	sqlite3_bind_int64(*q, 1, lo);
+	sqlite3_bind_int64(*q, 2, hi);
+	return 0;
 }

@@ -112,4 +112,11 @@ int rdi_uuid_ok(const char *s);
 void rdi_ship_progress(const struct rd_ship_opts *o, struct rdi_chan *ch,
     int64_t total, double *last);
 
+/*
+ * Prepare "sql", a query over a range of snapshots, with ?1 bound to
+ * "lo" and ?2 to "hi".  Returns 0 or -1.
+ */
+int rdi_range_stmt(sqlite3 *db, const char *sql, int64_t lo, int64_t hi,
+    sqlite3_stmt **q, struct rd_err *err);
+
 #endif
