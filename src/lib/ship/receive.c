@@ -163,188 +163,195 @@ check_path(const unsigned char *p, size_t n, int type, struct rd_err *err)
 	return 0;
 }
 
+/* Whether an entry row from a stream cannot be one of this range. */
 static int
-recv_entries(struct rdi_recv *r, struct rd_err *err)
+entry_bad(const struct rdi_recv *r, int64_t first, int64_t last, int64_t type,
+    int64_t size, int64_t uid, int64_t gid, size_t shalen,
+    const unsigned char *target, size_t tlen)
 {
-	sqlite3_stmt *q = NULL;
-	struct rdi_msg m;
+	return first <= r->since || first > r->newest ||
+	    (last != 0 && (last < first || last >= r->newest)) ||
+	    (type != RD_TYPE_FILE && type != RD_TYPE_DIR &&
+	        type != RD_TYPE_SYMLINK) ||
+	    (type == RD_TYPE_FILE) != (shalen == RD_HASH_LEN) ||
+	    (shalen != 0 && shalen != RD_HASH_LEN) ||
+	    (type == RD_TYPE_SYMLINK &&
+	        (tlen == 0 || tlen > 4096 ||
+	            memchr(target, '\0', tlen) != NULL ||
+	            size != (int64_t)tlen)) ||
+	    (type == RD_TYPE_DIR && size != 0) || size < 0 ||
+	    size > RDI_MAX_SIZE || uid < 0 || uid > UINT32_MAX || gid < 0 ||
+	    gid > UINT32_MAX;
+}
+
+/* One row of an ENTRIES frame: a catalog row that begins in the range. */
+static int
+entry_row(struct rdi_recv *r, struct rdi_msg *m, sqlite3_stmt *q,
+    struct rd_err *err)
+{
 	const unsigned char *path, *sha, *target;
 	size_t plen, shalen, tlen;
 	int64_t first, last, type, mode, uid, gid, size, mtime, unstable;
-	int ret = -1;
 
-	if (rows_stmt(r,
-	        "INSERT INTO entries(path, first, last,"
-	        " type, mode, uid, gid, size, mtime, sha, target, unstable)"
-	        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	        &q, err) == -1)
+	rdi_get_bytes(m, &path, &plen);
+	rdi_get_i64(m, &first);
+	rdi_get_i64(m, &last);
+	rdi_get_i64(m, &type);
+	rdi_get_i64(m, &mode);
+	rdi_get_i64(m, &uid);
+	rdi_get_i64(m, &gid);
+	rdi_get_i64(m, &size);
+	rdi_get_i64(m, &mtime);
+	rdi_get_bytes(m, &sha, &shalen);
+	rdi_get_bytes(m, &target, &tlen);
+	rdi_get_i64(m, &unstable);
+	if (m->bad)
+		return rd_err_set(err, RD_ECORRUPT, "malformed entries frame");
+	if (entry_bad(r, first, last, type, size, uid, gid, shalen, target,
+	        tlen))
+		return rd_err_set(err, RD_ECORRUPT,
+		    "stream is damaged: bad entry row");
+	if (check_path(path, plen, (int)type, err) == -1)
 		return -1;
-	rdi_msg_init(&m, &r->buf);
-	while (m.pos < m.len) {
-		rdi_get_bytes(&m, &path, &plen);
-		rdi_get_i64(&m, &first);
-		rdi_get_i64(&m, &last);
-		rdi_get_i64(&m, &type);
-		rdi_get_i64(&m, &mode);
-		rdi_get_i64(&m, &uid);
-		rdi_get_i64(&m, &gid);
-		rdi_get_i64(&m, &size);
-		rdi_get_i64(&m, &mtime);
-		rdi_get_bytes(&m, &sha, &shalen);
-		rdi_get_bytes(&m, &target, &tlen);
-		rdi_get_i64(&m, &unstable);
-		if (m.bad) {
-			rd_err_set(err, RD_ECORRUPT, "malformed entries frame");
-			goto out;
-		}
-		if (first <= r->since || first > r->newest ||
-		    (last != 0 && (last < first || last >= r->newest)) ||
-		    (type != RD_TYPE_FILE && type != RD_TYPE_DIR &&
-		        type != RD_TYPE_SYMLINK) ||
-		    (type == RD_TYPE_FILE) != (shalen == RD_HASH_LEN) ||
-		    (shalen != 0 && shalen != RD_HASH_LEN) ||
-		    (type == RD_TYPE_SYMLINK &&
-		        (tlen == 0 || tlen > 4096 ||
-		            memchr(target, '\0', tlen) != NULL ||
-		            size != (int64_t)tlen)) ||
-		    (type == RD_TYPE_DIR && size != 0) || size < 0 ||
-		    size > RDI_MAX_SIZE || uid < 0 || uid > UINT32_MAX ||
-		    gid < 0 || gid > UINT32_MAX) {
-			rd_err_set(err, RD_ECORRUPT,
-			    "stream is damaged: bad entry row");
-			goto out;
-		}
-		if (check_path(path, plen, (int)type, err) == -1)
-			goto out;
-		r->nrows++;
-		if (r->skip)
-			continue;
-		sqlite3_reset(q);
-		sqlite3_bind_blob(q, 1, path, (int)plen, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, first);
-		if (last != 0)
-			sqlite3_bind_int64(q, 3, last);
-		else
-			sqlite3_bind_null(q, 3);
-		sqlite3_bind_int64(q, 4, type);
-		sqlite3_bind_int64(q, 5, mode & 07777);
-		sqlite3_bind_int64(q, 6, uid);
-		sqlite3_bind_int64(q, 7, gid);
-		sqlite3_bind_int64(q, 8, size);
-		sqlite3_bind_int64(q, 9, mtime);
-		if (shalen == RD_HASH_LEN)
-			sqlite3_bind_blob(q, 10, sha, RD_HASH_LEN,
-			    SQLITE_STATIC);
-		else
-			sqlite3_bind_null(q, 10);
-		if (type == RD_TYPE_SYMLINK)
-			sqlite3_bind_blob(q, 11, target, (int)tlen,
-			    SQLITE_STATIC);
-		else
-			sqlite3_bind_null(q, 11);
-		sqlite3_bind_int64(q, 12, unstable != 0);
-		if (rdi_db_step(r->st->db, q, err) == -1)
-			goto out;
-	}
-	ret = 0;
-out:
-	sqlite3_finalize(q);
-	return ret;
+	r->nrows++;
+	if (r->skip)
+		return 0;
+	sqlite3_reset(q);
+	sqlite3_bind_blob(q, 1, path, (int)plen, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, first);
+	if (last != 0)
+		sqlite3_bind_int64(q, 3, last);
+	else
+		sqlite3_bind_null(q, 3);
+	sqlite3_bind_int64(q, 4, type);
+	sqlite3_bind_int64(q, 5, mode & 07777);
+	sqlite3_bind_int64(q, 6, uid);
+	sqlite3_bind_int64(q, 7, gid);
+	sqlite3_bind_int64(q, 8, size);
+	sqlite3_bind_int64(q, 9, mtime);
+	if (shalen == RD_HASH_LEN)
+		sqlite3_bind_blob(q, 10, sha, RD_HASH_LEN, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, 10);
+	if (type == RD_TYPE_SYMLINK)
+		sqlite3_bind_blob(q, 11, target, (int)tlen, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, 11);
+	sqlite3_bind_int64(q, 12, unstable != 0);
+	return rdi_db_step(r->st->db, q, err) == -1 ? -1 : 0;
 }
 
+/* One row of a CLOSES frame: a row the store has open ends in the range. */
 static int
-recv_closes(struct rdi_recv *r, struct rd_err *err)
+close_row(struct rdi_recv *r, struct rdi_msg *m, sqlite3_stmt *q,
+    struct rd_err *err)
 {
-	sqlite3_stmt *q = NULL;
-	struct rdi_msg m;
 	const unsigned char *path;
 	size_t plen;
 	int64_t first, last;
-	int ret = -1;
 
-	if (rows_stmt(r,
-	        "UPDATE entries SET last = ?"
-	        " WHERE path = ? AND first = ? AND last IS NULL",
-	        &q, err) == -1)
+	rdi_get_bytes(m, &path, &plen);
+	rdi_get_i64(m, &first);
+	rdi_get_i64(m, &last);
+	if (m->bad || first > r->since || last < r->since || last >= r->newest)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "stream is damaged: bad closing row");
+	r->ncloses++;
+	if (r->skip)
+		return 0;
+	sqlite3_reset(q);
+	sqlite3_bind_int64(q, 1, last);
+	sqlite3_bind_blob(q, 2, path, (int)plen, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, first);
+	if (rdi_db_step(r->st->db, q, err) == -1)
 		return -1;
-	rdi_msg_init(&m, &r->buf);
-	while (m.pos < m.len) {
-		rdi_get_bytes(&m, &path, &plen);
-		rdi_get_i64(&m, &first);
-		rdi_get_i64(&m, &last);
-		if (m.bad || first > r->since || last < r->since ||
-		    last >= r->newest) {
-			rd_err_set(err, RD_ECORRUPT,
-			    "stream is damaged: bad closing row");
-			goto out;
-		}
-		r->ncloses++;
-		if (r->skip)
-			continue;
-		sqlite3_reset(q);
-		sqlite3_bind_int64(q, 1, last);
-		sqlite3_bind_blob(q, 2, path, (int)plen, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, first);
-		if (rdi_db_step(r->st->db, q, err) == -1)
-			goto out;
-		if (sqlite3_changes(r->st->db) != 1) {
-			rd_err_set(err, RD_ECORRUPT,
-			    "bundle does not fit this store's history (is it a bundle of its origin?)");
-			goto out;
-		}
-	}
-	ret = 0;
-out:
-	sqlite3_finalize(q);
-	return ret;
+	if (sqlite3_changes(r->st->db) != 1)
+		return rd_err_set(err, RD_ECORRUPT,
+		    "bundle does not fit this store's history (is it a bundle of its origin?)");
+	return 0;
 }
 
+/* One row of a PROBLEMS frame: a path a snapshot could not read. */
 static int
-recv_problems(struct rdi_recv *r, struct rd_err *err)
+problem_row(struct rdi_recv *r, struct rdi_msg *m, sqlite3_stmt *q,
+    struct rd_err *err)
 {
-	sqlite3_stmt *q = NULL;
-	struct rdi_msg m;
 	const unsigned char *path;
 	size_t plen;
 	int64_t snap;
 	char problem[16], reason[256];
+
+	rdi_get_i64(m, &snap);
+	rdi_get_bytes(m, &path, &plen);
+	rdi_get_str(m, problem, sizeof(problem));
+	rdi_get_str(m, reason, sizeof(reason));
+	tame(reason);
+	if (m->bad || snap <= r->since || snap > r->last_snap || plen > 4096 ||
+	    memchr(path, '\0', plen) != NULL ||
+	    (strcmp(problem, "unreadable") != 0 &&
+	        strcmp(problem, "changing") != 0))
+		return rd_err_set(err, RD_ECORRUPT,
+		    "stream is damaged: bad problem row");
+	r->nproblems++;
+	if (r->skip)
+		return 0;
+	sqlite3_reset(q);
+	sqlite3_bind_int64(q, 1, snap);
+	sqlite3_bind_blob(q, 2, path, (int)plen, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, problem, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, reason, -1, SQLITE_STATIC);
+	if (rdi_db_step(r->st->db, q, err) == -1) {
+		if (err->code == RD_EINTERNAL)
+			rd_err_set(err, RD_ECORRUPT,
+			    "stream is damaged: a problem row twice");
+		return -1;
+	}
+	return 0;
+}
+
+/* The frames of catalog rows: the statement each row runs, and the row. */
+static const struct rowframe {
+	int type;
+	const char *sql;
+	int (*row)(struct rdi_recv *, struct rdi_msg *, sqlite3_stmt *,
+	    struct rd_err *);
+} rowframes[] = {
+	{ F_ENTRIES,
+	    "INSERT INTO entries(path, first, last,"
+	    " type, mode, uid, gid, size, mtime, sha, target, unstable)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    entry_row },
+	{ F_CLOSES,
+	    "UPDATE entries SET last = ?"
+	    " WHERE path = ? AND first = ? AND last IS NULL",
+	    close_row },
+	{ F_PROBLEMS,
+	    "INSERT INTO snapshot_problems(snapshot, path, problem,"
+	    " reason) VALUES (?, ?, ?, ?)",
+	    problem_row },
+};
+
+/*
+ * Check every row of the frame in r->buf of type "type" (one of
+ * rowframes[]) and, unless only checking, write it in the rows
+ * transaction.
+ */
+static int
+recv_rows(struct rdi_recv *r, int type, struct rd_err *err)
+{
+	const struct rowframe *rf = rowframes;
+	sqlite3_stmt *q = NULL;
+	struct rdi_msg m;
 	int ret = -1;
 
-	if (rows_stmt(r,
-	        "INSERT INTO snapshot_problems(snapshot, path, problem,"
-	        " reason) VALUES (?, ?, ?, ?)",
-	        &q, err) == -1)
+	while (rf->type != type)
+		rf++;
+	if (rows_stmt(r, rf->sql, &q, err) == -1)
 		return -1;
 	rdi_msg_init(&m, &r->buf);
-	while (m.pos < m.len) {
-		rdi_get_i64(&m, &snap);
-		rdi_get_bytes(&m, &path, &plen);
-		rdi_get_str(&m, problem, sizeof(problem));
-		rdi_get_str(&m, reason, sizeof(reason));
-		tame(reason);
-		if (m.bad || snap <= r->since || snap > r->last_snap ||
-		    plen > 4096 || memchr(path, '\0', plen) != NULL ||
-		    (strcmp(problem, "unreadable") != 0 &&
-		        strcmp(problem, "changing") != 0)) {
-			rd_err_set(err, RD_ECORRUPT,
-			    "stream is damaged: bad problem row");
+	while (m.pos < m.len)
+		if (rf->row(r, &m, q, err) == -1)
 			goto out;
-		}
-		r->nproblems++;
-		if (r->skip)
-			continue;
-		sqlite3_reset(q);
-		sqlite3_bind_int64(q, 1, snap);
-		sqlite3_bind_blob(q, 2, path, (int)plen, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, problem, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 4, reason, -1, SQLITE_STATIC);
-		if (rdi_db_step(r->st->db, q, err) == -1) {
-			if (err->code == RD_EINTERNAL)
-				rd_err_set(err, RD_ECORRUPT,
-				    "stream is damaged: a problem row twice");
-			goto out;
-		}
-	}
 	ret = 0;
 out:
 	sqlite3_finalize(q);
@@ -635,15 +642,9 @@ frame_loop(struct rdi_recv *r, struct rd_err *err)
 				return -1;
 			break;
 		case F_ENTRIES:
-			if (recv_entries(r, err) == -1)
-				return -1;
-			break;
 		case F_CLOSES:
-			if (recv_closes(r, err) == -1)
-				return -1;
-			break;
 		case F_PROBLEMS:
-			if (recv_problems(r, err) == -1)
+			if (recv_rows(r, type, err) == -1)
 				return -1;
 			break;
 		case F_END:
