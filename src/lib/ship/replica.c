@@ -26,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rd_int.h"
+#include "ship/ship_int.h"
 
 struct actx {
 	struct rd_store *st;
@@ -83,16 +83,14 @@ remove_old(struct actx *c, struct rd_err *err)
 	char name[NAME_MAX + 1], path[PATH_MAX];
 	int r, n, type, pfd, ret = -1;
 
-	if (rdi_db_prepare(c->st->db,
+	if (rdi_range_stmt(c->st->db,
 	        "SELECT o.path, o.type FROM entries o"
 	        " WHERE o.first <= ?1 AND o.last >= ?1 AND o.last < ?2"
 	        " AND NOT EXISTS (SELECT 1 FROM entries n WHERE n.path = o.path"
 	        " AND n.first <= ?2 AND (n.last IS NULL OR n.last >= ?2)"
 	        " AND n.type = o.type) ORDER BY o.path DESC",
-	        &q, err) == -1)
+	        c->from, c->to, &q, err) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, c->from);
-	sqlite3_bind_int64(q, 2, c->to);
 	for (;;) {
 		r = rdi_db_step(c->st->db, q, err);
 		if (r == -1)
@@ -424,7 +422,7 @@ write_new(struct actx *c, struct rd_err *err)
 	n = malloc(sizeof(*n));
 	if (n == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	if (rdi_db_prepare(c->st->db,
+	if (rdi_range_stmt(c->st->db,
 	        "SELECT n.path, n.type, n.mode, n.uid,"
 	        " n.gid, n.size, n.mtime, n.sha, n.target, o.type, o.size,"
 	        " o.mtime, o.mode, o.sha FROM entries n LEFT JOIN entries o"
@@ -432,10 +430,8 @@ write_new(struct actx *c, struct rd_err *err)
 	        " AND (o.last IS NULL OR o.last >= ?1)"
 	        " WHERE n.first > ?1 AND n.first <= ?2"
 	        " AND (n.last IS NULL OR n.last >= ?2) ORDER BY n.path",
-	        &q, err) == -1)
+	        c->from, c->to, &q, err) == -1)
 		goto out;
-	sqlite3_bind_int64(q, 1, c->from);
-	sqlite3_bind_int64(q, 2, c->to);
 	for (;;) {
 		r = rdi_db_step(c->st->db, q, err);
 		if (r == -1)
@@ -473,14 +469,12 @@ touch_new_dirs(struct actx *c, struct rd_err *err)
 	char p[PATH_MAX + 2];
 	int r, len, ret = -1;
 
-	if (rdi_db_prepare(c->st->db,
+	if (rdi_range_stmt(c->st->db,
 	        "SELECT path FROM entries WHERE"
 	        " type = ?3 AND first > ?1 AND first <= ?2"
 	        " AND (last IS NULL OR last >= ?2)",
-	        &d, err) == -1)
+	        c->from, c->to, &d, err) == -1)
 		return -1;
-	sqlite3_bind_int64(d, 1, c->from);
-	sqlite3_bind_int64(d, 2, c->to);
 	sqlite3_bind_int(d, 3, RD_TYPE_DIR);
 	for (;;) {
 		r = rdi_db_step(c->st->db, d, err);

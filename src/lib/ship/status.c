@@ -13,15 +13,74 @@
 
 #include "rd_int.h"
 
+/* A row of replicas: one more warm replica of this store. */
+static void
+replica_row(sqlite3_stmt *q, struct rd_ship_status *out)
+{
+	struct rd_replica_info one, *ri = &one;
+	const unsigned char *t;
+
+	if (out->nreplicas < RD_SHIP_LIST_MAX)
+		ri = &out->replica[out->nreplicas];
+	rdi_column_copy(q, 0, ri->dir, sizeof(ri->dir), "");
+	ri->version = sqlite3_column_int64(q, 1);
+	ri->target = sqlite3_column_int64(q, 2);
+	t = sqlite3_column_text(q, 3);
+	ri->clean = t != NULL && strcmp((const char *)t, "clean") == 0;
+	ri->updated = sqlite3_column_double(q, 4);
+	if (!ri->clean || ri->version != out->newest)
+		out->replicas_stale++;
+	if (ri == &one)
+		out->replicas_more++;
+	else
+		out->nreplicas++;
+}
+
+/* A "standby:UUID" meta row: a standby that confirmed a push. */
+static void
+standby_row(sqlite3_stmt *q, struct rd_ship_status *out)
+{
+	const unsigned char *t;
+
+	if (out->nstandbys == RD_SHIP_LIST_MAX) {
+		out->standbys_more++;
+		return;
+	}
+	rdi_column_copy(q, 0, out->standby[out->nstandbys].uuid,
+	    sizeof(out->standby[0].uuid), "");
+	t = sqlite3_column_text(q, 1);
+	if (t == NULL ||
+	    sscanf((const char *)t, "%" SCNd64 " %lf",
+	        &out->standby[out->nstandbys].snapshot,
+	        &out->standby[out->nstandbys].pushed) != 2)
+		return; /* not written by rdship */
+	out->nstandbys++;
+}
+
+/* Run "sql" and give each of its rows to "row".  Returns 0 or -1. */
+static int
+each_row(sqlite3 *db, const char *sql,
+    void (*row)(sqlite3_stmt *, struct rd_ship_status *),
+    struct rd_ship_status *out, struct rd_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	if (rdi_db_prepare(db, sql, &q, err) == -1)
+		return -1;
+	while ((r = rdi_db_step(db, q, err)) == 1)
+		row(q, out);
+	sqlite3_finalize(q);
+	return r == -1 ? -1 : 0;
+}
+
 int
 rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
     struct rd_err *err)
 {
 	struct rd_snapinfo si;
-	sqlite3_stmt *q = NULL;
 	char buf[64];
-	const unsigned char *t;
-	int r, ret = -1;
+	int ret = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (rdi_db_exec(st->db, "BEGIN", err) == -1)
@@ -43,64 +102,17 @@ rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
 	if (rdi_meta_get(st->db, "last_ship", buf, sizeof(buf), err) == -1)
 		goto out;
 	out->last_ship = strtod(buf, NULL);
-	if (rdi_db_prepare(st->db,
+	if (each_row(st->db,
 	        "SELECT dir, version, target, state,"
 	        " updated FROM replicas ORDER BY dir",
-	        &q, err) == -1)
-		goto out;
-	for (;;) {
-		struct rd_replica_info one, *ri = &one;
-
-		r = rdi_db_step(st->db, q, err);
-		if (r == -1)
-			goto out;
-		if (r == 0)
-			break;
-		if (out->nreplicas < RD_SHIP_LIST_MAX)
-			ri = &out->replica[out->nreplicas];
-		rdi_column_copy(q, 0, ri->dir, sizeof(ri->dir), "");
-		ri->version = sqlite3_column_int64(q, 1);
-		ri->target = sqlite3_column_int64(q, 2);
-		t = sqlite3_column_text(q, 3);
-		ri->clean = t != NULL && strcmp((const char *)t, "clean") == 0;
-		ri->updated = sqlite3_column_double(q, 4);
-		if (!ri->clean || ri->version != out->newest)
-			out->replicas_stale++;
-		if (ri == &one)
-			out->replicas_more++;
-		else
-			out->nreplicas++;
-	}
-	sqlite3_finalize(q);
-	q = NULL;
-	if (rdi_db_prepare(st->db,
+	        replica_row, out, err) == -1 ||
+	    each_row(st->db,
 	        "SELECT substr(key, 9), value FROM meta"
 	        " WHERE key LIKE 'standby:%' ORDER BY key",
-	        &q, err) == -1)
+	        standby_row, out, err) == -1)
 		goto out;
-	for (;;) {
-		r = rdi_db_step(st->db, q, err);
-		if (r == -1)
-			goto out;
-		if (r == 0)
-			break;
-		if (out->nstandbys == RD_SHIP_LIST_MAX) {
-			out->standbys_more++;
-			continue;
-		}
-		rdi_column_copy(q, 0, out->standby[out->nstandbys].uuid,
-		    sizeof(out->standby[0].uuid), "");
-		t = sqlite3_column_text(q, 1);
-		if (t == NULL ||
-		    sscanf((const char *)t, "%" SCNd64 " %lf",
-		        &out->standby[out->nstandbys].snapshot,
-		        &out->standby[out->nstandbys].pushed) != 2)
-			continue; /* not written by rdship */
-		out->nstandbys++;
-	}
 	ret = 0;
 out:
-	sqlite3_finalize(q);
 	sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	return ret;
 }
