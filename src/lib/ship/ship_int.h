@@ -10,6 +10,7 @@
 
 #include "rd_int.h"
 
+/* The frame types of a stream (docs/FORMAT.md). */
 enum {
 	F_HELLO = 'H',
 	F_HAVE = 'A',
@@ -24,6 +25,11 @@ enum {
 	F_RESULT = 'R'
 };
 
+/*
+ * HELLO's modes; the objects a QUERY asks about; the size at which a
+ * frame of rows is sent; the bytes of a receiver's batch pack; the
+ * longest frame that is not an object or rows; the unit of copying.
+ */
 #define MODE_BUNDLE 0
 #define MODE_PUSH   1
 #define QUERY_BATCH 1024
@@ -44,6 +50,7 @@ struct rdi_robj {
 	int64_t csize; /* a signature: its content's size */
 };
 
+/* A receiving session: its stream, its open batch, what HELLO said. */
 struct rdi_recv {
 	struct rd_store *st;
 	const struct rd_ship_opts *opts;
