@@ -42,10 +42,17 @@ src_lib_librd_a_SOURCES += \
 	src/lib/snap/diff.c \
 	src/lib/snap/stats.c
 
-# ship: the channel, sending and receiving bundles, the warm replica
+# ship: the channel, keys, sending and receiving bundles, status, the
+# warm replica
 src_lib_librd_a_SOURCES += \
+	src/lib/ship/ship_int.h \
 	src/lib/ship/chan.c \
-	src/lib/ship/ship.c \
+	src/lib/ship/session.c \
+	src/lib/ship/keys.c \
+	src/lib/ship/send.c \
+	src/lib/ship/receive.c \
+	src/lib/ship/recvbatch.c \
+	src/lib/ship/status.c \
 	src/lib/ship/recvcache.c \
 	src/lib/ship/replica.c
 

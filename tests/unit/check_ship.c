@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * check_ship.c: unit tests of the receiving side of ship.c and chan.c,
- * fed streams written here frame by frame (with the public zero key, as
- * an attacker could): the preamble and its version, MACs, HELLO's
- * fields, the order of frames, the END counts, and the commit of objects
- * and rows.  Every refusal leaves the standby as it was, epoch included.
+ * check_ship.c: unit tests of the receiving side of rdship
+ * (src/lib/ship/receive.c, recvbatch.c) and chan.c, fed streams written
+ * here frame by frame (with the public zero key, as an attacker could):
+ * the preamble and its version, MACs, HELLO's fields, the order of
+ * frames, the END counts, and the commit of objects and rows.  Every refusal leaves the standby as it was, epoch included.
  */
 #define _GNU_SOURCE
 #include "config.h"

@@ -1,7 +1,8 @@
 # Check unit tests, one suite per librd module: tests/unit/check_<module>.c.
 # check_store covers store.c and catalog.c; check_snap covers snap.c,
 # query.c, restore.c and verify.c; check_ship the receiving side of
-# ship.c and chan.c; check_replica replica.c and its journal.  unit.h holds the shared helpers.
+# rdship (ship/receive.c, recvbatch.c) and chan.c; check_replica
+# replica.c and its journal.  unit.h holds the shared helpers.
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/check_err
 tests_unit_check_err_SOURCES = tests/unit/check_err.c tests/unit/unit.h

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rd_int.h"
+#include "ship/ship_int.h"
 
 #define PREAMBLE "RDSHIP2\n"
 #define OBUF_SZ  (256 * 1024)
@@ -323,6 +323,13 @@ rdi_chan_recv(struct rdi_chan *ch, int *type, struct rdi_buf *payload,
 		return rd_err_set(err, RD_ECORRUPT,
 		    "stream is damaged: frame %llu is too long (%llu bytes)",
 		    (unsigned long long)ch->seq_in, (unsigned long long)len);
+	return rdi_chan_payload(ch, len, payload, err);
+}
+
+int
+rdi_chan_payload(struct rdi_chan *ch, uint64_t len, struct rdi_buf *payload,
+    struct rd_err *err)
+{
 	payload->len = 0;
 	if (len > 0) {
 		if (payload->cap < len) {
@@ -423,5 +430,41 @@ rdi_get_str(struct rdi_msg *m, char *out, size_t outlen)
 	}
 	memcpy(out, p, n);
 	out[n] = '\0';
+	return 0;
+}
+
+int
+rdi_put_f64(struct rdi_buf *b, double v, struct rd_err *err)
+{
+	uint64_t u;
+
+	memcpy(&u, &v, sizeof(u));
+	return rdi_put_u64(b, u, err);
+}
+
+int
+rdi_get_f64(struct rdi_msg *m, double *v)
+{
+	uint64_t u;
+	int r = rdi_get_u64(m, &u);
+
+	memcpy(v, &u, sizeof(*v));
+	return r;
+}
+
+void
+rdi_msg_init(struct rdi_msg *m, const struct rdi_buf *b)
+{
+	m->p = b->data;
+	m->len = b->len;
+	m->pos = 0;
+	m->bad = 0;
+}
+
+int
+rdi_msg_done(struct rdi_msg *m, const char *what, struct rd_err *err)
+{
+	if (m->bad || m->pos != m->len)
+		return rd_err_set(err, RD_ECORRUPT, "malformed %s frame", what);
 	return 0;
 }

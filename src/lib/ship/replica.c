@@ -26,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rd_int.h"
+#include "ship/ship_int.h"
 
 struct actx {
 	struct rd_store *st;
@@ -83,16 +83,14 @@ remove_old(struct actx *c, struct rd_err *err)
 	char name[NAME_MAX + 1], path[PATH_MAX];
 	int r, n, type, pfd, ret = -1;
 
-	if (rdi_db_prepare(c->st->db,
+	if (rdi_range_stmt(c->st->db,
 	        "SELECT o.path, o.type FROM entries o"
 	        " WHERE o.first <= ?1 AND o.last >= ?1 AND o.last < ?2"
 	        " AND NOT EXISTS (SELECT 1 FROM entries n WHERE n.path = o.path"
 	        " AND n.first <= ?2 AND (n.last IS NULL OR n.last >= ?2)"
 	        " AND n.type = o.type) ORDER BY o.path DESC",
-	        &q, err) == -1)
+	        c->from, c->to, &q, err) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, c->from);
-	sqlite3_bind_int64(q, 2, c->to);
 	for (;;) {
 		r = rdi_db_step(c->st->db, q, err);
 		if (r == -1)
@@ -424,7 +422,7 @@ write_new(struct actx *c, struct rd_err *err)
 	n = malloc(sizeof(*n));
 	if (n == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	if (rdi_db_prepare(c->st->db,
+	if (rdi_range_stmt(c->st->db,
 	        "SELECT n.path, n.type, n.mode, n.uid,"
 	        " n.gid, n.size, n.mtime, n.sha, n.target, o.type, o.size,"
 	        " o.mtime, o.mode, o.sha FROM entries n LEFT JOIN entries o"
@@ -432,10 +430,8 @@ write_new(struct actx *c, struct rd_err *err)
 	        " AND (o.last IS NULL OR o.last >= ?1)"
 	        " WHERE n.first > ?1 AND n.first <= ?2"
 	        " AND (n.last IS NULL OR n.last >= ?2) ORDER BY n.path",
-	        &q, err) == -1)
+	        c->from, c->to, &q, err) == -1)
 		goto out;
-	sqlite3_bind_int64(q, 1, c->from);
-	sqlite3_bind_int64(q, 2, c->to);
 	for (;;) {
 		r = rdi_db_step(c->st->db, q, err);
 		if (r == -1)
@@ -473,14 +469,12 @@ touch_new_dirs(struct actx *c, struct rd_err *err)
 	char p[PATH_MAX + 2];
 	int r, len, ret = -1;
 
-	if (rdi_db_prepare(c->st->db,
+	if (rdi_range_stmt(c->st->db,
 	        "SELECT path FROM entries WHERE"
 	        " type = ?3 AND first > ?1 AND first <= ?2"
 	        " AND (last IS NULL OR last >= ?2)",
-	        &d, err) == -1)
+	        c->from, c->to, &d, err) == -1)
 		return -1;
-	sqlite3_bind_int64(d, 1, c->from);
-	sqlite3_bind_int64(d, 2, c->to);
 	sqlite3_bind_int(d, 3, RD_TYPE_DIR);
 	for (;;) {
 		r = rdi_db_step(c->st->db, d, err);
@@ -648,17 +642,71 @@ out:
 	return ret;
 }
 
+/*
+ * What this store's journal says of the replica "abs" (shown as "dir"):
+ * the snapshot it holds (c->from) and whether an update was interrupted
+ * (c->resume).  A replica it does not know must be empty.
+ */
+static int
+replica_state(struct actx *c, const char *abs, const char *dir,
+    struct rd_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	const unsigned char *state;
+	int r, known = 0;
+
+	if (rdi_db_prepare(c->st->db,
+	        "SELECT version, state FROM replicas"
+	        " WHERE dir = ?",
+	        &q, err) == -1)
+		return -1;
+	sqlite3_bind_text(q, 1, abs, -1, SQLITE_STATIC);
+	r = rdi_db_step(c->st->db, q, err);
+	if (r == 1) {
+		known = 1;
+		c->from = sqlite3_column_int64(q, 0);
+		state = sqlite3_column_text(q, 1);
+		c->resume = state != NULL &&
+		    strcmp((const char *)state, "applying") == 0;
+	}
+	sqlite3_finalize(q);
+	if (r == -1 || known)
+		return r == -1 ? -1 : 0;
+	r = rdi_dir_has_entries(c->dfd, dir, err);
+	if (r == 1)
+		return rd_err_set(err, RD_ECANTCREAT,
+		    "replica '%s' is not empty and this store has no record of it",
+		    dir);
+	return r == -1 ? -1 : 0;
+}
+
+/*
+ * Bring the tree from c->from to c->to: remove what is gone, write what
+ * is new or changed, then set the metadata of every directory touched
+ * (the root's and every new one's too), deepest first.
+ */
+static int
+apply_changes(struct actx *c, struct rd_err *err)
+{
+	if (remove_old(c, err) == -1 || write_new(c, err) == -1)
+		return -1;
+	if (touch_parent(c, "x", err) == -1 || touch_new_dirs(c, err) == -1)
+		return -1;
+	if (c->ntouched > 1)
+		qsort(c->touched, c->ntouched, sizeof(*c->touched),
+		    deeper_first);
+	return fix_dirs(c, err);
+}
+
 int
 rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
     rd_notice_fn notice, void *notice_arg, int64_t *files_changed,
     struct rd_err *err)
 {
 	struct actx c;
-	sqlite3_stmt *q = NULL;
 	char abs[PATH_MAX];
-	const unsigned char *state;
 	size_t i;
-	int r, known = 0, ret = -1;
+	int ret = -1;
 
 	memset(&c, 0, sizeof(c));
 	c.st = st;
@@ -677,35 +725,8 @@ rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
 	c.dfd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c.dfd == -1)
 		return rd_err_sys(err, RD_EIO, "cannot open replica '%s'", dir);
-	if (rdi_db_prepare(st->db,
-	        "SELECT version, state FROM replicas"
-	        " WHERE dir = ?",
-	        &q, err) == -1)
+	if (replica_state(&c, abs, dir, err) == -1)
 		goto out;
-	sqlite3_bind_text(q, 1, abs, -1, SQLITE_STATIC);
-	r = rdi_db_step(st->db, q, err);
-	if (r == -1)
-		goto out;
-	if (r == 1) {
-		known = 1;
-		c.from = sqlite3_column_int64(q, 0);
-		state = sqlite3_column_text(q, 1);
-		c.resume = state != NULL &&
-		    strcmp((const char *)state, "applying") == 0;
-	}
-	sqlite3_finalize(q);
-	q = NULL;
-	if (!known) {
-		r = rdi_dir_has_entries(c.dfd, dir, err);
-		if (r == -1)
-			goto out;
-		if (r == 1) {
-			rd_err_set(err, RD_ECANTCREAT,
-			    "replica '%s' is not empty and this store has no record of it",
-			    dir);
-			goto out;
-		}
-	}
 	if (c.from == version && !c.resume) {
 		ret = 0;
 		goto out;
@@ -733,14 +754,7 @@ rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
 		rd_err_set(err, RD_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (remove_old(&c, err) == -1 || write_new(&c, err) == -1)
-		goto out;
-	/* the root's metadata too, and every new directory's */
-	if (touch_parent(&c, "x", err) == -1 || touch_new_dirs(&c, err) == -1)
-		goto out;
-	if (c.ntouched > 1)
-		qsort(c.touched, c.ntouched, sizeof(*c.touched), deeper_first);
-	if (fix_dirs(&c, err) == -1)
+	if (apply_changes(&c, err) == -1)
 		goto out;
 	if (syncfs(c.dfd) == -1) {
 		rd_err_sys(err, RD_EIO, "cannot sync replica '%s'", dir);
@@ -751,7 +765,6 @@ rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
 	*files_changed = c.changed;
 	ret = 0;
 out:
-	sqlite3_finalize(q);
 	rdi_packcache_free(c.pc);
 	for (i = 0; i < c.ntouched; i++)
 		free(c.touched[i]);
