@@ -419,7 +419,7 @@ int rdi_objreader_rewind(struct rdi_objreader *r, struct rd_err *err);
 void rdi_objreader_free(struct rdi_objreader *r);
 
 /* ------------------------------------------------------------------ */
-/* restore.c: rebuilding contents */
+/* content.c: the content reader (rebuilding contents from packs) */
 
 /* The objects that rebuild a content: link 0 is it, the last is whole. */
 #define RDI_MAX_CHAIN 66
