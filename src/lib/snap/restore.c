@@ -799,18 +799,197 @@ norm_operand(const char *p)
 	return s;
 }
 
+/* The path operands, as given ("arg", for messages) and normalized. */
+struct operands {
+	const char *const *arg;
+	char **path; /* "" is the whole tree */
+	int n;
+};
+
+static void
+operands_free(struct operands *ops)
+{
+	int i;
+
+	if (ops->path == NULL)
+		return;
+	for (i = 0; i < ops->n; i++)
+		free(ops->path[i]);
+	free(ops->path);
+	ops->path = NULL;
+}
+
+/* Normalize every operand once, refusing an unsafe one.  0 or -1. */
+static int
+operands_norm(struct operands *ops, const char *const *paths, int npaths,
+    struct rd_err *err)
+{
+	int i;
+
+	ops->arg = paths;
+	ops->n = npaths;
+	ops->path = calloc(npaths > 0 ? (size_t)npaths : 1, sizeof(char *));
+	if (ops->path == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	for (i = 0; i < npaths; i++) {
+		ops->path[i] = norm_operand(paths[i]);
+		if (ops->path[i] == NULL)
+			return rd_err_set(err, RD_ENOMEM, "out of memory");
+		if (*ops->path[i] != '\0' && !rdi_path_safe(ops->path[i]))
+			return rd_err_set(err, RD_EUSAGE, "invalid path '%s'",
+			    paths[i]);
+	}
+	return 0;
+}
+
+/* Every operand must be in snapshot "id" before anything is written. */
+static int
+operands_check(struct rd_store *st, int64_t id, const struct operands *ops,
+    struct rd_err *err)
+{
+	int i, r;
+
+	for (i = 0; i < ops->n; i++) {
+		if (*ops->path[i] == '\0')
+			continue;
+		r = has_path(st, id, ops->path[i], err);
+		if (r == -1)
+			return -1;
+		if (r == 0)
+			return rd_err_set(err, RD_ENOENT,
+			    "snapshot %lld has no path '%s'", (long long)id,
+			    ops->arg[i]);
+	}
+	return 0;
+}
+
+/*
+ * Make or open the target directory; "*made" says whether it was made.
+ * One that existed must be empty unless "force".  Returns its fd or -1.
+ */
+static int
+open_target(const char *target, int force, int *made, struct rd_err *err)
+{
+	int fd, r;
+
+	*made = 0;
+	if (mkdir(target, 0700) == 0)
+		*made = 1;
+	else if (errno != EEXIST)
+		return rd_err_sys(err, RD_ECANTCREAT, "cannot create '%s'",
+		    target);
+	fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return rd_err_sys(err, RD_ECANTCREAT, "cannot open target '%s'",
+		    target);
+	if (*made || force)
+		return fd;
+	r = rdi_dir_has_entries(fd, target, err);
+	if (r == 1)
+		rd_err_set(err, RD_ECANTCREAT,
+		    "restore target '%s' is not empty (use --force to write into it)",
+		    target);
+	if (r != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Get "c" ready to write into the target "tfd" (taken, even on failure):
+ * the calling thread's reader, the target at the bottom of the stack,
+ * and the writers.  Returns 0 or -1.
+ */
+static int
+rctx_start(struct rctx *c, int tfd, struct rd_err *err)
+{
+	c->rd = calloc(1, sizeof(*c->rd));
+	if (c->rd == NULL || (c->rd->pc = rdi_packcache_new(c->st)) == NULL) {
+		close(tfd);
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	}
+	c->rd->db = c->st->db;
+	if (push_dir(c, tfd, "", 0, NULL, err) == -1) {
+		close(tfd);
+		return -1;
+	}
+	return pool_start(c, err);
+}
+
+/* Restore the whole tree, or each operand in turn.  Returns 0 or -1. */
+static int
+restore_operands(struct rctx *c, int64_t id, const struct operands *ops,
+    struct rd_err *err)
+{
+	int found, i;
+
+	if (ops->n == 0) {
+		found = 0;
+		return restore_tree(c, id, NULL, &found, err);
+	}
+	for (i = 0; i < ops->n; i++) {
+		found = 0;
+		if (restore_tree(c, id,
+		        *ops->path[i] != '\0' ? ops->path[i] : NULL, &found,
+		        err) == -1)
+			return -1;
+		if (found == 0)
+			return rd_err_set(err, RD_ENOENT,
+			    "snapshot %lld has no path '%s'", (long long)id,
+			    ops->arg[i]);
+		/* close the directories of this operand before the next */
+		while (c->depth > 1)
+			if (pop_dir(c, err) == -1)
+				return -1;
+	}
+	return 0;
+}
+
+/* Wait for the writers, then leave every directory (setting its times). */
+static int
+rctx_finish(struct rctx *c, struct rd_err *err)
+{
+	if (pool_finish(c, err) == -1)
+		return -1;
+	while (c->depth > 0)
+		if (pop_dir(c, err) == -1)
+			return -1;
+	return 0;
+}
+
+/* Release what "c" holds after a failure or a finish. */
+static void
+rctx_release(struct rctx *c)
+{
+	struct rd_err e2 = RD_ERR_INIT;
+
+	if (c->pool != NULL)
+		(void)pool_finish(c, &e2);
+	while (c->depth > 0) {
+		c->depth--;
+		close(c->stack[c->depth].fd);
+		free(c->stack[c->depth].prefix);
+	}
+	free(c->stack);
+	if (c->rd != NULL)
+		c->rd->db = NULL; /* the store's own */
+	creader_free(c->rd);
+}
+
 int
 rd_restore(struct rd_store *st, int64_t id, const char *target,
     const char *const *paths, int npaths, const struct rd_restore_opts *opts,
     struct rd_restore_result *res, struct rd_err *err)
 {
 	struct rctx c;
+	struct operands ops;
 	struct rd_restore_result dummy;
 	struct rd_snapinfo si;
-	char *p = NULL;
-	int tfd = -1, made = 0, found, i, r, ret = -1, in_txn = 0;
+	int tfd, made = 0, ret = -1, in_txn = 0;
 
 	memset(&c, 0, sizeof(c));
+	memset(&ops, 0, sizeof(ops));
 	if (res == NULL)
 		res = &dummy;
 	memset(res, 0, sizeof(*res));
@@ -818,134 +997,26 @@ rd_restore(struct rd_store *st, int64_t id, const char *target,
 	c.opts = opts;
 	c.res = res;
 	c.chown_ok = geteuid() == 0 && !opts->no_owner;
-	for (i = 0; i < npaths; i++) {
-		p = norm_operand(paths[i]);
-		if (p == NULL) {
-			rd_err_set(err, RD_ENOMEM, "out of memory");
-			goto out;
-		}
-		if (*p != '\0' && !rdi_path_safe(p)) {
-			rd_err_set(err, RD_EUSAGE, "invalid path '%s'",
-			    paths[i]);
-			goto out;
-		}
-		free(p);
-		p = NULL;
-	}
+	if (operands_norm(&ops, paths, npaths, err) == -1)
+		goto out;
 	if (rdi_db_exec(st->db, "BEGIN", err) == -1)
 		goto out;
 	in_txn = 1;
 	if (rd_snap_get(st, id, &si, err) == -1)
 		goto out;
 	res->id = si.id;
-	/* every path must exist before anything is written */
-	for (i = 0; i < npaths; i++) {
-		p = norm_operand(paths[i]);
-		if (p == NULL) {
-			rd_err_set(err, RD_ENOMEM, "out of memory");
-			goto out;
-		}
-		if (*p != '\0') {
-			r = has_path(st, si.id, p, err);
-			if (r == -1)
-				goto out;
-			if (r == 0) {
-				rd_err_set(err, RD_ENOENT,
-				    "snapshot %lld has no path '%s'",
-				    (long long)si.id, paths[i]);
-				goto out;
-			}
-		}
-		free(p);
-		p = NULL;
-	}
-	if (mkdir(target, 0700) == 0)
-		made = 1;
-	else if (errno != EEXIST) {
-		rd_err_sys(err, RD_ECANTCREAT, "cannot create '%s'", target);
+	if (operands_check(st, si.id, &ops, err) == -1)
 		goto out;
-	}
-	tfd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (tfd == -1) {
-		rd_err_sys(err, RD_ECANTCREAT, "cannot open target '%s'",
-		    target);
+	tfd = open_target(target, opts->force, &made, err);
+	if (tfd == -1 || rctx_start(&c, tfd, err) == -1 ||
+	    restore_operands(&c, si.id, &ops, err) == -1 ||
+	    rctx_finish(&c, err) == -1)
 		goto out;
-	}
-	if (!made && !opts->force) {
-		r = rdi_dir_has_entries(tfd, target, err);
-		if (r == -1)
-			goto out;
-		if (r == 1) {
-			rd_err_set(err, RD_ECANTCREAT,
-			    "restore target '%s' is not empty (use --force to write into it)",
-			    target);
-			goto out;
-		}
-	}
-	c.rd = calloc(1, sizeof(*c.rd));
-	if (c.rd == NULL || (c.rd->pc = rdi_packcache_new(st)) == NULL) {
-		rd_err_set(err, RD_ENOMEM, "out of memory");
-		goto out;
-	}
-	c.rd->db = st->db;
-	if (push_dir(&c, tfd, "", 0, NULL, err) == -1)
-		goto out;
-	tfd = -1; /* owned by the stack now */
-	if (pool_start(&c, err) == -1)
-		goto out;
-	if (npaths == 0) {
-		found = 0;
-		if (restore_tree(&c, si.id, NULL, &found, err) == -1)
-			goto out;
-	}
-	for (i = 0; i < npaths; i++) {
-		p = norm_operand(paths[i]);
-		if (p == NULL) {
-			rd_err_set(err, RD_ENOMEM, "out of memory");
-			goto out;
-		}
-		found = 0;
-		if (restore_tree(&c, si.id, *p != '\0' ? p : NULL, &found,
-		        err) == -1)
-			goto out;
-		if (found == 0) {
-			rd_err_set(err, RD_ENOENT,
-			    "snapshot %lld has no path '%s'", (long long)si.id,
-			    paths[i]);
-			goto out;
-		}
-		/* close the directories of this operand before the next */
-		while (c.depth > 1)
-			if (pop_dir(&c, err) == -1)
-				goto out;
-		free(p);
-		p = NULL;
-	}
-	if (pool_finish(&c, err) == -1)
-		goto out;
-	while (c.depth > 0)
-		if (pop_dir(&c, err) == -1)
-			goto out;
 	res->setid_dropped = (int64_t)atomic_load(&c.setid_dropped);
 	ret = 0;
 out:
-	if (c.pool != NULL) {
-		struct rd_err e2 = RD_ERR_INIT;
-
-		(void)pool_finish(&c, &e2);
-	}
-	while (c.depth > 0) {
-		c.depth--;
-		close(c.stack[c.depth].fd);
-		free(c.stack[c.depth].prefix);
-	}
-	free(c.stack);
-	free(p);
-	if (c.rd != NULL)
-		c.rd->db = NULL; /* the store's own */
-	creader_free(c.rd);
-	if (tfd != -1)
-		close(tfd);
+	rctx_release(&c);
+	operands_free(&ops);
 	if (in_txn)
 		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	if (ret == -1 && made)
