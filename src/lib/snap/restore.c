@@ -673,6 +673,52 @@ static const char sql_tree[] =
     " OR (path > CAST(?2 || '/' AS BLOB) AND path < CAST(?2 || '0' AS BLOB)))"
     " ORDER BY path";
 
+/* A copy of column "col" of "s" as a string in "*out": its length, or -1. */
+static int
+column_str(sqlite3_stmt *s, int col, char **out, struct rd_err *err)
+{
+	int n = sqlite3_column_bytes(s, col);
+
+	*out = malloc((size_t)n + 1);
+	if (*out == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	if (n > 0)
+		memcpy(*out, sqlite3_column_blob(s, col), (size_t)n);
+	(*out)[n] = '\0';
+	return n;
+}
+
+/* Read the row of "s" (sql_tree) into "e", checking its path. */
+static int
+rentry_read(sqlite3_stmt *s, struct rentry *e, struct rd_err *err)
+{
+	int n;
+
+	free(e->path);
+	free(e->target);
+	memset(e, 0, sizeof(*e));
+	n = column_str(s, 0, &e->path, err);
+	if (n == -1)
+		return -1;
+	e->plen = (size_t)n;
+	e->type = sqlite3_column_int(s, 1);
+	e->mode = (unsigned)sqlite3_column_int(s, 2) & 07777;
+	e->uid = sqlite3_column_int64(s, 3);
+	e->gid = sqlite3_column_int64(s, 4);
+	e->size = sqlite3_column_int64(s, 5);
+	e->mtime = sqlite3_column_int64(s, 6);
+	if (e->type == RD_TYPE_FILE) {
+		if (sqlite3_column_bytes(s, 7) != RD_HASH_LEN)
+			return rd_err_set(err, RD_ECORRUPT,
+			    "entry '%s' has no content", e->path);
+		memcpy(e->sha, sqlite3_column_blob(s, 7), RD_HASH_LEN);
+	}
+	if (e->type == RD_TYPE_SYMLINK &&
+	    column_str(s, 8, &e->target, err) == -1)
+		return -1;
+	return check_entry_path(e, err);
+}
+
 /* Restore every entry of snapshot "id" matching "prefix" (NULL: all). */
 static int
 restore_tree(struct rctx *c, int64_t id, const char *prefix, int *found,
@@ -680,7 +726,7 @@ restore_tree(struct rctx *c, int64_t id, const char *prefix, int *found,
 {
 	sqlite3_stmt *s = NULL;
 	struct rentry e;
-	int r, n, ret = -1;
+	int r, ret = -1;
 
 	memset(&e, 0, sizeof(e));
 	if (rdi_db_prepare(c->st->db, sql_tree, &s, err) == -1)
@@ -689,52 +735,8 @@ restore_tree(struct rctx *c, int64_t id, const char *prefix, int *found,
 	if (prefix != NULL)
 		sqlite3_bind_blob(s, 2, prefix, (int)strlen(prefix),
 		    SQLITE_STATIC);
-	for (;;) {
-		r = rdi_db_step(c->st->db, s, err);
-		if (r == -1)
-			goto out;
-		if (r == 0)
-			break;
-		free(e.path);
-		free(e.target);
-		memset(&e, 0, sizeof(e));
-		n = sqlite3_column_bytes(s, 0);
-		e.path = malloc((size_t)n + 1);
-		if (e.path == NULL) {
-			rd_err_set(err, RD_ENOMEM, "out of memory");
-			goto out;
-		}
-		if (n > 0)
-			memcpy(e.path, sqlite3_column_blob(s, 0), (size_t)n);
-		e.path[n] = '\0';
-		e.plen = (size_t)n;
-		e.type = sqlite3_column_int(s, 1);
-		e.mode = (unsigned)sqlite3_column_int(s, 2) & 07777;
-		e.uid = sqlite3_column_int64(s, 3);
-		e.gid = sqlite3_column_int64(s, 4);
-		e.size = sqlite3_column_int64(s, 5);
-		e.mtime = sqlite3_column_int64(s, 6);
-		if (e.type == RD_TYPE_FILE) {
-			if (sqlite3_column_bytes(s, 7) != RD_HASH_LEN) {
-				rd_err_set(err, RD_ECORRUPT,
-				    "entry '%s' has no content", e.path);
-				goto out;
-			}
-			memcpy(e.sha, sqlite3_column_blob(s, 7), RD_HASH_LEN);
-		}
-		if (e.type == RD_TYPE_SYMLINK) {
-			n = sqlite3_column_bytes(s, 8);
-			e.target = malloc((size_t)n + 1);
-			if (e.target == NULL) {
-				rd_err_set(err, RD_ENOMEM, "out of memory");
-				goto out;
-			}
-			if (n > 0)
-				memcpy(e.target, sqlite3_column_blob(s, 8),
-				    (size_t)n);
-			e.target[n] = '\0';
-		}
-		if (check_entry_path(&e, err) == -1)
+	while ((r = rdi_db_step(c->st->db, s, err)) == 1) {
+		if (rentry_read(s, &e, err) == -1)
 			goto out;
 		if (prefix != NULL && e.plen == 0)
 			continue;
@@ -749,7 +751,8 @@ restore_tree(struct rctx *c, int64_t id, const char *prefix, int *found,
 			    c->res->bytes);
 		}
 	}
-	ret = 0;
+	if (r == 0)
+		ret = 0;
 out:
 	free(e.path);
 	free(e.target);
