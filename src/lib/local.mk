@@ -17,7 +17,7 @@ src_lib_librd_a_SOURCES += \
 	src/lib/base/proc.c
 
 # store: codecs, deltas, packs, the catalog, the store and its row checks,
-# the content reader
+# the content reader, the drill records
 src_lib_librd_a_SOURCES += \
 	src/lib/store/zio.c \
 	src/lib/store/delta.c \
@@ -25,7 +25,8 @@ src_lib_librd_a_SOURCES += \
 	src/lib/store/pack.c \
 	src/lib/store/store.c \
 	src/lib/store/rowcheck.c \
-	src/lib/store/content.c
+	src/lib/store/content.c \
+	src/lib/store/drill.c
 
 # snap: snapshots and what reads them back
 src_lib_librd_a_SOURCES += \
