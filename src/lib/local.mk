@@ -16,14 +16,17 @@ src_lib_librd_a_SOURCES += \
 	src/lib/base/json.c \
 	src/lib/base/proc.c
 
-# store: codecs, deltas, packs, the catalog, the store and its row checks
+# store: codecs, deltas, packs, the catalog, the store and its row checks,
+# the content reader, the drill records
 src_lib_librd_a_SOURCES += \
 	src/lib/store/zio.c \
 	src/lib/store/delta.c \
 	src/lib/store/catalog.c \
 	src/lib/store/pack.c \
 	src/lib/store/store.c \
-	src/lib/store/rowcheck.c
+	src/lib/store/rowcheck.c \
+	src/lib/store/content.c \
+	src/lib/store/drill.c
 
 # snap: snapshots and what reads them back
 src_lib_librd_a_SOURCES += \

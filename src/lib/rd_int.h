@@ -280,6 +280,8 @@ int rdi_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out,
     struct rd_err *err);
 /* Step: 1 for a row, 0 when done, -1 on error. */
 int rdi_db_step(sqlite3 *db, sqlite3_stmt *s, struct rd_err *err);
+/* 1 if the catalog has the table "name", else 0; -1 if it cannot be read. */
+int rdi_db_has_table(sqlite3 *db, const char *name, struct rd_err *err);
 /*
  * Check the catalog rows that begin or end after snapshot "since", up to
  * "newest", against the invariants that make a snapshot restorable (see
@@ -419,7 +421,7 @@ int rdi_objreader_rewind(struct rdi_objreader *r, struct rd_err *err);
 void rdi_objreader_free(struct rdi_objreader *r);
 
 /* ------------------------------------------------------------------ */
-/* restore.c: rebuilding contents */
+/* content.c: the content reader (rebuilding contents from packs) */
 
 /* The objects that rebuild a content: link 0 is it, the last is whole. */
 #define RDI_MAX_CHAIN 66

@@ -49,16 +49,6 @@
 
 #include "promote_int.h"
 
-static const char *const step_names[RD_PROMOTE_NSTEPS] = { "preflight", "fence",
-	"materialize", "verify", "validate", "switch", "start", "check",
-	"record" };
-
-const char *
-rd_promote_step_name(int step)
-{
-	return step >= 0 && step < RD_PROMOTE_NSTEPS ? step_names[step] : "?";
-}
-
 void
 rdi_pc_say(struct rdi_pctx *c, int step, const char *outcome, double secs,
     const char *fmt, ...)
@@ -859,23 +849,38 @@ did_record(struct rdi_pctx *c, char *b, size_t n)
 	snprintf(b, n, "RTO %.1f s, RPO %.0f s", c->res->rto, c->res->rpo);
 }
 
+/*
+ * The steps, in the order of RDI_S_*: the name the journal and the
+ * caller see, what runs it, what the dry run says it would do, what the
+ * journal says it did, and whether a refusal there leaves the promotion
+ * open to resume, fall back or undo (--abort): after the fence
+ * something changed; up to it, the promotion is over.
+ */
 /* clang-format off */
 static const struct step {
+	const char *name;
 	int (*run)(struct rdi_pctx *, struct rd_err *);
 	void (*plan)(struct rdi_pctx *, char *, size_t);
 	void (*did)(struct rdi_pctx *, char *, size_t);
+	int undo;
 } steps[RD_PROMOTE_NSTEPS] = {
-	{ do_preflight,   plan_preflight,   did_preflight },
-	{ do_fence,       plan_fence,       did_fence },
-	{ do_materialize, plan_materialize, did_materialize },
-	{ do_verify,      plan_verify,      did_verify },
-	{ do_validate,    plan_validate,    did_validate },
-	{ do_switch,      plan_switch,      did_switch },
-	{ do_start,       plan_start,       did_start },
-	{ do_check,       plan_check,       did_check },
-	{ do_record,      plan_record,      did_record },
+	{ "preflight",   do_preflight,   plan_preflight,   did_preflight,   0 },
+	{ "fence",       do_fence,       plan_fence,       did_fence,       0 },
+	{ "materialize", do_materialize, plan_materialize, did_materialize, 1 },
+	{ "verify",      do_verify,      plan_verify,      did_verify,      1 },
+	{ "validate",    do_validate,    plan_validate,    did_validate,    1 },
+	{ "switch",      do_switch,      plan_switch,      did_switch,      1 },
+	{ "start",       do_start,       plan_start,       did_start,       1 },
+	{ "check",       do_check,       plan_check,       did_check,       1 },
+	{ "record",      do_record,      plan_record,      did_record,      1 },
 };
 /* clang-format on */
+
+const char *
+rd_promote_step_name(int step)
+{
+	return step >= 0 && step < RD_PROMOTE_NSTEPS ? steps[step].name : "?";
+}
 
 /* ------------------------------------------------------------------ */
 /* The driver */
@@ -924,11 +929,11 @@ stopped(struct rdi_pctx *c, int s, double t, struct rd_err *err)
 	 * Before the fence nothing changed: the promotion is over.  After
 	 * it, it stays open: resume, fall back or abort.  A drill is over.
 	 */
-	if ((s <= RDI_S_FENCE || c->o.drill) &&
+	if ((!steps[s].undo || c->o.drill) &&
 	    rdi_pj_finish(c->st->db, c->id, "failed", c->res->message, err) ==
 	        -1)
 		return -1;
-	c->res->open = s > RDI_S_FENCE && !c->o.drill;
+	c->res->open = steps[s].undo && !c->o.drill;
 	older = rdi_pc_older(c->st, c->res->version, &e);
 	c->res->older = older > 0 ? older : 0;
 	c->res->switched = rdi_pc_switched(c);

@@ -1,17 +1,16 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * restore.c: rebuilding contents from packs (full objects, and delta
- * chains patched up from their full base, which is streamed into the
- * first patch; deeper links go through unlinked temp files), and
- * restoring a snapshot's tree.  Every rebuilt content is checked against
- * its SHA-256.  Writing works relative to directory fds opened with
- * O_NOFOLLOW and creates files with O_EXCL|O_NOFOLLOW, so a symlink in
- * the target is never followed.
+ * restore.c: restoring a snapshot's tree (rd_restore).  The calling
+ * thread walks the snapshot's entries in path order and makes every
+ * directory, link and empty file; a pool of writers fills the files
+ * through the content reader (store/content.c), leaving holes where
+ * whole blocks are zero.  Writing works relative to directory fds
+ * opened with O_NOFOLLOW and creates files with O_EXCL|O_NOFOLLOW, so
+ * a symlink in the target is never followed.
  */
 #include "config.h"
 
 #include <sys/stat.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,470 +24,6 @@
 #include "rd_int.h"
 
 #define SPARSE_BLOCK 4096
-
-int
-rdi_tmpfile(int dfd, struct rd_err *err)
-{
-	char name[32];
-	unsigned char rnd[8];
-	int fd;
-
-#ifdef O_TMPFILE
-	fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd != -1)
-		return fd;
-#endif
-	if (rdi_random(rnd, sizeof(rnd), err) == -1)
-		return -1;
-	memcpy(name, ".rdtmp-", 7);
-	rd_hex(rnd, sizeof(rnd), name + 7);
-	fd = openat(dfd, name,
-	    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd == -1)
-		return rd_err_sys(err, RD_EIO, "cannot create a temp file");
-	unlinkat(dfd, name, 0);
-	return fd;
-}
-
-int
-rdi_chain_load(sqlite3 *db, sqlite3_stmt **stmt, const unsigned char *sha,
-    struct rdi_chain *ch, struct rd_err *err)
-{
-	sqlite3_stmt *own = NULL, *s;
-	struct rdi_link *chain = ch->link;
-	unsigned char cur[RD_HASH_LEN];
-	char hex[2 * RD_HASH_LEN + 1];
-	const unsigned char *name;
-	int n = 0, r, ret = -1;
-
-	if (stmt == NULL)
-		stmt = &own;
-	if (*stmt == NULL &&
-	    rdi_db_prepare(db,
-	        "SELECT c.kind, c.base, c.size, c.off, p.name"
-	        " FROM contents c JOIN packs p ON p.id = c.pack WHERE c.sha = ?",
-	        stmt, err) == -1)
-		return -1;
-	s = *stmt;
-	memcpy(cur, sha, RD_HASH_LEN);
-	for (;;) {
-		if (n == RDI_MAX_CHAIN) {
-			rd_hex(sha, RD_HASH_LEN, hex);
-			rd_err_set(err, RD_ECORRUPT,
-			    "content %s has a delta chain that is too long",
-			    hex);
-			goto out;
-		}
-		sqlite3_reset(s);
-		sqlite3_bind_blob(s, 1, cur, RD_HASH_LEN, SQLITE_TRANSIENT);
-		r = rdi_db_step(db, s, err);
-		if (r == -1)
-			goto out;
-		if (r == 0) {
-			rd_hex(cur, RD_HASH_LEN, hex);
-			rd_err_set(err, RD_ECORRUPT,
-			    "content %s is missing from the catalog", hex);
-			goto out;
-		}
-		memcpy(chain[n].sha, cur, RD_HASH_LEN);
-		chain[n].kind = sqlite3_column_int(s, 0);
-		chain[n].size = sqlite3_column_int64(s, 2);
-		chain[n].off = sqlite3_column_int64(s, 3);
-		name = sqlite3_column_text(s, 4);
-		snprintf(chain[n].pack, sizeof(chain[n].pack), "%s",
-		    name != NULL ? (const char *)name : "");
-		n++;
-		if (chain[n - 1].kind == RDI_OBJ_FULL)
-			break;
-		if (sqlite3_column_bytes(s, 1) != RD_HASH_LEN) {
-			rd_hex(cur, RD_HASH_LEN, hex);
-			rd_err_set(err, RD_ECORRUPT,
-			    "delta content %s has no base", hex);
-			goto out;
-		}
-		memcpy(cur, sqlite3_column_blob(s, 1), RD_HASH_LEN);
-	}
-	ch->n = n;
-	ret = 0;
-out:
-	sqlite3_reset(s);
-	sqlite3_finalize(own);
-	return ret;
-}
-
-/*
- * Hashes and counts what passes through on its way to "next", and stops
- * at the first byte over "limit": a delta or a compressed object that
- * rebuilds to more than its declared size (a bomb) is refused before it
- * is written out.
- */
-struct hsink {
-	struct rdi_sha256 h;
-	int64_t count, limit;
-	const struct rdi_link *l;
-	rdi_sink_fn next;
-	void *arg;
-};
-
-static int
-hsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
-{
-	struct hsink *hs = arg;
-	char hex[2 * RD_HASH_LEN + 1];
-
-	if ((int64_t)len > hs->limit - hs->count) {
-		rd_hex(hs->l->sha, RD_HASH_LEN, hex);
-		return rd_err_set(err, RD_ECORRUPT,
-		    "content %s: pack '%s' offset %lld: rebuilds to more than its %lld bytes",
-		    hex, hs->l->pack, (long long)hs->l->off,
-		    (long long)hs->limit);
-	}
-	if (rdi_sha256_update(&hs->h, buf, len, err) == -1)
-		return -1;
-	hs->count += (int64_t)len;
-	return hs->next != NULL ? hs->next(hs->arg, buf, len, err) : 0;
-}
-
-/* Feeds a delta into a patch job. */
-struct psink {
-	struct rdi_rsjob *job;
-	rdi_sink_fn next;
-	void *arg;
-};
-
-static int
-psink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
-{
-	struct psink *ps = arg;
-
-	return rdi_rsjob_write(ps->job, buf, len, ps->next, ps->arg, err);
-}
-
-struct fdsink {
-	int fd;
-};
-
-static int
-fdsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
-{
-	struct fdsink *fs = arg;
-
-	return rdi_write_all(fs->fd, buf, len, "temp file", err);
-}
-
-/* "err" as the failure of content "l", unless it is not about the data. */
-static void
-blame(const struct rdi_link *l, struct rd_err *err)
-{
-	char hex[2 * RD_HASH_LEN + 1], why[sizeof(err->msg)];
-
-	if (err->code == RD_ENOMEM || err->code == RD_EIO ||
-	    strncmp(err->msg, "content ", 8) == 0)
-		return;
-	/* a failing patch or decoder means damaged data: say whose */
-	memcpy(why, err->msg, sizeof(why));
-	rd_hex(l->sha, RD_HASH_LEN, hex);
-	rd_err_set(err, RD_ECORRUPT, "content %s: %s", hex, why);
-}
-
-static int
-not_its_bytes(const struct rdi_link *l, struct rd_err *err)
-{
-	char hex[2 * RD_HASH_LEN + 1];
-
-	rd_hex(l->sha, RD_HASH_LEN, hex);
-	return rd_err_set(err, RD_ECORRUPT,
-	    "content %s is damaged: rebuilt bytes do not match its SHA-256",
-	    hex);
-}
-
-/*
- * The full base of a chain's first delta, decompressed as the patch asks
- * for it.  The patch reads a base front to back when its copies are in
- * order (aligned deltas always are), so the base is never written out.
- * A read behind what was passed spills the whole base, checked against
- * its SHA-256, to a temp file once; from then on the patch reads that.
- */
-#define BWIN (256 * 1024)
-
-struct bstream {
-	const struct rdi_link *l;
-	struct rdi_objreader *r;
-	int tmpfd;   /* directory of the spill file */
-	int spill;   /* the spill file, or -1 */
-	int64_t pos; /* offset of win[0] in the base */
-	size_t len;  /* bytes in win */
-	int eof;
-	unsigned char win[BWIN];
-};
-
-static void
-bstream_free(struct bstream *b)
-{
-	if (b == NULL)
-		return;
-	rdi_objreader_free(b->r);
-	if (b->spill != -1)
-		close(b->spill);
-	free(b);
-}
-
-static int
-bstream_open(struct rdi_packcache *pc, const struct rdi_link *l, int tmpfd,
-    struct bstream **out, struct rd_err *err)
-{
-	struct bstream *b = malloc(sizeof(*b));
-
-	if (b == NULL)
-		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	b->l = l;
-	b->r = NULL;
-	b->tmpfd = tmpfd;
-	b->spill = -1;
-	b->pos = 0;
-	b->len = 0;
-	b->eof = 0;
-	if (rdi_objreader_open(pc, l->pack, l->off, l->sha, RDI_OBJ_FULL, &b->r,
-	        err) == -1) {
-		blame(l, err);
-		bstream_free(b);
-		return -1;
-	}
-	*out = b;
-	return 0;
-}
-
-/* The whole base from its start, hashed, into "fd" when not -1. */
-static int
-bstream_whole(struct bstream *b, int fd, struct rd_err *err)
-{
-	struct rdi_sha256 h;
-	unsigned char got[RD_HASH_LEN];
-	int64_t count = 0;
-	size_t n;
-	int ret = -1;
-
-	b->pos = 0;
-	b->len = 0;
-	b->eof = 0;
-	if (rdi_sha256_init(&h, err) == -1)
-		return -1;
-	if (rdi_objreader_rewind(b->r, err) == -1)
-		goto out;
-	for (;;) {
-		if (rdi_objreader_read(b->r, b->win, BWIN, &n, err) == -1) {
-			blame(b->l, err);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		count += (int64_t)n;
-		if (rdi_sha256_update(&h, b->win, n, err) == -1 ||
-		    (fd != -1 &&
-		        rdi_write_all(fd, b->win, n, "temp file", err) == -1))
-			goto out;
-	}
-	if (rdi_sha256_final(&h, got, err) == -1)
-		goto out;
-	if (memcmp(got, b->l->sha, RD_HASH_LEN) != 0 || count != b->l->size) {
-		not_its_bytes(b->l, err);
-		goto out;
-	}
-	ret = 0;
-out:
-	rdi_sha256_release(&h);
-	return ret;
-}
-
-static int
-bstream_copy(void *arg, int64_t pos, size_t *len, void **buf,
-    struct rd_err *err)
-{
-	struct bstream *b = arg;
-	size_t n;
-	ssize_t got;
-
-	if (b->spill == -1 && pos < b->pos) {
-		b->spill = rdi_tmpfile(b->tmpfd, err);
-		if (b->spill == -1 || bstream_whole(b, b->spill, err) == -1)
-			return -1;
-	}
-	if (b->spill != -1) {
-		do
-			got = pread(b->spill, *buf, *len, (off_t)pos);
-		while (got == -1 && errno == EINTR);
-		if (got == -1)
-			return rd_err_sys(err, RD_EIO, "cannot read temp file");
-		*len = (size_t)got;
-		return 0;
-	}
-	while (pos >= b->pos + (int64_t)b->len) {
-		if (b->eof) {
-			*len = 0;
-			return 0;
-		}
-		b->pos += (int64_t)b->len;
-		b->len = 0;
-		if (rdi_objreader_read(b->r, b->win, BWIN, &n, err) == -1) {
-			blame(b->l, err);
-			return -1;
-		}
-		b->eof = n == 0;
-		b->len = n;
-	}
-	n = (size_t)(pos - b->pos);
-	*buf = b->win + n;
-	if (*len > b->len - n)
-		*len = b->len - n;
-	return 0;
-}
-
-/*
- * Rebuild one link into "sink" given its basis (for deltas): the file
- * "basis", or "bs" when not NULL.
- */
-static int
-build_link(struct rdi_packcache *pc, const struct rdi_link *l, int basis,
-    struct bstream *bs, rdi_sink_fn sink, void *arg, struct rd_err *err)
-{
-	struct hsink hs;
-	struct psink ps;
-	unsigned char got[RD_HASH_LEN];
-	int ret = -1;
-
-	memset(&ps, 0, sizeof(ps));
-	hs.count = 0;
-	hs.limit = l->size;
-	hs.l = l;
-	hs.next = sink;
-	hs.arg = arg;
-	if (rdi_sha256_init(&hs.h, err) == -1)
-		return -1;
-	if (l->kind == RDI_OBJ_FULL) {
-		if (rdi_packcache_read(pc, l->pack, l->off, l->sha,
-		        RDI_OBJ_FULL, hsink_write, &hs, err) == -1)
-			goto out;
-	} else {
-		if ((bs != NULL ? rdi_patch_new_reader(bstream_copy, bs,
-		                      &ps.job, err)
-		                : rdi_patch_new(basis, &ps.job, err)) == -1)
-			goto out;
-		ps.next = hsink_write;
-		ps.arg = &hs;
-		if (rdi_packcache_read(pc, l->pack, l->off, l->sha,
-		        RDI_OBJ_DELTA, psink_write, &ps, err) == -1 ||
-		    rdi_rsjob_finish(ps.job, hsink_write, &hs, err) == -1)
-			goto out;
-	}
-	if (rdi_sha256_final(&hs.h, got, err) == -1)
-		goto out;
-	if (memcmp(got, l->sha, RD_HASH_LEN) != 0 || hs.count != l->size) {
-		not_its_bytes(l, err);
-		goto out;
-	}
-	ret = 0;
-out:
-	if (ret == -1)
-		blame(l, err);
-	rdi_rsjob_free(ps.job);
-	rdi_sha256_release(&hs.h);
-	return ret;
-}
-
-int
-rdi_chain_read(struct rdi_packcache *pc, const struct rdi_chain *ch, int tmpfd,
-    rdi_sink_fn sink, void *arg, struct rd_err *err)
-{
-	struct bstream *bs = NULL;
-	struct rd_err berr = RD_ERR_INIT;
-	struct fdsink fs;
-	int i, basis = -1, out = -1, ret = -1;
-
-	if (ch->n > 1 &&
-	    bstream_open(pc, &ch->link[ch->n - 1], tmpfd, &bs, err) == -1)
-		return -1;
-	/* patch up from the streamed base, through temp files */
-	for (i = ch->n - 2; i >= 0; i--) {
-		if (i > 0) {
-			out = rdi_tmpfile(tmpfd, err);
-			if (out == -1)
-				goto done;
-			fs.fd = out;
-		}
-		if (build_link(pc, &ch->link[i], basis, bs,
-		        i > 0 ? fdsink_write : sink, i > 0 ? (void *)&fs : arg,
-		        err) == -1) {
-			/*
-			 * Bytes that do not match may come from a damaged
-			 * base that decoded without complaint: check it, and
-			 * name it if so.
-			 */
-			if (bs != NULL && bs->spill == -1 &&
-			    err->code == RD_ECORRUPT &&
-			    bstream_whole(bs, -1, &berr) == -1 &&
-			    berr.code == RD_ECORRUPT)
-				*err = berr;
-			goto done;
-		}
-		bstream_free(bs);
-		bs = NULL;
-		if (basis != -1)
-			close(basis);
-		basis = out;
-		out = -1;
-	}
-	if (ch->n == 1 &&
-	    build_link(pc, &ch->link[0], -1, NULL, sink, arg, err) == -1)
-		goto done;
-	ret = 0;
-done:
-	bstream_free(bs);
-	if (out != -1)
-		close(out);
-	if (basis != -1)
-		close(basis);
-	return ret;
-}
-
-int
-rdi_content_read(struct rd_store *st, sqlite3 *db, struct rdi_packcache *pc,
-    const unsigned char *sha, int tmpfd, rdi_sink_fn sink, void *arg,
-    struct rd_err *err)
-{
-	struct rdi_chain *ch;
-	int ret;
-
-	(void)st;
-	ch = malloc(sizeof(*ch));
-	if (ch == NULL)
-		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	ret = rdi_chain_load(db, NULL, sha, ch, err);
-	if (ret == 0)
-		ret = rdi_chain_read(pc, ch, tmpfd, sink, arg, err);
-	free(ch);
-	return ret;
-}
-
-int
-rdi_content_patch(struct rd_store *st, sqlite3 *db, struct rdi_packcache *pc,
-    const unsigned char *sha, const unsigned char *base, int basis,
-    rdi_sink_fn sink, void *arg, struct rd_err *err)
-{
-	struct rdi_chain ch;
-
-	(void)st;
-	if (rdi_chain_load(db, NULL, sha, &ch, err) == -1)
-		return -1;
-	if (ch.link[0].kind != RDI_OBJ_DELTA || ch.n < 2 ||
-	    memcmp(ch.link[1].sha, base, RD_HASH_LEN) != 0)
-		return 0;
-	if (build_link(pc, &ch.link[0], basis, NULL, sink, arg, err) == -1)
-		return -1;
-	return 1;
-}
-
-/* ------------------------------------------------------------------ */
-/* Restoring a tree */
 
 /* Writes a file, leaving holes where whole blocks are zero. */
 struct wsink {
@@ -1138,6 +673,52 @@ static const char sql_tree[] =
     " OR (path > CAST(?2 || '/' AS BLOB) AND path < CAST(?2 || '0' AS BLOB)))"
     " ORDER BY path";
 
+/* A copy of column "col" of "s" as a string in "*out": its length, or -1. */
+static int
+column_str(sqlite3_stmt *s, int col, char **out, struct rd_err *err)
+{
+	int n = sqlite3_column_bytes(s, col);
+
+	*out = malloc((size_t)n + 1);
+	if (*out == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	if (n > 0)
+		memcpy(*out, sqlite3_column_blob(s, col), (size_t)n);
+	(*out)[n] = '\0';
+	return n;
+}
+
+/* Read the row of "s" (sql_tree) into "e", checking its path. */
+static int
+rentry_read(sqlite3_stmt *s, struct rentry *e, struct rd_err *err)
+{
+	int n;
+
+	free(e->path);
+	free(e->target);
+	memset(e, 0, sizeof(*e));
+	n = column_str(s, 0, &e->path, err);
+	if (n == -1)
+		return -1;
+	e->plen = (size_t)n;
+	e->type = sqlite3_column_int(s, 1);
+	e->mode = (unsigned)sqlite3_column_int(s, 2) & 07777;
+	e->uid = sqlite3_column_int64(s, 3);
+	e->gid = sqlite3_column_int64(s, 4);
+	e->size = sqlite3_column_int64(s, 5);
+	e->mtime = sqlite3_column_int64(s, 6);
+	if (e->type == RD_TYPE_FILE) {
+		if (sqlite3_column_bytes(s, 7) != RD_HASH_LEN)
+			return rd_err_set(err, RD_ECORRUPT,
+			    "entry '%s' has no content", e->path);
+		memcpy(e->sha, sqlite3_column_blob(s, 7), RD_HASH_LEN);
+	}
+	if (e->type == RD_TYPE_SYMLINK &&
+	    column_str(s, 8, &e->target, err) == -1)
+		return -1;
+	return check_entry_path(e, err);
+}
+
 /* Restore every entry of snapshot "id" matching "prefix" (NULL: all). */
 static int
 restore_tree(struct rctx *c, int64_t id, const char *prefix, int *found,
@@ -1145,7 +726,7 @@ restore_tree(struct rctx *c, int64_t id, const char *prefix, int *found,
 {
 	sqlite3_stmt *s = NULL;
 	struct rentry e;
-	int r, n, ret = -1;
+	int r, ret = -1;
 
 	memset(&e, 0, sizeof(e));
 	if (rdi_db_prepare(c->st->db, sql_tree, &s, err) == -1)
@@ -1154,52 +735,8 @@ restore_tree(struct rctx *c, int64_t id, const char *prefix, int *found,
 	if (prefix != NULL)
 		sqlite3_bind_blob(s, 2, prefix, (int)strlen(prefix),
 		    SQLITE_STATIC);
-	for (;;) {
-		r = rdi_db_step(c->st->db, s, err);
-		if (r == -1)
-			goto out;
-		if (r == 0)
-			break;
-		free(e.path);
-		free(e.target);
-		memset(&e, 0, sizeof(e));
-		n = sqlite3_column_bytes(s, 0);
-		e.path = malloc((size_t)n + 1);
-		if (e.path == NULL) {
-			rd_err_set(err, RD_ENOMEM, "out of memory");
-			goto out;
-		}
-		if (n > 0)
-			memcpy(e.path, sqlite3_column_blob(s, 0), (size_t)n);
-		e.path[n] = '\0';
-		e.plen = (size_t)n;
-		e.type = sqlite3_column_int(s, 1);
-		e.mode = (unsigned)sqlite3_column_int(s, 2) & 07777;
-		e.uid = sqlite3_column_int64(s, 3);
-		e.gid = sqlite3_column_int64(s, 4);
-		e.size = sqlite3_column_int64(s, 5);
-		e.mtime = sqlite3_column_int64(s, 6);
-		if (e.type == RD_TYPE_FILE) {
-			if (sqlite3_column_bytes(s, 7) != RD_HASH_LEN) {
-				rd_err_set(err, RD_ECORRUPT,
-				    "entry '%s' has no content", e.path);
-				goto out;
-			}
-			memcpy(e.sha, sqlite3_column_blob(s, 7), RD_HASH_LEN);
-		}
-		if (e.type == RD_TYPE_SYMLINK) {
-			n = sqlite3_column_bytes(s, 8);
-			e.target = malloc((size_t)n + 1);
-			if (e.target == NULL) {
-				rd_err_set(err, RD_ENOMEM, "out of memory");
-				goto out;
-			}
-			if (n > 0)
-				memcpy(e.target, sqlite3_column_blob(s, 8),
-				    (size_t)n);
-			e.target[n] = '\0';
-		}
-		if (check_entry_path(&e, err) == -1)
+	while ((r = rdi_db_step(c->st->db, s, err)) == 1) {
+		if (rentry_read(s, &e, err) == -1)
 			goto out;
 		if (prefix != NULL && e.plen == 0)
 			continue;
@@ -1214,7 +751,8 @@ restore_tree(struct rctx *c, int64_t id, const char *prefix, int *found,
 			    c->res->bytes);
 		}
 	}
-	ret = 0;
+	if (r == 0)
+		ret = 0;
 out:
 	free(e.path);
 	free(e.target);
@@ -1264,18 +802,197 @@ norm_operand(const char *p)
 	return s;
 }
 
+/* The path operands, as given ("arg", for messages) and normalized. */
+struct operands {
+	const char *const *arg;
+	char **path; /* "" is the whole tree */
+	int n;
+};
+
+static void
+operands_free(struct operands *ops)
+{
+	int i;
+
+	if (ops->path == NULL)
+		return;
+	for (i = 0; i < ops->n; i++)
+		free(ops->path[i]);
+	free(ops->path);
+	ops->path = NULL;
+}
+
+/* Normalize every operand once, refusing an unsafe one.  0 or -1. */
+static int
+operands_norm(struct operands *ops, const char *const *paths, int npaths,
+    struct rd_err *err)
+{
+	int i;
+
+	ops->arg = paths;
+	ops->n = npaths;
+	ops->path = calloc(npaths > 0 ? (size_t)npaths : 1, sizeof(char *));
+	if (ops->path == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	for (i = 0; i < npaths; i++) {
+		ops->path[i] = norm_operand(paths[i]);
+		if (ops->path[i] == NULL)
+			return rd_err_set(err, RD_ENOMEM, "out of memory");
+		if (*ops->path[i] != '\0' && !rdi_path_safe(ops->path[i]))
+			return rd_err_set(err, RD_EUSAGE, "invalid path '%s'",
+			    paths[i]);
+	}
+	return 0;
+}
+
+/* Every operand must be in snapshot "id" before anything is written. */
+static int
+operands_check(struct rd_store *st, int64_t id, const struct operands *ops,
+    struct rd_err *err)
+{
+	int i, r;
+
+	for (i = 0; i < ops->n; i++) {
+		if (*ops->path[i] == '\0')
+			continue;
+		r = has_path(st, id, ops->path[i], err);
+		if (r == -1)
+			return -1;
+		if (r == 0)
+			return rd_err_set(err, RD_ENOENT,
+			    "snapshot %lld has no path '%s'", (long long)id,
+			    ops->arg[i]);
+	}
+	return 0;
+}
+
+/*
+ * Make or open the target directory; "*made" says whether it was made.
+ * One that existed must be empty unless "force".  Returns its fd or -1.
+ */
+static int
+open_target(const char *target, int force, int *made, struct rd_err *err)
+{
+	int fd, r;
+
+	*made = 0;
+	if (mkdir(target, 0700) == 0)
+		*made = 1;
+	else if (errno != EEXIST)
+		return rd_err_sys(err, RD_ECANTCREAT, "cannot create '%s'",
+		    target);
+	fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return rd_err_sys(err, RD_ECANTCREAT, "cannot open target '%s'",
+		    target);
+	if (*made || force)
+		return fd;
+	r = rdi_dir_has_entries(fd, target, err);
+	if (r == 1)
+		rd_err_set(err, RD_ECANTCREAT,
+		    "restore target '%s' is not empty (use --force to write into it)",
+		    target);
+	if (r != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Get "c" ready to write into the target "tfd" (taken, even on failure):
+ * the calling thread's reader, the target at the bottom of the stack,
+ * and the writers.  Returns 0 or -1.
+ */
+static int
+rctx_start(struct rctx *c, int tfd, struct rd_err *err)
+{
+	c->rd = calloc(1, sizeof(*c->rd));
+	if (c->rd == NULL || (c->rd->pc = rdi_packcache_new(c->st)) == NULL) {
+		close(tfd);
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	}
+	c->rd->db = c->st->db;
+	if (push_dir(c, tfd, "", 0, NULL, err) == -1) {
+		close(tfd);
+		return -1;
+	}
+	return pool_start(c, err);
+}
+
+/* Restore the whole tree, or each operand in turn.  Returns 0 or -1. */
+static int
+restore_operands(struct rctx *c, int64_t id, const struct operands *ops,
+    struct rd_err *err)
+{
+	int found, i;
+
+	if (ops->n == 0) {
+		found = 0;
+		return restore_tree(c, id, NULL, &found, err);
+	}
+	for (i = 0; i < ops->n; i++) {
+		found = 0;
+		if (restore_tree(c, id,
+		        *ops->path[i] != '\0' ? ops->path[i] : NULL, &found,
+		        err) == -1)
+			return -1;
+		if (found == 0)
+			return rd_err_set(err, RD_ENOENT,
+			    "snapshot %lld has no path '%s'", (long long)id,
+			    ops->arg[i]);
+		/* close the directories of this operand before the next */
+		while (c->depth > 1)
+			if (pop_dir(c, err) == -1)
+				return -1;
+	}
+	return 0;
+}
+
+/* Wait for the writers, then leave every directory (setting its times). */
+static int
+rctx_finish(struct rctx *c, struct rd_err *err)
+{
+	if (pool_finish(c, err) == -1)
+		return -1;
+	while (c->depth > 0)
+		if (pop_dir(c, err) == -1)
+			return -1;
+	return 0;
+}
+
+/* Release what "c" holds after a failure or a finish. */
+static void
+rctx_release(struct rctx *c)
+{
+	struct rd_err e2 = RD_ERR_INIT;
+
+	if (c->pool != NULL)
+		(void)pool_finish(c, &e2);
+	while (c->depth > 0) {
+		c->depth--;
+		close(c->stack[c->depth].fd);
+		free(c->stack[c->depth].prefix);
+	}
+	free(c->stack);
+	if (c->rd != NULL)
+		c->rd->db = NULL; /* the store's own */
+	creader_free(c->rd);
+}
+
 int
 rd_restore(struct rd_store *st, int64_t id, const char *target,
     const char *const *paths, int npaths, const struct rd_restore_opts *opts,
     struct rd_restore_result *res, struct rd_err *err)
 {
 	struct rctx c;
+	struct operands ops;
 	struct rd_restore_result dummy;
 	struct rd_snapinfo si;
-	char *p = NULL;
-	int tfd = -1, made = 0, found, i, r, ret = -1, in_txn = 0;
+	int tfd, made = 0, ret = -1, in_txn = 0;
 
 	memset(&c, 0, sizeof(c));
+	memset(&ops, 0, sizeof(ops));
 	if (res == NULL)
 		res = &dummy;
 	memset(res, 0, sizeof(*res));
@@ -1283,134 +1000,26 @@ rd_restore(struct rd_store *st, int64_t id, const char *target,
 	c.opts = opts;
 	c.res = res;
 	c.chown_ok = geteuid() == 0 && !opts->no_owner;
-	for (i = 0; i < npaths; i++) {
-		p = norm_operand(paths[i]);
-		if (p == NULL) {
-			rd_err_set(err, RD_ENOMEM, "out of memory");
-			goto out;
-		}
-		if (*p != '\0' && !rdi_path_safe(p)) {
-			rd_err_set(err, RD_EUSAGE, "invalid path '%s'",
-			    paths[i]);
-			goto out;
-		}
-		free(p);
-		p = NULL;
-	}
+	if (operands_norm(&ops, paths, npaths, err) == -1)
+		goto out;
 	if (rdi_db_exec(st->db, "BEGIN", err) == -1)
 		goto out;
 	in_txn = 1;
 	if (rd_snap_get(st, id, &si, err) == -1)
 		goto out;
 	res->id = si.id;
-	/* every path must exist before anything is written */
-	for (i = 0; i < npaths; i++) {
-		p = norm_operand(paths[i]);
-		if (p == NULL) {
-			rd_err_set(err, RD_ENOMEM, "out of memory");
-			goto out;
-		}
-		if (*p != '\0') {
-			r = has_path(st, si.id, p, err);
-			if (r == -1)
-				goto out;
-			if (r == 0) {
-				rd_err_set(err, RD_ENOENT,
-				    "snapshot %lld has no path '%s'",
-				    (long long)si.id, paths[i]);
-				goto out;
-			}
-		}
-		free(p);
-		p = NULL;
-	}
-	if (mkdir(target, 0700) == 0)
-		made = 1;
-	else if (errno != EEXIST) {
-		rd_err_sys(err, RD_ECANTCREAT, "cannot create '%s'", target);
+	if (operands_check(st, si.id, &ops, err) == -1)
 		goto out;
-	}
-	tfd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (tfd == -1) {
-		rd_err_sys(err, RD_ECANTCREAT, "cannot open target '%s'",
-		    target);
+	tfd = open_target(target, opts->force, &made, err);
+	if (tfd == -1 || rctx_start(&c, tfd, err) == -1 ||
+	    restore_operands(&c, si.id, &ops, err) == -1 ||
+	    rctx_finish(&c, err) == -1)
 		goto out;
-	}
-	if (!made && !opts->force) {
-		r = rdi_dir_has_entries(tfd, target, err);
-		if (r == -1)
-			goto out;
-		if (r == 1) {
-			rd_err_set(err, RD_ECANTCREAT,
-			    "restore target '%s' is not empty (use --force to write into it)",
-			    target);
-			goto out;
-		}
-	}
-	c.rd = calloc(1, sizeof(*c.rd));
-	if (c.rd == NULL || (c.rd->pc = rdi_packcache_new(st)) == NULL) {
-		rd_err_set(err, RD_ENOMEM, "out of memory");
-		goto out;
-	}
-	c.rd->db = st->db;
-	if (push_dir(&c, tfd, "", 0, NULL, err) == -1)
-		goto out;
-	tfd = -1; /* owned by the stack now */
-	if (pool_start(&c, err) == -1)
-		goto out;
-	if (npaths == 0) {
-		found = 0;
-		if (restore_tree(&c, si.id, NULL, &found, err) == -1)
-			goto out;
-	}
-	for (i = 0; i < npaths; i++) {
-		p = norm_operand(paths[i]);
-		if (p == NULL) {
-			rd_err_set(err, RD_ENOMEM, "out of memory");
-			goto out;
-		}
-		found = 0;
-		if (restore_tree(&c, si.id, *p != '\0' ? p : NULL, &found,
-		        err) == -1)
-			goto out;
-		if (found == 0) {
-			rd_err_set(err, RD_ENOENT,
-			    "snapshot %lld has no path '%s'", (long long)si.id,
-			    paths[i]);
-			goto out;
-		}
-		/* close the directories of this operand before the next */
-		while (c.depth > 1)
-			if (pop_dir(&c, err) == -1)
-				goto out;
-		free(p);
-		p = NULL;
-	}
-	if (pool_finish(&c, err) == -1)
-		goto out;
-	while (c.depth > 0)
-		if (pop_dir(&c, err) == -1)
-			goto out;
 	res->setid_dropped = (int64_t)atomic_load(&c.setid_dropped);
 	ret = 0;
 out:
-	if (c.pool != NULL) {
-		struct rd_err e2 = RD_ERR_INIT;
-
-		(void)pool_finish(&c, &e2);
-	}
-	while (c.depth > 0) {
-		c.depth--;
-		close(c.stack[c.depth].fd);
-		free(c.stack[c.depth].prefix);
-	}
-	free(c.stack);
-	free(p);
-	if (c.rd != NULL)
-		c.rd->db = NULL; /* the store's own */
-	creader_free(c.rd);
-	if (tfd != -1)
-		close(tfd);
+	rctx_release(&c);
+	operands_free(&ops);
 	if (in_txn)
 		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	if (ret == -1 && made)

@@ -310,6 +310,22 @@ rdi_db_step(sqlite3 *db, sqlite3_stmt *s, struct rd_err *err)
 }
 
 int
+rdi_db_has_table(sqlite3 *db, const char *name, struct rd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	if (rdi_db_prepare(db,
+	        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+	        &s, err) == -1)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	r = rdi_db_step(db, s, err);
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
 rdi_db_open(struct rd_store *st, int readonly, sqlite3 **out,
     struct rd_err *err)
 {

@@ -5,8 +5,7 @@
  * transaction per round, so a catalog that is busy (rdsnap create holds
  * its write transaction for the whole scan) only delays them.  The store
  * is open for reading, without its lock.  rd_watch_report() turns the
- * history into availability, outages, MTBF and MTTR per target, and
- * rd_drill_last() reads the promotions journal for the drill probe.
+ * history into availability, outages, MTBF and MTTR per target.
  */
 #include "config.h"
 
@@ -58,35 +57,15 @@ state_parse(const unsigned char *s)
 	return RD_PROBE_UNKNOWN;
 }
 
-/*
- * 1 if the catalog has the table "name", else 0; -1 with "err" set when
- * the catalog cannot be read.
- */
-static int
-has_table(sqlite3 *db, const char *name, struct rd_err *err)
-{
-	sqlite3_stmt *s = NULL;
-	int r;
-
-	if (rdi_db_prepare(db,
-	        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-	        &s, err) == -1)
-		return -1;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	r = rdi_db_step(db, s, err);
-	sqlite3_finalize(s);
-	return r;
-}
-
 /* RD_ECORRUPT unless the catalog has both watch tables. */
 static int
 check_tables(struct rd_store *st, struct rd_err *err)
 {
 	int r;
 
-	r = has_table(st->db, "watch_results", err);
+	r = rdi_db_has_table(st->db, "watch_results", err);
 	if (r == 1)
-		r = has_table(st->db, "watch_transitions", err);
+		r = rdi_db_has_table(st->db, "watch_transitions", err);
 	if (r == -1)
 		return -1;
 	if (r == 0)
@@ -579,40 +558,4 @@ out:
 	if (in_txn)
 		sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	return ret;
-}
-
-/* ------------------------------------------------------------------ */
-/* Drills */
-
-int
-rd_drill_last(struct rd_store *st, struct rd_drill_info *out,
-    struct rd_err *err)
-{
-	sqlite3_stmt *s = NULL;
-	int r;
-
-	r = has_table(st->db, "promotions", err);
-	if (r != 1)
-		return r;
-	if (rdi_db_prepare(st->db,
-	        "SELECT id, version, finished, rto, rpo FROM promotions"
-	        " WHERE kind = 'drill' AND state = 'done'"
-	        " AND validated = 1 AND finished IS NOT NULL"
-	        " ORDER BY finished DESC, id DESC LIMIT 1",
-	        &s, err) == -1)
-		return -1;
-	r = rdi_db_step(st->db, s, err);
-	if (r == 1) {
-		out->id = sqlite3_column_int64(s, 0);
-		out->version = sqlite3_column_int64(s, 1);
-		out->finished = sqlite3_column_double(s, 2);
-		out->rto = sqlite3_column_type(s, 3) != SQLITE_NULL
-		    ? sqlite3_column_double(s, 3)
-		    : -1;
-		out->rpo = sqlite3_column_type(s, 4) != SQLITE_NULL
-		    ? sqlite3_column_double(s, 4)
-		    : -1;
-	}
-	sqlite3_finalize(s);
-	return r;
 }

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * drill.c: the drill records, read back.  A drill (rdpromote --drill) is
+ * a row of the promotions journal that promote/ writes in the catalog
+ * (format 3).  rd_drill_last() finds the last drill that passed; the
+ * drill probe (watch/) reads it, and promote/ may: it needs only the
+ * catalog, so it sits in the store layer, below both.
+ */
+#include "config.h"
+
+#include "rd_int.h"
+
+int
+rd_drill_last(struct rd_store *st, struct rd_drill_info *out,
+    struct rd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int r;
+
+	r = rdi_db_has_table(st->db, "promotions", err);
+	if (r != 1)
+		return r;
+	if (rdi_db_prepare(st->db,
+	        "SELECT id, version, finished, rto, rpo FROM promotions"
+	        " WHERE kind = 'drill' AND state = 'done'"
+	        " AND validated = 1 AND finished IS NOT NULL"
+	        " ORDER BY finished DESC, id DESC LIMIT 1",
+	        &s, err) == -1)
+		return -1;
+	r = rdi_db_step(st->db, s, err);
+	if (r == 1) {
+		out->id = sqlite3_column_int64(s, 0);
+		out->version = sqlite3_column_int64(s, 1);
+		out->finished = sqlite3_column_double(s, 2);
+		out->rto = sqlite3_column_type(s, 3) != SQLITE_NULL
+		    ? sqlite3_column_double(s, 3)
+		    : -1;
+		out->rpo = sqlite3_column_type(s, 4) != SQLITE_NULL
+		    ? sqlite3_column_double(s, 4)
+		    : -1;
+	}
+	sqlite3_finalize(s);
+	return r;
+}
