@@ -24,37 +24,6 @@ struct common {
 	double wait;
 };
 
-static RD_NORETURN void
-usage(int status)
-{
-	FILE *fp = status == EX_OK ? stdout : stderr;
-
-	fprintf(fp,
-	    "usage: %1$s init [--codec zlib|zstd] [--chain N] [--standby [--no-key]] [--json]\n"
-	    "              store\n"
-	    "       %1$s create [--checksum] [--exclude PATTERN] [--exclude-from FILE]\n"
-	    "              [--one-file-system] [--label TEXT] [--threads N] [--wait SECONDS]\n"
-	    "              [--pre COMMAND] [--post COMMAND] [--bracket COMMAND]\n"
-	    "              [--may-change PATTERN]\n"
-	    "              [--hook-timeout SECONDS] [--json] [--quiet] [--syslog]\n"
-	    "              store source\n"
-	    "       %1$s list [--json] store\n"
-	    "       %1$s problems [--snapshot N] [--json] store\n"
-	    "       %1$s ls [--snapshot N] [--json] store [path]\n"
-	    "       %1$s diff [--from N] [--snapshot N] [--json] store\n"
-	    "       %1$s restore [--snapshot N] [--force] [--no-owner] [--json] [--quiet]\n"
-	    "              store target [path ...]\n"
-	    "       %1$s verify [--read-data] [--json] [--quiet] [--syslog] store\n"
-	    "       %1$s prune [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
-	    "              [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]\n"
-	    "              [--max-unused PERCENT] [--forget-standby UUID] [--orphans]\n"
-	    "              [--dry-run] [--wait SECONDS] [--json] [--quiet] [--syslog] store\n"
-	    "       %1$s stats [--json] store\n"
-	    "       %1$s --help | --version\n",
-	    tool_progname());
-	exit(status);
-}
-
 enum {
 	OPT_BRACKET = 256,
 	OPT_CHECKSUM,
@@ -246,9 +215,9 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 	argv[0] = (char *)tool_progname(); /* getopt's messages */
 	while ((ch = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
 		if (ch == '?')
-			usage(EX_USAGE);
+			tool_usage(EX_USAGE);
 		if (ch == 'h')
-			usage(EX_OK);
+			tool_usage(EX_OK);
 		if (ch == 'V')
 			tool_version_only(0);
 		tool_opt_allowed(cmd, allowed, longopts, ch);
@@ -374,7 +343,7 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			o->c.wait = tool_parse_seconds(optarg, "wait");
 			break;
 		default:
-			usage(EX_USAGE);
+			tool_usage(EX_USAGE);
 		}
 	}
 	*optind_out = optind;
@@ -473,7 +442,7 @@ cmd_init(int argc, char **argv)
 	parse("init", " chain codec json no-key standby ", argc, argv, &o,
 	    &ind);
 	if (argc - ind != 1)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	if (o.no_key && !o.init.standby)
 		tool_die(EX_USAGE,
 		    "--no-key is for a standby store (--standby)");
@@ -758,7 +727,7 @@ cmd_create(int argc, char **argv)
 	    " bracket checksum exclude exclude-from hook-timeout json label may-change one-file-system post pre quiet syslog threads wait ",
 	    argc, argv, &o, &ind);
 	if (argc - ind != 2)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	o.snap.notice = on_notice;
 	o.snap.excludes = (const char *const *)o.excludes;
 	o.snap.nexcludes = o.nexcludes;
@@ -917,7 +886,7 @@ cmd_list(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	parse("list", " json ", argc, argv, &o, &ind);
 	if (argc - ind != 1)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	st = open_store(argv[ind], RD_OPEN_READ, 0);
 	if (o.c.json) {
 		lc.j = json_or_die();
@@ -969,7 +938,7 @@ cmd_problems(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	parse("problems", " json snapshot ", argc, argv, &o, &ind);
 	if (argc - ind != 1)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	st = open_store(argv[ind], RD_OPEN_READ, 0);
 	if (o.c.json)
 		j = json_or_die();
@@ -1030,7 +999,7 @@ cmd_ls(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	parse("ls", " json snapshot ", argc, argv, &o, &ind);
 	if (argc - ind < 1 || argc - ind > 2)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	st = open_store(argv[ind], RD_OPEN_READ, 0);
 	if (o.c.json)
 		j = json_or_die();
@@ -1225,7 +1194,7 @@ cmd_diff(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	parse("diff", " from json snapshot ", argc, argv, &o, &ind);
 	if (argc - ind != 1)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	st = open_store(argv[ind], RD_OPEN_READ, 0);
 	from = o.from != 0 ? o.from : diff_base(st, o.version);
 	if (o.c.json)
@@ -1431,7 +1400,7 @@ cmd_stats(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	parse("stats", " json ", argc, argv, &o, &ind);
 	if (argc - ind != 1)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	st = open_store(argv[ind], RD_OPEN_READ, 0);
 	r = rd_store_stats(st, &s, &err);
 	rd_store_close(st);
@@ -1462,7 +1431,7 @@ cmd_restore(int argc, char **argv)
 	parse("restore", " force json no-owner quiet snapshot ", argc, argv, &o,
 	    &ind);
 	if (argc - ind < 2)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	if (tool_progress_enabled()) {
 		o.restore.progress = on_progress;
 		o.restore.progress_arg = &t0;
@@ -1557,7 +1526,7 @@ cmd_verify(int argc, char **argv)
 	o.verify = def;
 	parse("verify", " json quiet read-data syslog ", argc, argv, &o, &ind);
 	if (argc - ind != 1)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	o.verify.damage = on_damage;
 	if (o.c.json) {
 		j = json_or_die();
@@ -1669,7 +1638,7 @@ cmd_prune(int argc, char **argv)
 	    " syslog wait ",
 	    argc, argv, &o, &ind);
 	if (argc - ind != 1)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	pc.dry_run = o.prune.dry_run;
 	o.prune.snapshot = on_prune_snapshot;
 	o.prune.arg = &pc;
@@ -1733,36 +1702,38 @@ cmd_prune(int argc, char **argv)
 	return tool_exit(EX_OK);
 }
 
+static const struct tool_cmd cmds[] = {
+	{ "init", cmd_init,
+	    "init [--codec zlib|zstd] [--chain N] [--standby [--no-key]] [--json]\n"
+	    "              store" },
+	{ "create", cmd_create,
+	    "create [--checksum] [--exclude PATTERN] [--exclude-from FILE]\n"
+	    "              [--one-file-system] [--label TEXT] [--threads N] [--wait SECONDS]\n"
+	    "              [--pre COMMAND] [--post COMMAND] [--bracket COMMAND]\n"
+	    "              [--may-change PATTERN]\n"
+	    "              [--hook-timeout SECONDS] [--json] [--quiet] [--syslog]\n"
+	    "              store source" },
+	{ "list", cmd_list, "list [--json] store" },
+	{ "problems", cmd_problems, "problems [--snapshot N] [--json] store" },
+	{ "ls", cmd_ls, "ls [--snapshot N] [--json] store [path]" },
+	{ "diff", cmd_diff, "diff [--from N] [--snapshot N] [--json] store" },
+	{ "restore", cmd_restore,
+	    "restore [--snapshot N] [--force] [--no-owner] [--json] [--quiet]\n"
+	    "              store target [path ...]" },
+	{ "verify", cmd_verify,
+	    "verify [--read-data] [--json] [--quiet] [--syslog] store" },
+	{ "prune", cmd_prune,
+	    "prune [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
+	    "              [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]\n"
+	    "              [--max-unused PERCENT] [--forget-standby UUID] [--orphans]\n"
+	    "              [--dry-run] [--wait SECONDS] [--json] [--quiet] [--syslog] store" },
+	{ "stats", cmd_stats, "stats [--json] store" },
+	{ NULL, NULL, "--help | --version" },
+};
+
 int
 main(int argc, char *argv[])
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} cmds[] = {
-		{ "create", cmd_create },
-		{ "diff", cmd_diff },
-		{ "init", cmd_init },
-		{ "list", cmd_list },
-		{ "problems", cmd_problems },
-		{ "ls", cmd_ls },
-		{ "prune", cmd_prune },
-		{ "restore", cmd_restore },
-		{ "stats", cmd_stats },
-		{ "verify", cmd_verify },
-	};
-	size_t i;
-
 	tool_init(argv[0], "rdsnap");
-	if (argc < 2)
-		usage(EX_USAGE);
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
-		usage(EX_OK);
-	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)
-		tool_version_only(argc);
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[1], cmds[i].name) == 0)
-			return cmds[i].fn(argc - 1, argv + 1);
-	tool_warn("unknown command '%s'", argv[1]);
-	usage(EX_USAGE);
+	return tool_dispatch(cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv);
 }
