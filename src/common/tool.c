@@ -283,40 +283,13 @@ tool_parse_int(const char *s, int64_t min, int64_t max, const char *what)
 double
 tool_parse_seconds(const char *s, const char *what)
 {
-	char *end;
 	double v;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || errno != 0 || v < 0)
-		goto bad;
-	if (*end != '\0') {
-		if (end[1] != '\0')
-			goto bad;
-		switch (*end) {
-		case 's':
-			break;
-		case 'm':
-			v *= 60;
-			break;
-		case 'h':
-			v *= 3600;
-			break;
-		case 'd':
-			v *= 86400;
-			break;
-		case 'w':
-			v *= 7 * 86400;
-			break;
-		default:
-			goto bad;
-		}
-	}
+	if (rd_parse_duration(s, &v) == -1 || v < 0)
+		tool_die(EX_USAGE,
+		    "invalid %s '%s' (expected seconds, or a number with s, m, h, d or w)",
+		    what, s);
 	return v;
-bad:
-	tool_die(EX_USAGE,
-	    "invalid %s '%s' (expected seconds, or a number with s, m, h, d or w)",
-	    what, s);
 }
 
 const char *

@@ -84,6 +84,14 @@ void rd_hex(const unsigned char *in, size_t len, char *out);
  */
 int rd_unhex(const char *hex, unsigned char *out, size_t len);
 
+/*
+ * Parse a duration: a decimal number of seconds ("30", "2.5"), or a number
+ * with one unit of s, m, h, d or w ("10m", "7d").  Stores the seconds in
+ * "*out" and returns 0, or -1 if "s" is not of that form.  The sign and
+ * range are the caller's to check.
+ */
+int rd_parse_duration(const char *s, double *out);
+
 /* SHA-256 of everything read from "fd" until end of file.  Returns 0 or -1. */
 int rd_sha256_fd(int fd, unsigned char out[RD_HASH_LEN], struct rd_err *err);
 
