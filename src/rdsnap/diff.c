@@ -40,28 +40,12 @@ change_name(int kind)
 static void
 json_version(struct rd_json *j, const char *key, const struct rd_entry *e)
 {
-	char t[48], hex[2 * RD_HASH_LEN + 1], type[2] = { 0, 0 };
-
 	if (e == NULL) {
 		rd_json_null(j, key);
 		return;
 	}
-	type[0] = (char)e->type;
-	iso_time(e->mtime_ns, t, sizeof(t));
 	rd_json_obj_begin(j, key);
-	rd_json_str(j, "type", type);
-	rd_json_int(j, "mode", e->mode);
-	rd_json_int(j, "uid", e->uid);
-	rd_json_int(j, "gid", e->gid);
-	rd_json_int(j, "size", e->size);
-	rd_json_int(j, "mtime_ns", e->mtime_ns);
-	rd_json_str(j, "mtime", t);
-	if (e->type == RD_TYPE_FILE) {
-		rd_hex(e->sha, RD_HASH_LEN, hex);
-		rd_json_str(j, "sha256", hex);
-	}
-	if (e->target != NULL)
-		rd_json_str(j, "target", e->target);
+	json_entry(j, e);
 	rd_json_obj_end(j);
 }
 

@@ -137,29 +137,17 @@ static int
 ls_one(void *arg, const struct rd_entry *e)
 {
 	struct rd_json *j = arg;
-	char t[48], hex[2 * RD_HASH_LEN + 1], type[2] = { (char)e->type, 0 };
+	char t[48];
 
-	iso_time(e->mtime_ns, t, sizeof(t));
 	if (j != NULL) {
 		rd_json_obj_begin(j, NULL);
 		rd_json_str(j, "path", e->path);
-		rd_json_str(j, "type", type);
-		rd_json_int(j, "mode", e->mode);
-		rd_json_int(j, "uid", e->uid);
-		rd_json_int(j, "gid", e->gid);
-		rd_json_int(j, "size", e->size);
-		rd_json_int(j, "mtime_ns", e->mtime_ns);
-		rd_json_str(j, "mtime", t);
-		if (e->type == RD_TYPE_FILE) {
-			rd_hex(e->sha, RD_HASH_LEN, hex);
-			rd_json_str(j, "sha256", hex);
-		}
-		if (e->target != NULL)
-			rd_json_str(j, "target", e->target);
+		json_entry(j, e);
 		rd_json_obj_end(j);
 		rd_json_line(j);
 		return 0;
 	}
+	iso_time(e->mtime_ns, t, sizeof(t));
 	printf("%c %o %lld %s ", e->type, e->mode, (long long)e->size, t);
 	if (e->type == RD_TYPE_FILE)
 		print_hash(stdout, e->sha);

@@ -484,6 +484,27 @@ on_progress(void *arg, int64_t files, int64_t bytes)
 }
 
 void
+json_entry(struct rd_json *j, const struct rd_entry *e)
+{
+	char t[48], hex[2 * RD_HASH_LEN + 1], type[2] = { (char)e->type, 0 };
+
+	iso_time(e->mtime_ns, t, sizeof(t));
+	rd_json_str(j, "type", type);
+	rd_json_int(j, "mode", e->mode);
+	rd_json_int(j, "uid", e->uid);
+	rd_json_int(j, "gid", e->gid);
+	rd_json_int(j, "size", e->size);
+	rd_json_int(j, "mtime_ns", e->mtime_ns);
+	rd_json_str(j, "mtime", t);
+	if (e->type == RD_TYPE_FILE) {
+		rd_hex(e->sha, RD_HASH_LEN, hex);
+		rd_json_str(j, "sha256", hex);
+	}
+	if (e->target != NULL)
+		rd_json_str(j, "target", e->target);
+}
+
+void
 json_snapinfo(struct rd_json *j, const struct rd_snapinfo *si)
 {
 	rd_json_int(j, "id", si->id);

@@ -58,6 +58,9 @@ void iso_time(int64_t ns, char *buf, size_t len);
  * terminal ("arg" points to the start time, rd_monotonic()). */
 void on_notice(void *arg, const char *msg);
 void on_progress(void *arg, int64_t files, int64_t bytes);
+/* The fields of an entry from "type" on (mode, owner, size, times, hash,
+ * target), into the open JSON object of "j". */
+void json_entry(struct rd_json *j, const struct rd_entry *e);
 /* The fields of a snapshot, into the open JSON object of "j". */
 void json_snapinfo(struct rd_json *j, const struct rd_snapinfo *si);
 
