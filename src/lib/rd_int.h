@@ -12,6 +12,7 @@
 #include <time.h>
 #include <stdint.h>
 
+#include "rd_probe.h"
 #include "redund.h"
 
 /* ------------------------------------------------------------------ */

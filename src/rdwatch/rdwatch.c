@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "rd_probe.h"
 #include "redund.h"
 #include "tool.h"
 
