@@ -185,6 +185,45 @@ free_excludes(struct opts *o)
 	o->snap.nmay_change = 0;
 }
 
+/* The outcome of a create on stdout (JSON or text) and its omissions as
+ * warnings. */
+static void
+print_created(const struct rd_snapinfo *si, int json)
+{
+	struct rd_json *j;
+	char b1[32], b2[32], b3[32], b4[32];
+
+	if (json) {
+		j = json_or_die();
+		rd_json_obj_begin(j, NULL);
+		json_snapinfo(j, si);
+		rd_json_obj_end(j);
+		rd_json_line(j);
+		rd_json_free(j);
+	} else if (!tool_quiet()) {
+		printf(
+		    "snapshot %lld: %lld entr%s, %s; %lld new or changed, %lld removed\n",
+		    (long long)si->id, (long long)si->files,
+		    si->files == 1 ? "y" : "ies",
+		    tool_human_bytes(si->bytes, b1, sizeof(b1)),
+		    (long long)si->changed, (long long)si->removed);
+		printf("read %s, added %s, stored %s in %.2f s\n",
+		    tool_human_bytes(si->bytes_read, b2, sizeof(b2)),
+		    tool_human_bytes(si->bytes_added, b3, sizeof(b3)),
+		    tool_human_bytes(si->stored, b4, sizeof(b4)), si->seconds);
+	}
+	if (si->partial > 0)
+		tool_warn(
+		    "snapshot %lld is partial: %lld path%s could not be read (rdsnap problems lists them)",
+		    (long long)si->id, (long long)si->partial,
+		    si->partial == 1 ? "" : "s");
+	if (si->inconsistent > 0)
+		tool_warn(
+		    "snapshot %lld is inconsistent: %lld file%s kept changing while read (rdsnap problems lists them)",
+		    (long long)si->id, (long long)si->inconsistent,
+		    si->inconsistent == 1 ? "" : "s");
+}
+
 /*
  * The pre hook runs under the store's lock, before anything is read; the
  * bracket co-process after it, around the copy (rd_snap_create()); the
@@ -198,11 +237,10 @@ cmd_create(int argc, char **argv)
 	struct opts o;
 	struct rd_store *st;
 	struct rd_snapinfo si, newest;
-	struct rd_json *j;
 	struct create_progress pg;
 	struct hook_ctx h;
 	struct hook_env benv;
-	char b1[32], b2[32], b3[32], b4[32], id[32] = "";
+	char id[32] = "";
 	int ind, r, hr = 0;
 	struct rd_snap_opts def = RD_SNAP_OPTS_INIT;
 
@@ -285,35 +323,7 @@ cmd_create(int argc, char **argv)
 	    (long long)si.id, argv[ind + 1], (long long)si.files,
 	    (long long)si.changed, (long long)si.removed, (long long)si.stored,
 	    si.seconds);
-	if (o.c.json) {
-		j = json_or_die();
-		rd_json_obj_begin(j, NULL);
-		json_snapinfo(j, &si);
-		rd_json_obj_end(j);
-		rd_json_line(j);
-		rd_json_free(j);
-	} else if (!tool_quiet()) {
-		printf(
-		    "snapshot %lld: %lld entr%s, %s; %lld new or changed, %lld removed\n",
-		    (long long)si.id, (long long)si.files,
-		    si.files == 1 ? "y" : "ies",
-		    tool_human_bytes(si.bytes, b1, sizeof(b1)),
-		    (long long)si.changed, (long long)si.removed);
-		printf("read %s, added %s, stored %s in %.2f s\n",
-		    tool_human_bytes(si.bytes_read, b2, sizeof(b2)),
-		    tool_human_bytes(si.bytes_added, b3, sizeof(b3)),
-		    tool_human_bytes(si.stored, b4, sizeof(b4)), si.seconds);
-	}
-	if (si.partial > 0)
-		tool_warn(
-		    "snapshot %lld is partial: %lld path%s could not be read (rdsnap problems lists them)",
-		    (long long)si.id, (long long)si.partial,
-		    si.partial == 1 ? "" : "s");
-	if (si.inconsistent > 0)
-		tool_warn(
-		    "snapshot %lld is inconsistent: %lld file%s kept changing while read (rdsnap problems lists them)",
-		    (long long)si.id, (long long)si.inconsistent,
-		    si.inconsistent == 1 ? "" : "s");
+	print_created(&si, o.c.json);
 	if (hr == -1)
 		return tool_exit(tool_exit_code(herr.code));
 	if (hr == 1)
