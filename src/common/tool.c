@@ -24,6 +24,8 @@ static const char *progname = "redund";
 static int use_syslog;
 static int quiet;
 static int progress_shown;
+static const struct tool_cmd *usage_cmds;
+static size_t usage_ncmds;
 
 void
 tool_init(const char *argv0, const char *fallback)
@@ -216,6 +218,54 @@ tool_version_only(int argc)
 	tool_version();
 }
 
+void
+tool_usage(int status)
+{
+	FILE *fp = status == EX_OK ? stdout : stderr;
+	size_t i;
+
+	for (i = 0; i < usage_ncmds; i++)
+		fprintf(fp, "%s%s %s\n", i == 0 ? "usage: " : "       ",
+		    progname, usage_cmds[i].usage);
+	exit(status);
+}
+
+int
+tool_subcommand(const struct tool_cmd *cmds, size_t n, int argc, char **argv,
+    int *status)
+{
+	size_t i;
+
+	usage_cmds = cmds;
+	usage_ncmds = n;
+	if (argc < 2)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (cmds[i].name != NULL &&
+		    strcmp(argv[1], cmds[i].name) == 0) {
+			*status = cmds[i].fn(argc - 1, argv + 1);
+			return 1;
+		}
+	return 0;
+}
+
+int
+tool_dispatch(const struct tool_cmd *cmds, size_t n, int argc, char **argv)
+{
+	int status;
+
+	if (tool_subcommand(cmds, n, argc, argv, &status))
+		return status;
+	if (argc < 2)
+		tool_usage(EX_USAGE);
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		tool_usage(EX_OK);
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)
+		tool_version_only(argc);
+	tool_warn("unknown command '%s'", argv[1]);
+	tool_usage(EX_USAGE);
+}
+
 int64_t
 tool_parse_int(const char *s, int64_t min, int64_t max, const char *what)
 {
@@ -233,40 +283,13 @@ tool_parse_int(const char *s, int64_t min, int64_t max, const char *what)
 double
 tool_parse_seconds(const char *s, const char *what)
 {
-	char *end;
 	double v;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || errno != 0 || v < 0)
-		goto bad;
-	if (*end != '\0') {
-		if (end[1] != '\0')
-			goto bad;
-		switch (*end) {
-		case 's':
-			break;
-		case 'm':
-			v *= 60;
-			break;
-		case 'h':
-			v *= 3600;
-			break;
-		case 'd':
-			v *= 86400;
-			break;
-		case 'w':
-			v *= 7 * 86400;
-			break;
-		default:
-			goto bad;
-		}
-	}
+	if (rd_parse_duration(s, &v) == -1 || v < 0)
+		tool_die(EX_USAGE,
+		    "invalid %s '%s' (expected seconds, or a number with s, m, h, d or w)",
+		    what, s);
 	return v;
-bad:
-	tool_die(EX_USAGE,
-	    "invalid %s '%s' (expected seconds, or a number with s, m, h, d or w)",
-	    what, s);
 }
 
 const char *

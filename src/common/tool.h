@@ -69,6 +69,38 @@ int tool_progress_enabled(void);
 void tool_progress(const char *fmt, ...) RD_PRINTF(1, 2);
 void tool_progress_done(void);
 
+/*
+ * A subcommand table: each row is a subcommand "name" run by "fn" with
+ * argv starting at its name, and "usage", its usage text after "prog "
+ * (continuation lines included).  A row whose name is NULL is a usage
+ * line only (the tool's main form, or "--help | --version").
+ */
+struct tool_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+};
+
+/*
+ * Run the subcommand named by argv[1] of "cmds" ("n" rows) and return its
+ * status.  No argument: usage on stderr, EX_USAGE; -h/--help: usage on
+ * stdout, EX_OK; -V/--version: tool_version_only(); an unknown name:
+ * "unknown command 'NAME'", then usage, EX_USAGE.
+ */
+int tool_dispatch(const struct tool_cmd *cmds, size_t n, int argc, char **argv);
+/*
+ * For a tool whose main form takes no subcommand: if argv[1] names a
+ * subcommand of "cmds", run it and store its status in "*status"; return 1
+ * if it ran, else 0.  Either way "cmds" becomes the table tool_usage()
+ * prints.
+ */
+int tool_subcommand(const struct tool_cmd *cmds, size_t n, int argc,
+    char **argv, int *status);
+/* Print the usage of the table last given (stdout for EX_OK, else
+ * stderr), one line "usage: prog ..." then "       prog ..." per row, and
+ * exit with "status". */
+RD_NORETURN void tool_usage(int status);
+
 struct option;
 
 /*

@@ -14,6 +14,7 @@ src_lib_librd_a_SOURCES += \
 	src/lib/base/fsio.c \
 	src/lib/base/hash.c \
 	src/lib/base/json.c \
+	src/lib/base/duration.c \
 	src/lib/base/proc.c
 
 # store: codecs, deltas, packs, the catalog, the store and its row checks,

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <stdint.h>
 
+#include "rd_probe.h"
 #include "redund.h"
 
 /* ------------------------------------------------------------------ */
@@ -99,6 +100,8 @@ int rdi_uuid(char out[37], struct rd_err *err);
 struct rdi_sha256 {
 	void *ctx; /* EVP_MD_CTX */
 };
+/* The value of hex digit "c" (either case), or -1. */
+int rdi_hexval(int c);
 int rdi_sha256_init(struct rdi_sha256 *h, struct rd_err *err);
 int rdi_sha256_update(struct rdi_sha256 *h, const void *buf, size_t len,
     struct rd_err *err);
@@ -374,6 +377,12 @@ void rdi_packw_abort(struct rd_store *st, struct rdi_packw *pw);
 int rdi_obj_copy(int fd, const char *packname, int64_t off,
     const unsigned char *sha, struct rdi_packw *pw, int64_t *new_off,
     struct rd_err *err);
+
+/*
+ * 1 if "name" is a pack's name, 32 lower-case hex digits, followed by
+ * exactly "suffix" ("" for the catalog's name, ".pack" for its file).
+ */
+int rdi_pack_name_ok(const char *name, const char *suffix);
 
 /* Open packs/NAME.pack read-only. */
 int rdi_pack_open(struct rd_store *st, const char *name, struct rd_err *err);

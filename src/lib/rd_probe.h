@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * rd_probe.h: health probes for rdwatch (and rdpromote's --primary and
- * --check), part of the public librd interface through redund.h.
+ * --check), part of the public librd interface beside redund.h: a tool
+ * that probes includes it.
  *
  * A probe is parsed once from its text form ("tcp://db1:5432") and then
  * run any number of times.  Probes of one round run concurrently, each
@@ -16,6 +17,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "redund.h"
 
 /*
  * States.  A probe result is RD_PROBE_UP, RD_PROBE_DOWN, or RD_PROBE_ERROR

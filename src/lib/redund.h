@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * redund.h: the public interface of librd, the library shared by rdsnap,
- * rdship, rdwatch and rdpromote.  Tools include this header and nothing
- * else from src/lib.  Every function that can fail takes a "struct rd_err"
- * as its last argument, returns 0 (or a pointer) on success and -1 (or
- * NULL) on failure with the error filled in.  librd never prints and never
- * exits.
+ * rdship, rdwatch and rdpromote, grouped by the library's layers (base,
+ * store, snap, ship, watch, promote).  Tools include this header and, for
+ * health probes, rd_probe.h; nothing else from src/lib.  Every function
+ * that can fail takes a "struct rd_err" as its last argument, returns 0
+ * (or a pointer) on success and -1 (or NULL) on failure with the error
+ * filled in.  librd never prints and never exits.
  */
 #ifndef REDUND_H
 #define REDUND_H
@@ -20,6 +21,12 @@
 #define RD_PRINTF(f, a)
 #define RD_NORETURN
 #endif
+
+/* ================================================================== */
+/* Layer base (src/lib/base): errors, hashes, durations, JSON, hooks, clocks */
+/* ================================================================== */
+
+/* Errors */
 
 /*
  * Error classes.  Each maps to one exit status (see tool_exit_code() in
@@ -90,6 +97,73 @@ int rd_sha256_fd(int fd, unsigned char out[RD_HASH_LEN], struct rd_err *err);
 /* SHA-256 of a buffer.  Returns 0 or -1. */
 int rd_sha256_buf(const void *buf, size_t len, unsigned char out[RD_HASH_LEN],
     struct rd_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Durations */
+
+/*
+ * Parse a duration: a decimal number of seconds ("30", "2.5"), or a number
+ * with one unit of s, m, h, d or w ("10m", "7d").  Stores the seconds in
+ * "*out" and returns 0, or -1 if "s" is not of that form.  The sign and
+ * range are the caller's to check.
+ */
+int rd_parse_duration(const char *s, double *out);
+
+/* ------------------------------------------------------------------ */
+/* JSON output helpers (for --json) */
+
+struct rd_json;
+
+/*
+ * A small streaming JSON writer on a stdio stream.  Strings are escaped;
+ * bytes that are not valid UTF-8 are written as \u00XX of the byte.
+ */
+struct rd_json *rd_json_new(void *stdio_file);
+void rd_json_free(struct rd_json *j);
+void rd_json_obj_begin(struct rd_json *j, const char *key);
+void rd_json_obj_end(struct rd_json *j);
+void rd_json_arr_begin(struct rd_json *j, const char *key);
+void rd_json_arr_end(struct rd_json *j);
+void rd_json_str(struct rd_json *j, const char *key, const char *val);
+void rd_json_int(struct rd_json *j, const char *key, int64_t val);
+void rd_json_num(struct rd_json *j, const char *key, double val);
+void rd_json_bool(struct rd_json *j, const char *key, int val);
+void rd_json_null(struct rd_json *j, const char *key);
+/* End the current top-level value with a newline (one object per line). */
+void rd_json_line(struct rd_json *j);
+
+/* ------------------------------------------------------------------ */
+/* Hooks: shell commands that the tools run around their work */
+
+/*
+ * Run "command" with /bin/sh -c, in a process group of its own, with
+ * standard input from /dev/null and standard output and error on our
+ * standard error, the default signal mask and dispositions, in the
+ * directory "cwd" (NULL: ours), and with our environment changed by
+ * "env": NULL, or strings up to a NULL, where "NAME=value" sets NAME and
+ * "NAME" removes it.  Wait for it to exit, or for "timeout" seconds, after
+ * which its whole process group is killed with SIGKILL.  Returns 0 when
+ * it ended by itself ("*status" is its wait status: exit code or signal),
+ * 1 when it ran out of time and was killed, or -1 when it could not be
+ * started: RD_ENOMEM when out of processes or memory, else RD_EUNAVAIL
+ * (no /bin/sh, or "cwd" cannot be entered).
+ */
+int rd_hook_run(const char *command, const char *cwd, const char *const *env,
+    double timeout, int *status, struct rd_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Clocks and CPUs */
+
+/* Wall-clock time in seconds (CLOCK_REALTIME), and monotonic seconds. */
+double rd_now(void);
+double rd_monotonic(void);
+
+/* Number of online CPUs, at least 1. */
+int rd_ncpu(void);
+
+/* ================================================================== */
+/* Layer store (src/lib/store): codecs and stores */
+/* ================================================================== */
 
 /* ------------------------------------------------------------------ */
 /* Stores */
@@ -163,6 +237,10 @@ struct rd_store_info {
 /* Fill "info" with the store's identity and settings.  Returns 0 or -1. */
 int rd_store_info(struct rd_store *st, struct rd_store_info *info,
     struct rd_err *err);
+
+/* ================================================================== */
+/* Layer snap (src/lib/snap): snapshots, diff, stats, restore, verify, prune */
+/* ================================================================== */
 
 /* ------------------------------------------------------------------ */
 /* Snapshots */
@@ -560,6 +638,10 @@ struct rd_prune_result {
 int rd_snap_prune(struct rd_store *st, const struct rd_prune_opts *opts,
     struct rd_prune_result *res, struct rd_err *err);
 
+/* ================================================================== */
+/* Layer ship (src/lib/ship): keys, sending, receiving, replicas */
+/* ================================================================== */
+
 /* ------------------------------------------------------------------ */
 /* Shipping (rdship) */
 
@@ -688,6 +770,37 @@ struct rd_ship_status {
 /* Describe a store's shipping state.  Returns 0 or -1. */
 int rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
     struct rd_err *err);
+
+/* ================================================================== */
+/* Layer watch (src/lib/watch): drills; probes are in rd_probe.h */
+/* ================================================================== */
+
+/* ------------------------------------------------------------------ */
+/* Drills */
+
+/* A successful drill (rdpromote --drill) as recorded in the catalog. */
+struct rd_drill_info {
+	int64_t id;      /* its row in the promotions journal */
+	int64_t version; /* the snapshot it restored */
+	double finished; /* unix time, seconds */
+	double rto;      /* seconds, or -1 if not recorded */
+	double rpo;      /* seconds, or -1 if not recorded */
+};
+
+/*
+ * Find the drill of the store that finished successfully last (the
+ * latest "finished"; on a tie the latest recorded).  Only a drill whose
+ * --validate command ran and passed counts: drills without one, and
+ * drills that failed, were aborted or are still running do not.  A catalog without a
+ * promotions journal has no drills.  Fills "out" only when one is found.
+ * Returns 1 (found), 0 (none), or -1.
+ */
+int rd_drill_last(struct rd_store *st, struct rd_drill_info *out,
+    struct rd_err *err);
+
+/* ================================================================== */
+/* Layer promote (src/lib/promote): promotion, its journal and tree checks */
+/* ================================================================== */
 
 /* ------------------------------------------------------------------ */
 /* Promotion (rdpromote) */
@@ -895,82 +1008,5 @@ int rd_time_parse(const char *s, double *out, struct rd_err *err);
  */
 int rd_tree_verify(struct rd_store *st, int64_t id, const char *dir, int quick,
     int64_t *entries, char *why, size_t whylen, struct rd_err *err);
-
-/* ------------------------------------------------------------------ */
-/* JSON output helpers (for --json) */
-
-struct rd_json;
-
-/*
- * A small streaming JSON writer on a stdio stream.  Strings are escaped;
- * bytes that are not valid UTF-8 are written as \u00XX of the byte.
- */
-struct rd_json *rd_json_new(void *stdio_file);
-void rd_json_free(struct rd_json *j);
-void rd_json_obj_begin(struct rd_json *j, const char *key);
-void rd_json_obj_end(struct rd_json *j);
-void rd_json_arr_begin(struct rd_json *j, const char *key);
-void rd_json_arr_end(struct rd_json *j);
-void rd_json_str(struct rd_json *j, const char *key, const char *val);
-void rd_json_int(struct rd_json *j, const char *key, int64_t val);
-void rd_json_num(struct rd_json *j, const char *key, double val);
-void rd_json_bool(struct rd_json *j, const char *key, int val);
-void rd_json_null(struct rd_json *j, const char *key);
-/* End the current top-level value with a newline (one object per line). */
-void rd_json_line(struct rd_json *j);
-
-/* ------------------------------------------------------------------ */
-/* Hooks: shell commands that the tools run around their work */
-
-/*
- * Run "command" with /bin/sh -c, in a process group of its own, with
- * standard input from /dev/null and standard output and error on our
- * standard error, the default signal mask and dispositions, in the
- * directory "cwd" (NULL: ours), and with our environment changed by
- * "env": NULL, or strings up to a NULL, where "NAME=value" sets NAME and
- * "NAME" removes it.  Wait for it to exit, or for "timeout" seconds, after
- * which its whole process group is killed with SIGKILL.  Returns 0 when
- * it ended by itself ("*status" is its wait status: exit code or signal),
- * 1 when it ran out of time and was killed, or -1 when it could not be
- * started: RD_ENOMEM when out of processes or memory, else RD_EUNAVAIL
- * (no /bin/sh, or "cwd" cannot be entered).
- */
-int rd_hook_run(const char *command, const char *cwd, const char *const *env,
-    double timeout, int *status, struct rd_err *err);
-
-/* ------------------------------------------------------------------ */
-/* Small utilities shared by the tools */
-
-/* Wall-clock time in seconds (CLOCK_REALTIME), and monotonic seconds. */
-double rd_now(void);
-double rd_monotonic(void);
-
-/* Number of online CPUs, at least 1. */
-int rd_ncpu(void);
-
-/* ------------------------------------------------------------------ */
-/* Drills */
-
-/* A successful drill (rdpromote --drill) as recorded in the catalog. */
-struct rd_drill_info {
-	int64_t id;      /* its row in the promotions journal */
-	int64_t version; /* the snapshot it restored */
-	double finished; /* unix time, seconds */
-	double rto;      /* seconds, or -1 if not recorded */
-	double rpo;      /* seconds, or -1 if not recorded */
-};
-
-/*
- * Find the drill of the store that finished successfully last (the
- * latest "finished"; on a tie the latest recorded).  Only a drill whose
- * --validate command ran and passed counts: drills without one, and
- * drills that failed, were aborted or are still running do not.  A catalog without a
- * promotions journal has no drills.  Fills "out" only when one is found.
- * Returns 1 (found), 0 (none), or -1.
- */
-int rd_drill_last(struct rd_store *st, struct rd_drill_info *out,
-    struct rd_err *err);
-
-#include "rd_probe.h"
 
 #endif /* REDUND_H */

@@ -15,35 +15,6 @@
 
 #include "tool.h"
 
-static RD_NORETURN void
-usage(int status)
-{
-	FILE *fp = status == EX_OK ? stdout : stderr;
-
-	fprintf(fp,
-	    "usage: %1$s (--primary PROBE | --force) (--fence CMD | --no-fence)\n"
-	    "              [--validate CMD] [--start CMD --stop CMD] [--check PROBE]\n"
-	    "              [--snapshot N] [--allow-partial] [--failed-at TIME]\n"
-	    "              [--heartbeat PATH] [--check-timeout SECONDS]\n"
-	    "              [--hook-timeout SECONDS] [--probe-timeout SECONDS]\n"
-	    "              [--verify full|quick] [--dry-run] [--wait SECONDS] [--json]\n"
-	    "              [--syslog] store target\n"
-	    "       %1$s --drill [--validate CMD] [--start CMD --stop CMD]\n"
-	    "              [--check PROBE] [--snapshot N] [--allow-partial]\n"
-	    "              [--heartbeat PATH] [--check-timeout SECONDS]\n"
-	    "              [--hook-timeout SECONDS] [--probe-timeout SECONDS]\n"
-	    "              [--verify full|quick] [--dry-run] [--wait SECONDS] [--json]\n"
-	    "              [--syslog] store scratch\n"
-	    "       %1$s --resume [--snapshot N] [--allow-partial] [--dry-run]\n"
-	    "              [--wait SECONDS] [--json] [--syslog] store\n"
-	    "       %1$s --abort [--wait SECONDS] [--json] [--syslog] store [target]\n"
-	    "       %1$s history [--json] store\n"
-	    "       %1$s remove-tree [--wait SECONDS] [--syslog] store path\n"
-	    "       %1$s --help | --version\n",
-	    tool_progname());
-	exit(status);
-}
-
 enum {
 	OPT_ABORT = 256,
 	OPT_ALLOW_PARTIAL,
@@ -628,11 +599,11 @@ sub_opts(int argc, char **argv, const char *cmd, const char *allowed, int *json,
 	argv[0] = (char *)tool_progname();
 	while ((ch = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
 		if (ch == 'h')
-			usage(EX_OK);
+			tool_usage(EX_OK);
 		if (ch == 'V')
 			tool_version_only(0);
 		if (ch == '?')
-			usage(EX_USAGE);
+			tool_usage(EX_USAGE);
 		tool_opt_allowed(cmd, allowed, longopts, ch);
 		if (ch == OPT_JSON)
 			*json = 1;
@@ -655,7 +626,7 @@ cmd_history(int argc, char **argv)
 	memset(&h, 0, sizeof(h));
 	ind = sub_opts(argc, argv, "history", " json ", &json, &wait);
 	if (argc - ind != 1)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	if (rd_store_open(argv[ind], RD_OPEN_READ, 0, &h.st, &err) == -1)
 		tool_die_err(&err);
 	if (json && (h.j = rd_json_new(stdout)) == NULL)
@@ -684,7 +655,7 @@ cmd_remove_tree(int argc, char **argv)
 	ind =
 	    sub_opts(argc, argv, "remove-tree", " syslog wait ", &json, &wait);
 	if (argc - ind != 2)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	if (rd_store_open(argv[ind], RD_OPEN_WRITE, wait, &st, &err) == -1)
 		tool_die_err(&err);
 	r = rd_promote_tree_remove(st, argv[ind + 1], why, sizeof(why), &err);
@@ -783,7 +754,7 @@ parse_opt(struct cli *c, int ch, const char *arg)
 		o->quick_verify = strcmp(arg, "quick") == 0;
 		break;
 	default:
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	}
 }
 
@@ -798,7 +769,7 @@ parse(struct cli *c, int argc, char **argv)
 			c->abort_it = 1;
 			break;
 		case 'h':
-			usage(EX_OK);
+			tool_usage(EX_OK);
 		case OPT_JSON:
 			c->json = 1;
 			break;
@@ -811,7 +782,7 @@ parse(struct cli *c, int argc, char **argv)
 			c->wait = tool_parse_seconds(optarg, "wait");
 			break;
 		case '?':
-			usage(EX_USAGE);
+			tool_usage(EX_USAGE);
 		default:
 			parse_opt(c, ch, optarg);
 		}
@@ -839,11 +810,11 @@ check_cli(const struct cli *c, int nargs)
 			tool_die(EX_USAGE,
 			    "--abort takes only the store and the target (and --json, --wait, --syslog)");
 		if (nargs < 1 || nargs > 2)
-			usage(EX_USAGE);
+			tool_usage(EX_USAGE);
 		return;
 	}
 	if (nargs != (c->o.resume ? 1 : 2))
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	if (rd_promote_opts_check(&c->o, &err) == -1)
 		tool_die_err(&err);
 }
@@ -897,6 +868,33 @@ finish_abort(int rc, const struct cli *c, const struct rd_promote_result *r,
 	return tool_exit(rc == 0 ? EX_OK : 1);
 }
 
+static const struct tool_cmd cmds[] = {
+	{ NULL, NULL,
+	    "(--primary PROBE | --force) (--fence CMD | --no-fence)\n"
+	    "              [--validate CMD] [--start CMD --stop CMD] [--check PROBE]\n"
+	    "              [--snapshot N] [--allow-partial] [--failed-at TIME]\n"
+	    "              [--heartbeat PATH] [--check-timeout SECONDS]\n"
+	    "              [--hook-timeout SECONDS] [--probe-timeout SECONDS]\n"
+	    "              [--verify full|quick] [--dry-run] [--wait SECONDS] [--json]\n"
+	    "              [--syslog] store target" },
+	{ NULL, NULL,
+	    "--drill [--validate CMD] [--start CMD --stop CMD]\n"
+	    "              [--check PROBE] [--snapshot N] [--allow-partial]\n"
+	    "              [--heartbeat PATH] [--check-timeout SECONDS]\n"
+	    "              [--hook-timeout SECONDS] [--probe-timeout SECONDS]\n"
+	    "              [--verify full|quick] [--dry-run] [--wait SECONDS] [--json]\n"
+	    "              [--syslog] store scratch" },
+	{ NULL, NULL,
+	    "--resume [--snapshot N] [--allow-partial] [--dry-run]\n"
+	    "              [--wait SECONDS] [--json] [--syslog] store" },
+	{ NULL, NULL,
+	    "--abort [--wait SECONDS] [--json] [--syslog] store [target]" },
+	{ "history", cmd_history, "history [--json] store" },
+	{ "remove-tree", cmd_remove_tree,
+	    "remove-tree [--wait SECONDS] [--syslog] store path" },
+	{ NULL, NULL, "--help | --version" },
+};
+
 int
 main(int argc, char *argv[])
 {
@@ -909,10 +907,9 @@ main(int argc, char *argv[])
 	int rc;
 
 	tool_init(argv[0], "rdpromote");
-	if (argc >= 2 && strcmp(argv[1], "history") == 0)
-		return cmd_history(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "remove-tree") == 0)
-		return cmd_remove_tree(argc - 1, argv + 1);
+	if (tool_subcommand(cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv,
+	        &rc))
+		return rc;
 	memset(&c, 0, sizeof(c));
 	memset(&u, 0, sizeof(u));
 	c.o = def;

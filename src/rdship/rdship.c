@@ -22,27 +22,6 @@
 
 #include "tool.h"
 
-static RD_NORETURN void
-usage(int status)
-{
-	FILE *fp = status == EX_OK ? stdout : stderr;
-	const char *p = tool_progname();
-
-	fprintf(fp,
-	    "usage: %s push [--key FILE] [--rsh CMD] [--remote-rdship PATH] [--apply DIR]\n"
-	    "              [--adopt] [--json] [--quiet] [--syslog] store [host:]path\n"
-	    "       %s send [--since N] [--key FILE] [--json] [--quiet] store\n"
-	    "       %s receive [--apply DIR] [--key FILE] [--adopt] [--wait SECONDS]\n"
-	    "              [--json] [--quiet] [--syslog] store\n"
-	    "       %s serve [--apply DIR] [--key FILE] [--adopt] [--wait SECONDS]\n"
-	    "              [--syslog] store\n"
-	    "       %s keygen file\n"
-	    "       %s status [--json] store\n"
-	    "       %s --help | --version\n",
-	    p, p, p, p, p, p, p);
-	exit(status);
-}
-
 enum {
 	OPT_ADOPT = 256,
 	OPT_APPLY,
@@ -100,9 +79,9 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 	argv[0] = (char *)tool_progname();
 	while ((ch = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
 		if (ch == '?')
-			usage(EX_USAGE);
+			tool_usage(EX_USAGE);
 		if (ch == 'h')
-			usage(EX_OK);
+			tool_usage(EX_OK);
 		if (ch == 'V')
 			tool_version_only(0);
 		tool_opt_allowed(cmd, allowed, longopts, ch);
@@ -139,7 +118,7 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			o->wait = tool_parse_seconds(optarg, "wait");
 			break;
 		default:
-			usage(EX_USAGE);
+			tool_usage(EX_USAGE);
 		}
 	}
 	if (o->keyfile != NULL) {
@@ -279,7 +258,7 @@ cmd_send(int argc, char **argv)
 
 	ind = parse("send", " json key quiet since ", argc, argv, &o);
 	if (argc - ind != 1)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	if (isatty(STDOUT_FILENO))
 		tool_die(EX_USAGE,
 		    "refusing to write a bundle to a terminal: redirect or pipe it");
@@ -327,7 +306,7 @@ receive_common(const char *cmd, int argc, char **argv, int serve)
 	          : " adopt apply json key quiet syslog wait ",
 	    argc, argv, &o);
 	if (argc - ind != 1)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	setup_callbacks(&o);
 	if (serve)
 		o.ship.progress = NULL;
@@ -498,7 +477,7 @@ cmd_push(int argc, char **argv)
 	    " adopt apply json key quiet remote-rdship rsh syslog ", argc, argv,
 	    &o);
 	if (argc - ind != 2)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	setup_callbacks(&o);
 	st = open_store(argv[ind], RD_OPEN_READ, 0);
 	if (rd_snap_get(st, 0, NULL, &err) == -1)
@@ -556,7 +535,7 @@ cmd_keygen(int argc, char **argv)
 
 	ind = parse("keygen", " ", argc, argv, &o);
 	if (argc - ind != 1)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	if (rd_key_generate(argv[ind], &err) == -1)
 		tool_die_err(&err);
 	printf(
@@ -580,7 +559,7 @@ cmd_status(int argc, char **argv)
 
 	ind = parse("status", " json ", argc, argv, &o);
 	if (argc - ind != 1)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	st = open_store(argv[ind], RD_OPEN_READ, 0);
 	memset(&si, 0, sizeof(si));
 	if (rd_ship_status(st, &s, &err) == -1 ||
@@ -694,34 +673,28 @@ cmd_status(int argc, char **argv)
 	return tool_exit(EX_OK);
 }
 
+static const struct tool_cmd cmds[] = {
+	{ "push", cmd_push,
+	    "push [--key FILE] [--rsh CMD] [--remote-rdship PATH] [--apply DIR]\n"
+	    "              [--adopt] [--json] [--quiet] [--syslog] store [host:]path" },
+	{ "send", cmd_send,
+	    "send [--since N] [--key FILE] [--json] [--quiet] store" },
+	{ "receive", cmd_receive,
+	    "receive [--apply DIR] [--key FILE] [--adopt] [--wait SECONDS]\n"
+	    "              [--json] [--quiet] [--syslog] store" },
+	{ "serve", cmd_serve,
+	    "serve [--apply DIR] [--key FILE] [--adopt] [--wait SECONDS]\n"
+	    "              [--syslog] store" },
+	{ "keygen", cmd_keygen, "keygen file" },
+	{ "status", cmd_status, "status [--json] store" },
+	{ NULL, NULL, "--help | --version" },
+};
+
 int
 main(int argc, char *argv[])
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} cmds[] = {
-		{ "keygen", cmd_keygen },
-		{ "push", cmd_push },
-		{ "receive", cmd_receive },
-		{ "send", cmd_send },
-		{ "serve", cmd_serve },
-		{ "status", cmd_status },
-	};
-	size_t i;
-
 	tool_init(argv[0], "rdship");
 	/* a closed pipe is an error to report, not a signal to die of */
 	signal(SIGPIPE, SIG_IGN);
-	if (argc < 2)
-		usage(EX_USAGE);
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
-		usage(EX_OK);
-	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)
-		tool_version_only(argc);
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[1], cmds[i].name) == 0)
-			return cmds[i].fn(argc - 1, argv + 1);
-	tool_warn("unknown command '%s'", argv[1]);
-	usage(EX_USAGE);
+	return tool_dispatch(cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv);
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "rd_probe.h"
 #include "redund.h"
 #include "tool.h"
 
@@ -43,20 +44,6 @@ static const struct option longopts[] = {
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
-
-static RD_NORETURN void
-usage(int status)
-{
-	fprintf(status == EX_OK ? stdout : stderr,
-	    "usage: %s [-hjV] [-t seconds] [--record store] [--syslog] probe ...\n"
-	    "       %s -i seconds [-jv] [-c count] [-f count] [-m file] [-o file]\n"
-	    "               [-r count] [-t seconds] [--on-change command]\n"
-	    "               [--on-down command] [--on-up command]\n"
-	    "               [--record store] [--syslog] probe ...\n"
-	    "       %s report [-hj] [--now time] [--since duration] store\n",
-	    tool_progname(), tool_progname(), tool_progname());
-	exit(status);
-}
 
 /* The long name of option "ch", for messages. */
 static const char *
@@ -341,7 +328,7 @@ report_main(int argc, char *argv[])
 	    -1) {
 		switch (ch) {
 		case 'h':
-			usage(EX_OK);
+			tool_usage(EX_OK);
 		case 'j':
 			json = 1;
 			break;
@@ -354,13 +341,13 @@ report_main(int argc, char *argv[])
 			since_arg = optarg;
 			break;
 		default:
-			usage(EX_USAGE);
+			tool_usage(EX_USAGE);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc != 1)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	if (span > 0)
 		since = now - span;
 	if (rd_store_open(argv[0], RD_OPEN_READ, 0, &st, &err) == -1)
@@ -379,6 +366,18 @@ report_main(int argc, char *argv[])
 	return tool_exit(EX_OK);
 }
 
+static const struct tool_cmd cmds[] = {
+	{ NULL, NULL,
+	    "[-hjV] [-t seconds] [--record store] [--syslog] probe ..." },
+	{ NULL, NULL,
+	    "-i seconds [-jv] [-c count] [-f count] [-m file] [-o file]\n"
+	    "               [-r count] [-t seconds] [--on-change command]\n"
+	    "               [--on-down command] [--on-up command]\n"
+	    "               [--record store] [--syslog] probe ..." },
+	{ "report", report_main,
+	    "report [-hj] [--now time] [--since duration] store" },
+};
+
 int
 main(int argc, char *argv[])
 {
@@ -393,8 +392,9 @@ main(int argc, char *argv[])
 	tool_init(argv[0], "rdwatch");
 	/* an inherited SIG_IGN would make the kernel reap our children */
 	signal(SIGCHLD, SIG_DFL);
-	if (argc > 1 && strcmp(argv[1], "report") == 0)
-		return report_main(argc - 1, argv + 1);
+	if (tool_subcommand(cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv,
+	        &status))
+		return status;
 	while ((ch = getopt_long(argc, argv, "c:f:hi:jm:o:r:t:vV", longopts,
 	            NULL)) != -1) {
 		switch (ch) {
@@ -448,9 +448,9 @@ main(int argc, char *argv[])
 		case 'V':
 			tool_version_only(argc);
 		case 'h':
-			usage(EX_OK);
+			tool_usage(EX_OK);
 		default:
-			usage(EX_USAGE);
+			tool_usage(EX_USAGE);
 		}
 		if (loop_only == 0 && is_loop_only(ch))
 			loop_only = ch;
@@ -458,7 +458,7 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
-		usage(EX_USAGE);
+		tool_usage(EX_USAGE);
 	if (!interval && loop_only != 0)
 		tool_die(EX_USAGE, "--%s needs --interval",
 		    long_name(loop_only));

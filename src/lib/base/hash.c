@@ -128,8 +128,8 @@ rd_hex(const unsigned char *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int
-hexval(int c)
+int
+rdi_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -149,8 +149,8 @@ rd_unhex(const char *hex, unsigned char *out, size_t len)
 	if (strlen(hex) != 2 * len)
 		return -1;
 	for (i = 0; i < len; i++) {
-		hi = hexval((unsigned char)hex[2 * i]);
-		lo = hexval((unsigned char)hex[2 * i + 1]);
+		hi = rdi_hexval((unsigned char)hex[2 * i]);
+		lo = rdi_hexval((unsigned char)hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (unsigned char)(hi << 4 | lo);

@@ -211,12 +211,19 @@ rdi_packw_abort(struct rd_store *st, struct rdi_packw *pw)
 }
 
 int
+rdi_pack_name_ok(const char *name, const char *suffix)
+{
+	return strspn(name, "0123456789abcdef") == 32 &&
+	    strcmp(name + 32, suffix) == 0;
+}
+
+int
 rdi_pack_open(struct rd_store *st, const char *name, struct rd_err *err)
 {
 	char path[64];
 	int fd;
 
-	if (strlen(name) != 32 || strspn(name, "0123456789abcdef") != 32)
+	if (!rdi_pack_name_ok(name, ""))
 		return rd_err_set(err, RD_ECORRUPT, "bad pack name '%s'", name);
 	snprintf(path, sizeof(path), "packs/%s.pack", name);
 	fd = openat(st->dfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);

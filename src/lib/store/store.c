@@ -278,20 +278,6 @@ clean_tmp(struct rd_store *st, struct rd_err *err)
 	return 0;
 }
 
-/* 1 if "name" is a pack's file name: 32 hex digits and ".pack". */
-static int
-pack_file_name(const char *name)
-{
-	size_t i;
-
-	if (strlen(name) != 37 || strcmp(name + 32, ".pack") != 0)
-		return 0;
-	for (i = 0; i < 32; i++)
-		if (strchr("0123456789abcdef", name[i]) == NULL)
-			return 0;
-	return 1;
-}
-
 int
 rdi_pack_files(struct rd_store *st,
     int (*fn)(void *arg, int pfd, const char *file, int known, int64_t size,
@@ -328,7 +314,7 @@ rdi_pack_files(struct rd_store *st,
 			}
 			break;
 		}
-		if (!pack_file_name(de->d_name))
+		if (!rdi_pack_name_ok(de->d_name, ".pack"))
 			continue;
 		if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
 			if (errno == ENOENT)

@@ -65,18 +65,6 @@ rd_probe_state_name(int state)
 /* ------------------------------------------------------------------ */
 /* Parsing */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode "s" in place.  Returns 0, or -1 on a bad escape or %00. */
 static int
 percent_decode(char *s)
@@ -89,8 +77,8 @@ percent_decode(char *s)
 			*w++ = *s++;
 			continue;
 		}
-		hi = hexval((unsigned char)s[1]);
-		lo = hi != -1 ? hexval((unsigned char)s[2]) : -1;
+		hi = rdi_hexval((unsigned char)s[1]);
+		lo = hi != -1 ? rdi_hexval((unsigned char)s[2]) : -1;
 		if (lo == -1 || (hi == 0 && lo == 0))
 			return -1;
 		*w++ = (char)(hi * 16 + lo);
@@ -144,37 +132,12 @@ rdi_probe_opts(char *query, struct rdi_probe_opt *opts, int max, char *why,
 int
 rdi_probe_seconds(const char *s, double *out)
 {
-	char *end;
 	double v;
 
 	if (!isdigit((unsigned char)*s) && *s != '.')
 		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || errno != 0)
+	if (rd_parse_duration(s, &v) == -1)
 		return -1;
-	if (*end != '\0') {
-		if (end[1] != '\0')
-			return -1;
-		switch (*end) {
-		case 's':
-			break;
-		case 'm':
-			v *= 60;
-			break;
-		case 'h':
-			v *= 3600;
-			break;
-		case 'd':
-			v *= 86400;
-			break;
-		case 'w':
-			v *= 7 * 86400;
-			break;
-		default:
-			return -1;
-		}
-	}
 	if (!(v > 0 && v < 1e12))
 		return -1;
 	*out = v;

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * restore.c: rdsnap restore and verify: reading snapshots back, into a
+ * target directory or to check every content.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "rdsnap.h"
+
+int
+cmd_restore(int argc, char **argv)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct opts o;
+	struct rd_store *st;
+	struct rd_restore_result res;
+	struct rd_json *j;
+	char b[32];
+	double t0 = rd_monotonic();
+	int ind;
+	struct rd_restore_opts def = RD_RESTORE_OPTS_INIT;
+
+	memset(&o, 0, sizeof(o));
+	o.restore = def;
+	parse("restore", " force json no-owner quiet snapshot ", argc, argv, &o,
+	    &ind);
+	if (argc - ind < 2)
+		tool_usage(EX_USAGE);
+	if (tool_progress_enabled()) {
+		o.restore.progress = on_progress;
+		o.restore.progress_arg = &t0;
+	}
+	o.restore.notice = on_notice;
+	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	if (rd_restore(st, o.version, argv[ind + 1],
+	        (const char *const *)argv + ind + 2, argc - ind - 2, &o.restore,
+	        &res, &err) == -1) {
+		rd_store_close(st);
+		tool_die_err(&err);
+	}
+	rd_store_close(st);
+	tool_progress_done();
+	if (o.c.json) {
+		j = json_or_die();
+		rd_json_obj_begin(j, NULL);
+		rd_json_int(j, "id", res.id);
+		rd_json_str(j, "target", argv[ind + 1]);
+		rd_json_int(j, "files", res.files);
+		rd_json_int(j, "bytes", res.bytes);
+		rd_json_int(j, "setid_dropped", res.setid_dropped);
+		rd_json_num(j, "seconds", rd_monotonic() - t0);
+		rd_json_obj_end(j);
+		rd_json_line(j);
+		rd_json_free(j);
+	} else if (!tool_quiet()) {
+		printf(
+		    "restored snapshot %lld into '%s': %lld entr%s, %s in %.2f s\n",
+		    (long long)res.id, argv[ind + 1], (long long)res.files,
+		    res.files == 1 ? "y" : "ies",
+		    tool_human_bytes(res.bytes, b, sizeof(b)),
+		    rd_monotonic() - t0);
+	}
+	if (res.setid_dropped > 0) {
+		/* the tree is not as it was: say so in the status */
+		tool_warn(
+		    "%lld file%s restored without setuid/setgid bits (restore as root to keep owners and bits)",
+		    (long long)res.setid_dropped,
+		    res.setid_dropped == 1 ? "" : "s");
+		return tool_exit(3);
+	}
+	return tool_exit(EX_OK);
+}
+
+static void
+on_damage(void *arg, const char *what, const unsigned char *sha,
+    const char *uses)
+{
+	struct rd_json *j = arg;
+	char hex[2 * RD_HASH_LEN + 1];
+
+	if (j != NULL) {
+		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "damage", what);
+		if (sha != NULL) {
+			rd_hex(sha, RD_HASH_LEN, hex);
+			rd_json_str(j, "sha256", hex);
+		}
+		if (uses != NULL)
+			rd_json_str(j, "used_by", uses);
+		rd_json_obj_end(j);
+		return;
+	}
+	tool_progress_done();
+	fputs("DAMAGED ", stdout);
+	print_path(stdout, what);
+	putchar('\n');
+	if (uses != NULL) {
+		fputs("  used by ", stdout);
+		print_path(stdout, uses);
+		putchar('\n');
+	}
+	if (tool_syslog())
+		tool_log("damaged: %s", what);
+}
+
+int
+cmd_verify(int argc, char **argv)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct opts o;
+	struct rd_store *st;
+	struct rd_verify_result res;
+	struct rd_json *j = NULL;
+	char b[32];
+	double t0 = rd_monotonic();
+	int ind, r;
+	struct rd_verify_opts def = RD_VERIFY_OPTS_INIT;
+
+	memset(&o, 0, sizeof(o));
+	o.verify = def;
+	parse("verify", " json quiet read-data syslog ", argc, argv, &o, &ind);
+	if (argc - ind != 1)
+		tool_usage(EX_USAGE);
+	o.verify.damage = on_damage;
+	if (o.c.json) {
+		j = json_or_die();
+		rd_json_obj_begin(j, NULL);
+		rd_json_arr_begin(j, "damage");
+		o.verify.damage_arg = j;
+	}
+	if (tool_progress_enabled()) {
+		o.verify.progress = on_progress;
+		o.verify.progress_arg = &t0;
+	}
+	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	r = rd_verify(st, &o.verify, &res, &err);
+	rd_store_close(st);
+	if (r == -1)
+		tool_die_err(&err);
+	tool_progress_done();
+	if (j != NULL) {
+		rd_json_arr_end(j);
+		rd_json_bool(j, "ok", r == 0);
+		rd_json_bool(j, "read_data", o.verify.read_data);
+		rd_json_int(j, "snapshots", res.snapshots);
+		rd_json_int(j, "contents", res.contents);
+		rd_json_int(j, "packs", res.packs);
+		rd_json_int(j, "bytes_checked", res.bytes_checked);
+		rd_json_int(j, "damaged", res.damaged);
+		rd_json_int(j, "orphan_packs", res.orphan_packs);
+		rd_json_num(j, "seconds", rd_monotonic() - t0);
+		rd_json_obj_end(j);
+		rd_json_line(j);
+		rd_json_free(j);
+	} else if (r == 0) {
+		printf(
+		    "ok: %lld snapshots, %lld contents in %lld packs%s%s%s\n",
+		    (long long)res.snapshots, (long long)res.contents,
+		    (long long)res.packs,
+		    o.verify.read_data
+		        ? ", "
+		        : " (headers only; --read-data checks every byte)",
+		    o.verify.read_data
+		        ? tool_human_bytes(res.bytes_checked, b, sizeof(b))
+		        : "",
+		    o.verify.read_data ? " rebuilt and hashed" : "");
+	} else {
+		printf("verify found %lld problem%s\n", (long long)res.damaged,
+		    res.damaged == 1 ? "" : "s");
+	}
+	if (res.orphan_packs > 0 && !o.c.json)
+		printf(
+		    "%lld unreferenced pack%s (left by an interrupted run, dropped by a prune while readers had the store open, or being committed now; the next writer without readers removes them)\n",
+		    (long long)res.orphan_packs,
+		    res.orphan_packs == 1 ? "" : "s");
+	if (r == 1 && tool_syslog())
+		tool_log("verify found %lld problem%s", (long long)res.damaged,
+		    res.damaged == 1 ? "" : "s");
+	return tool_exit(r == 0 ? EX_OK : 1);
+}
