@@ -23,9 +23,9 @@ rd_install_deps() {
 		echo "missing packages:$missing (run as root or install them)" >&2
 		return 1
 	fi
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
 	# shellcheck disable=SC2086
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+	    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    --no-install-recommends $missing >/dev/null
 }
 
