@@ -88,6 +88,13 @@ int rdi_buf_append(struct rdi_buf *b, const void *p, size_t n,
 void rdi_buf_release(struct rdi_buf *b);
 /* rdi_sink_fn appending to a struct rdi_buf. */
 int rdi_buf_sink(void *arg, const void *buf, size_t len, struct rd_err *err);
+/*
+ * Remove "name" in the directory "dfd", and everything below it, never
+ * through a symlink; "what" names it in errors.  Returns 0 or -1.
+ */
+int rdi_rmtree(int dfd, const char *name, const char *what, struct rd_err *err);
+/* rdi_sink_fn that drops the bytes (a content read only to be checked). */
+int rdi_null_sink(void *arg, const void *buf, size_t len, struct rd_err *err);
 
 /* Random bytes from the CSPRNG. */
 int rdi_random(void *buf, size_t len, struct rd_err *err);
@@ -628,12 +635,6 @@ int rdi_bracket_cleanup(struct rdi_bracket *b, struct rd_err *err);
  * directory is removed.  NULL is a no-op.
  */
 void rdi_bracket_free(struct rdi_bracket *b);
-
-/*
- * Remove "name" in the directory "dfd", and everything below it, never
- * through a symlink; "what" names it in errors.  Returns 0 or -1.
- */
-int rdi_rmtree(int dfd, const char *name, const char *what, struct rd_err *err);
 
 /* ------------------------------------------------------------------ */
 /* Child processes (base/proc.c) */

@@ -2,7 +2,8 @@
 /*
  * fsio.c: I/O that checks everything: full writes and reads that loop on
  * short counts and EINTR, directory fsync, safe path checks, growable
- * buffers, random ids, and clocks.
+ * buffers, random ids, clocks, and removing a tree without following
+ * symlinks.
  */
 #include "config.h"
 
@@ -204,6 +205,16 @@ rdi_buf_sink(void *arg, const void *buf, size_t len, struct rd_err *err)
 }
 
 int
+rdi_null_sink(void *arg, const void *buf, size_t len, struct rd_err *err)
+{
+	(void)arg;
+	(void)buf;
+	(void)len;
+	(void)err;
+	return 0;
+}
+
+int
 rdi_random(void *buf, size_t len, struct rd_err *err)
 {
 	if (RAND_bytes(buf, (int)len) != 1)
@@ -389,4 +400,96 @@ rdi_dir_has_entries(int fd, const char *what, struct rd_err *err)
 	}
 	closedir(d);
 	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Removing a tree */
+
+/* The deepest tree rdi_rmtree() removes. */
+#define RMTREE_DEPTH 256
+
+static int rmtree_at(int dfd, const char *name, const char *what, int depth,
+    struct rd_err *err);
+
+/* Remove everything in the directory "fd"; "what" names it. */
+static int
+empty_dir(int fd, const char *what, int depth, struct rd_err *err)
+{
+	DIR *d;
+	struct dirent *de;
+	int pass, removed;
+
+	for (pass = 0; pass < 3; pass++) {
+		d = rdi_opendir_fd(fd, what, err);
+		if (d == NULL)
+			return -1;
+		removed = 0;
+		for (;;) {
+			errno = 0;
+			de = readdir(d);
+			if (de == NULL)
+				break;
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			if (rmtree_at(fd, de->d_name, what, depth + 1, err) ==
+			    -1) {
+				closedir(d);
+				return -1;
+			}
+			removed = 1;
+		}
+		if (errno != 0) {
+			rd_err_sys(err, RD_EIO, "cannot read directory '%s'",
+			    what);
+			closedir(d);
+			return -1;
+		}
+		closedir(d);
+		if (!removed)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * Remove "name" in the directory "dfd", and all below it when it is a
+ * directory, never through a symlink.  "what" names the top in errors.
+ */
+static int
+rmtree_at(int dfd, const char *name, const char *what, int depth,
+    struct rd_err *err)
+{
+	int fd, r;
+
+	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return rd_err_sys(err, RD_EIO, "cannot remove '%s'", what);
+	if (depth >= RMTREE_DEPTH)
+		return rd_err_set(err, RD_EIO,
+		    "cannot remove '%s': nested deeper than %d directories",
+		    what, RMTREE_DEPTH);
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 && errno == EACCES &&
+	    fchmodat(dfd, name, 0700, AT_SYMLINK_NOFOLLOW) == 0)
+		fd = openat(dfd, name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot remove '%s'", what);
+	/* a directory we cannot write to keeps its entries */
+	(void)fchmod(fd, 0700);
+	r = empty_dir(fd, what, depth, err);
+	close(fd);
+	if (r == -1)
+		return -1;
+	if (unlinkat(dfd, name, AT_REMOVEDIR) == -1 && errno != ENOENT)
+		return rd_err_sys(err, RD_EIO, "cannot remove '%s'", what);
+	return 0;
+}
+
+int
+rdi_rmtree(int dfd, const char *name, const char *what, struct rd_err *err)
+{
+	return rmtree_at(dfd, name, what, 0, err);
 }

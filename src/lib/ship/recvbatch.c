@@ -18,16 +18,6 @@
 
 #include "ship/ship_int.h"
 
-static int
-null_sink(void *arg, const void *buf, size_t len, struct rd_err *err)
-{
-	(void)arg;
-	(void)buf;
-	(void)len;
-	(void)err;
-	return 0;
-}
-
 /* Keeps a signature's header and counts its bytes. */
 struct sigsink {
 	unsigned char head[12];
@@ -107,12 +97,12 @@ verify_content(struct rdi_recv *r, struct rdi_packcache *pc,
 	int basis = -1, k = 0, keep = o->size >= RDI_BCACHE_MIN;
 
 	if (keep)
-		rdi_bcache_begin(bc, o->sha, null_sink, NULL, &w);
+		rdi_bcache_begin(bc, o->sha, rdi_null_sink, NULL, &w);
 	if (o->kind == RDI_OBJ_DELTA)
 		basis = rdi_bcache_get(bc, o->base);
 	if (basis != -1) {
 		k = rdi_content_patch(r->st, r->st->db, pc, o->sha, o->base,
-		    basis, keep ? rdi_bcache_sink : null_sink,
+		    basis, keep ? rdi_bcache_sink : rdi_null_sink,
 		    keep ? (void *)&w : NULL, &e2);
 		close(basis);
 		if (k == -1 && e2.code != RD_ECORRUPT) {
@@ -122,13 +112,13 @@ verify_content(struct rdi_recv *r, struct rdi_packcache *pc,
 		rdi_bcache_drop(bc, o->base);
 		if (k != 1 && keep) {
 			rdi_bcache_end(&w, 0);
-			rdi_bcache_begin(bc, o->sha, null_sink, NULL, &w);
+			rdi_bcache_begin(bc, o->sha, rdi_null_sink, NULL, &w);
 		}
 	}
 	if (k != 1 &&
 	    rdi_content_read(r->st, r->st->db, pc, o->sha, tmpfd,
-	        keep ? rdi_bcache_sink : null_sink, keep ? (void *)&w : NULL,
-	        err) == -1)
+	        keep ? rdi_bcache_sink : rdi_null_sink,
+	        keep ? (void *)&w : NULL, err) == -1)
 		goto fail;
 	if (keep)
 		rdi_bcache_end(&w, 1);

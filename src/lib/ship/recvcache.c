@@ -141,14 +141,9 @@ rdi_bcache_end(struct rdi_bcache_w *w, int keep)
 static int
 cache_name(const char *name, unsigned char sha[RD_HASH_LEN])
 {
-	size_t i;
-
-	if (strlen(name) != 2 * RD_HASH_LEN)
-		return 0;
-	for (i = 0; i < 2 * RD_HASH_LEN; i++)
-		if (strchr("0123456789abcdef", name[i]) == NULL)
-			return 0;
-	return rd_unhex(name, sha, RD_HASH_LEN) == 0;
+	/* rd_unhex() checks the length and takes upper case too */
+	return strspn(name, "0123456789abcdef") == 2 * RD_HASH_LEN &&
+	    rd_unhex(name, sha, RD_HASH_LEN) == 0;
 }
 
 int

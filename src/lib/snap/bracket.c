@@ -29,10 +29,9 @@
 
 #include "rd_int.h"
 
-#define SCRATCH      "bracket"
-#define READY_MAX    128 /* the longest first line we look at */
-#define RMTREE_DEPTH 256
-#define POLL_SLICE   0.01 /* without a pidfd, look this often */
+#define SCRATCH    "bracket"
+#define READY_MAX  128  /* the longest first line we look at */
+#define POLL_SLICE 0.01 /* without a pidfd, look this often */
 
 struct rdi_bracket {
 	pid_t pid; /* 0 once reaped */
@@ -47,95 +46,6 @@ struct rdi_bracket {
 	char dir[PATH_MAX];
 	char var[PATH_MAX + 32]; /* RDSNAP_BRACKET_DIR=... */
 };
-
-/* ------------------------------------------------------------------ */
-/* Removing the scratch directory */
-
-static int rmtree_at(int dfd, const char *name, const char *what, int depth,
-    struct rd_err *err);
-
-/* Remove everything in the directory "fd"; "what" names it. */
-static int
-empty_dir(int fd, const char *what, int depth, struct rd_err *err)
-{
-	DIR *d;
-	struct dirent *de;
-	int pass, removed;
-
-	for (pass = 0; pass < 3; pass++) {
-		d = rdi_opendir_fd(fd, what, err);
-		if (d == NULL)
-			return -1;
-		removed = 0;
-		for (;;) {
-			errno = 0;
-			de = readdir(d);
-			if (de == NULL)
-				break;
-			if (strcmp(de->d_name, ".") == 0 ||
-			    strcmp(de->d_name, "..") == 0)
-				continue;
-			if (rmtree_at(fd, de->d_name, what, depth + 1, err) ==
-			    -1) {
-				closedir(d);
-				return -1;
-			}
-			removed = 1;
-		}
-		if (errno != 0) {
-			rd_err_sys(err, RD_EIO, "cannot read directory '%s'",
-			    what);
-			closedir(d);
-			return -1;
-		}
-		closedir(d);
-		if (!removed)
-			break;
-	}
-	return 0;
-}
-
-/*
- * Remove "name" in the directory "dfd", and all below it when it is a
- * directory, never through a symlink.  "what" names the top in errors.
- */
-static int
-rmtree_at(int dfd, const char *name, const char *what, int depth,
-    struct rd_err *err)
-{
-	int fd, r;
-
-	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return rd_err_sys(err, RD_EIO, "cannot remove '%s'", what);
-	if (depth >= RMTREE_DEPTH)
-		return rd_err_set(err, RD_EIO,
-		    "cannot remove '%s': nested deeper than %d directories",
-		    what, RMTREE_DEPTH);
-	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1 && errno == EACCES &&
-	    fchmodat(dfd, name, 0700, AT_SYMLINK_NOFOLLOW) == 0)
-		fd = openat(dfd, name,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1)
-		return rd_err_sys(err, RD_EIO, "cannot remove '%s'", what);
-	/* a directory we cannot write to keeps its entries */
-	(void)fchmod(fd, 0700);
-	r = empty_dir(fd, what, depth, err);
-	close(fd);
-	if (r == -1)
-		return -1;
-	if (unlinkat(dfd, name, AT_REMOVEDIR) == -1 && errno != ENOENT)
-		return rd_err_sys(err, RD_EIO, "cannot remove '%s'", what);
-	return 0;
-}
-
-int
-rdi_rmtree(int dfd, const char *name, const char *what, struct rd_err *err)
-{
-	return rmtree_at(dfd, name, what, 0, err);
-}
 
 /* ------------------------------------------------------------------ */
 /* The co-process */

@@ -286,16 +286,6 @@ count_orphan(void *arg, int pfd, const char *file, int known, int64_t size,
 	return 0;
 }
 
-static int
-null_sink(void *arg, const void *buf, size_t len, struct rd_err *err)
-{
-	(void)arg;
-	(void)buf;
-	(void)len;
-	(void)err;
-	return 0;
-}
-
 /* The line that reports content "hex" as damaged, from the error "e". */
 static void
 damage_line(const char *hex, const struct rd_err *e, char *what, size_t len)
@@ -509,7 +499,7 @@ vworker(void *arg)
 				         "out of memory") == 0;
 			else
 				ok = rdi_chain_read(pc, &sl->ch, p->tmpfd,
-				         null_sink, NULL, &e) == 0;
+				         rdi_null_sink, NULL, &e) == 0;
 			pthread_mutex_lock(&p->mu);
 			sl->ok = ok;
 			sl->err = e;
