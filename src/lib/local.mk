@@ -25,6 +25,7 @@ src_lib_librd_a_SOURCES += \
 	src/lib/store/catalog.c \
 	src/lib/store/pack.c \
 	src/lib/store/store.c \
+	src/lib/store/keys.c \
 	src/lib/store/rowcheck.c \
 	src/lib/store/content.c \
 	src/lib/store/drill.c
@@ -46,13 +47,12 @@ src_lib_librd_a_SOURCES += \
 	src/lib/snap/diff.c \
 	src/lib/snap/stats.c
 
-# ship: the channel, keys, sending and receiving bundles, status, the
+# ship: the channel, sending and receiving bundles, status, the
 # warm replica
 src_lib_librd_a_SOURCES += \
 	src/lib/ship/ship_int.h \
 	src/lib/ship/chan.c \
 	src/lib/ship/session.c \
-	src/lib/ship/keys.c \
 	src/lib/ship/send.c \
 	src/lib/ship/receive.c \
 	src/lib/ship/recvbatch.c \

@@ -162,7 +162,7 @@ double rd_monotonic(void);
 int rd_ncpu(void);
 
 /* ================================================================== */
-/* Layer store (src/lib/store): codecs and stores */
+/* Layer store (src/lib/store): codecs, stores and their shipping keys */
 /* ================================================================== */
 
 /* ------------------------------------------------------------------ */
@@ -236,6 +236,31 @@ struct rd_store_info {
 
 /* Fill "info" with the store's identity and settings.  Returns 0 or -1. */
 int rd_store_info(struct rd_store *st, struct rd_store_info *info,
+    struct rd_err *err);
+
+/* ------------------------------------------------------------------ */
+/* The shipping key (STORE/ship.key) */
+
+#define RD_KEY_LEN 32
+
+/*
+ * Write a new random key to "path" (created with mode 0600, never
+ * overwritten): 64 hex digits and a newline.  Returns 0 or -1.
+ */
+int rd_key_generate(const char *path, struct rd_err *err);
+
+/*
+ * Read the key in "path".  A key file that others can read or write is
+ * refused with RD_EPERM.  Returns 0 or -1.
+ */
+int rd_key_load(const char *path, unsigned char key[RD_KEY_LEN],
+    struct rd_err *err);
+
+/*
+ * The key a receiving store demands: STORE/ship.key if it exists.
+ * Returns 1 (key loaded), 0 (none), or -1.
+ */
+int rd_store_key(struct rd_store *st, unsigned char key[RD_KEY_LEN],
     struct rd_err *err);
 
 /* ================================================================== */
@@ -639,33 +664,11 @@ int rd_snap_prune(struct rd_store *st, const struct rd_prune_opts *opts,
     struct rd_prune_result *res, struct rd_err *err);
 
 /* ================================================================== */
-/* Layer ship (src/lib/ship): keys, sending, receiving, replicas */
+/* Layer ship (src/lib/ship): sending, receiving, replicas */
 /* ================================================================== */
 
 /* ------------------------------------------------------------------ */
 /* Shipping (rdship) */
-
-#define RD_KEY_LEN 32
-
-/*
- * Write a new random key to "path" (created with mode 0600, never
- * overwritten): 64 hex digits and a newline.  Returns 0 or -1.
- */
-int rd_key_generate(const char *path, struct rd_err *err);
-
-/*
- * Read the key in "path".  A key file that others can read or write is
- * refused with RD_EPERM.  Returns 0 or -1.
- */
-int rd_key_load(const char *path, unsigned char key[RD_KEY_LEN],
-    struct rd_err *err);
-
-/*
- * The key a receiving store demands: STORE/ship.key if it exists.
- * Returns 1 (key loaded), 0 (none), or -1.
- */
-int rd_store_key(struct rd_store *st, unsigned char key[RD_KEY_LEN],
-    struct rd_err *err);
 
 struct rd_ship_opts {
 	const unsigned char *key; /* RD_KEY_LEN bytes, or NULL */

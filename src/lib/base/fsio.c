@@ -406,7 +406,7 @@ rdi_dir_has_entries(int fd, const char *what, struct rd_err *err)
 /* Removing a tree */
 
 /* The deepest tree rdi_rmtree() removes. */
-#define RMTREE_DEPTH 256
+#define RMTREE_DEPTH 1024
 
 static int rmtree_at(int dfd, const char *name, const char *what, int depth,
     struct rd_err *err);

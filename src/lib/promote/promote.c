@@ -236,7 +236,7 @@ rdi_pc_release_staging(struct rdi_pctx *c, struct rd_err *err)
 		c->replica[0] = '\0';
 		return rdi_pj_set_text(c->st->db, c->id, "replica", NULL, err);
 	}
-	return rdi_pt_remove(c->staging, err);
+	return rdi_rmtree(AT_FDCWD, c->staging, c->staging, err);
 }
 
 /*
@@ -422,7 +422,7 @@ do_materialize(struct rdi_pctx *c, struct rd_err *err)
 			c->res->used_replica = 1;
 			return 0; /* it is the replica, moved: keep it */
 		}
-		if (rdi_pt_remove(c->staging, err) == -1)
+		if (rdi_rmtree(AT_FDCWD, c->staging, c->staging, err) == -1)
 			return -1;
 	}
 	if (rdi_pc_find_replica(c, c->replica, sizeof(c->replica), err) == -1)
@@ -435,7 +435,7 @@ do_materialize(struct rdi_pctx *c, struct rd_err *err)
 	if (rd_restore(c->st, c->res->version, c->staging, NULL, 0, &ro, &rr,
 	        err) == 0)
 		return syncfs_dir(c->staging, err);
-	(void)rdi_pt_remove(c->staging, &e2);
+	(void)rdi_rmtree(AT_FDCWD, c->staging, c->staging, &e2);
 	if (err->code != RD_ECORRUPT)
 		return -1;
 	snprintf(c->res->message, sizeof(c->res->message),
@@ -460,7 +460,7 @@ discard_tree(struct rdi_pctx *c, const char *why, struct rd_err *err)
 	    (long long)c->res->version, why);
 	if (c->o.drill)
 		return 1;
-	if (rdi_pt_remove(c->staging, err) == -1)
+	if (rdi_rmtree(AT_FDCWD, c->staging, c->staging, err) == -1)
 		return -1;
 	c->replica[0] = '\0';
 	snprintf(detail, sizeof(detail), "discarded: it failed verify (%.600s)",
@@ -644,7 +644,7 @@ do_record(struct rdi_pctx *c, struct rd_err *err)
 	if (r != 0)
 		return r;
 	/* a passed drill leaves nothing but its record */
-	return rdi_pt_remove(c->target, err);
+	return rdi_rmtree(AT_FDCWD, c->target, c->target, err);
 }
 
 /* ------------------------------------------------------------------ */

@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +93,9 @@ abort_drill(struct rdi_pctx *c, struct rd_err *err)
 	r = rdi_pc_stop(c, "the drill was aborted", err);
 	if (r != 0)
 		return r;
-	if (rdi_pt_remove(c->staging, err) == -1 ||
-	    (c->begun[RDI_S_SWITCH] && rdi_pt_remove(c->target, err) == -1))
+	if (rdi_rmtree(AT_FDCWD, c->staging, c->staging, err) == -1 ||
+	    (c->begun[RDI_S_SWITCH] &&
+	        rdi_rmtree(AT_FDCWD, c->target, c->target, err) == -1))
 		return -1;
 	snprintf(c->res->message, sizeof(c->res->message),
 	    "drill %lld aborted; its scratch tree is gone", (long long)c->id);
@@ -285,7 +287,7 @@ rd_promote_tree_remove(struct rd_store *st, const char *path, char *why,
 		    row.drill ? "drill" : "promotion", (long long)pid, abs);
 		return 1;
 	}
-	if (rdi_pt_remove(abs, err) == -1)
+	if (rdi_rmtree(AT_FDCWD, abs, abs, err) == -1)
 		return -1;
 	return rdi_pj_tree_set(st->db, pid, abs, abs, "removed", err);
 }

@@ -166,9 +166,6 @@ int rdi_pj_tree_find(sqlite3 *db, const char *path, int64_t *promotion,
 /* 1 if "path" exists (not following a last symlink), else 0. */
 int rdi_pt_exists(const char *path);
 
-/* rm -rf of "path", never following a symlink.  Returns 0 or -1. */
-int rdi_pt_remove(const char *path, struct rd_err *err);
-
 /*
  * Rename "from" to "to", which must not exist: never replaces anything
  * (renameat2 RENAME_NOREPLACE).  An existing "to" is RD_ECANTCREAT; a

@@ -261,54 +261,6 @@ rdi_pt_exists(const char *path)
 	return lstat(path, &sb) == 0;
 }
 
-/* rm -rf of "name" in "dfd", never following symlinks. */
-static int
-remove_at(int dfd, const char *name, int depth, struct rd_err *err)
-{
-	struct stat sb;
-	DIR *d;
-	struct dirent *de;
-	int fd, ret = 0;
-
-	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
-		return errno == ENOENT
-		    ? 0
-		    : rd_err_sys(err, RD_EIO, "cannot stat '%s'", name);
-	if (!S_ISDIR(sb.st_mode)) {
-		if (unlinkat(dfd, name, 0) == -1 && errno != ENOENT)
-			return rd_err_sys(err, RD_EIO, "cannot remove '%s'",
-			    name);
-		return 0;
-	}
-	if (depth > 1024)
-		return rd_err_set(err, RD_EIO, "tree is too deep");
-	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1)
-		return rd_err_sys(err, RD_EIO, "cannot open '%s'", name);
-	d = fdopendir(fd);
-	if (d == NULL) {
-		close(fd);
-		return rd_err_sys(err, RD_EIO, "cannot open '%s'", name);
-	}
-	while (ret == 0 && (de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		ret = remove_at(fd, de->d_name, depth + 1, err);
-	}
-	closedir(d);
-	if (ret == 0 && unlinkat(dfd, name, AT_REMOVEDIR) == -1 &&
-	    errno != ENOENT)
-		ret = rd_err_sys(err, RD_EIO, "cannot remove '%s'", name);
-	return ret;
-}
-
-int
-rdi_pt_remove(const char *path, struct rd_err *err)
-{
-	return remove_at(AT_FDCWD, path, 0, err);
-}
-
 int
 rdi_pt_rename(const char *from, const char *to, struct rd_err *err)
 {
