@@ -290,6 +290,17 @@ int rdi_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out,
     struct rd_err *err);
 /* Step: 1 for a row, 0 when done, -1 on error. */
 int rdi_db_step(sqlite3 *db, sqlite3_stmt *s, struct rd_err *err);
+/*
+ * Prepare "sql" into "*out" and bind one argument per letter of "types":
+ * 'i' an int64_t, 'd' a double, 't' a string (NULL binds null, the text
+ * is copied), 'n' null (takes no argument).  Returns 0, or -1 with
+ * "*out" NULL.
+ */
+int rdi_db_query(sqlite3 *db, sqlite3_stmt **out, struct rd_err *err,
+    const char *sql, const char *types, ...);
+/* rdi_db_query, stepped to its end and finalized.  Returns 0 or -1. */
+int rdi_db_run(sqlite3 *db, struct rd_err *err, const char *sql,
+    const char *types, ...);
 /* 1 if the catalog has the table "name", else 0; -1 if it cannot be read. */
 int rdi_db_has_table(sqlite3 *db, const char *name, struct rd_err *err);
 /*

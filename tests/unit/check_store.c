@@ -669,6 +669,60 @@ START_TEST(test_db_errors)
 }
 END_TEST
 
+START_TEST(test_db_run_query)
+{
+	struct rd_err err = RD_ERR_INIT;
+	sqlite3_stmt *s = NULL;
+	sqlite3 *db = NULL;
+
+	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+	unit_ok(rdi_db_exec(db, "CREATE TABLE t(i INTEGER, d REAL, a, b)",
+	            &err),
+	    err);
+	/* each letter binds its own type; NULL text and 'n' bind null */
+	unit_ok(rdi_db_run(db, &err, "INSERT INTO t VALUES (?, ?, ?, ?)",
+	            "idtn", (int64_t)1 << 40, 2.5, "x\ty"),
+	    err);
+	unit_ok(rdi_db_run(db, &err, "INSERT INTO t VALUES (?, ?, ?, ?)",
+	            "idtt", (int64_t)-7, -0.5, (const char *)NULL, "z"),
+	    err);
+	/* a statement that returns rows is stepped to its end */
+	unit_ok(rdi_db_run(db, &err, "SELECT * FROM t", ""), err);
+	unit_ok(rdi_db_query(db, &s, &err,
+	            "SELECT count(*) FROM t WHERE i = ? AND d = ? AND a = ?"
+	            " AND b IS NULL",
+	            "idt", (int64_t)1 << 40, 2.5, "x\ty"),
+	    err);
+	ck_assert_int_eq(rdi_db_step(db, s, &err), 1);
+	ck_assert_int_eq(sqlite3_column_int(s, 0), 1);
+	sqlite3_finalize(s);
+	unit_ok(rdi_db_query(db, &s, &err,
+	            "SELECT count(*) FROM t WHERE a IS NULL AND b = ?", "t",
+	            "z"),
+	    err);
+	ck_assert_int_eq(rdi_db_step(db, s, &err), 1);
+	ck_assert_int_eq(sqlite3_column_int(s, 0), 1);
+	sqlite3_finalize(s);
+	/* an unknown letter is a bug in the caller: nothing runs */
+	ck_assert_int_eq(rdi_db_query(db, &s, &err, "SELECT ?", "x", 1), -1);
+	ck_assert_ptr_null(s);
+	ck_assert_int_eq(err.code, RD_EINTERNAL);
+	ck_assert_str_eq(err.msg, "catalog: bad bind type 'x'");
+	/* more letters than parameters: SQLite's range error */
+	ck_assert_int_eq(rdi_db_run(db, &err, "DELETE FROM t WHERE i = ?", "ii",
+	                     (int64_t)1, (int64_t)2),
+	    -1);
+	ck_assert_int_eq(err.code, RD_EINTERNAL);
+	ck_assert_str_eq(err.msg, "catalog: column index out of range");
+	/* and nothing was deleted */
+	unit_ok(rdi_db_query(db, &s, &err, "SELECT count(*) FROM t", ""), err);
+	ck_assert_int_eq(rdi_db_step(db, s, &err), 1);
+	ck_assert_int_eq(sqlite3_column_int(s, 0), 2);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -692,6 +746,7 @@ store_suite(void)
 	tcase_add_test(tc, test_open_not_a_database);
 	tcase_add_test(tc, test_open_bad_meta);
 	tcase_add_test(tc, test_open_chain_clamped);
+	tcase_add_test(tc, test_db_run_query);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("lock");

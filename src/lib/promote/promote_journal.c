@@ -94,15 +94,10 @@ rdi_pj_opts_save(sqlite3 *db, int64_t id, const struct rd_promote_opts *o,
 	size_t i;
 	int ret = -1;
 
-	if (rdi_db_prepare(db,
-	        "DELETE FROM promotion_options WHERE promotion = ?", &q,
-	        err) == -1)
+	if (rdi_db_run(db, err,
+	        "DELETE FROM promotion_options WHERE promotion = ?", "i",
+	        id) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, id);
-	if (rdi_db_step(db, q, err) == -1)
-		goto out;
-	sqlite3_finalize(q);
-	q = NULL;
 	if (rdi_db_prepare(db,
 	        "INSERT INTO promotion_options(promotion,"
 	        " name, value) VALUES (?, ?, ?)",
@@ -187,12 +182,11 @@ rdi_pj_opts_load(sqlite3 *db, int64_t id, struct rdi_pjopts *out,
 
 	memset(out, 0, sizeof(*out));
 	out->o = def;
-	if (rdi_db_prepare(db,
+	if (rdi_db_query(db, &q, err,
 	        "SELECT name, value FROM promotion_options"
 	        " WHERE promotion = ? ORDER BY name",
-	        &q, err) == -1)
+	        "i", id) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, id);
 	while ((r = rdi_db_step(db, q, err)) == 1) {
 		name = (const char *)sqlite3_column_text(q, 0);
 		v = (const char *)sqlite3_column_text(q, 1);
@@ -259,23 +253,16 @@ int
 rdi_pj_create(sqlite3 *db, const struct rdi_pjrow *row,
     const struct rd_promote_opts *o, int64_t *id, struct rd_err *err)
 {
-	sqlite3_stmt *q = NULL;
 	int ret = -1;
 
 	if (rdi_db_exec(db, "BEGIN IMMEDIATE", err) == -1)
 		return -1;
-	if (rdi_db_prepare(db,
+	if (rdi_db_run(db, err,
 	        "INSERT INTO promotions(kind, version, target,"
 	        " staging, started, state) VALUES (?, ?, ?, ?, ?, 'running')",
-	        &q, err) == -1)
-		goto out;
-	sqlite3_bind_text(q, 1, row->drill ? "drill" : "promote", -1,
-	    SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, row->version);
-	sqlite3_bind_text(q, 3, row->target, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, row->staging, -1, SQLITE_STATIC);
-	sqlite3_bind_double(q, 5, row->started);
-	if (rdi_db_step(db, q, err) == -1)
+	        "tittd", row->drill ? "drill" : "promote",
+	        (int64_t)row->version, row->target, row->staging,
+	        row->started) == -1)
 		goto out;
 	*id = sqlite3_last_insert_rowid(db);
 	if (rdi_pj_opts_save(db, *id, o, err) == -1 ||
@@ -283,7 +270,6 @@ rdi_pj_create(sqlite3 *db, const struct rdi_pjrow *row,
 		goto out;
 	ret = 0;
 out:
-	sqlite3_finalize(q);
 	if (ret == -1)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return ret;
@@ -338,12 +324,11 @@ rdi_pj_steps(sqlite3 *db, int64_t id, int done[RD_PROMOTE_NSTEPS],
 
 	memset(done, 0, RD_PROMOTE_NSTEPS * sizeof(done[0]));
 	memset(begun, 0, RD_PROMOTE_NSTEPS * sizeof(begun[0]));
-	if (rdi_db_prepare(db,
+	if (rdi_db_query(db, &q, err,
 	        "SELECT step, outcome FROM promotion_steps"
 	        " WHERE promotion = ?",
-	        &q, err) == -1)
+	        "i", id) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, id);
 	while ((r = rdi_db_step(db, q, err)) == 1) {
 		t = sqlite3_column_text(q, 0);
 		oc = sqlite3_column_text(q, 1);
@@ -360,73 +345,31 @@ rdi_pj_steps(sqlite3 *db, int64_t id, int done[RD_PROMOTE_NSTEPS],
 	return r == -1 ? -1 : 0;
 }
 
-/*
- * Run "sql" with ?1 = "id", ?2 = "a", ?3 = "b" (text, when not NULL)
- * and ?4 = "d".  Returns 0 or -1.
- */
-static int
-exec4(sqlite3 *db, const char *sql, int64_t id, const char *a, const char *b,
-    double d, struct rd_err *err)
-{
-	sqlite3_stmt *q = NULL;
-	int ret = -1;
-
-	if (rdi_db_prepare(db, sql, &q, err) == -1)
-		return -1;
-	sqlite3_bind_int64(q, 1, id);
-	if (a != NULL)
-		sqlite3_bind_text(q, 2, a, -1, SQLITE_TRANSIENT);
-	if (b != NULL)
-		sqlite3_bind_text(q, 3, b, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_double(q, 4, d);
-	if (rdi_db_step(db, q, err) == -1)
-		goto out;
-	ret = 0;
-out:
-	sqlite3_finalize(q);
-	return ret;
-}
-
 int
 rdi_pj_step_begin(sqlite3 *db, int64_t id, int step, struct rd_err *err)
 {
 	const char *name = rd_promote_step_name(step);
 
-	if (exec4(db,
+	if (rdi_db_run(db, err,
 	        "INSERT INTO promotion_steps(promotion, step,"
-	        " started) VALUES (?1, ?2, ?4) ON CONFLICT(promotion, step) DO"
-	        " UPDATE SET started = ?4, finished = NULL, outcome = NULL,"
+	        " started) VALUES (?1, ?2, ?3) ON CONFLICT(promotion, step) DO"
+	        " UPDATE SET started = ?3, finished = NULL, outcome = NULL,"
 	        " detail = NULL",
-	        id, name, NULL, rd_now(), err) == -1)
+	        "itd", id, name, rd_now()) == -1)
 		return -1;
-	return exec4(db, "UPDATE promotions SET step = ?2 WHERE id = ?1", id,
-	    name, NULL, 0, err);
+	return rdi_db_run(db, err,
+	    "UPDATE promotions SET step = ?2 WHERE id = ?1", "it", id, name);
 }
 
 int
 rdi_pj_step_end(sqlite3 *db, int64_t id, int step, const char *outcome,
     const char *detail, struct rd_err *err)
 {
-	sqlite3_stmt *q = NULL;
-	int ret = -1;
-
-	if (rdi_db_prepare(db,
-	        "UPDATE promotion_steps SET finished = ?, outcome = ?,"
-	        " detail = ? WHERE promotion = ? AND step = ?",
-	        &q, err) == -1)
-		return -1;
-	sqlite3_bind_double(q, 1, rd_now());
-	sqlite3_bind_text(q, 2, outcome, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, detail != NULL ? detail : "", -1,
-	    SQLITE_TRANSIENT);
-	sqlite3_bind_int64(q, 4, id);
-	sqlite3_bind_text(q, 5, rd_promote_step_name(step), -1, SQLITE_STATIC);
-	if (rdi_db_step(db, q, err) == -1)
-		goto out;
-	ret = 0;
-out:
-	sqlite3_finalize(q);
-	return ret;
+	return rdi_db_run(db, err,
+	    "UPDATE promotion_steps SET finished = ?, outcome = ?,"
+	    " detail = ? WHERE promotion = ? AND step = ?",
+	    "dttit", rd_now(), outcome, detail != NULL ? detail : "", id,
+	    rd_promote_step_name(step));
 }
 
 /* 1 if "col" is a column of promotions that the steps may set. */
@@ -444,76 +387,70 @@ settable(const char *col)
 	return 0;
 }
 
-/* Bind "v" per "type" (0 NULL, 1 text, 2 real, 3 int) to column "col". */
+/* The UPDATE that sets column "col" (?1) of promotion ?2, in "sql". */
 static int
-set_col(sqlite3 *db, int64_t id, const char *col, int type, const char *text,
-    double real, int64_t n, struct rd_err *err)
+col_sql(const char *col, char sql[96], struct rd_err *err)
 {
-	sqlite3_stmt *q = NULL;
-	char sql[96];
-	int ret = -1;
-
 	if (!settable(col))
 		return rd_err_set(err, RD_EINTERNAL,
 		    "promotions has no settable column '%s'", col);
-	snprintf(sql, sizeof(sql),
-	    "UPDATE promotions SET %s = ?1 WHERE id = ?2", col);
-	if (rdi_db_prepare(db, sql, &q, err) == -1)
-		return -1;
-	if (type == 1)
-		sqlite3_bind_text(q, 1, text, -1, SQLITE_TRANSIENT);
-	else if (type == 2)
-		sqlite3_bind_double(q, 1, real);
-	else if (type == 3)
-		sqlite3_bind_int64(q, 1, n);
-	sqlite3_bind_int64(q, 2, id);
-	if (rdi_db_step(db, q, err) == -1)
-		goto out;
-	ret = 0;
-out:
-	sqlite3_finalize(q);
-	return ret;
+	snprintf(sql, 96, "UPDATE promotions SET %s = ?1 WHERE id = ?2", col);
+	return 0;
 }
 
 int
 rdi_pj_set_text(sqlite3 *db, int64_t id, const char *col, const char *text,
     struct rd_err *err)
 {
-	return set_col(db, id, col, text != NULL ? 1 : 0, text, 0, 0, err);
+	char sql[96];
+
+	if (col_sql(col, sql, err) == -1)
+		return -1;
+	return rdi_db_run(db, err, sql, "ti", text, id);
 }
 
 int
 rdi_pj_set_real(sqlite3 *db, int64_t id, const char *col, double v, int isnull,
     struct rd_err *err)
 {
-	return set_col(db, id, col, isnull ? 0 : 2, NULL, v, 0, err);
+	char sql[96];
+
+	if (col_sql(col, sql, err) == -1)
+		return -1;
+	return isnull ? rdi_db_run(db, err, sql, "ni", id)
+	              : rdi_db_run(db, err, sql, "di", v, id);
 }
 
 int
 rdi_pj_set_int(sqlite3 *db, int64_t id, const char *col, int64_t v, int isnull,
     struct rd_err *err)
 {
-	return set_col(db, id, col, isnull ? 0 : 3, NULL, 0, v, err);
+	char sql[96];
+
+	if (col_sql(col, sql, err) == -1)
+		return -1;
+	return isnull ? rdi_db_run(db, err, sql, "ni", id)
+	              : rdi_db_run(db, err, sql, "ii", v, id);
 }
 
 int
 rdi_pj_finish(sqlite3 *db, int64_t id, const char *state, const char *message,
     struct rd_err *err)
 {
-	return exec4(db,
+	return rdi_db_run(db, err,
 	    "UPDATE promotions SET state = ?2, message = ?3,"
 	    " finished = ?4 WHERE id = ?1",
-	    id, state, message, rd_now(), err);
+	    "ittd", id, state, message, rd_now());
 }
 
 int
 rdi_pj_event(sqlite3 *db, int64_t id, const char *event, const char *detail,
     struct rd_err *err)
 {
-	return exec4(db,
+	return rdi_db_run(db, err,
 	    "INSERT INTO promotion_events(promotion, time,"
 	    " event, detail) VALUES (?1, ?4, ?2, ?3)",
-	    id, event, detail, rd_now(), err);
+	    "ittd", id, event, detail, rd_now());
 }
 
 int
@@ -537,10 +474,10 @@ rdi_pj_fall_back(sqlite3 *db, int64_t id, int64_t from, int64_t to,
 	        err) == -1)
 		goto fail;
 	for (i = RDI_S_MATERIALIZE; i < RD_PROMOTE_NSTEPS; i++)
-		if (exec4(db,
+		if (rdi_db_run(db, err,
 		        "DELETE FROM promotion_steps WHERE promotion = ?1"
 		        " AND step = ?2",
-		        id, rd_promote_step_name(i), NULL, 0, err) == -1)
+		        "it", id, rd_promote_step_name(i)) == -1)
 			goto fail;
 	if (rdi_db_exec(db, "COMMIT", err) == -1)
 		goto fail;
@@ -558,13 +495,12 @@ rdi_pj_last_failure(sqlite3 *db, int64_t id, char *buf, size_t len,
 	int r;
 
 	buf[0] = '\0';
-	if (rdi_db_prepare(db,
+	if (rdi_db_query(db, &q, err,
 	        "SELECT step || ': ' || detail FROM promotion_steps"
 	        " WHERE promotion = ? AND outcome = 'failed'"
 	        " ORDER BY finished DESC LIMIT 1",
-	        &q, err) == -1)
+	        "i", id) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, id);
 	r = rdi_db_step(db, q, err);
 	if (r == 1)
 		rdi_column_copy(q, 0, buf, len, "");
@@ -579,53 +515,24 @@ int
 rdi_pj_tree_add(sqlite3 *db, int64_t id, const char *path, const char *kind,
     int64_t snapshot, const char *state, struct rd_err *err)
 {
-	sqlite3_stmt *q = NULL;
-	int ret = -1;
-
-	if (rdi_db_prepare(db,
-	        "INSERT INTO promotion_trees(path, promotion,"
-	        " kind, snapshot, created, state) VALUES (?, ?, ?, ?, ?, ?)",
-	        &q, err) == -1)
-		return -1;
-	sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, id);
-	sqlite3_bind_text(q, 3, kind, -1, SQLITE_STATIC);
-	if (snapshot > 0)
-		sqlite3_bind_int64(q, 4, snapshot);
-	sqlite3_bind_double(q, 5, rd_now());
-	sqlite3_bind_text(q, 6, state, -1, SQLITE_STATIC);
-	if (rdi_db_step(db, q, err) == -1)
-		goto out;
-	ret = 0;
-out:
-	sqlite3_finalize(q);
-	return ret;
+	/* a snapshot of 0 is none: NULL */
+	return rdi_db_run(db, err,
+	    "INSERT INTO promotion_trees(path, promotion,"
+	    " kind, snapshot, created, state)"
+	    " VALUES (?, ?, ?, NULLIF(?, 0), ?, ?)",
+	    "titidt", path, id, kind, snapshot < 0 ? (int64_t)0 : snapshot,
+	    rd_now(), state);
 }
 
 int
 rdi_pj_tree_set(sqlite3 *db, int64_t id, const char *oldpath, const char *path,
     const char *state, struct rd_err *err)
 {
-	sqlite3_stmt *q = NULL;
-	int ret = -1;
-
-	if (rdi_db_prepare(db,
-	        "UPDATE promotion_trees SET path = ?1, state = ?2,"
-	        " removed = CASE WHEN ?2 = 'removed' THEN ?3 END"
-	        " WHERE promotion = ?4 AND path = ?5 AND state <> 'removed'",
-	        &q, err) == -1)
-		return -1;
-	sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, state, -1, SQLITE_STATIC);
-	sqlite3_bind_double(q, 3, rd_now());
-	sqlite3_bind_int64(q, 4, id);
-	sqlite3_bind_text(q, 5, oldpath, -1, SQLITE_STATIC);
-	if (rdi_db_step(db, q, err) == -1)
-		goto out;
-	ret = 0;
-out:
-	sqlite3_finalize(q);
-	return ret;
+	return rdi_db_run(db, err,
+	    "UPDATE promotion_trees SET path = ?1, state = ?2,"
+	    " removed = CASE WHEN ?2 = 'removed' THEN ?3 END"
+	    " WHERE promotion = ?4 AND path = ?5 AND state <> 'removed'",
+	    "ttdit", path, state, rd_now(), id, oldpath);
 }
 
 int
@@ -635,14 +542,12 @@ rdi_pj_tree_planned(sqlite3 *db, int64_t id, const char *kind, char *path,
 	sqlite3_stmt *q = NULL;
 	int r;
 
-	if (rdi_db_prepare(db,
+	if (rdi_db_query(db, &q, err,
 	        "SELECT path, snapshot FROM promotion_trees"
 	        " WHERE promotion = ? AND kind = ? AND state = 'planned'"
 	        " ORDER BY id DESC LIMIT 1",
-	        &q, err) == -1)
+	        "it", id, kind) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, id);
-	sqlite3_bind_text(q, 2, kind, -1, SQLITE_STATIC);
 	r = rdi_db_step(db, q, err);
 	if (r == 1) {
 		rdi_column_copy(q, 0, path, len, "");
@@ -659,12 +564,11 @@ rdi_pj_tree_find(sqlite3 *db, const char *path, int64_t *promotion, char *kind,
 	sqlite3_stmt *q = NULL;
 	int r;
 
-	if (rdi_db_prepare(db,
+	if (rdi_db_query(db, &q, err,
 	        "SELECT promotion, kind, state FROM promotion_trees"
 	        " WHERE path = ? ORDER BY id DESC LIMIT 1",
-	        &q, err) == -1)
+	        "t", path) == -1)
 		return -1;
-	sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
 	r = rdi_db_step(db, q, err);
 	if (r == 1) {
 		*promotion = sqlite3_column_int64(q, 0);

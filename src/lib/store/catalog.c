@@ -12,6 +12,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +309,77 @@ rdi_db_step(sqlite3 *db, sqlite3_stmt *s, struct rd_err *err)
 	if (rc == SQLITE_DONE)
 		return 0;
 	return rdi_db_err(db, "catalog", err);
+}
+
+/* Bind the arguments "ap" by the letters of "types" (see rdi_db_query). */
+static int
+db_vbind(sqlite3 *db, sqlite3_stmt *q, const char *types, va_list ap,
+    struct rd_err *err)
+{
+	const char *t;
+	int i, rc = SQLITE_OK;
+
+	for (i = 1; types[i - 1] != '\0' && rc == SQLITE_OK; i++) {
+		switch (types[i - 1]) {
+		case 'i':
+			rc = sqlite3_bind_int64(q, i, va_arg(ap, int64_t));
+			break;
+		case 'd':
+			rc = sqlite3_bind_double(q, i, va_arg(ap, double));
+			break;
+		case 't':
+			t = va_arg(ap, const char *);
+			rc = t != NULL
+			    ? sqlite3_bind_text(q, i, t, -1, SQLITE_TRANSIENT)
+			    : sqlite3_bind_null(q, i);
+			break;
+		case 'n':
+			rc = sqlite3_bind_null(q, i);
+			break;
+		default:
+			return rd_err_set(err, RD_EINTERNAL,
+			    "catalog: bad bind type '%c'", types[i - 1]);
+		}
+	}
+	return rc == SQLITE_OK ? 0 : rdi_db_err(db, "catalog", err);
+}
+
+int
+rdi_db_query(sqlite3 *db, sqlite3_stmt **out, struct rd_err *err,
+    const char *sql, const char *types, ...)
+{
+	va_list ap;
+	int r;
+
+	if (rdi_db_prepare(db, sql, out, err) == -1)
+		return -1;
+	va_start(ap, types);
+	r = db_vbind(db, *out, types, ap, err);
+	va_end(ap);
+	if (r == -1) {
+		sqlite3_finalize(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
+int
+rdi_db_run(sqlite3 *db, struct rd_err *err, const char *sql, const char *types,
+    ...)
+{
+	sqlite3_stmt *q = NULL;
+	va_list ap;
+	int r;
+
+	if (rdi_db_prepare(db, sql, &q, err) == -1)
+		return -1;
+	va_start(ap, types);
+	r = db_vbind(db, q, types, ap, err);
+	va_end(ap);
+	while (r == 0 && (r = rdi_db_step(db, q, err)) == 1)
+		r = 0; /* rows are not asked for: step to the end */
+	sqlite3_finalize(q);
+	return r == -1 ? -1 : 0;
 }
 
 int

@@ -241,12 +241,11 @@ rd_watchlog_last_state(struct rd_watchlog *wl, const char *target, int *state,
 			return 0;
 		}
 	}
-	if (rdi_db_prepare(wl->st->db,
+	if (rdi_db_query(wl->st->db, &s, err,
 	        "SELECT state FROM watch_transitions WHERE target = ?"
 	        " ORDER BY time DESC, id DESC LIMIT 1",
-	        &s, err) == -1)
+	        "t", target) == -1)
 		return -1;
-	sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
 	rc = rdi_db_step(wl->st->db, s, err);
 	if (rc != -1)
 		*state = rc == 1 ? state_parse(sqlite3_column_text(s, 0))
@@ -466,14 +465,11 @@ tally_target(sqlite3 *db, const char *target, double from, double to,
 	        target, from, 0, &state, err) == -1)
 		return -1;
 	tally_enter(t, state);
-	if (rdi_db_prepare(db,
+	if (rdi_db_query(db, &s, err,
 	        "SELECT time, state FROM watch_transitions WHERE target = ?"
 	        " AND time > ? AND time <= ? ORDER BY time, id",
-	        &s, err) == -1)
+	        "tdd", target, from, to) == -1)
 		return -1;
-	sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 2, from);
-	sqlite3_bind_double(s, 3, to);
 	while ((r = rdi_db_step(db, s, err)) == 1) {
 		tally_until(t, sqlite3_column_double(s, 0));
 		tally_enter(t, state_parse(sqlite3_column_text(s, 1)));
@@ -482,14 +478,11 @@ tally_target(sqlite3 *db, const char *target, double from, double to,
 		goto out;
 	tally_until(t, to);
 	sqlite3_finalize(s);
-	if (rdi_db_prepare(db,
+	if (rdi_db_query(db, &s, err,
 	        "SELECT count(*) FROM watch_results WHERE target = ?"
 	        " AND time >= ? AND time <= ?",
-	        &s, err) == -1)
+	        "tdd", target, from, to) == -1)
 		return -1;
-	sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 2, from);
-	sqlite3_bind_double(s, 3, to);
 	if (rdi_db_step(db, s, err) != 1)
 		goto out;
 	t->s.results = sqlite3_column_int64(s, 0);
@@ -526,16 +519,14 @@ rd_watch_report(struct rd_store *st, double since, double now,
 	if (rdi_db_exec(st->db, "BEGIN", err) == -1)
 		return -1;
 	in_txn = 1;
-	if (rdi_db_prepare(st->db,
+	if (rdi_db_query(st->db, &s, err,
 	        "SELECT target, min(time), max(time) FROM"
 	        " (SELECT target, time FROM watch_results WHERE time <= ?1"
 	        " UNION ALL"
 	        " SELECT target, time FROM watch_transitions WHERE time <= ?1)"
 	        " GROUP BY target HAVING max(time) >= ?2 ORDER BY target",
-	        &s, err) == -1)
+	        "dd", now, since > 0 ? since : -1e300) == -1)
 		goto out;
-	sqlite3_bind_double(s, 1, now);
-	sqlite3_bind_double(s, 2, since > 0 ? since : -1e300);
 	while ((r = rdi_db_step(st->db, s, err)) == 1) {
 		target = sqlite3_column_text(s, 0);
 		if (target == NULL)
