@@ -175,13 +175,12 @@ cmd_diff(int argc, char **argv)
 	struct rd_json *j = NULL;
 	char b1[32], b2[32], b3[32];
 	int64_t from;
-	int ind, r;
+	char **args;
+	int nargs, r;
 
 	memset(&o, 0, sizeof(o));
-	parse("diff", " from json snapshot ", argc, argv, &o, &ind);
-	if (argc - ind != 1)
-		tool_usage(EX_USAGE);
-	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	args = parse("diff", " from json snapshot ", argc, argv, &o, &nargs);
+	st = open_store(args[0], RD_OPEN_READ, 0);
 	from = o.from != 0 ? o.from : diff_base(st, o.version);
 	if (o.c.json)
 		j = json_or_die();

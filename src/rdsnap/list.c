@@ -64,13 +64,12 @@ cmd_list(int argc, char **argv)
 	struct opts o;
 	struct rd_store *st;
 	struct list_ctx lc = { NULL, 0 };
-	int ind, r;
+	char **args;
+	int nargs, r;
 
 	memset(&o, 0, sizeof(o));
-	parse("list", " json ", argc, argv, &o, &ind);
-	if (argc - ind != 1)
-		tool_usage(EX_USAGE);
-	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	args = parse("list", " json ", argc, argv, &o, &nargs);
+	st = open_store(args[0], RD_OPEN_READ, 0);
 	if (o.c.json) {
 		lc.j = json_or_die();
 		rd_json_arr_begin(lc.j, NULL);
@@ -116,13 +115,12 @@ cmd_problems(int argc, char **argv)
 	struct opts o;
 	struct rd_store *st;
 	struct rd_json *j = NULL;
-	int ind, r;
+	char **args;
+	int nargs, r;
 
 	memset(&o, 0, sizeof(o));
-	parse("problems", " json snapshot ", argc, argv, &o, &ind);
-	if (argc - ind != 1)
-		tool_usage(EX_USAGE);
-	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	args = parse("problems", " json snapshot ", argc, argv, &o, &nargs);
+	st = open_store(args[0], RD_OPEN_READ, 0);
 	if (o.c.json)
 		j = json_or_die();
 	r = rd_snap_problems(st, o.version, problem_one, j, &err);
@@ -165,17 +163,16 @@ cmd_ls(int argc, char **argv)
 	struct opts o;
 	struct rd_store *st;
 	struct rd_json *j = NULL;
-	int ind, r;
+	char **args;
+	int nargs, r;
 
 	memset(&o, 0, sizeof(o));
-	parse("ls", " json snapshot ", argc, argv, &o, &ind);
-	if (argc - ind < 1 || argc - ind > 2)
-		tool_usage(EX_USAGE);
-	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	args = parse("ls", " json snapshot ", argc, argv, &o, &nargs);
+	st = open_store(args[0], RD_OPEN_READ, 0);
 	if (o.c.json)
 		j = json_or_die();
-	r = rd_snap_entries(st, o.version,
-	    argc - ind == 2 ? argv[ind + 1] : NULL, ls_one, j, &err);
+	r = rd_snap_entries(st, o.version, nargs == 2 ? args[1] : NULL, ls_one,
+	    j, &err);
 	rd_store_close(st);
 	rd_json_free(j);
 	if (r == -1)

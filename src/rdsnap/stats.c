@@ -179,19 +179,18 @@ cmd_stats(int argc, char **argv)
 	struct opts o;
 	struct rd_store *st;
 	struct rd_store_stats s;
-	int ind, r;
+	char **args;
+	int nargs, r;
 
 	memset(&o, 0, sizeof(o));
-	parse("stats", " json ", argc, argv, &o, &ind);
-	if (argc - ind != 1)
-		tool_usage(EX_USAGE);
-	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	args = parse("stats", " json ", argc, argv, &o, &nargs);
+	st = open_store(args[0], RD_OPEN_READ, 0);
 	r = rd_store_stats(st, &s, &err);
 	rd_store_close(st);
 	if (r == -1)
 		tool_die_err(&err);
 	if (o.c.json)
-		stats_json(argv[ind], &s);
+		stats_json(args[0], &s);
 	else
 		stats_human(&s);
 	return tool_exit(EX_OK);

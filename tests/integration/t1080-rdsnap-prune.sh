@@ -181,7 +181,8 @@ cmp -s a b || fail "last snapshot differs"
 # bad input changes nothing
 cp -a p p.copy
 expect_exit 64 rdsnap prune p
-expect_file err "rdsnap: prune needs at least one --keep rule"
+expect_file err "rdsnap: prune needs at least one --keep rule
+usage: rdsnap prune [options] store"
 expect_exit 64 rdsnap prune --keep-last 0 p
 expect_exit 64 rdsnap prune --max-unused 101 --keep-last 1 p
 expect_exit 64 rdsnap prune --keep-last 1 --label x p

@@ -5,12 +5,7 @@
 # real loop.
 . "$RD_SRCDIR/tests/integration/lib.sh"
 
-usage='usage: rdwatch [-hjV] [-t seconds] [--record store] [--syslog] probe ...
-       rdwatch -i seconds [-jv] [-c count] [-f count] [-m file] [-o file]
-               [-r count] [-t seconds] [--on-change command]
-               [--on-down command] [--on-up command]
-               [--record store] [--syslog] probe ...
-       rdwatch report [-hj] [--now time] [--since duration] store'
+usage='usage: rdwatch report [-jqv] [--now time] [--since duration] [--syslog] store'
 
 expect_exit 0 rdsnap init S
 expect_exit 0 rdwatch report S
@@ -89,20 +84,25 @@ expect_file out '{"target":"tcp://db1:5432","from":"2026-11-18T11:23:15Z","to":"
 
 # errors
 expect_exit 64 rdwatch report
-expect_file err "$usage"
+expect_file err "rdwatch: missing store
+usage: rdwatch report [options] store"
 expect_exit 0 rdwatch report -h
 expect_file out "$usage"
 expect_exit 64 rdwatch report S S
-expect_file err "$usage"
+expect_file err "rdwatch: unexpected operand 'S'
+usage: rdwatch report [options] store"
 expect_exit 64 rdwatch report --bogus S
 head -n 1 err >first
 expect_file first "rdwatch: unrecognized option '--bogus'"
 expect_exit 64 rdwatch report --since 0 S
-expect_file err "rdwatch: invalid duration '0' (expected more than 0 seconds)"
+expect_file err "rdwatch: invalid duration '0' (expected more than 0 seconds)
+usage: rdwatch report [options] store"
 expect_exit 64 rdwatch report --since soon S
-expect_file err "rdwatch: invalid duration 'soon' (expected seconds, or a number with s, m, h, d or w)"
+expect_file err "rdwatch: invalid duration 'soon' (expected seconds, or a number with s, m, h, d or w)
+usage: rdwatch report [options] store"
 expect_exit 64 rdwatch report --now yesterday S
-expect_file err "rdwatch: invalid time 'yesterday' (expected 1 to 1099511627776)"
+expect_file err "rdwatch: invalid time 'yesterday' (expected 1 to 1099511627776)
+usage: rdwatch report [options] store"
 expect_exit 66 rdwatch report missing
 expect_file err "rdwatch: cannot open store 'missing': No such file or directory"
 expect_exit 0 rdsnap init O
