@@ -549,6 +549,64 @@ tool_parse_seconds(const char *s, const char *what)
 }
 
 const char *
+tool_plural(int64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/* Length of the valid UTF-8 sequence at "s", or 0 if it is not one. */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+	unsigned c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) ||
+	    (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+void
+tool_put_escaped(FILE *fp, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n;
+
+	while (*s != '\0') {
+		if (*s == '\\')
+			fputs("\\\\", fp);
+		else if (*s == '\n')
+			fputs("\\n", fp);
+		else if (*s == '\t')
+			fputs("\\t", fp);
+		else if (*s == '\r')
+			fputs("\\r", fp);
+		else if (*s < 0x20 || *s == 0x7f || (n = utf8_len(s)) == 0)
+			fprintf(fp, "\\x%02x", *s);
+		else {
+			fwrite(s, 1, n, fp);
+			s += n;
+			continue;
+		}
+		s++;
+	}
+}
+
+const char *
 tool_human_bytes(int64_t n, char *buf, size_t len)
 {
 	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -573,7 +631,7 @@ tool_time(int64_t t, char *buf, size_t len)
 	struct tm tm;
 
 	if (localtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+	    strftime(buf, len, "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
 		snprintf(buf, len, "%lld", (long long)t);
 	return buf;
 }

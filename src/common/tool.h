@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "redund.h"
 
@@ -65,9 +66,19 @@ double tool_parse_seconds(const char *s, const char *what);
  */
 const char *tool_printable(const char *s, char *buf, size_t len);
 
+/* "one" if "n" is 1, else "many": "1 entry", "2 entries". */
+const char *tool_plural(int64_t n, const char *one, const char *many);
+/*
+ * "s" on one line for a terminal, reversibly: backslash as "\\",
+ * newline, tab and carriage return as "\n", "\t", "\r", other control
+ * characters and every byte that is not part of valid UTF-8 as "\xHH".
+ */
+void tool_put_escaped(FILE *fp, const char *s);
+
 /* Human sizes: "1.5 MiB" into "buf" (at least 16 bytes). */
 const char *tool_human_bytes(int64_t n, char *buf, size_t len);
-/* Local time "YYYY-MM-DD HH:MM:SS" into "buf" (at least 20 bytes). */
+/* Local time with its offset, "YYYY-MM-DD HH:MM:SS +HHMM", into "buf"
+ * (at least 26 bytes). */
 const char *tool_time(int64_t t, char *buf, size_t len);
 
 /* Progress line on stderr when it is a terminal and not quiet. */

@@ -181,7 +181,10 @@ print_json(const char *mode, int rc, const struct rd_promote_opts *o,
 	rd_json_int(j, "id", r->id);
 	rd_json_int(j, "version", r->version);
 	rd_json_int(j, "fell_back_from", r->fell_back);
-	rd_json_int(j, "snapshot_time", r->snap_time);
+	if (r->snap_time > 0)
+		rd_json_int(j, "snapshot_time", r->snap_time);
+	else
+		rd_json_null(j, "snapshot_time"); /* unknown */
 	rd_json_int(j, "partial", r->partial);
 	rd_json_int(j, "inconsistent", r->inconsistent);
 	rd_json_int(j, "epoch", r->epoch);
@@ -194,6 +197,10 @@ print_json(const char *mode, int rc, const struct rd_promote_opts *o,
 	if (rc == 0 && !o->dry_run && strcmp(mode, "abort") != 0) {
 		rd_json_num(j, "rto", r->rto);
 		rd_json_num(j, "rpo", r->rpo);
+	} else {
+		/* no promotion was made: unknown, not 0 */
+		rd_json_null(j, "rto");
+		rd_json_null(j, "rpo");
 	}
 	if (strcmp(mode, "abort") != 0 && r->snap_time > 0) {
 		rd_json_num(j, "data_time", r->data_time);
@@ -290,9 +297,12 @@ print_promoted(const struct rd_promote_result *r)
 		    "  NOT VALIDATED: no --validate; the bytes were checked, not the application's data\n");
 	if (r->partial > 0 || r->inconsistent > 0)
 		printf(
-		    "  WARNING: snapshot %lld is PARTIAL (%lld paths kept an older version, %lld files changed while read)\n",
+		    "  WARNING: snapshot %lld is PARTIAL (%lld %s an older version, %lld %s while read)\n",
 		    (long long)r->version, (long long)r->partial,
-		    (long long)r->inconsistent);
+		    tool_plural(r->partial, "path kept", "paths kept"),
+		    (long long)r->inconsistent,
+		    tool_plural(r->inconsistent, "file changed",
+		        "files changed"));
 	if (r->aside[0] != '\0')
 		printf("  the old target is kept as '%s'\n", r->aside);
 	if (r->quick_verify)
@@ -433,7 +443,7 @@ item_json(struct hist *h, const struct rd_promote_item *it)
 		rd_json_str(h->j, "event", it->name);
 		rd_json_str(h->j, "detail", it->value);
 	} else {
-		rd_json_str(h->j, "path", it->name);
+		rd_json_path(h->j, "path", it->name);
 		rd_json_str(h->j, "kind", it->value);
 		rd_json_int(h->j, "snapshot", it->snapshot);
 		rd_json_str(h->j, "state", it->state);
@@ -501,6 +511,9 @@ history_json(struct hist *h, const struct rd_promotion *p)
 	if (p->has_rto) {
 		rd_json_num(j, "rto", p->rto);
 		rd_json_num(j, "rpo", p->rpo);
+	} else {
+		rd_json_null(j, "rto");
+		rd_json_null(j, "rpo");
 	}
 	json_validated(j, p->validated);
 	if (p->given_up >= 0)

@@ -228,9 +228,10 @@ print_replica(const struct opts *o, const struct rd_ship_result *r)
 {
 	if (r->replica_version >= 0)
 		printf(
-		    "replica '%s' at snapshot %lld (%lld entries written or removed)\n",
+		    "replica '%s' at snapshot %lld (%lld %s written or removed)\n",
 		    o->ship.apply_dir, (long long)r->replica_version,
-		    (long long)r->replica_files);
+		    (long long)r->replica_files,
+		    tool_plural(r->replica_files, "entry", "entries"));
 }
 
 /* ------------------------------------------------------------------ */
@@ -543,7 +544,8 @@ cmd_status(int argc, char **argv)
 	struct rd_store *st;
 	struct rd_json *j;
 	struct opts o;
-	char t[32], p[1024];
+	char t[40], p[1024];
+	int64_t lag;
 	char **args;
 	int nargs, i;
 	double now = rd_now();
@@ -628,11 +630,11 @@ cmd_status(int argc, char **argv)
 	else
 		printf("newest     no snapshots\n");
 	if (s.store.standby) {
+		lag =
+		    s.origin_newest > s.newest ? s.origin_newest - s.newest : 0;
 		printf(
-		    "lag        %lld snapshots behind the origin's newest known (%lld)\n",
-		    (long long)(s.origin_newest > s.newest
-		            ? s.origin_newest - s.newest
-		            : 0),
+		    "lag        %lld %s behind the origin's newest known (%lld)\n",
+		    (long long)lag, tool_plural(lag, "snapshot", "snapshots"),
 		    (long long)s.origin_newest);
 		if (s.last_ship > 0)
 			printf("last ship  %s (%.0f s ago)\n",

@@ -318,10 +318,10 @@ cmd_create(int argc, char **argv)
 		return tool_exit(tool_exit_code(err.code));
 	tool_progress_done();
 	tool_log(
-	    "snapshot %lld of '%s': %lld entries, %lld changed, %lld removed, %lld bytes stored in %.2f s",
+	    "snapshot %lld of '%s': %lld %s, %lld changed, %lld removed, %lld bytes stored in %.2f s",
 	    (long long)si.id, args[1], (long long)si.files,
-	    (long long)si.changed, (long long)si.removed, (long long)si.stored,
-	    si.seconds);
+	    tool_plural(si.files, "entry", "entries"), (long long)si.changed,
+	    (long long)si.removed, (long long)si.stored, si.seconds);
 	print_created(&si, o.c.json);
 	if (hr == -1)
 		return tool_exit(tool_exit_code(herr.code));
@@ -401,9 +401,11 @@ cmd_prune(int argc, char **argv)
 	rd_store_close(st);
 	if (!o.prune.dry_run)
 		tool_log(
-		    "pruned '%s': removed %lld snapshots, kept %lld, freed %lld bytes in %.2f s",
-		    args[0], (long long)res.removed, (long long)res.kept,
-		    (long long)res.bytes_freed, res.seconds);
+		    "pruned '%s': removed %lld %s, kept %lld, freed %lld bytes in %.2f s",
+		    args[0], (long long)res.removed,
+		    tool_plural(res.removed, "snapshot", "snapshots"),
+		    (long long)res.kept, (long long)res.bytes_freed,
+		    res.seconds);
 	if (pc.j != NULL) {
 		rd_json_arr_end(pc.j);
 		rd_json_bool(pc.j, "dry_run", o.prune.dry_run);

@@ -87,7 +87,7 @@ diff_one(void *arg, const struct rd_change *c)
 	if (j != NULL) {
 		rd_json_obj_begin(j, NULL);
 		rd_json_str(j, "change", change_name(c->kind));
-		rd_json_str(j, "path", e->path);
+		rd_json_path(j, "path", e->path);
 		rd_json_arr_begin(j, "differs");
 		for (i = 0; i < sizeof(diff_names) / sizeof(diff_names[0]); i++)
 			if (c->differs & (1u << i))

@@ -45,10 +45,10 @@ list_one(void *arg, const struct rd_snapinfo *si)
 		return 0;
 	}
 	if (lc->n++ == 0)
-		printf("%6s  %-19s  %9s  %10s  %10s  %10s  %9s  %-8s  %s\n",
+		printf("%6s  %-25s  %9s  %10s  %10s  %10s  %9s  %-8s  %s\n",
 		    "ID", "TIME", "FILES", "BYTES", "ADDED", "STORED",
 		    "DURATION", "STATE", "LABEL");
-	printf("%6lld  %-19s  %9lld  %10s  %10s  %10s  %7.2f s  %-8s  %s\n",
+	printf("%6lld  %-25s  %9lld  %10s  %10s  %10s  %7.2f s  %-8s  %s\n",
 	    (long long)si->id, tool_time(si->started, t, sizeof(t)),
 	    (long long)si->files, tool_human_bytes(si->bytes, b1, sizeof(b1)),
 	    tool_human_bytes(si->bytes_added, b2, sizeof(b2)),
@@ -95,7 +95,7 @@ problem_one(void *arg, const struct rd_problem *p)
 
 	if (j != NULL) {
 		rd_json_obj_begin(j, NULL);
-		rd_json_str(j, "path", p->path);
+		rd_json_path(j, "path", p->path);
 		rd_json_str(j, "problem", p->problem);
 		rd_json_str(j, "reason", p->reason);
 		rd_json_obj_end(j);
@@ -139,7 +139,7 @@ ls_one(void *arg, const struct rd_entry *e)
 
 	if (j != NULL) {
 		rd_json_obj_begin(j, NULL);
-		rd_json_str(j, "path", e->path);
+		rd_json_path(j, "path", e->path);
 		json_entry(j, e);
 		rd_json_obj_end(j);
 		rd_json_line(j);

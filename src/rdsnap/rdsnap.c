@@ -338,18 +338,11 @@ print_hash(FILE *fp, const unsigned char *sha)
 	fputs(hex, fp);
 }
 
-/* A path on one line: backslash and newline escaped as in C. */
+/* A path on one line, escaped as tool_put_escaped() does. */
 void
 print_path(FILE *fp, const char *p)
 {
-	for (; *p != '\0'; p++) {
-		if (*p == '\\')
-			fputs("\\\\", fp);
-		else if (*p == '\n')
-			fputs("\\n", fp);
-		else
-			putc(*p, fp);
-	}
+	tool_put_escaped(fp, p);
 }
 
 /* The end of an "ls" or "diff" line: the path, a link's target, newline. */
@@ -482,7 +475,7 @@ json_entry(struct rd_json *j, const struct rd_entry *e)
 		rd_json_str(j, "sha256", hex);
 	}
 	if (e->target != NULL)
-		rd_json_str(j, "target", e->target);
+		rd_json_path(j, "target", e->target);
 }
 
 void

@@ -162,10 +162,13 @@ cmd_verify(int argc, char **argv)
 		rd_json_line(j);
 		rd_json_free(j);
 	} else if (r == 0) {
-		printf(
-		    "ok: %lld snapshots, %lld contents in %lld packs%s%s%s\n",
-		    (long long)res.snapshots, (long long)res.contents,
+		printf("ok: %lld %s, %lld %s in %lld %s%s%s%s\n",
+		    (long long)res.snapshots,
+		    tool_plural(res.snapshots, "snapshot", "snapshots"),
+		    (long long)res.contents,
+		    tool_plural(res.contents, "content", "contents"),
 		    (long long)res.packs,
+		    tool_plural(res.packs, "pack", "packs"),
 		    o.verify.read_data
 		        ? ", "
 		        : " (headers only; --read-data checks every byte)",

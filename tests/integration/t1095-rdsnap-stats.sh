@@ -87,7 +87,7 @@ def saving(saved, base):
         return "%s (%.1f%%)" % (hb(saved), 100.0 * saved / base)
     return hb(saved)
 def when(t):
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
+    return time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(t))
 rows = []
 if s["snapshots"] > 0:
     rows.append(("snapshots", "%d (%d to %d)" % (s["snapshots"], s["oldest"],
