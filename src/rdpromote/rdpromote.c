@@ -174,6 +174,7 @@ print_json(const char *mode, int rc, const struct rd_promote_opts *o,
 	if (j == NULL)
 		tool_die(EX_OSERR, "out of memory");
 	rd_json_obj_begin(j, NULL);
+	rd_json_str(j, "schema", "rdpromote/1");
 	rd_json_str(j, "operation", mode);
 	rd_json_str(j, "outcome", rc == 0 ? "done" : "refused");
 	rd_json_str(j, "store", store);
@@ -577,6 +578,7 @@ history_one(void *arg, const struct rd_promotion *p)
 	h->seen = 0;
 	if (h->j != NULL) {
 		rd_json_obj_begin(h->j, NULL);
+		rd_json_str(h->j, "schema", "rdpromote-history/1");
 		history_json(h, p);
 		history_steps_json(h->j, p);
 	} else {

@@ -167,10 +167,13 @@ static void
 json_result(const char *what, const struct rd_ship_result *r)
 {
 	struct rd_json *j = rd_json_new(stdout);
+	char schema[32];
 
 	if (j == NULL)
 		tool_die(EX_OSERR, "out of memory");
 	rd_json_obj_begin(j, NULL);
+	snprintf(schema, sizeof(schema), "rdship-%s/1", what);
+	rd_json_str(j, "schema", schema);
 	rd_json_str(j, "operation", what);
 	rd_json_str(j, "origin", r->origin);
 	rd_json_int(j, "epoch", r->epoch);
@@ -564,6 +567,7 @@ cmd_status(int argc, char **argv)
 		if (j == NULL)
 			tool_die(EX_OSERR, "out of memory");
 		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "schema", "rdship-status/1");
 		rd_json_str(j, "store", args[0]);
 		rd_json_str(j, "uuid", s.store.uuid);
 		rd_json_str(j, "role", s.store.standby ? "standby" : "primary");

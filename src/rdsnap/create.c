@@ -196,6 +196,7 @@ print_created(const struct rd_snapinfo *si, int json)
 	if (json) {
 		j = json_or_die();
 		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "schema", "rdsnap-create/1");
 		json_snapinfo(j, si);
 		rd_json_obj_end(j);
 		rd_json_line(j);
@@ -390,6 +391,7 @@ cmd_prune(int argc, char **argv)
 	if (o.c.json) {
 		pc.j = json_or_die();
 		rd_json_obj_begin(pc.j, NULL);
+		rd_json_str(pc.j, "schema", "rdsnap-prune/1");
 		rd_json_arr_begin(pc.j, "snapshots");
 	}
 	st = open_store(args[0], RD_OPEN_WRITE, o.c.wait);

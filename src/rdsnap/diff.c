@@ -86,6 +86,7 @@ diff_one(void *arg, const struct rd_change *c)
 
 	if (j != NULL) {
 		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "schema", "rdsnap-diff/1");
 		rd_json_str(j, "change", change_name(c->kind));
 		rd_json_path(j, "path", e->path);
 		rd_json_arr_begin(j, "differs");
@@ -192,6 +193,7 @@ cmd_diff(int argc, char **argv)
 	}
 	if (j != NULL) {
 		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "schema", "rdsnap-diff/1");
 		rd_json_int(j, "from", res.from);
 		rd_json_int(j, "to", res.to);
 		rd_json_int(j, "added", res.added);

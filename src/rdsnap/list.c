@@ -40,6 +40,7 @@ list_one(void *arg, const struct rd_snapinfo *si)
 
 	if (lc->j != NULL) {
 		rd_json_obj_begin(lc->j, NULL);
+		rd_json_str(lc->j, "schema", "rdsnap-list/1");
 		json_snapinfo(lc->j, si);
 		rd_json_obj_end(lc->j);
 		return 0;
@@ -95,6 +96,7 @@ problem_one(void *arg, const struct rd_problem *p)
 
 	if (j != NULL) {
 		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "schema", "rdsnap-problems/1");
 		rd_json_path(j, "path", p->path);
 		rd_json_str(j, "problem", p->problem);
 		rd_json_str(j, "reason", p->reason);
@@ -139,6 +141,7 @@ ls_one(void *arg, const struct rd_entry *e)
 
 	if (j != NULL) {
 		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "schema", "rdsnap-ls/1");
 		rd_json_path(j, "path", e->path);
 		json_entry(j, e);
 		rd_json_obj_end(j);

@@ -404,6 +404,7 @@ cmd_init(int argc, char **argv)
 	if (o.c.json) {
 		j = json_or_die();
 		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "schema", "rdsnap-init/1");
 		rd_json_str(j, "store", args[0]);
 		rd_json_str(j, "uuid", info.uuid);
 		rd_json_str(j, "role", info.standby ? "standby" : "primary");

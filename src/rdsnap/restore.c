@@ -52,6 +52,7 @@ cmd_restore(int argc, char **argv)
 	if (o.c.json) {
 		j = json_or_die();
 		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "schema", "rdsnap-restore/1");
 		rd_json_int(j, "id", res.id);
 		rd_json_str(j, "target", args[1]);
 		rd_json_int(j, "files", res.files);
@@ -134,6 +135,7 @@ cmd_verify(int argc, char **argv)
 	if (o.c.json) {
 		j = json_or_die();
 		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "schema", "rdsnap-verify/1");
 		rd_json_arr_begin(j, "damage");
 		o.verify.damage_arg = j;
 	}

@@ -126,6 +126,7 @@ stats_json(const char *store, const struct rd_store_stats *s)
 	int d;
 
 	rd_json_obj_begin(j, NULL);
+	rd_json_str(j, "schema", "rdsnap-stats/1");
 	rd_json_str(j, "store", store);
 	rd_json_int(j, "snapshots", s->snapshots);
 	if (s->snapshots > 0) {

@@ -263,7 +263,8 @@ report_text(const struct rd_watch_stats *s)
 	return 0;
 }
 
-/* One JSON object per target; durations in whole seconds. */
+/* One JSON object per target, in the "targets" array; durations in
+ * whole seconds. */
 static int
 report_json(struct rd_json *j, const struct rd_watch_stats *s)
 {
@@ -293,7 +294,6 @@ report_json(struct rd_json *j, const struct rd_watch_stats *s)
 	rd_json_str(j, "last", rd_probe_state_name(s->last));
 	rd_json_int(j, "results", s->results);
 	rd_json_obj_end(j);
-	rd_json_line(j);
 	return 0;
 }
 
@@ -360,7 +360,18 @@ report_main(int argc, char *argv[])
 		tool_die_err(&err);
 	if (json && (rep.json = rd_json_new(stdout)) == NULL)
 		tool_die(EX_OSERR, "out of memory");
+	if (rep.json != NULL) {
+		/* one document, valid with no target too */
+		rd_json_obj_begin(rep.json, NULL);
+		rd_json_str(rep.json, "schema", "rdwatch-report/1");
+		rd_json_arr_begin(rep.json, "targets");
+	}
 	r = rd_watch_report(st, since, now, report_one, &rep, &err);
+	if (r == 0 && rep.json != NULL) {
+		rd_json_arr_end(rep.json);
+		rd_json_obj_end(rep.json);
+		rd_json_line(rep.json);
+	}
 	rd_json_free(rep.json);
 	rd_store_close(st);
 	if (r == -1)
