@@ -636,6 +636,26 @@ tool_time(int64_t t, char *buf, size_t len)
 	return buf;
 }
 
+void
+tool_json_time(struct rd_json *j, const char *key, double t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char buf[48], frac[16] = "";
+	long ms;
+
+	if (!(t > 0) || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+		rd_json_null(j, key);
+		return;
+	}
+	ms = (long)((t - (double)tt) * 1000 + 0.5);
+	if (ms > 0 && ms < 1000)
+		snprintf(frac, sizeof(frac), ".%03ld", ms);
+	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%sZ", frac);
+	rd_json_str(j, key, buf);
+}
+
 int
 tool_progress_enabled(void)
 {

@@ -81,6 +81,13 @@ const char *tool_human_bytes(int64_t n, char *buf, size_t len);
  * (at least 26 bytes). */
 const char *tool_time(int64_t t, char *buf, size_t len);
 
+/*
+ * The time "t" (Unix seconds) as an RFC 3339 UTC string
+ * ("2026-12-05T19:18:47Z", fractions of a second when "t" has them) in
+ * the member "key" of "j"; null when "t" is 0 or less (unknown).
+ */
+void tool_json_time(struct rd_json *j, const char *key, double t);
+
 /* Progress line on stderr when it is a terminal and not quiet. */
 int tool_progress_enabled(void);
 void tool_progress(const char *fmt, ...) RD_PRINTF(1, 2);

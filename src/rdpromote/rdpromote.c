@@ -186,6 +186,7 @@ print_json(const char *mode, int rc, const struct rd_promote_opts *o,
 		rd_json_int(j, "snapshot_time", r->snap_time);
 	else
 		rd_json_null(j, "snapshot_time"); /* unknown */
+	tool_json_time(j, "snapshot_at", (double)r->snap_time);
 	rd_json_int(j, "partial", r->partial);
 	rd_json_int(j, "inconsistent", r->inconsistent);
 	rd_json_int(j, "epoch", r->epoch);
@@ -507,6 +508,8 @@ history_json(struct hist *h, const struct rd_promotion *p)
 	rd_json_str(j, "target", p->target);
 	rd_json_num(j, "started", p->started);
 	rd_json_num(j, "finished", p->finished);
+	tool_json_time(j, "started_at", p->started);
+	tool_json_time(j, "finished_at", p->finished);
 	rd_json_str(j, "state", p->state);
 	rd_json_int(j, "epoch", p->epoch);
 	if (p->has_rto) {

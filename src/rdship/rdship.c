@@ -577,7 +577,12 @@ cmd_status(int argc, char **argv)
 			rd_json_null(j, "origin");
 		rd_json_int(j, "epoch", s.store.epoch);
 		rd_json_int(j, "newest", s.newest);
-		rd_json_int(j, "newest_time", s.newest_time);
+		if (s.newest > 0)
+			rd_json_int(j, "newest_time", s.newest_time);
+		else
+			rd_json_null(j, "newest_time"); /* no snapshot */
+		tool_json_time(j, "newest_at",
+		    s.newest > 0 ? (double)s.newest_time : 0);
 		rd_json_int(j, "newest_partial", si.partial);
 		rd_json_int(j, "newest_inconsistent", si.inconsistent);
 		rd_json_int(j, "origin_newest", s.origin_newest);
@@ -588,6 +593,7 @@ cmd_status(int argc, char **argv)
 			rd_json_num(j, "last_ship", s.last_ship);
 		else
 			rd_json_null(j, "last_ship");
+		tool_json_time(j, "last_ship_at", s.last_ship);
 		rd_json_arr_begin(j, "replicas");
 		for (i = 0; i < s.nreplicas; i++) {
 			rd_json_obj_begin(j, NULL);
@@ -605,6 +611,7 @@ cmd_status(int argc, char **argv)
 			rd_json_str(j, "uuid", s.standby[i].uuid);
 			rd_json_int(j, "snapshot", s.standby[i].snapshot);
 			rd_json_num(j, "pushed", s.standby[i].pushed);
+			tool_json_time(j, "pushed_at", s.standby[i].pushed);
 			rd_json_obj_end(j);
 		}
 		rd_json_arr_end(j);

@@ -348,6 +348,7 @@ on_prune_snapshot(void *arg, const struct rd_snapinfo *si, int keep,
 		rd_json_obj_begin(pc->j, NULL);
 		rd_json_int(pc->j, "id", si->id);
 		rd_json_int(pc->j, "started", si->started);
+		tool_json_time(pc->j, "started_at", (double)si->started);
 		rd_json_bool(pc->j, "keep", keep);
 		if (keep)
 			rd_json_str(pc->j, "why", why);

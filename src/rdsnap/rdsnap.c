@@ -444,7 +444,7 @@ void
 on_notice(void *arg, const char *msg)
 {
 	(void)arg;
-	tool_warn("%s", msg);
+	tool_notice("%s", msg); /* --quiet: errors only */
 }
 
 void
@@ -485,6 +485,8 @@ json_snapinfo(struct rd_json *j, const struct rd_snapinfo *si)
 	rd_json_int(j, "id", si->id);
 	rd_json_int(j, "started", si->started);
 	rd_json_int(j, "finished", si->finished);
+	tool_json_time(j, "started_at", (double)si->started);
+	tool_json_time(j, "finished_at", (double)si->finished);
 	rd_json_num(j, "seconds", si->seconds);
 	rd_json_int(j, "files", si->files);
 	rd_json_int(j, "bytes", si->bytes);

@@ -132,13 +132,17 @@ stats_json(const char *store, const struct rd_store_stats *s)
 	if (s->snapshots > 0) {
 		rd_json_int(j, "oldest", s->oldest);
 		rd_json_int(j, "oldest_time", s->oldest_time);
+		tool_json_time(j, "oldest_at", (double)s->oldest_time);
 		rd_json_int(j, "newest", s->newest);
 		rd_json_int(j, "newest_time", s->newest_time);
+		tool_json_time(j, "newest_at", (double)s->newest_time);
 	} else {
 		rd_json_null(j, "oldest");
 		rd_json_null(j, "oldest_time");
+		rd_json_null(j, "oldest_at");
 		rd_json_null(j, "newest");
 		rd_json_null(j, "newest_time");
+		rd_json_null(j, "newest_at");
 	}
 	rd_json_int(j, "entries", s->entries);
 	rd_json_int(j, "logical_bytes", s->logical_bytes);
