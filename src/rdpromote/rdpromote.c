@@ -178,7 +178,7 @@ print_json(const char *mode, int rc, const struct rd_promote_opts *o,
 	rd_json_str(j, "operation", mode);
 	rd_json_str(j, "outcome", rc == 0 ? "done" : "refused");
 	rd_json_str(j, "store", store);
-	rd_json_str(j, "target", r->target);
+	rd_json_path(j, "target", r->target);
 	rd_json_int(j, "id", r->id);
 	rd_json_int(j, "version", r->version);
 	rd_json_int(j, "fell_back_from", r->fell_back);
@@ -214,9 +214,9 @@ print_json(const char *mode, int rc, const struct rd_promote_opts *o,
 		rd_json_bool(j, "given_up_exact", r->exact);
 	}
 	if (r->aside[0] != '\0')
-		rd_json_str(j, "aside", r->aside);
+		rd_json_path(j, "aside", r->aside);
 	if (r->kept[0] != '\0')
-		rd_json_str(j, "kept", r->kept);
+		rd_json_path(j, "kept", r->kept);
 	if (r->message[0] != '\0')
 		rd_json_str(j, "message", r->message);
 	rd_json_bool(j, "open", r->open);
@@ -505,7 +505,7 @@ history_json(struct hist *h, const struct rd_promotion *p)
 	rd_json_int(j, "id", p->id);
 	rd_json_str(j, "kind", p->drill ? "drill" : "promote");
 	rd_json_int(j, "version", p->version);
-	rd_json_str(j, "target", p->target);
+	rd_json_path(j, "target", p->target);
 	rd_json_num(j, "started", p->started);
 	rd_json_num(j, "finished", p->finished);
 	tool_json_time(j, "started_at", p->started);

@@ -158,6 +158,8 @@ open_store(const char *path, int mode, double wait)
 	struct rd_err err = RD_ERR_INIT;
 	struct rd_store *st = NULL;
 
+	tool_step("opening store '%s' to %s", path,
+	    mode == RD_OPEN_WRITE ? "write" : "read");
 	if (rd_store_open(path, mode, wait, &st, &err) == -1)
 		tool_die_err(&err);
 	return st;
@@ -300,6 +302,7 @@ receive_common(const char *cmd, int argc, char **argv, int serve)
 	if (serve)
 		o.ship.progress = NULL;
 	st = open_store(args[0], RD_OPEN_WRITE, o.wait);
+	tool_step("receiving on standard input");
 	if (rd_ship_receive(st, STDIN_FILENO, serve ? STDOUT_FILENO : -1,
 	        &o.ship, &r, &err) == -1) {
 		rd_store_close(st);
@@ -469,6 +472,7 @@ cmd_push(int argc, char **argv)
 	st = open_store(args[0], RD_OPEN_READ, 0);
 	if (rd_snap_get(st, 0, NULL, &err) == -1)
 		tool_die_err(&err);
+	tool_step("starting the receiving side for '%s'", args[1]);
 	pid = start_serve(&o, args[1], &to, &from);
 	rc = rd_ship_push(st, from, to, &o.ship, &r, &err);
 	close(to);
@@ -597,7 +601,7 @@ cmd_status(int argc, char **argv)
 		rd_json_arr_begin(j, "replicas");
 		for (i = 0; i < s.nreplicas; i++) {
 			rd_json_obj_begin(j, NULL);
-			rd_json_str(j, "dir", s.replica[i].dir);
+			rd_json_path(j, "dir", s.replica[i].dir);
 			rd_json_int(j, "version", s.replica[i].version);
 			rd_json_str(j, "state",
 			    s.replica[i].clean ? "clean" : "applying");

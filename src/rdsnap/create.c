@@ -288,6 +288,7 @@ cmd_create(int argc, char **argv)
 		o.snap.bracket_timeout = o.hook_timeout;
 	}
 	if (o.pre != NULL) {
+		tool_step("running the pre hook");
 		hr = run_hook("pre", o.pre, &h, NULL, NULL, &err);
 		if (hr != 0) {
 			/* nothing was done: no snapshot, no post hook */
@@ -299,6 +300,7 @@ cmd_create(int argc, char **argv)
 		}
 	}
 	pg.t0 = rd_monotonic(); /* the rate leaves out the wait and the hook */
+	tool_step("snapshotting '%s'", args[1]);
 	r = rd_snap_create(st, args[1], &o.snap, &si, &err);
 	/* the lock goes first: a post hook may run a writer (prune) */
 	rd_store_close(st);
@@ -310,6 +312,7 @@ cmd_create(int argc, char **argv)
 	if (o.post != NULL) {
 		if (r == 0)
 			snprintf(id, sizeof(id), "%lld", (long long)si.id);
+		tool_step("running the post hook");
 		hr = run_hook("post", o.post, &h, r == 0 ? "ok" : "failed", id,
 		    &herr);
 		if (hr == -1)
@@ -396,6 +399,7 @@ cmd_prune(int argc, char **argv)
 		rd_json_arr_begin(pc.j, "snapshots");
 	}
 	st = open_store(args[0], RD_OPEN_WRITE, o.c.wait);
+	tool_step("%s", o.prune.dry_run ? "planning the prune" : "pruning");
 	if (rd_snap_prune(st, &o.prune, &res, &err) == -1) {
 		rd_store_close(st);
 		rd_json_free(pc.j);

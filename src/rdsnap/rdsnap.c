@@ -314,6 +314,8 @@ open_store(const char *path, int mode, double wait)
 	struct rd_err err = RD_ERR_INIT;
 	struct rd_store *st = NULL;
 
+	tool_step("opening store '%s' to %s", path,
+	    mode == RD_OPEN_WRITE ? "write" : "read");
 	if (rd_store_open(path, mode, wait, &st, &err) == -1)
 		tool_die_err(&err);
 	return st;
@@ -444,7 +446,15 @@ void
 on_notice(void *arg, const char *msg)
 {
 	(void)arg;
-	tool_notice("%s", msg); /* --quiet: errors only */
+	/*
+	 * A socket or fifo left out is by design and --quiet silences it
+	 * (a cron run stays silent); a path kept at its previous version or
+	 * a file that changed while read is an omission, always reported.
+	 */
+	if (strncmp(msg, "skipped '", 9) == 0)
+		tool_notice("%s", msg);
+	else
+		tool_warn("%s", msg);
 }
 
 void

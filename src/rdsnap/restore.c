@@ -42,6 +42,7 @@ cmd_restore(int argc, char **argv)
 	}
 	o.restore.notice = on_notice;
 	st = open_store(args[0], RD_OPEN_READ, 0);
+	tool_step("restoring into '%s'", args[1]);
 	if (rd_restore(st, o.version, args[1], (const char *const *)args + 2,
 	        nargs - 2, &o.restore, &res, &err) == -1) {
 		rd_store_close(st);
@@ -54,7 +55,7 @@ cmd_restore(int argc, char **argv)
 		rd_json_obj_begin(j, NULL);
 		rd_json_str(j, "schema", "rdsnap-restore/1");
 		rd_json_int(j, "id", res.id);
-		rd_json_str(j, "target", args[1]);
+		rd_json_path(j, "target", args[1]);
 		rd_json_int(j, "files", res.files);
 		rd_json_int(j, "bytes", res.bytes);
 		rd_json_int(j, "setid_dropped", res.setid_dropped);
@@ -144,6 +145,9 @@ cmd_verify(int argc, char **argv)
 		o.verify.progress_arg = &t0;
 	}
 	st = open_store(args[0], RD_OPEN_READ, 0);
+	tool_step("verifying %s",
+	    o.verify.read_data ? "every content, byte for byte"
+	                       : "the catalog and the pack headers");
 	r = rd_verify(st, &o.verify, &res, &err);
 	rd_store_close(st);
 	if (r == -1)

@@ -104,3 +104,15 @@ unset REDUND_STORE
 expect_exit 64 rdsnap stats
 expect_file err "rdsnap: missing store
 usage: rdsnap stats [options] store"
+
+# --verbose: the steps, on standard error; --quiet wins over it
+printf 'new' >src/abc
+expect_exit 0 rdsnap create -v -q store src
+expect_empty out
+expect_empty err
+expect_exit 0 rdsnap create store src --verbose --label v
+expect_file err "rdsnap: opening store 'store' to write
+rdsnap: snapshotting 'src'"
+expect_exit 0 rdsnap verify -v store
+expect_file err "rdsnap: opening store 'store' to read
+rdsnap: verifying the catalog and the pack headers"
