@@ -149,7 +149,8 @@ d = c[("metadata", "touch")]
 assert d["differs"] == ["mtime"], d
 assert d["new"]["mtime"] == "2024-02-02T00:00:00.000000000Z", d
 assert d["new"]["mtime_ns"] - d["old"]["mtime_ns"] == 32 * 86400 * 10**9, d
-assert summary == {"from": 1, "to": 3, "added": 4, "added_bytes": 12,
+assert summary == {"schema": "rdsnap-diff/1", "from": 1, "to": 3,
+    "added": 4, "added_bytes": 12,
     "removed": 2, "removed_bytes": 10, "changed": 1, "changed_bytes": 0,
     "metadata": 2}, summary
 PY
