@@ -23,6 +23,8 @@
 static const char *progname = "redund";
 static int use_syslog;
 static int quiet;
+static int verbose;
+static const struct tool_cmd *current_cmd;
 static int progress_shown;
 static const struct tool_cmd *usage_cmds;
 static size_t usage_ncmds;
@@ -101,6 +103,18 @@ tool_quiet(void)
 	return quiet;
 }
 
+void
+tool_set_verbose(int on)
+{
+	verbose = on;
+}
+
+int
+tool_verbose(void)
+{
+	return verbose;
+}
+
 /* Control characters as '?', in place. */
 static void
 make_printable(char *p)
@@ -151,6 +165,30 @@ tool_warn(const char *fmt, ...)
 }
 
 void
+tool_notice(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (quiet)
+		return;
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
+
+void
+tool_step(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!verbose || quiet)
+		return;
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
+
+void
 tool_die(int status, const char *fmt, ...)
 {
 	va_list ap;
@@ -159,6 +197,8 @@ tool_die(int status, const char *fmt, ...)
 	vwarn(fmt, ap);
 	va_end(ap);
 	fflush(stdout);
+	if (status == EX_USAGE)
+		tool_usage(EX_USAGE);
 	exit(status);
 }
 
@@ -218,16 +258,230 @@ tool_version_only(int argc)
 	tool_version();
 }
 
+/*
+ * The operands of the usage text of "row": the words after its last
+ * option word or option group ("[-x ...]", "(--x | --y)", "--x"), as a
+ * pointer into the text; "" when it takes none.
+ */
+static const char *
+operands_of(const struct tool_cmd *row)
+{
+	const char *p = row->usage, *w, *start = NULL;
+	size_t len;
+	int depth = 0;
+
+	if (row->name != NULL)
+		p += strcspn(p, " \n"); /* the subcommand's name */
+	for (;;) {
+		p += strspn(p, " \n");
+		if (*p == '\0')
+			break;
+		w = p;
+		len = strcspn(p, " \n");
+		p += len;
+		if (depth == 0) {
+			if (*w == '-' || *w == '(' || *w == '|' ||
+			    (*w == '[' && w[1] == '-'))
+				start = NULL;
+			else if (start == NULL)
+				start = w;
+		}
+		for (; w < p; w++) {
+			if (*w == '[' || *w == '(')
+				depth++;
+			else if ((*w == ']' || *w == ')') && depth > 0)
+				depth--;
+		}
+	}
+	return start != NULL ? start : "";
+}
+
+/* The usage row for short lines and operands: the subcommand running,
+ * else the first row (a tool's main form), or NULL. */
+static const struct tool_cmd *
+usage_row(void)
+{
+	if (current_cmd != NULL)
+		return current_cmd;
+	if (usage_ncmds > 0 && usage_cmds[0].name == NULL)
+		return &usage_cmds[0];
+	return NULL;
+}
+
+/* One line: "usage: prog NAME [options] OPERANDS". */
+static void
+short_usage(FILE *fp)
+{
+	const struct tool_cmd *row = usage_row();
+	const char *ops;
+	size_t i;
+	int first = 1;
+
+	fprintf(fp, "usage: %s ", progname);
+	if (row == NULL) {
+		for (i = 0; i < usage_ncmds; i++) {
+			if (usage_cmds[i].name == NULL)
+				continue;
+			fprintf(fp, "%s%s", first ? "{" : "|",
+			    usage_cmds[i].name);
+			first = 0;
+		}
+		fprintf(fp, "} [options] store ... (%s --help)\n", progname);
+		return;
+	}
+	if (row->name != NULL)
+		fprintf(fp, "%s ", row->name);
+	fputs("[options]", fp);
+	ops = operands_of(row);
+	if (*ops != '\0')
+		fputc(' ', fp);
+	for (; *ops != '\0'; ops++) {
+		if (*ops == ' ' || *ops == '\n') {
+			ops += strspn(ops, " \n") - 1;
+			fputc(' ', fp);
+		} else {
+			fputc(*ops, fp);
+		}
+	}
+	fputc('\n', fp);
+}
+
 void
 tool_usage(int status)
 {
 	FILE *fp = status == EX_OK ? stdout : stderr;
 	size_t i;
+	int n = 0;
 
-	for (i = 0; i < usage_ncmds; i++)
-		fprintf(fp, "%s%s %s\n", i == 0 ? "usage: " : "       ",
+	if (status != EX_OK) {
+		short_usage(fp);
+		exit(status);
+	}
+	for (i = 0; i < usage_ncmds; i++) {
+		if (current_cmd != NULL && &usage_cmds[i] != current_cmd)
+			continue;
+		fprintf(fp, "%s%s %s\n", n++ == 0 ? "usage: " : "       ",
 		    progname, usage_cmds[i].usage);
+	}
 	exit(status);
+}
+
+void
+tool_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	tool_usage(EX_USAGE);
+}
+
+/* The next operand word of "*ops" into "buf" (brackets kept); 0 at the end. */
+static int
+next_operand(const char **ops, char *buf, size_t len)
+{
+	const char *p = *ops;
+	size_t n;
+	int depth = 0;
+
+	p += strspn(p, " \n");
+	if (*p == '\0')
+		return 0;
+	/* a bracketed operand runs to its closing bracket: "[path ...]" */
+	for (n = 0; p[n] != '\0'; n++) {
+		if (p[n] == '[')
+			depth++;
+		else if (p[n] == ']')
+			depth--;
+		else if ((p[n] == ' ' || p[n] == '\n') && depth <= 0)
+			break;
+	}
+	snprintf(buf, len, "%.*s", (int)n, p);
+	*ops = p + n;
+	return 1;
+}
+
+char **
+tool_operands(int argc, char **argv, int *n)
+{
+	static char *env_argv[2];
+	const struct tool_cmd *row = usage_row();
+	const char *ops, *env = getenv(TOOL_STORE_ENV);
+	char w[64], req[8][64];
+	int nreq = 0, nopt = 0, more = 0, reader;
+
+	if (row == NULL)
+		tool_die(EX_SOFTWARE, "no usage for the operands");
+	ops = operands_of(row);
+	while (next_operand(&ops, w, sizeof(w))) {
+		if (strcmp(w, "...") == 0 || strstr(w, "...]") != NULL)
+			more = 1;
+		else if (w[0] == '[' && w[strlen(w) - 1] == ']')
+			nopt++;
+		else if (nreq < 8)
+			memcpy(req[nreq++], w, sizeof(w));
+	}
+	reader = (row->flags & TOOL_READER) && nreq == 1;
+	if (argc < nreq && env != NULL && *env != '\0' &&
+	    strcmp(req[0], "store") == 0) {
+		if (argc == 0 && reader) {
+			env_argv[0] = (char *)env;
+			*n = 1;
+			return env_argv;
+		}
+		tool_usage_error(
+		    "%s needs its store on the command line (%s is only for read-only commands)",
+		    row->name != NULL ? row->name : progname, TOOL_STORE_ENV);
+	}
+	if (argc < nreq)
+		tool_usage_error("missing %s", req[argc]);
+	if (argc > nreq + nopt && !more)
+		tool_usage_error("unexpected operand '%s'", argv[nreq + nopt]);
+	*n = argc;
+	return argv;
+}
+
+void
+tool_getopt_reset(char **argv)
+{
+	optind = 1;
+	opterr = 1;
+	argv[0] = (char *)progname; /* getopt's messages */
+}
+
+int
+tool_getopt(int argc, char **argv, const char *shortopts,
+    const struct option *longopts)
+{
+	char opts[64];
+	int ch;
+
+	snprintf(opts, sizeof(opts), "hVqv%s", shortopts);
+	while ((ch = getopt_long(argc, argv, opts, longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			tool_usage(EX_OK);
+		case 'V':
+			tool_version_only(current_cmd != NULL ? 0 : argc);
+		case 'q':
+			quiet = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case TOOL_OPT_SYSLOG:
+			tool_set_syslog(1);
+			break;
+		case '?':
+		case ':':
+			tool_usage(EX_USAGE);
+		default:
+			return ch;
+		}
+	}
+	return -1;
 }
 
 int
@@ -243,6 +497,7 @@ tool_subcommand(const struct tool_cmd *cmds, size_t n, int argc, char **argv,
 	for (i = 0; i < n; i++)
 		if (cmds[i].name != NULL &&
 		    strcmp(argv[1], cmds[i].name) == 0) {
+			current_cmd = &cmds[i];
 			*status = cmds[i].fn(argc - 1, argv + 1);
 			return 1;
 		}
@@ -257,13 +512,14 @@ tool_dispatch(const struct tool_cmd *cmds, size_t n, int argc, char **argv)
 	if (tool_subcommand(cmds, n, argc, argv, &status))
 		return status;
 	if (argc < 2)
-		tool_usage(EX_USAGE);
+		tool_usage_error("missing command");
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
 		tool_usage(EX_OK);
 	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)
 		tool_version_only(argc);
-	tool_warn("unknown command '%s'", argv[1]);
-	tool_usage(EX_USAGE);
+	if (argv[1][0] == '-')
+		tool_usage_error("missing command before '%s'", argv[1]);
+	tool_usage_error("unknown command '%s'", argv[1]);
 }
 
 int64_t
@@ -293,6 +549,64 @@ tool_parse_seconds(const char *s, const char *what)
 }
 
 const char *
+tool_plural(int64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/* Length of the valid UTF-8 sequence at "s", or 0 if it is not one. */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+	unsigned c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	for (i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) ||
+	    (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
+		return 0;
+	return n;
+}
+
+void
+tool_put_escaped(FILE *fp, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n;
+
+	while (*s != '\0') {
+		if (*s == '\\')
+			fputs("\\\\", fp);
+		else if (*s == '\n')
+			fputs("\\n", fp);
+		else if (*s == '\t')
+			fputs("\\t", fp);
+		else if (*s == '\r')
+			fputs("\\r", fp);
+		else if (*s < 0x20 || *s == 0x7f || (n = utf8_len(s)) == 0)
+			fprintf(fp, "\\x%02x", *s);
+		else {
+			fwrite(s, 1, n, fp);
+			s += n;
+			continue;
+		}
+		s++;
+	}
+}
+
+const char *
 tool_human_bytes(int64_t n, char *buf, size_t len)
 {
 	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -317,9 +631,29 @@ tool_time(int64_t t, char *buf, size_t len)
 	struct tm tm;
 
 	if (localtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+	    strftime(buf, len, "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
 		snprintf(buf, len, "%lld", (long long)t);
 	return buf;
+}
+
+void
+tool_json_time(struct rd_json *j, const char *key, double t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char buf[48], frac[16] = "";
+	long ms;
+
+	if (!(t > 0) || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+		rd_json_null(j, key);
+		return;
+	}
+	ms = (long)((t - (double)tt) * 1000 + 0.5);
+	if (ms > 0 && ms < 1000)
+		snprintf(frac, sizeof(frac), ".%03ld", ms);
+	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%sZ", frac);
+	rd_json_str(j, key, buf);
 }
 
 int
@@ -367,7 +701,8 @@ tool_opt_allowed(const char *cmd, const char *allowed,
 	if (name == NULL)
 		tool_die(EX_USAGE, "%s does not take -%c", cmd, ch);
 	snprintf(key, sizeof(key), " %s ", name);
-	if (strstr(allowed, key) == NULL)
+	if (strstr(allowed, key) == NULL &&
+	    strstr(" help quiet syslog verbose version ", key) == NULL)
 		tool_die(EX_USAGE, "%s does not take --%s", cmd, name);
 }
 

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "redund.h"
 
@@ -24,6 +25,12 @@ int tool_syslog(void);
 void tool_log(const char *fmt, ...) RD_PRINTF(1, 2);
 void tool_set_quiet(int on);
 int tool_quiet(void);
+/* --verbose: tool_step() prints what the command does, step by step. */
+void tool_set_verbose(int on);
+int tool_verbose(void);
+void tool_step(const char *fmt, ...) RD_PRINTF(1, 2);
+/* A warning that --quiet silences (a skipped socket, a hook's notice). */
+void tool_notice(const char *fmt, ...) RD_PRINTF(1, 2);
 
 /* "prog: message" on stderr. */
 void tool_warn(const char *fmt, ...) RD_PRINTF(1, 2);
@@ -59,10 +66,27 @@ double tool_parse_seconds(const char *s, const char *what);
  */
 const char *tool_printable(const char *s, char *buf, size_t len);
 
+/* "one" if "n" is 1, else "many": "1 entry", "2 entries". */
+const char *tool_plural(int64_t n, const char *one, const char *many);
+/*
+ * "s" on one line for a terminal, reversibly: backslash as "\\",
+ * newline, tab and carriage return as "\n", "\t", "\r", other control
+ * characters and every byte that is not part of valid UTF-8 as "\xHH".
+ */
+void tool_put_escaped(FILE *fp, const char *s);
+
 /* Human sizes: "1.5 MiB" into "buf" (at least 16 bytes). */
 const char *tool_human_bytes(int64_t n, char *buf, size_t len);
-/* Local time "YYYY-MM-DD HH:MM:SS" into "buf" (at least 20 bytes). */
+/* Local time with its offset, "YYYY-MM-DD HH:MM:SS +HHMM", into "buf"
+ * (at least 26 bytes). */
 const char *tool_time(int64_t t, char *buf, size_t len);
+
+/*
+ * The time "t" (Unix seconds) as an RFC 3339 UTC string
+ * ("2026-12-05T19:18:47Z", fractions of a second when "t" has them) in
+ * the member "key" of "j"; null when "t" is 0 or less (unknown).
+ */
+void tool_json_time(struct rd_json *j, const char *key, double t);
 
 /* Progress line on stderr when it is a terminal and not quiet. */
 int tool_progress_enabled(void);
@@ -72,14 +96,24 @@ void tool_progress_done(void);
 /*
  * A subcommand table: each row is a subcommand "name" run by "fn" with
  * argv starting at its name, and "usage", its usage text after "prog "
- * (continuation lines included).  A row whose name is NULL is a usage
- * line only (the tool's main form, or "--help | --version").
+ * (continuation lines included), whose last words are its operands
+ * ("store [path]", "store target [path ...]", "probe ...").  A row whose
+ * name is NULL is a usage line only (the tool's main form, or "--help |
+ * --version").  "flags" holds TOOL_READER for a subcommand that only
+ * reads its store: REDUND_STORE may name that store.
  */
 struct tool_cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *usage;
+	int flags;
 };
+
+#define TOOL_READER 1
+/* The getopt value of --syslog in every tool's long options. */
+#define TOOL_OPT_SYSLOG 1
+/* The environment variable that names the store of a read-only command. */
+#define TOOL_STORE_ENV "REDUND_STORE"
 
 /*
  * Run the subcommand named by argv[1] of "cmds" ("n" rows) and return its
@@ -96,17 +130,49 @@ int tool_dispatch(const struct tool_cmd *cmds, size_t n, int argc, char **argv);
  */
 int tool_subcommand(const struct tool_cmd *cmds, size_t n, int argc,
     char **argv, int *status);
-/* Print the usage of the table last given (stdout for EX_OK, else
- * stderr), one line "usage: prog ..." then "       prog ..." per row, and
- * exit with "status". */
+/*
+ * With EX_OK: print the usage of the subcommand running (its row of the
+ * table last given), or of every row outside a subcommand, on stdout,
+ * one line "usage: prog ..." then "       prog ..." per row.  Otherwise
+ * print one short line on stderr ("usage: prog create [options] store
+ * source").  Exit with "status".
+ */
 RD_NORETURN void tool_usage(int status);
+/* A usage error: "prog: REASON", the short usage line, exit EX_USAGE. */
+RD_NORETURN void tool_usage_error(const char *fmt, ...) RD_PRINTF(1, 2);
+/*
+ * Check the "argc" operands "argv" (what getopt left) against the
+ * operands of the running subcommand's usage; die with a usage error
+ * naming the first missing one or the first one too many.  A subcommand
+ * flagged TOOL_READER given no operand at all takes its store from
+ * REDUND_STORE; any other subcommand given none while REDUND_STORE is
+ * set is told that it needs the store on the command line.  Returns the
+ * operands (argv, or a static vector holding the store) and their count
+ * in "*n".
+ */
+char **tool_operands(int argc, char **argv, int *n);
+/*
+ * getopt_long over "argc"/"argv" (a subcommand's, argv[0] its name, or
+ * main's) in GNU order: options anywhere, "--" ends them.  "shortopts"
+ * lists the tool's short options; "longopts" must map --help to 'h',
+ * --version to 'V', --quiet to 'q', --verbose to 'v' and --syslog to
+ * TOOL_OPT_SYSLOG, which this handles: -h prints the usage of the
+ * subcommand and exits 0, -V is --version (alone), -q, -v and --syslog
+ * set quiet, verbose and syslog; an unknown option or a missing value is
+ * a usage error.  Returns any other option's value (optarg set), or -1
+ * at the first operand-only rest.  tool_getopt_reset() starts a parse.
+ */
+int tool_getopt(int argc, char **argv, const char *shortopts,
+    const struct option *longopts);
+void tool_getopt_reset(char **argv);
 
 struct option;
 
 /*
  * Die with EX_USAGE ("CMD does not take --NAME") unless the option whose
  * getopt value is "ch" is named in "allowed", a list of long names each
- * surrounded by spaces (" json quiet ").
+ * surrounded by spaces (" json wait "); help, version, quiet, verbose
+ * and syslog go with every subcommand.
  */
 void tool_opt_allowed(const char *cmd, const char *allowed,
     const struct option *longopts, int ch);

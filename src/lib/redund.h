@@ -129,6 +129,12 @@ void rd_json_int(struct rd_json *j, const char *key, int64_t val);
 void rd_json_num(struct rd_json *j, const char *key, double val);
 void rd_json_bool(struct rd_json *j, const char *key, int val);
 void rd_json_null(struct rd_json *j, const char *key);
+/*
+ * A name from outside (a path, a link target): "key" as rd_json_str()
+ * writes it, and when "val" is not valid UTF-8, "key_base64" with its
+ * bytes in base64 (RFC 4648), so that every name can be recovered.
+ */
+void rd_json_path(struct rd_json *j, const char *key, const char *val);
 /* End the current top-level value with a newline (one object per line). */
 void rd_json_line(struct rd_json *j);
 

@@ -21,24 +21,19 @@ enum {
 	OPT_CHECK,
 	OPT_CHECK_TIMEOUT,
 	OPT_DRILL,
-	OPT_DRY_RUN,
 	OPT_FAILED_AT,
 	OPT_FENCE,
 	OPT_FORCE,
 	OPT_HEARTBEAT,
 	OPT_HOOK_TIMEOUT,
-	OPT_JSON,
 	OPT_NO_FENCE,
 	OPT_PRIMARY,
 	OPT_PROBE_TIMEOUT,
 	OPT_RESUME,
-	OPT_SNAPSHOT,
 	OPT_START,
 	OPT_STOP,
-	OPT_SYSLOG,
 	OPT_VALIDATE,
 	OPT_VERIFY,
-	OPT_WAIT
 };
 
 static const struct option longopts[] = {
@@ -47,26 +42,28 @@ static const struct option longopts[] = {
 	{ "check", required_argument, NULL, OPT_CHECK },
 	{ "check-timeout", required_argument, NULL, OPT_CHECK_TIMEOUT },
 	{ "drill", no_argument, NULL, OPT_DRILL },
-	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "dry-run", no_argument, NULL, 'n' },
 	{ "failed-at", required_argument, NULL, OPT_FAILED_AT },
 	{ "fence", required_argument, NULL, OPT_FENCE },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT },
-	{ "json", no_argument, NULL, OPT_JSON },
+	{ "json", no_argument, NULL, 'j' },
 	{ "no-fence", no_argument, NULL, OPT_NO_FENCE },
 	{ "primary", required_argument, NULL, OPT_PRIMARY },
 	{ "probe-timeout", required_argument, NULL, OPT_PROBE_TIMEOUT },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "resume", no_argument, NULL, OPT_RESUME },
-	{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
+	{ "snapshot", required_argument, NULL, 's' },
 	{ "start", required_argument, NULL, OPT_START },
 	{ "stop", required_argument, NULL, OPT_STOP },
-	{ "syslog", no_argument, NULL, OPT_SYSLOG },
+	{ "syslog", no_argument, NULL, TOOL_OPT_SYSLOG },
 	{ "validate", required_argument, NULL, OPT_VALIDATE },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "verify", required_argument, NULL, OPT_VERIFY },
 	{ "version", no_argument, NULL, 'V' },
-	{ "wait", required_argument, NULL, OPT_WAIT },
+	{ "wait", required_argument, NULL, 'w' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -110,6 +107,8 @@ on_step(void *arg, const char *step, const char *outcome, double seconds,
 			record(&u->rec[u->n++], step, outcome, seconds, detail);
 		return;
 	}
+	if (tool_quiet())
+		return;
 	if (strcmp(outcome, "plan") == 0)
 		printf("  %-11s  %s\n", step, detail);
 	else if (strcmp(outcome, "done") == 0)
@@ -175,14 +174,19 @@ print_json(const char *mode, int rc, const struct rd_promote_opts *o,
 	if (j == NULL)
 		tool_die(EX_OSERR, "out of memory");
 	rd_json_obj_begin(j, NULL);
+	rd_json_str(j, "schema", "rdpromote/1");
 	rd_json_str(j, "operation", mode);
 	rd_json_str(j, "outcome", rc == 0 ? "done" : "refused");
 	rd_json_str(j, "store", store);
-	rd_json_str(j, "target", r->target);
+	rd_json_path(j, "target", r->target);
 	rd_json_int(j, "id", r->id);
 	rd_json_int(j, "version", r->version);
 	rd_json_int(j, "fell_back_from", r->fell_back);
-	rd_json_int(j, "snapshot_time", r->snap_time);
+	if (r->snap_time > 0)
+		rd_json_int(j, "snapshot_time", r->snap_time);
+	else
+		rd_json_null(j, "snapshot_time"); /* unknown */
+	tool_json_time(j, "snapshot_at", (double)r->snap_time);
 	rd_json_int(j, "partial", r->partial);
 	rd_json_int(j, "inconsistent", r->inconsistent);
 	rd_json_int(j, "epoch", r->epoch);
@@ -195,6 +199,10 @@ print_json(const char *mode, int rc, const struct rd_promote_opts *o,
 	if (rc == 0 && !o->dry_run && strcmp(mode, "abort") != 0) {
 		rd_json_num(j, "rto", r->rto);
 		rd_json_num(j, "rpo", r->rpo);
+	} else {
+		/* no promotion was made: unknown, not 0 */
+		rd_json_null(j, "rto");
+		rd_json_null(j, "rpo");
 	}
 	if (strcmp(mode, "abort") != 0 && r->snap_time > 0) {
 		rd_json_num(j, "data_time", r->data_time);
@@ -206,9 +214,9 @@ print_json(const char *mode, int rc, const struct rd_promote_opts *o,
 		rd_json_bool(j, "given_up_exact", r->exact);
 	}
 	if (r->aside[0] != '\0')
-		rd_json_str(j, "aside", r->aside);
+		rd_json_path(j, "aside", r->aside);
 	if (r->kept[0] != '\0')
-		rd_json_str(j, "kept", r->kept);
+		rd_json_path(j, "kept", r->kept);
 	if (r->message[0] != '\0')
 		rd_json_str(j, "message", r->message);
 	rd_json_bool(j, "open", r->open);
@@ -291,9 +299,12 @@ print_promoted(const struct rd_promote_result *r)
 		    "  NOT VALIDATED: no --validate; the bytes were checked, not the application's data\n");
 	if (r->partial > 0 || r->inconsistent > 0)
 		printf(
-		    "  WARNING: snapshot %lld is PARTIAL (%lld paths kept an older version, %lld files changed while read)\n",
+		    "  WARNING: snapshot %lld is PARTIAL (%lld %s an older version, %lld %s while read)\n",
 		    (long long)r->version, (long long)r->partial,
-		    (long long)r->inconsistent);
+		    tool_plural(r->partial, "path kept", "paths kept"),
+		    (long long)r->inconsistent,
+		    tool_plural(r->inconsistent, "file changed",
+		        "files changed"));
 	if (r->aside[0] != '\0')
 		printf("  the old target is kept as '%s'\n", r->aside);
 	if (r->quick_verify)
@@ -434,7 +445,7 @@ item_json(struct hist *h, const struct rd_promote_item *it)
 		rd_json_str(h->j, "event", it->name);
 		rd_json_str(h->j, "detail", it->value);
 	} else {
-		rd_json_str(h->j, "path", it->name);
+		rd_json_path(h->j, "path", it->name);
 		rd_json_str(h->j, "kind", it->value);
 		rd_json_int(h->j, "snapshot", it->snapshot);
 		rd_json_str(h->j, "state", it->state);
@@ -494,14 +505,19 @@ history_json(struct hist *h, const struct rd_promotion *p)
 	rd_json_int(j, "id", p->id);
 	rd_json_str(j, "kind", p->drill ? "drill" : "promote");
 	rd_json_int(j, "version", p->version);
-	rd_json_str(j, "target", p->target);
+	rd_json_path(j, "target", p->target);
 	rd_json_num(j, "started", p->started);
 	rd_json_num(j, "finished", p->finished);
+	tool_json_time(j, "started_at", p->started);
+	tool_json_time(j, "finished_at", p->finished);
 	rd_json_str(j, "state", p->state);
 	rd_json_int(j, "epoch", p->epoch);
 	if (p->has_rto) {
 		rd_json_num(j, "rto", p->rto);
 		rd_json_num(j, "rpo", p->rpo);
+	} else {
+		rd_json_null(j, "rto");
+		rd_json_null(j, "rpo");
 	}
 	json_validated(j, p->validated);
 	if (p->given_up >= 0)
@@ -565,6 +581,7 @@ history_one(void *arg, const struct rd_promotion *p)
 	h->seen = 0;
 	if (h->j != NULL) {
 		rd_json_obj_begin(h->j, NULL);
+		rd_json_str(h->j, "schema", "rdpromote-history/1");
 		history_json(h, p);
 		history_steps_json(h->j, p);
 	} else {
@@ -588,31 +605,25 @@ history_one(void *arg, const struct rd_promotion *p)
 	return 0;
 }
 
-/* Parse the options of a subcommand that takes only those in "allowed". */
-static int
+/*
+ * Parse the options of a subcommand that takes only those in "allowed";
+ * returns its operands, their count in "*nargs".
+ */
+static char **
 sub_opts(int argc, char **argv, const char *cmd, const char *allowed, int *json,
-    double *wait)
+    double *wait, int *nargs)
 {
 	int ch;
 
-	optind = 1;
-	argv[0] = (char *)tool_progname();
-	while ((ch = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
-		if (ch == 'h')
-			tool_usage(EX_OK);
-		if (ch == 'V')
-			tool_version_only(0);
-		if (ch == '?')
-			tool_usage(EX_USAGE);
+	tool_getopt_reset(argv);
+	while ((ch = tool_getopt(argc, argv, "jw:", longopts)) != -1) {
 		tool_opt_allowed(cmd, allowed, longopts, ch);
-		if (ch == OPT_JSON)
+		if (ch == 'j')
 			*json = 1;
-		else if (ch == OPT_WAIT)
+		else if (ch == 'w')
 			*wait = tool_parse_seconds(optarg, "wait");
-		else if (ch == OPT_SYSLOG)
-			tool_set_syslog(1);
 	}
-	return optind;
+	return tool_operands(argc - optind, argv + optind, nargs);
 }
 
 static int
@@ -621,13 +632,12 @@ cmd_history(int argc, char **argv)
 	struct rd_err err = RD_ERR_INIT;
 	struct hist h;
 	double wait = 0;
-	int json = 0, r, ind;
+	char **args;
+	int json = 0, r, nargs;
 
 	memset(&h, 0, sizeof(h));
-	ind = sub_opts(argc, argv, "history", " json ", &json, &wait);
-	if (argc - ind != 1)
-		tool_usage(EX_USAGE);
-	if (rd_store_open(argv[ind], RD_OPEN_READ, 0, &h.st, &err) == -1)
+	args = sub_opts(argc, argv, "history", " json ", &json, &wait, &nargs);
+	if (rd_store_open(args[0], RD_OPEN_READ, 0, &h.st, &err) == -1)
 		tool_die_err(&err);
 	if (json && (h.j = rd_json_new(stdout)) == NULL)
 		tool_die(EX_OSERR, "out of memory");
@@ -639,7 +649,7 @@ cmd_history(int argc, char **argv)
 	if (!json && h.kept > 0)
 		printf(
 		    "remove a kept tree with: rdpromote remove-tree %s PATH\n",
-		    argv[ind]);
+		    args[0]);
 	return tool_exit(EX_OK);
 }
 
@@ -650,15 +660,14 @@ cmd_remove_tree(int argc, char **argv)
 	struct rd_store *st = NULL;
 	char why[2048];
 	double wait = 0;
-	int json = 0, r, ind;
+	char **args;
+	int json = 0, r, nargs;
 
-	ind =
-	    sub_opts(argc, argv, "remove-tree", " syslog wait ", &json, &wait);
-	if (argc - ind != 2)
-		tool_usage(EX_USAGE);
-	if (rd_store_open(argv[ind], RD_OPEN_WRITE, wait, &st, &err) == -1)
+	args =
+	    sub_opts(argc, argv, "remove-tree", " wait ", &json, &wait, &nargs);
+	if (rd_store_open(args[0], RD_OPEN_WRITE, wait, &st, &err) == -1)
 		tool_die_err(&err);
-	r = rd_promote_tree_remove(st, argv[ind + 1], why, sizeof(why), &err);
+	r = rd_promote_tree_remove(st, args[1], why, sizeof(why), &err);
 	rd_store_close(st);
 	if (r == -1)
 		tool_die_err(&err);
@@ -667,8 +676,8 @@ cmd_remove_tree(int argc, char **argv)
 		tool_log("not removed: %s", why);
 		return tool_exit(1);
 	}
-	printf("removed '%s'\n", argv[ind + 1]);
-	tool_log("removed kept tree '%s'", argv[ind + 1]);
+	printf("removed '%s'\n", args[1]);
+	tool_log("removed kept tree '%s'", args[1]);
 	return tool_exit(EX_OK);
 }
 
@@ -703,7 +712,7 @@ parse_opt(struct cli *c, int ch, const char *arg)
 	case OPT_DRILL:
 		o->drill = 1;
 		break;
-	case OPT_DRY_RUN:
+	case 'n':
 		o->dry_run = 1;
 		break;
 	case OPT_FAILED_AT:
@@ -734,7 +743,7 @@ parse_opt(struct cli *c, int ch, const char *arg)
 	case OPT_RESUME:
 		o->resume = 1;
 		break;
-	case OPT_SNAPSHOT:
+	case 's':
 		o->version = tool_parse_int(arg, 1, INT64_MAX, "snapshot id");
 		break;
 	case OPT_START:
@@ -763,26 +772,18 @@ parse(struct cli *c, int argc, char **argv)
 {
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+	tool_getopt_reset(argv);
+	while ((ch = tool_getopt(argc, argv, "jns:w:", longopts)) != -1) {
 		switch (ch) {
 		case OPT_ABORT:
 			c->abort_it = 1;
 			break;
-		case 'h':
-			tool_usage(EX_OK);
-		case OPT_JSON:
+		case 'j':
 			c->json = 1;
 			break;
-		case OPT_SYSLOG:
-			tool_set_syslog(1);
-			break;
-		case 'V':
-			tool_version_only(argc);
-		case OPT_WAIT:
+		case 'w':
 			c->wait = tool_parse_seconds(optarg, "wait");
 			break;
-		case '?':
-			tool_usage(EX_USAGE);
 		default:
 			parse_opt(c, ch, optarg);
 		}
@@ -799,9 +800,29 @@ mode_of(const struct cli *c)
 	return c->o.drill ? "drill" : "promote";
 }
 
+/*
+ * The operands of a mode: "min" to "max" of "argc", named "names" (a
+ * store, then a target or scratch directory); the store always on the
+ * command line.
+ */
+static void
+check_operands(char **argv, int argc, int min, int max, const char *second)
+{
+	const char *env = getenv(TOOL_STORE_ENV);
+
+	if (argc == 0 && env != NULL && *env != '\0')
+		tool_usage_error(
+		    "rdpromote needs its store on the command line (%s is only for read-only commands)",
+		    TOOL_STORE_ENV);
+	if (argc < min)
+		tool_usage_error("missing %s", argc == 0 ? "store" : second);
+	if (argc > max)
+		tool_usage_error("unexpected operand '%s'", argv[max]);
+}
+
 /* The operands each mode takes, and what goes together. */
 static void
-check_cli(const struct cli *c, int nargs)
+check_cli(const struct cli *c, char **argv, int nargs)
 {
 	struct rd_err err = RD_ERR_INIT;
 
@@ -809,12 +830,11 @@ check_cli(const struct cli *c, int nargs)
 		if (c->nset > 0)
 			tool_die(EX_USAGE,
 			    "--abort takes only the store and the target (and --json, --wait, --syslog)");
-		if (nargs < 1 || nargs > 2)
-			tool_usage(EX_USAGE);
+		check_operands(argv, nargs, 1, 2, "target");
 		return;
 	}
-	if (nargs != (c->o.resume ? 1 : 2))
-		tool_usage(EX_USAGE);
+	check_operands(argv, nargs, c->o.resume ? 1 : 2, c->o.resume ? 1 : 2,
+	    c->o.drill ? "scratch" : "target");
 	if (rd_promote_opts_check(&c->o, &err) == -1)
 		tool_die_err(&err);
 }
@@ -822,7 +842,7 @@ check_cli(const struct cli *c, int nargs)
 static void
 header(const struct cli *c, char **args)
 {
-	if (c->json || c->abort_it)
+	if (c->json || c->abort_it || tool_quiet())
 		return;
 	if (c->o.resume)
 		printf("%s the unfinished promotion or drill in '%s':\n",
@@ -870,29 +890,31 @@ finish_abort(int rc, const struct cli *c, const struct rd_promote_result *r,
 
 static const struct tool_cmd cmds[] = {
 	{ NULL, NULL,
-	    "(--primary PROBE | --force) (--fence CMD | --no-fence)\n"
+	    "[-jnqv] (--primary PROBE | --force) (--fence CMD | --no-fence)\n"
 	    "              [--validate CMD] [--start CMD --stop CMD] [--check PROBE]\n"
-	    "              [--snapshot N] [--allow-partial] [--failed-at TIME]\n"
+	    "              [-s N] [--allow-partial] [--failed-at TIME]\n"
 	    "              [--heartbeat PATH] [--check-timeout SECONDS]\n"
 	    "              [--hook-timeout SECONDS] [--probe-timeout SECONDS]\n"
-	    "              [--verify full|quick] [--dry-run] [--wait SECONDS] [--json]\n"
-	    "              [--syslog] store target" },
+	    "              [--verify full|quick] [-w SECONDS] [--syslog] store target",
+	    0 },
 	{ NULL, NULL,
-	    "--drill [--validate CMD] [--start CMD --stop CMD]\n"
-	    "              [--check PROBE] [--snapshot N] [--allow-partial]\n"
+	    "--drill [-jnqv] [--validate CMD] [--start CMD --stop CMD]\n"
+	    "              [--check PROBE] [-s N] [--allow-partial]\n"
 	    "              [--heartbeat PATH] [--check-timeout SECONDS]\n"
 	    "              [--hook-timeout SECONDS] [--probe-timeout SECONDS]\n"
-	    "              [--verify full|quick] [--dry-run] [--wait SECONDS] [--json]\n"
-	    "              [--syslog] store scratch" },
+	    "              [--verify full|quick] [-w SECONDS] [--syslog] store scratch",
+	    0 },
 	{ NULL, NULL,
-	    "--resume [--snapshot N] [--allow-partial] [--dry-run]\n"
-	    "              [--wait SECONDS] [--json] [--syslog] store" },
-	{ NULL, NULL,
-	    "--abort [--wait SECONDS] [--json] [--syslog] store [target]" },
-	{ "history", cmd_history, "history [--json] store" },
+	    "--resume [-jnqv] [-s N] [--allow-partial] [-w SECONDS] [--syslog]\n"
+	    "              store",
+	    0 },
+	{ NULL, NULL, "--abort [-jqv] [-w SECONDS] [--syslog] store [target]",
+	    0 },
+	{ "history", cmd_history, "history [-jqv] [--syslog] store",
+	    TOOL_READER },
 	{ "remove-tree", cmd_remove_tree,
-	    "remove-tree [--wait SECONDS] [--syslog] store path" },
-	{ NULL, NULL, "--help | --version" },
+	    "remove-tree [-qv] [-w SECONDS] [--syslog] store path", 0 },
+	{ NULL, NULL, "--help | --version", 0 },
 };
 
 int
@@ -914,7 +936,7 @@ main(int argc, char *argv[])
 	memset(&u, 0, sizeof(u));
 	c.o = def;
 	parse(&c, argc, argv);
-	check_cli(&c, argc - optind);
+	check_cli(&c, argv + optind, argc - optind);
 	u.json = c.json;
 	u.what = mode_of(&c);
 	c.o.step = on_step;

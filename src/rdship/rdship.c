@@ -25,29 +25,25 @@
 enum {
 	OPT_ADOPT = 256,
 	OPT_APPLY,
-	OPT_JSON,
-	OPT_KEY,
-	OPT_QUIET,
 	OPT_REMOTE,
 	OPT_RSH,
 	OPT_SINCE,
-	OPT_SYSLOG,
-	OPT_WAIT
 };
 
 static const struct option longopts[] = {
 	{ "adopt", no_argument, NULL, OPT_ADOPT },
 	{ "apply", required_argument, NULL, OPT_APPLY },
 	{ "help", no_argument, NULL, 'h' },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "key", required_argument, NULL, OPT_KEY },
-	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "json", no_argument, NULL, 'j' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "remote-rdship", required_argument, NULL, OPT_REMOTE },
 	{ "rsh", required_argument, NULL, OPT_RSH },
 	{ "since", required_argument, NULL, OPT_SINCE },
-	{ "syslog", no_argument, NULL, OPT_SYSLOG },
+	{ "syslog", no_argument, NULL, TOOL_OPT_SYSLOG },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
-	{ "wait", required_argument, NULL, OPT_WAIT },
+	{ "wait", required_argument, NULL, 'w' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -62,9 +58,13 @@ struct opts {
 	double t0;
 };
 
-static int
+/*
+ * Parse the options of subcommand "cmd" (those named in "allowed") into
+ * "o"; returns its operands, their count in "*nargs".
+ */
+static char **
 parse(const char *cmd, const char *allowed, int argc, char **argv,
-    struct opts *o)
+    struct opts *o, int *nargs)
 {
 	struct rd_err err = RD_ERR_INIT;
 	struct rd_ship_opts def = RD_SHIP_OPTS_INIT;
@@ -75,15 +75,8 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 	o->rsh = "ssh";
 	o->remote = "rdship";
 	o->t0 = rd_monotonic();
-	optind = 1;
-	argv[0] = (char *)tool_progname();
-	while ((ch = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
-		if (ch == '?')
-			tool_usage(EX_USAGE);
-		if (ch == 'h')
-			tool_usage(EX_OK);
-		if (ch == 'V')
-			tool_version_only(0);
+	tool_getopt_reset(argv);
+	while ((ch = tool_getopt(argc, argv, "jk:w:", longopts)) != -1) {
 		tool_opt_allowed(cmd, allowed, longopts, ch);
 		switch (ch) {
 		case OPT_ADOPT:
@@ -92,14 +85,11 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 		case OPT_APPLY:
 			o->ship.apply_dir = optarg;
 			break;
-		case OPT_JSON:
+		case 'j':
 			o->json = 1;
 			break;
-		case OPT_KEY:
+		case 'k':
 			o->keyfile = optarg;
-			break;
-		case OPT_QUIET:
-			tool_set_quiet(1);
 			break;
 		case OPT_REMOTE:
 			o->remote = optarg;
@@ -111,22 +101,20 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			o->ship.since =
 			    tool_parse_int(optarg, 0, INT64_MAX, "snapshot id");
 			break;
-		case OPT_SYSLOG:
-			tool_set_syslog(1);
-			break;
-		case OPT_WAIT:
+		case 'w':
 			o->wait = tool_parse_seconds(optarg, "wait");
 			break;
 		default:
 			tool_usage(EX_USAGE);
 		}
 	}
+	argv = tool_operands(argc - optind, argv + optind, nargs);
 	if (o->keyfile != NULL) {
 		if (rd_key_load(o->keyfile, o->key, &err) == -1)
 			tool_die_err(&err);
 		o->ship.key = o->key;
 	}
-	return optind;
+	return argv;
 }
 
 static void
@@ -170,6 +158,8 @@ open_store(const char *path, int mode, double wait)
 	struct rd_err err = RD_ERR_INIT;
 	struct rd_store *st = NULL;
 
+	tool_step("opening store '%s' to %s", path,
+	    mode == RD_OPEN_WRITE ? "write" : "read");
 	if (rd_store_open(path, mode, wait, &st, &err) == -1)
 		tool_die_err(&err);
 	return st;
@@ -179,10 +169,13 @@ static void
 json_result(const char *what, const struct rd_ship_result *r)
 {
 	struct rd_json *j = rd_json_new(stdout);
+	char schema[32];
 
 	if (j == NULL)
 		tool_die(EX_OSERR, "out of memory");
 	rd_json_obj_begin(j, NULL);
+	snprintf(schema, sizeof(schema), "rdship-%s/1", what);
+	rd_json_str(j, "schema", schema);
 	rd_json_str(j, "operation", what);
 	rd_json_str(j, "origin", r->origin);
 	rd_json_int(j, "epoch", r->epoch);
@@ -240,9 +233,10 @@ print_replica(const struct opts *o, const struct rd_ship_result *r)
 {
 	if (r->replica_version >= 0)
 		printf(
-		    "replica '%s' at snapshot %lld (%lld entries written or removed)\n",
+		    "replica '%s' at snapshot %lld (%lld %s written or removed)\n",
 		    o->ship.apply_dir, (long long)r->replica_version,
-		    (long long)r->replica_files);
+		    (long long)r->replica_files,
+		    tool_plural(r->replica_files, "entry", "entries"));
 }
 
 /* ------------------------------------------------------------------ */
@@ -254,16 +248,15 @@ cmd_send(int argc, char **argv)
 	struct rd_ship_result r;
 	struct rd_store *st;
 	struct opts o;
-	int ind;
+	char **args;
+	int nargs;
 
-	ind = parse("send", " json key quiet since ", argc, argv, &o);
-	if (argc - ind != 1)
-		tool_usage(EX_USAGE);
+	args = parse("send", " json key since ", argc, argv, &o, &nargs);
 	if (isatty(STDOUT_FILENO))
 		tool_die(EX_USAGE,
 		    "refusing to write a bundle to a terminal: redirect or pipe it");
 	setup_callbacks(&o);
-	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	st = open_store(args[0], RD_OPEN_READ, 0);
 	if (rd_ship_send(st, STDOUT_FILENO, &o.ship, &r, &err) == -1) {
 		rd_store_close(st);
 		tool_die_err(&err);
@@ -299,18 +292,17 @@ receive_common(const char *cmd, int argc, char **argv, int serve)
 	struct rd_store *st;
 	struct opts o;
 	char p[64];
-	int ind;
+	char **args;
+	int nargs;
 
-	ind = parse(cmd,
-	    serve ? " adopt apply key syslog wait "
-	          : " adopt apply json key quiet syslog wait ",
-	    argc, argv, &o);
-	if (argc - ind != 1)
-		tool_usage(EX_USAGE);
+	args = parse(cmd,
+	    serve ? " adopt apply key wait " : " adopt apply json key wait ",
+	    argc, argv, &o, &nargs);
 	setup_callbacks(&o);
 	if (serve)
 		o.ship.progress = NULL;
-	st = open_store(argv[ind], RD_OPEN_WRITE, o.wait);
+	st = open_store(args[0], RD_OPEN_WRITE, o.wait);
+	tool_step("receiving on standard input");
 	if (rd_ship_receive(st, STDIN_FILENO, serve ? STDOUT_FILENO : -1,
 	        &o.ship, &r, &err) == -1) {
 		rd_store_close(st);
@@ -330,7 +322,7 @@ receive_common(const char *cmd, int argc, char **argv, int serve)
 	} else if (!tool_quiet()) {
 		if (r.snapshots == 0) {
 			printf("store '%s' is up to date at snapshot %lld\n",
-			    argv[ind], (long long)r.newest);
+			    args[0], (long long)r.newest);
 		} else {
 			printf("received ");
 			print_range(&r);
@@ -470,19 +462,18 @@ cmd_push(int argc, char **argv)
 	struct rd_ship_result r;
 	struct rd_store *st;
 	struct opts o;
-	int ind, to, from, status, rc;
+	char **args;
+	int nargs, to, from, status, rc;
 	pid_t pid;
 
-	ind = parse("push",
-	    " adopt apply json key quiet remote-rdship rsh syslog ", argc, argv,
-	    &o);
-	if (argc - ind != 2)
-		tool_usage(EX_USAGE);
+	args = parse("push", " adopt apply json key remote-rdship rsh ", argc,
+	    argv, &o, &nargs);
 	setup_callbacks(&o);
-	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	st = open_store(args[0], RD_OPEN_READ, 0);
 	if (rd_snap_get(st, 0, NULL, &err) == -1)
 		tool_die_err(&err);
-	pid = start_serve(&o, argv[ind + 1], &to, &from);
+	tool_step("starting the receiving side for '%s'", args[1]);
+	pid = start_serve(&o, args[1], &to, &from);
 	rc = rd_ship_push(st, from, to, &o.ship, &r, &err);
 	close(to);
 	close(from);
@@ -494,6 +485,14 @@ cmd_push(int argc, char **argv)
 		if (r.received == 0) {
 			/* the other side said why on our stderr, if it ran */
 			if (WIFEXITED(status) &&
+			    WEXITSTATUS(status) == EX_USAGE) {
+				/* its usage, not ours: no usage line */
+				tool_warn(
+				    "the receiving side exited with status %d",
+				    EX_USAGE);
+				exit(tool_exit(EX_USAGE));
+			}
+			if (WIFEXITED(status) &&
 			    WEXITSTATUS(status) >= EX__BASE &&
 			    WEXITSTATUS(status) <= EX__MAX)
 				tool_die(WEXITSTATUS(status),
@@ -501,8 +500,8 @@ cmd_push(int argc, char **argv)
 				    WEXITSTATUS(status));
 			tool_die(EX_UNAVAILABLE,
 			    "the receiving side did not start (%s exited with status %d)",
-			    strchr(argv[ind + 1], ':') != NULL ? o.rsh
-			                                       : "rdship serve",
+			    strchr(args[1], ':') != NULL ? o.rsh
+			                                 : "rdship serve",
 			    WIFEXITED(status) ? WEXITSTATUS(status)
 			                      : 128 + WTERMSIG(status));
 		}
@@ -513,12 +512,12 @@ cmd_push(int argc, char **argv)
 		json_result("push", &r);
 	} else if (!tool_quiet()) {
 		if (r.snapshots == 0) {
-			printf("'%s' is up to date at snapshot %lld\n",
-			    argv[ind + 1], (long long)r.newest);
+			printf("'%s' is up to date at snapshot %lld\n", args[1],
+			    (long long)r.newest);
 		} else {
 			printf("pushed ");
 			print_range(&r);
-			printf(" to %s: ", argv[ind + 1]);
+			printf(" to %s: ", args[1]);
 			print_objects(&r);
 		}
 		print_replica(&o, &r);
@@ -531,16 +530,15 @@ cmd_keygen(int argc, char **argv)
 {
 	struct rd_err err = RD_ERR_INIT;
 	struct opts o;
-	int ind;
+	char **args;
+	int nargs;
 
-	ind = parse("keygen", " ", argc, argv, &o);
-	if (argc - ind != 1)
-		tool_usage(EX_USAGE);
-	if (rd_key_generate(argv[ind], &err) == -1)
+	args = parse("keygen", " ", argc, argv, &o, &nargs);
+	if (rd_key_generate(args[0], &err) == -1)
 		tool_die_err(&err);
 	printf(
 	    "wrote a new key to '%s' (mode 0600): copy it to the other host over a safe channel\n",
-	    argv[ind]);
+	    args[0]);
 	return tool_exit(EX_OK);
 }
 
@@ -553,14 +551,14 @@ cmd_status(int argc, char **argv)
 	struct rd_store *st;
 	struct rd_json *j;
 	struct opts o;
-	char t[32], p[1024];
-	int ind, i;
+	char t[40], p[1024];
+	int64_t lag;
+	char **args;
+	int nargs, i;
 	double now = rd_now();
 
-	ind = parse("status", " json ", argc, argv, &o);
-	if (argc - ind != 1)
-		tool_usage(EX_USAGE);
-	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	args = parse("status", " json ", argc, argv, &o, &nargs);
+	st = open_store(args[0], RD_OPEN_READ, 0);
 	memset(&si, 0, sizeof(si));
 	if (rd_ship_status(st, &s, &err) == -1 ||
 	    (s.newest > 0 && rd_snap_get(st, s.newest, &si, &err) == -1)) {
@@ -573,7 +571,8 @@ cmd_status(int argc, char **argv)
 		if (j == NULL)
 			tool_die(EX_OSERR, "out of memory");
 		rd_json_obj_begin(j, NULL);
-		rd_json_str(j, "store", argv[ind]);
+		rd_json_str(j, "schema", "rdship-status/1");
+		rd_json_str(j, "store", args[0]);
 		rd_json_str(j, "uuid", s.store.uuid);
 		rd_json_str(j, "role", s.store.standby ? "standby" : "primary");
 		if (s.store.origin[0] != '\0')
@@ -582,7 +581,12 @@ cmd_status(int argc, char **argv)
 			rd_json_null(j, "origin");
 		rd_json_int(j, "epoch", s.store.epoch);
 		rd_json_int(j, "newest", s.newest);
-		rd_json_int(j, "newest_time", s.newest_time);
+		if (s.newest > 0)
+			rd_json_int(j, "newest_time", s.newest_time);
+		else
+			rd_json_null(j, "newest_time"); /* no snapshot */
+		tool_json_time(j, "newest_at",
+		    s.newest > 0 ? (double)s.newest_time : 0);
 		rd_json_int(j, "newest_partial", si.partial);
 		rd_json_int(j, "newest_inconsistent", si.inconsistent);
 		rd_json_int(j, "origin_newest", s.origin_newest);
@@ -593,10 +597,11 @@ cmd_status(int argc, char **argv)
 			rd_json_num(j, "last_ship", s.last_ship);
 		else
 			rd_json_null(j, "last_ship");
+		tool_json_time(j, "last_ship_at", s.last_ship);
 		rd_json_arr_begin(j, "replicas");
 		for (i = 0; i < s.nreplicas; i++) {
 			rd_json_obj_begin(j, NULL);
-			rd_json_str(j, "dir", s.replica[i].dir);
+			rd_json_path(j, "dir", s.replica[i].dir);
 			rd_json_int(j, "version", s.replica[i].version);
 			rd_json_str(j, "state",
 			    s.replica[i].clean ? "clean" : "applying");
@@ -610,6 +615,7 @@ cmd_status(int argc, char **argv)
 			rd_json_str(j, "uuid", s.standby[i].uuid);
 			rd_json_int(j, "snapshot", s.standby[i].snapshot);
 			rd_json_num(j, "pushed", s.standby[i].pushed);
+			tool_json_time(j, "pushed_at", s.standby[i].pushed);
 			rd_json_obj_end(j);
 		}
 		rd_json_arr_end(j);
@@ -620,7 +626,7 @@ cmd_status(int argc, char **argv)
 		return tool_exit(EX_OK);
 	}
 	/* the catalog's strings came from streams: print them tamed */
-	printf("store      %s (%s, id %s, epoch %lld)\n", argv[ind],
+	printf("store      %s (%s, id %s, epoch %lld)\n", args[0],
 	    s.store.standby ? "standby" : "primary",
 	    tool_printable(s.store.uuid, p, sizeof(p)),
 	    (long long)s.store.epoch);
@@ -639,11 +645,11 @@ cmd_status(int argc, char **argv)
 	else
 		printf("newest     no snapshots\n");
 	if (s.store.standby) {
+		lag =
+		    s.origin_newest > s.newest ? s.origin_newest - s.newest : 0;
 		printf(
-		    "lag        %lld snapshots behind the origin's newest known (%lld)\n",
-		    (long long)(s.origin_newest > s.newest
-		            ? s.origin_newest - s.newest
-		            : 0),
+		    "lag        %lld %s behind the origin's newest known (%lld)\n",
+		    (long long)lag, tool_plural(lag, "snapshot", "snapshots"),
 		    (long long)s.origin_newest);
 		if (s.last_ship > 0)
 			printf("last ship  %s (%.0f s ago)\n",
@@ -675,19 +681,22 @@ cmd_status(int argc, char **argv)
 
 static const struct tool_cmd cmds[] = {
 	{ "push", cmd_push,
-	    "push [--key FILE] [--rsh CMD] [--remote-rdship PATH] [--apply DIR]\n"
-	    "              [--adopt] [--json] [--quiet] [--syslog] store [host:]path" },
+	    "push [-jqv] [-k FILE] [--rsh CMD] [--remote-rdship PATH]\n"
+	    "              [--apply DIR] [--adopt] [--syslog] store [host:]path",
+	    0 },
 	{ "send", cmd_send,
-	    "send [--since N] [--key FILE] [--json] [--quiet] store" },
+	    "send [-jqv] [-k FILE] [--since N] [--syslog] store", TOOL_READER },
 	{ "receive", cmd_receive,
-	    "receive [--apply DIR] [--key FILE] [--adopt] [--wait SECONDS]\n"
-	    "              [--json] [--quiet] [--syslog] store" },
+	    "receive [-jqv] [-k FILE] [-w SECONDS] [--apply DIR] [--adopt]\n"
+	    "              [--syslog] store",
+	    0 },
 	{ "serve", cmd_serve,
-	    "serve [--apply DIR] [--key FILE] [--adopt] [--wait SECONDS]\n"
-	    "              [--syslog] store" },
-	{ "keygen", cmd_keygen, "keygen file" },
-	{ "status", cmd_status, "status [--json] store" },
-	{ NULL, NULL, "--help | --version" },
+	    "serve [-qv] [-k FILE] [-w SECONDS] [--apply DIR] [--adopt]\n"
+	    "              [--syslog] store",
+	    0 },
+	{ "keygen", cmd_keygen, "keygen [-qv] [--syslog] file", 0 },
+	{ "status", cmd_status, "status [-jqv] [--syslog] store", TOOL_READER },
+	{ NULL, NULL, "--help | --version", 0 },
 };
 
 int

@@ -196,6 +196,7 @@ print_created(const struct rd_snapinfo *si, int json)
 	if (json) {
 		j = json_or_die();
 		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "schema", "rdsnap-create/1");
 		json_snapinfo(j, si);
 		rd_json_obj_end(j);
 		rd_json_line(j);
@@ -241,18 +242,17 @@ cmd_create(int argc, char **argv)
 	struct hook_ctx h;
 	struct hook_env benv;
 	char id[32] = "";
-	int ind, r, hr = 0;
+	char **args;
+	int nargs, r, hr = 0;
 	struct rd_snap_opts def = RD_SNAP_OPTS_INIT;
 
 	memset(&o, 0, sizeof(o));
 	memset(&pg, 0, sizeof(pg));
 	o.snap = def;
 	o.hook_timeout = 300;
-	parse("create",
+	args = parse("create",
 	    " bracket checksum exclude exclude-from hook-timeout json label may-change one-file-system post pre quiet syslog threads wait ",
-	    argc, argv, &o, &ind);
-	if (argc - ind != 2)
-		tool_usage(EX_USAGE);
+	    argc, argv, &o, &nargs);
 	o.snap.notice = on_notice;
 	o.snap.excludes = (const char *const *)o.excludes;
 	o.snap.nexcludes = o.nexcludes;
@@ -261,7 +261,7 @@ cmd_create(int argc, char **argv)
 	if (o.nmay_change > 0 && o.bracket == NULL)
 		tool_die(EX_USAGE,
 		    "--may-change needs --bracket: only what brackets the copy can repair a file that changed while read");
-	st = open_store(argv[ind], RD_OPEN_WRITE, o.c.wait);
+	st = open_store(args[0], RD_OPEN_WRITE, o.c.wait);
 	if (tool_progress_enabled()) {
 		/* no newest snapshot (or no reading it): no estimate */
 		if (rd_snap_get(st, 0, &newest, &err) == 0) {
@@ -274,7 +274,7 @@ cmd_create(int argc, char **argv)
 	}
 	if (o.pre != NULL || o.post != NULL || o.bracket != NULL) {
 		h.timeout = o.hook_timeout;
-		if (hook_paths(argv[ind], argv[ind + 1], &h, &err) == -1) {
+		if (hook_paths(args[0], args[1], &h, &err) == -1) {
 			rd_store_close(st);
 			tool_die_err(&err);
 		}
@@ -288,6 +288,7 @@ cmd_create(int argc, char **argv)
 		o.snap.bracket_timeout = o.hook_timeout;
 	}
 	if (o.pre != NULL) {
+		tool_step("running the pre hook");
 		hr = run_hook("pre", o.pre, &h, NULL, NULL, &err);
 		if (hr != 0) {
 			/* nothing was done: no snapshot, no post hook */
@@ -299,7 +300,8 @@ cmd_create(int argc, char **argv)
 		}
 	}
 	pg.t0 = rd_monotonic(); /* the rate leaves out the wait and the hook */
-	r = rd_snap_create(st, argv[ind + 1], &o.snap, &si, &err);
+	tool_step("snapshotting '%s'", args[1]);
+	r = rd_snap_create(st, args[1], &o.snap, &si, &err);
 	/* the lock goes first: a post hook may run a writer (prune) */
 	rd_store_close(st);
 	free_excludes(&o);
@@ -310,6 +312,7 @@ cmd_create(int argc, char **argv)
 	if (o.post != NULL) {
 		if (r == 0)
 			snprintf(id, sizeof(id), "%lld", (long long)si.id);
+		tool_step("running the post hook");
 		hr = run_hook("post", o.post, &h, r == 0 ? "ok" : "failed", id,
 		    &herr);
 		if (hr == -1)
@@ -319,10 +322,10 @@ cmd_create(int argc, char **argv)
 		return tool_exit(tool_exit_code(err.code));
 	tool_progress_done();
 	tool_log(
-	    "snapshot %lld of '%s': %lld entries, %lld changed, %lld removed, %lld bytes stored in %.2f s",
-	    (long long)si.id, argv[ind + 1], (long long)si.files,
-	    (long long)si.changed, (long long)si.removed, (long long)si.stored,
-	    si.seconds);
+	    "snapshot %lld of '%s': %lld %s, %lld changed, %lld removed, %lld bytes stored in %.2f s",
+	    (long long)si.id, args[1], (long long)si.files,
+	    tool_plural(si.files, "entry", "entries"), (long long)si.changed,
+	    (long long)si.removed, (long long)si.stored, si.seconds);
 	print_created(&si, o.c.json);
 	if (hr == -1)
 		return tool_exit(tool_exit_code(herr.code));
@@ -348,6 +351,7 @@ on_prune_snapshot(void *arg, const struct rd_snapinfo *si, int keep,
 		rd_json_obj_begin(pc->j, NULL);
 		rd_json_int(pc->j, "id", si->id);
 		rd_json_int(pc->j, "started", si->started);
+		tool_json_time(pc->j, "started_at", (double)si->started);
 		rd_json_bool(pc->j, "keep", keep);
 		if (keep)
 			rd_json_str(pc->j, "why", why);
@@ -374,27 +378,28 @@ cmd_prune(int argc, char **argv)
 	struct rd_prune_result res;
 	struct prune_ctx pc = { NULL, 0 };
 	char b1[32], b2[32];
-	int ind;
+	char **args;
+	int nargs;
 	struct rd_prune_opts def = RD_PRUNE_OPTS_INIT;
 
 	memset(&o, 0, sizeof(o));
 	o.prune = def;
-	parse("prune",
+	args = parse("prune",
 	    " dry-run forget-standby json keep-daily keep-hourly keep-last"
 	    " keep-monthly keep-weekly keep-yearly max-unused orphans quiet"
 	    " syslog wait ",
-	    argc, argv, &o, &ind);
-	if (argc - ind != 1)
-		tool_usage(EX_USAGE);
+	    argc, argv, &o, &nargs);
 	pc.dry_run = o.prune.dry_run;
 	o.prune.snapshot = on_prune_snapshot;
 	o.prune.arg = &pc;
 	if (o.c.json) {
 		pc.j = json_or_die();
 		rd_json_obj_begin(pc.j, NULL);
+		rd_json_str(pc.j, "schema", "rdsnap-prune/1");
 		rd_json_arr_begin(pc.j, "snapshots");
 	}
-	st = open_store(argv[ind], RD_OPEN_WRITE, o.c.wait);
+	st = open_store(args[0], RD_OPEN_WRITE, o.c.wait);
+	tool_step("%s", o.prune.dry_run ? "planning the prune" : "pruning");
 	if (rd_snap_prune(st, &o.prune, &res, &err) == -1) {
 		rd_store_close(st);
 		rd_json_free(pc.j);
@@ -403,9 +408,11 @@ cmd_prune(int argc, char **argv)
 	rd_store_close(st);
 	if (!o.prune.dry_run)
 		tool_log(
-		    "pruned '%s': removed %lld snapshots, kept %lld, freed %lld bytes in %.2f s",
-		    argv[ind], (long long)res.removed, (long long)res.kept,
-		    (long long)res.bytes_freed, res.seconds);
+		    "pruned '%s': removed %lld %s, kept %lld, freed %lld bytes in %.2f s",
+		    args[0], (long long)res.removed,
+		    tool_plural(res.removed, "snapshot", "snapshots"),
+		    (long long)res.kept, (long long)res.bytes_freed,
+		    res.seconds);
 	if (pc.j != NULL) {
 		rd_json_arr_end(pc.j);
 		rd_json_bool(pc.j, "dry_run", o.prune.dry_run);

@@ -86,8 +86,9 @@ diff_one(void *arg, const struct rd_change *c)
 
 	if (j != NULL) {
 		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "schema", "rdsnap-diff/1");
 		rd_json_str(j, "change", change_name(c->kind));
-		rd_json_str(j, "path", e->path);
+		rd_json_path(j, "path", e->path);
 		rd_json_arr_begin(j, "differs");
 		for (i = 0; i < sizeof(diff_names) / sizeof(diff_names[0]); i++)
 			if (c->differs & (1u << i))
@@ -175,13 +176,12 @@ cmd_diff(int argc, char **argv)
 	struct rd_json *j = NULL;
 	char b1[32], b2[32], b3[32];
 	int64_t from;
-	int ind, r;
+	char **args;
+	int nargs, r;
 
 	memset(&o, 0, sizeof(o));
-	parse("diff", " from json snapshot ", argc, argv, &o, &ind);
-	if (argc - ind != 1)
-		tool_usage(EX_USAGE);
-	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	args = parse("diff", " from json snapshot ", argc, argv, &o, &nargs);
+	st = open_store(args[0], RD_OPEN_READ, 0);
 	from = o.from != 0 ? o.from : diff_base(st, o.version);
 	if (o.c.json)
 		j = json_or_die();
@@ -193,6 +193,7 @@ cmd_diff(int argc, char **argv)
 	}
 	if (j != NULL) {
 		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "schema", "rdsnap-diff/1");
 		rd_json_int(j, "from", res.from);
 		rd_json_int(j, "to", res.to);
 		rd_json_int(j, "added", res.added);

@@ -40,15 +40,16 @@ list_one(void *arg, const struct rd_snapinfo *si)
 
 	if (lc->j != NULL) {
 		rd_json_obj_begin(lc->j, NULL);
+		rd_json_str(lc->j, "schema", "rdsnap-list/1");
 		json_snapinfo(lc->j, si);
 		rd_json_obj_end(lc->j);
 		return 0;
 	}
 	if (lc->n++ == 0)
-		printf("%6s  %-19s  %9s  %10s  %10s  %10s  %9s  %-8s  %s\n",
+		printf("%6s  %-25s  %9s  %10s  %10s  %10s  %9s  %-8s  %s\n",
 		    "ID", "TIME", "FILES", "BYTES", "ADDED", "STORED",
 		    "DURATION", "STATE", "LABEL");
-	printf("%6lld  %-19s  %9lld  %10s  %10s  %10s  %7.2f s  %-8s  %s\n",
+	printf("%6lld  %-25s  %9lld  %10s  %10s  %10s  %7.2f s  %-8s  %s\n",
 	    (long long)si->id, tool_time(si->started, t, sizeof(t)),
 	    (long long)si->files, tool_human_bytes(si->bytes, b1, sizeof(b1)),
 	    tool_human_bytes(si->bytes_added, b2, sizeof(b2)),
@@ -64,13 +65,12 @@ cmd_list(int argc, char **argv)
 	struct opts o;
 	struct rd_store *st;
 	struct list_ctx lc = { NULL, 0 };
-	int ind, r;
+	char **args;
+	int nargs, r;
 
 	memset(&o, 0, sizeof(o));
-	parse("list", " json ", argc, argv, &o, &ind);
-	if (argc - ind != 1)
-		tool_usage(EX_USAGE);
-	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	args = parse("list", " json ", argc, argv, &o, &nargs);
+	st = open_store(args[0], RD_OPEN_READ, 0);
 	if (o.c.json) {
 		lc.j = json_or_die();
 		rd_json_arr_begin(lc.j, NULL);
@@ -96,7 +96,8 @@ problem_one(void *arg, const struct rd_problem *p)
 
 	if (j != NULL) {
 		rd_json_obj_begin(j, NULL);
-		rd_json_str(j, "path", p->path);
+		rd_json_str(j, "schema", "rdsnap-problems/1");
+		rd_json_path(j, "path", p->path);
 		rd_json_str(j, "problem", p->problem);
 		rd_json_str(j, "reason", p->reason);
 		rd_json_obj_end(j);
@@ -116,13 +117,12 @@ cmd_problems(int argc, char **argv)
 	struct opts o;
 	struct rd_store *st;
 	struct rd_json *j = NULL;
-	int ind, r;
+	char **args;
+	int nargs, r;
 
 	memset(&o, 0, sizeof(o));
-	parse("problems", " json snapshot ", argc, argv, &o, &ind);
-	if (argc - ind != 1)
-		tool_usage(EX_USAGE);
-	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	args = parse("problems", " json snapshot ", argc, argv, &o, &nargs);
+	st = open_store(args[0], RD_OPEN_READ, 0);
 	if (o.c.json)
 		j = json_or_die();
 	r = rd_snap_problems(st, o.version, problem_one, j, &err);
@@ -141,7 +141,8 @@ ls_one(void *arg, const struct rd_entry *e)
 
 	if (j != NULL) {
 		rd_json_obj_begin(j, NULL);
-		rd_json_str(j, "path", e->path);
+		rd_json_str(j, "schema", "rdsnap-ls/1");
+		rd_json_path(j, "path", e->path);
 		json_entry(j, e);
 		rd_json_obj_end(j);
 		rd_json_line(j);
@@ -165,17 +166,16 @@ cmd_ls(int argc, char **argv)
 	struct opts o;
 	struct rd_store *st;
 	struct rd_json *j = NULL;
-	int ind, r;
+	char **args;
+	int nargs, r;
 
 	memset(&o, 0, sizeof(o));
-	parse("ls", " json snapshot ", argc, argv, &o, &ind);
-	if (argc - ind < 1 || argc - ind > 2)
-		tool_usage(EX_USAGE);
-	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	args = parse("ls", " json snapshot ", argc, argv, &o, &nargs);
+	st = open_store(args[0], RD_OPEN_READ, 0);
 	if (o.c.json)
 		j = json_or_die();
-	r = rd_snap_entries(st, o.version,
-	    argc - ind == 2 ? argv[ind + 1] : NULL, ls_one, j, &err);
+	r = rd_snap_entries(st, o.version, nargs == 2 ? args[1] : NULL, ls_one,
+	    j, &err);
 	rd_store_close(st);
 	rd_json_free(j);
 	if (r == -1)

@@ -25,25 +25,20 @@ enum {
 	OPT_BRACKET = 256,
 	OPT_CHECKSUM,
 	OPT_FORCE,
-	OPT_JSON,
 	OPT_LABEL,
-	OPT_QUIET,
 	OPT_CHAIN,
 	OPT_CODEC,
 	OPT_NO_KEY,
 	OPT_NO_OWNER,
 	OPT_READ_DATA,
 	OPT_STANDBY,
-	OPT_SYSLOG,
 	OPT_THREADS,
-	OPT_WAIT,
 	OPT_EXCLUDE,
 	OPT_EXCLUDE_FROM,
 	OPT_HOOK_TIMEOUT,
 	OPT_ONE_FILE_SYSTEM,
 	OPT_POST,
 	OPT_PRE,
-	OPT_DRY_RUN,
 	OPT_FORGET_STANDBY,
 	OPT_KEEP_LAST,
 	OPT_KEEP_HOURLY,
@@ -55,7 +50,6 @@ enum {
 	OPT_MAY_CHANGE,
 	OPT_ORPHANS,
 	OPT_FROM,
-	OPT_SNAPSHOT
 };
 
 static const struct option longopts[] = {
@@ -65,13 +59,13 @@ static const struct option longopts[] = {
 	{ "codec", required_argument, NULL, OPT_CODEC },
 	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
 	{ "exclude-from", required_argument, NULL, OPT_EXCLUDE_FROM },
-	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "dry-run", no_argument, NULL, 'n' },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "forget-standby", required_argument, NULL, OPT_FORGET_STANDBY },
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "help", no_argument, NULL, 'h' },
 	{ "hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT },
-	{ "json", no_argument, NULL, OPT_JSON },
+	{ "json", no_argument, NULL, 'j' },
 	{ "keep-daily", required_argument, NULL, OPT_KEEP_DAILY },
 	{ "keep-hourly", required_argument, NULL, OPT_KEEP_HOURLY },
 	{ "keep-last", required_argument, NULL, OPT_KEEP_LAST },
@@ -87,14 +81,15 @@ static const struct option longopts[] = {
 	{ "one-file-system", no_argument, NULL, OPT_ONE_FILE_SYSTEM },
 	{ "post", required_argument, NULL, OPT_POST },
 	{ "pre", required_argument, NULL, OPT_PRE },
-	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "read-data", no_argument, NULL, OPT_READ_DATA },
-	{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
+	{ "snapshot", required_argument, NULL, 's' },
 	{ "standby", no_argument, NULL, OPT_STANDBY },
-	{ "syslog", no_argument, NULL, OPT_SYSLOG },
+	{ "syslog", no_argument, NULL, TOOL_OPT_SYSLOG },
 	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
-	{ "wait", required_argument, NULL, OPT_WAIT },
+	{ "wait", required_argument, NULL, 'w' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -181,22 +176,15 @@ read_excludes(struct opts *o, const char *file)
  * Parse the options of subcommand "cmd".  "allowed" lists the long
  * option names that "cmd" accepts.
  */
-void
+char **
 parse(const char *cmd, const char *allowed, int argc, char **argv,
-    struct opts *o, int *optind_out)
+    struct opts *o, int *nargs)
 {
 	struct rd_err err = RD_ERR_INIT;
 	int ch;
 
-	optind = 1;
-	argv[0] = (char *)tool_progname(); /* getopt's messages */
-	while ((ch = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
-		if (ch == '?')
-			tool_usage(EX_USAGE);
-		if (ch == 'h')
-			tool_usage(EX_OK);
-		if (ch == 'V')
-			tool_version_only(0);
+	tool_getopt_reset(argv);
+	while ((ch = tool_getopt(argc, argv, "jns:w:", longopts)) != -1) {
 		tool_opt_allowed(cmd, allowed, longopts, ch);
 		switch (ch) {
 		case OPT_BRACKET:
@@ -231,7 +219,7 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 				    "invalid hook timeout '%s' (expected more than 0 seconds)",
 				    optarg);
 			break;
-		case OPT_DRY_RUN:
+		case 'n':
 			o->prune.dry_run = 1;
 			break;
 		case OPT_FORGET_STANDBY:
@@ -268,7 +256,7 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			o->prune.max_unused =
 			    (int)tool_parse_int(optarg, 0, 100, "unused share");
 			break;
-		case OPT_JSON:
+		case 'j':
 			o->c.json = 1;
 			break;
 		case OPT_LABEL:
@@ -292,17 +280,11 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 		case OPT_PRE:
 			o->pre = optarg;
 			break;
-		case OPT_QUIET:
-			tool_set_quiet(1);
-			break;
 		case OPT_READ_DATA:
 			o->verify.read_data = 1;
 			break;
 		case OPT_STANDBY:
 			o->init.standby = 1;
-			break;
-		case OPT_SYSLOG:
-			tool_set_syslog(1);
 			break;
 		case OPT_THREADS:
 			o->snap.threads =
@@ -312,18 +294,18 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			o->from =
 			    tool_parse_int(optarg, 1, INT64_MAX, "snapshot id");
 			break;
-		case OPT_SNAPSHOT:
+		case 's':
 			o->version =
 			    tool_parse_int(optarg, 1, INT64_MAX, "snapshot id");
 			break;
-		case OPT_WAIT:
+		case 'w':
 			o->c.wait = tool_parse_seconds(optarg, "wait");
 			break;
 		default:
 			tool_usage(EX_USAGE);
 		}
 	}
-	*optind_out = optind;
+	return tool_operands(argc - optind, argv + optind, nargs);
 }
 
 struct rd_store *
@@ -332,6 +314,8 @@ open_store(const char *path, int mode, double wait)
 	struct rd_err err = RD_ERR_INIT;
 	struct rd_store *st = NULL;
 
+	tool_step("opening store '%s' to %s", path,
+	    mode == RD_OPEN_WRITE ? "write" : "read");
 	if (rd_store_open(path, mode, wait, &st, &err) == -1)
 		tool_die_err(&err);
 	return st;
@@ -356,18 +340,11 @@ print_hash(FILE *fp, const unsigned char *sha)
 	fputs(hex, fp);
 }
 
-/* A path on one line: backslash and newline escaped as in C. */
+/* A path on one line, escaped as tool_put_escaped() does. */
 void
 print_path(FILE *fp, const char *p)
 {
-	for (; *p != '\0'; p++) {
-		if (*p == '\\')
-			fputs("\\\\", fp);
-		else if (*p == '\n')
-			fputs("\\n", fp);
-		else
-			putc(*p, fp);
-	}
+	tool_put_escaped(fp, p);
 }
 
 /* The end of an "ls" or "diff" line: the path, a link's target, newline. */
@@ -408,29 +385,29 @@ cmd_init(int argc, char **argv)
 	struct rd_store *st;
 	struct rd_store_info info;
 	struct rd_json *j;
-	int ind;
+	char **args;
+	int nargs;
 	struct rd_init_opts def = RD_INIT_OPTS_INIT;
 	char keyfile[4200];
 
 	memset(&o, 0, sizeof(o));
 	o.init = def;
-	parse("init", " chain codec json no-key standby ", argc, argv, &o,
-	    &ind);
-	if (argc - ind != 1)
-		tool_usage(EX_USAGE);
+	args = parse("init", " chain codec json no-key standby ", argc, argv,
+	    &o, &nargs);
 	if (o.no_key && !o.init.standby)
 		tool_die(EX_USAGE,
 		    "--no-key is for a standby store (--standby)");
 	o.init.key = o.init.standby && !o.no_key;
-	if (rd_store_init(argv[ind], &o.init, &err) == -1)
+	if (rd_store_init(args[0], &o.init, &err) == -1)
 		tool_die_err(&err);
-	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	st = open_store(args[0], RD_OPEN_READ, 0);
 	if (rd_store_info(st, &info, &err) == -1)
 		tool_die_err(&err);
 	if (o.c.json) {
 		j = json_or_die();
 		rd_json_obj_begin(j, NULL);
-		rd_json_str(j, "store", argv[ind]);
+		rd_json_str(j, "schema", "rdsnap-init/1");
+		rd_json_str(j, "store", args[0]);
 		rd_json_str(j, "uuid", info.uuid);
 		rd_json_str(j, "role", info.standby ? "standby" : "primary");
 		rd_json_str(j, "codec", rd_codec_name(info.codec));
@@ -438,7 +415,7 @@ cmd_init(int argc, char **argv)
 		rd_json_int(j, "format", info.format);
 		if (o.init.key) {
 			snprintf(keyfile, sizeof(keyfile), "%s/ship.key",
-			    argv[ind]);
+			    args[0]);
 			rd_json_str(j, "key", keyfile);
 		} else
 			rd_json_null(j, "key");
@@ -448,14 +425,14 @@ cmd_init(int argc, char **argv)
 	} else {
 		printf(
 		    "initialized %sstore '%s' (id %s, codec %s, delta chains up to %d)\n",
-		    info.standby ? "standby " : "", argv[ind], info.uuid,
+		    info.standby ? "standby " : "", args[0], info.uuid,
 		    rd_codec_name(info.codec), info.chain_max);
 		if (o.init.key)
 			printf(
 			    "wrote its shipping key to '%s/ship.key': it accepts only streams\n"
 			    "made with this key; copy the file to the primary over a safe channel\n"
 			    "and give it to rdship push or send with --key FILE\n",
-			    argv[ind]);
+			    args[0]);
 		else if (o.init.standby)
 			printf(
 			    "no shipping key: it accepts any well-formed stream of its origin;\n"
@@ -469,7 +446,15 @@ void
 on_notice(void *arg, const char *msg)
 {
 	(void)arg;
-	tool_warn("%s", msg);
+	/*
+	 * A socket or fifo left out is by design and --quiet silences it
+	 * (a cron run stays silent); a path kept at its previous version or
+	 * a file that changed while read is an omission, always reported.
+	 */
+	if (strncmp(msg, "skipped '", 9) == 0)
+		tool_notice("%s", msg);
+	else
+		tool_warn("%s", msg);
 }
 
 void
@@ -501,7 +486,7 @@ json_entry(struct rd_json *j, const struct rd_entry *e)
 		rd_json_str(j, "sha256", hex);
 	}
 	if (e->target != NULL)
-		rd_json_str(j, "target", e->target);
+		rd_json_path(j, "target", e->target);
 }
 
 void
@@ -510,6 +495,8 @@ json_snapinfo(struct rd_json *j, const struct rd_snapinfo *si)
 	rd_json_int(j, "id", si->id);
 	rd_json_int(j, "started", si->started);
 	rd_json_int(j, "finished", si->finished);
+	tool_json_time(j, "started_at", (double)si->started);
+	tool_json_time(j, "finished_at", (double)si->finished);
 	rd_json_num(j, "seconds", si->seconds);
 	rd_json_int(j, "files", si->files);
 	rd_json_int(j, "bytes", si->bytes);
@@ -529,31 +516,37 @@ json_snapinfo(struct rd_json *j, const struct rd_snapinfo *si)
 
 static const struct tool_cmd cmds[] = {
 	{ "init", cmd_init,
-	    "init [--codec zlib|zstd] [--chain N] [--standby [--no-key]] [--json]\n"
-	    "              store" },
+	    "init [-jqv] [--codec zlib|zstd] [--chain N] [--standby [--no-key]]\n"
+	    "              [--syslog] store",
+	    0 },
 	{ "create", cmd_create,
-	    "create [--checksum] [--exclude PATTERN] [--exclude-from FILE]\n"
-	    "              [--one-file-system] [--label TEXT] [--threads N] [--wait SECONDS]\n"
-	    "              [--pre COMMAND] [--post COMMAND] [--bracket COMMAND]\n"
-	    "              [--may-change PATTERN]\n"
-	    "              [--hook-timeout SECONDS] [--json] [--quiet] [--syslog]\n"
-	    "              store source" },
-	{ "list", cmd_list, "list [--json] store" },
-	{ "problems", cmd_problems, "problems [--snapshot N] [--json] store" },
-	{ "ls", cmd_ls, "ls [--snapshot N] [--json] store [path]" },
-	{ "diff", cmd_diff, "diff [--from N] [--snapshot N] [--json] store" },
+	    "create [-jqv] [-w SECONDS] [--checksum] [--exclude PATTERN]\n"
+	    "              [--exclude-from FILE] [--one-file-system] [--label TEXT]\n"
+	    "              [--threads N] [--pre COMMAND] [--post COMMAND]\n"
+	    "              [--bracket COMMAND] [--may-change PATTERN]\n"
+	    "              [--hook-timeout SECONDS] [--syslog] store source",
+	    0 },
+	{ "list", cmd_list, "list [-jqv] [--syslog] store", TOOL_READER },
+	{ "problems", cmd_problems, "problems [-jqv] [-s N] [--syslog] store",
+	    TOOL_READER },
+	{ "ls", cmd_ls, "ls [-jqv] [-s N] [--syslog] store [path]",
+	    TOOL_READER },
+	{ "diff", cmd_diff, "diff [-jqv] [--from N] [-s N] [--syslog] store",
+	    TOOL_READER },
 	{ "restore", cmd_restore,
-	    "restore [--snapshot N] [--force] [--no-owner] [--json] [--quiet]\n"
-	    "              store target [path ...]" },
-	{ "verify", cmd_verify,
-	    "verify [--read-data] [--json] [--quiet] [--syslog] store" },
+	    "restore [-jqv] [-s N] [--force] [--no-owner] [--syslog]\n"
+	    "              store target [path ...]",
+	    0 },
+	{ "verify", cmd_verify, "verify [-jqv] [--read-data] [--syslog] store",
+	    TOOL_READER },
 	{ "prune", cmd_prune,
-	    "prune [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
-	    "              [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]\n"
-	    "              [--max-unused PERCENT] [--forget-standby UUID] [--orphans]\n"
-	    "              [--dry-run] [--wait SECONDS] [--json] [--quiet] [--syslog] store" },
-	{ "stats", cmd_stats, "stats [--json] store" },
-	{ NULL, NULL, "--help | --version" },
+	    "prune [-jnqv] [-w SECONDS] [--keep-last N] [--keep-hourly N]\n"
+	    "              [--keep-daily N] [--keep-weekly N] [--keep-monthly N]\n"
+	    "              [--keep-yearly N] [--max-unused PERCENT]\n"
+	    "              [--forget-standby UUID] [--orphans] [--syslog] store",
+	    0 },
+	{ "stats", cmd_stats, "stats [-jqv] [--syslog] store", TOOL_READER },
+	{ NULL, NULL, "--help | --version", 0 },
 };
 
 int

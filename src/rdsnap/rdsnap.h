@@ -39,10 +39,12 @@ struct opts {
 /*
  * Parse the options of "cmd" into "o" (argv[0] is the subcommand); die
  * with EX_USAGE on an option whose long name is not in "allowed", the
- * option names that "cmd" accepts.  The first operand is at *optind_out.
+ * option names that "cmd" accepts.  Returns its operands (checked against
+ * its usage; a read-only one's store perhaps from REDUND_STORE), their
+ * count in "*nargs".
  */
-void parse(const char *cmd, const char *allowed, int argc, char **argv,
-    struct opts *o, int *optind_out);
+char **parse(const char *cmd, const char *allowed, int argc, char **argv,
+    struct opts *o, int *nargs);
 /* Open the store at "path" or die with its error. */
 struct rd_store *open_store(const char *path, int mode, double wait);
 /* A JSON writer on stdout, or die with EX_OSERR. */

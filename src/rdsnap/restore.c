@@ -28,24 +28,23 @@ cmd_restore(int argc, char **argv)
 	struct rd_json *j;
 	char b[32];
 	double t0 = rd_monotonic();
-	int ind;
+	char **args;
+	int nargs;
 	struct rd_restore_opts def = RD_RESTORE_OPTS_INIT;
 
 	memset(&o, 0, sizeof(o));
 	o.restore = def;
-	parse("restore", " force json no-owner quiet snapshot ", argc, argv, &o,
-	    &ind);
-	if (argc - ind < 2)
-		tool_usage(EX_USAGE);
+	args = parse("restore", " force json no-owner snapshot ", argc, argv,
+	    &o, &nargs);
 	if (tool_progress_enabled()) {
 		o.restore.progress = on_progress;
 		o.restore.progress_arg = &t0;
 	}
 	o.restore.notice = on_notice;
-	st = open_store(argv[ind], RD_OPEN_READ, 0);
-	if (rd_restore(st, o.version, argv[ind + 1],
-	        (const char *const *)argv + ind + 2, argc - ind - 2, &o.restore,
-	        &res, &err) == -1) {
+	st = open_store(args[0], RD_OPEN_READ, 0);
+	tool_step("restoring into '%s'", args[1]);
+	if (rd_restore(st, o.version, args[1], (const char *const *)args + 2,
+	        nargs - 2, &o.restore, &res, &err) == -1) {
 		rd_store_close(st);
 		tool_die_err(&err);
 	}
@@ -54,8 +53,9 @@ cmd_restore(int argc, char **argv)
 	if (o.c.json) {
 		j = json_or_die();
 		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "schema", "rdsnap-restore/1");
 		rd_json_int(j, "id", res.id);
-		rd_json_str(j, "target", argv[ind + 1]);
+		rd_json_path(j, "target", args[1]);
 		rd_json_int(j, "files", res.files);
 		rd_json_int(j, "bytes", res.bytes);
 		rd_json_int(j, "setid_dropped", res.setid_dropped);
@@ -66,7 +66,7 @@ cmd_restore(int argc, char **argv)
 	} else if (!tool_quiet()) {
 		printf(
 		    "restored snapshot %lld into '%s': %lld entr%s, %s in %.2f s\n",
-		    (long long)res.id, argv[ind + 1], (long long)res.files,
+		    (long long)res.id, args[1], (long long)res.files,
 		    res.files == 1 ? "y" : "ies",
 		    tool_human_bytes(res.bytes, b, sizeof(b)),
 		    rd_monotonic() - t0);
@@ -124,18 +124,19 @@ cmd_verify(int argc, char **argv)
 	struct rd_json *j = NULL;
 	char b[32];
 	double t0 = rd_monotonic();
-	int ind, r;
+	char **args;
+	int nargs, r;
 	struct rd_verify_opts def = RD_VERIFY_OPTS_INIT;
 
 	memset(&o, 0, sizeof(o));
 	o.verify = def;
-	parse("verify", " json quiet read-data syslog ", argc, argv, &o, &ind);
-	if (argc - ind != 1)
-		tool_usage(EX_USAGE);
+	args = parse("verify", " json quiet read-data syslog ", argc, argv, &o,
+	    &nargs);
 	o.verify.damage = on_damage;
 	if (o.c.json) {
 		j = json_or_die();
 		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "schema", "rdsnap-verify/1");
 		rd_json_arr_begin(j, "damage");
 		o.verify.damage_arg = j;
 	}
@@ -143,7 +144,10 @@ cmd_verify(int argc, char **argv)
 		o.verify.progress = on_progress;
 		o.verify.progress_arg = &t0;
 	}
-	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	st = open_store(args[0], RD_OPEN_READ, 0);
+	tool_step("verifying %s",
+	    o.verify.read_data ? "every content, byte for byte"
+	                       : "the catalog and the pack headers");
 	r = rd_verify(st, &o.verify, &res, &err);
 	rd_store_close(st);
 	if (r == -1)
@@ -164,10 +168,13 @@ cmd_verify(int argc, char **argv)
 		rd_json_line(j);
 		rd_json_free(j);
 	} else if (r == 0) {
-		printf(
-		    "ok: %lld snapshots, %lld contents in %lld packs%s%s%s\n",
-		    (long long)res.snapshots, (long long)res.contents,
+		printf("ok: %lld %s, %lld %s in %lld %s%s%s%s\n",
+		    (long long)res.snapshots,
+		    tool_plural(res.snapshots, "snapshot", "snapshots"),
+		    (long long)res.contents,
+		    tool_plural(res.contents, "content", "contents"),
 		    (long long)res.packs,
+		    tool_plural(res.packs, "pack", "packs"),
 		    o.verify.read_data
 		        ? ", "
 		        : " (headers only; --read-data checks every byte)",

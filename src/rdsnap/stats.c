@@ -126,18 +126,23 @@ stats_json(const char *store, const struct rd_store_stats *s)
 	int d;
 
 	rd_json_obj_begin(j, NULL);
+	rd_json_str(j, "schema", "rdsnap-stats/1");
 	rd_json_str(j, "store", store);
 	rd_json_int(j, "snapshots", s->snapshots);
 	if (s->snapshots > 0) {
 		rd_json_int(j, "oldest", s->oldest);
 		rd_json_int(j, "oldest_time", s->oldest_time);
+		tool_json_time(j, "oldest_at", (double)s->oldest_time);
 		rd_json_int(j, "newest", s->newest);
 		rd_json_int(j, "newest_time", s->newest_time);
+		tool_json_time(j, "newest_at", (double)s->newest_time);
 	} else {
 		rd_json_null(j, "oldest");
 		rd_json_null(j, "oldest_time");
+		rd_json_null(j, "oldest_at");
 		rd_json_null(j, "newest");
 		rd_json_null(j, "newest_time");
+		rd_json_null(j, "newest_at");
 	}
 	rd_json_int(j, "entries", s->entries);
 	rd_json_int(j, "logical_bytes", s->logical_bytes);
@@ -179,19 +184,18 @@ cmd_stats(int argc, char **argv)
 	struct opts o;
 	struct rd_store *st;
 	struct rd_store_stats s;
-	int ind, r;
+	char **args;
+	int nargs, r;
 
 	memset(&o, 0, sizeof(o));
-	parse("stats", " json ", argc, argv, &o, &ind);
-	if (argc - ind != 1)
-		tool_usage(EX_USAGE);
-	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	args = parse("stats", " json ", argc, argv, &o, &nargs);
+	st = open_store(args[0], RD_OPEN_READ, 0);
 	r = rd_store_stats(st, &s, &err);
 	rd_store_close(st);
 	if (r == -1)
 		tool_die_err(&err);
 	if (o.c.json)
-		stats_json(argv[ind], &s);
+		stats_json(args[0], &s);
 	else
 		stats_human(&s);
 	return tool_exit(EX_OK);

@@ -23,7 +23,14 @@
 #include "redund.h"
 #include "tool.h"
 
-enum { OPT_ON_CHANGE = 256, OPT_ON_DOWN, OPT_ON_UP, OPT_RECORD, OPT_SYSLOG };
+enum {
+	OPT_ON_CHANGE = 256,
+	OPT_ON_DOWN,
+	OPT_ON_UP,
+	OPT_RECORD,
+	OPT_NOW,
+	OPT_SINCE
+};
 
 static const struct option longopts[] = {
 	{ "count", required_argument, NULL, 'c' },
@@ -36,9 +43,10 @@ static const struct option longopts[] = {
 	{ "on-down", required_argument, NULL, OPT_ON_DOWN },
 	{ "on-up", required_argument, NULL, OPT_ON_UP },
 	{ "output", required_argument, NULL, 'o' },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "record", required_argument, NULL, OPT_RECORD },
 	{ "rise", required_argument, NULL, 'r' },
-	{ "syslog", no_argument, NULL, OPT_SYSLOG },
+	{ "syslog", no_argument, NULL, TOOL_OPT_SYSLOG },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
@@ -62,7 +70,7 @@ static int
 is_loop_only(int ch)
 {
 	return ch == OPT_ON_CHANGE || ch == OPT_ON_DOWN || ch == OPT_ON_UP ||
-	    (ch < 256 && strchr("cfmorv", ch) != NULL);
+	    (ch < 256 && strchr("cfmor", ch) != NULL);
 }
 
 /* Seconds above 0 for "what", or die with EX_USAGE. */
@@ -191,8 +199,12 @@ oneshot(struct rd_probe **probes, size_t n, double timeout, int json,
 static const struct option report_longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "json", no_argument, NULL, 'j' },
-	{ "now", required_argument, NULL, 'n' },
-	{ "since", required_argument, NULL, 's' },
+	{ "now", required_argument, NULL, OPT_NOW },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "syslog", no_argument, NULL, TOOL_OPT_SYSLOG },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -251,7 +263,8 @@ report_text(const struct rd_watch_stats *s)
 	return 0;
 }
 
-/* One JSON object per target; durations in whole seconds. */
+/* One JSON object per target, in the "targets" array; durations in
+ * whole seconds. */
 static int
 report_json(struct rd_json *j, const struct rd_watch_stats *s)
 {
@@ -281,7 +294,6 @@ report_json(struct rd_json *j, const struct rd_watch_stats *s)
 	rd_json_str(j, "last", rd_probe_state_name(s->last));
 	rd_json_int(j, "results", s->results);
 	rd_json_obj_end(j);
-	rd_json_line(j);
 	return 0;
 }
 
@@ -320,23 +332,20 @@ report_main(int argc, char *argv[])
 	struct rd_store *st = NULL;
 	const char *since_arg = NULL;
 	double now = rd_now(), since = 0, span = 0;
-	int ch, json = 0, r;
+	char **args;
+	int ch, json = 0, r, nargs;
 
-	optind = 1;
-	argv[0] = (char *)tool_progname(); /* getopt's messages */
-	while ((ch = getopt_long(argc, argv, "hj", report_longopts, NULL)) !=
-	    -1) {
+	tool_getopt_reset(argv);
+	while ((ch = tool_getopt(argc, argv, "j", report_longopts)) != -1) {
 		switch (ch) {
-		case 'h':
-			tool_usage(EX_OK);
 		case 'j':
 			json = 1;
 			break;
-		case 'n':
+		case OPT_NOW:
 			now = (double)tool_parse_int(optarg, 1,
 			    INT64_C(1) << 40, "time");
 			break;
-		case 's':
+		case OPT_SINCE:
 			span = parse_since(optarg);
 			since_arg = optarg;
 			break;
@@ -344,23 +353,31 @@ report_main(int argc, char *argv[])
 			tool_usage(EX_USAGE);
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc != 1)
-		tool_usage(EX_USAGE);
+	args = tool_operands(argc - optind, argv + optind, &nargs);
 	if (span > 0)
 		since = now - span;
-	if (rd_store_open(argv[0], RD_OPEN_READ, 0, &st, &err) == -1)
+	if (rd_store_open(args[0], RD_OPEN_READ, 0, &st, &err) == -1)
 		tool_die_err(&err);
 	if (json && (rep.json = rd_json_new(stdout)) == NULL)
 		tool_die(EX_OSERR, "out of memory");
+	if (rep.json != NULL) {
+		/* one document, valid with no target too */
+		rd_json_obj_begin(rep.json, NULL);
+		rd_json_str(rep.json, "schema", "rdwatch-report/1");
+		rd_json_arr_begin(rep.json, "targets");
+	}
 	r = rd_watch_report(st, since, now, report_one, &rep, &err);
+	if (r == 0 && rep.json != NULL) {
+		rd_json_arr_end(rep.json);
+		rd_json_obj_end(rep.json);
+		rd_json_line(rep.json);
+	}
 	rd_json_free(rep.json);
 	rd_store_close(st);
 	if (r == -1)
 		tool_die_err(&err);
 	if (rep.targets == 0)
-		tool_warn("no probe records in store '%s'%s%s", argv[0],
+		tool_notice("no probe records in store '%s'%s%s", args[0],
 		    since_arg != NULL ? " in the last " : "",
 		    since_arg != NULL ? since_arg : "");
 	return tool_exit(EX_OK);
@@ -368,14 +385,16 @@ report_main(int argc, char *argv[])
 
 static const struct tool_cmd cmds[] = {
 	{ NULL, NULL,
-	    "[-hjV] [-t seconds] [--record store] [--syslog] probe ..." },
+	    "[-hjqvV] [-t seconds] [--record store] [--syslog] probe ...", 0 },
 	{ NULL, NULL,
-	    "-i seconds [-jv] [-c count] [-f count] [-m file] [-o file]\n"
+	    "-i seconds [-jqv] [-c count] [-f count] [-m file] [-o file]\n"
 	    "               [-r count] [-t seconds] [--on-change command]\n"
 	    "               [--on-down command] [--on-up command]\n"
-	    "               [--record store] [--syslog] probe ..." },
+	    "               [--record store] [--syslog] probe ...",
+	    0 },
 	{ "report", report_main,
-	    "report [-hj] [--now time] [--since duration] store" },
+	    "report [-jqv] [--now time] [--since duration] [--syslog] store",
+	    TOOL_READER },
 };
 
 int
@@ -387,7 +406,8 @@ main(int argc, char *argv[])
 	struct rd_watchlog *wl = NULL;
 	struct rd_probe **probes;
 	size_t n, i, k;
-	int ch, interval = 0, loop_only = 0, status;
+	char **args;
+	int ch, interval = 0, loop_only = 0, status, nargs;
 
 	tool_init(argv[0], "rdwatch");
 	/* an inherited SIG_IGN would make the kernel reap our children */
@@ -395,8 +415,9 @@ main(int argc, char *argv[])
 	if (tool_subcommand(cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv,
 	        &status))
 		return status;
-	while ((ch = getopt_long(argc, argv, "c:f:hi:jm:o:r:t:vV", longopts,
-	            NULL)) != -1) {
+	tool_getopt_reset(argv);
+	while ((ch = tool_getopt(argc, argv, "c:f:i:jm:o:r:t:", longopts)) !=
+	    -1) {
 		switch (ch) {
 		case 'c':
 			opts.count =
@@ -426,9 +447,6 @@ main(int argc, char *argv[])
 		case 't':
 			opts.timeout = parse_period(optarg, "timeout");
 			break;
-		case 'v':
-			opts.verbose = 1;
-			break;
 		case OPT_ON_CHANGE:
 			opts.on_change = optarg;
 			break;
@@ -441,38 +459,30 @@ main(int argc, char *argv[])
 		case OPT_RECORD:
 			opts.record = optarg;
 			break;
-		case OPT_SYSLOG:
-			tool_set_syslog(1);
-			opts.transition = log_transition;
-			break;
-		case 'V':
-			tool_version_only(argc);
-		case 'h':
-			tool_usage(EX_OK);
 		default:
 			tool_usage(EX_USAGE);
 		}
 		if (loop_only == 0 && is_loop_only(ch))
 			loop_only = ch;
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc < 1)
-		tool_usage(EX_USAGE);
+	args = tool_operands(argc - optind, argv + optind, &nargs);
+	opts.verbose = tool_verbose();
+	if (tool_syslog())
+		opts.transition = log_transition;
 	if (!interval && loop_only != 0)
 		tool_die(EX_USAGE, "--%s needs --interval",
 		    long_name(loop_only));
 
 	/* every spec is checked before anything runs */
-	n = (size_t)argc;
+	n = (size_t)nargs;
 	probes = tool_xmalloc(n * sizeof(*probes));
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < i; k++)
-			if (strcmp(argv[k], argv[i]) == 0)
+			if (strcmp(args[k], args[i]) == 0)
 				rd_err_set(&err, RD_EUSAGE,
-				    "duplicate probe '%s'", argv[i]);
+				    "duplicate probe '%s'", args[i]);
 		if (err.code != RD_OK ||
-		    rd_probe_parse(argv[i], &probes[i], &err) == -1) {
+		    rd_probe_parse(args[i], &probes[i], &err) == -1) {
 			free_probes(probes, i);
 			tool_die_err(&err);
 		}

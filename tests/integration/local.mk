@@ -1,6 +1,8 @@
 # Integration tests: POSIX sh scripts run with the built tools in PATH.
 INTEGRATION_TESTS += \
 	tests/integration/t1000-rdsnap-usage.sh \
+	tests/integration/t1001-cli-options.sh \
+	tests/integration/t1002-json-schema.sh \
 	tests/integration/t1005-rdsnap-format.sh \
 	tests/integration/t1010-rdsnap-roundtrip.sh \
 	tests/integration/t1020-rdsnap-errors.sh \

@@ -141,12 +141,15 @@ expect_empty out
 expect_exit 66 rdsnap create --exclude-from . store src
 expect_file err "rdsnap: cannot read exclude file '.': Is a directory"
 expect_exit 64 rdsnap create --exclude / store src
-expect_file err "rdsnap: invalid exclude pattern '/': it matches nothing"
+expect_file err "rdsnap: invalid exclude pattern '/': it matches nothing
+usage: rdsnap create [options] store source"
 printf 'ok\n//\n' >bad.txt
 expect_exit 64 rdsnap create --exclude-from bad.txt store src
-expect_file err "rdsnap: invalid exclude pattern '//': it matches nothing (in 'bad.txt', line 2)"
+expect_file err "rdsnap: invalid exclude pattern '//': it matches nothing (in 'bad.txt', line 2)
+usage: rdsnap create [options] store source"
 expect_exit 64 rdsnap list --exclude x store
-expect_file err "rdsnap: list does not take --exclude"
+expect_file err "rdsnap: list does not take --exclude
+usage: rdsnap list [options] store"
 expect_exit 0 rdsnap list store
 cmp -s out list.before || fail "a failed create changed the list"
 n=$(sqlite3 store/catalog.db "select count(*) from snapshots")

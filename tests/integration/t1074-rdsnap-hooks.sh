@@ -154,8 +154,11 @@ expect_file err "rdsnap: cannot open source 'missing': No such file or directory
 
 # bad timeouts
 expect_exit 64 rdsnap create --hook-timeout 0 --pre true store src
-expect_file err "rdsnap: invalid hook timeout '0' (expected more than 0 seconds)"
+expect_file err "rdsnap: invalid hook timeout '0' (expected more than 0 seconds)
+usage: rdsnap create [options] store source"
 expect_exit 64 rdsnap create --hook-timeout soon --pre true store src
-expect_file err "rdsnap: invalid hook timeout 'soon' (expected seconds, or a number with s, m, h, d or w)"
+expect_file err "rdsnap: invalid hook timeout 'soon' (expected seconds, or a number with s, m, h, d or w)
+usage: rdsnap create [options] store source"
 expect_exit 64 rdsnap list --pre true store
-expect_file err "rdsnap: list does not take --pre"
+expect_file err "rdsnap: list does not take --pre
+usage: rdsnap list [options] store"

@@ -231,9 +231,11 @@ PY
 	expect_file entry "$(sha256sum <src/base/$f | cut -d' ' -f1) base/$f"
 done
 expect_exit 64 rdsnap create --may-change 'base/*' store src
-expect_file err "rdsnap: --may-change needs --bracket: only what brackets the copy can repair a file that changed while read"
+expect_file err "rdsnap: --may-change needs --bracket: only what brackets the copy can repair a file that changed while read
+usage: rdsnap create [options] store source"
 expect_exit 64 rdsnap create --may-change / --bracket true store src
-expect_file err "rdsnap: invalid exclude pattern '/': it matches nothing"
+expect_file err "rdsnap: invalid exclude pattern '/': it matches nothing
+usage: rdsnap create [options] store source"
 
 expect_exit 0 rdsnap create --quiet --exclude '/pg_wal/*' \
     --bracket 'echo ready; read -r l' store src
@@ -285,7 +287,8 @@ unchanged
 
 # usage
 expect_exit 64 rdsnap list --bracket true store
-expect_file err "rdsnap: list does not take --bracket"
+expect_file err "rdsnap: list does not take --bracket
+usage: rdsnap list [options] store"
 expect_exit 64 rdsnap create --bracket
 sed 1q err >err1
 expect_file err1 "rdsnap: option '--bracket' requires an argument"

@@ -44,10 +44,12 @@ expect_empty err
 python3 - out <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert sorted(d) == sorted(["id", "started", "finished", "seconds", "files",
+assert sorted(d) == sorted(["schema", "id", "started", "finished",
+    "started_at", "finished_at", "seconds", "files",
     "bytes", "bytes_read", "bytes_added", "stored", "changed", "removed",
     "inconsistent", "partial", "skipped", "label"]), d
 assert d["id"] == 5 and d["files"] == 21 and d["changed"] == 1, d
+assert d["schema"] == "rdsnap-create/1", d
 assert d["bytes"] == 19 * 1000 + 7 and d["bytes_read"] == 7, d
 assert d["bytes_added"] == 7 and d["stored"] > 0, d
 assert d["removed"] == 0 and d["skipped"] == 0, d

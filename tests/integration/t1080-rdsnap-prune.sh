@@ -68,18 +68,18 @@ rules="--keep-last 2 --keep-daily 3 --keep-monthly 3"
 # the dry run says what goes and changes nothing
 cp p/catalog.db catalog.before
 expect_exit 0 rdsnap prune $rules --dry-run p
-expect_file out "remove      1  2026-01-01 10:00:00
-keep        2  2026-01-15 10:00:00  (monthly)
-remove      3  2026-02-01 10:00:00
-keep        4  2026-02-20 10:00:00  (monthly)
-remove      5  2026-03-01 09:00:00
-keep        6  2026-03-01 10:00:00  (standby)
-remove      7  2026-03-02 10:00:00
-remove      8  2026-03-03 08:00:00
-remove      9  2026-03-03 09:00:00
-keep       10  2026-03-03 10:00:00  (daily)
-keep       11  2026-03-04 10:00:00  (last, daily)
-keep       12  2026-03-05 10:00:00  (last, daily, monthly, newest)
+expect_file out "remove      1  2026-01-01 10:00:00 +0000
+keep        2  2026-01-15 10:00:00 +0000  (monthly)
+remove      3  2026-02-01 10:00:00 +0000
+keep        4  2026-02-20 10:00:00 +0000  (monthly)
+remove      5  2026-03-01 09:00:00 +0000
+keep        6  2026-03-01 10:00:00 +0000  (standby)
+remove      7  2026-03-02 10:00:00 +0000
+remove      8  2026-03-03 08:00:00 +0000
+remove      9  2026-03-03 09:00:00 +0000
+keep       10  2026-03-03 10:00:00 +0000  (daily)
+keep       11  2026-03-04 10:00:00 +0000  (last, daily)
+keep       12  2026-03-05 10:00:00 +0000  (last, daily, monthly, newest)
 $(sed -n '$p' out)"
 grep -q '^would remove 6 snapshots, kept 6; would free about ' out ||
     fail "dry run summary: $(tail -n 1 out)"
@@ -181,7 +181,8 @@ cmp -s a b || fail "last snapshot differs"
 # bad input changes nothing
 cp -a p p.copy
 expect_exit 64 rdsnap prune p
-expect_file err "rdsnap: prune needs at least one --keep rule"
+expect_file err "rdsnap: prune needs at least one --keep rule
+usage: rdsnap prune [options] store"
 expect_exit 64 rdsnap prune --keep-last 0 p
 expect_exit 64 rdsnap prune --max-unused 101 --keep-last 1 p
 expect_exit 64 rdsnap prune --keep-last 1 --label x p

@@ -4,20 +4,31 @@
 . "$RD_SRCDIR/tests/integration/lib.sh"
 
 expect_exit 64 rdship
-head -n1 err >first
-expect_file first "usage: rdship push [--key FILE] [--rsh CMD] [--remote-rdship PATH] [--apply DIR]"
+expect_file err "rdship: missing command
+usage: rdship {push|send|receive|serve|keygen|status} [options] store ... (rdship --help)"
 expect_exit 0 rdship --help
+head -n1 out >first
+expect_file first "usage: rdship push [-jqv] [-k FILE] [--rsh CMD] [--remote-rdship PATH]"
 expect_exit 0 rdship push --help
+expect_file out "usage: rdship push [-jqv] [-k FILE] [--rsh CMD] [--remote-rdship PATH]
+              [--apply DIR] [--adopt] [--syslog] store [host:]path"
 expect_exit 0 rdship --version
 grep -q '^rdship (redund) [0-9]' out || fail "version: $(cat out)"
 expect_exit 64 rdship fly store
 head -n1 err >first
 expect_file first "rdship: unknown command 'fly'"
 expect_exit 64 rdship send --apply x store
-expect_file err "rdship: send does not take --apply"
+expect_file err "rdship: send does not take --apply
+usage: rdship send [options] store"
 expect_exit 64 rdship send --since -1 store
-expect_file err "rdship: invalid snapshot id '-1' (expected 0 to 9223372036854775807)"
+expect_file err "rdship: invalid snapshot id '-1' (expected 0 to 9223372036854775807)
+usage: rdship send [options] store"
 expect_exit 64 rdship status
+expect_file err "rdship: missing store
+usage: rdship status [options] store"
+expect_exit 64 rdship push store
+expect_file err "rdship: missing [host:]path
+usage: rdship push [options] store [host:]path"
 
 expect_exit 0 rdship keygen k1
 expect_file out "wrote a new key to 'k1' (mode 0600): copy it to the other host over a safe channel"

@@ -134,7 +134,8 @@ expect_exit 0 rdship receive k <k.rdb
 expect_exit 0 rdsnap verify --read-data k
 # --no-key is an explicit choice, and only for a standby
 expect_exit 64 rdsnap init --no-key nk
-expect_file err "rdsnap: --no-key is for a standby store (--standby)"
+expect_file err "rdsnap: --no-key is for a standby store (--standby)
+usage: rdsnap init [options] store"
 [ ! -e nk ] || fail "a refused init created the store"
 expect_exit 0 rdsnap init --standby --no-key --json nk
 [ ! -e nk/ship.key ] || fail "--no-key wrote a key"

@@ -63,7 +63,7 @@ assert lines[-1] == "", "no final newline"
 a, b = [json.loads(l) for l in lines[:-1]]
 op, cl = sys.argv[1], sys.argv[2]
 for o in (a, b):
-    assert set(o) == {"type", "time", "target", "kind", "state", "latency",
+    assert set(o) == {"schema", "type", "time", "target", "kind", "state", "latency",
                       "reason"}, o
     assert o["type"] == "result" and o["kind"] == "tcp", o
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", o["time"])

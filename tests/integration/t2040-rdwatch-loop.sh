@@ -100,7 +100,7 @@ assert trans == [
 # each transition comes right after the result that caused it
 i = [n for n, e in enumerate(events) if e["type"] == "transition"]
 assert [events[n - 1]["target"] for n in i] == ["exec:sh seq.sh a"] * 3
-assert all(set(e) == {"type", "time", "target", "previous", "state",
+assert all(set(e) == {"schema", "type", "time", "target", "previous", "state",
                       "reason", "transitions"} for e in events
            if e["type"] == "transition")
 PY

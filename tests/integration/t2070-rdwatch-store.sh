@@ -30,7 +30,7 @@ snapshot:S?max-age=90m down L ms newest snapshot 1 is 2 h old > 1 h 30 min'
 expect_empty err
 expect_exit 1 rdwatch --json 'snapshot:S?max-age=1h'
 sed 's/"time":"[^"]*"/"time":T/; s/"latency":[0-9.e-]*/"latency":L/' out >masked
-expect_file masked '{"type":"result","time":T,"target":"snapshot:S?max-age=1h","kind":"snapshot","state":"down","latency":L,"reason":"newest snapshot 1 is 2 h old > 1 h"}'
+expect_file masked '{"schema":"rdwatch/1","type":"result","time":T,"target":"snapshot:S?max-age=1h","kind":"snapshot","state":"down","latency":L,"reason":"newest snapshot 1 is 2 h old > 1 h"}'
 # a partial or inconsistent newest snapshot is not at the recovery point
 sqlite3 S/catalog.db "update snapshots set partial = 2"
 expect_exit 1 rdwatch 'snapshot:S?max-age=3h' 'snapshot:S?max-age=1h'

@@ -5,12 +5,7 @@
 # real loop.
 . "$RD_SRCDIR/tests/integration/lib.sh"
 
-usage='usage: rdwatch [-hjV] [-t seconds] [--record store] [--syslog] probe ...
-       rdwatch -i seconds [-jv] [-c count] [-f count] [-m file] [-o file]
-               [-r count] [-t seconds] [--on-change command]
-               [--on-down command] [--on-up command]
-               [--record store] [--syslog] probe ...
-       rdwatch report [-hj] [--now time] [--since duration] store'
+usage='usage: rdwatch report [-jqv] [--now time] [--since duration] [--syslog] store'
 
 expect_exit 0 rdsnap init S
 expect_exit 0 rdwatch report S
@@ -18,6 +13,10 @@ expect_empty out
 expect_file err "rdwatch: no probe records in store 'S'"
 expect_exit 0 rdwatch report --since 7d S
 expect_file err "rdwatch: no probe records in store 'S' in the last 7d"
+# an empty result is still one JSON document; --quiet drops the notice
+expect_exit 0 rdwatch report --json -q S
+expect_file out '{"schema":"rdwatch-report/1","targets":[]}'
+expect_empty err
 
 # T = 1795000000 (2026-11-18T10:46:40Z)
 # tcp: up from T+1000, down T+4000 to T+4600 and T+10000 to T+10300,
@@ -55,22 +54,19 @@ expect_file out 'exec:old availability 0.000% over 5 min, 1 outage, down 5 min, 
 http://db1:8080/health availability 60.000% over 41 min 40 s, 1 outage, down 16 min 40 s, longest 16 min 40 s, MTBF 25 min, MTTR 16 min 40 s, last up
 tcp://db1:5432 availability 91.818% over 3 h 3 min, 2 outages, down 15 min, longest 10 min, MTBF 1 h 24 min, MTTR 7 min 30 s, last up'
 expect_exit 0 rdwatch report --json --now 1795020000 S
-expect_file out '{"target":"exec:old","from":"2026-11-18T11:26:40Z","to":"2026-11-18T11:31:40Z","known":300,"up":0,"down":300,"availability":0,"outages":1,"longest":300,"mtbf":0,"mttr":300,"last":"down","results":2}
-{"target":"http://db1:8080/health","from":"2026-11-18T11:39:55Z","to":"2026-11-18T12:55:00Z","known":2500,"up":1500,"down":1000,"availability":60,"outages":1,"longest":1000,"mtbf":1500,"mttr":1000,"last":"up","results":2}
-{"target":"tcp://db1:5432","from":"2026-11-18T11:23:15Z","to":"2026-11-18T14:26:40Z","known":11000,"up":10100,"down":900,"availability":91.8181,"outages":2,"longest":600,"mtbf":5050,"mttr":450,"last":"up","results":4}'
+expect_file out '{"schema":"rdwatch-report/1","targets":[{"target":"exec:old","from":"2026-11-18T11:26:40Z","to":"2026-11-18T11:31:40Z","known":300,"up":0,"down":300,"availability":0,"outages":1,"longest":300,"mtbf":0,"mttr":300,"last":"down","results":2},{"target":"http://db1:8080/health","from":"2026-11-18T11:39:55Z","to":"2026-11-18T12:55:00Z","known":2500,"up":1500,"down":1000,"availability":60,"outages":1,"longest":1000,"mtbf":1500,"mttr":1000,"last":"up","results":2},{"target":"tcp://db1:5432","from":"2026-11-18T11:23:15Z","to":"2026-11-18T14:26:40Z","known":11000,"up":10100,"down":900,"availability":91.8181,"outages":2,"longest":600,"mtbf":5050,"mttr":450,"last":"up","results":4}]}'
 
 # the last 5000 s before T+12000: up at the start (the T+4600 transition)
 expect_exit 0 rdwatch report --now 1795012000 --since 5000 S
 expect_file out 'tcp://db1:5432 availability 94.000% over 1 h 23 min, 1 outage, down 5 min, longest 5 min, MTBF 1 h 18 min, MTTR 5 min, last up'
 expect_exit 0 rdwatch report --now 1795012000 --since 5000 --json S
-expect_file out '{"target":"tcp://db1:5432","from":"2026-11-18T13:03:20Z","to":"2026-11-18T14:26:40Z","known":5000,"up":4700,"down":300,"availability":94,"outages":1,"longest":300,"mtbf":4700,"mttr":300,"last":"up","results":2}'
+expect_file out '{"schema":"rdwatch-report/1","targets":[{"target":"tcp://db1:5432","from":"2026-11-18T13:03:20Z","to":"2026-11-18T14:26:40Z","known":5000,"up":4700,"down":300,"availability":94,"outages":1,"longest":300,"mtbf":4700,"mttr":300,"last":"up","results":2}]}'
 
 # a window that starts inside an outage counts its part of it; the
 # state at the start is that of the last transition before it ("http"
 # is unknown then: rdwatch was stopped); options may follow the store
 expect_exit 0 rdwatch report S --since 7700 --now 1795012000 -j
-expect_file out '{"target":"http://db1:8080/health","from":"2026-11-18T12:18:20Z","to":"2026-11-18T12:55:00Z","known":1500,"up":500,"down":1000,"availability":33.3333,"outages":1,"longest":1000,"mtbf":500,"mttr":1000,"last":"up","results":1}
-{"target":"tcp://db1:5432","from":"2026-11-18T12:18:20Z","to":"2026-11-18T14:26:40Z","known":7700,"up":7100,"down":600,"availability":92.2077,"outages":2,"longest":300,"mtbf":3550,"mttr":300,"last":"up","results":2}'
+expect_file out '{"schema":"rdwatch-report/1","targets":[{"target":"http://db1:8080/health","from":"2026-11-18T12:18:20Z","to":"2026-11-18T12:55:00Z","known":1500,"up":500,"down":1000,"availability":33.3333,"outages":1,"longest":1000,"mtbf":500,"mttr":1000,"last":"up","results":1},{"target":"tcp://db1:5432","from":"2026-11-18T12:18:20Z","to":"2026-11-18T14:26:40Z","known":7700,"up":7100,"down":600,"availability":92.2077,"outages":2,"longest":300,"mtbf":3550,"mttr":300,"last":"up","results":2}]}'
 expect_exit 0 rdwatch report S --since 7700 --now 1795012000
 expect_file out 'http://db1:8080/health availability 33.333% over 25 min, 1 outage, down 16 min 40 s, longest 16 min 40 s, MTBF 8 min 20 s, MTTR 16 min 40 s, last up
 tcp://db1:5432 availability 92.207% over 2 h 8 min, 2 outages, down 10 min, longest 5 min, MTBF 59 min 10 s, MTTR 5 min, last up'
@@ -85,24 +81,29 @@ tcp://db1:5432 availability 83.333% over 1 h, 1 outage, down 10 min, longest 10 
 expect_exit 0 rdwatch report --now 1795001000 S
 expect_file out 'tcp://db1:5432 availability - over 0 s, 0 outages, last up'
 expect_exit 0 rdwatch report --json --now 1795001000 S
-expect_file out '{"target":"tcp://db1:5432","from":"2026-11-18T11:23:15Z","to":"2026-11-18T11:23:20Z","known":0,"up":0,"down":0,"availability":null,"outages":0,"longest":0,"mtbf":null,"mttr":null,"last":"up","results":2}'
+expect_file out '{"schema":"rdwatch-report/1","targets":[{"target":"tcp://db1:5432","from":"2026-11-18T11:23:15Z","to":"2026-11-18T11:23:20Z","known":0,"up":0,"down":0,"availability":null,"outages":0,"longest":0,"mtbf":null,"mttr":null,"last":"up","results":2}]}'
 
 # errors
 expect_exit 64 rdwatch report
-expect_file err "$usage"
+expect_file err "rdwatch: missing store
+usage: rdwatch report [options] store"
 expect_exit 0 rdwatch report -h
 expect_file out "$usage"
 expect_exit 64 rdwatch report S S
-expect_file err "$usage"
+expect_file err "rdwatch: unexpected operand 'S'
+usage: rdwatch report [options] store"
 expect_exit 64 rdwatch report --bogus S
 head -n 1 err >first
 expect_file first "rdwatch: unrecognized option '--bogus'"
 expect_exit 64 rdwatch report --since 0 S
-expect_file err "rdwatch: invalid duration '0' (expected more than 0 seconds)"
+expect_file err "rdwatch: invalid duration '0' (expected more than 0 seconds)
+usage: rdwatch report [options] store"
 expect_exit 64 rdwatch report --since soon S
-expect_file err "rdwatch: invalid duration 'soon' (expected seconds, or a number with s, m, h, d or w)"
+expect_file err "rdwatch: invalid duration 'soon' (expected seconds, or a number with s, m, h, d or w)
+usage: rdwatch report [options] store"
 expect_exit 64 rdwatch report --now yesterday S
-expect_file err "rdwatch: invalid time 'yesterday' (expected 1 to 1099511627776)"
+expect_file err "rdwatch: invalid time 'yesterday' (expected 1 to 1099511627776)
+usage: rdwatch report [options] store"
 expect_exit 66 rdwatch report missing
 expect_file err "rdwatch: cannot open store 'missing': No such file or directory"
 expect_exit 0 rdsnap init O
@@ -126,7 +127,9 @@ expect_exit 0 rdwatch -i 0.05 -c 10 -f 2 -r 2 --record L 'exec:sh seq.sh a'
 expect_exit 0 rdwatch report --json L
 python3 - out <<'PY' || fail "report of the loop: $(cat out)"
 import json, sys
-r = json.loads(open(sys.argv[1]).read())
+d = json.loads(open(sys.argv[1]).read())
+assert d["schema"] == "rdwatch-report/1" and len(d["targets"]) == 1, d
+r = d["targets"][0]
 assert r["target"] == "exec:sh seq.sh a", r
 assert r["outages"] == 1 and r["last"] == "up" and r["results"] == 10, r
 assert 0 < r["availability"] < 100, r

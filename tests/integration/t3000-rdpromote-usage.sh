@@ -4,33 +4,35 @@
 . "$RD_SRCDIR/tests/integration/lib.sh"
 
 expect_exit 64 rdpromote
-expect_file err "usage: rdpromote (--primary PROBE | --force) (--fence CMD | --no-fence)
-              [--validate CMD] [--start CMD --stop CMD] [--check PROBE]
-              [--snapshot N] [--allow-partial] [--failed-at TIME]
-              [--heartbeat PATH] [--check-timeout SECONDS]
-              [--hook-timeout SECONDS] [--probe-timeout SECONDS]
-              [--verify full|quick] [--dry-run] [--wait SECONDS] [--json]
-              [--syslog] store target
-       rdpromote --drill [--validate CMD] [--start CMD --stop CMD]
-              [--check PROBE] [--snapshot N] [--allow-partial]
-              [--heartbeat PATH] [--check-timeout SECONDS]
-              [--hook-timeout SECONDS] [--probe-timeout SECONDS]
-              [--verify full|quick] [--dry-run] [--wait SECONDS] [--json]
-              [--syslog] store scratch
-       rdpromote --resume [--snapshot N] [--allow-partial] [--dry-run]
-              [--wait SECONDS] [--json] [--syslog] store
-       rdpromote --abort [--wait SECONDS] [--json] [--syslog] store [target]
-       rdpromote history [--json] store
-       rdpromote remove-tree [--wait SECONDS] [--syslog] store path
-       rdpromote --help | --version"
-cp err usage
+expect_file err "rdpromote: missing store
+usage: rdpromote [options] store target"
 expect_exit 0 rdpromote --help
-cmp -s out usage || fail "--help differs from the usage on error"
+expect_file out "usage: rdpromote [-jnqv] (--primary PROBE | --force) (--fence CMD | --no-fence)
+              [--validate CMD] [--start CMD --stop CMD] [--check PROBE]
+              [-s N] [--allow-partial] [--failed-at TIME]
+              [--heartbeat PATH] [--check-timeout SECONDS]
+              [--hook-timeout SECONDS] [--probe-timeout SECONDS]
+              [--verify full|quick] [-w SECONDS] [--syslog] store target
+       rdpromote --drill [-jnqv] [--validate CMD] [--start CMD --stop CMD]
+              [--check PROBE] [-s N] [--allow-partial]
+              [--heartbeat PATH] [--check-timeout SECONDS]
+              [--hook-timeout SECONDS] [--probe-timeout SECONDS]
+              [--verify full|quick] [-w SECONDS] [--syslog] store scratch
+       rdpromote --resume [-jnqv] [-s N] [--allow-partial] [-w SECONDS] [--syslog]
+              store
+       rdpromote --abort [-jqv] [-w SECONDS] [--syslog] store [target]
+       rdpromote history [-jqv] [--syslog] store
+       rdpromote remove-tree [-qv] [-w SECONDS] [--syslog] store path
+       rdpromote --help | --version"
+cp out usage
+expect_exit 0 rdpromote history --help
+expect_file out "usage: rdpromote history [-jqv] [--syslog] store"
 expect_exit 0 rdpromote --version
 grep -q '^rdpromote (redund) [0-9]' out || fail "version: $(cat out)"
 expect_exit 64 rdpromote --bogus s t
 expect_exit 64 rdpromote --verify sometimes --force --no-fence s t
-expect_file err "rdpromote: invalid --verify 'sometimes' (expected full or quick)"
+expect_file err "rdpromote: invalid --verify 'sometimes' (expected full or quick)
+usage: rdpromote [options] store target"
 expect_exit 64 rdpromote --check-timeout forever --force --no-fence s t
 
 # what goes together (nothing is opened: the store does not exist)
@@ -38,7 +40,8 @@ misuse() {
 	msg=$1
 	shift
 	expect_exit 64 rdpromote "$@"
-	expect_file err "rdpromote: $msg"
+	expect_file err "rdpromote: $msg
+usage: rdpromote [options] store target"
 	expect_empty out
 }
 misuse "a promotion needs --fence CMD to cut the old primary off, or --no-fence to promote without one" \
@@ -88,12 +91,21 @@ misuse "invalid probe 'bogus://x': unknown kind (expected tcp://, http://, exec:
 
 # operands
 expect_exit 64 rdpromote --force --no-fence s
+expect_file err "rdpromote: missing target
+usage: rdpromote [options] store target"
 expect_exit 64 rdpromote --resume s t
+expect_file err "rdpromote: unexpected operand 't'
+usage: rdpromote [options] store target"
 expect_exit 64 rdpromote --abort
+expect_file err "rdpromote: missing store
+usage: rdpromote [options] store target"
 expect_exit 64 rdpromote --abort s t extra
 expect_exit 64 rdpromote history
+expect_file err "rdpromote: missing store
+usage: rdpromote history [options] store"
 expect_exit 64 rdpromote history --force s
-expect_file err "rdpromote: history does not take --force"
+expect_file err "rdpromote: history does not take --force
+usage: rdpromote history [options] store"
 expect_exit 64 rdpromote remove-tree s
 expect_exit 64 rdpromote remove-tree --json s t
 

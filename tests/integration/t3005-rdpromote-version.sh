@@ -20,33 +20,42 @@ done
 
 V=
 expect_exit 64 rdpromote --version "$V" --force --no-fence s target
-expect_file err "rdpromote: $msg"
+expect_file err "rdpromote: $msg
+usage: rdpromote [options] store target"
 expect_empty out
 expect_exit 64 rdpromote --version 1 --force --no-fence s target
-expect_file err "rdpromote: $msg"
+expect_file err "rdpromote: $msg
+usage: rdpromote [options] store target"
 expect_exit 64 rdpromote --version s target
 expect_exit 64 rdpromote --version=1 --force --no-fence s target
 expect_exit 64 rdpromote --drill --version 1 s scratch
-expect_file err "rdpromote: $msg"
+expect_file err "rdpromote: $msg
+usage: rdpromote [options] store target"
 expect_exit 64 rdpromote -V --force --no-fence s target
-expect_file err "rdpromote: $msg"
+expect_file err "rdpromote: $msg
+usage: rdpromote [options] store target"
 expect_exit 64 rdpromote history --version s
-expect_file err "rdpromote: $msg"
+expect_file err "rdpromote: $msg
+usage: rdpromote history [options] store"
 [ ! -e target ] && [ ! -e scratch ] || fail "a --version promoted something"
 
 expect_exit 64 rdsnap restore --version 1 s rv
-expect_file err "rdsnap: $msg"
+expect_file err "rdsnap: $msg
+usage: rdsnap restore [options] store target [path ...]"
 expect_exit 64 rdsnap restore --version "$V" s rv
 expect_exit 64 rdsnap --version restore s rv
-expect_file err "rdsnap: $msg"
+expect_file err "rdsnap: $msg
+usage: rdsnap {init|create|list|problems|ls|diff|restore|verify|prune|stats} [options] store ... (rdsnap --help)"
 expect_exit 64 rdsnap ls --version 1 s
 expect_exit 64 rdsnap diff --version 1 s
 [ ! -e rv ] || fail "a --version restored something"
 expect_exit 64 rdship status --version s
-expect_file err "rdship: $msg"
+expect_file err "rdship: $msg
+usage: rdship status [options] store"
 expect_exit 64 rdship --version status s
 expect_exit 64 rdwatch --version tcp://127.0.0.1:1
-expect_file err "rdwatch: $msg"
+expect_file err "rdwatch: $msg
+usage: rdwatch [options] probe ..."
 sqlite3 s/catalog.db .dump >after.sql
 cmp -s before.sql after.sql || fail "a --version changed the store"
 
@@ -60,12 +69,14 @@ expect_file out "M f 12 -> 3 etc/app/app.conf
 added 0 (0 B), removed 0 (0 B), changed 1 (-9 B), metadata-only 0"
 for bad in x 0 -1 1x ''; do
 	expect_exit 64 rdsnap restore --snapshot "$bad" s rbad
-	expect_file err "rdsnap: invalid snapshot id '$bad' (expected 1 to 9223372036854775807)"
+	expect_file err "rdsnap: invalid snapshot id '$bad' (expected 1 to 9223372036854775807)
+usage: rdsnap restore [options] store target [path ...]"
 	expect_exit 64 rdsnap ls --snapshot "$bad" s
 	expect_exit 64 rdsnap diff --snapshot "$bad" s
 	expect_exit 64 rdsnap diff --from "$bad" s
 	expect_exit 64 rdpromote --snapshot "$bad" --force --no-fence s target
-	expect_file err "rdpromote: invalid snapshot id '$bad' (expected 1 to 9223372036854775807)"
+	expect_file err "rdpromote: invalid snapshot id '$bad' (expected 1 to 9223372036854775807)
+usage: rdpromote [options] store target"
 	expect_exit 64 rdpromote --drill --snapshot "$bad" s scratch
 done
 [ ! -e rbad ] && [ ! -e target ] || fail "a bad --snapshot did something"

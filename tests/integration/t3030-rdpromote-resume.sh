@@ -44,7 +44,8 @@ expect_exit 1 rdpromote --snapshot 1 --primary "$P" --fence true s target
 expect_file out "Promotion of 's' into 'target':
 REFUSED: promote 2 into '$TMP/target' is unfinished with another --fence: continue it as journaled with rdpromote --resume s, or undo it with rdpromote --abort s"
 expect_exit 64 rdpromote --resume --fence true s
-expect_file err "rdpromote: --resume takes its options from the journal: give only --snapshot (to fall back) and --allow-partial"
+expect_file err "rdpromote: --resume takes its options from the journal: give only --snapshot (to fall back) and --allow-partial
+usage: rdpromote [options] store target"
 
 kill_at "$TMP/in-fence2" rdpromote --resume s
 [ "$(journal 2)" = "running:fence" ] || fail "kill in fence: $(journal 2)"

@@ -20,7 +20,7 @@ for n in 1 2 3; do
 done
 fin=$(sqlite3 s1/catalog.db "select cast(finished as integer) from snapshots where id = 1")
 utc() {
-	date -u -d "@$1" '+%Y-%m-%d %H:%M:%S'
+	date -u -d "@$1" '+%Y-%m-%d %H:%M:%S +0000'
 }
 
 # the failure 5.5 s after the end of the snapshot

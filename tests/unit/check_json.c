@@ -124,6 +124,22 @@ START_TEST(test_utf8)
 }
 END_TEST
 
+START_TEST(test_path_base64)
+{
+	rd_json_obj_begin(j, NULL);
+	rd_json_path(j, "path", "ok\xc3\xbf");
+	rd_json_path(j, "a", "bad\xff\xfe");
+	rd_json_path(j, "b", "\xff");
+	rd_json_path(j, "c", "x\xff");
+	rd_json_obj_end(j);
+	rd_json_line(j);
+	ck_assert_str_eq(text(),
+	    "{\"path\":\"ok\xc3\xbf\",\"a\":\"bad\\u00ff\\u00fe\","
+	    "\"a_base64\":\"YmFk//4=\",\"b\":\"\\u00ff\",\"b_base64\":\"/w==\","
+	    "\"c\":\"x\\u00ff\",\"c_base64\":\"eP8=\"}\n");
+}
+END_TEST
+
 START_TEST(test_utf8_strict)
 {
 	/*
@@ -178,6 +194,7 @@ json_suite(void)
 	tcase_add_test(tc, test_escapes);
 	tcase_add_test(tc, test_utf8);
 	tcase_add_test(tc, test_utf8_strict);
+	tcase_add_test(tc, test_path_base64);
 	tcase_add_test(tc, test_numbers);
 	suite_add_tcase(s, tc);
 	return s;

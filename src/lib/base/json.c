@@ -190,6 +190,61 @@ rd_json_null(struct rd_json *j, const char *key)
 	fputs("null", j->fp);
 }
 
+/* 1 if "s" is valid UTF-8 throughout. */
+static int
+utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+
+	while (*p != '\0') {
+		if ((n = utf8_len(p)) == 0)
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
+static void
+put_base64(FILE *fp, const unsigned char *s, size_t len)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i;
+	unsigned v;
+
+	putc('"', fp);
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
+		putc(tab[v >> 18], fp);
+		putc(tab[v >> 12 & 63], fp);
+		putc(tab[v >> 6 & 63], fp);
+		putc(tab[v & 63], fp);
+	}
+	if (len - i == 1) {
+		v = (unsigned)s[i] << 16;
+		fprintf(fp, "%c%c==", tab[v >> 18], tab[v >> 12 & 63]);
+	} else if (len - i == 2) {
+		v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8;
+		fprintf(fp, "%c%c%c=", tab[v >> 18], tab[v >> 12 & 63],
+		    tab[v >> 6 & 63]);
+	}
+	putc('"', fp);
+}
+
+void
+rd_json_path(struct rd_json *j, const char *key, const char *val)
+{
+	char k[64];
+
+	rd_json_str(j, key, val);
+	if (val == NULL || key == NULL || utf8_valid(val))
+		return;
+	snprintf(k, sizeof(k), "%s_base64", key);
+	member(j, k);
+	put_base64(j->fp, (const unsigned char *)val, strlen(val));
+}
+
 void
 rd_json_line(struct rd_json *j)
 {

@@ -703,6 +703,7 @@ rd_probe_print_json(struct rd_json *j, const struct rd_probe *p,
 	char tbuf[40];
 
 	rd_json_obj_begin(j, NULL);
+	rd_json_str(j, "schema", "rdwatch/1");
 	rd_json_str(j, "type", "result");
 	rd_json_str(j, "time", rd_time_iso(when, 1, tbuf, sizeof(tbuf)));
 	rd_json_str(j, "target", p->spec);

@@ -460,6 +460,7 @@ print_transition(struct rd_watch *w, const struct target *t, int previous,
 
 	if (w->o.json) {
 		rd_json_obj_begin(w->json, NULL);
+		rd_json_str(w->json, "schema", "rdwatch/1");
 		rd_json_str(w->json, "type", "transition");
 		rd_json_str(w->json, "time",
 		    rd_time_iso(when, 1, tbuf, sizeof(tbuf)));
