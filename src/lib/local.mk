@@ -15,7 +15,8 @@ src_lib_librd_a_SOURCES += \
 	src/lib/base/hash.c \
 	src/lib/base/json.c \
 	src/lib/base/duration.c \
-	src/lib/base/proc.c
+	src/lib/base/proc.c \
+	src/lib/base/metrics.c
 
 # store: codecs, deltas, packs, the catalog, the store and its row checks,
 # the content reader, the drill records

@@ -161,6 +161,63 @@ double rd_monotonic(void);
 /* Number of online CPUs, at least 1. */
 int rd_ncpu(void);
 
+/* ------------------------------------------------------------------ */
+/* Prometheus metrics files (the node exporter's textfile collector) */
+
+/* A metric family: name, "gauge" or "counter", one line of help. */
+struct rd_metric {
+	const char *name; /* [a-zA-Z_:][a-zA-Z0-9_:]*, static */
+	const char *type;
+	const char *help;
+};
+
+struct rd_metrics;
+
+/* An empty metrics text; NULL when out of memory.  Free it with
+ * rd_metrics_free() (which accepts NULL). */
+struct rd_metrics *rd_metrics_new(void);
+void rd_metrics_free(struct rd_metrics *m);
+
+/*
+ * Add one sample of "def" with value "v", without labels or with the
+ * label "lname"="lvalue" (escaped here).  The first sample of a family
+ * writes its HELP and TYPE lines; the samples of a family must be added
+ * one after the other.  A value that is not finite (NaN, infinite) is
+ * refused with RD_EINTERNAL: leave a sample out when its value is
+ * unknown.  Returns 0 or -1; after a failure rd_metrics_write() refuses.
+ */
+int rd_metrics_add(struct rd_metrics *m, const struct rd_metric *def, double v,
+    struct rd_err *err);
+int rd_metrics_add_label(struct rd_metrics *m, const struct rd_metric *def,
+    const char *lname, const char *lvalue, double v, struct rd_err *err);
+
+/* The text so far (borrowed) and its length. */
+const char *rd_metrics_text(const struct rd_metrics *m, size_t *len);
+
+/*
+ * Check that the metrics file "path" can be written: a file name whose
+ * directory exists (RD_EUSAGE for a name ending in '/', RD_EIO, refined
+ * from errno, for a directory that cannot be opened).  Returns 0 or -1.
+ */
+int rd_metrics_check_path(const char *path, struct rd_err *err);
+
+/*
+ * Replace the file "path" with the text atomically: write ".NAME.PID.tmp"
+ * in the same directory (never read by the collector, which reads
+ * *.prom), fsync it, rename it over "path", fsync the directory.  On
+ * failure "path" is as it was.  Returns 0 or -1.
+ */
+int rd_metrics_write(const struct rd_metrics *m, const char *path,
+    struct rd_err *err);
+
+/*
+ * Escape "in" as a Prometheus text-format label value (without the
+ * quotes): backslash, double quote and newline become \\, \" and \n, and
+ * bytes that are not valid UTF-8 become U+FFFD.  Returns a string to
+ * free(), or NULL when out of memory.
+ */
+char *rd_prom_escape(const char *in);
+
 /* ================================================================== */
 /* Layer store (src/lib/store): codecs and stores */
 /* ================================================================== */
@@ -797,6 +854,25 @@ struct rd_drill_info {
  */
 int rd_drill_last(struct rd_store *st, struct rd_drill_info *out,
     struct rd_err *err);
+
+/* The last promotion or drill that ended, whatever its outcome. */
+struct rd_promotion_last {
+	int64_t id;      /* its row in the promotions journal */
+	double finished; /* unix time, seconds */
+	int ok;     /* done (and, for a drill, its --validate command passed) */
+	double rto; /* seconds, or -1 if not recorded */
+	double rpo; /* seconds, or -1 if not recorded */
+};
+
+/*
+ * Find the promotion ("drill" 0) or drill ("drill" 1) that ended last
+ * (done, failed or aborted, or with "done_only" done; the latest
+ * "finished", on a tie the latest recorded).  Fills "out" only when one
+ * is found.  Returns 1 (found), 0 (none, or a catalog without a
+ * promotions journal), or -1.
+ */
+int rd_promotion_last(struct rd_store *st, int drill, int done_only,
+    struct rd_promotion_last *out, struct rd_err *err);
 
 /* ================================================================== */
 /* Layer promote (src/lib/promote): promotion, its journal and tree checks */

@@ -5,7 +5,7 @@
 # real loop.
 . "$RD_SRCDIR/tests/integration/lib.sh"
 
-usage='usage: rdwatch [-hjV] [-t seconds] [--record store] [--syslog] probe ...
+usage='usage: rdwatch [-hjV] [-m file] [-t seconds] [--record store] [--syslog] probe ...
        rdwatch -i seconds [-jv] [-c count] [-f count] [-m file] [-o file]
                [-r count] [-t seconds] [--on-change command]
                [--on-down command] [--on-up command]
