@@ -29,6 +29,12 @@ int tool_quiet(void);
 void tool_warn(const char *fmt, ...) RD_PRINTF(1, 2);
 RD_NORETURN void tool_die(int status, const char *fmt, ...) RD_PRINTF(2, 3);
 RD_NORETURN void tool_die_err(const struct rd_err *err);
+/*
+ * Call "fn" (NULL: nothing) with the status when tool_die() is about to
+ * exit, after the message: a run that writes a metrics file (--metrics)
+ * writes it on failure too.  Called once.
+ */
+void tool_on_die(void (*fn)(void *arg, int status), void *arg);
 
 /* The sysexits status for an rd_code. */
 int tool_exit_code(enum rd_code code);

@@ -194,6 +194,32 @@ int rd_metrics_add_label(struct rd_metrics *m, const struct rd_metric *def,
 /* The text so far (borrowed) and its length. */
 const char *rd_metrics_text(const struct rd_metrics *m, size_t *len);
 
+/* The families of a tool's run (rdsnap create, rdship push). */
+struct rd_run_defs {
+	struct rd_metric status, success, duration, end, last_success;
+	struct rd_metric snapshot, files, bytes;
+};
+
+/* What a run did, for its metrics file. */
+struct rd_run {
+	int status;          /* its exit status */
+	double seconds;      /* how long it ran */
+	double end;          /* unix time it ended */
+	double last_success; /* unix time of the last success, 0: unknown */
+	int64_t snapshot;    /* the snapshot it made or shipped, 0: none */
+	int64_t files;       /* what it counted, -1: unknown */
+	int64_t bytes;       /* -1: unknown */
+};
+
+/*
+ * Add the samples of "run" to "m", each with the label store="store":
+ * its status, success (1 for status 0 or 3, done with omissions), how
+ * long it ran, when it ended and when the last one succeeded, and the
+ * snapshot, file and byte counts that are known.  Returns 0 or -1.
+ */
+int rd_metrics_run(struct rd_metrics *m, const struct rd_run_defs *d,
+    const char *store, const struct rd_run *run, struct rd_err *err);
+
 /*
  * Check that the metrics file "path" can be written: a file name whose
  * directory exists (RD_EUSAGE for a name ending in '/', RD_EIO, refined

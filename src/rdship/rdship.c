@@ -20,6 +20,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "runmetrics.h"
 #include "tool.h"
 
 enum {
@@ -27,6 +28,7 @@ enum {
 	OPT_APPLY,
 	OPT_JSON,
 	OPT_KEY,
+	OPT_METRICS,
 	OPT_QUIET,
 	OPT_REMOTE,
 	OPT_RSH,
@@ -41,6 +43,7 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "key", required_argument, NULL, OPT_KEY },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "remote-rdship", required_argument, NULL, OPT_REMOTE },
 	{ "rsh", required_argument, NULL, OPT_RSH },
@@ -57,6 +60,7 @@ struct opts {
 	const char *keyfile;
 	const char *rsh;
 	const char *remote;
+	const char *metrics;
 	int json;
 	double wait;
 	double t0;
@@ -97,6 +101,9 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			break;
 		case OPT_KEY:
 			o->keyfile = optarg;
+			break;
+		case OPT_METRICS:
+			o->metrics = optarg;
 			break;
 		case OPT_QUIET:
 			tool_set_quiet(1);
@@ -470,14 +477,16 @@ cmd_push(int argc, char **argv)
 	struct rd_ship_result r;
 	struct rd_store *st;
 	struct opts o;
+	struct push_metrics pm;
 	int ind, to, from, status, rc;
 	pid_t pid;
 
 	ind = parse("push",
-	    " adopt apply json key quiet remote-rdship rsh syslog ", argc, argv,
-	    &o);
+	    " adopt apply json key metrics quiet remote-rdship rsh syslog ",
+	    argc, argv, &o);
 	if (argc - ind != 2)
 		tool_usage(EX_USAGE);
+	push_metrics_start(&pm, o.metrics, argv[ind]);
 	setup_callbacks(&o);
 	st = open_store(argv[ind], RD_OPEN_READ, 0);
 	if (rd_snap_get(st, 0, NULL, &err) == -1)
@@ -508,6 +517,7 @@ cmd_push(int argc, char **argv)
 		}
 		tool_die_err(&err);
 	}
+	pm.r = &r;
 	tool_progress_done();
 	if (o.json) {
 		json_result("push", &r);
@@ -523,7 +533,7 @@ cmd_push(int argc, char **argv)
 		}
 		print_replica(&o, &r);
 	}
-	return tool_exit(EX_OK);
+	return push_metrics_end(&pm, tool_exit(EX_OK));
 }
 
 static int
@@ -676,7 +686,8 @@ cmd_status(int argc, char **argv)
 static const struct tool_cmd cmds[] = {
 	{ "push", cmd_push,
 	    "push [--key FILE] [--rsh CMD] [--remote-rdship PATH] [--apply DIR]\n"
-	    "              [--adopt] [--json] [--quiet] [--syslog] store [host:]path" },
+	    "              [--adopt] [--metrics FILE] [--json] [--quiet] [--syslog]\n"
+	    "              store [host:]path" },
 	{ "send", cmd_send,
 	    "send [--since N] [--key FILE] [--json] [--quiet] store" },
 	{ "receive", cmd_receive,

@@ -53,6 +53,7 @@ enum {
 	OPT_KEEP_YEARLY,
 	OPT_MAX_UNUSED,
 	OPT_MAY_CHANGE,
+	OPT_METRICS,
 	OPT_ORPHANS,
 	OPT_FROM,
 	OPT_SNAPSHOT
@@ -81,6 +82,7 @@ static const struct option longopts[] = {
 	{ "label", required_argument, NULL, OPT_LABEL },
 	{ "max-unused", required_argument, NULL, OPT_MAX_UNUSED },
 	{ "may-change", required_argument, NULL, OPT_MAY_CHANGE },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "no-key", no_argument, NULL, OPT_NO_KEY },
 	{ "no-owner", no_argument, NULL, OPT_NO_OWNER },
 	{ "orphans", no_argument, NULL, OPT_ORPHANS },
@@ -263,6 +265,9 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 				tool_die_err(&err);
 			push_pattern(&o->may_change, &o->nmay_change,
 			    &o->cap_may_change, optarg);
+			break;
+		case OPT_METRICS:
+			o->metrics = optarg;
 			break;
 		case OPT_MAX_UNUSED:
 			o->prune.max_unused =
@@ -536,8 +541,8 @@ static const struct tool_cmd cmds[] = {
 	    "              [--one-file-system] [--label TEXT] [--threads N] [--wait SECONDS]\n"
 	    "              [--pre COMMAND] [--post COMMAND] [--bracket COMMAND]\n"
 	    "              [--may-change PATTERN]\n"
-	    "              [--hook-timeout SECONDS] [--json] [--quiet] [--syslog]\n"
-	    "              store source" },
+	    "              [--hook-timeout SECONDS] [--metrics FILE] [--json] [--quiet]\n"
+	    "              [--syslog] store source" },
 	{ "list", cmd_list, "list [--json] store" },
 	{ "problems", cmd_problems, "problems [--snapshot N] [--json] store" },
 	{ "ls", cmd_ls, "ls [--snapshot N] [--json] store [path]" },

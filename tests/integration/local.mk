@@ -25,6 +25,7 @@ INTEGRATION_TESTS += \
 	tests/integration/t1096-rdsnap-sqlite.sh \
 	tests/integration/t1097-rdsnap-postgresql.sh \
 	tests/integration/t1098-rdsnap-fsfreeze.sh \
+	tests/integration/t1099-rdsnap-metrics.sh \
 	tests/integration/t1100-rdship-usage.sh \
 	tests/integration/t1110-rdship-bundle.sh \
 	tests/integration/t1120-rdship-integrity.sh \

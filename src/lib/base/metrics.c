@@ -352,3 +352,31 @@ out:
 	free(dir);
 	return ret;
 }
+
+int
+rd_metrics_run(struct rd_metrics *m, const struct rd_run_defs *d,
+    const char *store, const struct rd_run *run, struct rd_err *err)
+{
+	const struct {
+		const struct rd_metric *def;
+		int have;
+		double v;
+	} s[] = {
+		{ &d->status, 1, run->status },
+		{ &d->success, 1, run->status == 0 || run->status == 3 },
+		{ &d->duration, 1, run->seconds > 0 ? run->seconds : 0 },
+		{ &d->end, 1, run->end },
+		{ &d->last_success, run->last_success > 0, run->last_success },
+		{ &d->snapshot, run->snapshot > 0, (double)run->snapshot },
+		{ &d->files, run->files >= 0, (double)run->files },
+		{ &d->bytes, run->bytes >= 0, (double)run->bytes },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+		if (s[i].have &&
+		    rd_metrics_add_label(m, s[i].def, "store", store, s[i].v,
+		        err) == -1)
+			return -1;
+	return 0;
+}
