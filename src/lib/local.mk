@@ -36,6 +36,7 @@ src_lib_librd_a_SOURCES += \
 	src/lib/snap/snap.c \
 	src/lib/snap/walk.c \
 	src/lib/snap/exclude.c \
+	src/lib/snap/glob.c \
 	src/lib/snap/workers.c \
 	src/lib/snap/record.c \
 	src/lib/snap/scratch.c \
