@@ -45,6 +45,7 @@ src_lib_librd_a_SOURCES += \
 	src/lib/snap/verify.c \
 	src/lib/snap/prune.c \
 	src/lib/snap/query.c \
+	src/lib/snap/find.c \
 	src/lib/snap/diff.c \
 	src/lib/snap/stats.c
 

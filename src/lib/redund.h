@@ -487,6 +487,38 @@ int rd_snap_entries(struct rd_store *st, int64_t id, const char *path,
     int (*fn)(void *arg, const struct rd_entry *e), void *arg,
     struct rd_err *err);
 
+/*
+ * Write the file "path" of snapshot "id" (0: newest) to the file
+ * descriptor "fd", streamed through the content reader (bounded memory,
+ * its SHA-256 checked at the end: a damaged content fails with
+ * RD_ECORRUPT after some bytes may have been written).  A path the
+ * snapshot lacks gives RD_ENOENT; a directory or a symbolic link gives
+ * RD_EUSAGE with a message that says so.  "bytes" (may be NULL) gets the
+ * bytes written.  Returns 0 or -1.
+ */
+int rd_snap_cat(struct rd_store *st, int64_t id, const char *path, int fd,
+    int64_t *bytes, struct rd_err *err);
+
+/* One version of a path: the snapshots "first" to "last" hold "e". */
+struct rd_version {
+	int64_t first, last; /* complete snapshot ids (pruned ones between) */
+	struct rd_entry e;
+};
+
+/*
+ * Call "fn" for every version of every path that "pattern" matches, in
+ * path order, oldest version first: a pattern without '/' is matched
+ * against the last component of each path (at any depth), one with '/'
+ * against the whole path; both with fnmatch(3) and FNM_PATHNAME.  A
+ * version still in the newest snapshot has "last" = that snapshot.
+ * "*matched" gets the number of versions.  Strings are borrowed for the
+ * call.  A non-zero return from "fn" stops the walk and is returned.
+ * Returns 0, that value, or -1.
+ */
+int rd_snap_find(struct rd_store *st, const char *pattern,
+    int (*fn)(void *arg, const struct rd_version *v), void *arg,
+    int64_t *matched, struct rd_err *err);
+
 /* ------------------------------------------------------------------ */
 /* Differences between snapshots */
 

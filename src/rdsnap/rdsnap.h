@@ -93,5 +93,7 @@ int cmd_diff(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+int cmd_find(int argc, char **argv);
 
 #endif /* RDSNAP_H */
