@@ -667,6 +667,15 @@ int rd_restore(struct rd_store *st, int64_t id, const char *target,
 struct rd_verify_opts {
 	int read_data; /* reconstruct every content and check its SHA-256 */
 	/*
+	 * With "read_data": rebuild only the contents stored in a share of
+	 * the packs, "subset" percent (1..100; 0 or 100: all), chosen by
+	 * "seed": a pack is in the share when the SHA-256 of the seed and
+	 * its name falls in it, so a seed picks the same packs every run.
+	 * Catalog, packs and headers are always all checked.
+	 */
+	int subset;
+	uint64_t seed;
+	/*
 	 * Called once per problem found, with a one-line description; for a
 	 * damaged content "sha" is set and "uses" lists the snapshots and
 	 * paths that need it ("snapshot 2 path a/b"), else both are NULL.
@@ -679,7 +688,7 @@ struct rd_verify_opts {
 };
 #define RD_VERIFY_OPTS_INIT                                                    \
 	{                                                                      \
-		0, NULL, NULL, NULL, NULL                                      \
+		0, 0, 0, NULL, NULL, NULL, NULL                                \
 	}
 
 struct rd_verify_result {
@@ -687,9 +696,17 @@ struct rd_verify_result {
 	int64_t contents;
 	int64_t packs;
 	int64_t bytes_checked;
-	int64_t damaged;      /* problems reported through "damage" */
-	int64_t orphan_packs; /* unreferenced packs (reclaimable) */
+	int64_t damaged;       /* problems reported through "damage" */
+	int64_t orphan_packs;  /* unreferenced packs (reclaimable) */
+	int64_t packs_read;    /* packs whose contents were rebuilt */
+	int64_t contents_read; /* contents rebuilt and hashed */
 };
+
+/*
+ * 1 if the pack "name" is in the "subset" percent share of "seed" (see
+ * rd_verify_opts), else 0.
+ */
+int rd_verify_selects(const char *name, int subset, uint64_t seed);
 
 /*
  * Check the store: catalog integrity, every referenced pack present and

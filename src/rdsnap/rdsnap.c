@@ -33,6 +33,8 @@ enum {
 	OPT_NO_KEY,
 	OPT_NO_OWNER,
 	OPT_READ_DATA,
+	OPT_SEED,
+	OPT_SUBSET,
 	OPT_STANDBY,
 	OPT_SYSLOG,
 	OPT_THREADS,
@@ -91,14 +93,31 @@ static const struct option longopts[] = {
 	{ "pre", required_argument, NULL, OPT_PRE },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "read-data", no_argument, NULL, OPT_READ_DATA },
+	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
 	{ "standby", no_argument, NULL, OPT_STANDBY },
+	{ "subset", required_argument, NULL, OPT_SUBSET },
 	{ "syslog", no_argument, NULL, OPT_SYSLOG },
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "version", no_argument, NULL, 'V' },
 	{ "wait", required_argument, NULL, OPT_WAIT },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* A share of the packs: "N" or "N%", 1 to 100. */
+static int
+parse_subset(const char *s)
+{
+	char buf[8];
+	size_t n = strlen(s);
+
+	if (n > 0 && n < sizeof(buf) && s[n - 1] == '%') {
+		memcpy(buf, s, n - 1);
+		buf[n - 1] = '\0';
+		s = buf;
+	}
+	return (int)tool_parse_int(s, 1, 100, "subset percentage");
+}
 
 static int
 keep_count(const char *s)
@@ -302,6 +321,14 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			break;
 		case OPT_READ_DATA:
 			o->verify.read_data = 1;
+			break;
+		case OPT_SEED:
+			o->verify.seed = (uint64_t)tool_parse_int(optarg, 0,
+			    INT64_MAX, "seed");
+			o->have_seed = 1;
+			break;
+		case OPT_SUBSET:
+			o->verify.subset = parse_subset(optarg);
 			break;
 		case OPT_STANDBY:
 			o->init.standby = 1;
@@ -553,7 +580,8 @@ static const struct tool_cmd cmds[] = {
 	    "restore [--snapshot N] [--force] [--no-owner] [--json] [--quiet]\n"
 	    "              store target [path | pattern ...]" },
 	{ "verify", cmd_verify,
-	    "verify [--read-data] [--json] [--quiet] [--syslog] store" },
+	    "verify [--read-data [--subset PERCENT [--seed N]]] [--json] [--quiet]\n"
+	    "              [--syslog] store" },
 	{ "prune", cmd_prune,
 	    "prune [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
 	    "              [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]\n"

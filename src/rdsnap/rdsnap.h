@@ -35,6 +35,7 @@ struct opts {
 	double hook_timeout;
 	int no_key;          /* init: a standby without a shipping key */
 	const char *metrics; /* create: --metrics FILE */
+	int have_seed;       /* verify: --seed given */
 };
 
 /*
