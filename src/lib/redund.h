@@ -191,7 +191,7 @@ int rd_metrics_add(struct rd_metrics *m, const struct rd_metric *def, double v,
 int rd_metrics_add_label(struct rd_metrics *m, const struct rd_metric *def,
     const char *lname, const char *lvalue, double v, struct rd_err *err);
 
-/* The text so far (borrowed) and its length. */
+/* The text so far (borrowed, NUL-terminated) and its length. */
 const char *rd_metrics_text(const struct rd_metrics *m, size_t *len);
 
 /* The families of a tool's run (rdsnap create, rdship push). */

@@ -193,6 +193,10 @@ add(struct rd_metrics *m, const struct rd_metric *def, const char *lname,
 	if (append_str(m, " ", err) == -1 || append_str(m, num, err) == -1 ||
 	    append_str(m, "\n", err) == -1)
 		goto out;
+	/* keep the text a C string, the NUL not counted */
+	if (rdi_buf_append(&m->text, "", 1, err) == -1)
+		goto out;
+	m->text.len--;
 	ret = 0;
 out:
 	free(esc);
