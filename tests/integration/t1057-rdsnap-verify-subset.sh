@@ -48,10 +48,10 @@ for seed in range(1, 100000):
         break
 PY
 names=$(sqlite3 store/catalog.db "select name from packs")
-# shellcheck disable=SC2086
+# shellcheck disable=SC2046,SC2086
 set -- $(python3 pick.py "$pack" in $names)
 seed_in=$1 n_in=$2
-# shellcheck disable=SC2086
+# shellcheck disable=SC2046,SC2086
 set -- $(python3 pick.py "$pack" out $names)
 seed_out=$1 n_out=$2
 expect_exit 0 rdsnap verify --read-data --subset 50 --seed "$seed_in" store
