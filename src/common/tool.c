@@ -164,6 +164,16 @@ tool_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+static void (*die_hook)(void *arg, int status);
+static void *die_hook_arg;
+
+void
+tool_on_die(void (*fn)(void *arg, int status), void *arg)
+{
+	die_hook = fn;
+	die_hook_arg = arg;
+}
+
 void
 tool_notice(const char *fmt, ...)
 {
@@ -191,12 +201,16 @@ tool_step(const char *fmt, ...)
 void
 tool_die(int status, const char *fmt, ...)
 {
+	void (*fn)(void *, int) = die_hook;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vwarn(fmt, ap);
 	va_end(ap);
 	fflush(stdout);
+	die_hook = NULL; /* once, even if it dies itself */
+	if (fn != NULL)
+		fn(die_hook_arg, status);
 	if (status == EX_USAGE)
 		tool_usage(EX_USAGE);
 	exit(status);

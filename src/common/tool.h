@@ -36,6 +36,12 @@ void tool_notice(const char *fmt, ...) RD_PRINTF(1, 2);
 void tool_warn(const char *fmt, ...) RD_PRINTF(1, 2);
 RD_NORETURN void tool_die(int status, const char *fmt, ...) RD_PRINTF(2, 3);
 RD_NORETURN void tool_die_err(const struct rd_err *err);
+/*
+ * Call "fn" (NULL: nothing) with the status when tool_die() is about to
+ * exit, after the message: a run that writes a metrics file (--metrics)
+ * writes it on failure too.  Called once.
+ */
+void tool_on_die(void (*fn)(void *arg, int status), void *arg);
 
 /* The sysexits status for an rd_code. */
 int tool_exit_code(enum rd_code code);
@@ -151,6 +157,8 @@ RD_NORETURN void tool_usage_error(const char *fmt, ...) RD_PRINTF(1, 2);
  * in "*n".
  */
 char **tool_operands(int argc, char **argv, int *n);
+struct option;
+
 /*
  * getopt_long over "argc"/"argv" (a subcommand's, argv[0] its name, or
  * main's) in GNU order: options anywhere, "--" ends them.  "shortopts"
@@ -165,8 +173,6 @@ char **tool_operands(int argc, char **argv, int *n);
 int tool_getopt(int argc, char **argv, const char *shortopts,
     const struct option *longopts);
 void tool_getopt_reset(char **argv);
-
-struct option;
 
 /*
  * Die with EX_USAGE ("CMD does not take --NAME") unless the option whose

@@ -15,7 +15,8 @@ src_lib_librd_a_SOURCES += \
 	src/lib/base/hash.c \
 	src/lib/base/json.c \
 	src/lib/base/duration.c \
-	src/lib/base/proc.c
+	src/lib/base/proc.c \
+	src/lib/base/metrics.c
 
 # store: codecs, deltas, packs, the catalog, the store and its row checks,
 # the content reader, the drill records
@@ -36,6 +37,7 @@ src_lib_librd_a_SOURCES += \
 	src/lib/snap/snap.c \
 	src/lib/snap/walk.c \
 	src/lib/snap/exclude.c \
+	src/lib/snap/glob.c \
 	src/lib/snap/workers.c \
 	src/lib/snap/record.c \
 	src/lib/snap/scratch.c \
@@ -44,6 +46,7 @@ src_lib_librd_a_SOURCES += \
 	src/lib/snap/verify.c \
 	src/lib/snap/prune.c \
 	src/lib/snap/query.c \
+	src/lib/snap/find.c \
 	src/lib/snap/diff.c \
 	src/lib/snap/stats.c
 

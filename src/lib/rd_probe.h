@@ -42,7 +42,27 @@ struct rd_probe_result {
 	double latency;    /* seconds from the start of the probe */
 	enum rd_code code; /* RD_PROBE_ERROR only: the error class */
 	char reason[256];  /* empty when up, else "connection refused" */
+	/*
+	 * Numbers a store probe read, for metrics; each is valid only when
+	 * its RD_PROBE_HAVE_* bit is set in "have" (0 for other kinds).
+	 */
+	unsigned have;
+	int64_t snapshot_id;   /* newest complete snapshot */
+	double snapshot_age;   /* seconds since it finished */
+	int64_t lag_snapshots; /* lag: snapshots behind the origin */
+	double lag_seconds;    /* lag: seconds since the last ship received */
+	double drill_age;      /* drill: seconds since the last drill ended */
+	int drill_ok;          /* drill: 1 if that drill passed, else 0 */
+	double rto, rpo;       /* the last promotion's, seconds */
+	int64_t store_bytes;   /* packs and catalog, as rdsnap stats */
 };
+#define RD_PROBE_HAVE_SNAPSHOT 0x01u /* snapshot_id, snapshot_age */
+#define RD_PROBE_HAVE_LAG      0x02u /* lag_snapshots */
+#define RD_PROBE_HAVE_LAG_AGE  0x04u /* lag_seconds */
+#define RD_PROBE_HAVE_DRILL    0x08u /* drill_age, drill_ok */
+#define RD_PROBE_HAVE_RTO      0x10u /* rto */
+#define RD_PROBE_HAVE_RPO      0x20u /* rpo */
+#define RD_PROBE_HAVE_SIZE     0x40u /* store_bytes */
 
 struct rd_probe;
 
@@ -146,12 +166,16 @@ int rd_damper_feed(struct rd_damper *d, int result, int *previous);
 /* Metrics */
 
 /*
- * Escape "in" as a Prometheus text-format label value (without the
- * quotes): backslash, double quote and newline become \\, \" and \n, and
- * bytes that are not valid UTF-8 become U+FFFD.  Returns a string to
- * free(), or NULL when out of memory.
+ * Add the metrics of "n" targets to "m" (see rdwatch(1), METRICS): for
+ * target i its last result "res[i]" (state RD_PROBE_UNKNOWN: none yet)
+ * and, in a loop, its damper "d[i]" ("d" NULL: a one-shot round, whose
+ * state is the result).  A number a target does not have (no result yet,
+ * a probe error, a store probe that could not read it) is left out, never
+ * written as NaN.  Returns 0 or -1.
  */
-char *rd_prom_escape(const char *in);
+int rd_probe_metrics(struct rd_metrics *m, struct rd_probe *const *probes,
+    const struct rd_probe_result *res, const struct rd_damper *d, size_t n,
+    struct rd_err *err);
 
 /* ------------------------------------------------------------------ */
 /* The watch loop */

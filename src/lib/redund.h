@@ -167,6 +167,89 @@ double rd_monotonic(void);
 /* Number of online CPUs, at least 1. */
 int rd_ncpu(void);
 
+/* ------------------------------------------------------------------ */
+/* Prometheus metrics files (the node exporter's textfile collector) */
+
+/* A metric family: name, "gauge" or "counter", one line of help. */
+struct rd_metric {
+	const char *name; /* [a-zA-Z_:][a-zA-Z0-9_:]*, static */
+	const char *type;
+	const char *help;
+};
+
+struct rd_metrics;
+
+/* An empty metrics text; NULL when out of memory.  Free it with
+ * rd_metrics_free() (which accepts NULL). */
+struct rd_metrics *rd_metrics_new(void);
+void rd_metrics_free(struct rd_metrics *m);
+
+/*
+ * Add one sample of "def" with value "v", without labels or with the
+ * label "lname"="lvalue" (escaped here).  The first sample of a family
+ * writes its HELP and TYPE lines; the samples of a family must be added
+ * one after the other.  A value that is not finite (NaN, infinite) is
+ * refused with RD_EINTERNAL: leave a sample out when its value is
+ * unknown.  Returns 0 or -1; after a failure rd_metrics_write() refuses.
+ */
+int rd_metrics_add(struct rd_metrics *m, const struct rd_metric *def, double v,
+    struct rd_err *err);
+int rd_metrics_add_label(struct rd_metrics *m, const struct rd_metric *def,
+    const char *lname, const char *lvalue, double v, struct rd_err *err);
+
+/* The text so far (borrowed, NUL-terminated) and its length. */
+const char *rd_metrics_text(const struct rd_metrics *m, size_t *len);
+
+/* The families of a tool's run (rdsnap create, rdship push). */
+struct rd_run_defs {
+	struct rd_metric status, success, duration, end, last_success;
+	struct rd_metric snapshot, files, bytes;
+};
+
+/* What a run did, for its metrics file. */
+struct rd_run {
+	int status;          /* its exit status */
+	double seconds;      /* how long it ran */
+	double end;          /* unix time it ended */
+	double last_success; /* unix time of the last success, 0: unknown */
+	int64_t snapshot;    /* the snapshot it made or shipped, 0: none */
+	int64_t files;       /* what it counted, -1: unknown */
+	int64_t bytes;       /* -1: unknown */
+};
+
+/*
+ * Add the samples of "run" to "m", each with the label store="store":
+ * its status, success (1 for status 0 or 3, done with omissions), how
+ * long it ran, when it ended and when the last one succeeded, and the
+ * snapshot, file and byte counts that are known.  Returns 0 or -1.
+ */
+int rd_metrics_run(struct rd_metrics *m, const struct rd_run_defs *d,
+    const char *store, const struct rd_run *run, struct rd_err *err);
+
+/*
+ * Check that the metrics file "path" can be written: a file name whose
+ * directory exists (RD_EUSAGE for a name ending in '/', RD_EIO, refined
+ * from errno, for a directory that cannot be opened).  Returns 0 or -1.
+ */
+int rd_metrics_check_path(const char *path, struct rd_err *err);
+
+/*
+ * Replace the file "path" with the text atomically: write ".NAME.PID.tmp"
+ * in the same directory (never read by the collector, which reads
+ * *.prom), fsync it, rename it over "path", fsync the directory.  On
+ * failure "path" is as it was.  Returns 0 or -1.
+ */
+int rd_metrics_write(const struct rd_metrics *m, const char *path,
+    struct rd_err *err);
+
+/*
+ * Escape "in" as a Prometheus text-format label value (without the
+ * quotes): backslash, double quote and newline become \\, \" and \n, and
+ * bytes that are not valid UTF-8 become U+FFFD.  Returns a string to
+ * free(), or NULL when out of memory.
+ */
+char *rd_prom_escape(const char *in);
+
 /* ================================================================== */
 /* Layer store (src/lib/store): codecs, stores and their shipping keys */
 /* ================================================================== */
@@ -435,6 +518,38 @@ int rd_snap_entries(struct rd_store *st, int64_t id, const char *path,
     int (*fn)(void *arg, const struct rd_entry *e), void *arg,
     struct rd_err *err);
 
+/*
+ * Write the file "path" of snapshot "id" (0: newest) to the file
+ * descriptor "fd", streamed through the content reader (bounded memory,
+ * its SHA-256 checked at the end: a damaged content fails with
+ * RD_ECORRUPT after some bytes may have been written).  A path the
+ * snapshot lacks gives RD_ENOENT; a directory or a symbolic link gives
+ * RD_EUSAGE with a message that says so.  "bytes" (may be NULL) gets the
+ * bytes written.  Returns 0 or -1.
+ */
+int rd_snap_cat(struct rd_store *st, int64_t id, const char *path, int fd,
+    int64_t *bytes, struct rd_err *err);
+
+/* One version of a path: the snapshots "first" to "last" hold "e". */
+struct rd_version {
+	int64_t first, last; /* complete snapshot ids (pruned ones between) */
+	struct rd_entry e;
+};
+
+/*
+ * Call "fn" for every version of every path that "pattern" matches, in
+ * path order, oldest version first: a pattern without '/' is matched
+ * against the last component of each path (at any depth), one with '/'
+ * against the whole path; both with fnmatch(3) and FNM_PATHNAME.  A
+ * version still in the newest snapshot has "last" = that snapshot.
+ * "*matched" gets the number of versions.  Strings are borrowed for the
+ * call.  A non-zero return from "fn" stops the walk and is returned.
+ * Returns 0, that value, or -1.
+ */
+int rd_snap_find(struct rd_store *st, const char *pattern,
+    int (*fn)(void *arg, const struct rd_version *v), void *arg,
+    int64_t *matched, struct rd_err *err);
+
 /* ------------------------------------------------------------------ */
 /* Differences between snapshots */
 
@@ -583,6 +698,15 @@ int rd_restore(struct rd_store *st, int64_t id, const char *target,
 struct rd_verify_opts {
 	int read_data; /* reconstruct every content and check its SHA-256 */
 	/*
+	 * With "read_data": rebuild only the contents stored in a share of
+	 * the packs, "subset" percent (1..100; 0 or 100: all), chosen by
+	 * "seed": a pack is in the share when the SHA-256 of the seed and
+	 * its name falls in it, so a seed picks the same packs every run.
+	 * Catalog, packs and headers are always all checked.
+	 */
+	int subset;
+	uint64_t seed;
+	/*
 	 * Called once per problem found, with a one-line description; for a
 	 * damaged content "sha" is set and "uses" lists the snapshots and
 	 * paths that need it ("snapshot 2 path a/b"), else both are NULL.
@@ -595,7 +719,7 @@ struct rd_verify_opts {
 };
 #define RD_VERIFY_OPTS_INIT                                                    \
 	{                                                                      \
-		0, NULL, NULL, NULL, NULL                                      \
+		0, 0, 0, NULL, NULL, NULL, NULL                                \
 	}
 
 struct rd_verify_result {
@@ -603,9 +727,17 @@ struct rd_verify_result {
 	int64_t contents;
 	int64_t packs;
 	int64_t bytes_checked;
-	int64_t damaged;      /* problems reported through "damage" */
-	int64_t orphan_packs; /* unreferenced packs (reclaimable) */
+	int64_t damaged;       /* problems reported through "damage" */
+	int64_t orphan_packs;  /* unreferenced packs (reclaimable) */
+	int64_t packs_read;    /* packs whose contents were rebuilt */
+	int64_t contents_read; /* contents rebuilt and hashed */
 };
+
+/*
+ * 1 if the pack "name" is in the "subset" percent share of "seed" (see
+ * rd_verify_opts), else 0.
+ */
+int rd_verify_selects(const char *name, int subset, uint64_t seed);
 
 /*
  * Check the store: catalog integrity, every referenced pack present and
@@ -806,6 +938,25 @@ struct rd_drill_info {
  */
 int rd_drill_last(struct rd_store *st, struct rd_drill_info *out,
     struct rd_err *err);
+
+/* The last promotion or drill that ended, whatever its outcome. */
+struct rd_promotion_last {
+	int64_t id;      /* its row in the promotions journal */
+	double finished; /* unix time, seconds */
+	int ok;     /* done (and, for a drill, its --validate command passed) */
+	double rto; /* seconds, or -1 if not recorded */
+	double rpo; /* seconds, or -1 if not recorded */
+};
+
+/*
+ * Find the promotion ("drill" 0) or drill ("drill" 1) that ended last
+ * (done, failed or aborted, or with "done_only" done; the latest
+ * "finished", on a tie the latest recorded).  Fills "out" only when one
+ * is found.  Returns 1 (found), 0 (none, or a catalog without a
+ * promotions journal), or -1.
+ */
+int rd_promotion_last(struct rd_store *st, int drill, int done_only,
+    struct rd_promotion_last *out, struct rd_err *err);
 
 /* ================================================================== */
 /* Layer promote (src/lib/promote): promotion, its journal and tree checks */

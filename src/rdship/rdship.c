@@ -20,11 +20,13 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "runmetrics.h"
 #include "tool.h"
 
 enum {
 	OPT_ADOPT = 256,
 	OPT_APPLY,
+	OPT_METRICS,
 	OPT_REMOTE,
 	OPT_RSH,
 	OPT_SINCE,
@@ -36,6 +38,7 @@ static const struct option longopts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "key", required_argument, NULL, 'k' },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "remote-rdship", required_argument, NULL, OPT_REMOTE },
 	{ "rsh", required_argument, NULL, OPT_RSH },
@@ -53,6 +56,7 @@ struct opts {
 	const char *keyfile;
 	const char *rsh;
 	const char *remote;
+	const char *metrics;
 	int json;
 	double wait;
 	double t0;
@@ -90,6 +94,9 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			break;
 		case 'k':
 			o->keyfile = optarg;
+			break;
+		case OPT_METRICS:
+			o->metrics = optarg;
 			break;
 		case OPT_REMOTE:
 			o->remote = optarg;
@@ -462,12 +469,14 @@ cmd_push(int argc, char **argv)
 	struct rd_ship_result r;
 	struct rd_store *st;
 	struct opts o;
+	struct push_metrics pm;
 	char **args;
 	int nargs, to, from, status, rc;
 	pid_t pid;
 
-	args = parse("push", " adopt apply json key remote-rdship rsh ", argc,
-	    argv, &o, &nargs);
+	args = parse("push", " adopt apply json key metrics remote-rdship rsh ",
+	    argc, argv, &o, &nargs);
+	push_metrics_start(&pm, o.metrics, args[0]);
 	setup_callbacks(&o);
 	st = open_store(args[0], RD_OPEN_READ, 0);
 	if (rd_snap_get(st, 0, NULL, &err) == -1)
@@ -507,6 +516,7 @@ cmd_push(int argc, char **argv)
 		}
 		tool_die_err(&err);
 	}
+	pm.r = &r;
 	tool_progress_done();
 	if (o.json) {
 		json_result("push", &r);
@@ -522,7 +532,7 @@ cmd_push(int argc, char **argv)
 		}
 		print_replica(&o, &r);
 	}
-	return tool_exit(EX_OK);
+	return push_metrics_end(&pm, tool_exit(EX_OK));
 }
 
 static int
@@ -682,7 +692,8 @@ cmd_status(int argc, char **argv)
 static const struct tool_cmd cmds[] = {
 	{ "push", cmd_push,
 	    "push [-jqv] [-k FILE] [--rsh CMD] [--remote-rdship PATH]\n"
-	    "              [--apply DIR] [--adopt] [--syslog] store [host:]path",
+	    "              [--apply DIR] [--adopt] [--metrics FILE] [--syslog]\n"
+	    "              store [host:]path",
 	    0 },
 	{ "send", cmd_send,
 	    "send [-jqv] [-k FILE] [--since N] [--syslog] store", TOOL_READER },

@@ -241,6 +241,7 @@ cmd_create(int argc, char **argv)
 	struct create_progress pg;
 	struct hook_ctx h;
 	struct hook_env benv;
+	struct create_metrics cm;
 	char id[32] = "";
 	char **args;
 	int nargs, r, hr = 0;
@@ -251,8 +252,9 @@ cmd_create(int argc, char **argv)
 	o.snap = def;
 	o.hook_timeout = 300;
 	args = parse("create",
-	    " bracket checksum exclude exclude-from hook-timeout json label may-change one-file-system post pre quiet syslog threads wait ",
+	    " bracket checksum exclude exclude-from hook-timeout json label may-change metrics one-file-system post pre quiet syslog threads wait ",
 	    argc, argv, &o, &nargs);
+	create_metrics_start(&cm, o.metrics, args[0]);
 	o.snap.notice = on_notice;
 	o.snap.excludes = (const char *const *)o.excludes;
 	o.snap.nexcludes = o.nexcludes;
@@ -296,7 +298,7 @@ cmd_create(int argc, char **argv)
 			free_excludes(&o);
 			if (hr == -1)
 				tool_die_err(&err);
-			return tool_exit(1);
+			return create_metrics_end(&cm, tool_exit(1));
 		}
 	}
 	pg.t0 = rd_monotonic(); /* the rate leaves out the wait and the hook */
@@ -319,7 +321,9 @@ cmd_create(int argc, char **argv)
 			tool_warn("%s", herr.msg);
 	}
 	if (r == -1)
-		return tool_exit(tool_exit_code(err.code));
+		return create_metrics_end(&cm,
+		    tool_exit(tool_exit_code(err.code)));
+	cm.si = &si;
 	tool_progress_done();
 	tool_log(
 	    "snapshot %lld of '%s': %lld %s, %lld changed, %lld removed, %lld bytes stored in %.2f s",
@@ -328,11 +332,13 @@ cmd_create(int argc, char **argv)
 	    (long long)si.removed, (long long)si.stored, si.seconds);
 	print_created(&si, o.c.json);
 	if (hr == -1)
-		return tool_exit(tool_exit_code(herr.code));
+		return create_metrics_end(&cm,
+		    tool_exit(tool_exit_code(herr.code)));
 	if (hr == 1)
-		return tool_exit(1);
+		return create_metrics_end(&cm, tool_exit(1));
 	/* done, with omissions: a cron script can tell it from damage */
-	return tool_exit(si.partial > 0 || si.inconsistent > 0 ? 3 : EX_OK);
+	return create_metrics_end(&cm,
+	    tool_exit(si.partial > 0 || si.inconsistent > 0 ? 3 : EX_OK));
 }
 
 struct prune_ctx {

@@ -31,6 +31,8 @@ enum {
 	OPT_NO_KEY,
 	OPT_NO_OWNER,
 	OPT_READ_DATA,
+	OPT_SEED,
+	OPT_SUBSET,
 	OPT_STANDBY,
 	OPT_THREADS,
 	OPT_EXCLUDE,
@@ -48,6 +50,7 @@ enum {
 	OPT_KEEP_YEARLY,
 	OPT_MAX_UNUSED,
 	OPT_MAY_CHANGE,
+	OPT_METRICS,
 	OPT_ORPHANS,
 	OPT_FROM,
 };
@@ -75,6 +78,7 @@ static const struct option longopts[] = {
 	{ "label", required_argument, NULL, OPT_LABEL },
 	{ "max-unused", required_argument, NULL, OPT_MAX_UNUSED },
 	{ "may-change", required_argument, NULL, OPT_MAY_CHANGE },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "no-key", no_argument, NULL, OPT_NO_KEY },
 	{ "no-owner", no_argument, NULL, OPT_NO_OWNER },
 	{ "orphans", no_argument, NULL, OPT_ORPHANS },
@@ -83,8 +87,10 @@ static const struct option longopts[] = {
 	{ "pre", required_argument, NULL, OPT_PRE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "read-data", no_argument, NULL, OPT_READ_DATA },
+	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "snapshot", required_argument, NULL, 's' },
 	{ "standby", no_argument, NULL, OPT_STANDBY },
+	{ "subset", required_argument, NULL, OPT_SUBSET },
 	{ "syslog", no_argument, NULL, TOOL_OPT_SYSLOG },
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -92,6 +98,21 @@ static const struct option longopts[] = {
 	{ "wait", required_argument, NULL, 'w' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* A share of the packs: "N" or "N%", 1 to 100. */
+static int
+parse_subset(const char *s)
+{
+	char buf[8];
+	size_t n = strlen(s);
+
+	if (n > 0 && n < sizeof(buf) && s[n - 1] == '%') {
+		memcpy(buf, s, n - 1);
+		buf[n - 1] = '\0';
+		s = buf;
+	}
+	return (int)tool_parse_int(s, 1, 100, "subset percentage");
+}
 
 static int
 keep_count(const char *s)
@@ -252,6 +273,9 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			push_pattern(&o->may_change, &o->nmay_change,
 			    &o->cap_may_change, optarg);
 			break;
+		case OPT_METRICS:
+			o->metrics = optarg;
+			break;
 		case OPT_MAX_UNUSED:
 			o->prune.max_unused =
 			    (int)tool_parse_int(optarg, 0, 100, "unused share");
@@ -282,6 +306,14 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			break;
 		case OPT_READ_DATA:
 			o->verify.read_data = 1;
+			break;
+		case OPT_SEED:
+			o->verify.seed = (uint64_t)tool_parse_int(optarg, 0,
+			    INT64_MAX, "seed");
+			o->have_seed = 1;
+			break;
+		case OPT_SUBSET:
+			o->verify.subset = parse_subset(optarg);
 			break;
 		case OPT_STANDBY:
 			o->init.standby = 1;
@@ -524,20 +556,25 @@ static const struct tool_cmd cmds[] = {
 	    "              [--exclude-from FILE] [--one-file-system] [--label TEXT]\n"
 	    "              [--threads N] [--pre COMMAND] [--post COMMAND]\n"
 	    "              [--bracket COMMAND] [--may-change PATTERN]\n"
-	    "              [--hook-timeout SECONDS] [--syslog] store source",
+	    "              [--hook-timeout SECONDS] [--metrics FILE] [--syslog]\n"
+	    "              store source",
 	    0 },
 	{ "list", cmd_list, "list [-jqv] [--syslog] store", TOOL_READER },
 	{ "problems", cmd_problems, "problems [-jqv] [-s N] [--syslog] store",
 	    TOOL_READER },
-	{ "ls", cmd_ls, "ls [-jqv] [-s N] [--syslog] store [path]",
+	{ "ls", cmd_ls, "ls [-jqv] [-s N] [--syslog] store [path | pattern]",
 	    TOOL_READER },
+	{ "cat", cmd_cat, "cat [-qv] [-s N] [--syslog] store path", TOOL_READER },
+	{ "find", cmd_find, "find [-jqv] [--syslog] store pattern", TOOL_READER },
 	{ "diff", cmd_diff, "diff [-jqv] [--from N] [-s N] [--syslog] store",
 	    TOOL_READER },
 	{ "restore", cmd_restore,
 	    "restore [-jqv] [-s N] [--force] [--no-owner] [--syslog]\n"
-	    "              store target [path ...]",
+	    "              store target [path | pattern ...]",
 	    0 },
-	{ "verify", cmd_verify, "verify [-jqv] [--read-data] [--syslog] store",
+	{ "verify", cmd_verify,
+	    "verify [-jqv] [--read-data [--subset PERCENT [--seed N]]]\n"
+	    "              [--syslog] store",
 	    TOOL_READER },
 	{ "prune", cmd_prune,
 	    "prune [-jnqv] [-w SECONDS] [--keep-last N] [--keep-hourly N]\n"

@@ -33,7 +33,9 @@ struct opts {
 	const char *pre, *post; /* create: hook commands */
 	const char *bracket;    /* create: the bracketing co-process */
 	double hook_timeout;
-	int no_key; /* init: a standby without a shipping key */
+	int no_key;          /* init: a standby without a shipping key */
+	const char *metrics; /* create: --metrics FILE */
+	int have_seed;       /* verify: --seed given */
 };
 
 /*
@@ -66,6 +68,23 @@ void json_entry(struct rd_json *j, const struct rd_entry *e);
 /* The fields of a snapshot, into the open JSON object of "j". */
 void json_snapinfo(struct rd_json *j, const struct rd_snapinfo *si);
 
+/*
+ * rdsnap create --metrics (runmetrics.c): "start" checks the file's
+ * directory (or dies) and arranges for tool_die() to write the file;
+ * "end" writes it with the exit status "status" and the snapshot "si"
+ * (set it when made; NULL: none) and returns "status".  "path" NULL: no
+ * metrics, both do nothing.
+ */
+struct create_metrics {
+	const char *path, *store;
+	double t0;
+	const struct rd_snapinfo *si;
+};
+void create_metrics_start(struct create_metrics *cm, const char *path,
+    const char *store);
+int create_metrics_end(struct create_metrics *cm, int status);
+void create_metrics_die(void *arg, int status);
+
 /* The subcommands: argv[0] is the subcommand's name; return the status. */
 int cmd_init(int argc, char **argv);
 int cmd_create(int argc, char **argv);
@@ -77,5 +96,7 @@ int cmd_diff(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+int cmd_find(int argc, char **argv);
 
 #endif /* RDSNAP_H */

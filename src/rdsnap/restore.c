@@ -114,6 +114,38 @@ on_damage(void *arg, const char *what, const unsigned char *sha,
 		tool_log("damaged: %s", what);
 }
 
+/* --subset needs --read-data, --seed needs --subset; pick a seed. */
+static void
+subset_setup(struct opts *o)
+{
+	uint64_t seed;
+
+	if (o->verify.subset > 0 && !o->verify.read_data)
+		tool_die(EX_USAGE, "--subset needs --read-data");
+	if (o->have_seed && o->verify.subset == 0)
+		tool_die(EX_USAGE, "--seed needs --subset");
+	if (o->verify.subset == 0 || o->have_seed)
+		return;
+	if (getentropy(&seed, sizeof(seed)) == -1)
+		tool_die(EX_OSERR, "cannot get a random seed: %s",
+		    strerror(errno));
+	o->verify.seed = seed & (uint64_t)INT64_MAX; /* --seed takes it */
+}
+
+/* With --subset: which packs, and how to pick the same ones again. */
+static void
+print_subset(const struct opts *o, const struct rd_verify_result *res)
+{
+	if (o->verify.subset == 0 || o->c.json)
+		return;
+	printf(
+	    "subset: the contents of %lld of %lld pack%s (%d%%), seed %llu; --seed %llu picks the same packs\n",
+	    (long long)res->packs_read, (long long)res->packs,
+	    res->packs == 1 ? "" : "s", o->verify.subset,
+	    (unsigned long long)o->verify.seed,
+	    (unsigned long long)o->verify.seed);
+}
+
 int
 cmd_verify(int argc, char **argv)
 {
@@ -130,8 +162,9 @@ cmd_verify(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.verify = def;
-	args = parse("verify", " json quiet read-data syslog ", argc, argv, &o,
-	    &nargs);
+	args = parse("verify", " json quiet read-data seed subset syslog ", argc,
+	    argv, &o, &nargs);
+	subset_setup(&o);
 	o.verify.damage = on_damage;
 	if (o.c.json) {
 		j = json_or_die();
@@ -163,6 +196,15 @@ cmd_verify(int argc, char **argv)
 		rd_json_int(j, "bytes_checked", res.bytes_checked);
 		rd_json_int(j, "damaged", res.damaged);
 		rd_json_int(j, "orphan_packs", res.orphan_packs);
+		if (o.verify.subset > 0) {
+			rd_json_int(j, "subset", o.verify.subset);
+			rd_json_int(j, "seed", (int64_t)o.verify.seed);
+			rd_json_int(j, "packs_read", res.packs_read);
+			rd_json_int(j, "contents_read", res.contents_read);
+		} else {
+			rd_json_null(j, "subset");
+			rd_json_null(j, "seed");
+		}
 		rd_json_num(j, "seconds", rd_monotonic() - t0);
 		rd_json_obj_end(j);
 		rd_json_line(j);
@@ -186,6 +228,7 @@ cmd_verify(int argc, char **argv)
 		printf("verify found %lld problem%s\n", (long long)res.damaged,
 		    res.damaged == 1 ? "" : "s");
 	}
+	print_subset(&o, &res);
 	if (res.orphan_packs > 0 && !o.c.json)
 		printf(
 		    "%lld unreferenced pack%s (left by an interrupted run, dropped by a prune while readers had the store open, or being committed now; the next writer without readers removes them)\n",

@@ -13,6 +13,7 @@ RDWATCH_TESTS = \
 	tests/integration/t2030-rdwatch-exec-file.sh \
 	tests/integration/t2040-rdwatch-loop.sh \
 	tests/integration/t2050-rdwatch-metrics.sh \
+	tests/integration/t2055-rdwatch-gauges.sh \
 	tests/integration/t2060-rdwatch-signals.sh \
 	tests/integration/t2070-rdwatch-store.sh \
 	tests/integration/t2080-rdwatch-report.sh

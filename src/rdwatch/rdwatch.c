@@ -70,7 +70,7 @@ static int
 is_loop_only(int ch)
 {
 	return ch == OPT_ON_CHANGE || ch == OPT_ON_DOWN || ch == OPT_ON_UP ||
-	    (ch < 256 && strchr("cfmor", ch) != NULL);
+	    (ch < 256 && strchr("cfor", ch) != NULL);
 }
 
 /* Seconds above 0 for "what", or die with EX_USAGE. */
@@ -147,16 +147,39 @@ record_oneshot(struct rd_watchlog *wl, const char *store,
  * all are up, 1 if any is down, or the exit status of the first probe
  * that could not be run.
  */
+/*
+ * Write the metrics of a one-shot round to "path".  Returns 0, or the
+ * exit status of the failure, which is reported.
+ */
+static int
+oneshot_metrics(const char *path, struct rd_probe **probes,
+    const struct rd_probe_result *res, size_t n)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_metrics *m = rd_metrics_new();
+
+	if (m == NULL)
+		tool_die(EX_OSERR, "out of memory");
+	if (rd_probe_metrics(m, probes, res, NULL, n, &err) == -1 ||
+	    rd_metrics_write(m, path, &err) == -1) {
+		rd_metrics_free(m);
+		tool_warn("%s", err.msg);
+		return tool_exit_code(err.code);
+	}
+	rd_metrics_free(m);
+	return 0;
+}
+
 static int
 oneshot(struct rd_probe **probes, size_t n, double timeout, int json,
-    struct rd_watchlog *wl, const char *store)
+    struct rd_watchlog *wl, const char *store, const char *metrics)
 {
 	struct rd_err err = RD_ERR_INIT;
 	struct rd_probe_result *res;
 	struct rd_json *j = NULL;
 	double when = rd_now();
 	size_t i;
-	int status = EX_OK, failed = 0;
+	int status = EX_OK, failed = 0, r;
 
 	res = tool_xmalloc(n * sizeof(*res));
 	if (json && (j = rd_json_new(stdout)) == NULL)
@@ -188,6 +211,8 @@ oneshot(struct rd_probe **probes, size_t n, double timeout, int json,
 		fflush(stdout);
 		record_oneshot(wl, store, probes, res, n, when, timeout);
 	}
+	if (metrics != NULL && (r = oneshot_metrics(metrics, probes, res, n)))
+		failed = r;
 	rd_json_free(j);
 	free(res);
 	return failed ? failed : status;
@@ -385,7 +410,8 @@ report_main(int argc, char *argv[])
 
 static const struct tool_cmd cmds[] = {
 	{ NULL, NULL,
-	    "[-hjqvV] [-t seconds] [--record store] [--syslog] probe ...", 0 },
+	    "[-hjqvV] [-m file] [-t seconds] [--record store] [--syslog] probe ...",
+	    0 },
 	{ NULL, NULL,
 	    "-i seconds [-jqv] [-c count] [-f count] [-m file] [-o file]\n"
 	    "               [-r count] [-t seconds] [--on-change command]\n"
@@ -490,13 +516,15 @@ main(int argc, char *argv[])
 
 	if (!interval) {
 		/* a bad store fails before anything runs */
-		if (opts.record != NULL &&
-		    rd_watchlog_open(opts.record, 0, &wl, &err) == -1) {
+		if ((opts.metrics != NULL &&
+		        rd_metrics_check_path(opts.metrics, &err) == -1) ||
+		    (opts.record != NULL &&
+		        rd_watchlog_open(opts.record, 0, &wl, &err) == -1)) {
 			free_probes(probes, n);
 			tool_die_err(&err);
 		}
 		status = oneshot(probes, n, opts.timeout, opts.json, wl,
-		    opts.record);
+		    opts.record, opts.metrics);
 		rd_watchlog_close(wl);
 	} else {
 		opts.notice = warn_notice;

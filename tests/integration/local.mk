@@ -10,6 +10,7 @@ INTEGRATION_TESTS += \
 	tests/integration/t1040-rdsnap-crash.sh \
 	tests/integration/t1050-rdsnap-damage.sh \
 	tests/integration/t1055-rdsnap-verify-catalog.sh \
+	tests/integration/t1057-rdsnap-verify-subset.sh \
 	tests/integration/t1060-rdsnap-special.sh \
 	tests/integration/t1070-rdsnap-changing.sh \
 	tests/integration/t1072-rdsnap-exclude.sh \
@@ -23,10 +24,12 @@ INTEGRATION_TESTS += \
 	tests/integration/t1082-rdsnap-prune-crash.sh \
 	tests/integration/t1084-rdsnap-prune-orphans.sh \
 	tests/integration/t1090-rdsnap-diff.sh \
+	tests/integration/t1092-rdsnap-browse.sh \
 	tests/integration/t1095-rdsnap-stats.sh \
 	tests/integration/t1096-rdsnap-sqlite.sh \
 	tests/integration/t1097-rdsnap-postgresql.sh \
 	tests/integration/t1098-rdsnap-fsfreeze.sh \
+	tests/integration/t1099-rdsnap-metrics.sh \
 	tests/integration/t1100-rdship-usage.sh \
 	tests/integration/t1110-rdship-bundle.sh \
 	tests/integration/t1120-rdship-integrity.sh \

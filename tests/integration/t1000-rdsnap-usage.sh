@@ -4,7 +4,7 @@
 
 expect_exit 64 rdsnap
 expect_file err "rdsnap: missing command
-usage: rdsnap {init|create|list|problems|ls|diff|restore|verify|prune|stats} [options] store ... (rdsnap --help)"
+usage: rdsnap {init|create|list|problems|ls|cat|find|diff|restore|verify|prune|stats} [options] store ... (rdsnap --help)"
 expect_empty out
 
 expect_exit 0 rdsnap --help
@@ -20,17 +20,18 @@ expect_file out "usage: rdsnap create [-jqv] [-w SECONDS] [--checksum] [--exclud
               [--exclude-from FILE] [--one-file-system] [--label TEXT]
               [--threads N] [--pre COMMAND] [--post COMMAND]
               [--bracket COMMAND] [--may-change PATTERN]
-              [--hook-timeout SECONDS] [--syslog] store source"
+              [--hook-timeout SECONDS] [--metrics FILE] [--syslog]
+              store source"
 expect_empty err
 expect_exit 0 rdsnap ls -h
-expect_file out "usage: rdsnap ls [-jqv] [-s N] [--syslog] store [path]"
+expect_file out "usage: rdsnap ls [-jqv] [-s N] [--syslog] store [path | pattern]"
 expect_exit 0 rdsnap --version
 grep -q '^rdsnap (redund) [0-9]' out || fail "version line: $(cat out)"
 expect_exit 0 rdsnap -V
 
 expect_exit 64 rdsnap frobnicate store
 expect_file err "rdsnap: unknown command 'frobnicate'
-usage: rdsnap {init|create|list|problems|ls|diff|restore|verify|prune|stats} [options] store ... (rdsnap --help)"
+usage: rdsnap {init|create|list|problems|ls|cat|find|diff|restore|verify|prune|stats} [options] store ... (rdsnap --help)"
 
 # a usage error: a one-line reason, then one short usage line
 expect_exit 64 rdsnap create --bogus store src
@@ -48,16 +49,16 @@ expect_file err "rdsnap: missing store
 usage: rdsnap list [options] store"
 expect_exit 64 rdsnap restore store
 expect_file err "rdsnap: missing target
-usage: rdsnap restore [options] store target [path ...]"
+usage: rdsnap restore [options] store target [path | pattern ...]"
 expect_exit 64 rdsnap ls store a b
 expect_file err "rdsnap: unexpected operand 'b'
-usage: rdsnap ls [options] store [path]"
+usage: rdsnap ls [options] store [path | pattern]"
 expect_exit 64 rdsnap ls -s
 expect_file err "rdsnap: option requires an argument -- 's'
-usage: rdsnap ls [options] store [path]"
+usage: rdsnap ls [options] store [path | pattern]"
 expect_exit 64 rdsnap --json list store
 expect_file err "rdsnap: missing command before '--json'
-usage: rdsnap {init|create|list|problems|ls|diff|restore|verify|prune|stats} [options] store ... (rdsnap --help)"
+usage: rdsnap {init|create|list|problems|ls|cat|find|diff|restore|verify|prune|stats} [options] store ... (rdsnap --help)"
 expect_exit 64 rdsnap list --read-data store
 expect_file err "rdsnap: list does not take --read-data
 usage: rdsnap list [options] store"

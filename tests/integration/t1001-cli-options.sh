@@ -29,7 +29,7 @@ expect_exit 0 rdsnap ls store -- -dash
 expect_file out "f 644 1 2020-01-02T03:04:05.000000000Z 2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881 -dash"
 expect_exit 64 rdsnap ls store -dash
 expect_file err "rdsnap: invalid option -- 'd'
-usage: rdsnap ls [options] store [path]"
+usage: rdsnap ls [options] store [path | pattern]"
 # -j is --json, -n --dry-run, -w --wait in every tool that has them
 expect_exit 0 rdsnap prune store -n --keep-last 1 -j
 python3 - out <<'PY'

@@ -50,6 +50,10 @@ expect_exit 0 rdsnap stats -j s
 cp out stats.json && check rdsnap-stats stats.json
 expect_exit 0 rdsnap verify -j s
 cp out verify.json && check rdsnap-verify verify.json
+expect_exit 0 rdsnap verify -j --read-data --subset 50 --seed 7 s
+cp out verify-subset.json && check rdsnap-verify verify-subset.json
+expect_exit 0 rdsnap find -j s a
+cp out find.json && check rdsnap-find find.json
 expect_exit 0 rdsnap restore -j s r
 cp out restore.json && check rdsnap-restore restore.json
 expect_exit 0 rdsnap prune -j -n --keep-last 1 s

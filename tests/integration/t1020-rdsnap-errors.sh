@@ -32,7 +32,7 @@ expect_exit 66 rdsnap restore store rst nope
 expect_file err "rdsnap: snapshot 1 has no path 'nope'"
 expect_exit 64 rdsnap restore store rst ../etc
 expect_file err "rdsnap: invalid path '../etc'
-usage: rdsnap restore [options] store target [path ...]"
+usage: rdsnap restore [options] store target [path | pattern ...]"
 
 mkdir full && printf 'keep' >full/keep
 expect_exit 73 rdsnap restore store full

@@ -11,7 +11,8 @@ head -n1 out >first
 expect_file first "usage: rdship push [-jqv] [-k FILE] [--rsh CMD] [--remote-rdship PATH]"
 expect_exit 0 rdship push --help
 expect_file out "usage: rdship push [-jqv] [-k FILE] [--rsh CMD] [--remote-rdship PATH]
-              [--apply DIR] [--adopt] [--syslog] store [host:]path"
+              [--apply DIR] [--adopt] [--metrics FILE] [--syslog]
+              store [host:]path"
 expect_exit 0 rdship --version
 grep -q '^rdship (redund) [0-9]' out || fail "version: $(cat out)"
 expect_exit 64 rdship fly store

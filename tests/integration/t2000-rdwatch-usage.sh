@@ -3,7 +3,7 @@
 # options (exit 64, nothing started).
 . "$RD_SRCDIR/tests/integration/lib.sh"
 
-usage='usage: rdwatch [-hjqvV] [-t seconds] [--record store] [--syslog] probe ...
+usage='usage: rdwatch [-hjqvV] [-m file] [-t seconds] [--record store] [--syslog] probe ...
        rdwatch -i seconds [-jqv] [-c count] [-f count] [-m file] [-o file]
                [-r count] [-t seconds] [--on-change command]
                [--on-down command] [--on-up command]
@@ -87,7 +87,7 @@ for opt in --fall --rise --count; do
 	expect_file err "rdwatch: $opt needs --interval
 $short"
 done
-for opt in --on-up --on-down --on-change --metrics --output; do
+for opt in --on-up --on-down --on-change --output; do
 	expect_exit 64 rdwatch "$opt" x 'exec:touch started'
 	expect_file err "rdwatch: $opt needs --interval
 $short"
@@ -98,6 +98,12 @@ done
 expect_exit 66 rdwatch -i 1 -c 1 -m nodir/rdwatch.prom 'exec:touch started'
 expect_file err "rdwatch: cannot open directory 'nodir' for the metrics file: No such file or directory"
 expect_exit 64 rdwatch -i 1 -c 1 -m dir/ 'exec:touch started'
+expect_file err "rdwatch: invalid metrics file 'dir/': a directory
+$short"
+# ... in a one-shot round too (--metrics needs no --interval)
+expect_exit 66 rdwatch -m nodir/rdwatch.prom 'exec:touch started'
+expect_file err "rdwatch: cannot open directory 'nodir' for the metrics file: No such file or directory"
+expect_exit 64 rdwatch -m dir/ 'exec:touch started'
 expect_file err "rdwatch: invalid metrics file 'dir/': a directory
 $short"
 expect_exit 66 rdwatch -i 1 -c 1 -o nodir/log 'exec:touch started'

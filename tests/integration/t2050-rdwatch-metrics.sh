@@ -109,6 +109,8 @@ rdwatch_transitions_total tcp://127.0.0.1:$closed 1
 rdwatch_transitions_total exec:true "q" \\x 1
 EOF2
 python3 check.py prom/rdwatch.prom want || fail "metrics: $(cat prom/rdwatch.prom)"
+promtool check metrics <prom/rdwatch.prom >promtool.out 2>&1 ||
+    fail "promtool: $(cat promtool.out)"
 grep -q '^rdwatch_up{target="exec:true \\"q\\" \\\\x"} 1$' prom/rdwatch.prom ||
     fail "label escaping: $(cat prom/rdwatch.prom)"
 grep -q '^# TYPE rdwatch_transitions_total counter$' prom/rdwatch.prom ||
@@ -120,12 +122,21 @@ perm=$(ls -l prom/rdwatch.prom | cut -c1-10)
 [ "$perm" = "-rw-r--r--" ] || [ "$(umask)" != 0022 ] ||
     fail "mode $perm"
 
-# before the first decision the state is NaN; a relative path works
+# before the first decision the state is the last result, never NaN;
+# a relative path works
 cd prom || fail "cd prom"
-expect_exit 0 rdwatch -i 0.02 -c 1 -m rdwatch.prom "tcp://127.0.0.1:$open"
+expect_exit 0 rdwatch -i 0.02 -c 1 -m rdwatch.prom "tcp://127.0.0.1:$open" \
+    "tcp://127.0.0.1:$closed"
 cd ..
+grep -q NaN prom/rdwatch.prom && fail "NaN: $(cat prom/rdwatch.prom)"
+promtool check metrics <prom/rdwatch.prom >promtool.out 2>&1 ||
+    fail "promtool: $(cat promtool.out)"
 cat >want <<EOF2
-rdwatch_up tcp://127.0.0.1:$open NaN
+rdwatch_up tcp://127.0.0.1:$open 1
+rdwatch_up tcp://127.0.0.1:$closed 0
+rdwatch_latency_seconds tcp://127.0.0.1:$closed L
+rdwatch_consecutive_failures tcp://127.0.0.1:$closed 1
+rdwatch_transitions_total tcp://127.0.0.1:$closed 0
 rdwatch_latency_seconds tcp://127.0.0.1:$open L
 rdwatch_consecutive_failures tcp://127.0.0.1:$open 0
 rdwatch_transitions_total tcp://127.0.0.1:$open 0

@@ -41,7 +41,7 @@ usage: rdpromote history [options] store"
 
 expect_exit 64 rdsnap restore --version 1 s rv
 expect_file err "rdsnap: $msg
-usage: rdsnap restore [options] store target [path ...]"
+usage: rdsnap restore [options] store target [path | pattern ...]"
 expect_exit 64 rdsnap restore --version "$V" s rv
 expect_exit 64 rdsnap --version restore s rv
 expect_file err "rdsnap: $msg
@@ -70,7 +70,7 @@ added 0 (0 B), removed 0 (0 B), changed 1 (-9 B), metadata-only 0"
 for bad in x 0 -1 1x ''; do
 	expect_exit 64 rdsnap restore --snapshot "$bad" s rbad
 	expect_file err "rdsnap: invalid snapshot id '$bad' (expected 1 to 9223372036854775807)
-usage: rdsnap restore [options] store target [path ...]"
+usage: rdsnap restore [options] store target [path | pattern ...]"
 	expect_exit 64 rdsnap ls --snapshot "$bad" s
 	expect_exit 64 rdsnap diff --snapshot "$bad" s
 	expect_exit 64 rdsnap diff --from "$bad" s

@@ -19,6 +19,11 @@ tests_unit_check_hash_SOURCES = tests/unit/check_hash.c tests/unit/unit.h
 tests_unit_check_hash_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
 tests_unit_check_hash_LDADD = $(RD_LIBS) $(CHECK_LIBS)
 
+check_PROGRAMS += tests/unit/check_metrics
+tests_unit_check_metrics_SOURCES = tests/unit/check_metrics.c tests/unit/unit.h
+tests_unit_check_metrics_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_metrics_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+
 check_PROGRAMS += tests/unit/check_zio
 tests_unit_check_zio_SOURCES = tests/unit/check_zio.c tests/unit/unit.h
 tests_unit_check_zio_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)

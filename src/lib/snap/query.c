@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "rd_int.h"
+#include "snap_int.h"
 
 static const char snap_cols[] =
     "SELECT id, started, finished, files, bytes, bytes_read, bytes_added,"
@@ -125,15 +126,27 @@ rd_snap_entries(struct rd_store *st, int64_t id, const char *path,
 	struct rd_snapinfo si;
 	struct rd_entry e;
 	struct rdi_buf pbuf = { NULL, 0, 0 }, tbuf = { NULL, 0, 0 };
+	struct snap_glob g;
 	char *p = NULL;
 	size_t n;
-	int r, ret = -1, found = 0;
+	int r, ret = -1, found = 0, glob = 0;
 
+	memset(&g, 0, sizeof(g));
 	if (rdi_db_exec(st->db, "BEGIN", err) == -1)
 		return -1;
 	if (rd_snap_get(st, id, &si, err) == -1)
 		goto out;
-	if (path != NULL) {
+	if (path != NULL && snap_glob_is_pattern(path)) {
+		while (path[0] == '.' && path[1] == '/')
+			path += 2;
+		glob = 1;
+		if (snap_glob_init(&g, path, err) == -1)
+			goto out;
+		if (g.literal != NULL && (p = strdup(g.literal)) == NULL) {
+			rd_err_set(err, RD_ENOMEM, "out of memory");
+			goto out;
+		}
+	} else if (path != NULL) {
 		while (path[0] == '.' && path[1] == '/')
 			path += 2;
 		p = strdup(path);
@@ -169,6 +182,17 @@ rd_snap_entries(struct rd_store *st, int64_t id, const char *path,
 		memset(&e, 0, sizeof(e));
 		pbuf.len = 0;
 		n = (size_t)sqlite3_column_bytes(s, 0);
+		if (glob && n > 0 &&
+		    memchr(sqlite3_column_blob(s, 0), '\0', n) != NULL)
+			continue; /* no pattern names it (rowcheck refuses it) */
+		if (glob &&
+		    (r = snap_glob_match(&g,
+		         (const char *)sqlite3_column_blob(s, 0), n, err)) !=
+		        1) {
+			if (r == -1)
+				goto out;
+			continue;
+		}
 		if (rdi_buf_append(&pbuf, sqlite3_column_blob(s, 0), n, err) ==
 		        -1 ||
 		    rdi_buf_append(&pbuf, "", 1, err) == -1)
@@ -200,6 +224,12 @@ rd_snap_entries(struct rd_store *st, int64_t id, const char *path,
 			goto out;
 		}
 	}
+	if (!found && glob) {
+		rd_err_set(err, RD_ENOENT,
+		    "snapshot %lld has no path matching '%s'", (long long)si.id,
+		    path);
+		goto out;
+	}
 	if (!found && p != NULL && *p != '\0') {
 		rd_err_set(err, RD_ENOENT, "snapshot %lld has no path '%s'",
 		    (long long)si.id, path);
@@ -207,6 +237,7 @@ rd_snap_entries(struct rd_store *st, int64_t id, const char *path,
 	}
 	ret = 0;
 out:
+	snap_glob_release(&g);
 	sqlite3_finalize(s);
 	sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	rdi_buf_release(&pbuf);

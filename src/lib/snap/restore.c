@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "rd_int.h"
+#include "snap_int.h"
 
 #define SPARSE_BLOCK 4096
 
@@ -719,10 +720,13 @@ rentry_read(sqlite3_stmt *s, struct rentry *e, struct rd_err *err)
 	return check_entry_path(e, err);
 }
 
-/* Restore every entry of snapshot "id" matching "prefix" (NULL: all). */
+/*
+ * Restore every entry of snapshot "id" matching "prefix" (NULL: all), or
+ * with "g" the entries it selects below "prefix".
+ */
 static int
-restore_tree(struct rctx *c, int64_t id, const char *prefix, int *found,
-    struct rd_err *err)
+restore_tree(struct rctx *c, int64_t id, const char *prefix,
+    struct snap_glob *g, int *found, struct rd_err *err)
 {
 	sqlite3_stmt *s = NULL;
 	struct rentry e;
@@ -740,6 +744,13 @@ restore_tree(struct rctx *c, int64_t id, const char *prefix, int *found,
 			goto out;
 		if (prefix != NULL && e.plen == 0)
 			continue;
+		if (g != NULL) {
+			r = snap_glob_match(g, e.path, e.plen, err);
+			if (r == -1)
+				goto out;
+			if (r == 0)
+				continue;
+		}
 		if (restore_entry(c, &e, err) == -1)
 			goto out;
 		(*found)++;
@@ -845,23 +856,59 @@ operands_norm(struct operands *ops, const char *const *paths, int npaths,
 	return 0;
 }
 
+/* 1 if the pattern "pattern" selects an entry of snapshot "id", else 0. */
+static int
+has_match(struct rd_store *st, int64_t id, const char *pattern,
+    struct rd_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	struct snap_glob g;
+	const void *p;
+	int r, n;
+
+	if (snap_glob_init(&g, pattern, err) == -1)
+		return -1;
+	r = rdi_db_prepare(st->db, sql_tree, &q, err);
+	if (r == 0) {
+		sqlite3_bind_int64(q, 1, id);
+		if (g.literal != NULL)
+			sqlite3_bind_blob(q, 2, g.literal,
+			    (int)strlen(g.literal), SQLITE_STATIC);
+	}
+	while (r == 0 && (r = rdi_db_step(st->db, q, err)) == 1) {
+		p = sqlite3_column_blob(q, 0);
+		n = sqlite3_column_bytes(q, 0);
+		if (n > 0 && memchr(p, '\0', (size_t)n) != NULL)
+			r = 0; /* restore refuses it; no pattern names it */
+		else
+			r = snap_glob_match(&g, p, (size_t)n, err);
+		if (r != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	snap_glob_release(&g);
+	return r;
+}
+
 /* Every operand must be in snapshot "id" before anything is written. */
 static int
 operands_check(struct rd_store *st, int64_t id, const struct operands *ops,
     struct rd_err *err)
 {
-	int i, r;
+	int i, r, pat;
 
 	for (i = 0; i < ops->n; i++) {
 		if (*ops->path[i] == '\0')
 			continue;
-		r = has_path(st, id, ops->path[i], err);
+		pat = snap_glob_is_pattern(ops->path[i]);
+		r = pat ? has_match(st, id, ops->path[i], err)
+		        : has_path(st, id, ops->path[i], err);
 		if (r == -1)
 			return -1;
 		if (r == 0)
 			return rd_err_set(err, RD_ENOENT,
-			    "snapshot %lld has no path '%s'", (long long)id,
-			    ops->arg[i]);
+			    "snapshot %lld has no path %s'%s'", (long long)id,
+			    pat ? "matching " : "", ops->arg[i]);
 	}
 	return 0;
 }
@@ -920,6 +967,24 @@ rctx_start(struct rctx *c, int tfd, struct rd_err *err)
 	return pool_start(c, err);
 }
 
+/* Restore the operand "path": a path, "" for all, or a pattern. */
+static int
+restore_operand(struct rctx *c, int64_t id, const char *path, int *found,
+    struct rd_err *err)
+{
+	struct snap_glob g;
+	int r;
+
+	if (!snap_glob_is_pattern(path))
+		return restore_tree(c, id, *path != '\0' ? path : NULL, NULL,
+		    found, err);
+	if (snap_glob_init(&g, path, err) == -1)
+		return -1;
+	r = restore_tree(c, id, g.literal, &g, found, err);
+	snap_glob_release(&g);
+	return r;
+}
+
 /* Restore the whole tree, or each operand in turn.  Returns 0 or -1. */
 static int
 restore_operands(struct rctx *c, int64_t id, const struct operands *ops,
@@ -929,13 +994,11 @@ restore_operands(struct rctx *c, int64_t id, const struct operands *ops,
 
 	if (ops->n == 0) {
 		found = 0;
-		return restore_tree(c, id, NULL, &found, err);
+		return restore_tree(c, id, NULL, NULL, &found, err);
 	}
 	for (i = 0; i < ops->n; i++) {
 		found = 0;
-		if (restore_tree(c, id,
-		        *ops->path[i] != '\0' ? ops->path[i] : NULL, &found,
-		        err) == -1)
+		if (restore_operand(c, id, ops->path[i], &found, err) == -1)
 			return -1;
 		if (found == 0)
 			return rd_err_set(err, RD_ENOENT,

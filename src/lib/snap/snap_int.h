@@ -235,6 +235,27 @@ int snap_matches(const struct xpat *xp, size_t nx, const char *name,
 int snap_excluded(const struct ctx *c, const char *name, const char *path,
     int isdir);
 
+/*
+ * glob.c: ls and restore patterns.  "is_pattern": 1 if "s" has '*', '?'
+ * or '['.  "init" keeps "pattern" (borrowed) and sets "literal" to the
+ * directories before its first component with a pattern character (NULL
+ * if none), to narrow a query.  "match" takes catalog paths (a
+ * directory's ends in '/') in path order: 1 if the entry is selected
+ * (the pattern matches it with FNM_PATHNAME, or it is below a selected
+ * directory), 0 if not, -1.
+ */
+struct snap_glob {
+	const char *pattern;
+	char *literal;
+	struct rdi_buf dir; /* the last selected directory, with '/' */
+};
+int snap_glob_is_pattern(const char *s);
+int snap_glob_init(struct snap_glob *g, const char *pattern,
+    struct rd_err *err);
+int snap_glob_match(struct snap_glob *g, const char *path, size_t len,
+    struct rd_err *err);
+void snap_glob_release(struct snap_glob *g);
+
 /* scratch.c: the bracket's files */
 int snap_bracket_files(struct ctx *c, struct rd_err *err);
 

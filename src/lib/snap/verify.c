@@ -225,6 +225,32 @@ out:
 	return ret;
 }
 
+int
+rd_verify_selects(const char *name, int subset, uint64_t seed)
+{
+	struct rd_err err = RD_ERR_INIT;
+	unsigned char buf[8 + 64], sha[RD_HASH_LEN];
+	size_t n = strlen(name);
+
+	if (subset <= 0 || subset >= 100)
+		return 1;
+	if (n > sizeof(buf) - 8)
+		n = sizeof(buf) - 8;
+	rdi_put_le64(buf, seed);
+	memcpy(buf + 8, name, n);
+	if (rd_sha256_buf(buf, 8 + n, sha, &err) == -1)
+		return 1; /* cannot hash: check it rather than skip it */
+	return rdi_get_le64(sha) % 10000 < (uint64_t)subset * 100;
+}
+
+/* 1 if the contents of pack "name" are rebuilt in this run. */
+static int
+selected(const struct vctx *c, const char *name)
+{
+	return rd_verify_selects(name != NULL ? name : "", c->opts->subset,
+	    c->opts->seed);
+}
+
 /* Packs: present and at least as long as the catalog says. */
 static int
 check_packs(struct vctx *c, struct rd_err *err)
@@ -246,6 +272,8 @@ check_packs(struct vctx *c, struct rd_err *err)
 			break;
 		c->res->packs++;
 		name = (const char *)sqlite3_column_text(s, 0);
+		if (c->opts->read_data && selected(c, name))
+			c->res->packs_read++;
 		snprintf(path, sizeof(path), "packs/%s.pack",
 		    name != NULL ? name : "");
 		if (fstatat(c->st->dfd, path, &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
@@ -615,10 +643,12 @@ check_data(struct vctx *c, int tmpfd, struct rd_err *err)
 			break;
 		}
 		c->res->contents++;
-		if (sqlite3_column_bytes(s, 0) != RD_HASH_LEN) {
+		if (sqlite3_column_bytes(s, 0) != RD_HASH_LEN ||
+		    !selected(c, (const char *)sqlite3_column_text(s, 5))) {
 			pthread_mutex_lock(&p.mu);
 			continue;
 		}
+		c->res->contents_read++;
 		memcpy(sha, sqlite3_column_blob(s, 0), RD_HASH_LEN);
 		pthread_mutex_lock(&p.mu);
 		sl = &p.slot[p.next_put % (int64_t)p.nslots];

@@ -8,6 +8,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "rd_int.h"
 
 int
@@ -37,6 +39,47 @@ rd_drill_last(struct rd_store *st, struct rd_drill_info *out,
 		    : -1;
 		out->rpo = sqlite3_column_type(s, 4) != SQLITE_NULL
 		    ? sqlite3_column_double(s, 4)
+		    : -1;
+	}
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+rd_promotion_last(struct rd_store *st, int drill, int done_only,
+    struct rd_promotion_last *out, struct rd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *state;
+	int r;
+
+	r = rdi_db_has_table(st->db, "promotions", err);
+	if (r != 1)
+		return r;
+	if (rdi_db_prepare(st->db,
+	        "SELECT id, finished, state, validated, rto, rpo"
+	        " FROM promotions WHERE kind = ?1"
+	        " AND state IN ('done', 'failed', 'aborted')"
+	        " AND (?2 = 0 OR state = 'done')"
+	        " AND finished IS NOT NULL"
+	        " ORDER BY finished DESC, id DESC LIMIT 1",
+	        &s, err) == -1)
+		return -1;
+	sqlite3_bind_text(s, 1, drill ? "drill" : "promote", -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, done_only != 0);
+	r = rdi_db_step(st->db, s, err);
+	if (r == 1) {
+		out->id = sqlite3_column_int64(s, 0);
+		out->finished = sqlite3_column_double(s, 1);
+		state = sqlite3_column_text(s, 2);
+		out->ok = state != NULL &&
+		    strcmp((const char *)state, "done") == 0 &&
+		    (!drill || sqlite3_column_int(s, 3) == 1);
+		out->rto = sqlite3_column_type(s, 4) != SQLITE_NULL
+		    ? sqlite3_column_double(s, 4)
+		    : -1;
+		out->rpo = sqlite3_column_type(s, 5) != SQLITE_NULL
+		    ? sqlite3_column_double(s, 5)
 		    : -1;
 	}
 	sqlite3_finalize(s);

@@ -137,6 +137,34 @@ open_store(const struct rd_probe *p, double deadline,
 }
 
 /*
+ * The numbers every store probe reports for metrics: the store's size
+ * and the last promotion's RTO and RPO.  A number that cannot be read is
+ * left out of the metrics; the probe's state does not depend on it.
+ */
+static void
+store_numbers(struct rd_store *st, struct rd_probe_result *res)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_store_stats ss;
+	struct rd_promotion_last pl;
+
+	if (rd_store_stats(st, &ss, &err) == 0) {
+		res->store_bytes = ss.disk_bytes;
+		res->have |= RD_PROBE_HAVE_SIZE;
+	}
+	if (rd_promotion_last(st, 0, 1, &pl, &err) == 1) {
+		if (pl.rto >= 0) {
+			res->rto = pl.rto;
+			res->have |= RD_PROBE_HAVE_RTO;
+		}
+		if (pl.rpo >= 0) {
+			res->rpo = pl.rpo;
+			res->have |= RD_PROBE_HAVE_RPO;
+		}
+	}
+}
+
+/*
  * Write "age" and the limit "max" for a "... old > MAX" reason: in whole
  * units ("2 h 3 min"), unless both would read the same, then in seconds
  * ("3600.4 s" and "3600 s").
@@ -170,6 +198,7 @@ rdi_probe_snapshot_run(const struct rd_probe *p, double deadline,
 	st = open_store(p, deadline, res);
 	if (st == NULL)
 		return;
+	store_numbers(st, res);
 	if (rd_snap_get(st, 0, &si, &err) == -1) {
 		if (err.code == RD_ENOENT)
 			rdi_probe_down(res, "store has no snapshots");
@@ -178,6 +207,9 @@ rdi_probe_snapshot_run(const struct rd_probe *p, double deadline,
 		goto out;
 	}
 	age = rd_now() - (double)si.finished;
+	res->snapshot_id = si.id;
+	res->snapshot_age = age > 0 ? age : 0;
+	res->have |= RD_PROBE_HAVE_SNAPSHOT;
 	if (p->max_age > 0 && age > p->max_age) {
 		age_text(age, p->max_age, a, sizeof(a), m, sizeof(m));
 		rdi_probe_down(res, "newest snapshot %lld is %s old > %s",
@@ -234,6 +266,7 @@ rdi_probe_lag_run(const struct rd_probe *p, double deadline, double timeout,
 	st = open_store(p, deadline, res);
 	if (st == NULL)
 		return;
+	store_numbers(st, res);
 	if (rd_ship_status(st, &s, &err) == -1) {
 		store_failed(res, &err);
 		goto out;
@@ -247,6 +280,11 @@ rdi_probe_lag_run(const struct rd_probe *p, double deadline, double timeout,
 		goto out;
 	}
 	behind = (long long)(s.origin_newest - s.newest);
+	res->lag_snapshots = behind > 0 ? behind : 0;
+	res->have |= RD_PROBE_HAVE_LAG;
+	since = rd_now() - s.last_ship;
+	res->lag_seconds = since > 0 ? since : 0;
+	res->have |= RD_PROBE_HAVE_LAG_AGE;
 	if (behind > p->max_lag)
 		add_reason(res, "%lld snapshot%s behind the origin", behind,
 		    behind == 1 ? "" : "s");
@@ -268,7 +306,6 @@ rdi_probe_lag_run(const struct rd_probe *p, double deadline, double timeout,
 		add_reason(res, "%lld more replica%s not at snapshot %lld",
 		    (long long)s.replicas_stale,
 		    s.replicas_stale == 1 ? "" : "s", (long long)s.newest);
-	since = rd_now() - s.last_ship;
 	if (p->max_age > 0 && since > p->max_age) {
 		age_text(since, p->max_age, a, sizeof(a), m, sizeof(m));
 		add_reason(res, "last ship %s ago > %s", a, m);
@@ -283,6 +320,7 @@ rdi_probe_drill_run(const struct rd_probe *p, double deadline, double timeout,
 {
 	struct rd_err err = RD_ERR_INIT;
 	struct rd_drill_info d;
+	struct rd_promotion_last pl;
 	struct rd_store *st;
 	char a[64], m[64];
 	double age;
@@ -292,6 +330,14 @@ rdi_probe_drill_run(const struct rd_probe *p, double deadline, double timeout,
 	st = open_store(p, deadline, res);
 	if (st == NULL)
 		return;
+	store_numbers(st, res);
+	if (rd_promotion_last(st, 1, 0, &pl, &err) == 1) {
+		res->drill_age = rd_now() - pl.finished;
+		if (res->drill_age < 0)
+			res->drill_age = 0;
+		res->drill_ok = pl.ok;
+		res->have |= RD_PROBE_HAVE_DRILL;
+	}
 	r = rd_drill_last(st, &d, &err);
 	if (r == -1) {
 		store_failed(res, &err);

@@ -77,78 +77,6 @@ rd_damper_feed(struct rd_damper *d, int result, int *previous)
 }
 
 /* ------------------------------------------------------------------ */
-/* Prometheus text format */
-
-/*
- * Length of the valid UTF-8 sequence at "s" (no overlong forms, no
- * surrogates, nothing above U+10FFFF), or 0.
- */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	size_t n, i;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
-
-char *
-rd_prom_escape(const char *in)
-{
-	const unsigned char *s = (const unsigned char *)in;
-	char *out, *w;
-	size_t n;
-
-	out = malloc(strlen(in) * 3 + 1);
-	if (out == NULL)
-		return NULL;
-	w = out;
-	while (*s != '\0') {
-		if (*s == '\\' || *s == '"') {
-			*w++ = '\\';
-			*w++ = (char)*s++;
-		} else if (*s == '\n') {
-			*w++ = '\\';
-			*w++ = 'n';
-			s++;
-		} else if ((n = utf8_len(s)) == 0) {
-			memcpy(w, "\xef\xbf\xbd", 3);
-			w += 3;
-			s++;
-		} else {
-			memcpy(w, s, n);
-			w += n;
-			s += n;
-		}
-	}
-	*w = '\0';
-	return out;
-}
-
-/* ------------------------------------------------------------------ */
 /* The watch */
 
 struct hook {
@@ -161,7 +89,6 @@ struct hook {
 
 struct target {
 	struct rd_probe *probe;
-	char *label; /* target escaped for metrics */
 	struct rd_damper d;
 	struct rd_probe_result last;
 	int have_last;
@@ -180,10 +107,6 @@ struct rd_watch {
 	int own_out; /* "out" was opened by us */
 	struct rd_json *json;
 	char out_fail[300]; /* last output failure, to report it once */
-	int mdir;           /* metrics directory, or -1 */
-	char *mdirname;
-	char *mbase; /* metrics file name in "mdir" */
-	char *mtmp;  /* temp file name in "mdir" */
 	char metrics_fail[300];
 	struct rd_watchlog *log; /* --record, or NULL */
 	double record_wait;      /* seconds, per round */
@@ -231,37 +154,6 @@ open_output(const char *path, struct rd_err *err)
 	return fp;
 }
 
-/* Split the metrics path and open its directory. */
-static int
-open_metrics(struct rd_watch *w, const char *path, struct rd_err *err)
-{
-	const char *slash = strrchr(path, '/');
-	size_t len;
-
-	if (slash != NULL && slash[1] == '\0')
-		return rd_err_set(err, RD_EUSAGE,
-		    "invalid metrics file '%s': a directory", path);
-	if (slash == NULL)
-		w->mdirname = strdup(".");
-	else if (slash == path)
-		w->mdirname = strdup("/");
-	else
-		w->mdirname = strndup(path, (size_t)(slash - path));
-	w->mbase = strdup(slash != NULL ? slash + 1 : path);
-	len = strlen(w->mbase) + 32;
-	w->mtmp = malloc(len);
-	if (w->mdirname == NULL || w->mbase == NULL || w->mtmp == NULL)
-		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	/* not *.prom, so that a textfile collector never reads it */
-	snprintf(w->mtmp, len, ".%s.%ld.tmp", w->mbase, (long)getpid());
-	w->mdir = open(w->mdirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (w->mdir == -1)
-		return rd_err_sys(err, RD_EIO,
-		    "cannot open directory '%s' for the metrics file",
-		    w->mdirname);
-	return 0;
-}
-
 int
 rd_watch_new(struct rd_probe *const *probes, size_t n,
     const struct rd_watch_opts *opts, struct rd_watch **out, struct rd_err *err)
@@ -293,7 +185,6 @@ rd_watch_new(struct rd_probe *const *probes, size_t n,
 	}
 	w->o = *opts;
 	w->n = n;
-	w->mdir = -1;
 	w->out = stdout;
 	w->t = calloc(n, sizeof(*w->t));
 	w->probes = calloc(n, sizeof(*w->probes));
@@ -307,13 +198,9 @@ rd_watch_new(struct rd_probe *const *probes, size_t n,
 		w->t[i].probe = probes[i];
 		w->t[i].hook_pid = -1;
 		rd_damper_init(&w->t[i].d, opts->fall, opts->rise);
-		w->t[i].label = rd_prom_escape(rd_probe_spec(probes[i]));
-		if (w->t[i].label == NULL) {
-			rd_err_set(err, RD_ENOMEM, "out of memory");
-			goto out;
-		}
 	}
-	if (opts->metrics != NULL && open_metrics(w, opts->metrics, err) == -1)
+	if (opts->metrics != NULL &&
+	    rd_metrics_check_path(opts->metrics, err) == -1)
 		goto out;
 	if (opts->output != NULL) {
 		w->out = open_output(opts->output, err);
@@ -358,18 +245,12 @@ rd_watch_free(struct rd_watch *w)
 	if (w == NULL)
 		return;
 	for (i = 0; w->t != NULL && i < w->n; i++) {
-		free(w->t[i].label);
 		drop_queue(&w->t[i]);
 	}
 	rd_json_free(w->json);
 	rd_watchlog_close(w->log);
 	if (w->own_out && w->out != NULL)
 		fclose(w->out);
-	if (w->mdir != -1)
-		close(w->mdir);
-	free(w->mdirname);
-	free(w->mbase);
-	free(w->mtmp);
 	free(w->t);
 	free(w->probes);
 	free(w->res);
@@ -661,148 +542,173 @@ drop_hooks(struct rd_watch *w)
 /* ------------------------------------------------------------------ */
 /* Metrics */
 
-static int buf_printf(struct rdi_buf *, struct rd_err *, const char *, ...)
-    RD_PRINTF(3, 4);
-
-static int
-buf_printf(struct rdi_buf *b, struct rd_err *err, const char *fmt, ...)
-{
-	char small[512], *big = NULL;
-	va_list ap;
-	int n, ret;
-
-	va_start(ap, fmt);
-	n = vsnprintf(small, sizeof(small), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return rd_err_set(err, RD_EINTERNAL, "cannot format metrics");
-	if ((size_t)n < sizeof(small))
-		return rdi_buf_append(b, small, (size_t)n, err);
-	big = malloc((size_t)n + 1);
-	if (big == NULL)
-		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	ret = rdi_buf_append(b, big, (size_t)n, err);
-	free(big);
-	return ret;
-}
-
-enum { M_UP, M_LATENCY, M_FAILURES, M_TRANSITIONS };
-
 /* clang-format off */
-static const struct {
-	const char *name, *type, *help;
-} metrics[] = {
-	{ "rdwatch_up", "gauge",
-	  "Damped state of the target: 1 up, 0 down, NaN before the first decision." },
-	{ "rdwatch_latency_seconds", "gauge",
-	  "Duration of the last probe of the target." },
-	{ "rdwatch_consecutive_failures", "gauge",
-	  "Failed probes of the target in a row." },
-	{ "rdwatch_transitions_total", "counter",
-	  "State changes of the target since rdwatch started." },
-};
+static const struct rd_metric m_up = { "rdwatch_up", "gauge",
+    "State of the target: 1 up, 0 down; the damped state once decided, else the last probe's result." };
+static const struct rd_metric m_latency = { "rdwatch_latency_seconds", "gauge",
+    "Duration of the last probe of the target." };
+static const struct rd_metric m_failures = { "rdwatch_consecutive_failures", "gauge",
+    "Failed probes of the target in a row." };
+static const struct rd_metric m_transitions = { "rdwatch_transitions_total", "counter",
+    "State changes of the target since rdwatch started." };
+static const struct rd_metric m_snap_age = { "rdwatch_snapshot_age_seconds", "gauge",
+    "Seconds since the newest complete snapshot of the store finished." };
+static const struct rd_metric m_snap_id = { "rdwatch_snapshot_id", "gauge",
+    "Id of the newest complete snapshot of the store." };
+static const struct rd_metric m_lag = { "rdwatch_standby_lag_snapshots", "gauge",
+    "Snapshots the standby store is behind its origin, as of the last ship." };
+static const struct rd_metric m_lag_age = { "rdwatch_standby_lag_seconds", "gauge",
+    "Seconds since the standby store last received a ship." };
+static const struct rd_metric m_drill_age = { "rdwatch_drill_age_seconds", "gauge",
+    "Seconds since the last drill of the store ended." };
+static const struct rd_metric m_drill_ok = { "rdwatch_drill_success", "gauge",
+    "1 if the last drill of the store passed, else 0." };
+static const struct rd_metric m_rto = { "rdwatch_promotion_rto_seconds", "gauge",
+    "Recovery time of the last successful promotion of the store: start to healthy." };
+static const struct rd_metric m_rpo = { "rdwatch_promotion_rpo_seconds", "gauge",
+    "Recovery point of the last successful promotion of the store: age of the snapshot promoted." };
+static const struct rd_metric m_size = { "rdwatch_store_bytes", "gauge",
+    "Size of the store on disk, packs and catalog, as rdsnap stats reports it." };
 /* clang-format on */
 
+/* The metric "def" of each target that has it; "value" says if it has. */
 static int
-metrics_text(struct rd_watch *w, struct rdi_buf *b, struct rd_err *err)
+per_target(struct rd_metrics *m, const struct rd_metric *def,
+    struct rd_probe *const *probes, const struct rd_probe_result *res,
+    const struct rd_damper *d, size_t n,
+    int (*value)(const struct rd_probe_result *r, const struct rd_damper *d,
+        double *v),
+    struct rd_err *err)
 {
-	const struct target *t;
-	char val[64];
-	size_t m, i;
+	size_t i;
+	double v;
 
-	for (m = 0; m < sizeof(metrics) / sizeof(metrics[0]); m++) {
-		if (buf_printf(b, err, "# HELP %s %s\n# TYPE %s %s\n",
-		        metrics[m].name, metrics[m].help, metrics[m].name,
-		        metrics[m].type) == -1)
+	for (i = 0; i < n; i++)
+		if (value(&res[i], d != NULL ? &d[i] : NULL, &v) &&
+		    rd_metrics_add_label(m, def, "target",
+		        rd_probe_spec(probes[i]), v, err) == -1)
 			return -1;
-		for (i = 0; i < w->n; i++) {
-			t = &w->t[i];
-			switch (m) {
-			case M_UP:
-				if (t->d.state == RD_PROBE_UP)
-					snprintf(val, sizeof(val), "1");
-				else if (t->d.state == RD_PROBE_DOWN)
-					snprintf(val, sizeof(val), "0");
-				else
-					snprintf(val, sizeof(val), "NaN");
-				break;
-			case M_LATENCY:
-				if (t->have_last &&
-				    t->last.state != RD_PROBE_ERROR)
-					snprintf(val, sizeof(val), "%.6f",
-					    t->last.latency);
-				else
-					snprintf(val, sizeof(val), "NaN");
-				break;
-			case M_FAILURES:
-				snprintf(val, sizeof(val), "%d", t->d.failures);
-				break;
-			default:
-				snprintf(val, sizeof(val), "%lld",
-				    (long long)t->d.transitions);
-				break;
-			}
-			if (buf_printf(b, err, "%s{target=\"%s\"} %s\n",
-			        metrics[m].name, t->label, val) == -1)
-				return -1;
-		}
-	}
 	return 0;
 }
 
-/* Replace the metrics file: temp file, write, fsync, rename, dir fsync. */
+static int
+v_up(const struct rd_probe_result *r, const struct rd_damper *d, double *v)
+{
+	int state = d != NULL ? d->state : RD_PROBE_UNKNOWN;
+
+	if (state == RD_PROBE_UNKNOWN)
+		state = r->state;
+	if (state != RD_PROBE_UP && state != RD_PROBE_DOWN)
+		return 0;
+	*v = state == RD_PROBE_UP;
+	return 1;
+}
+
+static int
+v_latency(const struct rd_probe_result *r, const struct rd_damper *d, double *v)
+{
+	(void)d;
+	*v = r->latency;
+	return r->state == RD_PROBE_UP || r->state == RD_PROBE_DOWN;
+}
+
+static int
+v_failures(const struct rd_probe_result *r, const struct rd_damper *d,
+    double *v)
+{
+	if (d != NULL)
+		*v = d->failures;
+	else
+		*v = r->state == RD_PROBE_DOWN;
+	return d != NULL || r->state == RD_PROBE_UP ||
+	    r->state == RD_PROBE_DOWN;
+}
+
+static int
+v_transitions(const struct rd_probe_result *r, const struct rd_damper *d,
+    double *v)
+{
+	(void)r;
+	if (d != NULL)
+		*v = (double)d->transitions;
+	return d != NULL;
+}
+
+#define HAVE_VALUE(fn, bit, expr)                                              \
+	static int fn(const struct rd_probe_result *r,                         \
+	    const struct rd_damper *d, double *v)                              \
+	{                                                                      \
+		(void)d;                                                       \
+		*v = (double)(expr);                                           \
+		return (r->have & (bit)) != 0;                                 \
+	}
+HAVE_VALUE(v_snap_age, RD_PROBE_HAVE_SNAPSHOT, r->snapshot_age)
+HAVE_VALUE(v_snap_id, RD_PROBE_HAVE_SNAPSHOT, r->snapshot_id)
+HAVE_VALUE(v_lag, RD_PROBE_HAVE_LAG, r->lag_snapshots)
+HAVE_VALUE(v_lag_age, RD_PROBE_HAVE_LAG_AGE, r->lag_seconds)
+HAVE_VALUE(v_drill_age, RD_PROBE_HAVE_DRILL, r->drill_age)
+HAVE_VALUE(v_drill_ok, RD_PROBE_HAVE_DRILL, r->drill_ok)
+HAVE_VALUE(v_rto, RD_PROBE_HAVE_RTO, r->rto)
+HAVE_VALUE(v_rpo, RD_PROBE_HAVE_RPO, r->rpo)
+HAVE_VALUE(v_size, RD_PROBE_HAVE_SIZE, r->store_bytes)
+
+int
+rd_probe_metrics(struct rd_metrics *m, struct rd_probe *const *probes,
+    const struct rd_probe_result *res, const struct rd_damper *d, size_t n,
+    struct rd_err *err)
+{
+	static const struct {
+		const struct rd_metric *def;
+		int (*value)(const struct rd_probe_result *,
+		    const struct rd_damper *, double *);
+	} table[] = {
+		{ &m_up, v_up },
+		{ &m_latency, v_latency },
+		{ &m_failures, v_failures },
+		{ &m_transitions, v_transitions },
+		{ &m_snap_age, v_snap_age },
+		{ &m_snap_id, v_snap_id },
+		{ &m_lag, v_lag },
+		{ &m_lag_age, v_lag_age },
+		{ &m_drill_age, v_drill_age },
+		{ &m_drill_ok, v_drill_ok },
+		{ &m_rto, v_rto },
+		{ &m_rpo, v_rpo },
+		{ &m_size, v_size },
+	};
+	size_t k;
+
+	for (k = 0; k < sizeof(table) / sizeof(table[0]); k++)
+		if (per_target(m, table[k].def, probes, res, d, n,
+		        table[k].value, err) == -1)
+			return -1;
+	return 0;
+}
+
+/* Replace the metrics file with the state of every target. */
 static int
 write_metrics(struct rd_watch *w, struct rd_err *err)
 {
-	struct rdi_buf b = { NULL, 0, 0 };
-	int fd = -1, created = 0, ret = -1, tries;
+	struct rd_metrics *m = NULL;
+	struct rd_damper *d = NULL;
+	size_t i;
+	int ret = -1;
 
-	if (metrics_text(w, &b, err) == -1)
-		goto out;
-	for (tries = 0; tries < 2; tries++) {
-		fd = openat(w->mdir, w->mtmp,
-		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (fd != -1 || errno != EEXIST)
-			break;
-		/* left by a crashed run with our pid */
-		unlinkat(w->mdir, w->mtmp, 0);
-	}
-	if (fd == -1) {
-		rd_err_sys(err, RD_EIO, "cannot create '%s/%s'", w->mdirname,
-		    w->mtmp);
+	m = rd_metrics_new();
+	d = calloc(w->n, sizeof(*d));
+	if (m == NULL || d == NULL) {
+		rd_err_set(err, RD_ENOMEM, "out of memory");
 		goto out;
 	}
-	created = 1;
-	if (rdi_write_all(fd, b.data, b.len, w->mtmp, err) == -1)
-		goto out;
-	if (fsync(fd) == -1) {
-		rd_err_sys(err, RD_EIO, "cannot fsync '%s/%s'", w->mdirname,
-		    w->mtmp);
-		goto out;
-	}
-	ret = rdi_close(fd, w->mtmp, err);
-	fd = -1;
-	if (ret == -1)
-		goto out;
-	ret = -1;
-	if (renameat(w->mdir, w->mtmp, w->mdir, w->mbase) == -1) {
-		rd_err_sys(err, RD_EIO, "cannot rename '%s/%s' to '%s'",
-		    w->mdirname, w->mtmp, w->mbase);
-		goto out;
-	}
-	created = 0;
-	if (rdi_fsync_dirfd(w->mdir, w->mdirname, err) == -1)
+	for (i = 0; i < w->n; i++)
+		d[i] = w->t[i].d;
+	if (rd_probe_metrics(m, w->probes, w->res, d, w->n, err) == -1 ||
+	    rd_metrics_write(m, w->o.metrics, err) == -1)
 		goto out;
 	ret = 0;
 out:
-	if (fd != -1)
-		close(fd);
-	if (created)
-		unlinkat(w->mdir, w->mtmp, 0);
-	rdi_buf_release(&b);
+	free(d);
+	rd_metrics_free(m);
 	return ret;
 }
 
@@ -954,7 +860,7 @@ run_round(struct rd_watch *w, struct rd_err *err)
 	}
 	flush_output(w);
 	record_flush(w, w->record_wait);
-	if (w->mdir == -1)
+	if (w->o.metrics == NULL)
 		return 0;
 	if (write_metrics(w, &merr) == -1) {
 		if (strcmp(merr.msg, w->metrics_fail) != 0)
