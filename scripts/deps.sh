@@ -3,10 +3,9 @@
 # shellcheck shell=sh
 
 # what building the tools and running scripts/demo need (the demo's
-# sample service is python3's http.server; its damage step reads the
-# catalog with sqlite3)
+# sample service is python3's http.server)
 RD_BUILD_PACKAGES="build-essential autoconf automake pkg-config librsync-dev
-libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev python3 sqlite3"
+libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev python3"
 # what scripts/test needs on top: the unit tests (check), the lint
 # (mandoc, the shell script checker, clang-format), ssh and live-database
 # tests, the sanitizer
