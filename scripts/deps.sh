@@ -1,16 +1,27 @@
-# Sourced by scripts/test and scripts/demo: install what the build and
-# the tests need from Debian's packages when it is missing.
+# Sourced by scripts/test and scripts/demo: install what they need from
+# Debian's packages when it is missing.
 # shellcheck shell=sh
 
-RD_PACKAGES="build-essential autoconf automake pkg-config librsync-dev
-libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev check sqlite3 mandoc
-python3 python3-jsonschema openssh-server openssh-client valgrind clang clang-format
-libclang-rt-14-dev postgresql acl attr libcap2-bin etcd-server etcd-client
-prometheus lintian debhelper shellcheck bash-completion"
+# what building the tools and running scripts/demo need (the demo's
+# sample service is python3's http.server)
+RD_BUILD_PACKAGES="build-essential autoconf automake pkg-config librsync-dev
+libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev python3"
+# what scripts/test needs on top: the unit tests (check), catalog and
+# JSON schema checks (sqlite3, python3-jsonschema), the lint
+# (mandoc, the shell script checker, clang-format), ssh and live-database
+# tests, the sanitizer
+# and fuzzer builds, metrics (promtool), the package (debhelper, lintian)
+# and the completion test (bash-completion)
+RD_TEST_PACKAGES="check sqlite3 python3-jsonschema mandoc openssh-server
+openssh-client valgrind clang clang-format libclang-rt-14-dev postgresql acl attr libcap2-bin etcd-server
+etcd-client prometheus lintian debhelper shellcheck bash-completion"
+RD_PACKAGES="$RD_BUILD_PACKAGES $RD_TEST_PACKAGES"
 
+# rd_install_deps [PACKAGES]: install those of PACKAGES (default: all
+# of RD_PACKAGES) that are missing
 rd_install_deps() {
 	missing=
-	for p in $RD_PACKAGES; do
+	for p in ${1:-$RD_PACKAGES}; do
 		dpkg-query -W -f '${Status}' "$p" 2>/dev/null |
 		    grep -q 'install ok installed' || missing="$missing $p"
 	done
@@ -38,7 +49,7 @@ rd_build() {
 	[ -x configure ] || autoreconf -fi
 	mkdir -p "$dir"
 	(
-		cd "$dir"
+		cd "$dir" || exit 1
 		[ -f Makefile ] || "$top/configure" -q "$@"
 		make -s -j"$(nproc)"
 	)

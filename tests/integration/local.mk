@@ -64,3 +64,5 @@ EXTRA_DIST += tests/integration/promote-lib.sh tests/integration/forge.py \
 	tests/integration/snap-shim.c \
 	tests/integration/bracket-shim.c \
 	tests/integration/sqlite-bank.py
+# the operator's kit: bash completion (bash; the script re-executes itself)
+INTEGRATION_TESTS += tests/integration/t4000-redund-completion.sh
