@@ -9,8 +9,9 @@ expect_file err "usage: rdpromote (--primary PROBE | --force) (--fence CMD | --n
               [--snapshot N] [--allow-partial] [--failed-at TIME]
               [--heartbeat PATH] [--check-timeout SECONDS]
               [--hook-timeout SECONDS] [--probe-timeout SECONDS]
-              [--verify full|quick] [--dry-run] [--wait SECONDS] [--json]
-              [--syslog] store target
+              [--verify full|quick] [--etcd URLS --cluster NAME]
+              [--etcd-timeout SECONDS] [--dry-run] [--wait SECONDS]
+              [--json] [--syslog] store target
        rdpromote --drill [--validate CMD] [--start CMD --stop CMD]
               [--check PROBE] [--snapshot N] [--allow-partial]
               [--heartbeat PATH] [--check-timeout SECONDS]
