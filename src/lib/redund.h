@@ -677,11 +677,27 @@ struct rd_ship_opts {
 	/* progress: bytes on the wire so far */
 	void (*progress)(void *arg, int64_t bytes, int64_t total);
 	void *progress_arg;
+	/*
+	 * receive: follow a promoted store of the same cluster when etcd
+	 * confirms it (its primary key names the sender, at the bundle's
+	 * epoch, as taking over from the origin this store follows)
+	 */
+	const char *etcd;    /* endpoints, comma-separated, or NULL */
+	const char *cluster; /* the cluster's name, with "etcd" */
+	double etcd_timeout; /* seconds per request and endpoint */
 };
 #define RD_SHIP_OPTS_INIT                                                      \
 	{                                                                      \
-		NULL, 0, 0, NULL, NULL, NULL, NULL, NULL                       \
+		NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 3        \
 	}
+
+/*
+ * Check --etcd "etcd" and --cluster "cluster" (either may be NULL): both
+ * or neither, valid endpoints and a valid name.  Returns 0, or -1 with
+ * RD_EUSAGE.
+ */
+int rd_cluster_opts_check(const char *etcd, const char *cluster,
+    struct rd_err *err);
 
 struct rd_ship_result {
 	int64_t from;         /* receiver's newest snapshot before */

@@ -25,6 +25,8 @@
 enum {
 	OPT_ADOPT = 256,
 	OPT_APPLY,
+	OPT_CLUSTER,
+	OPT_ETCD,
 	OPT_JSON,
 	OPT_KEY,
 	OPT_QUIET,
@@ -38,6 +40,8 @@ enum {
 static const struct option longopts[] = {
 	{ "adopt", no_argument, NULL, OPT_ADOPT },
 	{ "apply", required_argument, NULL, OPT_APPLY },
+	{ "cluster", required_argument, NULL, OPT_CLUSTER },
+	{ "etcd", required_argument, NULL, OPT_ETCD },
 	{ "help", no_argument, NULL, 'h' },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "key", required_argument, NULL, OPT_KEY },
@@ -92,6 +96,12 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 		case OPT_APPLY:
 			o->ship.apply_dir = optarg;
 			break;
+		case OPT_CLUSTER:
+			o->ship.cluster = optarg;
+			break;
+		case OPT_ETCD:
+			o->ship.etcd = optarg;
+			break;
 		case OPT_JSON:
 			o->json = 1;
 			break;
@@ -121,6 +131,9 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			tool_usage(EX_USAGE);
 		}
 	}
+	if ((o->ship.etcd != NULL || o->ship.cluster != NULL) &&
+	    rd_cluster_opts_check(o->ship.etcd, o->ship.cluster, &err) == -1)
+		tool_die_err(&err);
 	if (o->keyfile != NULL) {
 		if (rd_key_load(o->keyfile, o->key, &err) == -1)
 			tool_die_err(&err);
@@ -302,8 +315,8 @@ receive_common(const char *cmd, int argc, char **argv, int serve)
 	int ind;
 
 	ind = parse(cmd,
-	    serve ? " adopt apply key syslog wait "
-	          : " adopt apply json key quiet syslog wait ",
+	    serve ? " adopt apply cluster etcd key syslog wait "
+	          : " adopt apply cluster etcd json key quiet syslog wait ",
 	    argc, argv, &o);
 	if (argc - ind != 1)
 		tool_usage(EX_USAGE);
@@ -400,6 +413,12 @@ start_serve(const struct opts *o, const char *dest, int *to, int *from)
 	}
 	if (o->ship.adopt)
 		strcat(cmd, "--adopt ");
+	if (o->ship.etcd != NULL) {
+		strcat(cmd, "--etcd ");
+		shquote(cmd, sizeof(cmd), o->ship.etcd);
+		strcat(cmd, "--cluster ");
+		shquote(cmd, sizeof(cmd), o->ship.cluster);
+	}
 	if (colon != NULL && (slash == NULL || colon < slash)) {
 		if ((size_t)(colon - dest) >= sizeof(host) || colon == dest)
 			tool_die(EX_USAGE, "invalid destination '%s'", dest);
@@ -474,8 +493,8 @@ cmd_push(int argc, char **argv)
 	pid_t pid;
 
 	ind = parse("push",
-	    " adopt apply json key quiet remote-rdship rsh syslog ", argc, argv,
-	    &o);
+	    " adopt apply cluster etcd json key quiet remote-rdship rsh syslog ",
+	    argc, argv, &o);
 	if (argc - ind != 2)
 		tool_usage(EX_USAGE);
 	setup_callbacks(&o);
@@ -676,15 +695,16 @@ cmd_status(int argc, char **argv)
 static const struct tool_cmd cmds[] = {
 	{ "push", cmd_push,
 	    "push [--key FILE] [--rsh CMD] [--remote-rdship PATH] [--apply DIR]\n"
-	    "              [--adopt] [--json] [--quiet] [--syslog] store [host:]path" },
+	    "              [--adopt] [--etcd URLS --cluster NAME] [--json] [--quiet]\n"
+	    "              [--syslog] store [host:]path" },
 	{ "send", cmd_send,
 	    "send [--since N] [--key FILE] [--json] [--quiet] store" },
 	{ "receive", cmd_receive,
-	    "receive [--apply DIR] [--key FILE] [--adopt] [--wait SECONDS]\n"
-	    "              [--json] [--quiet] [--syslog] store" },
+	    "receive [--apply DIR] [--key FILE] [--adopt] [--etcd URLS --cluster NAME]\n"
+	    "              [--wait SECONDS] [--json] [--quiet] [--syslog] store" },
 	{ "serve", cmd_serve,
-	    "serve [--apply DIR] [--key FILE] [--adopt] [--wait SECONDS]\n"
-	    "              [--syslog] store" },
+	    "serve [--apply DIR] [--key FILE] [--adopt] [--etcd URLS --cluster NAME]\n"
+	    "              [--wait SECONDS] [--syslog] store" },
 	{ "keygen", cmd_keygen, "keygen file" },
 	{ "status", cmd_status, "status [--json] store" },
 	{ NULL, NULL, "--help | --version" },

@@ -81,8 +81,31 @@ for round in 1 2 3; do
 	fi
 done
 
-# a standby whose primary is not the one etcd names: refused, 77
+# the loser follows the winner: refused without etcd, followed when
+# etcd confirms it; the old primary is refused from then on
+printf 'two\n' >src/b
+expect_exit 0 rdsnap create "$win" src
+expect_exit 77 rdship push "$win" "$lose"
+expect_file err "rdship: receiver: bundle comes from store $wu, but '$lose' follows $PU (use --adopt to follow the new one)"
+expect_exit 0 rdship push --etcd "$ETCD_URLS" --cluster app "$win" "$lose"
+expect_file err "rdship: following $wu, the promoted primary of cluster 'app' (epoch $ep), instead of $PU"
+rdship status "$lose" >st.txt
+sed -n 2p st.txt >origin.txt
+expect_file origin.txt "origin     $wu"
+[ "$(store_epoch "$lose")" = "$ep" ] || fail "the follower's epoch"
+expect_exit 0 rdsnap ls --snapshot 2 "$lose" b
+expect_exit 77 rdship push p "$lose"
+expect_file err "rdship: receiver: bundle comes from store $PU, but '$lose' follows $wu (use --adopt to follow the new one)"
+
+# a standby of p, and etcd says the winner took over from another store
 new_standby c
+X=00000000-0000-4000-8000-000000000000
+ectl put /redund/app/primary "$wu $ep $X" >/dev/null
+expect_exit 77 rdship push --etcd "$ETCD_URLS" --cluster app "$win" c
+expect_file err "rdship: receiver: bundle comes from store $wu at epoch $ep, but etcd names $wu at epoch $ep (after $X) as the primary of cluster 'app'"
+expect_exit 0 rdsnap ls --snapshot 1 c a
+
+# a standby whose primary is not the one etcd names: refused, 77
 expect_exit 77 promote --dry-run c tc
 grep -q "^  etcd         failed   etcd names $wu (epoch $ep) as the primary of cluster 'app', but this standby follows $PU: refusing to promote\$" out ||
     fail "dry run does not say what etcd says: $(cat out)"

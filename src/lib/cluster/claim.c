@@ -133,3 +133,32 @@ rdi_cluster_claim(struct rdi_etcd *ec, const char *cluster, const char *self,
 	c->token = now.mod_rev;
 	return confirm(ec, key, self, c->was, local, c, err);
 }
+
+int
+rdi_cluster_confirm(struct rdi_etcd *ec, const char *cluster,
+    const char *follows, const char *sender, int64_t epoch, char *why,
+    size_t whylen, struct rd_err *err)
+{
+	struct rdi_leader l;
+	struct rdi_kv kv;
+	int r;
+
+	r = rdi_leader_get(ec, cluster, &l, &kv, err);
+	if (r == -1)
+		return -1;
+	if (r == 0) {
+		snprintf(why, whylen,
+		    "bundle comes from store %s, but etcd names no primary for cluster '%s'",
+		    sender, cluster);
+		return 0;
+	}
+	if (strcmp(l.uuid, sender) != 0 || l.epoch != epoch ||
+	    strcmp(l.prev, follows) != 0) {
+		snprintf(why, whylen,
+		    "bundle comes from store %s at epoch %lld, but etcd names %s at epoch %lld (after %s) as the primary of cluster '%s'",
+		    sender, (long long)epoch, l.uuid, (long long)l.epoch,
+		    l.prev[0] != '\0' ? l.prev : "none", cluster);
+		return 0;
+	}
+	return 1;
+}

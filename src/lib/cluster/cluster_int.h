@@ -227,4 +227,13 @@ int rdi_cluster_claim(struct rdi_etcd *ec, const char *cluster,
     const char *self, const char *follows, int64_t local, int dry_run,
     struct rdi_claim *c, struct rd_err *err);
 
+/*
+ * Does etcd confirm that "sender" (at epoch "epoch") is the promoted
+ * primary of "cluster" that took over from "follows"?  Returns 1 yes,
+ * 0 no ("why" says what etcd says), -1 (RD_EUNAVAIL: etcd unreachable).
+ */
+int rdi_cluster_confirm(struct rdi_etcd *ec, const char *cluster,
+    const char *follows, const char *sender, int64_t epoch, char *why,
+    size_t whylen, struct rd_err *err);
+
 #endif

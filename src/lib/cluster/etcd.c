@@ -94,6 +94,23 @@ rdi_cluster_name_ok(const char *name)
 	return name[0] != '.';
 }
 
+int
+rd_cluster_opts_check(const char *etcd, const char *cluster, struct rd_err *err)
+{
+	struct rdi_etcd ec;
+
+	if (etcd == NULL && cluster == NULL)
+		return 0;
+	if (etcd == NULL || cluster == NULL)
+		return rd_err_set(err, RD_EUSAGE,
+		    "--etcd and --cluster go together");
+	if (!rdi_cluster_name_ok(cluster))
+		return rd_err_set(err, RD_EUSAGE,
+		    "invalid --cluster '%.100s' (expected 1 to 64 letters, digits, '.', '-' or '_')",
+		    cluster);
+	return rdi_etcd_init(&ec, etcd, 3, err);
+}
+
 /*
  * POST "body" to "path" on each endpoint until one answers 200 with a
  * valid JSON document: "resp" keeps its text, "root" points into it.

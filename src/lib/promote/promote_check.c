@@ -113,16 +113,11 @@ etcd_opts_check(const struct rd_promote_opts *o, struct rd_err *err)
 
 	if (o->etcd == NULL && o->cluster == NULL)
 		return 0;
-	if (o->etcd == NULL || o->cluster == NULL)
-		return rd_err_set(err, RD_EUSAGE,
-		    "--etcd and --cluster go together");
+	if (rd_cluster_opts_check(o->etcd, o->cluster, err) == -1)
+		return -1;
 	if (o->drill)
 		return rd_err_set(err, RD_EUSAGE,
 		    "a drill claims nothing in etcd: drop --etcd and --cluster");
-	if (!rdi_cluster_name_ok(o->cluster))
-		return rd_err_set(err, RD_EUSAGE,
-		    "invalid --cluster '%.100s' (expected 1 to 64 letters, digits, '.', '-' or '_')",
-		    o->cluster);
 	return rdi_etcd_init(&ec, o->etcd, o->etcd_timeout, err);
 }
 
