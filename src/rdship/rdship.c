@@ -482,65 +482,106 @@ start_serve(const struct opts *o, const char *dest, int *to, int *from)
 	return pid;
 }
 
+/*
+ * Push "store" to "dest".  Returns 0, or the exit status of the failure
+ * with "msg" saying why.
+ */
 static int
-cmd_push(int argc, char **argv)
+push_one(struct opts *o, const char *store, const char *dest, char *msg,
+    size_t msglen)
 {
 	struct rd_err err = RD_ERR_INIT;
 	struct rd_ship_result r;
 	struct rd_store *st;
-	struct opts o;
-	int ind, to, from, status, rc;
+	int to, from, status, rc;
 	pid_t pid;
 
-	ind = parse("push",
-	    " adopt apply cluster etcd json key quiet remote-rdship rsh syslog ",
-	    argc, argv, &o);
-	if (argc - ind != 2)
-		tool_usage(EX_USAGE);
-	setup_callbacks(&o);
-	st = open_store(argv[ind], RD_OPEN_READ, 0);
+	st = open_store(store, RD_OPEN_READ, 0);
 	if (rd_snap_get(st, 0, NULL, &err) == -1)
 		tool_die_err(&err);
-	pid = start_serve(&o, argv[ind + 1], &to, &from);
-	rc = rd_ship_push(st, from, to, &o.ship, &r, &err);
+	pid = start_serve(o, dest, &to, &from);
+	rc = rd_ship_push(st, from, to, &o->ship, &r, &err);
 	close(to);
 	close(from);
 	rd_store_close(st);
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
 			tool_die(EX_OSERR, "waitpid: %s", strerror(errno));
-	if (rc == -1) {
-		if (r.received == 0) {
-			/* the other side said why on our stderr, if it ran */
-			if (WIFEXITED(status) &&
-			    WEXITSTATUS(status) >= EX__BASE &&
-			    WEXITSTATUS(status) <= EX__MAX)
-				tool_die(WEXITSTATUS(status),
-				    "the receiving side exited with status %d",
-				    WEXITSTATUS(status));
-			tool_die(EX_UNAVAILABLE,
-			    "the receiving side did not start (%s exited with status %d)",
-			    strchr(argv[ind + 1], ':') != NULL ? o.rsh
-			                                       : "rdship serve",
-			    WIFEXITED(status) ? WEXITSTATUS(status)
-			                      : 128 + WTERMSIG(status));
+	if (rc == -1 && r.received == 0) {
+		/* the other side said why on our stderr, if it ran */
+		if (WIFEXITED(status) && WEXITSTATUS(status) >= EX__BASE &&
+		    WEXITSTATUS(status) <= EX__MAX) {
+			snprintf(msg, msglen,
+			    "the receiving side exited with status %d",
+			    WEXITSTATUS(status));
+			return WEXITSTATUS(status);
 		}
-		tool_die_err(&err);
+		snprintf(msg, msglen,
+		    "the receiving side did not start (%s exited with status %d)",
+		    strchr(dest, ':') != NULL ? o->rsh : "rdship serve",
+		    WIFEXITED(status) ? WEXITSTATUS(status)
+		                      : 128 + WTERMSIG(status));
+		return EX_UNAVAILABLE;
+	}
+	if (rc == -1) {
+		snprintf(msg, msglen, "%s",
+		    err.msg[0] != '\0' ? err.msg : "unknown error");
+		return tool_exit_code(err.code);
 	}
 	tool_progress_done();
-	if (o.json) {
+	if (o->json) {
 		json_result("push", &r);
 	} else if (!tool_quiet()) {
 		if (r.snapshots == 0) {
-			printf("'%s' is up to date at snapshot %lld\n",
-			    argv[ind + 1], (long long)r.newest);
+			printf("'%s' is up to date at snapshot %lld\n", dest,
+			    (long long)r.newest);
 		} else {
 			printf("pushed ");
 			print_range(&r);
-			printf(" to %s: ", argv[ind + 1]);
+			printf(" to %s: ", dest);
 			print_objects(&r);
 		}
-		print_replica(&o, &r);
+		print_replica(o, &r);
+	}
+	fflush(stdout);
+	return 0;
+}
+
+/*
+ * push STORE DEST...: each destination in turn, each its own session
+ * (resumable on its own); one that fails does not stop the others.
+ */
+static int
+cmd_push(int argc, char **argv)
+{
+	struct opts o;
+	char msg[512];
+	int ind, i, rc, failed = 0;
+
+	ind = parse("push",
+	    " adopt apply cluster etcd json key quiet remote-rdship rsh syslog ",
+	    argc, argv, &o);
+	if (argc - ind < 2)
+		tool_usage(EX_USAGE);
+	setup_callbacks(&o);
+	if (argc - ind == 2) {
+		rc = push_one(&o, argv[ind], argv[ind + 1], msg, sizeof(msg));
+		if (rc != 0)
+			tool_die(rc, "%s", msg);
+		return tool_exit(EX_OK);
+	}
+	for (i = ind + 1; i < argc; i++) {
+		rc = push_one(&o, argv[ind], argv[i], msg, sizeof(msg));
+		if (rc == 0)
+			continue;
+		failed++;
+		tool_warn("%s: failed (exit status %d): %s", argv[i], rc, msg);
+	}
+	if (failed > 0) {
+		tool_warn(
+		    "%d of %d destinations failed: rerun the push to complete them",
+		    failed, argc - ind - 1);
+		return tool_exit(3);
 	}
 	return tool_exit(EX_OK);
 }
@@ -696,7 +737,7 @@ static const struct tool_cmd cmds[] = {
 	{ "push", cmd_push,
 	    "push [--key FILE] [--rsh CMD] [--remote-rdship PATH] [--apply DIR]\n"
 	    "              [--adopt] [--etcd URLS --cluster NAME] [--json] [--quiet]\n"
-	    "              [--syslog] store [host:]path" },
+	    "              [--syslog] store [host:]path ..." },
 	{ "send", cmd_send,
 	    "send [--since N] [--key FILE] [--json] [--quiet] store" },
 	{ "receive", cmd_receive,

@@ -29,6 +29,7 @@ INTEGRATION_TESTS += \
 	tests/integration/t1110-rdship-bundle.sh \
 	tests/integration/t1120-rdship-integrity.sh \
 	tests/integration/t1130-rdship-push.sh \
+	tests/integration/t1135-rdship-fanout.sh \
 	tests/integration/t1140-rdship-replica.sh \
 	tests/integration/t1150-rdship-ssh.sh \
 	tests/integration/t1160-rdship-unsafe.sh \
