@@ -604,6 +604,15 @@ cmd_keygen(int argc, char **argv)
 	return tool_exit(EX_OK);
 }
 
+/* How far standby "i" is behind: newest snapshot id minus its own. */
+static int64_t
+lag_of(const struct rd_ship_status *s, int i)
+{
+	return s->newest > s->standby[i].snapshot
+	    ? s->newest - s->standby[i].snapshot
+	    : 0;
+}
+
 static int
 cmd_status(int argc, char **argv)
 {
@@ -670,6 +679,7 @@ cmd_status(int argc, char **argv)
 			rd_json_str(j, "uuid", s.standby[i].uuid);
 			rd_json_int(j, "snapshot", s.standby[i].snapshot);
 			rd_json_num(j, "pushed", s.standby[i].pushed);
+			rd_json_int(j, "lag", lag_of(&s, i));
 			rd_json_obj_end(j);
 		}
 		rd_json_arr_end(j);
@@ -720,10 +730,12 @@ cmd_status(int argc, char **argv)
 		        ? "clean"
 		        : "interrupted update: the next receive with --apply finishes it");
 	for (i = 0; i < s.nstandbys; i++)
-		printf("standby    %s has snapshot %lld (pushed %s)\n",
+		printf(
+		    "standby    %s has snapshot %lld (pushed %s), lag %lld\n",
 		    tool_printable(s.standby[i].uuid, p, sizeof(p)),
 		    (long long)s.standby[i].snapshot,
-		    tool_time((int64_t)s.standby[i].pushed, t, sizeof(t)));
+		    tool_time((int64_t)s.standby[i].pushed, t, sizeof(t)),
+		    (long long)lag_of(&s, i));
 	if (s.replicas_more > 0)
 		printf("replica    and %lld more, not listed\n",
 		    (long long)s.replicas_more);

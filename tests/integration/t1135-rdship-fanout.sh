@@ -56,6 +56,16 @@ pushed snapshots 1-2 to h2:$TMP/s2
 'h3:$TMP/s3' is up to date at snapshot 2"
 expect_exit 0 rdsnap ls --snapshot 2 s2 b
 
+# a new snapshot pushed to s1 only: s2 and s3 lag by one
+printf 'three\n' >src/c
+expect_exit 0 rdsnap create p src
+expect_exit 0 rdship push p s1
+expect_exit 0 rdship status p
+sed -n 's/ (pushed [^)]*)//; /^standby/p' out | sort >got
+printf 'standby    %s has snapshot %s, lag %s\n' "$(cat u1)" 3 0 \
+    "$(cat u2)" 2 1 "$(cat u3)" 2 1 | sort >want
+cmp -s want got || { cat out >&2; fail "status lags"; }
+
 # one destination: its own exit status, as before
 touch down-h1
 expect_exit 69 rdship push --rsh "$TMP/rsh" p h1:"$TMP/s1"
