@@ -76,6 +76,7 @@ src_lib_librd_a_SOURCES += \
 	src/lib/watch/probe_net.c \
 	src/lib/watch/probe_exec.c \
 	src/lib/watch/probe_store.c \
+	src/lib/watch/probe_etcd.c \
 	src/lib/watch/watch.c \
 	src/lib/watch/watchlog.c
 

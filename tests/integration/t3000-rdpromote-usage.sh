@@ -84,7 +84,7 @@ misuse "invalid --heartbeat '../hb' (expected the path of a file inside the snap
     --heartbeat ../hb --force --no-fence s t
 misuse "invalid --heartbeat '/hb' (expected the path of a file inside the snapshot)" \
     --heartbeat /hb --force --no-fence s t
-misuse "invalid probe 'bogus://x': unknown kind (expected tcp://, http://, exec:, file:, snapshot:, lag: or drill:)" \
+misuse "invalid probe 'bogus://x': unknown kind (expected tcp://, http://, exec:, file:, snapshot:, lag:, drill: or etcd:)" \
     --primary bogus://x --no-fence s t
 
 # operands

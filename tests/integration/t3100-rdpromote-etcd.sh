@@ -105,6 +105,16 @@ expect_exit 77 rdship push --etcd "$ETCD_URLS" --cluster app "$win" c
 expect_file err "rdship: receiver: bundle comes from store $wu at epoch $ep, but etcd names $wu at epoch $ep (after $X) as the primary of cluster 'app'"
 expect_exit 0 rdsnap ls --snapshot 1 c a
 
+# rdwatch's cluster view: who is primary in etcd
+expect_exit 0 rdwatch "etcd:$ETCD_URLS?cluster=app&primary=$wu"
+expect_exit 1 rdwatch "etcd:$ETCD_URLS?cluster=app&primary=$PU"
+sed 's/ down [0-9.]* ms / down L ms /' out >masked
+expect_file masked "etcd:$ETCD_URLS?cluster=app&primary=$PU down L ms etcd names $wu (epoch $ep) as the primary of cluster 'app', not $PU"
+expect_exit 1 rdwatch "etcd:$ETCD_URLS?cluster=other"
+sed 's/ down [0-9.]* ms / down L ms /' out >masked
+expect_file masked "etcd:$ETCD_URLS?cluster=other down L ms etcd names no primary for cluster 'other'"
+expect_exit 64 rdwatch "etcd:$ETCD_URLS"
+
 # a standby whose primary is not the one etcd names: refused, 77
 expect_exit 77 promote --dry-run c tc
 grep -q "^  etcd         failed   etcd names $wu (epoch $ep) as the primary of cluster 'app', but this standby follows $PU: refusing to promote\$" out ||
