@@ -31,6 +31,15 @@ src_lib_librd_a_SOURCES += \
 	src/lib/store/content.c \
 	src/lib/store/drill.c
 
+# cluster: the etcd client (HTTP, a bounded JSON reader) and the
+# cluster's leadership claim
+src_lib_librd_a_SOURCES += \
+	src/lib/cluster/cluster_int.h \
+	src/lib/cluster/jsonr.c \
+	src/lib/cluster/http.c \
+	src/lib/cluster/etcd.c \
+	src/lib/cluster/claim.c
+
 # snap: snapshots and what reads them back
 src_lib_librd_a_SOURCES += \
 	src/lib/snap/snap_int.h \
@@ -70,6 +79,7 @@ src_lib_librd_a_SOURCES += \
 	src/lib/watch/probe_net.c \
 	src/lib/watch/probe_exec.c \
 	src/lib/watch/probe_store.c \
+	src/lib/watch/probe_etcd.c \
 	src/lib/watch/watch.c \
 	src/lib/watch/watchlog.c
 

@@ -75,6 +75,7 @@ struct rd_probe;
  *	snapshot:STORE[?max-age=SECONDS]
  *	lag:STORE[?max=N][&max-age=SECONDS]
  *	drill:STORE[?max-age=SECONDS]
+ *	etcd:URL[,URL...]?cluster=NAME[&primary=UUID]
  * HOST is a name, an IPv4 address or an IPv6 address in brackets.
  * SECONDS may carry a unit: 30, 2.5, 10m, 1h, 7d, 2w.  A bad
  * spec gives RD_EUSAGE "invalid probe 'SPEC': WHY".  On success "*out" is

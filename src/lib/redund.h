@@ -818,11 +818,27 @@ struct rd_ship_opts {
 	/* progress: bytes on the wire so far */
 	void (*progress)(void *arg, int64_t bytes, int64_t total);
 	void *progress_arg;
+	/*
+	 * receive: follow a promoted store of the same cluster when etcd
+	 * confirms it (its primary key names the sender, at the bundle's
+	 * epoch, as taking over from the origin this store follows)
+	 */
+	const char *etcd;    /* endpoints, comma-separated, or NULL */
+	const char *cluster; /* the cluster's name, with "etcd" */
+	double etcd_timeout; /* seconds per request and endpoint */
 };
 #define RD_SHIP_OPTS_INIT                                                      \
 	{                                                                      \
-		NULL, 0, 0, NULL, NULL, NULL, NULL, NULL                       \
+		NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 3        \
 	}
+
+/*
+ * Check --etcd "etcd" and --cluster "cluster" (either may be NULL): both
+ * or neither, valid endpoints and a valid name.  Returns 0, or -1 with
+ * RD_EUSAGE.
+ */
+int rd_cluster_opts_check(const char *etcd, const char *cluster,
+    struct rd_err *err);
 
 struct rd_ship_result {
 	int64_t from;         /* receiver's newest snapshot before */
@@ -1001,11 +1017,14 @@ struct rd_promote_opts {
 	rd_step_fn step;
 	rd_step_fn checked; /* dry run: each check, or NULL */
 	void *step_arg;
+	const char *etcd;    /* etcd endpoints (comma-separated), or NULL */
+	const char *cluster; /* the cluster's name in etcd, with "etcd" */
+	double etcd_timeout; /* seconds, per etcd request and endpoint */
 };
 #define RD_PROMOTE_OPTS_INIT                                                   \
 	{                                                                      \
 		0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, 60, 300, 5, \
-		    0, 0, 0, 0, 0, 0, NULL, NULL, NULL                         \
+		    0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, 3          \
 	}
 
 /*
@@ -1013,6 +1032,7 @@ struct rd_promote_opts {
  * promotion names --fence or --no-fence (not both) and --primary or
  * --force; a drill takes neither; --start needs --stop; a resume takes
  * only the snapshot and --allow-partial; timeouts are above 0; probes
+ * parse; --etcd and --cluster come together (not with a drill) and
  * parse.  Returns 0, or -1 with RD_EUSAGE and the reason.
  */
 int rd_promote_opts_check(const struct rd_promote_opts *opts,
@@ -1040,6 +1060,9 @@ struct rd_promote_result {
 	int heartbeat;    /* "data_time" is the --heartbeat file's */
 	int quick_verify; /* --verify quick was in effect */
 	int has_check;    /* a --check probe was in effect */
+	int refused_code; /* a refusal's rd_code (RD_EPERM: another
+	                     standby holds the cluster; RD_EUNAVAIL: etcd
+	                     unreachable), 0 for the others */
 	double rto;       /* start to healthy, seconds */
 	double rpo;       /* age of the snapshot at the start, seconds */
 	double data_time; /* newest data of the snapshot (unix time) */

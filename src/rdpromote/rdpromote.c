@@ -20,7 +20,10 @@ enum {
 	OPT_ALLOW_PARTIAL,
 	OPT_CHECK,
 	OPT_CHECK_TIMEOUT,
+	OPT_CLUSTER,
 	OPT_DRILL,
+	OPT_ETCD,
+	OPT_ETCD_TIMEOUT,
 	OPT_FAILED_AT,
 	OPT_FENCE,
 	OPT_FORCE,
@@ -41,8 +44,11 @@ static const struct option longopts[] = {
 	{ "allow-partial", no_argument, NULL, OPT_ALLOW_PARTIAL },
 	{ "check", required_argument, NULL, OPT_CHECK },
 	{ "check-timeout", required_argument, NULL, OPT_CHECK_TIMEOUT },
+	{ "cluster", required_argument, NULL, OPT_CLUSTER },
 	{ "drill", no_argument, NULL, OPT_DRILL },
 	{ "dry-run", no_argument, NULL, 'n' },
+	{ "etcd", required_argument, NULL, OPT_ETCD },
+	{ "etcd-timeout", required_argument, NULL, OPT_ETCD_TIMEOUT },
 	{ "failed-at", required_argument, NULL, OPT_FAILED_AT },
 	{ "fence", required_argument, NULL, OPT_FENCE },
 	{ "force", no_argument, NULL, OPT_FORCE },
@@ -709,11 +715,20 @@ parse_opt(struct cli *c, int ch, const char *arg)
 	case OPT_CHECK_TIMEOUT:
 		o->check_timeout = tool_parse_seconds(arg, "check timeout");
 		break;
+	case OPT_CLUSTER:
+		o->cluster = arg;
+		break;
 	case OPT_DRILL:
 		o->drill = 1;
 		break;
 	case 'n':
 		o->dry_run = 1;
+		break;
+	case OPT_ETCD:
+		o->etcd = arg;
+		break;
+	case OPT_ETCD_TIMEOUT:
+		o->etcd_timeout = tool_parse_seconds(arg, "etcd timeout");
 		break;
 	case OPT_FAILED_AT:
 		if (rd_time_parse(arg, &o->failed_at, &err) == -1)
@@ -895,7 +910,9 @@ static const struct tool_cmd cmds[] = {
 	    "              [-s N] [--allow-partial] [--failed-at TIME]\n"
 	    "              [--heartbeat PATH] [--check-timeout SECONDS]\n"
 	    "              [--hook-timeout SECONDS] [--probe-timeout SECONDS]\n"
-	    "              [--verify full|quick] [-w SECONDS] [--syslog] store target",
+	    "              [--verify full|quick] [--etcd URLS --cluster NAME]\n"
+	    "              [--etcd-timeout SECONDS] [-w SECONDS] [--syslog]\n"
+	    "              store target",
 	    0 },
 	{ NULL, NULL,
 	    "--drill [-jnqv] [--validate CMD] [--start CMD --stop CMD]\n"
@@ -969,5 +986,8 @@ main(int argc, char *argv[])
 		    argv[optind]);
 	else
 		print_human(rc, &c.o, &r, argv[optind]);
-	return tool_exit(rc == 0 ? EX_OK : 1);
+	/* a claim refused by etcd (77) or etcd unreachable (69) */
+	return tool_exit(rc == 0      ? EX_OK
+	        : r.refused_code != 0 ? tool_exit_code(r.refused_code)
+	                              : 1);
 }

@@ -26,6 +26,8 @@
 enum {
 	OPT_ADOPT = 256,
 	OPT_APPLY,
+	OPT_CLUSTER,
+	OPT_ETCD,
 	OPT_METRICS,
 	OPT_REMOTE,
 	OPT_RSH,
@@ -35,6 +37,8 @@ enum {
 static const struct option longopts[] = {
 	{ "adopt", no_argument, NULL, OPT_ADOPT },
 	{ "apply", required_argument, NULL, OPT_APPLY },
+	{ "cluster", required_argument, NULL, OPT_CLUSTER },
+	{ "etcd", required_argument, NULL, OPT_ETCD },
 	{ "help", no_argument, NULL, 'h' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "key", required_argument, NULL, 'k' },
@@ -89,6 +93,12 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 		case OPT_APPLY:
 			o->ship.apply_dir = optarg;
 			break;
+		case OPT_CLUSTER:
+			o->ship.cluster = optarg;
+			break;
+		case OPT_ETCD:
+			o->ship.etcd = optarg;
+			break;
 		case 'j':
 			o->json = 1;
 			break;
@@ -116,6 +126,9 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 		}
 	}
 	argv = tool_operands(argc - optind, argv + optind, nargs);
+	if ((o->ship.etcd != NULL || o->ship.cluster != NULL) &&
+	    rd_cluster_opts_check(o->ship.etcd, o->ship.cluster, &err) == -1)
+		tool_die_err(&err);
 	if (o->keyfile != NULL) {
 		if (rd_key_load(o->keyfile, o->key, &err) == -1)
 			tool_die_err(&err);
@@ -303,7 +316,8 @@ receive_common(const char *cmd, int argc, char **argv, int serve)
 	int nargs;
 
 	args = parse(cmd,
-	    serve ? " adopt apply key wait " : " adopt apply json key wait ",
+	    serve ? " adopt apply cluster etcd key wait "
+	          : " adopt apply cluster etcd json key wait ",
 	    argc, argv, &o, &nargs);
 	setup_callbacks(&o);
 	if (serve)
@@ -399,6 +413,12 @@ start_serve(const struct opts *o, const char *dest, int *to, int *from)
 	}
 	if (o->ship.adopt)
 		strcat(cmd, "--adopt ");
+	if (o->ship.etcd != NULL) {
+		strcat(cmd, "--etcd ");
+		shquote(cmd, sizeof(cmd), o->ship.etcd);
+		strcat(cmd, "--cluster ");
+		shquote(cmd, sizeof(cmd), o->ship.cluster);
+	}
 	if (colon != NULL && (slash == NULL || colon < slash)) {
 		if ((size_t)(colon - dest) >= sizeof(host) || colon == dest)
 			tool_die(EX_USAGE, "invalid destination '%s'", dest);
@@ -462,76 +482,118 @@ start_serve(const struct opts *o, const char *dest, int *to, int *from)
 	return pid;
 }
 
+/*
+ * Push "store" to "dest", the result in "r".  Returns 0, or the exit
+ * status of the failure with "msg" saying why.
+ */
 static int
-cmd_push(int argc, char **argv)
+push_one(struct opts *o, const char *store, const char *dest,
+    struct rd_ship_result *r, char *msg, size_t msglen)
 {
 	struct rd_err err = RD_ERR_INIT;
-	struct rd_ship_result r;
 	struct rd_store *st;
-	struct opts o;
-	struct push_metrics pm;
-	char **args;
-	int nargs, to, from, status, rc;
+	int to, from, status, rc;
 	pid_t pid;
 
-	args = parse("push", " adopt apply json key metrics remote-rdship rsh ",
-	    argc, argv, &o, &nargs);
-	push_metrics_start(&pm, o.metrics, args[0]);
-	setup_callbacks(&o);
-	st = open_store(args[0], RD_OPEN_READ, 0);
+	st = open_store(store, RD_OPEN_READ, 0);
 	if (rd_snap_get(st, 0, NULL, &err) == -1)
 		tool_die_err(&err);
-	tool_step("starting the receiving side for '%s'", args[1]);
-	pid = start_serve(&o, args[1], &to, &from);
-	rc = rd_ship_push(st, from, to, &o.ship, &r, &err);
+	tool_step("starting the receiving side for '%s'", dest);
+	pid = start_serve(o, dest, &to, &from);
+	rc = rd_ship_push(st, from, to, &o->ship, r, &err);
 	close(to);
 	close(from);
 	rd_store_close(st);
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
 			tool_die(EX_OSERR, "waitpid: %s", strerror(errno));
-	if (rc == -1) {
-		if (r.received == 0) {
-			/* the other side said why on our stderr, if it ran */
-			if (WIFEXITED(status) &&
-			    WEXITSTATUS(status) == EX_USAGE) {
-				/* its usage, not ours: no usage line */
-				tool_warn(
-				    "the receiving side exited with status %d",
-				    EX_USAGE);
-				exit(tool_exit(EX_USAGE));
-			}
-			if (WIFEXITED(status) &&
-			    WEXITSTATUS(status) >= EX__BASE &&
-			    WEXITSTATUS(status) <= EX__MAX)
-				tool_die(WEXITSTATUS(status),
-				    "the receiving side exited with status %d",
-				    WEXITSTATUS(status));
-			tool_die(EX_UNAVAILABLE,
-			    "the receiving side did not start (%s exited with status %d)",
-			    strchr(args[1], ':') != NULL ? o.rsh
-			                                 : "rdship serve",
-			    WIFEXITED(status) ? WEXITSTATUS(status)
-			                      : 128 + WTERMSIG(status));
+	if (rc == -1 && r->received == 0) {
+		/* the other side said why on our stderr, if it ran */
+		if (WIFEXITED(status) && WEXITSTATUS(status) >= EX__BASE &&
+		    WEXITSTATUS(status) <= EX__MAX) {
+			snprintf(msg, msglen,
+			    "the receiving side exited with status %d",
+			    WEXITSTATUS(status));
+			return WEXITSTATUS(status);
 		}
-		tool_die_err(&err);
+		snprintf(msg, msglen,
+		    "the receiving side did not start (%s exited with status %d)",
+		    strchr(dest, ':') != NULL ? o->rsh : "rdship serve",
+		    WIFEXITED(status) ? WEXITSTATUS(status)
+		                      : 128 + WTERMSIG(status));
+		return EX_UNAVAILABLE;
 	}
-	pm.r = &r;
+	if (rc == -1) {
+		snprintf(msg, msglen, "%s",
+		    err.msg[0] != '\0' ? err.msg : "unknown error");
+		return tool_exit_code(err.code);
+	}
 	tool_progress_done();
-	if (o.json) {
-		json_result("push", &r);
+	if (o->json) {
+		json_result("push", r);
 	} else if (!tool_quiet()) {
-		if (r.snapshots == 0) {
-			printf("'%s' is up to date at snapshot %lld\n", args[1],
-			    (long long)r.newest);
+		if (r->snapshots == 0) {
+			printf("'%s' is up to date at snapshot %lld\n", dest,
+			    (long long)r->newest);
 		} else {
 			printf("pushed ");
-			print_range(&r);
-			printf(" to %s: ", args[1]);
-			print_objects(&r);
+			print_range(r);
+			printf(" to %s: ", dest);
+			print_objects(r);
 		}
-		print_replica(&o, &r);
+		print_replica(o, r);
 	}
+	fflush(stdout);
+	return 0;
+}
+
+/*
+ * push STORE DEST...: each destination in turn, each its own session
+ * (resumable on its own); one that fails does not stop the others.  The
+ * metrics count what all of them received.
+ */
+static int
+cmd_push(int argc, char **argv)
+{
+	struct opts o;
+	struct push_metrics pm;
+	struct rd_ship_result r, sum;
+	char msg[512];
+	char **args;
+	int nargs, i, rc, failed = 0;
+
+	args = parse("push",
+	    " adopt apply cluster etcd json key metrics remote-rdship rsh ", argc,
+	    argv, &o, &nargs);
+	push_metrics_start(&pm, o.metrics, args[0]);
+	setup_callbacks(&o);
+	memset(&sum, 0, sizeof(sum));
+	for (i = 1; i < nargs; i++) {
+		memset(&r, 0, sizeof(r));
+		rc = push_one(&o, args[0], args[i], &r, msg, sizeof(msg));
+		if (rc == 0) {
+			sum.newest = r.newest;
+			sum.objects += r.objects;
+			sum.wire_bytes += r.wire_bytes;
+			continue;
+		}
+		if (nargs == 2 && rc == EX_USAGE) {
+			/* the other side's usage, not ours: no usage line */
+			tool_warn("%s", msg);
+			return push_metrics_end(&pm, tool_exit(EX_USAGE));
+		}
+		if (nargs == 2)
+			tool_die(rc, "%s", msg);
+		failed++;
+		tool_warn("%s: failed (exit status %d): %s", args[i], rc, msg);
+	}
+	if (failed > 0) {
+		tool_warn(
+		    "%d of %d destinations failed: rerun the push to complete them",
+		    failed, nargs - 1);
+		return push_metrics_end(&pm, tool_exit(3));
+	}
+	pm.r = &sum;
 	return push_metrics_end(&pm, tool_exit(EX_OK));
 }
 
@@ -550,6 +612,15 @@ cmd_keygen(int argc, char **argv)
 	    "wrote a new key to '%s' (mode 0600): copy it to the other host over a safe channel\n",
 	    args[0]);
 	return tool_exit(EX_OK);
+}
+
+/* How far standby "i" is behind: newest snapshot id minus its own. */
+static int64_t
+lag_of(const struct rd_ship_status *s, int i)
+{
+	return s->newest > s->standby[i].snapshot
+	    ? s->newest - s->standby[i].snapshot
+	    : 0;
 }
 
 static int
@@ -626,6 +697,7 @@ cmd_status(int argc, char **argv)
 			rd_json_int(j, "snapshot", s.standby[i].snapshot);
 			rd_json_num(j, "pushed", s.standby[i].pushed);
 			tool_json_time(j, "pushed_at", s.standby[i].pushed);
+			rd_json_int(j, "lag", lag_of(&s, i));
 			rd_json_obj_end(j);
 		}
 		rd_json_arr_end(j);
@@ -676,10 +748,12 @@ cmd_status(int argc, char **argv)
 		        ? "clean"
 		        : "interrupted update: the next receive with --apply finishes it");
 	for (i = 0; i < s.nstandbys; i++)
-		printf("standby    %s has snapshot %lld (pushed %s)\n",
+		printf(
+		    "standby    %s has snapshot %lld (pushed %s), lag %lld\n",
 		    tool_printable(s.standby[i].uuid, p, sizeof(p)),
 		    (long long)s.standby[i].snapshot,
-		    tool_time((int64_t)s.standby[i].pushed, t, sizeof(t)));
+		    tool_time((int64_t)s.standby[i].pushed, t, sizeof(t)),
+		    (long long)lag_of(&s, i));
 	if (s.replicas_more > 0)
 		printf("replica    and %lld more, not listed\n",
 		    (long long)s.replicas_more);
@@ -692,18 +766,18 @@ cmd_status(int argc, char **argv)
 static const struct tool_cmd cmds[] = {
 	{ "push", cmd_push,
 	    "push [-jqv] [-k FILE] [--rsh CMD] [--remote-rdship PATH]\n"
-	    "              [--apply DIR] [--adopt] [--metrics FILE] [--syslog]\n"
-	    "              store [host:]path",
+	    "              [--apply DIR] [--adopt] [--etcd URLS --cluster NAME]\n"
+	    "              [--metrics FILE] [--syslog] store [host:]path ...",
 	    0 },
 	{ "send", cmd_send,
 	    "send [-jqv] [-k FILE] [--since N] [--syslog] store", TOOL_READER },
 	{ "receive", cmd_receive,
 	    "receive [-jqv] [-k FILE] [-w SECONDS] [--apply DIR] [--adopt]\n"
-	    "              [--syslog] store",
+	    "              [--etcd URLS --cluster NAME] [--syslog] store",
 	    0 },
 	{ "serve", cmd_serve,
 	    "serve [-qv] [-k FILE] [-w SECONDS] [--apply DIR] [--adopt]\n"
-	    "              [--syslog] store",
+	    "              [--etcd URLS --cluster NAME] [--syslog] store",
 	    0 },
 	{ "keygen", cmd_keygen, "keygen [-qv] [--syslog] file", 0 },
 	{ "status", cmd_status, "status [-jqv] [--syslog] store", TOOL_READER },

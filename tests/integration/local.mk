@@ -34,6 +34,7 @@ INTEGRATION_TESTS += \
 	tests/integration/t1110-rdship-bundle.sh \
 	tests/integration/t1120-rdship-integrity.sh \
 	tests/integration/t1130-rdship-push.sh \
+	tests/integration/t1135-rdship-fanout.sh \
 	tests/integration/t1140-rdship-replica.sh \
 	tests/integration/t1150-rdship-ssh.sh \
 	tests/integration/t1160-rdship-unsafe.sh \
@@ -58,7 +59,9 @@ INTEGRATION_TESTS += \
 	tests/integration/t3080-rdpromote-rpo.sh \
 	tests/integration/t3085-rdpromote-syslog.sh \
 	tests/integration/t3090-rdpromote-docs.sh \
-	tests/integration/t3095-rdpromote-format1.sh
+	tests/integration/t3095-rdpromote-format1.sh \
+	tests/integration/t3100-rdpromote-etcd.sh
+EXTRA_DIST += tests/integration/etcd-lib.sh
 EXTRA_DIST += tests/integration/promote-lib.sh tests/integration/forge.py \
 	tests/integration/promote-shim.c \
 	tests/integration/snap-shim.c \

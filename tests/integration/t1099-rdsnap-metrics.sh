@@ -109,7 +109,7 @@ rdship_push_last_success_timestamp_seconds $pushed
 rdship_push_success 0"
 expect_exit 64 rdship push --metrics prom/ S T
 expect_file err "rdship: invalid metrics file 'prom/': a directory
-usage: rdship push [options] store [host:]path"
+usage: rdship push [options] store [host:]path ..."
 (cd prom && ls -A) >listing
 expect_file listing 'create.prom
 push.prom'

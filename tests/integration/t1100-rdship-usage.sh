@@ -11,8 +11,8 @@ head -n1 out >first
 expect_file first "usage: rdship push [-jqv] [-k FILE] [--rsh CMD] [--remote-rdship PATH]"
 expect_exit 0 rdship push --help
 expect_file out "usage: rdship push [-jqv] [-k FILE] [--rsh CMD] [--remote-rdship PATH]
-              [--apply DIR] [--adopt] [--metrics FILE] [--syslog]
-              store [host:]path"
+              [--apply DIR] [--adopt] [--etcd URLS --cluster NAME]
+              [--metrics FILE] [--syslog] store [host:]path ..."
 expect_exit 0 rdship --version
 grep -q '^rdship (redund) [0-9]' out || fail "version: $(cat out)"
 expect_exit 64 rdship fly store
@@ -29,7 +29,7 @@ expect_file err "rdship: missing store
 usage: rdship status [options] store"
 expect_exit 64 rdship push store
 expect_file err "rdship: missing [host:]path
-usage: rdship push [options] store [host:]path"
+usage: rdship push [options] store [host:]path ..."
 
 expect_exit 0 rdship keygen k1
 expect_file out "wrote a new key to 'k1' (mode 0600): copy it to the other host over a safe channel"

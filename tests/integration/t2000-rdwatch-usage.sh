@@ -40,7 +40,7 @@ $short"
 	expect_empty out
 	[ ! -e started ] || fail "a probe ran before '$1' was refused"
 }
-bad db1:5432 'unknown kind (expected tcp://, http://, exec:, file:, snapshot:, lag: or drill:)'
+bad db1:5432 'unknown kind (expected tcp://, http://, exec:, file:, snapshot:, lag:, drill: or etcd:)'
 bad https://db1/health 'https is not supported (use exec:curl -fsS https://db1/health)'
 bad tcp://db1 'missing port'
 bad tcp://db1:70000 "invalid port '70000' (expected 1 to 65535)"

@@ -12,7 +12,9 @@ expect_file out "usage: rdpromote [-jnqv] (--primary PROBE | --force) (--fence C
               [-s N] [--allow-partial] [--failed-at TIME]
               [--heartbeat PATH] [--check-timeout SECONDS]
               [--hook-timeout SECONDS] [--probe-timeout SECONDS]
-              [--verify full|quick] [-w SECONDS] [--syslog] store target
+              [--verify full|quick] [--etcd URLS --cluster NAME]
+              [--etcd-timeout SECONDS] [-w SECONDS] [--syslog]
+              store target
        rdpromote --drill [-jnqv] [--validate CMD] [--start CMD --stop CMD]
               [--check PROBE] [-s N] [--allow-partial]
               [--heartbeat PATH] [--check-timeout SECONDS]
@@ -86,7 +88,7 @@ misuse "invalid --heartbeat '../hb' (expected the path of a file inside the snap
     --heartbeat ../hb --force --no-fence s t
 misuse "invalid --heartbeat '/hb' (expected the path of a file inside the snapshot)" \
     --heartbeat /hb --force --no-fence s t
-misuse "invalid probe 'bogus://x': unknown kind (expected tcp://, http://, exec:, file:, snapshot:, lag: or drill:)" \
+misuse "invalid probe 'bogus://x': unknown kind (expected tcp://, http://, exec:, file:, snapshot:, lag:, drill: or etcd:)" \
     --primary bogus://x --no-fence s t
 
 # operands

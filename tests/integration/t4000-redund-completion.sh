@@ -70,6 +70,11 @@ comp 'rdpromote --allow' >out
 expect_file out --allow-partial
 comp 'rdwatch report --sin' >out
 expect_file out --since
+# the long names of the shared short options, which usage lines show short
+comp 'rdsnap ls --snap' >out
+expect_file out --snapshot
+comp 'rdship receive --wa' >out
+expect_file out --wait
 
 # option values: snapshot ids from the store, wherever the store stands,
 # and the choices the usage lists

@@ -213,8 +213,8 @@ static const struct {
 	const char *spec, *msg;
 } bad_specs[] = {
 	{ "", "invalid probe '': empty" },
-	{ "db1:5432", "invalid probe 'db1:5432': unknown kind (expected tcp://, http://, exec:, file:, snapshot:, lag: or drill:)" },
-	{ "TCP://db1:1", "invalid probe 'TCP://db1:1': unknown kind (expected tcp://, http://, exec:, file:, snapshot:, lag: or drill:)" },
+	{ "db1:5432", "invalid probe 'db1:5432': unknown kind (expected tcp://, http://, exec:, file:, snapshot:, lag:, drill: or etcd:)" },
+	{ "TCP://db1:1", "invalid probe 'TCP://db1:1': unknown kind (expected tcp://, http://, exec:, file:, snapshot:, lag:, drill: or etcd:)" },
 	{ "https://db1/health", "invalid probe 'https://db1/health': https is not supported (use exec:curl -fsS https://db1/health)" },
 	{ "tcp://db1", "invalid probe 'tcp://db1': missing port" },
 	{ "tcp://db1:", "invalid probe 'tcp://db1:': missing port" },
@@ -276,7 +276,7 @@ static const struct {
 	{ "drill:", "invalid probe 'drill:': missing store" },
 	{ "drill:s?max-age=1y", "invalid probe 'drill:s?max-age=1y': invalid max-age '1y' (expected seconds above 0, or a number with s, m, h, d or w)" },
 	{ "drill:s?max=1", "invalid probe 'drill:s?max=1': unknown option 'max' (expected max-age)" },
-	{ "SNAPSHOT:s", "invalid probe 'SNAPSHOT:s': unknown kind (expected tcp://, http://, exec:, file:, snapshot:, lag: or drill:)" },
+	{ "SNAPSHOT:s", "invalid probe 'SNAPSHOT:s': unknown kind (expected tcp://, http://, exec:, file:, snapshot:, lag:, drill: or etcd:)" },
 };
 /* clang-format on */
 

@@ -78,6 +78,11 @@ check_PROGRAMS += tests/unit/check_stats
 tests_unit_check_stats_SOURCES = tests/unit/check_stats.c tests/unit/unit.h
 tests_unit_check_stats_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
 tests_unit_check_stats_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/check_cluster
+tests_unit_check_cluster_SOURCES = tests/unit/check_cluster.c tests/unit/unit.h
+tests_unit_check_cluster_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_cluster_LDADD = $(RD_LIBS) $(CHECK_LIBS)
 endif
 
 # rdwatch's records, reports and store probes (watchlog.c, probe_store.c)

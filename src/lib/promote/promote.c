@@ -319,6 +319,39 @@ kept:
 }
 
 /* ------------------------------------------------------------------ */
+/* The cluster's claim in etcd */
+
+int
+rdi_pc_claim(struct rdi_pctx *c, int dry_run, struct rd_err *err)
+{
+	struct rdi_etcd ec;
+	struct rdi_claim cl;
+	int r;
+
+	if (rdi_etcd_init(&ec, c->o.etcd, c->o.etcd_timeout, err) == -1)
+		return -1;
+	r = rdi_cluster_claim(&ec, c->o.cluster, c->st->info.uuid,
+	    c->st->info.origin, c->st->info.epoch, dry_run, &cl, err);
+	if (r == -1) {
+		/* unreachable, no quorum, or an answer that is not etcd's */
+		snprintf(c->res->message, sizeof(c->res->message),
+		    "cannot claim cluster '%s' in etcd: %s: refusing to promote, nothing was changed",
+		    c->o.cluster, err->msg);
+		c->res->refused_code =
+		    err->code == RD_EUSAGE ? RD_EUSAGE : RD_EUNAVAIL;
+		rd_err_clear(err);
+		return 1;
+	}
+	snprintf(c->res->message, sizeof(c->res->message), "%s", cl.message);
+	if (r == 1) {
+		c->res->refused_code = RD_EPERM;
+		return 1;
+	}
+	c->claim_epoch = cl.epoch;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Steps */
 
 static int
@@ -327,10 +360,25 @@ do_preflight(struct rdi_pctx *c, struct rd_err *err)
 	return rdi_pc_checks(c, RDI_CK_PARTIAL, RDI_CK_N, err);
 }
 
+/*
+ * The epoch jumps to the etcd claim's: journal where it came from, so
+ * that an abort lowers it back there (promote_abort.c).
+ */
+static int
+epoch_event(struct rdi_pctx *c, int64_t next, struct rd_err *err)
+{
+	char d[128];
+
+	snprintf(d, sizeof(d), "raised from %lld to %lld (etcd fencing token)",
+	    (long long)c->st->info.epoch, (long long)next);
+	return rdi_pj_event(c->st->db, c->id, "epoch", d, err);
+}
+
 static int
 do_fence(struct rdi_pctx *c, struct rd_err *err)
 {
 	char why[128], val[32];
+	int64_t next;
 	int r;
 
 	if (c->o.drill)
@@ -340,6 +388,16 @@ do_fence(struct rdi_pctx *c, struct rd_err *err)
 		c->res->epoch = c->st->info.epoch;
 		return 0;
 	}
+	/*
+	 * The claim again: a resumed run learns its epoch, and a claim
+	 * taken over since the preflight stops the promotion here.
+	 */
+	if (c->o.etcd != NULL && rdi_pc_claim(c, 0, err) != 0)
+		return 1;
+	c->res->message[0] = '\0';
+	next = c->st->info.epoch + 1;
+	if (c->claim_epoch > next)
+		next = c->claim_epoch;
 	if (c->o.fence != NULL) {
 		r = rdi_pc_hook(c, c->o.fence, NULL, why, sizeof(why), err);
 		if (r == -1)
@@ -352,17 +410,18 @@ do_fence(struct rdi_pctx *c, struct rd_err *err)
 		}
 	}
 	/* from here on the old primary's bundles are refused */
-	snprintf(val, sizeof(val), "%lld", (long long)c->st->info.epoch + 1);
+	snprintf(val, sizeof(val), "%lld", (long long)next);
 	if (rdi_db_exec(c->st->db, "BEGIN IMMEDIATE", err) == -1)
 		return -1;
 	if (rdi_meta_set(c->st->db, "epoch", val, err) == -1 ||
-	    rdi_pj_set_int(c->st->db, c->id, "epoch", c->st->info.epoch + 1, 0,
-	        err) == -1 ||
+	    rdi_pj_set_int(c->st->db, c->id, "epoch", next, 0, err) == -1 ||
+	    (next != c->st->info.epoch + 1 &&
+	        epoch_event(c, next, err) == -1) ||
 	    rdi_db_exec(c->st->db, "COMMIT", err) == -1) {
 		sqlite3_exec(c->st->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
-	c->st->info.epoch++;
+	c->st->info.epoch = next;
 	c->epoch_raised = 1;
 	c->res->epoch = c->st->info.epoch;
 	return 0;
@@ -680,11 +739,14 @@ plan_fence(struct rdi_pctx *c, char *b, size_t n)
 	if (c->o.drill)
 		snprintf(b, n, "drill: no fence, epoch unchanged");
 	else
-		snprintf(b, n, "%s; raise the epoch to %lld",
+		snprintf(b, n, "%s; raise the epoch to %lld%s",
 		    c->o.fence != NULL
 		        ? "run the fence command"
 		        : "NO fence command (--no-fence): the old primary is not cut off",
-		    (long long)c->st->info.epoch + 1);
+		    (long long)c->st->info.epoch + 1,
+		    c->o.etcd != NULL
+		        ? " or to the etcd claim's fencing token if higher"
+		        : "");
 }
 
 static void

@@ -19,12 +19,39 @@
 
 #include "promote_int.h"
 
+/*
+ * The epoch before promotion "c->id" raised it to an etcd claim's (its
+ * "epoch" event) into "*before"; left as it is without such an event.
+ */
+static int
+epoch_before(struct rdi_pctx *c, int64_t *before, struct rd_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	long long v;
+	int r;
+
+	if (rdi_db_prepare(c->st->db,
+	        "SELECT detail FROM promotion_events WHERE promotion = ?"
+	        " AND event = 'epoch' ORDER BY id DESC LIMIT 1",
+	        &q, err) == -1)
+		return -1;
+	sqlite3_bind_int64(q, 1, c->id);
+	r = rdi_db_step(c->st->db, q, err);
+	if (r == 1 && sqlite3_column_text(q, 0) != NULL &&
+	    sscanf((const char *)sqlite3_column_text(q, 0), "raised from %lld",
+	        &v) == 1 &&
+	    v >= 1)
+		*before = v;
+	sqlite3_finalize(q);
+	return r == -1 ? -1 : 0;
+}
+
 int
 rdi_pc_lower_epoch(struct rdi_pctx *c, struct rd_err *err)
 {
 	sqlite3_stmt *q = NULL;
 	char val[32];
-	int64_t epoch = 0;
+	int64_t epoch = 0, before;
 	int r;
 
 	c->res->epoch = c->st->info.epoch;
@@ -40,12 +67,15 @@ rdi_pc_lower_epoch(struct rdi_pctx *c, struct rd_err *err)
 	sqlite3_finalize(q);
 	if (r == -1)
 		return -1;
+	before = epoch - 1;
+	if (epoch_before(c, &before, err) == -1)
+		return -1;
 	/* only if no later promotion or bundle raised it further */
-	if (epoch > 1 && epoch == c->st->info.epoch) {
-		snprintf(val, sizeof(val), "%lld", (long long)epoch - 1);
+	if (epoch > 1 && epoch == c->st->info.epoch && before >= 1) {
+		snprintf(val, sizeof(val), "%lld", (long long)before);
 		if (rdi_meta_set(c->st->db, "epoch", val, err) == -1)
 			return -1;
-		c->st->info.epoch = epoch - 1;
+		c->st->info.epoch = before;
 	}
 	c->res->epoch = c->st->info.epoch;
 	return 0;

@@ -98,10 +98,27 @@ resume_opts_check(const struct rd_promote_opts *o, struct rd_err *err)
 	    o->force || o->drill || o->quick_verify ||
 	    o->check_timeout != def.check_timeout ||
 	    o->hook_timeout != def.hook_timeout ||
-	    o->probe_timeout != def.probe_timeout)
+	    o->probe_timeout != def.probe_timeout || o->etcd != NULL ||
+	    o->cluster != NULL || o->etcd_timeout != def.etcd_timeout)
 		return rd_err_set(err, RD_EUSAGE,
 		    "--resume takes its options from the journal: give only --snapshot (to fall back) and --allow-partial");
 	return 0;
+}
+
+/* --etcd and --cluster: together, valid, and not for a drill. */
+static int
+etcd_opts_check(const struct rd_promote_opts *o, struct rd_err *err)
+{
+	struct rdi_etcd ec;
+
+	if (o->etcd == NULL && o->cluster == NULL)
+		return 0;
+	if (rd_cluster_opts_check(o->etcd, o->cluster, err) == -1)
+		return -1;
+	if (o->drill)
+		return rd_err_set(err, RD_EUSAGE,
+		    "a drill claims nothing in etcd: drop --etcd and --cluster");
+	return rdi_etcd_init(&ec, o->etcd, o->etcd_timeout, err);
 }
 
 /* What a drill, and what a promotion, must and must not be given. */
@@ -147,7 +164,7 @@ rd_promote_opts_check(const struct rd_promote_opts *o, struct rd_err *err)
 		    "timeouts must be more than 0 seconds");
 	if (o->resume)
 		return resume_opts_check(o, err);
-	if (kind_opts_check(o, err) == -1)
+	if (kind_opts_check(o, err) == -1 || etcd_opts_check(o, err) == -1)
 		return -1;
 	if (o->start != NULL && o->stop == NULL)
 		return rd_err_set(err, RD_EUSAGE,
@@ -508,6 +525,28 @@ ck_primary(struct rdi_pctx *c, char *d, size_t n, struct rd_err *err)
 	return 0;
 }
 
+/*
+ * The claim of the cluster in etcd (--etcd): last of the checks, so that
+ * nothing else refuses the promotion after it; a dry run only reads.
+ */
+static int
+ck_etcd(struct rdi_pctx *c, char *d, size_t n, struct rd_err *err)
+{
+	if (c->o.etcd == NULL) {
+		snprintf(d, n, "no --etcd: this standby decides alone");
+		return 2;
+	}
+	if (c->o.drill) {
+		snprintf(d, n, "drill: nothing is claimed");
+		return 2;
+	}
+	if (rdi_pc_claim(c, c->o.dry_run, err) != 0)
+		return 1;
+	snprintf(d, n, "%s", c->res->message);
+	c->res->message[0] = '\0';
+	return 0;
+}
+
 /* clang-format off */
 static const struct check {
 	const char *name;
@@ -520,6 +559,7 @@ static const struct check {
 	{ "partial",  ck_partial },
 	{ "space",    ck_space },
 	{ "primary",  ck_primary },
+	{ "etcd",     ck_etcd },
 };
 /* clang-format on */
 
@@ -540,12 +580,14 @@ rdi_pc_checks(struct rdi_pctx *c, int from, int to, struct rd_err *err)
 {
 	struct rd_err first_err = RD_ERR_INIT;
 	char d[1024], msg[sizeof(c->res->message)];
-	int i, r, first = 0;
+	int i, r, first = 0, code = 0;
 
 	if (from == RDI_CK_PARTIAL)
 		c->preflight[0] = '\0';
 	for (i = from; i < to; i++) {
 		d[0] = '\0';
+		if (i == RDI_CK_ETCD && c->o.etcd == NULL)
+			continue; /* not a cluster: no line for it */
 		r = checks[i].fn(c, d, sizeof(d), err);
 		if (c->o.dry_run)
 			report(c, i, r, d, err);
@@ -560,12 +602,14 @@ rdi_pc_checks(struct rdi_pctx *c, int from, int to, struct rd_err *err)
 		if (first == 0) {
 			first = r;
 			first_err = *err;
+			code = c->res->refused_code;
 			snprintf(msg, sizeof(msg), "%s", c->res->message);
 		}
 		rd_err_clear(err);
 	}
 	if (first != 0) {
 		*err = first_err;
+		c->res->refused_code = code;
 		snprintf(c->res->message, sizeof(c->res->message), "%s", msg);
 	}
 	return first;

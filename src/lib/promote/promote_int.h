@@ -9,6 +9,7 @@
 #define PROMOTE_INT_H
 
 #include "rd_int.h"
+#include "cluster/cluster_int.h"
 
 /* The steps, in order; rd_promote_step_name() gives their names. */
 enum {
@@ -52,7 +53,7 @@ struct rdi_pjrow {
  */
 struct rdi_pjopts {
 	struct rd_promote_opts o;
-	char *own[8];
+	char *own[12];
 	int nown;
 };
 
@@ -208,6 +209,7 @@ enum {
 	RDI_CK_PARTIAL, /* from here on inside the journaled preflight step */
 	RDI_CK_SPACE,
 	RDI_CK_PRIMARY,
+	RDI_CK_ETCD, /* last: the claim in etcd, just before the fence */
 	RDI_CK_N
 };
 
@@ -233,6 +235,7 @@ struct rdi_pctx {
 	char store_abs[1024];
 	char preflight[1024]; /* what the preflight checks found */
 	int epoch_raised;
+	int64_t claim_epoch; /* the epoch the etcd claim gave, or 0 */
 	int done[RD_PROMOTE_NSTEPS];
 	int begun[RD_PROMOTE_NSTEPS];
 };
@@ -255,6 +258,14 @@ void rdi_pc_say(struct rdi_pctx *c, int step, const char *outcome, double secs,
  * failure stops them.  "c->preflight" gets the details of those from
  * RDI_CK_PARTIAL on.  Returns 0, 1 (refused: res->message), -1.
  */
+/*
+ * Claim the cluster in etcd for this store (with "dry_run", only read):
+ * "c->claim_epoch" gets the epoch to take.  Returns 0 with what etcd
+ * says in res->message, or 1 refused (res->message, res->refused_code
+ * RD_EPERM or RD_EUNAVAIL).
+ */
+int rdi_pc_claim(struct rdi_pctx *c, int dry_run, struct rd_err *err);
+
 int rdi_pc_checks(struct rdi_pctx *c, int from, int to, struct rd_err *err);
 
 /*

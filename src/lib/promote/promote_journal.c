@@ -47,6 +47,9 @@ static const struct optdef {
 	{ "check-timeout", T_SECS, offsetof(struct rd_promote_opts, check_timeout) },
 	{ "hook-timeout", T_SECS, offsetof(struct rd_promote_opts, hook_timeout) },
 	{ "probe-timeout", T_SECS, offsetof(struct rd_promote_opts, probe_timeout) },
+	{ "etcd", T_STR, offsetof(struct rd_promote_opts, etcd) },
+	{ "cluster", T_STR, offsetof(struct rd_promote_opts, cluster) },
+	{ "etcd-timeout", T_SECS, offsetof(struct rd_promote_opts, etcd_timeout) },
 };
 /* clang-format on */
 #define NOPTS (sizeof(optdefs) / sizeof(optdefs[0]))
@@ -105,7 +108,11 @@ rdi_pj_opts_save(sqlite3 *db, int64_t id, const struct rd_promote_opts *o,
 		goto out;
 	for (i = 0; i < NOPTS; i++) {
 		v = opt_text(o, &optdefs[i], buf, sizeof(buf));
-		if (v == NULL)
+		/* the etcd timeout means something only with --etcd */
+		if (v == NULL ||
+		    (o->etcd == NULL &&
+		        optdefs[i].off ==
+		            offsetof(struct rd_promote_opts, etcd_timeout)))
 			continue;
 		if (strlen(v) > RDI_PJ_VALUE_MAX) {
 			rd_err_set(err, RD_EUSAGE,

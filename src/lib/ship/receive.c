@@ -424,7 +424,7 @@ finish_rows(struct rdi_recv *r, const struct rdi_buf *endbuf,
 	/* what is committed can be restored */
 	if (rdi_rows_check(r->st->db, r->since, r->newest, "bundle", err) == -1)
 		goto out;
-	if (r->st->info.origin[0] == '\0' || r->opts->adopt) {
+	if (r->st->info.origin[0] == '\0' || r->opts->adopt || r->follow) {
 		if (rdi_meta_set(r->st->db, "origin", r->origin, err) == -1)
 			goto out;
 	}
@@ -448,6 +448,46 @@ out:
 	return ret;
 }
 
+/*
+ * A bundle from another store than the origin: with --etcd, follow it if
+ * etcd names it the cluster's primary at the bundle's epoch, taking over
+ * from this store's origin, and its epoch is higher; refuse it otherwise.
+ */
+static int
+follow_promoted(struct rdi_recv *r, struct rd_err *err)
+{
+	struct rd_store *st = r->st;
+	struct rdi_etcd ec;
+	char why[300];
+	int k;
+
+	if (r->opts->etcd == NULL)
+		return rd_err_set(err, RD_EPERM,
+		    "bundle comes from store %s, but '%s' follows %s (use --adopt to follow the new one)",
+		    r->origin, st->path, st->info.origin);
+	if (r->epoch <= st->info.epoch)
+		return rd_err_set(err, RD_EPERM,
+		    "bundle comes from store %s at epoch %lld, not higher than this store's epoch %lld: it is not a promoted store of its origin",
+		    r->origin, (long long)r->epoch, (long long)st->info.epoch);
+	if (rdi_etcd_init(&ec, r->opts->etcd, r->opts->etcd_timeout, err) == -1)
+		return -1;
+	k = rdi_cluster_confirm(&ec, r->opts->cluster, st->info.origin,
+	    r->origin, r->epoch, why, sizeof(why), err);
+	if (k == -1)
+		return -1;
+	if (k == 0)
+		return rd_err_set(err, RD_EPERM, "%s", why);
+	r->follow = 1;
+	if (r->opts->notice != NULL) {
+		snprintf(why, sizeof(why),
+		    "following %s, the promoted primary of cluster '%s' (epoch %lld), instead of %s",
+		    r->origin, r->opts->cluster, (long long)r->epoch,
+		    st->info.origin);
+		r->opts->notice(r->opts->notice_arg, why);
+	}
+	return 0;
+}
+
 /* Judge a HELLO: lineage, epoch, codecs, and where the bundle starts. */
 static int
 judge_hello(struct rdi_recv *r, int mode, struct rd_err *err)
@@ -462,10 +502,9 @@ judge_hello(struct rdi_recv *r, int mode, struct rd_err *err)
 		    r->push ? "the sender wrote a bundle, not a push session"
 		            : "this is a push session: use rdship serve");
 	if (st->info.origin[0] != '\0' &&
-	    strcmp(st->info.origin, r->origin) != 0 && !r->opts->adopt)
-		return rd_err_set(err, RD_EPERM,
-		    "bundle comes from store %s, but '%s' follows %s (use --adopt to follow the new one)",
-		    r->origin, st->path, st->info.origin);
+	    strcmp(st->info.origin, r->origin) != 0 && !r->opts->adopt &&
+	    follow_promoted(r, err) == -1)
+		return -1;
 	if (r->epoch < st->info.epoch)
 		return rd_err_set(err, RD_EPERM,
 		    "bundle has epoch %lld, older than this store's epoch %lld: its sender was superseded by a promotion",

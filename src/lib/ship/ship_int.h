@@ -9,6 +9,7 @@
 #define SHIP_INT_H
 
 #include "rd_int.h"
+#include "cluster/cluster_int.h"
 
 /* The frame types of a stream (docs/FORMAT.md). */
 enum {
@@ -65,6 +66,7 @@ struct rdi_recv {
 	size_t nobjs, cap_objs;
 	unsigned char *chunk;
 	/* HELLO */
+	int follow; /* etcd confirmed the sender as the new origin */
 	char origin[40];
 	int64_t epoch, since, newest;
 	uint64_t codecs;

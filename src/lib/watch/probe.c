@@ -43,6 +43,7 @@ static const struct rdi_probe_kind kinds[] = {
 	{ "snapshot:",	"snapshot", rdi_probe_snapshot_parse, rdi_probe_snapshot_run },
 	{ "lag:",	"lag",	rdi_probe_lag_parse,	rdi_probe_lag_run },
 	{ "drill:",	"drill", rdi_probe_drill_parse,	rdi_probe_drill_run },
+	{ "etcd:",	"etcd",	rdi_probe_etcd_parse,	rdi_probe_etcd_run },
 };
 /* clang-format on */
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 
 #include "rd_int.h"
+#include "cluster/cluster_int.h"
 
 struct rd_probe;
 
@@ -105,6 +106,13 @@ void rdi_probe_lag_run(const struct rd_probe *p, double deadline,
 int rdi_probe_drill_parse(struct rd_probe *p, const char *rest, char *why,
     size_t whylen);
 void rdi_probe_drill_run(const struct rd_probe *p, double deadline,
+    double timeout, struct rd_probe_result *res);
+
+/* probe_etcd.c: etcd:URLS?cluster=NAME[&primary=UUID] (endpoints in
+ * "store", the cluster in "command", the expected primary in "path") */
+int rdi_probe_etcd_parse(struct rd_probe *p, const char *rest, char *why,
+    size_t whylen);
+void rdi_probe_etcd_run(const struct rd_probe *p, double deadline,
     double timeout, struct rd_probe_result *res);
 
 #endif /* PROBE_INT_H */
