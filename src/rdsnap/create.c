@@ -249,7 +249,7 @@ cmd_create(int argc, char **argv)
 	o.snap = def;
 	o.hook_timeout = 300;
 	parse("create",
-	    " bracket checksum exclude exclude-from hook-timeout json label may-change one-file-system post pre quiet syslog threads wait ",
+	    " bracket checksum exclude exclude-from hook-timeout json label may-change no-acls no-xattrs one-file-system post pre quiet syslog threads wait ",
 	    argc, argv, &o, &ind);
 	if (argc - ind != 2)
 		tool_usage(EX_USAGE);

@@ -30,8 +30,10 @@ enum {
 	OPT_QUIET,
 	OPT_CHAIN,
 	OPT_CODEC,
+	OPT_NO_ACLS,
 	OPT_NO_KEY,
 	OPT_NO_OWNER,
+	OPT_NO_XATTRS,
 	OPT_READ_DATA,
 	OPT_STANDBY,
 	OPT_SYSLOG,
@@ -81,8 +83,10 @@ static const struct option longopts[] = {
 	{ "label", required_argument, NULL, OPT_LABEL },
 	{ "max-unused", required_argument, NULL, OPT_MAX_UNUSED },
 	{ "may-change", required_argument, NULL, OPT_MAY_CHANGE },
+	{ "no-acls", no_argument, NULL, OPT_NO_ACLS },
 	{ "no-key", no_argument, NULL, OPT_NO_KEY },
 	{ "no-owner", no_argument, NULL, OPT_NO_OWNER },
+	{ "no-xattrs", no_argument, NULL, OPT_NO_XATTRS },
 	{ "orphans", no_argument, NULL, OPT_ORPHANS },
 	{ "one-file-system", no_argument, NULL, OPT_ONE_FILE_SYSTEM },
 	{ "post", required_argument, NULL, OPT_POST },
@@ -282,6 +286,12 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			break;
 		case OPT_NO_OWNER:
 			o->restore.no_owner = 1;
+			break;
+		case OPT_NO_XATTRS:
+			o->snap.no_xattrs = 1;
+			break;
+		case OPT_NO_ACLS:
+			o->snap.no_acls = 1;
 			break;
 		case OPT_ONE_FILE_SYSTEM:
 			o->snap.one_file_system = 1;
@@ -533,7 +543,8 @@ static const struct tool_cmd cmds[] = {
 	    "              store" },
 	{ "create", cmd_create,
 	    "create [--checksum] [--exclude PATTERN] [--exclude-from FILE]\n"
-	    "              [--one-file-system] [--label TEXT] [--threads N] [--wait SECONDS]\n"
+	    "              [--one-file-system] [--no-xattrs] [--no-acls] [--label TEXT]\n"
+	    "              [--threads N] [--wait SECONDS]\n"
 	    "              [--pre COMMAND] [--post COMMAND] [--bracket COMMAND]\n"
 	    "              [--may-change PATTERN]\n"
 	    "              [--hook-timeout SECONDS] [--json] [--quiet] [--syslog]\n"

@@ -148,7 +148,7 @@ rdi_path_safe(const char *path)
 	const char *p = path, *slash;
 	size_t n;
 
-	if (*path == '\0' || *path == '/' || strlen(path) >= PATH_MAX)
+	if (*path == '\0' || *path == '/' || strlen(path) > RDI_PATH_MAX)
 		return 0;
 	while (*p != '\0') {
 		slash = strchr(p, '/');

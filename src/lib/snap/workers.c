@@ -766,6 +766,7 @@ snap_prev_release(struct prev *p)
 {
 	free(p->target);
 	p->target = NULL;
+	rdi_buf_release(&p->xa);
 }
 
 void
@@ -774,6 +775,7 @@ snap_job_free(struct job *j)
 	if (j == NULL)
 		return;
 	free(j->path);
+	rdi_buf_release(&j->xa);
 	snap_prev_release(&j->prev);
 	free(j);
 }
