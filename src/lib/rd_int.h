@@ -128,9 +128,35 @@ int rdi_xattrs_read(int dfd, const char *name, int flags, const char *what,
  * on "name" in "dfd" (never following it); each that cannot be set is
  * passed to "failed" with its errno.  Returns the number that failed.
  */
+/*
+ * Remove from the open file "fd" every attribute the encoding lacks (as
+ * far as the caller may: best effort, what stays is seen by a verify).
+ */
+void rdi_xattrs_prune(int fd, const unsigned char *blob, size_t len);
 int rdi_xattrs_apply(int fd, int dfd, const char *name,
     const unsigned char *blob, size_t len,
     void (*failed)(void *arg, const char *attr, int errnum), void *arg);
+
+/*
+ * A sink that writes a file from offset 0, leaving holes where whole
+ * blocks of RDI_SPARSE_BLOCK bytes are zero, whatever the boundaries of
+ * the pieces it is given ("cp --sparse=always" does the same): a block a
+ * piece leaves unfinished is kept until the next completes it.  Call
+ * rdi_sparse_flush() after the last piece, then ftruncate() the file to
+ * its size (a trailing hole).
+ */
+#define RDI_SPARSE_BLOCK 4096
+struct rdi_sparse {
+	int fd;
+	off_t off; /* where "part" begins */
+	const char *path;
+	unsigned char part[RDI_SPARSE_BLOCK];
+	size_t plen;
+};
+void rdi_sparse_init(struct rdi_sparse *ws, int fd, const char *path);
+int rdi_sparse_write(void *arg, const void *buf, size_t len,
+    struct rd_err *err);
+int rdi_sparse_flush(struct rdi_sparse *ws, struct rd_err *err);
 
 /* Random bytes from the CSPRNG. */
 int rdi_random(void *buf, size_t len, struct rd_err *err);

@@ -231,3 +231,29 @@ rdi_xattrs_apply(int fd, int dfd, const char *name, const unsigned char *blob,
 	}
 	return bad;
 }
+
+void
+rdi_xattrs_prune(int fd, const unsigned char *blob, size_t len)
+{
+	char *list;
+	const char *name;
+	const unsigned char *val;
+	size_t i, pos, vlen;
+	ssize_t n;
+	int keep;
+
+	list = malloc(LIST_MAX);
+	if (list == NULL)
+		return;
+	n = flistxattr(fd, list, LIST_MAX);
+	for (i = 0; n > 0 && i < (size_t)n; i += strlen(list + i) + 1) {
+		keep = 0;
+		pos = 0;
+		while (!keep &&
+		    rdi_xattr_next(blob, len, &pos, &name, &val, &vlen) == 1)
+			keep = strcmp(name, list + i) == 0;
+		if (!keep)
+			(void)fremovexattr(fd, list + i);
+	}
+	free(list);
+}

@@ -25,90 +25,6 @@
 
 #include "rd_int.h"
 
-#define SPARSE_BLOCK 4096
-
-/*
- * Writes a file, leaving holes where whole blocks are zero: a block
- * that a write leaves unfinished is kept in "part" until the next one
- * completes it, so that a hole never depends on where the content
- * reader's pieces end ("cp --sparse=always" does the same).
- */
-struct wsink {
-	int fd;
-	off_t off; /* where "part" begins */
-	const char *path;
-	unsigned char part[SPARSE_BLOCK];
-	size_t plen;
-};
-
-static int
-wsink_block(struct wsink *ws, const unsigned char *p, size_t len,
-    struct rd_err *err)
-{
-	static const unsigned char zero[SPARSE_BLOCK];
-	size_t run;
-
-	while (len > 0) {
-		if (len >= SPARSE_BLOCK && memcmp(p, zero, SPARSE_BLOCK) == 0) {
-			ws->off += SPARSE_BLOCK;
-			p += SPARSE_BLOCK;
-			len -= SPARSE_BLOCK;
-			continue;
-		}
-		/* a run of blocks that are not all zero, written at once */
-		run = len < SPARSE_BLOCK ? len : SPARSE_BLOCK;
-		while (run + SPARSE_BLOCK <= len &&
-		    memcmp(p + run, zero, SPARSE_BLOCK) != 0)
-			run += SPARSE_BLOCK;
-		if (rdi_pwrite_all(ws->fd, p, run, ws->off, ws->path, err) ==
-		    -1)
-			return -1;
-		ws->off += (off_t)run;
-		p += run;
-		len -= run;
-	}
-	return 0;
-}
-
-static int
-wsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
-{
-	struct wsink *ws = arg;
-	const unsigned char *p = buf;
-	size_t take, whole;
-
-	if (ws->plen > 0) {
-		take = SPARSE_BLOCK - ws->plen;
-		if (take > len)
-			take = len;
-		memcpy(ws->part + ws->plen, p, take);
-		ws->plen += take;
-		p += take;
-		len -= take;
-		if (ws->plen < SPARSE_BLOCK)
-			return 0;
-		ws->plen = 0;
-		if (wsink_block(ws, ws->part, SPARSE_BLOCK, err) == -1)
-			return -1;
-	}
-	whole = len - len % SPARSE_BLOCK;
-	if (whole > 0 && wsink_block(ws, p, whole, err) == -1)
-		return -1;
-	memcpy(ws->part, p + whole, len - whole);
-	ws->plen = len - whole;
-	return 0;
-}
-
-/* Write what "part" holds of the last block. */
-static int
-wsink_flush(struct wsink *ws, struct rd_err *err)
-{
-	size_t n = ws->plen;
-
-	ws->plen = 0;
-	return n > 0 ? wsink_block(ws, ws->part, n, err) : 0;
-}
-
 struct rentry {
 	char *path; /* catalog form: dirs end in '/' */
 	size_t plen;
@@ -191,18 +107,29 @@ static void
 omit(struct rctx *c, const char *fmt, ...)
 {
 	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	char msg[1024];
+	char small[1024], *msg = small;
 	va_list ap;
+	int n;
 
 	atomic_fetch_add(&c->omitted, 1);
 	if (c->opts->notice == NULL)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
+	/* a long path is named in full */
+	if (n >= (int)sizeof(small) && (msg = malloc((size_t)n + 1)) != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(msg, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	if (msg == NULL)
+		msg = small;
 	pthread_mutex_lock(&mu);
 	c->opts->notice(c->opts->notice_arg, msg);
 	pthread_mutex_unlock(&mu);
+	if (msg != small)
+		free(msg);
 }
 
 struct xafail {
@@ -429,17 +356,14 @@ static int
 write_content(struct rctx *c, struct creader *rd, int fd, int dfd,
     const char *name, const struct rentry *e, struct rd_err *err)
 {
-	struct wsink ws;
+	struct rdi_sparse ws;
 	int ret = -1;
 
-	ws.fd = fd;
-	ws.off = 0;
-	ws.path = e->path;
-	ws.plen = 0;
+	rdi_sparse_init(&ws, fd, e->path);
 	if (rdi_chain_load(rd->db, &rd->chain_q, e->sha, &rd->ch, err) == -1 ||
-	    rdi_chain_read(rd->pc, &rd->ch, c->stack[0].fd, wsink_write, &ws,
-	        err) == -1 ||
-	    wsink_flush(&ws, err) == -1)
+	    rdi_chain_read(rd->pc, &rd->ch, c->stack[0].fd, rdi_sparse_write,
+	        &ws, err) == -1 ||
+	    rdi_sparse_flush(&ws, err) == -1)
 		goto out;
 	if (ftruncate(fd, (off_t)e->size) == -1) {
 		rd_err_sys(err, RD_EIO, "cannot write '%s'", e->path);
