@@ -6,7 +6,7 @@ RD_PACKAGES="build-essential autoconf automake pkg-config librsync-dev
 libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev check sqlite3 mandoc
 python3 openssh-server openssh-client valgrind clang clang-format
 libclang-rt-14-dev postgresql acl attr libcap2-bin etcd-server etcd-client
-prometheus lintian debhelper shellcheck bash-completion"
+prometheus lintian debhelper shellcheck bash-completion rsync"
 
 rd_install_deps() {
 	missing=

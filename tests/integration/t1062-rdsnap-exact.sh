@@ -195,3 +195,22 @@ grep -q "^rdsnap: [0-9]* things not restored (see above" err ||
     fail "what nobody may restore was not restored"
 [ "$(find u/r/deep -name leaf -execdir cat {} \;)" = far ] ||
     fail "long path as nobody"
+
+# a forged catalog: a hard link to a directory, attributes over the
+# kernel's limits: verify finds the damage (1) and names the row; a
+# restore names the entry, restores the rest and exits 65
+cp -r store forged
+sqlite3 forged/catalog.db "update entries set link = 5 where path = CAST('d/' AS BLOB)"
+expect_exit 1 rdsnap verify --quiet forged
+grep -q "^DAMAGED catalog has a bad row for 'd': a hard link to an entry that is not a regular file$" out ||
+    fail "verify: $(cat out)"
+cp -r store forged2
+sqlite3 forged2/catalog.db "update entries set xattrs = CAST('user.a' AS BLOB) || x'0000010001' || zeroblob(65537) where path = CAST('f' AS BLOB) and last is null"
+expect_exit 1 rdsnap verify --quiet forged2
+grep -q "^DAMAGED catalog has a bad row for 'f': bad extended attributes$" out ||
+    fail "verify: $(cat out)"
+expect_exit 65 rdsnap restore --quiet forged2 rforged
+grep -q "^rdsnap: not restored: entry 'f' has bad extended attributes in catalog$" err ||
+    fail "restore: $(cat err)"
+[ -L rforged/sl ] && cmp -s src/bind80 rforged/bind80 || fail "the rest was not restored"
+[ ! -e rforged/f ] || fail "the damaged entry was restored"
