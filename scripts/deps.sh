@@ -9,12 +9,14 @@ libsqlite3-dev libssl-dev zlib1g-dev libzstd-dev python3"
 # what scripts/test needs on top: the unit tests (check), catalog and
 # JSON schema checks (sqlite3, python3-jsonschema), the lint
 # (mandoc, the shell script checker, clang-format), ssh and live-database
-# tests, the sanitizer
+# tests, metadata tests (acl, attr, libcap2-bin, and rsync to compare
+# with), the sanitizer
 # and fuzzer builds, metrics (promtool), the package (debhelper, lintian)
 # and the completion test (bash-completion)
 RD_TEST_PACKAGES="check sqlite3 python3-jsonschema mandoc openssh-server
-openssh-client valgrind clang clang-format libclang-rt-14-dev postgresql acl attr libcap2-bin etcd-server
-etcd-client prometheus lintian debhelper shellcheck bash-completion"
+openssh-client valgrind clang clang-format libclang-rt-14-dev postgresql
+acl attr libcap2-bin rsync etcd-server etcd-client prometheus lintian
+debhelper shellcheck bash-completion"
 RD_PACKAGES="$RD_BUILD_PACKAGES $RD_TEST_PACKAGES"
 
 # rd_install_deps [PACKAGES]: install those of PACKAGES (default: all

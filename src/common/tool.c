@@ -139,10 +139,20 @@ static void vwarn(const char *fmt, va_list ap) RD_PRINTF(1, 0);
 static void
 vwarn(const char *fmt, va_list ap)
 {
-	char msg[1024];
+	char small[1024], *msg = small;
+	va_list aq;
+	int n;
 
-	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
-		msg[0] = '\0';
+	va_copy(aq, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	if (n < 0)
+		small[0] = '\0';
+	/* a long path is named in full */
+	if (n >= (int)sizeof(small) && (msg = malloc((size_t)n + 1)) != NULL)
+		vsnprintf(msg, (size_t)n + 1, fmt, aq);
+	va_end(aq);
+	if (msg == NULL)
+		msg = small;
 	/*
 	 * Names and strings in messages come from outside (file names, a
 	 * stream, a catalog): never let one drive the terminal.
@@ -152,6 +162,8 @@ vwarn(const char *fmt, va_list ap)
 	fprintf(stderr, "%s: %s\n", progname, msg);
 	if (use_syslog)
 		syslog(LOG_ERR, "%s", msg);
+	if (msg != small)
+		free(msg);
 }
 
 void

@@ -12,6 +12,7 @@ src_lib_librd_a_SOURCES = \
 src_lib_librd_a_SOURCES += \
 	src/lib/base/err.c \
 	src/lib/base/fsio.c \
+	src/lib/base/xattr.c \
 	src/lib/base/hash.c \
 	src/lib/base/json.c \
 	src/lib/base/duration.c \

@@ -96,6 +96,68 @@ int rdi_rmtree(int dfd, const char *name, const char *what, struct rd_err *err);
 /* rdi_sink_fn that drops the bytes (a content read only to be checked). */
 int rdi_null_sink(void *arg, const void *buf, size_t len, struct rd_err *err);
 
+/*
+ * Extended attributes (xattr.c), ACLs and file capabilities among them,
+ * in the canonical encoding of an entry's "xattrs" column: see xattr.c.
+ * RDI_XATTRS_MAX bounds a whole encoding.
+ */
+#define RDI_XATTRS_MAX (1 << 20)
+/* The longest catalog path (each name at most NAME_MAX bytes). */
+#define RDI_PATH_MAX     (1 << 20)
+#define RDI_XA_NO_XATTRS 0x1 /* leave out all but the ACLs */
+#define RDI_XA_NO_ACLS   0x2 /* leave out system.posix_acl_* */
+/* 1 if "name" is system.posix_acl_access or _default. */
+int rdi_xattr_is_acl(const char *name);
+/* 1 if "blob" is a valid, canonical encoding (empty is), else 0. */
+int rdi_xattrs_valid(const unsigned char *blob, size_t len);
+/*
+ * The attribute at "*pos" of a valid encoding: 1 (and "*pos" moves past
+ * it), 0 at the end, -1 if malformed.
+ */
+int rdi_xattr_next(const unsigned char *blob, size_t len, size_t *pos,
+    const char **name, const unsigned char **val, size_t *vlen);
+/*
+ * Read the attributes of "name" in directory "dfd" (never following it)
+ * into "out" (emptied first), leaving out what "flags" (RDI_XA_*) says;
+ * "what" names the entry in errors.  Returns 0 or -1.
+ */
+int rdi_xattrs_read(int dfd, const char *name, int flags, const char *what,
+    struct rdi_buf *out, struct rd_err *err);
+/*
+ * Set every attribute of the encoding on the open file "fd", or (fd -1)
+ * on "name" in "dfd" (never following it); each that cannot be set is
+ * passed to "failed" with its errno.  Returns the number that failed.
+ */
+/*
+ * Remove from the open file "fd" every attribute the encoding lacks (as
+ * far as the caller may: best effort, what stays is seen by a verify).
+ */
+void rdi_xattrs_prune(int fd, const unsigned char *blob, size_t len);
+int rdi_xattrs_apply(int fd, int dfd, const char *name,
+    const unsigned char *blob, size_t len,
+    void (*failed)(void *arg, const char *attr, int errnum), void *arg);
+
+/*
+ * A sink that writes a file from offset 0, leaving holes where whole
+ * blocks of RDI_SPARSE_BLOCK bytes are zero, whatever the boundaries of
+ * the pieces it is given ("cp --sparse=always" does the same): a block a
+ * piece leaves unfinished is kept until the next completes it.  Call
+ * rdi_sparse_flush() after the last piece, then ftruncate() the file to
+ * its size (a trailing hole).
+ */
+#define RDI_SPARSE_BLOCK 4096
+struct rdi_sparse {
+	int fd;
+	off_t off; /* where "part" begins */
+	const char *path;
+	unsigned char part[RDI_SPARSE_BLOCK];
+	size_t plen;
+};
+void rdi_sparse_init(struct rdi_sparse *ws, int fd, const char *path);
+int rdi_sparse_write(void *arg, const void *buf, size_t len,
+    struct rd_err *err);
+int rdi_sparse_flush(struct rdi_sparse *ws, struct rd_err *err);
+
 /* Random bytes from the CSPRNG. */
 int rdi_random(void *buf, size_t len, struct rd_err *err);
 /* A random RFC 4122 version 4 UUID, as 36 characters plus NUL. */
@@ -245,7 +307,7 @@ void rdi_rsjob_free(struct rdi_rsjob *j);
 
 #include <sqlite3.h>
 
-#define RD_FORMAT 3 /* catalog schema version (user_version) */
+#define RD_FORMAT 4 /* catalog schema version (user_version) */
 
 struct rd_store {
 	char *path;

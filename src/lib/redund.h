@@ -360,7 +360,14 @@ int rd_store_key(struct rd_store *st, unsigned char key[RD_KEY_LEN],
 /* Snapshots */
 
 /* Entry types, as stored in the catalog and printed by "ls". */
-enum rd_type { RD_TYPE_FILE = 'f', RD_TYPE_DIR = 'd', RD_TYPE_SYMLINK = 'l' };
+enum rd_type {
+	RD_TYPE_FILE = 'f',
+	RD_TYPE_DIR = 'd',
+	RD_TYPE_SYMLINK = 'l',
+	RD_TYPE_FIFO = 'p',
+	RD_TYPE_CHR = 'c', /* character device */
+	RD_TYPE_BLK = 'b'  /* block device */
+};
 
 /*
  * Notices: things a run did not do but that do not make it fail (a socket
@@ -413,11 +420,22 @@ struct rd_snap_opts {
 	 */
 	const char *const *may_change;
 	int nmay_change;
+	/*
+	 * Every extended attribute an entry has (user.*, security.*,
+	 * trusted.*, system.*: what the caller may read) is kept, POSIX
+	 * ACLs (system.posix_acl_access and _default) and file
+	 * capabilities (security.capability) among them, unless
+	 * "no_xattrs" (all but the ACLs) or "no_acls" (the ACLs) leaves
+	 * them out.  An entry whose ctime did not change keeps the
+	 * attributes its previous version recorded.
+	 */
+	int no_xattrs;
+	int no_acls;
 };
 #define RD_SNAP_OPTS_INIT                                                      \
 	{                                                                      \
 		0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL,    \
-		    NULL, 300, NULL, 0                                         \
+		    NULL, 300, NULL, 0, 0, 0                                   \
 	}
 
 /*
@@ -505,6 +523,11 @@ struct rd_entry {
 	int64_t mtime_ns; /* nanoseconds since the epoch */
 	unsigned char sha[RD_HASH_LEN]; /* content of a file */
 	const char *target;             /* symlink target, else NULL */
+	int64_t rdev;                   /* a device's number, else 0 */
+	int64_t
+	    link; /* files of one snapshot with one non-zero link: one inode */
+	const unsigned char *xattrs; /* extended attributes (see xattr.c) */
+	size_t xattrs_len;           /* 0: none */
 };
 
 /*
@@ -569,6 +592,9 @@ enum rd_change_kind {
 #define RD_DIFF_UID     0x10u
 #define RD_DIFF_GID     0x20u
 #define RD_DIFF_MTIME   0x40u
+#define RD_DIFF_XATTRS  0x80u  /* extended attributes, ACLs, capabilities */
+#define RD_DIFF_LINK    0x100u /* hard-link identity */
+#define RD_DIFF_RDEV    0x200u /* a device's number */
 
 struct rd_change {
 	int kind;                   /* enum rd_change_kind */
@@ -679,6 +705,16 @@ struct rd_restore_result {
 	 * through "notice".
 	 */
 	int64_t setid_dropped;
+	/*
+	 * Things that could not be restored, each named through "notice"
+	 * (an ordinary user's restore: owners, device nodes, file
+	 * capabilities, trusted.* and security.* attributes; an entry
+	 * whose catalog row is unsafe); the restore goes on without them.
+	 * "owners_lost" counts the entries whose owner was not kept (the
+	 * first 20 are named).
+	 */
+	int64_t omitted;
+	int64_t owners_lost;
 };
 
 /*

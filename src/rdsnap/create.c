@@ -252,7 +252,7 @@ cmd_create(int argc, char **argv)
 	o.snap = def;
 	o.hook_timeout = 300;
 	args = parse("create",
-	    " bracket checksum exclude exclude-from hook-timeout json label may-change metrics one-file-system post pre quiet syslog threads wait ",
+	    " bracket checksum exclude exclude-from hook-timeout json label may-change metrics no-acls no-xattrs one-file-system post pre quiet syslog threads wait ",
 	    argc, argv, &o, &nargs);
 	create_metrics_start(&cm, o.metrics, args[0]);
 	o.snap.notice = on_notice;

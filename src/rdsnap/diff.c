@@ -19,7 +19,7 @@
 
 /* Names of the RD_DIFF_* bits, bit 0 first, for --json. */
 static const char *const diff_names[] = { "type", "content", "target", "mode",
-	"uid", "gid", "mtime" };
+	"uid", "gid", "mtime", "xattrs", "link", "rdev" };
 
 static const char *
 change_name(int kind)
@@ -74,7 +74,15 @@ print_meta(const struct rd_entry *o, const struct rd_entry *n, unsigned d)
 		iso_time(o->mtime_ns, t1, sizeof(t1));
 		iso_time(n->mtime_ns, t2, sizeof(t2));
 		printf("%smtime=%s->%s", sep, t1, t2);
+		sep = ",";
 	}
+	if (d & RD_DIFF_XATTRS) {
+		printf("%sxattrs", sep); /* extended attributes, ACLs, caps */
+		sep = ",";
+	}
+	if (d & RD_DIFF_LINK)
+		printf("%shardlink=%s->%s", sep, o->link != 0 ? "yes" : "no",
+		    n->link != 0 ? "yes" : "no");
 }
 
 static int
@@ -109,6 +117,9 @@ diff_one(void *arg, const struct rd_change *c)
 	case RD_CHANGE_CONTENT:
 		if (c->old->type != c->new->type)
 			printf("%c>", c->old->type);
+		else if (c->differs & RD_DIFF_RDEV)
+			printf("rdev=%lld->%lld ", (long long)c->old->rdev,
+			    (long long)c->new->rdev);
 		printf("%c %lld -> %lld ", c->new->type,
 		    (long long)c->old->size, (long long)c->new->size);
 		break;

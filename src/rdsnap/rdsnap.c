@@ -28,8 +28,10 @@ enum {
 	OPT_LABEL,
 	OPT_CHAIN,
 	OPT_CODEC,
+	OPT_NO_ACLS,
 	OPT_NO_KEY,
 	OPT_NO_OWNER,
+	OPT_NO_XATTRS,
 	OPT_READ_DATA,
 	OPT_SEED,
 	OPT_SUBSET,
@@ -79,8 +81,10 @@ static const struct option longopts[] = {
 	{ "max-unused", required_argument, NULL, OPT_MAX_UNUSED },
 	{ "may-change", required_argument, NULL, OPT_MAY_CHANGE },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "no-acls", no_argument, NULL, OPT_NO_ACLS },
 	{ "no-key", no_argument, NULL, OPT_NO_KEY },
 	{ "no-owner", no_argument, NULL, OPT_NO_OWNER },
+	{ "no-xattrs", no_argument, NULL, OPT_NO_XATTRS },
 	{ "orphans", no_argument, NULL, OPT_ORPHANS },
 	{ "one-file-system", no_argument, NULL, OPT_ONE_FILE_SYSTEM },
 	{ "post", required_argument, NULL, OPT_POST },
@@ -294,6 +298,12 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			break;
 		case OPT_NO_OWNER:
 			o->restore.no_owner = 1;
+			break;
+		case OPT_NO_XATTRS:
+			o->snap.no_xattrs = 1;
+			break;
+		case OPT_NO_ACLS:
+			o->snap.no_acls = 1;
 			break;
 		case OPT_ONE_FILE_SYSTEM:
 			o->snap.one_file_system = 1;
@@ -553,7 +563,8 @@ static const struct tool_cmd cmds[] = {
 	    0 },
 	{ "create", cmd_create,
 	    "create [-jqv] [-w SECONDS] [--checksum] [--exclude PATTERN]\n"
-	    "              [--exclude-from FILE] [--one-file-system] [--label TEXT]\n"
+	    "              [--exclude-from FILE] [--one-file-system] [--no-xattrs]\n"
+	    "              [--no-acls] [--label TEXT]\n"
 	    "              [--threads N] [--pre COMMAND] [--post COMMAND]\n"
 	    "              [--bracket COMMAND] [--may-change PATTERN]\n"
 	    "              [--hook-timeout SECONDS] [--metrics FILE] [--syslog]\n"

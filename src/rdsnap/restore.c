@@ -59,6 +59,8 @@ cmd_restore(int argc, char **argv)
 		rd_json_int(j, "files", res.files);
 		rd_json_int(j, "bytes", res.bytes);
 		rd_json_int(j, "setid_dropped", res.setid_dropped);
+		rd_json_int(j, "omitted", res.omitted);
+		rd_json_int(j, "owners_lost", res.owners_lost);
 		rd_json_num(j, "seconds", rd_monotonic() - t0);
 		rd_json_obj_end(j);
 		rd_json_line(j);
@@ -70,6 +72,16 @@ cmd_restore(int argc, char **argv)
 		    res.files == 1 ? "y" : "ies",
 		    tool_human_bytes(res.bytes, b, sizeof(b)),
 		    rd_monotonic() - t0);
+	}
+	if (res.omitted > 0) {
+		/* each was named as it happened */
+		tool_warn("%lld thing%s not restored (see above%s)",
+		    (long long)res.omitted, res.omitted == 1 ? "" : "s",
+		    res.owners_lost > 20
+		        ? "; owners of the entries after the first 20 not named"
+		        : "");
+		if (res.setid_dropped == 0)
+			return tool_exit(3);
 	}
 	if (res.setid_dropped > 0) {
 		/* the tree is not as it was: say so in the status */

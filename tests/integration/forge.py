@@ -15,6 +15,7 @@ import struct
 import zlib
 
 DIR, FILE, LINK = ord("d"), ord("f"), ord("l")
+FIFO, CHR, BLK = ord("p"), ord("c"), ord("b")
 FULL, DELTA, SIG = 0, 1, 2
 RS_DELTA_MAGIC = 0x72730236
 
@@ -29,6 +30,11 @@ def f64(v):
 
 def bstr(b):
     return u64(len(b)) + b
+
+
+def xattr(name, value):
+    """One attribute in the encoding of an entry's xattrs (xattr.c)."""
+    return name + b"\0" + struct.pack(">I", len(value)) + value
 
 
 def sha(data):
@@ -59,7 +65,7 @@ def object_header(kind, codec, raw, payload, content, base=bytes(32)):
 class Bundle:
     def __init__(self, origin, epoch=1, since=0, newest=1, codecs=0b11):
         self.nonce = os.urandom(16)
-        self.out = [b"RDSHIP2\n", bytes([0]), self.nonce]
+        self.out = [b"RDSHIP3\n", bytes([0]), self.nonce]
         self.seq = 0
         self.nobj = self.nsnap = self.nrows = self.ncloses = 0
         self.nproblems = 0
@@ -101,10 +107,12 @@ class Bundle:
 
     @staticmethod
     def row(path, typ, first, last=0, size=0, content=b"", target=b"",
-            mode=0o755, uid=0, gid=0, mtime=0):
+            mode=0o755, uid=0, gid=0, mtime=0, rdev=0, link=0, xattrs=b""):
         return (bstr(path) + u64(first) + u64(last) + u64(typ) + u64(mode) +
                 u64(uid) + u64(gid) + u64(size) + u64(mtime) +
-                bstr(content) + bstr(target) + u64(0))
+                bstr(content) + bstr(target) + u64(0) + u64(rdev) +
+                u64(link) + bstr(xattrs))
+
 
     def rows(self, *rows):
         self.frame("E", b"".join(rows))
@@ -144,7 +152,7 @@ def answer_have(code, msg, uuid, newest=0, epoch=1, codecs=0b111):
                u64(epoch) + u64(codecs))
     mac = hmac.new(bytes(32), b"R" + u64(0) + nonce + b"A" +
                    u64(len(payload)) + payload, hashlib.sha256).digest()
-    out.write(b"RDSHIP2\n" + bytes([0]) + nonce + b"A" +
+    out.write(b"RDSHIP3\n" + bytes([0]) + nonce + b"A" +
               u64(len(payload)) + payload + mac)
     out.flush()
     inp.read()

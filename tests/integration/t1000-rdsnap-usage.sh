@@ -17,7 +17,8 @@ expect_exit 0 rdsnap -h
 # one subcommand's help is that subcommand's usage only
 expect_exit 0 rdsnap create --help
 expect_file out "usage: rdsnap create [-jqv] [-w SECONDS] [--checksum] [--exclude PATTERN]
-              [--exclude-from FILE] [--one-file-system] [--label TEXT]
+              [--exclude-from FILE] [--one-file-system] [--no-xattrs]
+              [--no-acls] [--label TEXT]
               [--threads N] [--pre COMMAND] [--post COMMAND]
               [--bracket COMMAND] [--may-change PATTERN]
               [--hook-timeout SECONDS] [--metrics FILE] [--syslog]

@@ -19,8 +19,8 @@ d 755 0 2020-01-02T03:04:05.500000000Z - sub
 f 640 12 2020-01-02T03:04:05.500000000Z f957b19529906961933c5c30f8713c500a9bb5d9d0695c40d48c97a26a3594ec sub/b.txt
 f 644 1305000 2020-01-02T03:04:05.500000000Z 792b77861a84c56cb02d0cd83f0cb9a699c01e69d7a07e114b3e6b06361eadde sub/big.txt"
 expect_empty err
-[ "$(sqlite3 primary/catalog.db 'PRAGMA user_version')" = 3 ] ||
-    fail "the catalog was not migrated to format 3"
+[ "$(sqlite3 primary/catalog.db 'PRAGMA user_version')" = 4 ] ||
+    fail "the catalog was not migrated to format 4"
 
 # the migrated catalog has exactly the schema of a new store
 expect_exit 0 rdsnap init fresh
@@ -50,7 +50,7 @@ expect_exit 0 rdsnap create primary src
 rdship send --since 2 primary >b3.rdb 2>/dev/null ||
     fail "send from a migrated store"
 expect_exit 0 rdship receive standby <b3.rdb
-[ "$(sqlite3 standby/catalog.db 'PRAGMA user_version')" = 3 ] ||
+[ "$(sqlite3 standby/catalog.db 'PRAGMA user_version')" = 4 ] ||
     fail "the standby was not migrated"
 expect_exit 0 rdsnap verify --read-data standby
 expect_exit 0 rdsnap restore standby s3
@@ -74,7 +74,7 @@ else
 	set -e
 fi
 [ "$rc" -eq 77 ] || fail "migrating a read-only catalog: status $rc"
-grep -q "^rdsnap: cannot upgrade the catalog of store 'ro' from format 1 to 3: " err ||
+grep -q "^rdsnap: cannot upgrade the catalog of store 'ro' from format 1 to 4: " err ||
     fail "message: $(cat err)"
 [ "$(sqlite3 ro/catalog.db 'PRAGMA user_version')" = 1 ] ||
     fail "a failed migration changed the format"

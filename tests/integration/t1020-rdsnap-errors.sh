@@ -45,7 +45,7 @@ expect_exit 0 rdsnap restore --force store full
 cp -a store future
 sqlite3 future/catalog.db 'PRAGMA user_version = 99'
 expect_exit 66 rdsnap list future
-expect_file err "rdsnap: store 'future' has catalog format 99, newer than this redund reads (1 to 3): use a newer redund"
+expect_file err "rdsnap: store 'future' has catalog format 99, newer than this redund reads (1 to 4): use a newer redund"
 expect_exit 66 rdsnap create future src
 [ "$(sqlite3 future/catalog.db 'PRAGMA user_version')" = 99 ] ||
     fail "a refused newer catalog changed its format"

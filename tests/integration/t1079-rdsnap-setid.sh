@@ -32,9 +32,14 @@ mkdir u && chown nobody u
 expect_exit 3 runuser -u nobody -- rdsnap restore --quiet store u/r
 # (writers run in parallel: the order of the named files may vary)
 sort err >err.sorted
-expect_file err.sorted "rdsnap: 'sgid-root' restored without its setuid/setgid bits: its owner 0:0 is not kept
+expect_file err.sorted "rdsnap: '.': owner 0:0 not restored (not root)
+rdsnap: 'plain': owner 0:0 not restored (not root)
+rdsnap: 'sgid-root' restored without its setuid/setgid bits: its owner 0:0 is not kept
+rdsnap: 'sgid-root': owner 0:0 not restored (not root)
 rdsnap: 'suid-root' restored without its setuid/setgid bits: its owner 0:0 is not kept
-rdsnap: 2 files restored without setuid/setgid bits (restore as root to keep owners and bits)"
+rdsnap: 'suid-root': owner 0:0 not restored (not root)
+rdsnap: 2 files restored without setuid/setgid bits (restore as root to keep owners and bits)
+rdsnap: 4 things not restored (see above)"
 [ "$(stat -c '%n %a %u' u/r/* | sort)" = "u/r/plain 640 65534
 u/r/sgid-root 755 65534
 u/r/suid-nobody 6750 65534

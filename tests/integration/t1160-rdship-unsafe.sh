@@ -13,7 +13,7 @@ def u64(v): return struct.pack("<Q", v)
 def bstr(b): return u64(len(b)) + b
 
 nonce = os.urandom(16)
-out = [b"RDSHIP2\n", bytes([0]), nonce]
+out = [b"RDSHIP3\n", bytes([0]), nonce]
 seq = 0
 def frame(t, payload):
     global seq
@@ -30,7 +30,7 @@ rows = u64(0)  # placeholder
 def row(path, typ, target=b""):
     return (bstr(path) + u64(1) + u64(0) + u64(ord(typ)) + u64(0o755) +
             u64(0) + u64(0) + u64(len(target)) + u64(0) + bstr(b"") +
-            bstr(target) + u64(0))
+            bstr(target) + u64(0) + u64(0) + u64(0) + bstr(b""))
 path = sys.argv[1].encode()
 typ = sys.argv[2]
 frame("E", row(b"", "d") + row(path, typ, b"x" if typ == "l" else b""))

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Forged snapshots that could not be restored are refused (65) before
-# anything commits: a path twice, a new row for a still-current path, a
+# anything commits: a hard link to a directory, a device number on a
+# file, extended attributes over the kernel's limits or malformed, a path twice, a new row for a still-current path, a
 # symlink beside a directory of the same name, a path without its parent
 # directory, a directory closed under its children, sizes that are not
 # possible, a content that is not there, NaN times, an object after the
@@ -75,6 +76,28 @@ elif case == "wrongsize":
     b.rows(R(b"n", FILE, 2, size=5, content=sha(x)))
 elif case == "nan":
     pass
+elif case == "linkdir":
+    b.rows(R(b"n", FILE, 2, size=4, content=sha(x), link=7),
+           R(b"m/", DIR, 2, link=7))
+elif case == "rdevfile":
+    b.rows(R(b"n", FILE, 2, size=4, content=sha(x), rdev=0x103))
+elif case == "fifosize":
+    b.rows(R(b"p", FIFO, 2, size=4))
+elif case == "bigvalue":
+    b.rows(R(b"n", FILE, 2, size=4, content=sha(x),
+             xattrs=xattr(b"user.big", b"v" * 65537)))
+elif case == "bigname":
+    b.rows(R(b"n", FILE, 2, size=4, content=sha(x),
+             xattrs=xattr(b"user." + b"n" * 251, b"v")))
+elif case == "unsorted":
+    b.rows(R(b"n", FILE, 2, size=4, content=sha(x),
+             xattrs=xattr(b"user.b", b"1") + xattr(b"user.a", b"2")))
+elif case == "nonamespace":
+    b.rows(R(b"n", FILE, 2, size=4, content=sha(x),
+             xattrs=xattr(b"evil", b"1")))
+elif case == "xatrunc":
+    b.rows(R(b"n", FILE, 2, size=4, content=sha(x),
+             xattrs=xattr(b"user.a", b"12345")[:-2]))
 b.end()
 sys.stdout.buffer.write(b.bytes())
 PY
@@ -93,7 +116,15 @@ for c in "twice:bundle has a bad row for 'n': it is there twice in one snapshot"
     "lateobj:stream is damaged: an object after the snapshot records" \
     "rowsobj:stream is damaged: an object after the snapshot records" \
     "rowsfirst:stream is damaged: a frame of type 'S' out of order" \
-    "closesfirst:stream is damaged: a frame of type 'E' out of order"; do
+    "closesfirst:stream is damaged: a frame of type 'E' out of order" \
+    "linkdir:stream is damaged: a hard link to an entry that is not a regular file" \
+    "rdevfile:stream is damaged: a device number on an entry that is not a device" \
+    "fifosize:stream is damaged: bad entry row" \
+    "bigvalue:stream is damaged: bad extended attributes (over the kernel's limits or malformed)" \
+    "bigname:stream is damaged: bad extended attributes (over the kernel's limits or malformed)" \
+    "unsorted:stream is damaged: bad extended attributes (over the kernel's limits or malformed)" \
+    "nonamespace:stream is damaged: bad extended attributes (over the kernel's limits or malformed)" \
+    "xatrunc:stream is damaged: bad extended attributes (over the kernel's limits or malformed)"; do
 	forge "${c%%:*}"
 	expect_exit 65 rdship receive --apply rep s <evil.rdb
 	expect_file err "rdship: ${c#*:}"
@@ -111,10 +142,13 @@ b = Bundle(os.environ["origin"], since=1, newest=2)
 x = b"new\n"
 b.full(x)
 b.snap(2)
-b.rows(Bundle.row(b"d/n", FILE, 2, size=4, content=sha(x), mode=0o644))
+b.rows(Bundle.row(b"d/n", FILE, 2, size=4, content=sha(x), mode=0o644,
+                  xattrs=xattr(b"user.a", b"1") + xattr(b"user.b", b"2")))
 b.end()
 sys.stdout.buffer.write(b.bytes())
 PY
 expect_exit 0 rdship receive --apply rep s <good.rdb
 [ "$(cat rep/d/n rep/a)" = "new
 a" ] || fail "the sound forged bundle was not applied"
+[ "$(getfattr -n user.b --only-values rep/d/n)" = 2 ] ||
+    fail "the sound bundle's attributes were not applied"

@@ -35,7 +35,12 @@ expect_exit 0 rdship send --since 1 p
 printf 'RDSHIP1\n' >v1.rdb
 tail -c +9 out >>v1.rdb
 expect_exit 69 rdship receive s <v1.rdb
-expect_file err "rdship: stream format version 1 is not supported (this rdship reads version 2): use the same redund release on both sides"
+expect_file err "rdship: stream format version 1 is not supported (this rdship reads version 3): use the same redund release on both sides"
+# version 2 lacked the devices, hard links and extended attributes
+printf 'RDSHIP2\n' >v2.rdb
+tail -c +9 out >>v2.rdb
+expect_exit 69 rdship receive s <v2.rdb
+expect_file err "rdship: stream format version 2 is not supported (this rdship reads version 3): use the same redund release on both sides"
 printf 'RDSHIPX\n' >bad.rdb
 expect_exit 65 rdship receive s <bad.rdb
 expect_file err "rdship: not an rdship stream"

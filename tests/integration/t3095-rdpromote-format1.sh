@@ -11,7 +11,7 @@ tar xzf "$RD_SRCDIR/tests/fixtures/format1-stores.tar.gz"
     fail "the fixture is not of format 1"
 expect_exit 0 rdpromote history --json primary
 expect_empty err
-[ "$(sqlite3 primary/catalog.db 'PRAGMA user_version')" = 3 ] ||
+[ "$(sqlite3 primary/catalog.db 'PRAGMA user_version')" = 4 ] ||
     fail "the catalog was not migrated"
 python3 - out <<'PY'
 import json, sys

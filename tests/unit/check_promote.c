@@ -537,6 +537,10 @@ START_TEST(test_migrate)
 	    "ALTER TABLE promotions DROP COLUMN failed_at;"
 	    "ALTER TABLE promotions DROP COLUMN data_time;"
 	    "ALTER TABLE promotions DROP COLUMN given_up;"
+	    "DROP INDEX entries_link;"
+	    "ALTER TABLE entries DROP COLUMN rdev;"
+	    "ALTER TABLE entries DROP COLUMN link;"
+	    "ALTER TABLE entries DROP COLUMN xattrs;"
 	    "INSERT INTO promotions(kind, version, target, aside, started,"
 	    " finished, state) VALUES"
 	    " ('promote', 4, '/srv/app', '/srv/app.pre-promote-A', 10, 20,"
@@ -547,7 +551,7 @@ START_TEST(test_migrate)
 	    "PRAGMA user_version=2");
 	unit_ok(rd_store_open(unit_path("store"), RD_OPEN_WRITE, 0, &st, &err),
 	    err);
-	ck_assert_int_eq(unit_sql_int(catalog(), "PRAGMA user_version"), 3);
+	ck_assert_int_eq(unit_sql_int(catalog(), "PRAGMA user_version"), 4);
 	ck_assert_int_eq(unit_sql_int(catalog(),
 	                     "SELECT count(*) FROM promotion_trees"),
 	    2);

@@ -119,7 +119,10 @@ root_row(uint64_t id)
 		u64(&b, 0); /* uid, gid, size, mtime */
 	unit_ok(rdi_put_bytes(&b, "", 0, &err), err);
 	unit_ok(rdi_put_bytes(&b, "", 0, &err), err);
-	u64(&b, 0);
+	u64(&b, 0);                                   /* unstable */
+	u64(&b, 0);                                   /* rdev */
+	u64(&b, 0);                                   /* link */
+	unit_ok(rdi_put_bytes(&b, "", 0, &err), err); /* xattrs */
 	frame('E', &b);
 	rdi_buf_release(&b);
 }
@@ -270,14 +273,14 @@ END_TEST
 START_TEST(test_version)
 {
 	struct rd_err err = RD_ERR_INIT;
-	static const char v1[] = "RDSHIP1\n\0................";
+	static const char v1[] = "RDSHIP2\n\0................";
 
 	ck_assert_int_eq(write(fd, v1, sizeof(v1) - 1), sizeof(v1) - 1);
 	ck_assert_int_eq(receive(&err), -1);
 	ck_assert_int_eq(err.code, RD_EUNAVAIL);
 	ck_assert_str_eq(err.msg,
-	    "stream format version 1 is not supported (this rdship reads "
-	    "version 2): use the same redund release on both sides");
+	    "stream format version 2 is not supported (this rdship reads "
+	    "version 3): use the same redund release on both sides");
 	assert_untouched();
 }
 END_TEST

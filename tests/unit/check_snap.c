@@ -736,6 +736,7 @@ notice_cb(void *arg, const char *msg)
 	strcat(buf, msg);
 }
 
+/* A fifo is kept (format 4), silently; a socket would be skipped. */
 START_TEST(test_skipped_fifo)
 {
 	struct rd_err err = RD_ERR_INIT;
@@ -750,13 +751,13 @@ START_TEST(test_skipped_fifo)
 	o.notice_arg = notices;
 	o.label = "with a fifo";
 	unit_ok(snap_opts(&o, &si, &err), err);
-	ck_assert_int_eq(si.skipped, 1);
-	ck_assert_int_eq(si.files, 8);
-	ck_assert_str_eq(notices, "skipped 'fifo': fifo");
+	ck_assert_int_eq(si.skipped, 0);
+	ck_assert_int_eq(si.files, 9);
+	ck_assert_str_eq(notices, "");
 	ck_assert_str_eq(si.label, "with a fifo");
 	entries(0, NULL, &es);
 	ck_assert_str_eq(es.list,
-	    ".,a.txt,dir,dir/b.bin,dir/sub,dir/sub/c,empty,link");
+	    ".,a.txt,dir,dir/b.bin,dir/sub,dir/sub/c,empty,fifo,link");
 }
 END_TEST
 

@@ -271,14 +271,14 @@ START_TEST(test_open_format)
 	struct rd_store *st = NULL;
 
 	init_default();
-	ck_assert_int_eq(sql_int("PRAGMA user_version"), 3);
+	ck_assert_int_eq(sql_int("PRAGMA user_version"), 4);
 	sql("PRAGMA user_version=99");
 	ck_assert_int_eq(rd_store_open(store(), RD_OPEN_READ, 0, &st, &err),
 	    -1);
 	ck_assert_int_eq(err.code, RD_ENOENT);
 	assert_msg(&err,
 	    "store '%s' has catalog format 99, newer than this redund reads "
-	    "(1 to 3): use a newer redund",
+	    "(1 to 4): use a newer redund",
 	    store());
 	ck_assert_ptr_null(st);
 	rd_err_clear(&err);
@@ -320,6 +320,10 @@ START_TEST(test_open_migrate)
 	    "ALTER TABLE promotions DROP COLUMN failed_at;"
 	    "ALTER TABLE promotions DROP COLUMN data_time;"
 	    "ALTER TABLE promotions DROP COLUMN given_up;"
+	    "DROP INDEX entries_link;"
+	    "ALTER TABLE entries DROP COLUMN rdev;"
+	    "ALTER TABLE entries DROP COLUMN link;"
+	    "ALTER TABLE entries DROP COLUMN xattrs;"
 	    "INSERT INTO snapshots(id, state, started) VALUES (1, 'complete', 1);"
 	    "PRAGMA user_version=1");
 	/* a migration that fails (a table in the way) is rolled back */
@@ -328,7 +332,7 @@ START_TEST(test_open_migrate)
 	    -1);
 	ck_assert_int_eq(err.code, RD_EIO);
 	assert_msg(&err,
-	    "cannot upgrade the catalog of store '%s' from format 1 to 3: "
+	    "cannot upgrade the catalog of store '%s' from format 1 to 4: "
 	    "catalog: table snapshot_problems already exists",
 	    store());
 	ck_assert_int_eq(sql_int("PRAGMA user_version"), 1);
@@ -339,7 +343,7 @@ START_TEST(test_open_migrate)
 	rd_err_clear(&err);
 	ck_assert_int_eq(rd_store_open(store(), RD_OPEN_READ, 0, &st, &err), 0);
 	rd_store_close(st);
-	ck_assert_int_eq(sql_int("PRAGMA user_version"), 3);
+	ck_assert_int_eq(sql_int("PRAGMA user_version"), 4);
 	ck_assert_int_eq(sql_int("SELECT partial FROM snapshots WHERE id = 1"),
 	    0);
 	ck_assert_str_eq(

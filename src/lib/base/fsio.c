@@ -148,7 +148,7 @@ rdi_path_safe(const char *path)
 	const char *p = path, *slash;
 	size_t n;
 
-	if (*path == '\0' || *path == '/' || strlen(path) >= PATH_MAX)
+	if (*path == '\0' || *path == '/' || strlen(path) > RDI_PATH_MAX)
 		return 0;
 	while (*p != '\0') {
 		slash = strchr(p, '/');
@@ -492,4 +492,87 @@ int
 rdi_rmtree(int dfd, const char *name, const char *what, struct rd_err *err)
 {
 	return rmtree_at(dfd, name, what, 0, err);
+}
+
+/*
+ * Writes a file, leaving holes where whole blocks are zero: a block
+ * that a write leaves unfinished is kept in "part" until the next one
+ * completes it, so that a hole never depends on where the content
+ * reader's pieces end ("cp --sparse=always" does the same).
+ */
+static int
+sparse_block(struct rdi_sparse *ws, const unsigned char *p, size_t len,
+    struct rd_err *err)
+{
+	static const unsigned char zero[RDI_SPARSE_BLOCK];
+	size_t run;
+
+	while (len > 0) {
+		if (len >= RDI_SPARSE_BLOCK &&
+		    memcmp(p, zero, RDI_SPARSE_BLOCK) == 0) {
+			ws->off += RDI_SPARSE_BLOCK;
+			p += RDI_SPARSE_BLOCK;
+			len -= RDI_SPARSE_BLOCK;
+			continue;
+		}
+		/* a run of blocks that are not all zero, written at once */
+		run = len < RDI_SPARSE_BLOCK ? len : RDI_SPARSE_BLOCK;
+		while (run + RDI_SPARSE_BLOCK <= len &&
+		    memcmp(p + run, zero, RDI_SPARSE_BLOCK) != 0)
+			run += RDI_SPARSE_BLOCK;
+		if (rdi_pwrite_all(ws->fd, p, run, ws->off, ws->path, err) ==
+		    -1)
+			return -1;
+		ws->off += (off_t)run;
+		p += run;
+		len -= run;
+	}
+	return 0;
+}
+
+int
+rdi_sparse_write(void *arg, const void *buf, size_t len, struct rd_err *err)
+{
+	struct rdi_sparse *ws = arg;
+	const unsigned char *p = buf;
+	size_t take, whole;
+
+	if (ws->plen > 0) {
+		take = RDI_SPARSE_BLOCK - ws->plen;
+		if (take > len)
+			take = len;
+		memcpy(ws->part + ws->plen, p, take);
+		ws->plen += take;
+		p += take;
+		len -= take;
+		if (ws->plen < RDI_SPARSE_BLOCK)
+			return 0;
+		ws->plen = 0;
+		if (sparse_block(ws, ws->part, RDI_SPARSE_BLOCK, err) == -1)
+			return -1;
+	}
+	whole = len - len % RDI_SPARSE_BLOCK;
+	if (whole > 0 && sparse_block(ws, p, whole, err) == -1)
+		return -1;
+	memcpy(ws->part, p + whole, len - whole);
+	ws->plen = len - whole;
+	return 0;
+}
+
+int
+rdi_sparse_flush(struct rdi_sparse *ws, struct rd_err *err)
+{
+	size_t n = ws->plen;
+
+	ws->plen = 0;
+	return n > 0 ? sparse_block(ws, ws->part, n, err) : 0;
+}
+
+void
+rdi_sparse_init(struct rdi_sparse *ws, int fd, const char *path)
+{
+	ws->fd = fd;
+	ws->off = 0;
+	ws->path = path;
+	ws->plen = 0;
 }

@@ -64,13 +64,60 @@ count_tree(int fd, int64_t *n, int depth, struct rd_err *err)
 
 /* One entry of the snapshot, as the catalog has it. */
 struct want {
-	char path[PATH_MAX];
+	char *path; /* any length */
 	int type;
 	unsigned mode;
-	int64_t size, mtime;
-	const void *sha, *link;
-	int shalen, linklen;
+	int64_t size, mtime, rdev;
+	const void *sha, *link, *xa;
+	int shalen, linklen, xalen;
 };
+
+static int
+type_matches(int type, mode_t m)
+{
+	switch (type) {
+	case RD_TYPE_DIR:
+		return S_ISDIR(m);
+	case RD_TYPE_FILE:
+		return S_ISREG(m);
+	case RD_TYPE_SYMLINK:
+		return S_ISLNK(m);
+	case RD_TYPE_FIFO:
+		return S_ISFIFO(m);
+	case RD_TYPE_CHR:
+		return S_ISCHR(m);
+	case RD_TYPE_BLK:
+		return S_ISBLK(m);
+	}
+	return 0;
+}
+
+/*
+ * Compare the extended attributes (ACLs and file capabilities among
+ * them) of "name" in "pfd" with the row's.  1 if they differ, 0, -1.
+ */
+static int
+xattrs_differ(int pfd, const char *name, const struct want *w, char *why,
+    size_t whylen, struct rd_err *err)
+{
+	struct rdi_buf b = { NULL, 0, 0 };
+	int bad;
+
+	if (rdi_xattrs_read(pfd, name, 0, w->path, &b, err) == -1) {
+		snprintf(why, whylen,
+		    "'%s': extended attributes cannot be read", w->path);
+		rd_err_clear(err);
+		return 1;
+	}
+	bad = b.len != (size_t)w->xalen ||
+	    (b.len > 0 && memcmp(b.data, w->xa, b.len) != 0);
+	rdi_buf_release(&b);
+	if (bad)
+		snprintf(why, whylen,
+		    "'%s': extended attributes (ACLs, capabilities) differ",
+		    w->path);
+	return bad;
+}
 
 /* Compare a file's content with its SHA-256.  1 if it differs, 0, -1. */
 static int
@@ -108,9 +155,7 @@ entry_differs(int pfd, const char *name, const struct stat *sb,
 	char link[4097];
 	ssize_t len;
 
-	if ((w->type == RD_TYPE_DIR && !S_ISDIR(sb->st_mode)) ||
-	    (w->type == RD_TYPE_FILE && !S_ISREG(sb->st_mode)) ||
-	    (w->type == RD_TYPE_SYMLINK && !S_ISLNK(sb->st_mode))) {
+	if (!type_matches(w->type, sb->st_mode)) {
 		snprintf(why, whylen, "'%s' has the wrong type", w->path);
 		return 1;
 	}
@@ -138,6 +183,13 @@ entry_differs(int pfd, const char *name, const struct stat *sb,
 			return 1;
 		}
 	}
+	if ((w->type == RD_TYPE_CHR || w->type == RD_TYPE_BLK) &&
+	    (int64_t)sb->st_rdev != w->rdev) {
+		snprintf(why, whylen, "'%s': device number differs", w->path);
+		return 1;
+	}
+	if (xattrs_differ(pfd, name, w, why, whylen, err) != 0)
+		return 1;
 	if (w->type == RD_TYPE_FILE && !quick)
 		return content_differs(pfd, name, w, why, whylen, err);
 	return 0;
@@ -149,8 +201,10 @@ want_row(sqlite3_stmt *q, struct want *w, struct rd_err *err)
 {
 	int n = sqlite3_column_bytes(q, 0);
 
-	if (n >= (int)sizeof(w->path))
-		return rd_err_set(err, RD_ECORRUPT, "path too long in catalog");
+	free(w->path);
+	w->path = malloc((size_t)n + 1);
+	if (w->path == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
 	if (n > 0)
 		memcpy(w->path, sqlite3_column_blob(q, 0), (size_t)n);
 	w->path[n] = '\0';
@@ -162,6 +216,9 @@ want_row(sqlite3_stmt *q, struct want *w, struct rd_err *err)
 	w->shalen = sqlite3_column_bytes(q, 5);
 	w->link = sqlite3_column_blob(q, 6);
 	w->linklen = sqlite3_column_bytes(q, 6);
+	w->rdev = sqlite3_column_int64(q, 7);
+	w->xa = sqlite3_column_blob(q, 8);
+	w->xalen = sqlite3_column_bytes(q, 8);
 	return 0;
 }
 
@@ -206,7 +263,7 @@ rd_tree_verify(struct rd_store *st, int64_t id, const char *dir, int quick,
 	int64_t count = 0, found = 0;
 
 	*entries = 0;
-	w = malloc(sizeof(*w));
+	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
 	rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -216,7 +273,7 @@ rd_tree_verify(struct rd_store *st, int64_t id, const char *dir, int quick,
 	}
 	if (rdi_db_prepare(st->db,
 	        "SELECT path, type, mode, size, mtime, sha,"
-	        " target FROM entries WHERE first <= ?1"
+	        " target, rdev, xattrs FROM entries WHERE first <= ?1"
 	        " AND (last IS NULL OR last >= ?1) ORDER BY path",
 	        &q, err) == -1)
 		goto out;
@@ -246,6 +303,7 @@ rd_tree_verify(struct rd_store *st, int64_t id, const char *dir, int quick,
 out:
 	sqlite3_finalize(q);
 	close(rootfd);
+	free(w->path);
 	free(w);
 	return ret;
 }

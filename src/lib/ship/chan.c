@@ -3,7 +3,7 @@
  * chan.c: the framed, authenticated byte stream of rdship (see
  * docs/FORMAT.md).  A stream opens with a preamble:
  *
- *	"RDSHIP2\n"  flags (1 byte: bit 0 keyed)  nonce (16 bytes)
+ *	"RDSHIP3\n"  flags (1 byte: bit 0 keyed)  nonce (16 bytes)
  *
  * then carries frames:
  *
@@ -25,7 +25,7 @@
 
 #include "ship/ship_int.h"
 
-#define PREAMBLE "RDSHIP2\n"
+#define PREAMBLE "RDSHIP3\n"
 #define OBUF_SZ  (256 * 1024)
 #define IBUF_SZ  (256 * 1024)
 

@@ -140,27 +140,30 @@ out:
 static int
 check_path(const unsigned char *p, size_t n, int type, struct rd_err *err)
 {
-	char buf[PATH_MAX];
+	char *buf;
+	int ok;
 
 	if (n == 0)
 		return type == RD_TYPE_DIR
 		    ? 0
 		    : rd_err_set(err, RD_ECORRUPT, "bundle has an empty path");
-	if (n >= sizeof(buf) || memchr(p, '\0', n) != NULL)
+	if (n > RDI_PATH_MAX + 1 || memchr(p, '\0', n) != NULL)
 		return rd_err_set(err, RD_ECORRUPT,
 		    "bundle has an unsafe path");
+	buf = malloc(n + 1);
+	if (buf == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
 	memcpy(buf, p, n);
 	buf[n] = '\0';
-	if (type == RD_TYPE_DIR) {
-		if (buf[n - 1] != '/')
-			return rd_err_set(err, RD_ECORRUPT,
-			    "bundle has an unsafe path '%s'", buf);
+	ok = type != RD_TYPE_DIR || buf[n - 1] == '/';
+	if (type == RD_TYPE_DIR)
 		buf[n - 1] = '\0';
-	}
-	if (!rdi_path_safe(buf))
-		return rd_err_set(err, RD_ECORRUPT,
-		    "bundle has an unsafe path '%s'", buf);
-	return 0;
+	ok = ok && rdi_path_safe(buf);
+	if (!ok)
+		rd_err_set(err, RD_ECORRUPT, "bundle has an unsafe path '%.*s'",
+		    (int)(n < 512 ? n : 512), (const char *)p);
+	free(buf);
+	return ok ? 0 : -1;
 }
 
 /* Whether an entry row from a stream cannot be one of this range. */
@@ -172,7 +175,9 @@ entry_bad(const struct rdi_recv *r, int64_t first, int64_t last, int64_t type,
 	return first <= r->since || first > r->newest ||
 	    (last != 0 && (last < first || last >= r->newest)) ||
 	    (type != RD_TYPE_FILE && type != RD_TYPE_DIR &&
-	        type != RD_TYPE_SYMLINK) ||
+	        type != RD_TYPE_SYMLINK && type != RD_TYPE_FIFO &&
+	        type != RD_TYPE_CHR && type != RD_TYPE_BLK) ||
+	    (type != RD_TYPE_FILE && type != RD_TYPE_SYMLINK && size != 0) ||
 	    (type == RD_TYPE_FILE) != (shalen == RD_HASH_LEN) ||
 	    (shalen != 0 && shalen != RD_HASH_LEN) ||
 	    (type == RD_TYPE_SYMLINK &&
@@ -184,14 +189,37 @@ entry_bad(const struct rdi_recv *r, int64_t first, int64_t last, int64_t type,
 	    gid > UINT32_MAX;
 }
 
+/*
+ * The fields of format 4 of an entry row from a stream: a device number
+ * only on a device, a hard-link identity only on a regular file, and
+ * extended attributes within the kernel's limits, in canonical order.
+ */
+static int
+entry_extra_bad(int64_t type, int64_t rdev, int64_t link,
+    const unsigned char *xa, size_t xalen, struct rd_err *err)
+{
+	if (rdev < 0 || rdev > (int64_t)UINT32_MAX ||
+	    (rdev != 0 && type != RD_TYPE_CHR && type != RD_TYPE_BLK))
+		return rd_err_set(err, RD_ECORRUPT,
+		    "stream is damaged: a device number on an entry that is not a device");
+	if (link < 0 || (link != 0 && type != RD_TYPE_FILE))
+		return rd_err_set(err, RD_ECORRUPT,
+		    "stream is damaged: a hard link to an entry that is not a regular file");
+	if (xalen > RDI_XATTRS_MAX || !rdi_xattrs_valid(xa, xalen))
+		return rd_err_set(err, RD_ECORRUPT,
+		    "stream is damaged: bad extended attributes (over the kernel's limits or malformed)");
+	return 0;
+}
+
 /* One row of an ENTRIES frame: a catalog row that begins in the range. */
 static int
 entry_row(struct rdi_recv *r, struct rdi_msg *m, sqlite3_stmt *q,
     struct rd_err *err)
 {
-	const unsigned char *path, *sha, *target;
-	size_t plen, shalen, tlen;
+	const unsigned char *path, *sha, *target, *xa;
+	size_t plen, shalen, tlen, xalen;
 	int64_t first, last, type, mode, uid, gid, size, mtime, unstable;
+	int64_t rdev, link;
 
 	rdi_get_bytes(m, &path, &plen);
 	rdi_get_i64(m, &first);
@@ -205,6 +233,9 @@ entry_row(struct rdi_recv *r, struct rdi_msg *m, sqlite3_stmt *q,
 	rdi_get_bytes(m, &sha, &shalen);
 	rdi_get_bytes(m, &target, &tlen);
 	rdi_get_i64(m, &unstable);
+	rdi_get_i64(m, &rdev);
+	rdi_get_i64(m, &link);
+	rdi_get_bytes(m, &xa, &xalen);
 	if (m->bad)
 		return rd_err_set(err, RD_ECORRUPT, "malformed entries frame");
 	if (entry_bad(r, first, last, type, size, uid, gid, shalen, target,
@@ -212,6 +243,8 @@ entry_row(struct rdi_recv *r, struct rdi_msg *m, sqlite3_stmt *q,
 		return rd_err_set(err, RD_ECORRUPT,
 		    "stream is damaged: bad entry row");
 	if (check_path(path, plen, (int)type, err) == -1)
+		return -1;
+	if (entry_extra_bad(type, rdev, link, xa, xalen, err) == -1)
 		return -1;
 	r->nrows++;
 	if (r->skip)
@@ -238,6 +271,12 @@ entry_row(struct rdi_recv *r, struct rdi_msg *m, sqlite3_stmt *q,
 	else
 		sqlite3_bind_null(q, 11);
 	sqlite3_bind_int64(q, 12, unstable != 0);
+	sqlite3_bind_int64(q, 13, rdev);
+	sqlite3_bind_int64(q, 14, link);
+	if (xalen > 0)
+		sqlite3_bind_blob(q, 15, xa, (int)xalen, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, 15);
 	return rdi_db_step(r->st->db, q, err) == -1 ? -1 : 0;
 }
 
@@ -318,8 +357,9 @@ static const struct rowframe {
 } rowframes[] = {
 	{ F_ENTRIES,
 	    "INSERT INTO entries(path, first, last,"
-	    " type, mode, uid, gid, size, mtime, sha, target, unstable)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    " type, mode, uid, gid, size, mtime, sha, target, unstable,"
+	    " rdev, link, xattrs)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	    entry_row },
 	{ F_CLOSES,
 	    "UPDATE entries SET last = ?"
@@ -663,7 +703,7 @@ frame_loop(struct rdi_recv *r, struct rd_err *err)
 				return -1;
 			continue;
 		}
-		if (len > SMALL_FRAME + ROWS_FRAME)
+		if (len > ROWS_FRAME_MAX)
 			return rd_err_set(err, RD_ECORRUPT,
 			    "stream is damaged: frame too long");
 		if (rdi_chan_payload(&r->ch, len, &r->buf, err) == -1)

@@ -38,7 +38,8 @@ struct actx {
 	rd_notice_fn notice;
 	void *notice_arg;
 	int64_t changed;
-	char **touched; /* parent dirs whose mtime we disturbed */
+	sqlite3_stmt *first_name; /* write_hardlink()'s query */
+	char **touched;           /* parent dirs whose mtime we disturbed */
 	size_t ntouched, cap_touched;
 };
 
@@ -80,7 +81,7 @@ static int
 remove_old(struct actx *c, struct rd_err *err)
 {
 	sqlite3_stmt *q = NULL;
-	char name[NAME_MAX + 1], path[PATH_MAX];
+	char name[NAME_MAX + 1], *path = NULL;
 	int r, n, type, pfd, ret = -1;
 
 	if (rdi_range_stmt(c->st->db,
@@ -98,10 +99,15 @@ remove_old(struct actx *c, struct rd_err *err)
 		if (r == 0)
 			break;
 		n = sqlite3_column_bytes(q, 0);
-		if (n == 0 || n >= (int)sizeof(path))
+		if (n == 0)
 			continue;
-		if (n > 0)
-			memcpy(path, sqlite3_column_blob(q, 0), (size_t)n);
+		free(path);
+		path = malloc((size_t)n + 1);
+		if (path == NULL) {
+			rd_err_set(err, RD_ENOMEM, "out of memory");
+			goto out;
+		}
+		memcpy(path, sqlite3_column_blob(q, 0), (size_t)n);
 		path[n] = '\0';
 		type = sqlite3_column_int(q, 1);
 		pfd = rdi_open_parent(c->dfd, path, name, err);
@@ -127,6 +133,7 @@ remove_old(struct actx *c, struct rd_err *err)
 	}
 	ret = 0;
 out:
+	free(path);
 	sqlite3_finalize(q);
 	return ret;
 }
@@ -135,7 +142,7 @@ out:
 /* Writing what is new or changed */
 
 struct nrow {
-	char path[PATH_MAX];
+	char *path; /* catalog path, any length */
 	int type;
 	unsigned mode;
 	int64_t uid, gid, size, mtime;
@@ -146,19 +153,67 @@ struct nrow {
 	int64_t old_size, old_mtime;
 	unsigned old_mode;
 	unsigned char old_sha[RD_HASH_LEN];
+	int64_t rdev, link;
+	unsigned char *xa; /* extended attributes (xattr.c), valid */
+	size_t xalen;
 };
 
-struct fsink {
-	int fd;
-	const char *what;
-};
-
-static int
-fsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
+static void
+nrow_release(struct nrow *n)
 {
-	struct fsink *fs = arg;
+	free(n->path);
+	free(n->xa);
+	n->path = NULL;
+	n->xa = NULL;
+	n->xalen = 0;
+}
 
-	return rdi_write_all(fs->fd, buf, len, fs->what, err);
+/* Attributes that could not be set: each is named, the apply goes on. */
+struct xafail {
+	struct actx *c;
+	const char *path;
+};
+
+static void
+xattr_failed(void *arg, const char *attr, int errnum)
+{
+	struct xafail *f = arg;
+	char msg[1024];
+
+	if (f->c->notice == NULL)
+		return;
+	snprintf(msg, sizeof(msg),
+	    "replica: '%s': extended attribute '%s' not set: %s", f->path, attr,
+	    strerror(errnum));
+	f->c->notice(f->c->notice_arg, msg);
+}
+
+/* Set the attributes of "n" on "fd" (or "name" in "dfd" if fd is -1). */
+static void
+set_xattrs(struct actx *c, int fd, int dfd, const char *name,
+    const struct nrow *n)
+{
+	struct xafail f = { c, n->path };
+
+	if (fd != -1)
+		rdi_xattrs_prune(fd, n->xa, n->xalen);
+	(void)rdi_xattrs_apply(fd, dfd, name, n->xa, n->xalen, xattr_failed,
+	    &f);
+}
+
+/* 1 if "name" in "dfd" has exactly the attributes of "n", 0, -1. */
+static int
+same_xattrs(int dfd, const char *name, const struct nrow *n, struct rd_err *err)
+{
+	struct rdi_buf b = { NULL, 0, 0 };
+	int r;
+
+	if (rdi_xattrs_read(dfd, name, 0, n->path, &b, err) == -1)
+		return -1;
+	r = b.len == n->xalen &&
+	    (b.len == 0 || memcmp(b.data, n->xa, b.len) == 0);
+	rdi_buf_release(&b);
+	return r;
 }
 
 /* 1 if the open file "fd" holds content "sha". */
@@ -183,6 +238,8 @@ set_meta_fd(struct actx *c, int fd, const struct nrow *n, struct rd_err *err)
 		return rd_err_sys(err, RD_EIO, "cannot chown '%s'", n->path);
 	if (fchmod(fd, (mode_t)n->mode) == -1)
 		return rd_err_sys(err, RD_EIO, "cannot chmod '%s'", n->path);
+	/* after chown, which clears security.capability */
+	set_xattrs(c, fd, -1, NULL, n);
 	ts[0].tv_sec = 0;
 	ts[0].tv_nsec = UTIME_OMIT;
 	ts[1] = rdi_ns_to_timespec(n->mtime);
@@ -222,6 +279,9 @@ already_new(struct actx *c, int pfd, const char *name, const struct nrow *n,
 	        n->mtime ||
 	    (sb.st_mode & 07777) != n->mode)
 		return 0;
+	r = same_xattrs(pfd, name, n, err);
+	if (r != 1)
+		return r;
 	if (!c->resume &&
 	    !(n->has_old && n->old_type == RD_TYPE_FILE &&
 	        n->old_size == n->size && n->old_mtime == n->mtime &&
@@ -240,7 +300,7 @@ write_file(struct actx *c, int pfd, const char *name, const struct nrow *n,
     struct rd_err *err)
 {
 	char tmp[32];
-	struct fsink fs;
+	struct rdi_sparse fs;
 	int fd = -1, basis = -1, tmpfd = -1, patched = 0, ret = -1, r;
 
 	r = already_new(c, pfd, name, n, err);
@@ -255,8 +315,7 @@ write_file(struct actx *c, int pfd, const char *name, const struct nrow *n,
 	if (fd == -1)
 		return rd_err_sys(err, RD_EIO,
 		    "cannot create a temp file for '%s'", n->path);
-	fs.fd = fd;
-	fs.what = n->path;
+	rdi_sparse_init(&fs, fd, n->path);
 	tmpfd = openat(c->st->dfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (tmpfd == -1) {
 		rd_err_sys(err, RD_EIO, "cannot open '%s/tmp'", c->st->path);
@@ -267,10 +326,11 @@ write_file(struct actx *c, int pfd, const char *name, const struct nrow *n,
 		basis = openat(pfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (basis != -1) {
 			r = rdi_content_patch(c->st, c->st->db, c->pc, n->sha,
-			    n->old_sha, basis, fsink_write, &fs, err);
+			    n->old_sha, basis, rdi_sparse_write, &fs, err);
 			if (r == -1) {
 				/* the old copy was not what we thought */
 				rd_err_clear(err);
+				rdi_sparse_init(&fs, fd, n->path);
 				if (ftruncate(fd, 0) == -1 ||
 				    lseek(fd, 0, SEEK_SET) == -1) {
 					rd_err_sys(err, RD_EIO,
@@ -283,8 +343,14 @@ write_file(struct actx *c, int pfd, const char *name, const struct nrow *n,
 	}
 	if (!patched &&
 	    rdi_content_read(c->st, c->st->db, c->pc, n->sha, tmpfd,
-	        fsink_write, &fs, err) == -1)
+	        rdi_sparse_write, &fs, err) == -1)
 		goto out;
+	if (rdi_sparse_flush(&fs, err) == -1)
+		goto out;
+	if (ftruncate(fd, (off_t)n->size) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot write '%s'", n->path);
+		goto out;
+	}
 	if (set_meta_fd(c, fd, n, err) == -1)
 		goto out;
 	if (fsync(fd) == -1) {
@@ -326,7 +392,8 @@ write_link(struct actx *c, int pfd, const char *name, const struct nrow *n,
 	len = readlinkat(pfd, name, cur, sizeof(cur) - 1);
 	if (len >= 0) {
 		cur[len] = '\0';
-		if (strcmp(cur, n->target) == 0 && !n->has_old)
+		if (strcmp(cur, n->target) == 0 && !n->has_old &&
+		    same_xattrs(pfd, name, n, err) == 1)
 			return 0;
 	}
 	if (tmp_name(tmp, sizeof(tmp), err) == -1)
@@ -338,6 +405,7 @@ write_link(struct actx *c, int pfd, const char *name, const struct nrow *n,
 	    fchownat(pfd, tmp, (uid_t)n->uid, (gid_t)n->gid,
 	        AT_SYMLINK_NOFOLLOW) == -1)
 		goto fail;
+	set_xattrs(c, -1, pfd, tmp, n);
 	ts[0].tv_sec = 0;
 	ts[0].tv_nsec = UTIME_OMIT;
 	ts[1] = rdi_ns_to_timespec(n->mtime);
@@ -350,6 +418,114 @@ fail:
 	rd_err_sys(err, RD_EIO, "cannot write symlink '%s'", n->path);
 	unlinkat(pfd, tmp, 0);
 	return -1;
+}
+
+/* A fifo or device node, made under a temp name and renamed into place. */
+static int
+write_special(struct actx *c, int pfd, const char *name, const struct nrow *n,
+    struct rd_err *err)
+{
+	char tmp[32];
+	struct timespec ts[2];
+	mode_t kind = n->type == RD_TYPE_FIFO ? S_IFIFO
+	    : n->type == RD_TYPE_CHR          ? S_IFCHR
+	                                      : S_IFBLK;
+
+	if (tmp_name(tmp, sizeof(tmp), err) == -1)
+		return -1;
+	if (mknodat(pfd, tmp, kind | 0600, (dev_t)n->rdev) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot make '%s' in replica",
+		    n->path);
+	if ((c->chown_ok &&
+	        fchownat(pfd, tmp, (uid_t)n->uid, (gid_t)n->gid,
+	            AT_SYMLINK_NOFOLLOW) == -1) ||
+	    fchmodat(pfd, tmp, (mode_t)n->mode, 0) == -1)
+		goto fail;
+	set_xattrs(c, -1, pfd, tmp, n);
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1] = rdi_ns_to_timespec(n->mtime);
+	if (utimensat(pfd, tmp, ts, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    renameat(pfd, tmp, pfd, name) == -1)
+		goto fail;
+	c->changed++;
+	return 0;
+fail:
+	rd_err_sys(err, RD_EIO, "cannot write '%s' in replica", n->path);
+	unlinkat(pfd, tmp, 0);
+	return -1;
+}
+
+/*
+ * A file with more than one name: if a name before it in the new
+ * snapshot has its inode (same link identity and content), make it a
+ * hard link to that one.  Returns 1 if linked, 0 if it is to be written
+ * as a file, -1.
+ */
+static int
+write_hardlink(struct actx *c, int pfd, const char *name, const struct nrow *n,
+    struct rd_err *err)
+{
+	char first[NAME_MAX + 1], tmp[32];
+	struct stat a, b;
+	int r, ffd = -1, ret = -1;
+
+	if (n->link == 0)
+		return 0;
+	if (c->first_name == NULL &&
+	    rdi_db_prepare(c->st->db,
+	        "SELECT path FROM entries WHERE link = ?1 AND type = ?2"
+	        " AND sha = ?3 AND path < ?4 AND first <= ?5"
+	        " AND (last IS NULL OR last >= ?5) ORDER BY path LIMIT 1",
+	        &c->first_name, err) == -1)
+		return -1;
+	sqlite3_reset(c->first_name);
+	sqlite3_bind_int64(c->first_name, 1, n->link);
+	sqlite3_bind_int(c->first_name, 2, RD_TYPE_FILE);
+	sqlite3_bind_blob(c->first_name, 3, n->sha, RD_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(c->first_name, 4, n->path, (int)strlen(n->path),
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(c->first_name, 5, c->to);
+	r = rdi_db_step(c->st->db, c->first_name, err);
+	if (r != 1)
+		return r;
+	{
+		char *fp = strndup(sqlite3_column_blob(c->first_name, 0),
+		    (size_t)sqlite3_column_bytes(c->first_name, 0));
+
+		if (fp == NULL)
+			return rd_err_set(err, RD_ENOMEM, "out of memory");
+		ffd = rdi_open_parent(c->dfd, fp, first, err);
+		free(fp);
+	}
+	if (ffd == -1)
+		return -1;
+	if (fstatat(ffd, first, &a, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(a.st_mode)) {
+		ret = 0; /* not there as a file: write this name itself */
+		goto out;
+	}
+	if (fstatat(pfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+		ret = 1; /* linked already */
+		goto out;
+	}
+	if (tmp_name(tmp, sizeof(tmp), err) == -1)
+		goto out;
+	if (linkat(ffd, first, pfd, tmp, 0) == -1) {
+		ret = 0;
+		goto out;
+	}
+	if (renameat(pfd, tmp, pfd, name) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot link '%s' in replica", n->path);
+		unlinkat(pfd, tmp, 0);
+		goto out;
+	}
+	c->changed++;
+	ret = 1;
+out:
+	close(ffd);
+	return ret;
 }
 
 static int
@@ -376,15 +552,17 @@ make_dir(struct actx *c, int pfd, const char *name, const struct nrow *n,
 	return 0;
 }
 
-static void
-row_of(sqlite3_stmt *q, struct nrow *n)
+static int
+row_of(sqlite3_stmt *q, struct nrow *n, struct rd_err *err)
 {
 	int len;
 
+	nrow_release(n);
 	memset(n, 0, sizeof(*n));
 	len = sqlite3_column_bytes(q, 0);
-	if (len >= (int)sizeof(n->path))
-		len = 0;
+	n->path = malloc((size_t)len + 1);
+	if (n->path == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
 	if (len > 0)
 		memcpy(n->path, sqlite3_column_blob(q, 0), (size_t)len);
 	n->path[len] = '\0';
@@ -409,6 +587,22 @@ row_of(sqlite3_stmt *q, struct nrow *n)
 			memcpy(n->old_sha, sqlite3_column_blob(q, 13),
 			    RD_HASH_LEN);
 	}
+	n->rdev = sqlite3_column_int64(q, 14);
+	n->link = n->type == RD_TYPE_FILE ? sqlite3_column_int64(q, 15) : 0;
+	len = sqlite3_column_bytes(q, 16);
+	if (len > 0) {
+		/* the row checks passed it; a second look costs little */
+		if (!rdi_xattrs_valid(sqlite3_column_blob(q, 16), (size_t)len))
+			return rd_err_set(err, RD_ECORRUPT,
+			    "entry '%s' has bad extended attributes in catalog",
+			    n->path);
+		n->xa = malloc((size_t)len);
+		if (n->xa == NULL)
+			return rd_err_set(err, RD_ENOMEM, "out of memory");
+		memcpy(n->xa, sqlite3_column_blob(q, 16), (size_t)len);
+		n->xalen = (size_t)len;
+	}
+	return 0;
 }
 
 static int
@@ -419,13 +613,14 @@ write_new(struct actx *c, struct rd_err *err)
 	char name[NAME_MAX + 1];
 	int r, pfd, ret = -1;
 
-	n = malloc(sizeof(*n));
+	n = calloc(1, sizeof(*n));
 	if (n == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
 	if (rdi_range_stmt(c->st->db,
 	        "SELECT n.path, n.type, n.mode, n.uid,"
 	        " n.gid, n.size, n.mtime, n.sha, n.target, o.type, o.size,"
-	        " o.mtime, o.mode, o.sha FROM entries n LEFT JOIN entries o"
+	        " o.mtime, o.mode, o.sha, n.rdev, n.link, n.xattrs"
+	        " FROM entries n LEFT JOIN entries o"
 	        " ON o.path = n.path AND o.first <= ?1"
 	        " AND (o.last IS NULL OR o.last >= ?1)"
 	        " WHERE n.first > ?1 AND n.first <= ?2"
@@ -438,7 +633,8 @@ write_new(struct actx *c, struct rd_err *err)
 			goto out;
 		if (r == 0)
 			break;
-		row_of(q, n);
+		if (row_of(q, n, err) == -1)
+			goto out;
 		if (n->path[0] == '\0')
 			continue; /* the root: metadata at the end */
 		pfd = rdi_open_parent(c->dfd, n->path, name, err);
@@ -448,8 +644,13 @@ write_new(struct actx *c, struct rd_err *err)
 			r = make_dir(c, pfd, name, n, err);
 		else if (n->type == RD_TYPE_SYMLINK)
 			r = write_link(c, pfd, name, n, err);
-		else
+		else if (n->type == RD_TYPE_FIFO || n->type == RD_TYPE_CHR ||
+		    n->type == RD_TYPE_BLK)
+			r = write_special(c, pfd, name, n, err);
+		else if ((r = write_hardlink(c, pfd, name, n, err)) == 0)
 			r = write_file(c, pfd, name, n, err);
+		else if (r == 1)
+			r = 0;
 		close(pfd);
 		if (r == -1 || touch_parent(c, n->path, err) == -1)
 			goto out;
@@ -457,6 +658,8 @@ write_new(struct actx *c, struct rd_err *err)
 	ret = 0;
 out:
 	sqlite3_finalize(q);
+	if (n != NULL)
+		nrow_release(n);
 	free(n);
 	return ret;
 }
@@ -466,7 +669,7 @@ static int
 touch_new_dirs(struct actx *c, struct rd_err *err)
 {
 	sqlite3_stmt *d = NULL;
-	char p[PATH_MAX + 2];
+	char *p = NULL;
 	int r, len, ret = -1;
 
 	if (rdi_range_stmt(c->st->db,
@@ -483,8 +686,12 @@ touch_new_dirs(struct actx *c, struct rd_err *err)
 		if (r == 0)
 			break;
 		len = sqlite3_column_bytes(d, 0);
-		if (len >= PATH_MAX)
-			continue;
+		free(p);
+		p = malloc((size_t)len + 2);
+		if (p == NULL) {
+			rd_err_set(err, RD_ENOMEM, "out of memory");
+			goto out;
+		}
 		if (len > 0)
 			memcpy(p, sqlite3_column_blob(d, 0), (size_t)len);
 		/* the parent of "dir/x" is "dir/" */
@@ -495,6 +702,7 @@ touch_new_dirs(struct actx *c, struct rd_err *err)
 	}
 	ret = 0;
 out:
+	free(p);
 	sqlite3_finalize(d);
 	return ret;
 }
@@ -513,7 +721,7 @@ fix_dirs(struct actx *c, struct rd_err *err)
 	if (n == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
 	if (rdi_db_prepare(c->st->db,
-	        "SELECT mode, uid, gid, mtime FROM"
+	        "SELECT mode, uid, gid, mtime, xattrs FROM"
 	        " entries WHERE path = ?1 AND type = ?3 AND first <= ?2"
 	        " AND (last IS NULL OR last >= ?2)",
 	        &q, err) == -1)
@@ -530,12 +738,32 @@ fix_dirs(struct actx *c, struct rd_err *err)
 			goto out;
 		if (r == 0)
 			continue; /* removed since */
-		snprintf(n->path, sizeof(n->path), "%s",
-		    p[0] != '\0' ? p : ".");
+		nrow_release(n);
+		n->path = strdup(p[0] != '\0' ? p : ".");
+		if (n->path == NULL) {
+			rd_err_set(err, RD_ENOMEM, "out of memory");
+			goto out;
+		}
 		n->mode = (unsigned)sqlite3_column_int(q, 0) & 07777;
 		n->uid = sqlite3_column_int64(q, 1);
 		n->gid = sqlite3_column_int64(q, 2);
 		n->mtime = sqlite3_column_int64(q, 3);
+		if (sqlite3_column_bytes(q, 4) > 0) {
+			if (!rdi_xattrs_valid(sqlite3_column_blob(q, 4),
+			        (size_t)sqlite3_column_bytes(q, 4))) {
+				rd_err_set(err, RD_ECORRUPT,
+				    "entry '%s' has bad extended attributes in catalog",
+				    n->path);
+				goto out;
+			}
+			n->xalen = (size_t)sqlite3_column_bytes(q, 4);
+			n->xa = malloc(n->xalen);
+			if (n->xa == NULL) {
+				rd_err_set(err, RD_ENOMEM, "out of memory");
+				goto out;
+			}
+			memcpy(n->xa, sqlite3_column_blob(q, 4), n->xalen);
+		}
 		if (p[0] == '\0') {
 			fd = dup(c->dfd);
 		} else {
@@ -559,6 +787,8 @@ fix_dirs(struct actx *c, struct rd_err *err)
 	ret = 0;
 out:
 	sqlite3_finalize(q);
+	if (n != NULL)
+		nrow_release(n);
 	free(n);
 	return ret;
 }
@@ -769,6 +999,7 @@ out:
 	for (i = 0; i < c.ntouched; i++)
 		free(c.touched[i]);
 	free(c.touched);
+	sqlite3_finalize(c.first_name);
 	if (c.dfd != -1)
 		close(c.dfd);
 	return ret;

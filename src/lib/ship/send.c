@@ -295,7 +295,13 @@ put_entry(struct sender *s, sqlite3_stmt *q, struct rd_err *err)
 		        (size_t)sqlite3_column_bytes(q, i), err) == -1)
 			return -1;
 	if (rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 11), err) ==
-	    -1)
+	        -1 ||
+	    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 12), err) ==
+	        -1 ||
+	    rdi_put_u64(&s->buf, (uint64_t)sqlite3_column_int64(q, 13), err) ==
+	        -1 ||
+	    rdi_put_bytes(&s->buf, sqlite3_column_blob(q, 14),
+	        (size_t)sqlite3_column_bytes(q, 14), err) == -1)
 		return -1;
 	s->nrows++;
 	return 0;
@@ -350,7 +356,8 @@ static const struct rowset {
 	  " WHERE state = 'complete' AND id > ?1 AND id <= ?2 ORDER BY id",
 	    F_SNAP, 0, put_snap },
 	{ "SELECT path, first, last, type, mode,"
-	  " uid, gid, size, mtime, sha, target, unstable FROM entries"
+	  " uid, gid, size, mtime, sha, target, unstable, rdev, link, xattrs"
+	  " FROM entries"
 	  " WHERE first > ?1 AND first <= ?2 ORDER BY first, path",
 	    F_ENTRIES, ROWS_FRAME, put_entry },
 	{ "SELECT path, first, last FROM entries"

@@ -37,7 +37,10 @@ enum {
 #define ROWS_FRAME  (256 * 1024)
 #define BATCH_BYTES (32 * 1024 * 1024)
 #define SMALL_FRAME (1024 * 1024)
-#define CHUNK       (256 * 1024)
+/* The longest frame of rows: one row may hold a long path and xattrs. */
+#define ROWS_FRAME_MAX                                                         \
+	(SMALL_FRAME + ROWS_FRAME + RDI_PATH_MAX + RDI_XATTRS_MAX)
+#define CHUNK (256 * 1024)
 
 /* ------------------------------------------------------------------ */
 /* The receiver (receive.c, recvbatch.c) */

@@ -19,17 +19,18 @@
 #include "rd_int.h"
 
 /* Differences that make a change more than metadata. */
-#define CONTENT_BITS (RD_DIFF_TYPE | RD_DIFF_CONTENT | RD_DIFF_TARGET)
+#define CONTENT_BITS                                                           \
+	(RD_DIFF_TYPE | RD_DIFF_CONTENT | RD_DIFF_TARGET | RD_DIFF_RDEV)
 
 static const char sql_ended[] =
-    "SELECT path, type, mode, uid, gid, size, mtime, sha, target"
-    " FROM entries INDEXED BY entries_last"
+    "SELECT path, type, mode, uid, gid, size, mtime, sha, target, rdev,"
+    " link, xattrs FROM entries INDEXED BY entries_last"
     " WHERE last >= ?1 AND last < ?2 AND first <= ?1"
     " ORDER BY path";
 
 static const char sql_begun[] =
-    "SELECT path, type, mode, uid, gid, size, mtime, sha, target"
-    " FROM entries INDEXED BY entries_first"
+    "SELECT path, type, mode, uid, gid, size, mtime, sha, target, rdev,"
+    " link, xattrs FROM entries INDEXED BY entries_first"
     " WHERE first > ?1 AND first <= ?2 AND (last IS NULL OR last >= ?2)"
     " ORDER BY path";
 
@@ -40,6 +41,7 @@ struct side {
 	size_t keylen;       /* the catalog path, as sorted */
 	struct rdi_buf path; /* that path, NUL-terminated */
 	struct rdi_buf target;
+	struct rdi_buf xa;
 	struct rd_entry e;
 };
 
@@ -90,6 +92,15 @@ side_next(sqlite3 *db, struct side *sd, struct rd_err *err)
 			return -1;
 		sd->e.target = (const char *)sd->target.data;
 	}
+	sd->e.rdev = sqlite3_column_int64(s, 9);
+	sd->e.link = sqlite3_column_int64(s, 10);
+	sd->xa.len = 0;
+	tn = (size_t)sqlite3_column_bytes(s, 11);
+	if (tn > 0 &&
+	    rdi_buf_append(&sd->xa, sqlite3_column_blob(s, 11), tn, err) == -1)
+		return -1;
+	sd->e.xattrs = sd->xa.data;
+	sd->e.xattrs_len = tn;
 	sd->e.path = (const char *)sd->path.data;
 	if (n == 0)
 		sd->e.path = ".";
@@ -135,6 +146,15 @@ differs(const struct rd_entry *o, const struct rd_entry *n)
 		d |= RD_DIFF_GID;
 	if (o->mtime_ns != n->mtime_ns)
 		d |= RD_DIFF_MTIME;
+	if (o->xattrs_len != n->xattrs_len ||
+	    (o->xattrs_len > 0 &&
+	        memcmp(o->xattrs, n->xattrs, o->xattrs_len) != 0))
+		d |= RD_DIFF_XATTRS;
+	if ((o->link != 0) != (n->link != 0) ||
+	    (o->link != 0 && o->link != n->link))
+		d |= RD_DIFF_LINK;
+	if (o->type == n->type && o->rdev != n->rdev)
+		d |= RD_DIFF_RDEV;
 	return d;
 }
 
@@ -269,7 +289,9 @@ out:
 	sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	rdi_buf_release(&ended.path);
 	rdi_buf_release(&ended.target);
+	rdi_buf_release(&ended.xa);
 	rdi_buf_release(&begun.path);
 	rdi_buf_release(&begun.target);
+	rdi_buf_release(&begun.xa);
 	return ret;
 }

@@ -39,7 +39,7 @@ snap_close_entry(struct ctx *c, int64_t id, int gone, struct rd_err *err)
 int
 snap_insert_entry(struct ctx *c, const char *path, size_t plen, int type,
     const struct meta *m, const unsigned char *sha, const char *target,
-    int unstable, struct rd_err *err)
+    const struct rdi_buf *xa, int unstable, struct rd_err *err)
 {
 	sqlite3_stmt *s = c->ins_entry;
 
@@ -64,6 +64,12 @@ snap_insert_entry(struct ctx *c, const char *path, size_t plen, int type,
 	sqlite3_bind_int64(s, 11, m->ino);
 	sqlite3_bind_int64(s, 12, m->ctime);
 	sqlite3_bind_int(s, 13, unstable);
+	sqlite3_bind_int64(s, 14, m->rdev);
+	sqlite3_bind_int64(s, 15, m->link);
+	if (xa != NULL && xa->len > 0)
+		sqlite3_bind_blob(s, 16, xa->data, (int)xa->len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 16);
 	if (rdi_db_step(c->st->db, s, err) == -1)
 		return -1;
 	c->info.changed++;
@@ -105,7 +111,15 @@ int
 snap_meta_equal(const struct prev *p, const struct meta *m)
 {
 	return p->mode == m->mode && p->uid == m->uid && p->gid == m->gid &&
-	    p->size == m->size && p->mtime == m->mtime;
+	    p->size == m->size && p->mtime == m->mtime && p->rdev == m->rdev &&
+	    p->link == m->link;
+}
+
+int
+snap_xattrs_equal(const struct prev *p, const struct rdi_buf *xa)
+{
+	return p->xa.len == xa->len &&
+	    (xa->len == 0 || memcmp(p->xa.data, xa->data, xa->len) == 0);
 }
 
 /* An entry of the newest snapshot stays in the new one as it was. */
@@ -272,7 +286,8 @@ snap_finish_job(struct ctx *c, struct job *j, struct rd_err *err)
 	}
 	if (j->has_prev && j->prev.type == RD_TYPE_FILE && j->prev.has_sha &&
 	    memcmp(j->prev.sha, j->sha, RD_HASH_LEN) == 0 &&
-	    snap_meta_equal(&j->prev, &j->m)) {
+	    snap_meta_equal(&j->prev, &j->m) &&
+	    snap_xattrs_equal(&j->prev, &j->xa)) {
 		/* same version: only refresh the quick-check fields */
 		s = c->touch_entry;
 		sqlite3_reset(s);
@@ -285,12 +300,13 @@ snap_finish_job(struct ctx *c, struct job *j, struct rd_err *err)
 	if (j->has_prev && snap_close_entry(c, j->prev.id, 0, err) == -1)
 		return -1;
 	return snap_insert_entry(c, j->path, strlen(j->path), RD_TYPE_FILE,
-	    &j->m, j->sha, NULL, j->unstable, err);
+	    &j->m, j->sha, NULL, &j->xa, j->unstable, err);
 }
 
 static const char sql_cursor[] =
     "SELECT id, path, type, mode, uid, gid, size, mtime, sha, target, ino,"
-    " ctime, unstable FROM entries WHERE last IS NULL ORDER BY path";
+    " ctime, unstable, rdev, link, xattrs FROM entries WHERE last IS NULL"
+    " ORDER BY path";
 
 int
 snap_prepare_all(struct ctx *c, struct rd_err *err)
@@ -299,8 +315,9 @@ snap_prepare_all(struct ctx *c, struct rd_err *err)
 
 	if (rdi_db_prepare(db,
 	        "INSERT INTO entries(path, first, type, mode,"
-	        " uid, gid, size, mtime, sha, target, ino, ctime, unstable)"
-	        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        " uid, gid, size, mtime, sha, target, ino, ctime, unstable,"
+	        " rdev, link, xattrs)"
+	        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	        &c->ins_entry, err) == -1 ||
 	    rdi_db_prepare(db, "UPDATE entries SET last = ? WHERE id = ?",
 	        &c->close_entry, err) == -1 ||

@@ -11,10 +11,12 @@
 #include "config.h"
 
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,55 +26,6 @@
 #include "rd_int.h"
 #include "snap_int.h"
 
-#define SPARSE_BLOCK 4096
-
-/* Writes a file, leaving holes where whole blocks are zero. */
-struct wsink {
-	int fd;
-	off_t off;
-	const char *path;
-};
-
-static int
-wsink_write(void *arg, const void *buf, size_t len, struct rd_err *err)
-{
-	static const unsigned char zero[SPARSE_BLOCK];
-	struct wsink *ws = arg;
-	const unsigned char *p = buf;
-	size_t piece, run;
-
-	while (len > 0) {
-		/* pieces end on block boundaries of the file */
-		piece = SPARSE_BLOCK - (size_t)(ws->off % SPARSE_BLOCK);
-		if (piece > len)
-			piece = len;
-		if (piece == SPARSE_BLOCK && memcmp(p, zero, piece) == 0) {
-			ws->off += (off_t)piece;
-			p += piece;
-			len -= piece;
-			continue;
-		}
-		/* write a run of non-zero blocks at once */
-		run = piece;
-		while (run < len) {
-			size_t next =
-			    len - run < SPARSE_BLOCK ? len - run : SPARSE_BLOCK;
-
-			if (next == SPARSE_BLOCK &&
-			    memcmp(p + run, zero, SPARSE_BLOCK) == 0)
-				break;
-			run += next;
-		}
-		if (rdi_pwrite_all(ws->fd, p, run, ws->off, ws->path, err) ==
-		    -1)
-			return -1;
-		ws->off += (off_t)run;
-		p += run;
-		len -= run;
-	}
-	return 0;
-}
-
 struct rentry {
 	char *path; /* catalog form: dirs end in '/' */
 	size_t plen;
@@ -81,6 +34,34 @@ struct rentry {
 	int64_t uid, gid, size, mtime;
 	unsigned char sha[RD_HASH_LEN];
 	char *target;
+	int64_t rdev, link;
+	unsigned char *xattrs; /* encoding of xattr.c, valid; NULL: none */
+	size_t xattrs_len;
+};
+
+/* A copy of the attributes of "from" in "to" (whose own are not freed). */
+static int
+xattrs_dup(struct rentry *to, const struct rentry *from, struct rd_err *err)
+{
+	to->xattrs = NULL;
+	to->xattrs_len = from->xattrs_len;
+	if (from->xattrs_len == 0)
+		return 0;
+	to->xattrs = malloc(from->xattrs_len);
+	if (to->xattrs == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	memcpy(to->xattrs, from->xattrs, from->xattrs_len);
+	return 0;
+}
+
+/* The first restored name of each hard-linked inode (open addressing). */
+struct linkmap {
+	struct linkslot {
+		int64_t key; /* 0: empty */
+		char *path;  /* catalog path, restored */
+		unsigned char sha[RD_HASH_LEN];
+	} * slots;
+	size_t cap, n;
 };
 
 struct dirframe {
@@ -113,7 +94,74 @@ struct rctx {
 	struct wpool *pool; /* writers of file contents, or NULL */
 	/* files whose setuid/setgid bits were dropped, by every thread */
 	atomic_llong setid_dropped;
+	/* what could not be restored, by every thread */
+	atomic_llong omitted;
+	int64_t owners_lost; /* entries whose owner was not kept */
+	int64_t bad_rows;    /* entries whose catalog row is damaged */
+	struct linkmap links;
 };
+
+/* Say, through the notice callback, what could not be restored. */
+static void omit(struct rctx *c, const char *fmt, ...) RD_PRINTF(2, 3);
+
+static void
+omit(struct rctx *c, const char *fmt, ...)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	char small[1024], *msg = small;
+	va_list ap;
+	int n;
+
+	atomic_fetch_add(&c->omitted, 1);
+	if (c->opts->notice == NULL)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	/* a long path is named in full */
+	if (n >= (int)sizeof(small) && (msg = malloc((size_t)n + 1)) != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(msg, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
+	if (msg == NULL)
+		msg = small;
+	pthread_mutex_lock(&mu);
+	c->opts->notice(c->opts->notice_arg, msg);
+	pthread_mutex_unlock(&mu);
+	if (msg != small)
+		free(msg);
+}
+
+struct xafail {
+	struct rctx *c;
+	const char *path;
+};
+
+static void
+xattr_failed(void *arg, const char *attr, int errnum)
+{
+	struct xafail *f = arg;
+
+	omit(f->c, "'%s': extended attribute '%s'%s not restored: %s", f->path,
+	    attr,
+	    strcmp(attr, "security.capability") == 0 ? " (file capabilities)"
+	        : rdi_xattr_is_acl(attr)             ? " (ACL)"
+	                                             : "",
+	    strerror(errnum));
+}
+
+/* Set the attributes of "e" on "fd" (or "name" in "dfd" if fd is -1). */
+static void
+apply_xattrs(struct rctx *c, int fd, int dfd, const char *name,
+    const struct rentry *e, const char *what)
+{
+	struct xafail f = { c, what };
+
+	if (e->xattrs_len > 0)
+		(void)rdi_xattrs_apply(fd, dfd, name, e->xattrs, e->xattrs_len,
+		    xattr_failed, &f);
+}
 
 /*
  * File contents are written by a pool of threads.  The calling thread
@@ -186,6 +234,8 @@ apply_fd_meta(struct rctx *c, int fd, const struct rentry *e, const char *what,
 		return rd_err_sys(err, RD_EIO, "cannot chown '%s'", what);
 	if (fchmod(fd, restored_mode(c, e)) == -1)
 		return rd_err_sys(err, RD_EIO, "cannot chmod '%s'", what);
+	/* after chown, which clears security.capability, and chmod */
+	apply_xattrs(c, fd, -1, NULL, e, what);
 	ts[0].tv_sec = 0;
 	ts[0].tv_nsec = UTIME_OMIT;
 	ts[1] = rdi_ns_to_timespec(e->mtime);
@@ -207,6 +257,8 @@ pop_dir(struct rctx *c, struct rd_err *err)
 		ret = -1;
 	close(f->fd);
 	free(f->prefix);
+	free(f->meta.xattrs);
+	f->meta.xattrs = NULL;
 	return ret;
 }
 
@@ -231,16 +283,22 @@ push_dir(struct rctx *c, int fd, const char *path, size_t plen,
 	prefix = strndup(path, plen);
 	if (prefix == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	f = &c->stack[c->depth++];
-	f->fd = fd;
-	f->prefix = prefix;
-	f->plen = plen;
+	f = &c->stack[c->depth];
 	f->has_meta = meta != NULL;
+	f->meta.xattrs = NULL;
 	if (meta != NULL) {
 		f->meta = *meta;
 		f->meta.path = NULL;
 		f->meta.target = NULL;
+		if (xattrs_dup(&f->meta, meta, err) == -1) {
+			free(prefix);
+			return -1;
+		}
 	}
+	f->fd = fd;
+	f->prefix = prefix;
+	f->plen = plen;
+	c->depth++;
 	return 0;
 }
 
@@ -299,15 +357,14 @@ static int
 write_content(struct rctx *c, struct creader *rd, int fd, int dfd,
     const char *name, const struct rentry *e, struct rd_err *err)
 {
-	struct wsink ws;
+	struct rdi_sparse ws;
 	int ret = -1;
 
-	ws.fd = fd;
-	ws.off = 0;
-	ws.path = e->path;
+	rdi_sparse_init(&ws, fd, e->path);
 	if (rdi_chain_load(rd->db, &rd->chain_q, e->sha, &rd->ch, err) == -1 ||
-	    rdi_chain_read(rd->pc, &rd->ch, c->stack[0].fd, wsink_write, &ws,
-	        err) == -1)
+	    rdi_chain_read(rd->pc, &rd->ch, c->stack[0].fd, rdi_sparse_write,
+	        &ws, err) == -1 ||
+	    rdi_sparse_flush(&ws, err) == -1)
 		goto out;
 	if (ftruncate(fd, (off_t)e->size) == -1) {
 		rd_err_sys(err, RD_EIO, "cannot write '%s'", e->path);
@@ -342,6 +399,7 @@ wjob_free(struct wjob *j)
 	if (j == NULL)
 		return;
 	free(j->e.path);
+	free(j->e.xattrs);
 	free(j);
 }
 
@@ -520,6 +578,13 @@ restore_file(struct rctx *c, int dfd, const char *name, const struct rentry *e,
 		j->e = *e;
 		j->e.path = path;
 		j->e.target = NULL;
+		if (xattrs_dup(&j->e, e, err) == -1) {
+			close(fd);
+			unlinkat(dfd, name, 0);
+			close(j->dfd);
+			wjob_free(j);
+			return -1;
+		}
 	}
 	pthread_mutex_lock(&p->mu);
 	while (p->queued >= WQUEUE && !p->failed)
@@ -559,6 +624,7 @@ restore_link(struct rctx *c, int dfd, const char *name, const struct rentry *e,
 	    fchownat(dfd, name, (uid_t)e->uid, (gid_t)e->gid,
 	        AT_SYMLINK_NOFOLLOW) == -1)
 		return rd_err_sys(err, RD_EIO, "cannot chown '%s'", e->path);
+	apply_xattrs(c, -1, dfd, name, e, e->path);
 	ts[0].tv_sec = 0;
 	ts[0].tv_nsec = UTIME_OMIT;
 	ts[1] = rdi_ns_to_timespec(e->mtime);
@@ -566,6 +632,180 @@ restore_link(struct rctx *c, int dfd, const char *name, const struct rentry *e,
 		return rd_err_sys(err, RD_EIO, "cannot set times of '%s'",
 		    e->path);
 	return 0;
+}
+
+/*
+ * A fifo or a device node.  One that cannot be made (a device, when not
+ * root) is named and left out; the restore goes on.
+ */
+static int
+restore_special(struct rctx *c, int dfd, const char *name,
+    const struct rentry *e, struct rd_err *err)
+{
+	struct timespec ts[2];
+	mode_t kind = e->type == RD_TYPE_FIFO ? S_IFIFO
+	    : e->type == RD_TYPE_CHR          ? S_IFCHR
+	                                      : S_IFBLK;
+
+	if (make_room(c, dfd, name, e->path, err) == -1)
+		return -1;
+	if (mknodat(dfd, name, kind | 0600, (dev_t)e->rdev) == -1) {
+		if (errno == EEXIST)
+			return rd_err_sys(err, RD_ECANTCREAT,
+			    "cannot create '%s'", e->path);
+		omit(c, "'%s': %s %lld:%lld not restored: %s", e->path,
+		    e->type == RD_TYPE_FIFO      ? "fifo"
+		        : e->type == RD_TYPE_CHR ? "character device"
+		                                 : "block device",
+		    (long long)major((dev_t)e->rdev),
+		    (long long)minor((dev_t)e->rdev), strerror(errno));
+		return 0;
+	}
+	if (c->chown_ok &&
+	    fchownat(dfd, name, (uid_t)e->uid, (gid_t)e->gid,
+	        AT_SYMLINK_NOFOLLOW) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot chown '%s'", e->path);
+	if (fchmodat(dfd, name, restored_mode(c, e), 0) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot chmod '%s'", e->path);
+	apply_xattrs(c, -1, dfd, name, e, e->path);
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1] = rdi_ns_to_timespec(e->mtime);
+	if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot set times of '%s'",
+		    e->path);
+	return 0;
+}
+
+/* The slot of "key" in the map: its own, or the empty one it would take. */
+static struct linkslot *
+link_slot(struct linkmap *m, int64_t key)
+{
+	size_t i =
+	    (size_t)((uint64_t)key * UINT64_C(0x9E3779B97F4A7C15) >> 20) &
+	    (m->cap - 1);
+
+	while (m->slots[i].key != 0 && m->slots[i].key != key)
+		i = (i + 1) & (m->cap - 1);
+	return &m->slots[i];
+}
+
+static int
+link_grow(struct linkmap *m, struct rd_err *err)
+{
+	struct linkmap n;
+	struct linkslot *t;
+	size_t i;
+
+	n.cap = m->cap != 0 ? m->cap * 2 : 256;
+	n.n = m->n;
+	n.slots = calloc(n.cap, sizeof(*n.slots));
+	if (n.slots == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	for (i = 0; i < m->cap; i++) {
+		if (m->slots[i].key == 0)
+			continue;
+		t = link_slot(&n, m->slots[i].key);
+		*t = m->slots[i];
+	}
+	free(m->slots);
+	*m = n;
+	return 0;
+}
+
+static void
+link_free(struct linkmap *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->cap; i++)
+		free(m->slots[i].path);
+	free(m->slots);
+	memset(m, 0, sizeof(*m));
+}
+
+/*
+ * Open the directory that holds "path" (a catalog path, restored) below
+ * the target, one name at a time, never following a symlink; "*last"
+ * points at its last name.  Returns the fd or -1.
+ */
+static int
+open_parent(struct rctx *c, const char *path, const char **last,
+    struct rd_err *err)
+{
+	const char *p = path, *slash;
+	char name[NAME_MAX + 1];
+	size_t n;
+	int fd = dup(c->stack[0].fd), nfd;
+
+	if (fd == -1)
+		return rd_err_sys(err, RD_EIO, "dup");
+	while ((slash = strchr(p, '/')) != NULL) {
+		n = (size_t)(slash - p);
+		if (n == 0 || n > NAME_MAX) {
+			close(fd);
+			return rd_err_set(err, RD_ECORRUPT,
+			    "unsafe path '%s' in catalog", path);
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		nfd = openat(fd, name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		if (nfd == -1)
+			return rd_err_sys(err, RD_EIO, "cannot open '%s'",
+			    path);
+		fd = nfd;
+		p = slash + 1;
+	}
+	*last = p;
+	return fd;
+}
+
+/*
+ * A file with more than one name: the first restored name of its inode
+ * is written; each later one, with the same content, becomes a hard
+ * link to it.  Returns 1 if "e" was linked, 0 if it is to be written
+ * (and is now its inode's first name), -1.
+ */
+static int
+restore_hardlink(struct rctx *c, int dfd, const char *name,
+    const struct rentry *e, struct rd_err *err)
+{
+	struct linkslot *t;
+	const char *last = NULL;
+	int pfd, r;
+
+	if (e->link == 0)
+		return 0;
+	if (c->links.n * 2 >= c->links.cap && link_grow(&c->links, err) == -1)
+		return -1;
+	t = link_slot(&c->links, e->link);
+	if (t->key == 0) {
+		t->path = strdup(e->path);
+		if (t->path == NULL)
+			return rd_err_set(err, RD_ENOMEM, "out of memory");
+		t->key = e->link;
+		memcpy(t->sha, e->sha, RD_HASH_LEN);
+		c->links.n++;
+		return 0;
+	}
+	if (memcmp(t->sha, e->sha, RD_HASH_LEN) != 0)
+		return 0; /* changed between its names' reads: two files */
+	if (make_room(c, dfd, name, e->path, err) == -1)
+		return -1;
+	pfd = open_parent(c, t->path, &last, err);
+	if (pfd == -1)
+		return -1;
+	r = linkat(pfd, last, dfd, name, 0);
+	close(pfd);
+	if (r == -1) {
+		omit(c,
+		    "'%s': hard link to '%s' not restored (written as its own file): %s",
+		    e->path, t->path, strerror(errno));
+		return 0;
+	}
+	return 1;
 }
 
 /* Restore one entry, below the directories already on the stack. */
@@ -580,11 +820,12 @@ restore_entry(struct rctx *c, struct rentry *e, struct rd_err *err)
 
 	if (e->plen == 0) {
 		/* the root: its metadata goes to the target itself */
+		free(c->stack[0].meta.xattrs);
 		c->stack[0].has_meta = 1;
 		c->stack[0].meta = *e;
 		c->stack[0].meta.path = NULL;
 		c->stack[0].meta.target = NULL;
-		return 0;
+		return xattrs_dup(&c->stack[0].meta, e, err);
 	}
 	/* leave directories that do not contain this path */
 	while (c->depth > 1) {
@@ -639,37 +880,50 @@ restore_entry(struct rctx *c, struct rentry *e, struct rd_err *err)
 	}
 	if (e->type == RD_TYPE_SYMLINK)
 		return restore_link(c, top->fd, name, e, err);
-	if (e->type == RD_TYPE_FILE)
+	if (e->type == RD_TYPE_FIFO || e->type == RD_TYPE_CHR ||
+	    e->type == RD_TYPE_BLK)
+		return restore_special(c, top->fd, name, e, err);
+	if (e->type == RD_TYPE_FILE) {
+		int r = restore_hardlink(c, top->fd, name, e, err);
+
+		if (r != 0)
+			return r == 1 ? 0 : -1;
 		return restore_file(c, top->fd, name, e, err);
-	return rd_err_set(err, RD_ECORRUPT, "unknown entry type in catalog");
+	}
+	return rd_err_set(err, RD_ECORRUPT,
+	    "unknown type of entry '%s' in catalog", e->path);
 }
 
+/* A catalog path (any length) that is safe to restore, or RD_ECORRUPT. */
 static int
 check_entry_path(const struct rentry *e, struct rd_err *err)
 {
-	char buf[PATH_MAX];
+	char *buf;
+	int ok;
 
 	if (e->plen == 0)
 		return 0;
-	if (e->plen >= sizeof(buf) || memchr(e->path, '\0', e->plen) != NULL)
-		return rd_err_set(err, RD_ECORRUPT, "unsafe path in catalog");
-	memcpy(buf, e->path, e->plen);
-	buf[e->plen] = '\0';
-	if (e->type == RD_TYPE_DIR) {
-		if (buf[e->plen - 1] != '/')
-			return rd_err_set(err, RD_ECORRUPT,
-			    "unsafe path '%s' in catalog", buf);
-		buf[e->plen - 1] = '\0';
-	}
-	if (!rdi_path_safe(buf))
+	if (e->plen > RDI_PATH_MAX + 1 ||
+	    memchr(e->path, '\0', e->plen) != NULL)
 		return rd_err_set(err, RD_ECORRUPT,
-		    "unsafe path '%s' in catalog", buf);
-	return 0;
+		    "unsafe path '%.*s' in catalog", (int)strnlen(e->path, 512),
+		    e->path);
+	buf = strdup(e->path);
+	if (buf == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	ok = e->type != RD_TYPE_DIR || buf[e->plen - 1] == '/';
+	if (e->type == RD_TYPE_DIR)
+		buf[e->plen - 1] = '\0';
+	ok = ok && rdi_path_safe(buf);
+	free(buf);
+	return ok ? 0
+	          : rd_err_set(err, RD_ECORRUPT, "unsafe path '%s' in catalog",
+	                e->path);
 }
 
 static const char sql_tree[] =
-    "SELECT path, type, mode, uid, gid, size, mtime, sha, target"
-    " FROM entries WHERE first <= ?1 AND (last IS NULL OR last >= ?1)"
+    "SELECT path, type, mode, uid, gid, size, mtime, sha, target, rdev,"
+    " link, xattrs FROM entries WHERE first <= ?1 AND (last IS NULL OR last >= ?1)"
     " AND (?2 IS NULL OR path = ?2 OR path = CAST(?2 || '/' AS BLOB)"
     " OR (path > CAST(?2 || '/' AS BLOB) AND path < CAST(?2 || '0' AS BLOB)))"
     " ORDER BY path";
@@ -697,6 +951,7 @@ rentry_read(sqlite3_stmt *s, struct rentry *e, struct rd_err *err)
 
 	free(e->path);
 	free(e->target);
+	free(e->xattrs);
 	memset(e, 0, sizeof(*e));
 	n = column_str(s, 0, &e->path, err);
 	if (n == -1)
@@ -717,7 +972,36 @@ rentry_read(sqlite3_stmt *s, struct rentry *e, struct rd_err *err)
 	if (e->type == RD_TYPE_SYMLINK &&
 	    column_str(s, 8, &e->target, err) == -1)
 		return -1;
+	e->rdev = sqlite3_column_int64(s, 9);
+	e->link = e->type == RD_TYPE_FILE ? sqlite3_column_int64(s, 10) : 0;
+	n = sqlite3_column_bytes(s, 11);
+	if (n > 0) {
+		if (!rdi_xattrs_valid(sqlite3_column_blob(s, 11), (size_t)n))
+			return rd_err_set(err, RD_ECORRUPT,
+			    "entry '%s' has bad extended attributes in catalog",
+			    e->path);
+		if (column_str(s, 11, (char **)&e->xattrs, err) == -1)
+			return -1;
+		e->xattrs_len = (size_t)n;
+	}
 	return check_entry_path(e, err);
+}
+
+/*
+ * An ordinary user restores entries of other owners as its own: the
+ * first OWNERS_NAMED are named, the rest counted (rd_restore_result).
+ */
+#define OWNERS_NAMED 20
+
+static void
+owner_lost(struct rctx *c, const struct rentry *e)
+{
+	if (c->owners_lost++ < OWNERS_NAMED)
+		omit(c, "'%s': owner %lld:%lld not restored (not root)",
+		    e->plen > 0 ? e->path : ".", (long long)e->uid,
+		    (long long)e->gid);
+	else
+		atomic_fetch_add(&c->omitted, 1);
 }
 
 /*
@@ -740,8 +1024,15 @@ restore_tree(struct rctx *c, int64_t id, const char *prefix,
 		sqlite3_bind_blob(s, 2, prefix, (int)strlen(prefix),
 		    SQLITE_STATIC);
 	while ((r = rdi_db_step(c->st->db, s, err)) == 1) {
-		if (rentry_read(s, &e, err) == -1)
-			goto out;
+		if (rentry_read(s, &e, err) == -1) {
+			if (err->code != RD_ECORRUPT || e.path == NULL)
+				goto out;
+			/* name it, leave it out, and go on with the rest */
+			omit(c, "not restored: %s", err->msg);
+			rd_err_clear(err);
+			c->bad_rows++;
+			continue;
+		}
 		if (prefix != NULL && e.plen == 0)
 			continue;
 		if (g != NULL) {
@@ -751,6 +1042,10 @@ restore_tree(struct rctx *c, int64_t id, const char *prefix,
 			if (r == 0)
 				continue;
 		}
+		if (!c->chown_ok && !c->opts->no_owner &&
+		    (e.uid != (int64_t)geteuid() ||
+		        e.gid != (int64_t)getegid()))
+			owner_lost(c, &e);
 		if (restore_entry(c, &e, err) == -1)
 			goto out;
 		(*found)++;
@@ -767,6 +1062,7 @@ restore_tree(struct rctx *c, int64_t id, const char *prefix,
 out:
 	free(e.path);
 	free(e.target);
+	free(e.xattrs);
 	sqlite3_finalize(s);
 	return ret;
 }
@@ -1036,8 +1332,10 @@ rctx_release(struct rctx *c)
 		c->depth--;
 		close(c->stack[c->depth].fd);
 		free(c->stack[c->depth].prefix);
+		free(c->stack[c->depth].meta.xattrs);
 	}
 	free(c->stack);
+	link_free(&c->links);
 	if (c->rd != NULL)
 		c->rd->db = NULL; /* the store's own */
 	creader_free(c->rd);
@@ -1078,7 +1376,17 @@ rd_restore(struct rd_store *st, int64_t id, const char *target,
 	    restore_operands(&c, si.id, &ops, err) == -1 ||
 	    rctx_finish(&c, err) == -1)
 		goto out;
+	if (c.bad_rows > 0) {
+		/* the rest is restored; the damage decides the status */
+		rd_err_set(err, RD_ECORRUPT,
+		    "%lld entr%s of snapshot %lld not restored: damaged catalog rows (named above)",
+		    (long long)c.bad_rows, c.bad_rows == 1 ? "y" : "ies",
+		    (long long)si.id);
+		goto out;
+	}
 	res->setid_dropped = (int64_t)atomic_load(&c.setid_dropped);
+	res->omitted = (int64_t)atomic_load(&c.omitted);
+	res->owners_lost = c.owners_lost;
 	ret = 0;
 out:
 	rctx_release(&c);

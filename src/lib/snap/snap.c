@@ -47,6 +47,8 @@ ctx_init(struct ctx *c, struct rd_store *st, const struct rd_snap_opts *opts)
 	memset(c, 0, sizeof(*c));
 	c->st = st;
 	c->opts = opts;
+	c->xa_flags = (opts->no_xattrs ? RDI_XA_NO_XATTRS : 0) |
+	    (opts->no_acls ? RDI_XA_NO_ACLS : 0);
 	c->rootfd = -1;
 	c->xfd = -1;
 	c->chain_max = st->info.chain_max;

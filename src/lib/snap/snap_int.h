@@ -23,16 +23,17 @@ struct prev {
 	int64_t id;
 	int type;
 	unsigned mode;
-	int64_t uid, gid, size, mtime, ino, ctime;
+	int64_t uid, gid, size, mtime, ino, ctime, rdev, link;
 	int unstable;
 	int has_sha;
 	unsigned char sha[RD_HASH_LEN];
 	char *target;
+	struct rdi_buf xa; /* extended attributes (xattr.c) */
 };
 
 struct meta {
 	unsigned mode;
-	int64_t uid, gid, size, mtime, ino, ctime;
+	int64_t uid, gid, size, mtime, ino, ctime, rdev, link;
 };
 
 enum job_status { JOB_OK, JOB_SKIP, JOB_FAIL };
@@ -41,7 +42,8 @@ struct job {
 	struct job *next;
 	char *path; /* catalog path of a file */
 	int extra;  /* from the bracket's scratch directory, not the source */
-	int may_change; /* read once, stored as read: see rd_snap_opts */
+	int may_change;    /* read once, stored as read: see rd_snap_opts */
+	struct rdi_buf xa; /* its extended attributes, read by the walk */
 	int has_prev;
 	struct prev prev;
 	/* signature of the previous content, when a delta may be made */
@@ -137,6 +139,7 @@ struct ctx {
 	size_t nm;
 	char *mbuf;
 	dev_t root_dev;
+	int xa_flags; /* RDI_XA_* from the options */
 	/* the bracketing co-process (rdsnap create --bracket), or NULL */
 	struct rdi_bracket *bk;
 	int xfd;             /* its scratch directory, once it is done */
@@ -164,6 +167,23 @@ ns(const struct timespec *ts)
 	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
+/*
+ * The hard-link identity of a file with more than one name: its inode
+ * number, mixed with its device's, never 0.
+ */
+static inline int64_t
+link_key(const struct stat *sb)
+{
+	uint64_t k;
+
+	if (!S_ISREG(sb->st_mode) || sb->st_nlink < 2)
+		return 0;
+	k = (uint64_t)sb->st_ino ^
+	    ((uint64_t)sb->st_dev * UINT64_C(0x9E3779B97F4A7C15));
+	k &= UINT64_C(0x7fffffffffffffff);
+	return k != 0 ? (int64_t)k : 1;
+}
+
 static inline void
 meta_from_stat(struct meta *m, const struct stat *sb)
 {
@@ -174,6 +194,10 @@ meta_from_stat(struct meta *m, const struct stat *sb)
 	m->mtime = ns(&sb->st_mtim);
 	m->ino = (int64_t)sb->st_ino;
 	m->ctime = ns(&sb->st_ctim);
+	m->rdev = S_ISCHR(sb->st_mode) || S_ISBLK(sb->st_mode)
+	    ? (int64_t)sb->st_rdev
+	    : 0;
+	m->link = link_key(sb);
 }
 
 struct dent {
@@ -201,8 +225,9 @@ void snap_workers_free(struct ctx *c, struct worker *w, int nw);
 int snap_close_entry(struct ctx *c, int64_t id, int gone, struct rd_err *err);
 int snap_insert_entry(struct ctx *c, const char *path, size_t plen, int type,
     const struct meta *m, const unsigned char *sha, const char *target,
-    int unstable, struct rd_err *err);
+    const struct rdi_buf *xa, int unstable, struct rd_err *err);
 int snap_meta_equal(const struct prev *p, const struct meta *m);
+int snap_xattrs_equal(const struct prev *p, const struct rdi_buf *xa);
 void snap_count_kept(struct ctx *c, const struct prev *p);
 int snap_problem(struct ctx *c, const char *key, size_t klen, const char *what,
     const char *reason, struct rd_err *err);

@@ -70,6 +70,14 @@ snap_cursor_next(struct ctx *c, struct rd_err *err)
 	p->ino = sqlite3_column_int64(s, 10);
 	p->ctime = sqlite3_column_int64(s, 11);
 	p->unstable = sqlite3_column_int(s, 12);
+	p->rdev = sqlite3_column_int64(s, 13);
+	p->link = sqlite3_column_int64(s, 14);
+	n = sqlite3_column_bytes(s, 15);
+	p->xa.len = 0;
+	if (n > 0 &&
+	    rdi_buf_append(&p->xa, sqlite3_column_blob(s, 15), (size_t)n,
+	        err) == -1)
+		return -1;
 	return 1;
 }
 
@@ -104,6 +112,7 @@ snap_cursor_seek(struct ctx *c, const char *key, size_t klen, struct prev *out,
 		if (cmp == 0) {
 			*out = c->cur_prev;
 			c->cur_prev.target = NULL;
+			memset(&c->cur_prev.xa, 0, sizeof(c->cur_prev.xa));
 			return snap_cursor_next(c, err) == -1 ? -1 : 1;
 		}
 		if (snap_close_entry(c, c->cur_prev.id, 1, err) == -1 ||
@@ -136,9 +145,30 @@ find_sig(struct ctx *c, struct job *j, struct rd_err *err)
 	return 1;
 }
 
+/*
+ * The attributes of "key" could not be read (in "err"): unless it is
+ * out of memory, it keeps its previous version and the snapshot is
+ * partial, as for any entry that cannot be read.
+ */
 static int
-do_file(struct ctx *c, const char *key, size_t klen, const struct stat *sb,
-    struct prev *p, int has_prev, struct rd_err *err)
+xattr_problem(struct ctx *c, const char *key, size_t klen, struct prev *p,
+    int has_prev, struct rd_err *err)
+{
+	char why[256];
+
+	if (err->code == RD_ENOMEM)
+		return -1;
+	snprintf(why, sizeof(why), "%s", err->msg);
+	rd_err_clear(err);
+	if (has_prev)
+		snap_count_kept(c, p);
+	snap_prev_release(p);
+	return snap_problem(c, key, klen, has_prev ? KEPT : MISSING, why, err);
+}
+
+static int
+do_file(struct ctx *c, int dfd, const char *name, const char *key, size_t klen,
+    const struct stat *sb, struct prev *p, int has_prev, struct rd_err *err)
 {
 	struct job *j;
 	struct meta m;
@@ -161,6 +191,12 @@ do_file(struct ctx *c, const char *key, size_t klen, const struct stat *sb,
 		free(j);
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
 	}
+	/* a changed ctime: the attributes are read again with the bytes */
+	if (rdi_xattrs_read(dfd, name, c->xa_flags, j->path, &j->xa, err) ==
+	    -1) {
+		snap_job_free(j);
+		return xattr_problem(c, key, klen, p, has_prev, err);
+	}
 	if (c->nm > 0) {
 		const char *slash = strrchr(j->path, '/');
 
@@ -171,6 +207,7 @@ do_file(struct ctx *c, const char *key, size_t klen, const struct stat *sb,
 		j->has_prev = 1;
 		j->prev = *p;
 		p->target = NULL;
+		memset(&p->xa, 0, sizeof(p->xa));
 		if (p->type == RD_TYPE_FILE && p->has_sha &&
 		    m.size > SMALL_MAX && find_sig(c, j, err) == -1) {
 			snap_job_free(j);
@@ -189,30 +226,51 @@ do_file(struct ctx *c, const char *key, size_t klen, const struct stat *sb,
 	return snap_submit(c, j, err);
 }
 
+/* The type of a non-regular entry, or 0 for one that is not kept. */
+static int
+entry_type(const struct stat *sb)
+{
+	if (S_ISDIR(sb->st_mode))
+		return RD_TYPE_DIR;
+	if (S_ISLNK(sb->st_mode))
+		return RD_TYPE_SYMLINK;
+	if (S_ISFIFO(sb->st_mode))
+		return RD_TYPE_FIFO;
+	if (S_ISCHR(sb->st_mode))
+		return RD_TYPE_CHR;
+	if (S_ISBLK(sb->st_mode))
+		return RD_TYPE_BLK;
+	return 0; /* a socket: nothing to restore */
+}
+
 static int
 do_entry(struct ctx *c, int dfd, const char *name, const char *key, size_t klen,
     const struct stat *sb, struct rd_err *err)
 {
 	struct prev p;
 	struct meta m;
+	struct rdi_buf xa = { NULL, 0, 0 };
 	char target[4097];
 	ssize_t n;
-	int has_prev, type;
+	int has_prev, type, ret = -1;
 
 	memset(&p, 0, sizeof(p));
 	has_prev = snap_cursor_seek(c, key, klen, &p, err);
 	if (has_prev == -1)
 		return -1;
 	if (S_ISREG(sb->st_mode))
-		return do_file(c, key, klen, sb, &p, has_prev, err);
+		return do_file(c, dfd, name, key, klen, sb, &p, has_prev, err);
 	meta_from_stat(&m, sb);
 	m.ino = m.ctime = 0;
-	if (S_ISDIR(sb->st_mode)) {
-		type = RD_TYPE_DIR;
-		m.size = 0;
-		target[0] = '\0';
-	} else if (S_ISLNK(sb->st_mode)) {
-		type = RD_TYPE_SYMLINK;
+	m.size = 0;
+	target[0] = '\0';
+	type = entry_type(sb);
+	if (type == 0) {
+		/* sockets are skipped by rule, silently (rdsnap(1)) */
+		c->info.skipped++;
+		goto gone;
+	}
+	if (type == RD_TYPE_SYMLINK) {
 		n = readlinkat(dfd, name, target, sizeof(target) - 1);
 		if (n == -1 && errno == ENOENT)
 			goto gone;
@@ -227,28 +285,27 @@ do_entry(struct ctx *c, int dfd, const char *name, const char *key, size_t klen,
 		}
 		target[n] = '\0';
 		m.size = n;
-	} else {
-		snap_notice(c, "skipped '%.*s': %s", (int)klen, key,
-		    S_ISSOCK(sb->st_mode)       ? "socket"
-		        : S_ISFIFO(sb->st_mode) ? "fifo"
-		                                : "device");
-		c->info.skipped++;
-		goto gone;
+	}
+	if (rdi_xattrs_read(dfd, name, c->xa_flags, key, &xa, err) == -1) {
+		rdi_buf_release(&xa);
+		return xattr_problem(c, key, klen, &p, has_prev, err);
 	}
 	c->info.files++;
 	if (has_prev && p.type == type && snap_meta_equal(&p, &m) &&
+	    snap_xattrs_equal(&p, &xa) &&
 	    (type != RD_TYPE_SYMLINK ||
 	        (p.target != NULL && strcmp(p.target, target) == 0))) {
-		snap_prev_release(&p);
-		return 0;
+		ret = 0;
+		goto out;
 	}
-	if (has_prev && snap_close_entry(c, p.id, 0, err) == -1) {
-		snap_prev_release(&p);
-		return -1;
-	}
+	if (has_prev && snap_close_entry(c, p.id, 0, err) == -1)
+		goto out;
+	ret = snap_insert_entry(c, key, klen, type, &m, NULL,
+	    type == RD_TYPE_SYMLINK ? target : NULL, &xa, 0, err);
+out:
+	rdi_buf_release(&xa);
 	snap_prev_release(&p);
-	return snap_insert_entry(c, key, klen, type, &m, NULL,
-	    type == RD_TYPE_SYMLINK ? target : NULL, 0, err);
+	return ret;
 gone:
 	if (has_prev && snap_close_entry(c, p.id, 1, err) == -1) {
 		snap_prev_release(&p);
@@ -468,6 +525,7 @@ snap_walk_source(struct ctx *c, int rootfd, const struct stat *sb,
 {
 	struct prev p;
 	struct meta m;
+	struct rdi_buf xa = { NULL, 0, 0 };
 	int has_prev, ret = -1;
 
 	memset(&p, 0, sizeof(p));
@@ -477,10 +535,13 @@ snap_walk_source(struct ctx *c, int rootfd, const struct stat *sb,
 	meta_from_stat(&m, sb);
 	m.size = m.ino = m.ctime = 0;
 	c->info.files++;
-	if (!has_prev || p.type != RD_TYPE_DIR || !snap_meta_equal(&p, &m)) {
+	if (rdi_xattrs_read(rootfd, ".", c->xa_flags, ".", &xa, err) == -1)
+		goto out;
+	if (!has_prev || p.type != RD_TYPE_DIR || !snap_meta_equal(&p, &m) ||
+	    !snap_xattrs_equal(&p, &xa)) {
 		if ((has_prev && snap_close_entry(c, p.id, 0, err) == -1) ||
-		    snap_insert_entry(c, "", 0, RD_TYPE_DIR, &m, NULL, NULL, 0,
-		        err) == -1)
+		    snap_insert_entry(c, "", 0, RD_TYPE_DIR, &m, NULL, NULL,
+		        &xa, 0, err) == -1)
 			goto out;
 	}
 	snap_prev_release(&p);
@@ -494,6 +555,7 @@ snap_walk_source(struct ctx *c, int rootfd, const struct stat *sb,
 	}
 	ret = 0;
 out:
+	rdi_buf_release(&xa);
 	snap_prev_release(&p);
 	return ret;
 }

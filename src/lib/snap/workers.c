@@ -200,6 +200,15 @@ open_source(struct ctx *c, const struct job *j, struct rd_err *err)
 	if (fd == -1 && errno == EPERM)
 		fd = openat(c->rootfd, path,
 		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1 && errno == ENAMETOOLONG) {
+		/* PATH_MAX is no limit: one directory at a time */
+		pfd = rdi_open_parent(c->rootfd, path, name, err);
+		if (pfd == -1)
+			return -1;
+		fd = openat(pfd, name,
+		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		close(pfd);
+	}
 	if (fd == -1)
 		return rd_err_sys(err, RD_EIO, "cannot open '%s'", path);
 	return fd;
@@ -766,6 +775,7 @@ snap_prev_release(struct prev *p)
 {
 	free(p->target);
 	p->target = NULL;
+	rdi_buf_release(&p->xa);
 }
 
 void
@@ -774,6 +784,7 @@ snap_job_free(struct job *j)
 	if (j == NULL)
 		return;
 	free(j->path);
+	rdi_buf_release(&j->xa);
 	snap_prev_release(&j->prev);
 	free(j);
 }

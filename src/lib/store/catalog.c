@@ -73,7 +73,7 @@ static const char schema_v1[] =
     " path BLOB NOT NULL,"     /* dirs end in '/', root is '' */
     " first INTEGER NOT NULL," /* first snapshot id */
     " last INTEGER,"           /* last snapshot id, NULL: newest */
-    " type INTEGER NOT NULL,"  /* 'f', 'd', 'l' */
+    " type INTEGER NOT NULL,"  /* 'f', 'd', 'l' (4: 'p', 'c', 'b') */
     " mode INTEGER NOT NULL,"
     " uid INTEGER NOT NULL,"
     " gid INTEGER NOT NULL,"
@@ -209,6 +209,20 @@ static const char *const migrations[] = {
 	" created, state) SELECT aside, id, 'pre-promote', NULL, started,"
 	" 'kept' FROM promotions WHERE aside IS NOT NULL AND aside <> ''"
 	" ORDER BY id;",
+	/*
+	 * 3 -> 4: everything a server holds.  Entry types 'p' (fifo), 'c'
+	 * and 'b' (character and block devices) join 'f', 'd' and 'l';
+	 * "rdev" is a device's number (0 for every other type); "link"
+	 * names the inode of a file with more than one name (0: one
+	 * name), so that the files of one snapshot with the same "link"
+	 * are one inode; "xattrs" holds every extended attribute, ACLs
+	 * and file capabilities included, in the encoding of xattr.c
+	 * (NULL: none).
+	 */
+	"ALTER TABLE entries ADD COLUMN rdev INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE entries ADD COLUMN link INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE entries ADD COLUMN xattrs BLOB;"
+	"CREATE INDEX entries_link ON entries(link, first) WHERE link <> 0;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) + 1 == RD_FORMAT,

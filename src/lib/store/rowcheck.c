@@ -10,7 +10,10 @@
  *	- a path has one row at most, and a name is not both a directory
  *	  ("x/") and something else ("x");
  *	- the parent of every path is there, as a directory;
- *	- a file's size is its content's size.
+ *	- a file's size is its content's size;
+ *	- its type is known, a device number is only a device's, a hard-link
+ *	  identity only a regular file's, its extended attributes are
+ *	  well-formed and within the kernel's limits.
  *
  * Each query runs in the caller's transaction, so that uncommitted rows
  * are seen.  A violation gives RD_ECORRUPT naming the path.
@@ -128,18 +131,59 @@ covered(struct rowcheck *k, const unsigned char *dir, size_t dlen,
 	return 1;
 }
 
-/* Every row that begins or ends in the range has a safe path. */
+/* Whether "type" is one an entry row may have. */
+static int
+known_type(int type)
+{
+	return type == RD_TYPE_FILE || type == RD_TYPE_DIR ||
+	    type == RD_TYPE_SYMLINK || type == RD_TYPE_FIFO ||
+	    type == RD_TYPE_CHR || type == RD_TYPE_BLK;
+}
+
+/* What is wrong with the type, device, link and attributes of a row. */
+static const char *
+row_fields(sqlite3_stmt *s)
+{
+	int type = sqlite3_column_int(s, 1);
+	int64_t rdev = sqlite3_column_int64(s, 2), link;
+
+	link = sqlite3_column_int64(s, 3);
+	if (!known_type(type))
+		return "unknown type";
+	if (rdev != 0 && type != RD_TYPE_CHR && type != RD_TYPE_BLK)
+		return "a device number on an entry that is not a device";
+	if (rdev < 0 || rdev > (int64_t)UINT32_MAX)
+		return "bad device number";
+	if (link != 0 && type != RD_TYPE_FILE)
+		return "a hard link to an entry that is not a regular file";
+	if (link < 0)
+		return "bad hard-link identity";
+	if (sqlite3_column_type(s, 4) != SQLITE_NULL &&
+	    (sqlite3_column_bytes(s, 4) == 0 ||
+	        !rdi_xattrs_valid(sqlite3_column_blob(s, 4),
+	            (size_t)sqlite3_column_bytes(s, 4))))
+		return "bad extended attributes";
+	return NULL;
+}
+
+/*
+ * Every row that begins or ends in the range has a safe path (of any
+ * length: each name at most NAME_MAX bytes, the whole at most
+ * RDI_PATH_MAX), a known type, and bounded, well-formed device number,
+ * link identity and extended attributes.
+ */
 static int
 safe_paths(struct rowcheck *k, struct rd_err *err)
 {
 	sqlite3_stmt *s = NULL;
 	const unsigned char *p;
-	char path[PATH_MAX + 1];
+	const char *why;
+	char *path = NULL;
 	size_t n;
 	int r, ret = -1;
 
 	if (rdi_db_prepare(k->db,
-	        "SELECT path, type FROM entries"
+	        "SELECT path, type, rdev, link, xattrs FROM entries"
 	        " WHERE (first > ?1 AND first <= ?2)"
 	        " OR (last >= ?1 AND last < ?2) ORDER BY path",
 	        &s, err) == -1)
@@ -149,13 +193,24 @@ safe_paths(struct rowcheck *k, struct rd_err *err)
 	while ((r = rdi_db_step(k->db, s, err)) == 1) {
 		p = sqlite3_column_blob(s, 0);
 		n = (size_t)sqlite3_column_bytes(s, 0);
+		why = row_fields(s);
+		if (why != NULL) {
+			bad_path(k, p, n, why, err);
+			goto out;
+		}
 		if (n == 0 && sqlite3_column_int(s, 1) == RD_TYPE_DIR)
 			continue; /* the root */
 		if (n > 0 && sqlite3_column_int(s, 1) == RD_TYPE_DIR &&
 		    p[n - 1] == '/')
 			n--;
-		if (n == 0 || n > PATH_MAX || memchr(p, '\0', n) != NULL) {
+		if (n == 0 || n > RDI_PATH_MAX || memchr(p, '\0', n) != NULL) {
 			bad_path(k, p, n, "unsafe path", err);
+			goto out;
+		}
+		free(path);
+		path = malloc(n + 1);
+		if (path == NULL) {
+			rd_err_set(err, RD_ENOMEM, "out of memory");
 			goto out;
 		}
 		memcpy(path, p, n);
@@ -169,6 +224,7 @@ safe_paths(struct rowcheck *k, struct rd_err *err)
 		goto out;
 	ret = 0;
 out:
+	free(path);
 	sqlite3_finalize(s);
 	return ret;
 }
