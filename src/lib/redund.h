@@ -184,6 +184,9 @@ int rd_codec_parse(const char *name, struct rd_err *err);
 /* 1 if this build can read and write objects of "codec", else 0. */
 int rd_codec_available(int codec);
 
+/* The codec of a new store by default: zstd when built with it, else zlib. */
+int rd_codec_default(void);
+
 struct rd_init_opts {
 	int codec;     /* enum rd_codec for new objects */
 	int chain_max; /* longest delta chain (1..64) */
@@ -787,9 +790,9 @@ struct rd_follow_opts {
 	void *arg;
 	rd_notice_fn notice;
 	void *notice_arg;
-	const char *metrics;  /* Prometheus text file, or NULL */
-	double backoff_max;   /* longest wait before reconnecting; 0: 60 s */
-	int64_t max_cycles;   /* 0: until stopped */
+	const char *metrics; /* Prometheus text file, or NULL */
+	double backoff_max;  /* longest wait before reconnecting; 0: 60 s */
+	int64_t max_cycles;  /* 0: until stopped */
 	/* prune with these rules every "prune_every" cycles (NULL: never) */
 	const struct rd_prune_opts *prune;
 	int prune_every;

@@ -414,6 +414,7 @@ cmd_init(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.init = def;
+	o.init.codec = rd_codec_default();
 	parse("init", " chain codec json no-key standby ", argc, argv, &o,
 	    &ind);
 	if (argc - ind != 1)
