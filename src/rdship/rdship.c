@@ -760,6 +760,9 @@ cmd_follow(int argc, char **argv)
 	st = open_store(argv[ind], RD_OPEN_WRITE, 0);
 	rc = rd_follow(st, argv[ind + 1], &fo, &s, &err);
 	rd_store_close(st);
+	/* no grace timer may fire on the table once it is gone */
+	alarm(0);
+	follow_n = 0;
 	free((void *)follow_pid);
 	free(o.excludes);
 	if (rc == -1)
