@@ -65,6 +65,7 @@ src_lib_librd_a_SOURCES += \
 src_lib_librd_a_SOURCES += \
 	src/lib/ship/ship_int.h \
 	src/lib/ship/chan.c \
+	src/lib/ship/follow.c \
 	src/lib/ship/session.c \
 	src/lib/ship/send.c \
 	src/lib/ship/receive.c \

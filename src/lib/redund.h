@@ -11,6 +11,7 @@
 #ifndef REDUND_H
 #define REDUND_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -271,6 +272,9 @@ int rd_codec_parse(const char *name, struct rd_err *err);
 
 /* 1 if this build can read and write objects of "codec", else 0. */
 int rd_codec_available(int codec);
+
+/* The codec of a new store by default: zstd when built with it, else zlib. */
+int rd_codec_default(void);
 
 struct rd_init_opts {
 	int codec;     /* enum rd_codec for new objects */
@@ -923,6 +927,86 @@ int rd_ship_push(struct rd_store *st, int fd_in, int fd_out,
  */
 int rd_ship_receive(struct rd_store *st, int fd_in, int fd_out,
     const struct rd_ship_opts *opts, struct rd_ship_result *res,
+    struct rd_err *err);
+
+/*
+ * Serve push sessions on one channel ("rdship serve"), one after the
+ * other until the channel ends between two sessions: each session opens
+ * the store at "path" for writing (waiting up to "wait" seconds for its
+ * lock) and closes it when it ends, so the lock is free between sessions.
+ * "*sessions" counts the sessions that succeeded; "res" describes the
+ * last one.  Returns 0 at the end of the channel after a session, or -1
+ * as rd_ship_receive() (the first session's failure to open the store
+ * too, with "res->reported" 0).
+ */
+int rd_ship_serve(const char *path, double wait, int fd_in, int fd_out,
+    const struct rd_ship_opts *opts, struct rd_ship_result *res,
+    int64_t *sessions, struct rd_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Follow mode (rdship follow) */
+
+struct rd_follow_stats {
+	int64_t cycles;       /* cycles run */
+	int64_t failures;     /* snapshots and pushes that failed */
+	int64_t snapshot;     /* newest snapshot taken, 0 none yet */
+	double cycle_seconds; /* the last cycle's duration */
+	/*
+	 * The last cycle's achieved RPO: over the destinations it reached,
+	 * the largest age, when its push ended, of the newest snapshot that
+	 * destination held before (the start of that snapshot's walk).
+	 */
+	double rpo_seconds;
+	int64_t bytes; /* pushed in the last cycle, all destinations */
+	int64_t bytes_total;
+	int ok_dests; /* destinations the last cycle reached */
+};
+
+struct rd_follow_opts {
+	double interval; /* seconds from one cycle's start to the next */
+	const struct rd_snap_opts *snap;
+	const struct rd_ship_opts *ship; /* key, notices */
+	int ndests;
+	const char *const *dests; /* names, for notices and metrics */
+	/*
+	 * Open the channel to destination "i": a session of "rdship serve"
+	 * reads what we write to "*fd_to" and answers on "*fd_from".  When
+	 * the channel is done with, rd_follow() closes both descriptors and
+	 * calls "disconnect" to reap what "connect" started; "failed" says
+	 * that it broke and may hang, so it must be ended at once.
+	 */
+	int (*connect)(void *arg, int i, int *fd_to, int *fd_from,
+	    struct rd_err *err);
+	void (*disconnect)(void *arg, int i, int failed);
+	/* called after every cycle; may be NULL */
+	void (*cycle)(void *arg, const struct rd_follow_stats *s);
+	void *arg;
+	rd_notice_fn notice;
+	void *notice_arg;
+	const char *metrics; /* Prometheus text file, or NULL */
+	double backoff_max;  /* longest wait before reconnecting; 0: 60 s */
+	int64_t max_cycles;  /* 0: until stopped */
+	/* prune with these rules every "prune_every" cycles (NULL: never) */
+	const struct rd_prune_opts *prune;
+	int prune_every;
+	/* set (by a signal handler) to end the loop after the cycle */
+	volatile sig_atomic_t *stop;
+};
+
+/*
+ * Follow "source": every "interval" seconds take a snapshot of it into
+ * "st" (open with RD_OPEN_WRITE) and push it to each destination over a
+ * channel kept open across cycles.  A destination whose push fails has
+ * its channel closed and opened again after a backoff (1 s, doubling up
+ * to "backoff_max"); the push then resumes.  A failed snapshot is
+ * counted and the loop goes on.  When "*stop" is set the loop ends after
+ * the cycle in progress (a destination in backoff is not retried).
+ * Refusals that no retry mends (RD_EPERM: bad key, older epoch, another
+ * lineage; RD_EUSAGE) end the loop with -1.  "s" describes the run.
+ * Returns 0 or -1.
+ */
+int rd_follow(struct rd_store *st, const char *source,
+    const struct rd_follow_opts *o, struct rd_follow_stats *s,
     struct rd_err *err);
 
 struct rd_replica_info {

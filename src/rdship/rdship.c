@@ -27,8 +27,15 @@ enum {
 	OPT_ADOPT = 256,
 	OPT_APPLY,
 	OPT_CLUSTER,
+	OPT_CYCLES,
 	OPT_ETCD,
+	OPT_EXCLUDE,
+	OPT_INTERVAL,
+	OPT_KEEP_DAILY,
+	OPT_KEEP_HOURLY,
+	OPT_KEEP_LAST,
 	OPT_METRICS,
+	OPT_PRUNE_EVERY,
 	OPT_REMOTE,
 	OPT_RSH,
 	OPT_SINCE,
@@ -38,11 +45,18 @@ static const struct option longopts[] = {
 	{ "adopt", no_argument, NULL, OPT_ADOPT },
 	{ "apply", required_argument, NULL, OPT_APPLY },
 	{ "cluster", required_argument, NULL, OPT_CLUSTER },
+	{ "cycles", required_argument, NULL, OPT_CYCLES },
 	{ "etcd", required_argument, NULL, OPT_ETCD },
+	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
 	{ "help", no_argument, NULL, 'h' },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "json", no_argument, NULL, 'j' },
+	{ "keep-daily", required_argument, NULL, OPT_KEEP_DAILY },
+	{ "keep-hourly", required_argument, NULL, OPT_KEEP_HOURLY },
+	{ "keep-last", required_argument, NULL, OPT_KEEP_LAST },
 	{ "key", required_argument, NULL, 'k' },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "prune-every", required_argument, NULL, OPT_PRUNE_EVERY },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "remote-rdship", required_argument, NULL, OPT_REMOTE },
 	{ "rsh", required_argument, NULL, OPT_RSH },
@@ -64,6 +78,13 @@ struct opts {
 	int json;
 	double wait;
 	double t0;
+	/* follow */
+	double interval;
+	int64_t cycles;
+	struct rd_prune_opts prune;
+	int prune_every;
+	const char **excludes;
+	int nexcludes;
 };
 
 /*
@@ -76,10 +97,14 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 {
 	struct rd_err err = RD_ERR_INIT;
 	struct rd_ship_opts def = RD_SHIP_OPTS_INIT;
+	struct rd_prune_opts pdef = RD_PRUNE_OPTS_INIT;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
 	o->ship = def;
+	o->prune = pdef;
+	o->interval = 60;
+	o->prune_every = 60;
 	o->rsh = "ssh";
 	o->remote = "rdship";
 	o->t0 = rd_monotonic();
@@ -92,6 +117,42 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			break;
 		case OPT_APPLY:
 			o->ship.apply_dir = optarg;
+			break;
+		case OPT_CYCLES:
+			o->cycles =
+			    tool_parse_int(optarg, 1, INT64_MAX, "cycles");
+			break;
+		case OPT_EXCLUDE:
+			if (rd_snap_exclude_check(optarg, &err) == -1)
+				tool_die_err(&err);
+			o->excludes = realloc(o->excludes,
+			    sizeof(*o->excludes) * (size_t)(o->nexcludes + 1));
+			if (o->excludes == NULL)
+				tool_die(EX_OSERR, "out of memory");
+			o->excludes[o->nexcludes++] = optarg;
+			break;
+		case OPT_INTERVAL:
+			o->interval = tool_parse_seconds(optarg, "interval");
+			if (o->interval < 1)
+				tool_die(EX_USAGE,
+				    "invalid interval '%s': at least 1 second",
+				    optarg);
+			break;
+		case OPT_KEEP_DAILY:
+			o->prune.keep_daily = (int)tool_parse_int(optarg, 1,
+			    100000, "keep-daily");
+			break;
+		case OPT_KEEP_HOURLY:
+			o->prune.keep_hourly = (int)tool_parse_int(optarg, 1,
+			    1000000, "keep-hourly");
+			break;
+		case OPT_KEEP_LAST:
+			o->prune.keep_last = (int)tool_parse_int(optarg, 1,
+			    100000000, "keep-last");
+			break;
+		case OPT_PRUNE_EVERY:
+			o->prune_every = (int)tool_parse_int(optarg, 1,
+			    100000000, "prune-every");
 			break;
 		case OPT_CLUSTER:
 			o->ship.cluster = optarg;
@@ -320,24 +381,29 @@ receive_common(const char *cmd, int argc, char **argv, int serve)
 	          : " adopt apply cluster etcd json key wait ",
 	    argc, argv, &o, &nargs);
 	setup_callbacks(&o);
-	if (serve)
+	if (serve) {
+		int64_t n;
+
 		o.ship.progress = NULL;
-	st = open_store(args[0], RD_OPEN_WRITE, o.wait);
-	tool_step("receiving on standard input");
-	if (rd_ship_receive(st, STDIN_FILENO, serve ? STDOUT_FILENO : -1,
-	        &o.ship, &r, &err) == -1) {
-		rd_store_close(st);
+		tool_step("serving sessions on standard input");
+		if (rd_ship_serve(args[0], o.wait, STDIN_FILENO, STDOUT_FILENO,
+		        &o.ship, &r, &n, &err) == 0)
+			return tool_exit(EX_OK);
 		/* the sender prints what it was told; say it once */
-		if (serve && r.reported) {
+		if (r.reported) {
 			tool_log("%s", err.msg);
 			return tool_exit(tool_exit_code(err.code));
 		}
 		tool_die_err(&err);
 	}
+	st = open_store(args[0], RD_OPEN_WRITE, o.wait);
+	tool_step("receiving on standard input");
+	if (rd_ship_receive(st, STDIN_FILENO, -1, &o.ship, &r, &err) == -1) {
+		rd_store_close(st);
+		tool_die_err(&err);
+	}
 	rd_store_close(st);
 	tool_progress_done();
-	if (serve)
-		return tool_exit(EX_OK);
 	if (o.json) {
 		json_result("receive", &r);
 	} else if (!tool_quiet()) {
@@ -397,7 +463,8 @@ shquote(char *b, size_t len, const char *s)
  * "RSH HOST 'REMOTE serve PATH'" for "host:path".  Returns its pid.
  */
 static pid_t
-start_serve(const struct opts *o, const char *dest, int *to, int *from)
+start_serve(const struct opts *o, const char *dest, int newpg, int *to,
+    int *from)
 {
 	int in[2], out[2];
 	const char *colon = strchr(dest, ':'), *slash = strchr(dest, '/');
@@ -449,7 +516,7 @@ start_serve(const struct opts *o, const char *dest, int *to, int *from)
 			}
 		}
 	}
-	if (pipe(in) == -1 || pipe(out) == -1)
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1)
 		tool_die(EX_OSERR, "pipe: %s", strerror(errno));
 	pid = fork();
 	if (pid == -1)
@@ -463,6 +530,9 @@ start_serve(const struct opts *o, const char *dest, int *to, int *from)
 		close(out[0]);
 		close(out[1]);
 		signal(SIGPIPE, SIG_DFL);
+		/* follow: a ^C stops us after the cycle, not the channel */
+		if (newpg)
+			(void)setpgid(0, 0);
 		if (host[0] != '\0') {
 			char script[4096];
 
@@ -499,7 +569,7 @@ push_one(struct opts *o, const char *store, const char *dest,
 	if (rd_snap_get(st, 0, NULL, &err) == -1)
 		tool_die_err(&err);
 	tool_step("starting the receiving side for '%s'", dest);
-	pid = start_serve(o, dest, &to, &from);
+	pid = start_serve(o, dest, 0, &to, &from);
 	rc = rd_ship_push(st, from, to, &o->ship, r, &err);
 	close(to);
 	close(from);
@@ -563,8 +633,8 @@ cmd_push(int argc, char **argv)
 	int nargs, i, rc, failed = 0;
 
 	args = parse("push",
-	    " adopt apply cluster etcd json key metrics remote-rdship rsh ", argc,
-	    argv, &o, &nargs);
+	    " adopt apply cluster etcd json key metrics remote-rdship rsh ",
+	    argc, argv, &o, &nargs);
 	push_metrics_start(&pm, o.metrics, args[0]);
 	setup_callbacks(&o);
 	memset(&sum, 0, sizeof(sum));
@@ -595,6 +665,182 @@ cmd_push(int argc, char **argv)
 	}
 	pm.r = &sum;
 	return push_metrics_end(&pm, tool_exit(EX_OK));
+}
+
+/* ------------------------------------------------------------------ */
+/* follow */
+
+/* A push in flight when a stop is asked gets this long to end. */
+#define STOP_GRACE 30
+
+static volatile sig_atomic_t follow_stop;
+static volatile pid_t *follow_pid; /* each channel's process group */
+static int follow_n;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	if (!follow_stop) {
+		follow_stop = 1;
+		alarm(STOP_GRACE);
+	}
+}
+
+/* The grace is over: end the channels, so that a hung push fails. */
+static void
+on_grace_over(int sig)
+{
+	int i;
+
+	(void)sig;
+	for (i = 0; i < follow_n; i++)
+		if (follow_pid[i] > 0)
+			kill(-follow_pid[i], SIGKILL);
+}
+
+struct follow_ctx {
+	struct opts *o;
+	char **dests;
+	int *to, *from;
+};
+
+static int
+follow_connect(void *arg, int i, int *fd_to, int *fd_from, struct rd_err *err)
+{
+	struct follow_ctx *c = arg;
+
+	(void)err;
+	follow_pid[i] = start_serve(c->o, c->dests[i], 1, fd_to, fd_from);
+	return 0;
+}
+
+static void
+follow_disconnect(void *arg, int i, int failed)
+{
+	struct follow_ctx *c = arg;
+	pid_t pid = follow_pid[i];
+	int status;
+
+	(void)c;
+	if (pid <= 0)
+		return;
+	if (failed)
+		kill(-pid, SIGTERM);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	follow_pid[i] = 0;
+}
+
+static void
+follow_cycle(void *arg, const struct rd_follow_stats *s)
+{
+	struct follow_ctx *c = arg;
+	struct rd_json *j;
+
+	if (!c->o->json)
+		return;
+	j = rd_json_new(stdout);
+	if (j == NULL)
+		tool_die(EX_OSERR, "out of memory");
+	rd_json_obj_begin(j, NULL);
+	rd_json_str(j, "schema", "rdship-follow/1");
+	rd_json_int(j, "cycle", s->cycles);
+	rd_json_int(j, "snapshot", s->snapshot);
+	rd_json_int(j, "destinations", s->ok_dests);
+	rd_json_int(j, "bytes", s->bytes);
+	rd_json_num(j, "seconds", s->cycle_seconds);
+	rd_json_num(j, "rpo_seconds", s->rpo_seconds);
+	rd_json_int(j, "failures", s->failures);
+	rd_json_obj_end(j);
+	rd_json_line(j);
+	rd_json_free(j);
+	fflush(stdout);
+}
+
+static void
+follow_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = on_stop;
+	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1)
+		tool_die(EX_OSERR, "sigaction: %s", strerror(errno));
+	sa.sa_handler = on_grace_over;
+	if (sigaction(SIGALRM, &sa, NULL) == -1)
+		tool_die(EX_OSERR, "sigaction: %s", strerror(errno));
+}
+
+static int
+cmd_follow(int argc, char **argv)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_snap_opts snap = RD_SNAP_OPTS_INIT;
+	struct rd_follow_opts fo;
+	struct rd_follow_stats s;
+	struct follow_ctx c;
+	struct rd_store *st;
+	struct opts o;
+	char b[32];
+	char **args;
+	int nargs, rc;
+
+	args = parse("follow",
+	    " adopt apply cycles exclude interval json keep-daily keep-hourly keep-last key metrics prune-every remote-rdship rsh ",
+	    argc, argv, &o, &nargs);
+	setup_callbacks(&o);
+	o.ship.progress = NULL;
+	snap.notice = on_notice;
+	snap.excludes = o.excludes;
+	snap.nexcludes = o.nexcludes;
+	memset(&fo, 0, sizeof(fo));
+	memset(&c, 0, sizeof(c));
+	c.o = &o;
+	c.dests = args + 2;
+	follow_n = nargs - 2;
+	follow_pid = tool_xmalloc(sizeof(pid_t) * (size_t)follow_n);
+	memset((void *)follow_pid, 0, sizeof(pid_t) * (size_t)follow_n);
+	fo.interval = o.interval;
+	fo.snap = &snap;
+	fo.ship = &o.ship;
+	fo.ndests = follow_n;
+	fo.dests = (const char *const *)c.dests;
+	fo.connect = follow_connect;
+	fo.disconnect = follow_disconnect;
+	fo.cycle = follow_cycle;
+	fo.arg = &c;
+	fo.notice = on_notice;
+	fo.metrics = o.metrics;
+	fo.max_cycles = o.cycles;
+	if (o.prune.keep_last > 0 || o.prune.keep_hourly > 0 ||
+	    o.prune.keep_daily > 0) {
+		fo.prune = &o.prune;
+		fo.prune_every = o.prune_every;
+	}
+	fo.stop = &follow_stop;
+	follow_signals();
+	st = open_store(args[0], RD_OPEN_WRITE, 0);
+	rc = rd_follow(st, args[1], &fo, &s, &err);
+	rd_store_close(st);
+	/* no grace timer may fire on the table once it is gone */
+	alarm(0);
+	follow_n = 0;
+	free((void *)follow_pid);
+	free(o.excludes);
+	if (rc == -1)
+		tool_die_err(&err);
+	if (!tool_quiet() && !o.json)
+		printf(
+		    "stopped after %lld cycle%s: snapshot %lld, %lld failure%s, %s pushed\n",
+		    (long long)s.cycles, s.cycles == 1 ? "" : "s",
+		    (long long)s.snapshot, (long long)s.failures,
+		    s.failures == 1 ? "" : "s",
+		    tool_human_bytes(s.bytes_total, b, sizeof(b)));
+	return tool_exit(EX_OK);
 }
 
 static int
@@ -778,6 +1024,13 @@ static const struct tool_cmd cmds[] = {
 	{ "serve", cmd_serve,
 	    "serve [-qv] [-k FILE] [-w SECONDS] [--apply DIR] [--adopt]\n"
 	    "              [--etcd URLS --cluster NAME] [--syslog] store",
+	    0 },
+	{ "follow", cmd_follow,
+	    "follow [-jqv] [-k FILE] [--interval SECONDS] [--apply DIR]\n"
+	    "              [--metrics FILE] [--rsh CMD] [--remote-rdship PATH]\n"
+	    "              [--exclude PATTERN] [--keep-last N] [--keep-hourly N]\n"
+	    "              [--keep-daily N] [--prune-every CYCLES] [--cycles N]\n"
+	    "              [--adopt] [--syslog] store source [host:]path ...",
 	    0 },
 	{ "keygen", cmd_keygen, "keygen [-qv] [--syslog] file", 0 },
 	{ "status", cmd_status, "status [-jqv] [--syslog] store", TOOL_READER },

@@ -26,8 +26,7 @@ cmd_cat(int argc, char **argv)
 	/* the bytes go straight to the descriptor: nothing may be buffered */
 	if (fflush(stdout) == EOF)
 		tool_die(EX_IOERR, "cannot write standard output");
-	r = rd_snap_cat(st, o.version, args[1], STDOUT_FILENO, NULL,
-	    &err);
+	r = rd_snap_cat(st, o.version, args[1], STDOUT_FILENO, NULL, &err);
 	rd_store_close(st);
 	if (r == -1)
 		tool_die_err(&err);

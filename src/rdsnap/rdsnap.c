@@ -434,6 +434,7 @@ cmd_init(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.init = def;
+	o.init.codec = rd_codec_default();
 	args = parse("init", " chain codec json no-key standby ", argc, argv,
 	    &o, &nargs);
 	if (o.no_key && !o.init.standby)
@@ -575,8 +576,10 @@ static const struct tool_cmd cmds[] = {
 	    TOOL_READER },
 	{ "ls", cmd_ls, "ls [-jqv] [-s N] [--syslog] store [path | pattern]",
 	    TOOL_READER },
-	{ "cat", cmd_cat, "cat [-qv] [-s N] [--syslog] store path", TOOL_READER },
-	{ "find", cmd_find, "find [-jqv] [--syslog] store pattern", TOOL_READER },
+	{ "cat", cmd_cat, "cat [-qv] [-s N] [--syslog] store path",
+	    TOOL_READER },
+	{ "find", cmd_find, "find [-jqv] [--syslog] store pattern",
+	    TOOL_READER },
 	{ "diff", cmd_diff, "diff [-jqv] [--from N] [-s N] [--syslog] store",
 	    TOOL_READER },
 	{ "restore", cmd_restore,

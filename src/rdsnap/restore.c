@@ -174,8 +174,8 @@ cmd_verify(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.verify = def;
-	args = parse("verify", " json quiet read-data seed subset syslog ", argc,
-	    argv, &o, &nargs);
+	args = parse("verify", " json quiet read-data seed subset syslog ",
+	    argc, argv, &o, &nargs);
 	subset_setup(&o);
 	o.verify.damage = on_damage;
 	if (o.c.json) {

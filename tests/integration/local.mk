@@ -43,7 +43,9 @@ INTEGRATION_TESTS += \
 	tests/integration/t1166-rdship-forged-rows.sh \
 	tests/integration/t1167-rdship-stream.sh \
 	tests/integration/t1168-rdship-apply-unsafe.sh \
-	tests/integration/t1169-rdship-cache.sh
+	tests/integration/t1169-rdship-cache.sh \
+	tests/integration/t1170-rdship-follow.sh \
+	tests/integration/t1171-rdship-follow-local.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/fixtures/format1-stores.tar.gz \
 	tests/fixtures/catalog-unsupported-format.db \
 	tests/fixtures/make-format1.sh

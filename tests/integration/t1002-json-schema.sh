@@ -121,6 +121,10 @@ expect_exit 0 rdship receive -j sb <bundle
 cp out receive.json && check rdship-receive receive.json
 expect_exit 0 rdship push -j s sb
 cp out push.json && check rdship-push push.json
+expect_exit 0 rdsnap init fp
+expect_exit 0 rdsnap init --standby --no-key fs
+expect_exit 0 rdship follow -j --interval 1 --cycles 1 fp src fs
+cp out follow.json && check rdship-follow follow.json
 expect_exit 0 rdship status -j sb
 cp out status.json && check rdship-status status.json
 expect_exit 0 rdship status -j empty

@@ -6,6 +6,14 @@
 make_sample_tree src
 tree_sig src >sig1
 expect_exit 0 rdsnap init store
+# the default codec is zstd in a build with libzstd, else zlib
+if grep -q '^#define HAVE_ZSTD 1$' "$RD_BUILDDIR/config.h"; then
+	codec=zstd
+else
+	codec=zlib
+fi
+grep -q "^initialized store 'store' (id [0-9a-f-]*, codec $codec, delta chains up to 8)$" out ||
+    fail "init output: $(cat out)"
 [ -f store/catalog.db ] && [ -d store/packs ] && [ -d store/tmp ] &&
     [ -f store/lock ] || fail "store layout"
 expect_exit 0 rdsnap create store src

@@ -5,7 +5,7 @@
 
 expect_exit 64 rdship
 expect_file err "rdship: missing command
-usage: rdship {push|send|receive|serve|keygen|status} [options] store ... (rdship --help)"
+usage: rdship {push|send|receive|serve|follow|keygen|status} [options] store ... (rdship --help)"
 expect_exit 0 rdship --help
 head -n1 out >first
 expect_file first "usage: rdship push [-jqv] [-k FILE] [--rsh CMD] [--remote-rdship PATH]"

@@ -117,7 +117,7 @@ expect_exit 0 rdsnap verify --read-data s
 
 # a standby demands a key by default: init writes one (0600), an unkeyed
 # stream is refused and changes nothing, the key's stream lands
-expect_exit 0 rdsnap init --standby k
+expect_exit 0 rdsnap init --standby --codec zlib k
 expect_file out "initialized standby store 'k' (id $(sqlite3 k/catalog.db "select value from meta where key = 'uuid'"), codec zlib, delta chains up to 8)
 wrote its shipping key to 'k/ship.key': it accepts only streams
 made with this key; copy the file to the primary over a safe channel

@@ -54,7 +54,8 @@ bad 'file:/x?age=1' "unknown option 'age' (expected max-age)"
 bad 'snapshot:' 'missing store'
 bad 'snapshot:/backup/app?max-age=1y' "invalid max-age '1y' (expected seconds above 0, or a number with s, m, h, d or w)"
 bad 'lag:/srv/standby/app?max=-1' "invalid max '-1' (expected a number of snapshots, 0 or more)"
-bad 'lag:/srv/standby/app?age=1h' "unknown option 'age' (expected max or max-age)"
+bad 'lag:/srv/standby/app?age=1h' "unknown option 'age' (expected max, max-age or rpo)"
+bad 'lag:/srv/standby/app?rpo=0' "invalid rpo '0' (expected seconds above 0, or a number with s, m, h, d or w)"
 bad 'drill:/srv/standby/app?max=1' "unknown option 'max' (expected max-age)"
 bad '' 'empty'
 

@@ -82,6 +82,13 @@ expect_exit 1 rdwatch 'lag:T?max-age=1h' 'lag:T?max-age=4h'
 mask
 expect_file masked 'lag:T?max-age=1h down L ms last ship 3 h ago > 1 h
 lag:T?max-age=4h up L ms'
+# rpo: the age of the data of the standby's newest snapshot
+expect_exit 0 rdwatch 'lag:T?rpo=1h'
+sqlite3 T/catalog.db "update snapshots set started = started - 7200 where id = 2"
+expect_exit 1 rdwatch 'lag:T?rpo=1h&max-age=4h' 'lag:T?rpo=3h'
+mask
+expect_file masked 'lag:T?rpo=1h&max-age=4h down L ms newest snapshot 2 taken 2 h ago > rpo 1 h
+lag:T?rpo=3h up L ms'
 # an interrupted update of the replica
 sqlite3 T/catalog.db "update replicas set state = 'applying', target = 3"
 expect_exit 1 rdwatch lag:T

@@ -272,7 +272,7 @@ static const struct {
 	{ "lag:s?max=99999999999", "invalid probe 'lag:s?max=99999999999': invalid max '99999999999' (expected a number of snapshots, 0 or more)" },
 	{ "lag:s?max=1&max=2", "invalid probe 'lag:s?max=1&max=2': duplicate option 'max'" },
 	{ "lag:s?max-age=soon", "invalid probe 'lag:s?max-age=soon': invalid max-age 'soon' (expected seconds above 0, or a number with s, m, h, d or w)" },
-	{ "lag:s?behind=1", "invalid probe 'lag:s?behind=1': unknown option 'behind' (expected max or max-age)" },
+	{ "lag:s?behind=1", "invalid probe 'lag:s?behind=1': unknown option 'behind' (expected max, max-age or rpo)" },
 	{ "drill:", "invalid probe 'drill:': missing store" },
 	{ "drill:s?max-age=1y", "invalid probe 'drill:s?max-age=1y': invalid max-age '1y' (expected seconds above 0, or a number with s, m, h, d or w)" },
 	{ "drill:s?max=1", "invalid probe 'drill:s?max=1': unknown option 'max' (expected max-age)" },

@@ -12,11 +12,13 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ship/ship_int.h"
 
@@ -846,8 +848,12 @@ recv_release(struct rdi_recv *r)
 	rdi_chan_release(&r->ch);
 }
 
-int
-rd_ship_receive(struct rd_store *st, int fd_in, int fd_out,
+/*
+ * Receive one stream; "first", when not -1, is its first byte, read
+ * already by the caller.
+ */
+static int
+receive_one(struct rd_store *st, int fd_in, int fd_out, int first,
     const struct rd_ship_opts *opts, struct rd_ship_result *res,
     struct rd_err *err)
 {
@@ -876,6 +882,10 @@ rd_ship_receive(struct rd_store *st, int fd_in, int fd_out,
 	}
 	if (rdi_chan_init(&r.ch, fd_in, fd_out, key, 0, err) == -1)
 		return -1;
+	if (first != -1) {
+		r.ch.ibuf[0] = (unsigned char)first;
+		r.ch.ilen = 1;
+	}
 	if (recv_start(&r, key, &handshake, err) == -1 ||
 	    recv_frames(&r, &handshake, err) == -1 || recv_end(&r, err) == -1)
 		goto out;
@@ -888,4 +898,62 @@ out:
 	recv_release(&r);
 	memset(skey, 0, sizeof(skey));
 	return ret;
+}
+
+int
+rd_ship_receive(struct rd_store *st, int fd_in, int fd_out,
+    const struct rd_ship_opts *opts, struct rd_ship_result *res,
+    struct rd_err *err)
+{
+	return receive_one(st, fd_in, fd_out, -1, opts, res, err);
+}
+
+/*
+ * Wait for the first byte of the next session on "fd": 1 with "*b" set,
+ * 0 at the end of the channel, or -1.
+ */
+static int
+next_session(int fd, int *b, struct rd_err *err)
+{
+	unsigned char c;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, &c, 1);
+		if (n == 1) {
+			*b = c;
+			return 1;
+		}
+		if (n == 0)
+			return 0;
+		if (errno != EINTR)
+			return rd_err_sys(err, RD_EIO,
+			    "cannot read the stream");
+	}
+}
+
+int
+rd_ship_serve(const char *path, double wait, int fd_in, int fd_out,
+    const struct rd_ship_opts *opts, struct rd_ship_result *res,
+    int64_t *sessions, struct rd_err *err)
+{
+	struct rd_store *st = NULL;
+	int first = -1, rc;
+
+	*sessions = 0;
+	memset(res, 0, sizeof(*res));
+	res->replica_version = -1;
+	for (;;) {
+		if (rd_store_open(path, RD_OPEN_WRITE, wait, &st, err) == -1)
+			return -1;
+		rc = receive_one(st, fd_in, fd_out, first, opts, res, err);
+		rd_store_close(st);
+		if (rc == -1)
+			return -1;
+		++*sessions;
+		/* the lock is free between sessions: a promotion may take it */
+		rc = next_session(fd_in, &first, err);
+		if (rc <= 0)
+			return rc;
+	}
 }

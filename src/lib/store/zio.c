@@ -80,6 +80,16 @@ rd_codec_available(int codec)
 }
 
 int
+rd_codec_default(void)
+{
+#ifdef HAVE_ZSTD
+	return RD_CODEC_ZSTD;
+#else
+	return RD_CODEC_ZLIB;
+#endif
+}
+
+int
 rd_codec_parse(const char *name, struct rd_err *err)
 {
 	int c;

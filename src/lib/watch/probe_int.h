@@ -49,6 +49,7 @@ struct rd_probe {
 	double max_age;  /* file, snapshot, lag, drill: seconds, or 0 */
 	char *store;     /* snapshot, lag, drill: the store's path */
 	int64_t max_lag; /* lag: snapshots the standby may be behind */
+	double max_rpo;  /* lag: age of its newest snapshot's data, or 0 */
 };
 
 /* One "name=value" option of a spec's query, split in place. */

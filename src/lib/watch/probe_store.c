@@ -23,7 +23,7 @@
 
 /*
  * Parse "rest" (STORE[?NAME=VALUE&...]) into "p": the store path and the
- * options max-age and, when "lag", max.  Returns 0, -1 with "why" set, or
+ * options max-age and, when "lag", max and rpo.  Returns 0, -1 with "why" set, or
  * -2 when out of memory.
  */
 static int
@@ -70,10 +70,18 @@ store_parse(struct rd_probe *p, const char *rest, int lag, char *why,
 				return -1;
 			}
 			p->max_lag = v;
+		} else if (lag && strcmp(opts[i].name, "rpo") == 0) {
+			if (rdi_probe_seconds(opts[i].value, &p->max_rpo) ==
+			    -1) {
+				snprintf(why, whylen,
+				    "invalid rpo '%s' " MAX_AGE_WHY,
+				    opts[i].value);
+				return -1;
+			}
 		} else {
 			snprintf(why, whylen,
 			    "unknown option '%s' (expected %s)", opts[i].name,
-			    lag ? "max or max-age" : "max-age");
+			    lag ? "max, max-age or rpo" : "max-age");
 			return -1;
 		}
 	}
@@ -255,6 +263,7 @@ rdi_probe_lag_run(const struct rd_probe *p, double deadline, double timeout,
 {
 	struct rd_err err = RD_ERR_INIT;
 	struct rd_ship_status s;
+	struct rd_snapinfo si;
 	struct rd_store *st;
 	const struct rd_replica_info *ri;
 	char a[64], m[64];
@@ -310,6 +319,17 @@ rdi_probe_lag_run(const struct rd_probe *p, double deadline, double timeout,
 		age_text(since, p->max_age, a, sizeof(a), m, sizeof(m));
 		add_reason(res, "last ship %s ago > %s", a, m);
 	}
+	/* the data the standby holds is as old as its newest snapshot */
+	if (p->max_rpo > 0 && s.newest > 0 &&
+	    rd_snap_get(st, s.newest, &si, &err) == 0 &&
+	    rd_now() - (double)si.started > p->max_rpo) {
+		age_text(rd_now() - (double)si.started, p->max_rpo, a,
+		    sizeof(a), m, sizeof(m));
+		add_reason(res, "newest snapshot %lld taken %s ago > rpo %s",
+		    (long long)s.newest, a, m);
+	}
+	if (err.code != RD_OK)
+		add_reason(res, "%s", err.msg);
 out:
 	rd_store_close(st);
 }

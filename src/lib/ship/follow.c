@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * follow.c: "rdship follow", a loop of cycles: take a snapshot of the
+ * source, then push it to every destination over a channel kept open
+ * from cycle to cycle (the other side, "rdship serve", takes one push
+ * session after the other on it).  A channel that breaks is closed and
+ * opened again after a backoff; the push then resumes where the store
+ * on the other side is.  A stop request (a flag set by a signal handler)
+ * ends the loop between two cycles, so that the last cycle is complete
+ * or was never started.  The metrics of the cycles go to a Prometheus
+ * text file, replaced atomically after every cycle.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ship/ship_int.h"
+
+/* The state of one destination. */
+struct dest {
+	int open; /* the channel is open */
+	int fd_to, fd_from;
+	double delay;     /* current backoff, 0 after a success */
+	double next_try;  /* monotonic time of the next connection */
+	int64_t have;     /* newest snapshot it confirmed, 0 unknown */
+	double have_time; /* when that snapshot was started (unix time) */
+	int64_t failures;
+};
+
+struct follow {
+	struct rd_store *st;
+	const char *source;
+	const struct rd_follow_opts *o;
+	struct rd_follow_stats *s;
+	struct dest *d;
+	int64_t prev_id;   /* the snapshot of the previous cycle */
+	double prev_start; /* and when it was started */
+};
+
+static void notice(const struct rd_follow_opts *o, const char *fmt, ...)
+    RD_PRINTF(2, 3);
+
+static void
+notice(const struct rd_follow_opts *o, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (o->notice == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	o->notice(o->notice_arg, msg);
+}
+
+/* Errors that no retry mends: stop following and say why. */
+static int
+fatal(enum rd_code c)
+{
+	return c == RD_EPERM || c == RD_EUSAGE || c == RD_EINTERNAL ||
+	    c == RD_ENOMEM;
+}
+
+/* When snapshot "id" was started: exact if this run took it. */
+static double
+started_at(struct follow *f, int64_t id)
+{
+	struct rd_err e = RD_ERR_INIT;
+	struct rd_snapinfo si;
+
+	if (id > 0 && id == f->prev_id)
+		return f->prev_start;
+	if (id <= 0 || rd_snap_get(f->st, id, &si, &e) == -1)
+		return 0;
+	return (double)si.started;
+}
+
+/* Append to "b" a metrics line, formatted. */
+static int mprintf(struct rdi_buf *b, struct rd_err *err, const char *fmt, ...)
+    RD_PRINTF(3, 4);
+
+static int
+mprintf(struct rdi_buf *b, struct rd_err *err, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return rd_err_set(err, RD_EINTERNAL, "cannot format metrics");
+	return rdi_buf_append(b, line, (size_t)n, err);
+}
+
+/* A destination's name as a Prometheus label value. */
+static void
+label(const char *s, char *out, size_t len)
+{
+	size_t n = 0;
+
+	for (; *s != '\0' && n + 3 < len; s++) {
+		if (*s == '\\' || *s == '"') {
+			out[n++] = '\\';
+			out[n++] = *s;
+		} else if (*s == '\n') {
+			out[n++] = '\\';
+			out[n++] = 'n';
+		} else {
+			out[n++] = *s;
+		}
+	}
+	out[n] = '\0';
+}
+
+static const struct metric {
+	const char *name, *type, *help;
+} metrics[] = {
+	{ "rdship_follow_cycles_total", "counter", "cycles run" },
+	{ "rdship_follow_failures_total", "counter",
+	    "snapshots and pushes that failed" },
+	{ "rdship_follow_cycle_seconds", "gauge",
+	    "duration of the last cycle (snapshot and pushes)" },
+	{ "rdship_follow_rpo_seconds", "gauge",
+	    "achieved RPO of the last cycle: the age of the data the slowest "
+	    "destination held when its push ended" },
+	{ "rdship_follow_bytes", "gauge",
+	    "bytes pushed in the last cycle, all destinations" },
+	{ "rdship_follow_bytes_total", "counter", "bytes pushed" },
+	{ "rdship_follow_snapshot", "gauge",
+	    "id of the newest snapshot taken" },
+	{ "rdship_follow_last_cycle_timestamp_seconds", "gauge",
+	    "when the last cycle ended" },
+	{ "rdship_follow_lag_seconds", "gauge",
+	    "per destination: age of the newest snapshot it confirmed" },
+};
+
+static int
+metrics_text(struct follow *f, struct rdi_buf *b, struct rd_err *err)
+{
+	const struct rd_follow_stats *s = f->s;
+	double now = rd_now(), v[8];
+	char l[512];
+	size_t m;
+	int i;
+
+	v[0] = (double)s->cycles;
+	v[1] = (double)s->failures;
+	v[2] = s->cycle_seconds;
+	v[3] = s->rpo_seconds;
+	v[4] = (double)s->bytes;
+	v[5] = (double)s->bytes_total;
+	v[6] = (double)s->snapshot;
+	v[7] = now;
+	for (m = 0; m < sizeof(metrics) / sizeof(metrics[0]); m++) {
+		if (mprintf(b, err, "# HELP %s %s\n# TYPE %s %s\n",
+		        metrics[m].name, metrics[m].help, metrics[m].name,
+		        metrics[m].type) == -1)
+			return -1;
+		if (m < 8) {
+			if (mprintf(b, err, "%s %.17g\n", metrics[m].name,
+			        v[m]) == -1)
+				return -1;
+			continue;
+		}
+		for (i = 0; i < f->o->ndests; i++) {
+			if (f->d[i].have_time <= 0)
+				continue;
+			label(f->o->dests[i], l, sizeof(l));
+			if (mprintf(b, err, "%s{dest=\"%s\"} %.3f\n",
+			        metrics[m].name, l,
+			        now - f->d[i].have_time) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Replace the metrics file: a temporary file beside it, renamed. */
+static int
+write_metrics(struct follow *f, struct rd_err *err)
+{
+	const char *path = f->o->metrics;
+	struct rdi_buf b = { NULL, 0, 0 };
+	char tmp[4096];
+	int fd = -1, created = 0, ret = -1, n;
+
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		rd_err_set(err, RD_EUSAGE, "metrics file name too long");
+		goto out;
+	}
+	if (metrics_text(f, &b, err) == -1)
+		goto out;
+	unlink(tmp); /* left by a crashed run with our pid */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (fd == -1) {
+		rd_err_sys(err, RD_EIO, "cannot create '%s'", tmp);
+		goto out;
+	}
+	created = 1;
+	if (rdi_write_all(fd, b.data, b.len, tmp, err) == -1)
+		goto out;
+	n = rdi_close(fd, tmp, err);
+	fd = -1;
+	if (n == -1)
+		goto out;
+	if (rename(tmp, path) == -1) {
+		rd_err_sys(err, RD_EIO, "cannot rename '%s' to '%s'", tmp,
+		    path);
+		goto out;
+	}
+	created = 0;
+	ret = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	if (created)
+		unlink(tmp);
+	rdi_buf_release(&b);
+	return ret;
+}
+
+static void
+drop(struct follow *f, int i, int failed)
+{
+	struct dest *d = &f->d[i];
+
+	if (!d->open)
+		return;
+	/* the other side sees the channel end between two sessions */
+	close(d->fd_to);
+	close(d->fd_from);
+	f->o->disconnect(f->o->arg, i, failed);
+	d->open = 0;
+}
+
+static void
+dest_failed(struct follow *f, int i, const struct rd_err *e)
+{
+	struct dest *d = &f->d[i];
+	double max = f->o->backoff_max > 0 ? f->o->backoff_max : 60;
+
+	drop(f, i, 1);
+	d->failures++;
+	f->s->failures++;
+	d->delay = d->delay > 0 ? d->delay * 2 : 1;
+	if (d->delay > max)
+		d->delay = max;
+	d->next_try = rd_monotonic() + d->delay;
+	notice(f->o, "%s: %s (trying again in %.0f s)", f->o->dests[i], e->msg,
+	    d->delay);
+}
+
+/*
+ * Push to destination "i", opening its channel if it is closed and its
+ * backoff is over (while stopping, a destination in backoff waits for
+ * the next start).  A fatal refusal is returned as -1; other failures
+ * close the channel and start a backoff.
+ */
+static int
+push_one(struct follow *f, int i, int stopping, struct rd_err *err)
+{
+	struct dest *d = &f->d[i];
+	struct rd_ship_result r;
+	struct rd_err e = RD_ERR_INIT;
+	double t;
+
+	if (!d->open) {
+		if (d->delay > 0 && (stopping || rd_monotonic() < d->next_try))
+			return 0;
+		if (f->o->connect(f->o->arg, i, &d->fd_to, &d->fd_from, &e) ==
+		    -1) {
+			dest_failed(f, i, &e);
+			return 0;
+		}
+		d->open = 1;
+	}
+	if (rd_ship_push(f->st, d->fd_from, d->fd_to, f->o->ship, &r, &e) ==
+	    -1) {
+		if (fatal(e.code)) {
+			drop(f, i, 1);
+			*err = e;
+			return -1;
+		}
+		dest_failed(f, i, &e);
+		return 0;
+	}
+	if (d->delay > 0)
+		notice(f->o, "%s: shipping again, at snapshot %lld",
+		    f->o->dests[i], (long long)r.newest);
+	d->delay = 0;
+	t = rd_now();
+	/* the oldest data it held: just before this push ended */
+	if (d->have_time > 0 || r.from > 0) {
+		double before = d->have == r.from && d->have_time > 0
+		    ? d->have_time
+		    : started_at(f, r.from);
+
+		if (before > 0 && t - before > f->s->rpo_seconds)
+			f->s->rpo_seconds = t - before;
+	}
+	if (r.newest != d->have) {
+		d->have = r.newest;
+		d->have_time = started_at(f, r.newest);
+	}
+	f->s->bytes += r.wire_bytes;
+	f->s->ok_dests++;
+	return 0;
+}
+
+static void
+maybe_prune(struct follow *f)
+{
+	const struct rd_follow_opts *o = f->o;
+	struct rd_prune_result pr;
+	struct rd_err e = RD_ERR_INIT;
+
+	if (o->prune == NULL || o->prune_every <= 0 ||
+	    f->s->cycles % o->prune_every != 0)
+		return;
+	if (rd_snap_prune(f->st, o->prune, &pr, &e) == -1)
+		notice(o, "prune failed: %s", e.msg);
+}
+
+/* One cycle: a snapshot, then a push to every destination. */
+static int
+cycle(struct follow *f, struct rd_err *err)
+{
+	const struct rd_follow_opts *o = f->o;
+	struct rd_follow_stats *s = f->s;
+	struct rd_snapinfo si;
+	struct rd_err e = RD_ERR_INIT;
+	double t0 = rd_monotonic(), start = rd_now();
+	int i;
+
+	s->bytes = 0;
+	s->rpo_seconds = 0;
+	s->ok_dests = 0;
+	if (rd_snap_create(f->st, f->source, o->snap, &si, &e) == -1) {
+		if (fatal(e.code)) {
+			*err = e;
+			return -1;
+		}
+		s->failures++;
+		notice(o, "snapshot failed: %s", e.msg);
+	} else {
+		if (si.partial > 0)
+			notice(o,
+			    "snapshot %lld is partial: %lld paths kept their previous version",
+			    (long long)si.id, (long long)si.partial);
+		s->snapshot = si.id;
+		f->prev_id = si.id;
+		f->prev_start = start;
+	}
+	for (i = 0; i < o->ndests; i++)
+		if (push_one(f, i, o->stop != NULL && *o->stop, err) == -1)
+			return -1;
+	s->cycles++;
+	s->bytes_total += s->bytes;
+	s->cycle_seconds = rd_monotonic() - t0;
+	maybe_prune(f);
+	if (o->metrics != NULL && write_metrics(f, &e) == -1) {
+		notice(o, "%s", e.msg);
+		rd_err_clear(&e);
+	}
+	if (o->cycle != NULL)
+		o->cycle(o->arg, s);
+	return 0;
+}
+
+/* Sleep until monotonic time "until", waking early for a stop. */
+static void
+wait_until(const struct rd_follow_opts *o, double until)
+{
+	struct timespec ts;
+	double left;
+
+	while ((o->stop == NULL || !*o->stop) &&
+	    (left = until - rd_monotonic()) > 0) {
+		if (left > 0.1)
+			left = 0.1;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)(left * 1e9);
+		nanosleep(&ts, NULL);
+	}
+}
+
+int
+rd_follow(struct rd_store *st, const char *source,
+    const struct rd_follow_opts *o, struct rd_follow_stats *s,
+    struct rd_err *err)
+{
+	struct follow f;
+	double next;
+	int i, ret = -1;
+
+	memset(&f, 0, sizeof(f));
+	memset(s, 0, sizeof(*s));
+	f.st = st;
+	f.source = source;
+	f.o = o;
+	f.s = s;
+	if (o->interval <= 0 || o->ndests < 1 || o->connect == NULL ||
+	    o->disconnect == NULL)
+		return rd_err_set(err, RD_EINTERNAL, "bad follow options");
+	f.d = calloc((size_t)o->ndests, sizeof(*f.d));
+	if (f.d == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	next = rd_monotonic();
+	while (o->stop == NULL || !*o->stop) {
+		next += o->interval;
+		if (cycle(&f, err) == -1)
+			goto out;
+		if (o->max_cycles > 0 && s->cycles >= o->max_cycles)
+			break;
+		/* a cycle that overran starts the next one at once */
+		if (next < rd_monotonic())
+			next = rd_monotonic();
+		wait_until(o, next);
+	}
+	ret = 0;
+out:
+	for (i = 0; i < o->ndests; i++)
+		drop(&f, i, ret == -1);
+	free(f.d);
+	return ret;
+}
