@@ -45,7 +45,7 @@ usage: rdsnap restore [options] store target [path | pattern ...]"
 expect_exit 64 rdsnap restore --version "$V" s rv
 expect_exit 64 rdsnap --version restore s rv
 expect_file err "rdsnap: $msg
-usage: rdsnap {init|create|list|problems|ls|diff|restore|verify|prune|stats} [options] store ... (rdsnap --help)"
+usage: rdsnap {init|create|list|problems|ls|cat|find|diff|restore|verify|prune|stats} [options] store ... (rdsnap --help)"
 expect_exit 64 rdsnap ls --version 1 s
 expect_exit 64 rdsnap diff --version 1 s
 [ ! -e rv ] || fail "a --version restored something"
