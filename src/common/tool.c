@@ -580,32 +580,6 @@ tool_plural(int64_t n, const char *one, const char *many)
 	return n == 1 ? one : many;
 }
 
-/* Length of the valid UTF-8 sequence at "s", or 0 if it is not one. */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	size_t n, i;
-	unsigned c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	for (i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) ||
-	    (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
-		return 0;
-	return n;
-}
-
 void
 tool_put_escaped(FILE *fp, const char *str)
 {
@@ -621,7 +595,8 @@ tool_put_escaped(FILE *fp, const char *str)
 			fputs("\\t", fp);
 		else if (*s == '\r')
 			fputs("\\r", fp);
-		else if (*s < 0x20 || *s == 0x7f || (n = utf8_len(s)) == 0)
+		else if (*s < 0x20 || *s == 0x7f ||
+		    (n = rd_utf8_len(s, SIZE_MAX)) == 0)
 			fprintf(fp, "\\x%02x", *s);
 		else {
 			fwrite(s, 1, n, fp);

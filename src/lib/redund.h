@@ -136,6 +136,12 @@ void rd_json_null(struct rd_json *j, const char *key);
  * bytes in base64 (RFC 4648), so that every name can be recovered.
  */
 void rd_json_path(struct rd_json *j, const char *key, const char *val);
+/*
+ * The length of the valid UTF-8 sequence at "s" (at most "avail" bytes;
+ * SIZE_MAX for a NUL-terminated string), or 0 if it is not one: no
+ * overlong forms, surrogates or code points above U+10FFFF.
+ */
+size_t rd_utf8_len(const unsigned char *s, size_t avail);
 /* End the current top-level value with a newline (one object per line). */
 void rd_json_line(struct rd_json *j);
 

@@ -16,8 +16,6 @@ find_one(void *arg, const struct rd_version *v)
 {
 	struct rd_json *j = arg;
 	const struct rd_entry *e = &v->e;
-	char t[48];
-
 	if (j != NULL) {
 		rd_json_obj_begin(j, NULL);
 		rd_json_str(j, "schema", "rdsnap-find/1");
@@ -33,14 +31,7 @@ find_one(void *arg, const struct rd_version *v)
 		printf("%lld ", (long long)v->first);
 	else
 		printf("%lld-%lld ", (long long)v->first, (long long)v->last);
-	iso_time(e->mtime_ns, t, sizeof(t));
-	printf("%c %o %lld %s ", e->type, e->mode, (long long)e->size, t);
-	if (e->type == RD_TYPE_FILE)
-		print_hash(stdout, e->sha);
-	else
-		putchar('-');
-	putchar(' ');
-	print_entry_path(e);
+	print_entry(e);
 	return 0;
 }
 

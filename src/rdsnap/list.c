@@ -137,8 +137,6 @@ static int
 ls_one(void *arg, const struct rd_entry *e)
 {
 	struct rd_json *j = arg;
-	char t[48];
-
 	if (j != NULL) {
 		rd_json_obj_begin(j, NULL);
 		rd_json_str(j, "schema", "rdsnap-ls/1");
@@ -148,14 +146,7 @@ ls_one(void *arg, const struct rd_entry *e)
 		rd_json_line(j);
 		return 0;
 	}
-	iso_time(e->mtime_ns, t, sizeof(t));
-	printf("%c %o %lld %s ", e->type, e->mode, (long long)e->size, t);
-	if (e->type == RD_TYPE_FILE)
-		print_hash(stdout, e->sha);
-	else
-		putchar('-');
-	putchar(' ');
-	print_entry_path(e);
+	print_entry(e);
 	return 0;
 }
 

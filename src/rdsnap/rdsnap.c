@@ -389,6 +389,23 @@ print_path(FILE *fp, const char *p)
 	tool_put_escaped(fp, p);
 }
 
+/* An "ls" or "find" line after its first words: type, mode, size, mtime,
+ * SHA-256 (or "-"), the path. */
+void
+print_entry(const struct rd_entry *e)
+{
+	char t[48];
+
+	iso_time(e->mtime_ns, t, sizeof(t));
+	printf("%c %o %lld %s ", e->type, e->mode, (long long)e->size, t);
+	if (e->type == RD_TYPE_FILE)
+		print_hash(stdout, e->sha);
+	else
+		putchar('-');
+	putchar(' ');
+	print_entry_path(e);
+}
+
 /* The end of an "ls" or "diff" line: the path, a link's target, newline. */
 void
 print_entry_path(const struct rd_entry *e)

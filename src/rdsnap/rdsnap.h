@@ -52,10 +52,12 @@ struct rd_store *open_store(const char *path, int mode, double wait);
 /* A JSON writer on stdout, or die with EX_OSERR. */
 struct rd_json *json_or_die(void);
 /* Output helpers: a hash in hex; a path with backslash and newline
- * escaped; an "ls"/"diff" line's path, link target and newline; a
+ * escaped; an "ls"/"find" line from the type on; an "ls"/"diff" line's
+ * path, link target and newline; a
  * UTC time "YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ" from nanoseconds. */
 void print_hash(FILE *fp, const unsigned char *sha);
 void print_path(FILE *fp, const char *p);
+void print_entry(const struct rd_entry *e);
 void print_entry_path(const struct rd_entry *e);
 void iso_time(int64_t ns, char *buf, size_t len);
 /* Callbacks for the library: a notice as a warning; progress on a

@@ -181,6 +181,32 @@ START_TEST(test_numbers)
 }
 END_TEST
 
+START_TEST(test_utf8_len)
+{
+	const unsigned char euro[] = { 0xe2, 0x82, 0xac };
+	const unsigned char overlong[] = { 0xe0, 0x80, 0x80 };
+	const unsigned char surrogate[] = { 0xed, 0xa0, 0x80 };
+	const unsigned char too_high[] = { 0xf4, 0x90, 0x80, 0x80 };
+	const unsigned char top[] = { 0xf4, 0x8f, 0xbf, 0xbf };
+
+	ck_assert_uint_eq(rd_utf8_len((const unsigned char *)"a", 1), 1);
+	ck_assert_uint_eq(rd_utf8_len(euro, 3), 3);
+	/* a sequence cut by the end of the buffer is not one */
+	ck_assert_uint_eq(rd_utf8_len(euro, 2), 0);
+	ck_assert_uint_eq(rd_utf8_len(euro, 0), 0);
+	ck_assert_uint_eq(rd_utf8_len(overlong, 3), 0);
+	ck_assert_uint_eq(rd_utf8_len(surrogate, 3), 0);
+	ck_assert_uint_eq(rd_utf8_len(too_high, 4), 0);
+	ck_assert_uint_eq(rd_utf8_len(top, 4), 4);
+	/* NUL-terminated: the NUL ends a sequence */
+	ck_assert_uint_eq(rd_utf8_len((const unsigned char *)"\xe2\x82",
+	                      SIZE_MAX),
+	    0);
+	ck_assert_uint_eq(rd_utf8_len((const unsigned char *)"\xff", SIZE_MAX),
+	    0);
+}
+END_TEST
+
 static Suite *
 json_suite(void)
 {
@@ -194,6 +220,7 @@ json_suite(void)
 	tcase_add_test(tc, test_escapes);
 	tcase_add_test(tc, test_utf8);
 	tcase_add_test(tc, test_utf8_strict);
+	tcase_add_test(tc, test_utf8_len);
 	tcase_add_test(tc, test_path_base64);
 	tcase_add_test(tc, test_numbers);
 	suite_add_tcase(s, tc);

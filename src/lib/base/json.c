@@ -39,13 +39,15 @@ rd_json_free(struct rd_json *j)
 	free(j);
 }
 
-/* Length of the valid UTF-8 sequence at "s", or 0 if it is not valid. */
-static size_t
-utf8_len(const unsigned char *s)
+size_t
+rd_utf8_len(const unsigned char *s, size_t avail)
 {
 	size_t n, i;
-	unsigned c = s[0];
+	unsigned c;
 
+	if (avail == 0)
+		return 0;
+	c = s[0];
 	if (c < 0x80)
 		return 1;
 	if (c >= 0xc2 && c <= 0xdf)
@@ -55,6 +57,8 @@ utf8_len(const unsigned char *s)
 	else if (c >= 0xf0 && c <= 0xf4)
 		n = 4;
 	else
+		return 0;
+	if (avail < n)
 		return 0;
 	for (i = 1; i < n; i++)
 		if ((s[i] & 0xc0) != 0x80)
@@ -87,7 +91,7 @@ put_string(FILE *fp, const char *str)
 		} else if (*s < 0x20 || *s == 0x7f) {
 			fprintf(fp, "\\u%04x", *s);
 			s++;
-		} else if ((n = utf8_len(s)) == 0) {
+		} else if ((n = rd_utf8_len(s, SIZE_MAX)) == 0) {
 			/* not UTF-8: keep the byte visible and reversible */
 			fprintf(fp, "\\u%04x", *s);
 			s++;
@@ -198,7 +202,7 @@ utf8_valid(const char *s)
 	size_t n;
 
 	while (*p != '\0') {
-		if ((n = utf8_len(p)) == 0)
+		if ((n = rd_utf8_len(p, SIZE_MAX)) == 0)
 			return 0;
 		p += n;
 	}

@@ -39,34 +39,6 @@ skip_ws(struct jp *p)
 		p->i++;
 }
 
-/* Length of the valid UTF-8 sequence at "i" (bounded by "len"), or 0. */
-static size_t
-utf8_at(const unsigned char *s, size_t i, size_t len)
-{
-	unsigned c = s[i];
-	size_t n, k;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (len - i < n)
-		return 0;
-	for (k = 1; k < n; k++)
-		if ((s[i + k] & 0xc0) != 0x80)
-			return 0;
-	if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] > 0x9f) ||
-	    (c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] > 0x8f))
-		return 0;
-	return n;
-}
-
 static int
 hex4(const char *s, unsigned *out)
 {
@@ -150,7 +122,8 @@ check_string(struct jp *p)
 				return -1;
 			continue;
 		}
-		n = utf8_at((const unsigned char *)p->s, p->i, p->len);
+		n = rd_utf8_len((const unsigned char *)p->s + p->i,
+		    p->len - p->i);
 		if (n == 0)
 			return jp_fail(p, "invalid UTF-8");
 		p->i += n;
