@@ -19,46 +19,10 @@ expect_exit 64 rdship follow --since 3 p src s
 expect_file err "rdship: follow does not take --since
 $short"
 
-SSHD=/usr/sbin/sshd
-if [ ! -x "$SSHD" ] || ! command -v ssh >/dev/null || ! command -v ssh-keygen >/dev/null; then
-	echo "SKIP: openssh-server and openssh-client are needed" >&2
-	exit 77
-fi
-if [ "$(id -u)" -ne 0 ]; then
-	echo "SKIP: sshd for a test user needs root here" >&2
-	exit 77
-fi
-mkdir -p /run/sshd
-ssh-keygen -q -t ed25519 -N '' -f "$TMP/hostkey"
-ssh-keygen -q -t ed25519 -N '' -f "$TMP/userkey"
-cp "$TMP/userkey.pub" "$TMP/authorized_keys"
-chmod 600 "$TMP/authorized_keys"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$TMP/sshd_config" <<CFG
-ListenAddress 127.0.0.1
-Port $port
-HostKey $TMP/hostkey
-AuthorizedKeysFile $TMP/authorized_keys
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-PermitRootLogin prohibit-password
-StrictModes no
-UsePAM no
-PidFile $TMP/sshd.pid
-LogLevel ERROR
-CFG
-"$SSHD" -D -e -f "$TMP/sshd_config" 2>"$TMP/sshd.log" &
-sshd_pid=$!
+. "$RD_SRCDIR/tests/integration/sshd-lib.sh"
 follow_pid=
 RD_ON_EXIT='[ -z "$follow_pid" ] || kill -KILL $follow_pid; kill $sshd_pid'
-SSH="ssh -p $port -i $TMP/userkey -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
-n=0
-until $SSH 127.0.0.1 true 2>/dev/null; do
-	n=$((n + 1))
-	[ $n -lt 100 ] || fail "sshd did not come up: $(cat "$TMP/sshd.log")"
-	sleep 0.1
-done
+SSH=$RSH
 
 # The channel command: the first one lets only 20000 bytes through, so
 # the first push breaks in its middle; the later ones leave their pid.
@@ -80,6 +44,9 @@ expect_exit 0 rdsnap init p
 expect_exit 0 rdsnap init --standby --no-key "$TMP/s"
 expect_exit 0 rdship keygen k
 cp k "$TMP/s/ship.key"
+# the files exist before the background job opens them (it may run late)
+: >fout
+: >ferr
 rdship follow --interval 1 --key k --rsh "sh $TMP/rsh.sh" \
     --remote-rdship "$RD_BUILDDIR/rdship" --apply "$TMP/rep" \
     --metrics "$TMP/m.prom" p src "127.0.0.1:$TMP/s" >fout 2>ferr &
