@@ -869,6 +869,72 @@ lag_of(const struct rd_ship_status *s, int i)
 	    : 0;
 }
 
+/* rdship status --json: the document for store "store". */
+static void
+status_json(const char *store, const struct rd_ship_status *s,
+    const struct rd_snapinfo *si)
+{
+	struct rd_json *j;
+	int i;
+
+	j = rd_json_new(stdout);
+	if (j == NULL)
+		tool_die(EX_OSERR, "out of memory");
+	rd_json_obj_begin(j, NULL);
+	rd_json_str(j, "schema", "rdship-status/1");
+	rd_json_str(j, "store", store);
+	rd_json_str(j, "uuid", s->store.uuid);
+	rd_json_str(j, "role", s->store.standby ? "standby" : "primary");
+	if (s->store.origin[0] != '\0')
+		rd_json_str(j, "origin", s->store.origin);
+	else
+		rd_json_null(j, "origin");
+	rd_json_int(j, "epoch", s->store.epoch);
+	rd_json_int(j, "newest", s->newest);
+	if (s->newest > 0)
+		rd_json_int(j, "newest_time", s->newest_time);
+	else
+		rd_json_null(j, "newest_time"); /* no snapshot */
+	tool_json_time(j, "newest_at",
+	    s->newest > 0 ? (double)s->newest_time : 0);
+	rd_json_int(j, "newest_partial", si->partial);
+	rd_json_int(j, "newest_inconsistent", si->inconsistent);
+	rd_json_int(j, "origin_newest", s->origin_newest);
+	rd_json_int(j, "lag",
+	    s->origin_newest > s->newest ? s->origin_newest - s->newest : 0);
+	if (s->last_ship > 0)
+		rd_json_num(j, "last_ship", s->last_ship);
+	else
+		rd_json_null(j, "last_ship");
+	tool_json_time(j, "last_ship_at", s->last_ship);
+	rd_json_arr_begin(j, "replicas");
+	for (i = 0; i < s->nreplicas; i++) {
+		rd_json_obj_begin(j, NULL);
+		rd_json_path(j, "dir", s->replica[i].dir);
+		rd_json_int(j, "version", s->replica[i].version);
+		rd_json_str(j, "state",
+		    s->replica[i].clean ? "clean" : "applying");
+		rd_json_obj_end(j);
+	}
+	rd_json_arr_end(j);
+	rd_json_int(j, "replicas_more", s->replicas_more);
+	rd_json_arr_begin(j, "standbys");
+	for (i = 0; i < s->nstandbys; i++) {
+		rd_json_obj_begin(j, NULL);
+		rd_json_str(j, "uuid", s->standby[i].uuid);
+		rd_json_int(j, "snapshot", s->standby[i].snapshot);
+		rd_json_num(j, "pushed", s->standby[i].pushed);
+		tool_json_time(j, "pushed_at", s->standby[i].pushed);
+		rd_json_int(j, "lag", lag_of(s, i));
+		rd_json_obj_end(j);
+	}
+	rd_json_arr_end(j);
+	rd_json_int(j, "standbys_more", s->standbys_more);
+	rd_json_obj_end(j);
+	rd_json_line(j);
+	rd_json_free(j);
+}
+
 static int
 cmd_status(int argc, char **argv)
 {
@@ -876,7 +942,6 @@ cmd_status(int argc, char **argv)
 	struct rd_ship_status s;
 	struct rd_snapinfo si;
 	struct rd_store *st;
-	struct rd_json *j;
 	struct opts o;
 	char t[40], p[1024];
 	int64_t lag;
@@ -894,63 +959,7 @@ cmd_status(int argc, char **argv)
 	}
 	rd_store_close(st);
 	if (o.json) {
-		j = rd_json_new(stdout);
-		if (j == NULL)
-			tool_die(EX_OSERR, "out of memory");
-		rd_json_obj_begin(j, NULL);
-		rd_json_str(j, "schema", "rdship-status/1");
-		rd_json_str(j, "store", args[0]);
-		rd_json_str(j, "uuid", s.store.uuid);
-		rd_json_str(j, "role", s.store.standby ? "standby" : "primary");
-		if (s.store.origin[0] != '\0')
-			rd_json_str(j, "origin", s.store.origin);
-		else
-			rd_json_null(j, "origin");
-		rd_json_int(j, "epoch", s.store.epoch);
-		rd_json_int(j, "newest", s.newest);
-		if (s.newest > 0)
-			rd_json_int(j, "newest_time", s.newest_time);
-		else
-			rd_json_null(j, "newest_time"); /* no snapshot */
-		tool_json_time(j, "newest_at",
-		    s.newest > 0 ? (double)s.newest_time : 0);
-		rd_json_int(j, "newest_partial", si.partial);
-		rd_json_int(j, "newest_inconsistent", si.inconsistent);
-		rd_json_int(j, "origin_newest", s.origin_newest);
-		rd_json_int(j, "lag",
-		    s.origin_newest > s.newest ? s.origin_newest - s.newest
-		                               : 0);
-		if (s.last_ship > 0)
-			rd_json_num(j, "last_ship", s.last_ship);
-		else
-			rd_json_null(j, "last_ship");
-		tool_json_time(j, "last_ship_at", s.last_ship);
-		rd_json_arr_begin(j, "replicas");
-		for (i = 0; i < s.nreplicas; i++) {
-			rd_json_obj_begin(j, NULL);
-			rd_json_path(j, "dir", s.replica[i].dir);
-			rd_json_int(j, "version", s.replica[i].version);
-			rd_json_str(j, "state",
-			    s.replica[i].clean ? "clean" : "applying");
-			rd_json_obj_end(j);
-		}
-		rd_json_arr_end(j);
-		rd_json_int(j, "replicas_more", s.replicas_more);
-		rd_json_arr_begin(j, "standbys");
-		for (i = 0; i < s.nstandbys; i++) {
-			rd_json_obj_begin(j, NULL);
-			rd_json_str(j, "uuid", s.standby[i].uuid);
-			rd_json_int(j, "snapshot", s.standby[i].snapshot);
-			rd_json_num(j, "pushed", s.standby[i].pushed);
-			tool_json_time(j, "pushed_at", s.standby[i].pushed);
-			rd_json_int(j, "lag", lag_of(&s, i));
-			rd_json_obj_end(j);
-		}
-		rd_json_arr_end(j);
-		rd_json_int(j, "standbys_more", s.standbys_more);
-		rd_json_obj_end(j);
-		rd_json_line(j);
-		rd_json_free(j);
+		status_json(args[0], &s, &si);
 		return tool_exit(EX_OK);
 	}
 	/* the catalog's strings came from streams: print them tamed */

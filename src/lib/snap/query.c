@@ -117,6 +117,38 @@ out:
 	return ret;
 }
 
+/*
+ * The operand "path" of rd_snap_entries: a pattern sets "*glob" and
+ * compiles into "g", "*p" then its literal prefix (or NULL); a plain path
+ * is "*p" without "./" in front or "/" at the end ("" for the root).
+ */
+static int
+entries_operand(const char *path, struct snap_glob *g, int *glob, char **p,
+    struct rd_err *err)
+{
+	size_t n;
+
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	if (snap_glob_is_pattern(path)) {
+		*glob = 1;
+		if (snap_glob_init(g, path, err) == -1)
+			return -1;
+		if (g->literal != NULL && (*p = strdup(g->literal)) == NULL)
+			return rd_err_set(err, RD_ENOMEM, "out of memory");
+		return 0;
+	}
+	*p = strdup(path);
+	if (*p == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	n = strlen(*p);
+	while (n > 0 && (*p)[n - 1] == '/')
+		(*p)[--n] = '\0';
+	if (strcmp(*p, ".") == 0)
+		(*p)[0] = '\0';
+	return 0;
+}
+
 int
 rd_snap_entries(struct rd_store *st, int64_t id, const char *path,
     int (*fn)(void *arg, const struct rd_entry *e), void *arg,
@@ -136,30 +168,8 @@ rd_snap_entries(struct rd_store *st, int64_t id, const char *path,
 		return -1;
 	if (rd_snap_get(st, id, &si, err) == -1)
 		goto out;
-	if (path != NULL && snap_glob_is_pattern(path)) {
-		while (path[0] == '.' && path[1] == '/')
-			path += 2;
-		glob = 1;
-		if (snap_glob_init(&g, path, err) == -1)
-			goto out;
-		if (g.literal != NULL && (p = strdup(g.literal)) == NULL) {
-			rd_err_set(err, RD_ENOMEM, "out of memory");
-			goto out;
-		}
-	} else if (path != NULL) {
-		while (path[0] == '.' && path[1] == '/')
-			path += 2;
-		p = strdup(path);
-		if (p == NULL) {
-			rd_err_set(err, RD_ENOMEM, "out of memory");
-			goto out;
-		}
-		n = strlen(p);
-		while (n > 0 && p[n - 1] == '/')
-			p[--n] = '\0';
-		if (strcmp(p, ".") == 0)
-			p[0] = '\0';
-	}
+	if (path != NULL && entries_operand(path, &g, &glob, &p, err) == -1)
+		goto out;
 	if (rdi_db_prepare(st->db,
 	        "SELECT path, type, mode, uid, gid, size,"
 	        " mtime, sha, target FROM entries"
