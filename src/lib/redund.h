@@ -741,6 +741,12 @@ int rd_restore(struct rd_store *st, int64_t id, const char *target,
 /* ------------------------------------------------------------------ */
 /* Verify */
 
+/* A path that holds a content in snapshots "first" to "last". */
+struct rd_use {
+	const char *path;
+	int64_t first, last;
+};
+
 struct rd_verify_opts {
 	int read_data; /* reconstruct every content and check its SHA-256 */
 	/*
@@ -754,11 +760,13 @@ struct rd_verify_opts {
 	uint64_t seed;
 	/*
 	 * Called once per problem found, with a one-line description; for a
-	 * damaged content "sha" is set and "uses" lists the snapshots and
-	 * paths that need it ("snapshot 2 path a/b"), else both are NULL.
+	 * damaged content "sha" is set and "uses" holds the "nuses" paths
+	 * and snapshot ranges that need it (none: only deltas build on it),
+	 * "more" set when there are more than were listed; else "sha" is
+	 * NULL and "nuses" 0.
 	 */
 	void (*damage)(void *arg, const char *what, const unsigned char *sha,
-	    const char *uses);
+	    const struct rd_use *uses, int nuses, int more);
 	void *damage_arg;
 	void (*progress)(void *arg, int64_t files, int64_t bytes);
 	void *progress_arg;

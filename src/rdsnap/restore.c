@@ -94,12 +94,36 @@ cmd_restore(int argc, char **argv)
 	return tool_exit(EX_OK);
 }
 
+/* "  used by 'a' in snapshots 1-3; 'b' in snapshot 2" */
+static void
+print_uses(const struct rd_use *u, int n, int more)
+{
+	int i;
+
+	fputs("  used by ", stdout);
+	if (n == 0)
+		fputs("no snapshot (base of deltas only)", stdout);
+	for (i = 0; i < n; i++) {
+		fputs(i > 0 ? "; '" : "'", stdout);
+		print_path(stdout, u[i].path);
+		if (u[i].first == u[i].last)
+			printf("' in snapshot %lld", (long long)u[i].first);
+		else
+			printf("' in snapshots %lld-%lld",
+			    (long long)u[i].first, (long long)u[i].last);
+	}
+	if (more)
+		fputs("; ...", stdout);
+	putchar('\n');
+}
+
 static void
 on_damage(void *arg, const char *what, const unsigned char *sha,
-    const char *uses)
+    const struct rd_use *u, int n, int more)
 {
 	struct rd_json *j = arg;
 	char hex[2 * RD_HASH_LEN + 1];
+	int i;
 
 	if (j != NULL) {
 		rd_json_obj_begin(j, NULL);
@@ -107,9 +131,17 @@ on_damage(void *arg, const char *what, const unsigned char *sha,
 		if (sha != NULL) {
 			rd_hex(sha, RD_HASH_LEN, hex);
 			rd_json_str(j, "sha256", hex);
+			rd_json_arr_begin(j, "used_by");
+			for (i = 0; i < n; i++) {
+				rd_json_obj_begin(j, NULL);
+				rd_json_path(j, "path", u[i].path);
+				rd_json_int(j, "first", u[i].first);
+				rd_json_int(j, "last", u[i].last);
+				rd_json_obj_end(j);
+			}
+			rd_json_arr_end(j);
+			rd_json_bool(j, "used_by_more", more);
 		}
-		if (uses != NULL)
-			rd_json_str(j, "used_by", uses);
 		rd_json_obj_end(j);
 		return;
 	}
@@ -117,11 +149,8 @@ on_damage(void *arg, const char *what, const unsigned char *sha,
 	fputs("DAMAGED ", stdout);
 	print_path(stdout, what);
 	putchar('\n');
-	if (uses != NULL) {
-		fputs("  used by ", stdout);
-		print_path(stdout, uses);
-		putchar('\n');
-	}
+	if (sha != NULL)
+		print_uses(u, n, more);
 	if (tool_syslog())
 		tool_log("damaged: %s", what);
 }

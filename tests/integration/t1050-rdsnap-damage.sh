@@ -28,11 +28,19 @@ expect_file out "DAMAGED content $sha: pack '$pack' offset $off: payload checksu
   used by 'victim' in snapshots 1-2
 verify found 1 problem"
 expect_exit 1 rdsnap verify --read-data --json store
+# the document with its damage follows the documented schema
+python3 - "$RD_SRCDIR/docs/json/rdsnap-verify.schema.json" out <<'PY' ||
+import json, sys, jsonschema
+jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))
+PY
+    fail "verify --json with damage does not follow its schema: $(cat out)"
 python3 - out <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["ok"] is False and d["damaged"] == 1, d
-assert d["damage"][0]["used_by"] == "'victim' in snapshots 1-2", d
+assert d["damage"][0]["used_by"] == [
+    {"path": "victim", "first": 1, "last": 2}], d
+assert d["damage"][0]["used_by_more"] is False, d
 PY
 expect_exit 65 rdsnap restore store rst
 grep -q "payload checksum mismatch" err || fail "restore error: $(cat err)"

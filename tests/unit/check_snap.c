@@ -1233,14 +1233,37 @@ struct damage {
 
 static void
 damage_cb(void *arg, const char *what, const unsigned char *sha,
-    const char *uses)
+    const struct rd_use *u, int n, int more)
 {
 	struct damage *d = arg;
+	char *b;
+	size_t len = sizeof(d->uses[0]), k;
+	int i;
 
 	ck_assert_int_lt(d->n, 4);
 	snprintf(d->what[d->n], sizeof(d->what[0]), "%s", what);
-	snprintf(d->uses[d->n], sizeof(d->uses[0]), "%s",
-	    uses != NULL ? uses : "(null)");
+	/* the uses as the text output says them */
+	b = d->uses[d->n];
+	snprintf(b, len, "%s",
+	    sha == NULL  ? "(null)"
+	        : n == 0 ? "no snapshot (base of deltas only)"
+	                 : "");
+	for (i = 0; i < n; i++) {
+		k = strlen(b);
+		if (u[i].first == u[i].last)
+			snprintf(b + k, len - k, "%s'%s' in snapshot %lld",
+			    i > 0 ? "; " : "", u[i].path,
+			    (long long)u[i].first);
+		else
+			snprintf(b + k, len - k,
+			    "%s'%s' in snapshots %lld-%lld", i > 0 ? "; " : "",
+			    u[i].path, (long long)u[i].first,
+			    (long long)u[i].last);
+	}
+	if (more) {
+		k = strlen(b);
+		snprintf(b + k, len - k, "; ...");
+	}
 	if (sha != NULL)
 		rd_hex(sha, RD_HASH_LEN, d->sha[d->n]);
 	else

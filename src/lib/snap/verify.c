@@ -32,72 +32,65 @@ struct vctx {
 	int64_t newest;
 };
 
-/* Describe which snapshots and paths need content "sha". */
+/*
+ * The snapshots and paths that need content "sha": up to USES_MAX ranges
+ * in "u" ("*n" of them, paths kept in "names"), "*more" if there are
+ * others.
+ */
 static int
-describe_uses(struct vctx *c, const unsigned char *sha, struct rdi_buf *out,
-    struct rd_err *err)
+find_uses(struct vctx *c, const unsigned char *sha, struct rd_use *u,
+    struct rdi_buf *names, int *n, int *more, struct rd_err *err)
 {
-	char line[512];
-	int r, n = 0;
-	int64_t first, last;
+	size_t off[USES_MAX], len;
+	int r, i;
 
-	out->len = 0;
+	*n = 0;
+	*more = 0;
+	names->len = 0;
 	sqlite3_reset(c->uses);
 	sqlite3_bind_blob(c->uses, 1, sha, RD_HASH_LEN, SQLITE_TRANSIENT);
-	for (;;) {
-		r = rdi_db_step(c->st->db, c->uses, err);
-		if (r == -1)
-			return -1;
-		if (r == 0)
-			break;
-		if (n == USES_MAX) {
-			if (rdi_buf_append(out, "; ...", 5, err) == -1)
-				return -1;
+	while ((r = rdi_db_step(c->st->db, c->uses, err)) == 1) {
+		if (*n == USES_MAX) {
+			*more = 1;
 			break;
 		}
-		first = sqlite3_column_int64(c->uses, 1);
-		last = sqlite3_column_type(c->uses, 2) == SQLITE_NULL
+		len = (size_t)sqlite3_column_bytes(c->uses, 0);
+		off[*n] = names->len;
+		if (rdi_buf_append(names, sqlite3_column_blob(c->uses, 0), len,
+		        err) == -1 ||
+		    rdi_buf_append(names, "", 1, err) == -1)
+			return -1;
+		u[*n].first = sqlite3_column_int64(c->uses, 1);
+		u[*n].last = sqlite3_column_type(c->uses, 2) == SQLITE_NULL
 		    ? c->newest
 		    : sqlite3_column_int64(c->uses, 2);
-		if (first == last)
-			snprintf(line, sizeof(line),
-			    "%s'%.*s' in snapshot %lld", n > 0 ? "; " : "",
-			    sqlite3_column_bytes(c->uses, 0),
-			    (const char *)sqlite3_column_blob(c->uses, 0),
-			    (long long)first);
-		else
-			snprintf(line, sizeof(line),
-			    "%s'%.*s' in snapshots %lld-%lld",
-			    n > 0 ? "; " : "", sqlite3_column_bytes(c->uses, 0),
-			    (const char *)sqlite3_column_blob(c->uses, 0),
-			    (long long)first, (long long)last);
-		if (rdi_buf_append(out, line, strlen(line), err) == -1)
-			return -1;
-		n++;
+		(*n)++;
 	}
-	if (n == 0 &&
-	    rdi_buf_append(out, "no snapshot (base of deltas only)", 33, err) ==
-	        -1)
+	if (r == -1)
 		return -1;
-	return rdi_buf_append(out, "", 1, err);
+	/* the buffer has stopped moving: point into it */
+	for (i = 0; i < *n; i++)
+		u[i].path = (const char *)names->data + off[i];
+	return 0;
 }
 
 static int
 report(struct vctx *c, const char *what, const unsigned char *sha,
     struct rd_err *err)
 {
-	struct rdi_buf uses = { NULL, 0, 0 };
+	struct rdi_buf names = { NULL, 0, 0 };
+	struct rd_use u[USES_MAX];
+	int n = 0, more = 0;
 
 	c->res->damaged++;
 	if (c->opts->damage == NULL)
 		return 0;
-	if (sha != NULL && describe_uses(c, sha, &uses, err) == -1) {
-		rdi_buf_release(&uses);
+	if (sha != NULL && find_uses(c, sha, u, &names, &n, &more, err) == -1) {
+		rdi_buf_release(&names);
 		return -1;
 	}
-	c->opts->damage(c->opts->damage_arg, what, sha,
-	    sha != NULL ? (const char *)uses.data : NULL);
-	rdi_buf_release(&uses);
+	c->opts->damage(c->opts->damage_arg, what, sha, u, n, more);
+	rdi_buf_release(&names);
 	return 0;
 }
 
