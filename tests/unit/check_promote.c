@@ -11,6 +11,8 @@
  */
 #include "config.h"
 
+#include <sys/xattr.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <check.h>
 #include <stdio.h>
@@ -713,6 +715,95 @@ START_TEST(test_tree_helpers)
 }
 END_TEST
 
+/* rd_tree_verify of "out" against snapshot "id": 0 or 1, "why" set. */
+static int
+tree_check(struct rd_store *st, int64_t id, char *why, size_t len)
+{
+	struct rd_err err = RD_ERR_INIT;
+	int64_t n;
+	int r;
+
+	why[0] = '\0';
+	r = rd_tree_verify(st, id, unit_path("out"), 0, &n, why, len, &err);
+	unit_ok(r == -1 ? -1 : 0, err);
+	return r;
+}
+
+START_TEST(test_tree_verify_metadata)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_snap_opts so = RD_SNAP_OPTS_INIT;
+	struct rd_restore_opts ro = RD_RESTORE_OPTS_INIT;
+	struct rd_snapinfo si;
+	struct rd_store *st = unit_new_store(1);
+	struct timespec times[2];
+	struct stat sb;
+	char why[512], out[256];
+
+	unit_write_str(unit_path("src/a"), "one file, two names\n");
+	ck_assert_int_eq(link(unit_path("src/a"), unit_path("src/b")), 0);
+	unit_write_str(unit_path("src/c"), "alone\n");
+	unit_ok(rd_snap_create(st, unit_path("src"), &so, &si, &err), err);
+	unit_ok(rd_restore(st, si.id, unit_path("out"), NULL, 0, &ro, NULL,
+	            &err),
+	    err);
+	ck_assert_int_eq(tree_check(st, si.id, why, sizeof(why)), 0);
+	/* a name that became a copy is no longer the same file */
+	snprintf(out, sizeof(out), "%s", unit_path("out/b"));
+	ck_assert_int_eq(unlink(out), 0);
+	unit_write_str(out, "one file, two names\n");
+	ck_assert_int_eq(stat(unit_path("out/a"), &sb), 0);
+	times[0] = sb.st_atim;
+	times[1] = sb.st_mtim;
+	ck_assert_int_eq(utimensat(AT_FDCWD, out, times, 0), 0);
+	ck_assert_int_eq(tree_check(st, si.id, why, sizeof(why)), 1);
+	ck_assert_str_eq(why,
+	    "'b' is not a hard link of the file it was linked to");
+	unit_rm_rf(unit_path("out"));
+	unit_ok(rd_restore(st, si.id, unit_path("out"), NULL, 0, &ro, NULL,
+	            &err),
+	    err);
+	/* a third name the snapshot does not have */
+	snprintf(out, sizeof(out), "%s", unit_path("out/d"));
+	ck_assert_int_eq(link(unit_path("out/a"), out), 0);
+	ck_assert_int_eq(tree_check(st, si.id, why, sizeof(why)), 1);
+	ck_assert_str_eq(why,
+	    "a file has 3 names in the tree, 2 in the snapshot");
+	ck_assert_int_eq(unlink(unit_path("out/d")), 0);
+	/* another owner (root restores owners) */
+	if (geteuid() == 0) {
+		snprintf(out, sizeof(out), "%s", unit_path("out/c"));
+		ck_assert_int_eq(lchown(out, 1234, 4321), 0);
+		ck_assert_int_eq(tree_check(st, si.id, why, sizeof(why)), 1);
+		snprintf(out, sizeof(out),
+		    "'c': owner 1234:4321, expected %d:%d", (int)geteuid(),
+		    (int)getegid());
+		ck_assert_str_eq(why, out);
+		snprintf(out, sizeof(out), "%s", unit_path("out/c"));
+		ck_assert_int_eq(lchown(out, geteuid(), getegid()), 0);
+	}
+	/* an extended attribute the snapshot does not have */
+	snprintf(out, sizeof(out), "%s", unit_path("out/c"));
+	if (setxattr(out, "user.redund-test", "x", 1, 0) == 0) {
+		ck_assert_int_eq(tree_check(st, si.id, why, sizeof(why)), 1);
+		ck_assert_str_eq(why,
+		    "'c': extended attributes (ACLs, capabilities) differ");
+		ck_assert_int_eq(removexattr(out, "user.redund-test"), 0);
+	} else {
+		/* a file system without user xattrs (tmpfs before 6.6) */
+		ck_assert_int_eq(errno == ENOTSUP || errno == EOPNOTSUPP, 1);
+	}
+	ck_assert_int_eq(tree_check(st, si.id, why, sizeof(why)), 0);
+	/* a file linked to one it was not linked to, times kept */
+	snprintf(out, sizeof(out), "%s", unit_path("out/c"));
+	ck_assert_int_eq(unlink(out), 0);
+	ck_assert_int_eq(link(unit_path("out/a"), out), 0);
+	ck_assert_int_eq(tree_check(st, si.id, why, sizeof(why)), 1);
+	ck_assert_ptr_nonnull(strstr(why, "'c'"));
+	rd_store_close(st);
+}
+END_TEST
+
 static Suite *
 promote_suite(void)
 {
@@ -737,6 +828,7 @@ promote_suite(void)
 	tcase_add_test(tc, test_time_parse);
 	tcase_add_test(tc, test_opts_check);
 	tcase_add_test(tc, test_tree_helpers);
+	tcase_add_test(tc, test_tree_verify_metadata);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -67,7 +67,7 @@ struct want {
 	char *path; /* any length */
 	int type;
 	unsigned mode;
-	int64_t size, mtime, rdev;
+	int64_t size, mtime, rdev, uid, gid;
 	const void *sha, *link, *xa;
 	int shalen, linklen, xalen;
 };
@@ -183,6 +183,15 @@ entry_differs(int pfd, const char *name, const struct stat *sb,
 			return 1;
 		}
 	}
+	/* only root restores owners (rdpromote runs as root in service) */
+	if (geteuid() == 0 &&
+	    ((int64_t)sb->st_uid != w->uid || (int64_t)sb->st_gid != w->gid)) {
+		snprintf(why, whylen,
+		    "'%s': owner %lld:%lld, expected %lld:%lld", w->path,
+		    (long long)sb->st_uid, (long long)sb->st_gid,
+		    (long long)w->uid, (long long)w->gid);
+		return 1;
+	}
 	if ((w->type == RD_TYPE_CHR || w->type == RD_TYPE_BLK) &&
 	    (int64_t)sb->st_rdev != w->rdev) {
 		snprintf(why, whylen, "'%s': device number differs", w->path);
@@ -219,6 +228,8 @@ want_row(sqlite3_stmt *q, struct want *w, struct rd_err *err)
 	w->rdev = sqlite3_column_int64(q, 7);
 	w->xa = sqlite3_column_blob(q, 8);
 	w->xalen = sqlite3_column_bytes(q, 8);
+	w->uid = sqlite3_column_int64(q, 9);
+	w->gid = sqlite3_column_int64(q, 10);
 	return 0;
 }
 
@@ -253,6 +264,92 @@ check_entry(int rootfd, const char *dir, const struct want *w, int quick,
 	return r;
 }
 
+/*
+ * The names of one file (a hard-link key of the snapshot) must be one
+ * inode in the tree, and names of different keys different inodes:
+ * walked in key order, so only the previous group is kept.  1 if the
+ * tree differs ("why" says where), 0, or -1.
+ */
+static int
+links_differ(struct rd_store *st, int64_t id, int rootfd, char *why,
+    size_t whylen, struct rd_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	struct stat sb;
+	char name[NAME_MAX + 1], *path = NULL;
+	int64_t key, prev_key = 0, names = 0;
+	dev_t dev = 0;
+	ino_t ino = 0;
+	nlink_t nlink = 0;
+	int pfd, r, bad = 0;
+
+	if (rdi_db_query(st->db, &q, err,
+	        "SELECT link, path FROM entries WHERE first <= ?1"
+	        " AND (last IS NULL OR last >= ?1) AND link IS NOT NULL"
+	        " AND link <> 0 ORDER BY link, path",
+	        "i", id) == -1)
+		return -1;
+	while (!bad && (r = rdi_db_step(st->db, q, err)) == 1) {
+		key = sqlite3_column_int64(q, 0);
+		free(path);
+		path = strndup(sqlite3_column_blob(q, 1),
+		    (size_t)sqlite3_column_bytes(q, 1));
+		if (path == NULL) {
+			bad = rd_err_set(err, RD_ENOMEM, "out of memory");
+			break;
+		}
+		pfd = rdi_open_parent(rootfd, path, name, err);
+		if (pfd == -1 ||
+		    fstatat(pfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
+			rd_err_clear(err);
+			snprintf(why, whylen, "'%s' is missing", path);
+			bad = 1;
+		} else if (key == prev_key &&
+		    (sb.st_dev != dev || sb.st_ino != ino)) {
+			snprintf(why, whylen,
+			    "'%s' is not a hard link of the file it was "
+			    "linked to",
+			    path);
+			bad = 1;
+		} else if (key != prev_key && names > 0 && sb.st_dev == dev &&
+		    sb.st_ino == ino) {
+			snprintf(why, whylen,
+			    "'%s' is a hard link of a file it was not linked "
+			    "to",
+			    path);
+			bad = 1;
+		}
+		if (pfd != -1)
+			close(pfd);
+		if (bad)
+			break;
+		if (key != prev_key) {
+			if (!bad && names > 0 && (int64_t)nlink != names) {
+				snprintf(why, whylen,
+				    "a file has %lld names in the tree, %lld "
+				    "in the snapshot",
+				    (long long)nlink, (long long)names);
+				bad = 1;
+			}
+			names = 0;
+		}
+		prev_key = key;
+		dev = sb.st_dev;
+		ino = sb.st_ino;
+		nlink = sb.st_nlink;
+		names++;
+	}
+	if (!bad && r == 0 && names > 0 && (int64_t)nlink != names) {
+		snprintf(why, whylen,
+		    "a file has %lld names in the tree, %lld in the snapshot",
+		    (long long)nlink, (long long)names);
+		bad = 1;
+	}
+	free(path);
+	sqlite3_finalize(q);
+	return bad == -1 || (!bad && r == -1) ? -1 : bad;
+}
+
 int
 rd_tree_verify(struct rd_store *st, int64_t id, const char *dir, int quick,
     int64_t *entries, char *why, size_t whylen, struct rd_err *err)
@@ -273,7 +370,7 @@ rd_tree_verify(struct rd_store *st, int64_t id, const char *dir, int quick,
 	}
 	if (rdi_db_prepare(st->db,
 	        "SELECT path, type, mode, size, mtime, sha,"
-	        " target, rdev, xattrs FROM entries WHERE first <= ?1"
+	        " target, rdev, xattrs, uid, gid FROM entries WHERE first <= ?1"
 	        " AND (last IS NULL OR last >= ?1) ORDER BY path",
 	        &q, err) == -1)
 		goto out;
@@ -288,6 +385,11 @@ rd_tree_verify(struct rd_store *st, int64_t id, const char *dir, int quick,
 	}
 	if (!bad && r == -1)
 		goto out;
+	if (!bad) {
+		bad = links_differ(st, id, rootfd, why, whylen, err);
+		if (bad == -1)
+			goto out;
+	}
 	if (!bad) {
 		if (count_tree(rootfd, &found, 0, err) == -1)
 			goto out;
