@@ -381,12 +381,33 @@ out:
 	return ret;
 }
 
+/*
+ * The end of making "tmp" (a symlink or special file) for row "n": its
+ * extended attributes and mtime, then renamed over "name".  Returns 0,
+ * or -1 with errno set.
+ */
+static int
+finish_tmp(struct actx *c, int pfd, const char *tmp, const char *name,
+    const struct nrow *n)
+{
+	struct timespec ts[2];
+
+	set_xattrs(c, -1, pfd, tmp, n);
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1] = rdi_ns_to_timespec(n->mtime);
+	if (utimensat(pfd, tmp, ts, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    renameat(pfd, tmp, pfd, name) == -1)
+		return -1;
+	c->changed++;
+	return 0;
+}
+
 static int
 write_link(struct actx *c, int pfd, const char *name, const struct nrow *n,
     struct rd_err *err)
 {
 	char tmp[32], cur[4097];
-	struct timespec ts[2];
 	ssize_t len;
 
 	len = readlinkat(pfd, name, cur, sizeof(cur) - 1);
@@ -405,15 +426,8 @@ write_link(struct actx *c, int pfd, const char *name, const struct nrow *n,
 	    fchownat(pfd, tmp, (uid_t)n->uid, (gid_t)n->gid,
 	        AT_SYMLINK_NOFOLLOW) == -1)
 		goto fail;
-	set_xattrs(c, -1, pfd, tmp, n);
-	ts[0].tv_sec = 0;
-	ts[0].tv_nsec = UTIME_OMIT;
-	ts[1] = rdi_ns_to_timespec(n->mtime);
-	if (utimensat(pfd, tmp, ts, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    renameat(pfd, tmp, pfd, name) == -1)
-		goto fail;
-	c->changed++;
-	return 0;
+	if (finish_tmp(c, pfd, tmp, name, n) == 0)
+		return 0;
 fail:
 	rd_err_sys(err, RD_EIO, "cannot write symlink '%s'", n->path);
 	unlinkat(pfd, tmp, 0);
@@ -426,7 +440,6 @@ write_special(struct actx *c, int pfd, const char *name, const struct nrow *n,
     struct rd_err *err)
 {
 	char tmp[32];
-	struct timespec ts[2];
 	mode_t kind = n->type == RD_TYPE_FIFO ? S_IFIFO
 	    : n->type == RD_TYPE_CHR          ? S_IFCHR
 	                                      : S_IFBLK;
@@ -441,15 +454,8 @@ write_special(struct actx *c, int pfd, const char *name, const struct nrow *n,
 	            AT_SYMLINK_NOFOLLOW) == -1) ||
 	    fchmodat(pfd, tmp, (mode_t)n->mode, 0) == -1)
 		goto fail;
-	set_xattrs(c, -1, pfd, tmp, n);
-	ts[0].tv_sec = 0;
-	ts[0].tv_nsec = UTIME_OMIT;
-	ts[1] = rdi_ns_to_timespec(n->mtime);
-	if (utimensat(pfd, tmp, ts, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    renameat(pfd, tmp, pfd, name) == -1)
-		goto fail;
-	c->changed++;
-	return 0;
+	if (finish_tmp(c, pfd, tmp, name, n) == 0)
+		return 0;
 fail:
 	rd_err_sys(err, RD_EIO, "cannot write '%s' in replica", n->path);
 	unlinkat(pfd, tmp, 0);
