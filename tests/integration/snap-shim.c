@@ -13,6 +13,10 @@
  * tell.  With RD_SHIM_TICK=1 instead, every fstat of NAME answers an
  * mtime one nanosecond later than the one before: a file that is being
  * written all the time, without a writer racing the reads.
+ *
+ *   RD_SHIM_STALL=NAME  every read of NAME blocks until the process is
+ *                       killed: a copy that is still running when a
+ *                       test kills it
  */
 #define _GNU_SOURCE
 #include <sys/stat.h>
@@ -28,20 +32,18 @@ static int frozen, rewritten;
 static long ticks;
 static struct stat first;
 
+/* Whether "fd" is the file named in the environment variable "var", with
+ * its path in "path". */
 static int
-ours(void)
-{
-	return strcmp(program_invocation_short_name, "rdsnap") == 0 &&
-	    getenv("RD_SHIM_FILE") != NULL;
-}
-
-/* Whether "fd" is the file, with its path in "path". */
-static int
-target(int fd, char *path, size_t size)
+named(const char *var, int fd, char *path, size_t size)
 {
 	char link[64];
-	const char *name = getenv("RD_SHIM_FILE"), *base;
+	const char *name = getenv(var), *base;
 	ssize_t n;
+
+	if (name == NULL ||
+	    strcmp(program_invocation_short_name, "rdsnap") != 0)
+		return 0;
 
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, path, size - 1);
@@ -50,6 +52,12 @@ target(int fd, char *path, size_t size)
 	path[n] = '\0';
 	base = strrchr(path, '/');
 	return base != NULL && strcmp(base + 1, name) == 0;
+}
+
+static int
+target(int fd, char *path, size_t size)
+{
+	return named("RD_SHIM_FILE", fd, path, size);
 }
 
 static void
@@ -84,7 +92,7 @@ shim_fstat(const char *sym, int fd, struct stat *sb)
 	if (real(fd, sb) == -1)
 		return -1;
 	saved = errno;
-	if (ours() && target(fd, path, sizeof(path))) {
+	if (target(fd, path, sizeof(path))) {
 		if (!frozen) {
 			first = *sb;
 			frozen = 1;
@@ -122,9 +130,12 @@ read(int fd, void *buf, size_t len)
 	ssize_t n;
 	int saved;
 
+	if (named("RD_SHIM_STALL", fd, path, sizeof(path)))
+		for (;;)
+			pause();
 	n = real(fd, buf, len);
 	saved = errno;
-	if (n == 0 && len > 0 && !rewritten && ours() &&
+	if (n == 0 && len > 0 && !rewritten &&
 	    getenv("RD_SHIM_DATA") != NULL && target(fd, path, sizeof(path)))
 		rewrite(path);
 	errno = saved;

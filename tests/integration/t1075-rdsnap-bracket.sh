@@ -181,9 +181,18 @@ expect_file err "rdsnap: cannot read 'base/1': Input/output error"
 expect_file "$REC/abort" "end of file"
 unchanged
 
-# killed during the copy: the hook reads an end of file too, and the next
-# writer removes what it left in the scratch directory
-expect_exit 137 rdsnap create --bracket 'mkdir -p "$RDSNAP_BRACKET_DIR/a/b"; touch "$RDSNAP_BRACKET_DIR/a/b/c"; chmod 0 "$RDSNAP_BRACKET_DIR/a"; echo ready; kill -9 $PPID; if read -r l; then echo "got $l"; else echo "end of file"; fi >"$REC/killed"' \
+# snap-shim.c plays the file system and the writers the next cases need
+cc -shared -fPIC -o "$TMP/snapshim.so" \
+    "$RD_SRCDIR/tests/integration/snap-shim.c" -ldl ||
+	fail "cannot build the test shim"
+snapshim() {
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	    LD_PRELOAD="$TMP/snapshim.so" "$@"
+}
+# killed during the copy (the shim holds it at the hook's file "stall"
+# until the kill): the hook reads an end of file too, and the next writer
+# removes what it left in the scratch directory
+RD_SHIM_STALL=stall expect_exit 137 snapshim rdsnap create --bracket 'mkdir -p "$RDSNAP_BRACKET_DIR/a/b"; touch "$RDSNAP_BRACKET_DIR/a/b/c"; echo x >"$RDSNAP_BRACKET_DIR/stall"; chmod 0 "$RDSNAP_BRACKET_DIR/a"; echo ready; kill -9 $PPID; if read -r l; then echo "got $l"; else echo "end of file"; fi >"$REC/killed"' \
     store src
 i=0
 while [ ! -s "$REC/killed" ] && [ $i -lt 600 ]; do
@@ -197,16 +206,10 @@ python3 - out <<'PY'
 import json, sys
 assert [s["id"] for s in json.load(open(sys.argv[1]))] == [1, 2]
 PY
+
 # --may-change: a file that keeps changing while it is read (snap-shim.c:
 # every fstat sees a newer mtime) is read once and stored as read, with
 # no notice and no inconsistent snapshot; without it, exit 3
-cc -shared -fPIC -o "$TMP/snapshim.so" \
-    "$RD_SRCDIR/tests/integration/snap-shim.c" -ldl ||
-	fail "cannot build the test shim"
-snapshim() {
-	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-	    LD_PRELOAD="$TMP/snapshim.so" "$@"
-}
 printf 'busy\n' >src/base/small
 head -c 2000000 /dev/urandom >src/base/big
 for f in small big; do
