@@ -252,13 +252,12 @@ rd_snap_find(struct rd_store *st, const char *pattern,
 		ret = 0;
 		goto out;
 	}
-	if (rdi_db_prepare(st->db,
+	if (rdi_db_query(st->db, &s, err,
 	        "SELECT path, first, last, type, mode, uid, gid, size, mtime,"
 	        " sha, target FROM entries WHERE first <= ?1"
 	        " AND path <> CAST('' AS BLOB) ORDER BY path, first",
-	        &s, err) == -1)
+	        "i", (int64_t)si.id) == -1)
 		goto out;
-	sqlite3_bind_int64(s, 1, si.id);
 	while ((r = rdi_db_step(st->db, s, err)) == 1) {
 		blob = sqlite3_column_blob(s, 0);
 		n = (size_t)sqlite3_column_bytes(s, 0);
