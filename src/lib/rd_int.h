@@ -355,11 +355,15 @@ int rdi_db_step(sqlite3 *db, sqlite3_stmt *s, struct rd_err *err);
 /*
  * Prepare "sql" into "*out" and bind one argument per letter of "types":
  * 'i' an int64_t, 'd' a double, 't' a string (NULL binds null, the text
- * is copied), 'n' null (takes no argument).  Returns 0, or -1 with
- * "*out" NULL.
+ * is copied), 'h' a hash of RD_HASH_LEN bytes (NULL binds null), 'b' a
+ * blob as a pointer and a size_t, 'n' null (takes no argument).  Blobs
+ * are copied.  Returns 0, or -1 with "*out" NULL.
  */
 int rdi_db_query(sqlite3 *db, sqlite3_stmt **out, struct rd_err *err,
     const char *sql, const char *types, ...);
+/* Reset the prepared "q" and bind new arguments as rdi_db_query does. */
+int rdi_db_bind(sqlite3 *db, sqlite3_stmt *q, struct rd_err *err,
+    const char *types, ...);
 /* rdi_db_query, stepped to its end and finalized.  Returns 0 or -1. */
 int rdi_db_run(sqlite3 *db, struct rd_err *err, const char *sql,
     const char *types, ...);

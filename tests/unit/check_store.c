@@ -676,6 +676,8 @@ END_TEST
 START_TEST(test_db_run_query)
 {
 	struct rd_err err = RD_ERR_INIT;
+	const char raw[3] = { 'a', '\0', 'b' };
+	uint8_t h[RD_HASH_LEN];
 	sqlite3_stmt *s = NULL;
 	sqlite3 *db = NULL;
 
@@ -707,6 +709,30 @@ START_TEST(test_db_run_query)
 	ck_assert_int_eq(rdi_db_step(db, s, &err), 1);
 	ck_assert_int_eq(sqlite3_column_int(s, 0), 1);
 	sqlite3_finalize(s);
+	/* hashes and blobs are copied; a reset statement binds anew */
+	memset(h, 0xab, sizeof(h));
+	unit_ok(rdi_db_run(db, &err, "INSERT INTO t VALUES (?, ?, ?, ?)",
+	            "inhb", (int64_t)9, h, raw, sizeof(raw)),
+	    err);
+	memset(h, 0, sizeof(h));
+	unit_ok(rdi_db_query(db, &s, &err,
+	            "SELECT length(a), hex(substr(a, 1, 2)), hex(b) FROM t"
+	            " WHERE i = ?",
+	            "i", (int64_t)9),
+	    err);
+	ck_assert_int_eq(rdi_db_step(db, s, &err), 1);
+	ck_assert_int_eq(sqlite3_column_int(s, 0), RD_HASH_LEN);
+	ck_assert_str_eq((const char *)sqlite3_column_text(s, 1), "ABAB");
+	ck_assert_str_eq((const char *)sqlite3_column_text(s, 2), "610062");
+	ck_assert_int_eq(rdi_db_step(db, s, &err), 0);
+	unit_ok(rdi_db_bind(db, s, &err, "i", (int64_t)1 << 40), err);
+	ck_assert_int_eq(rdi_db_step(db, s, &err), 1);
+	ck_assert_int_eq(sqlite3_column_int(s, 0), 3); /* "x\ty" */
+	ck_assert_str_eq((const char *)sqlite3_column_text(s, 2), "");
+	sqlite3_finalize(s);
+	unit_ok(rdi_db_run(db, &err, "DELETE FROM t WHERE i = ?", "i",
+	            (int64_t)9),
+	    err);
 	/* an unknown letter is a bug in the caller: nothing runs */
 	ck_assert_int_eq(rdi_db_query(db, &s, &err, "SELECT ?", "x", 1), -1);
 	ck_assert_ptr_null(s);

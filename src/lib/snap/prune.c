@@ -206,6 +206,25 @@ protect(struct pctx *c, struct rd_err *err)
 	return r;
 }
 
+/* Prepare "sql", with up to two int64 parameters, ?1 = "a" and ?2 = "b". */
+static int
+prepare_ids(struct rd_store *st, const char *sql, int64_t a, int64_t b,
+    sqlite3_stmt **s, struct rd_err *err)
+{
+	int n;
+
+	if (rdi_db_prepare(st->db, sql, s, err) == -1)
+		return -1;
+	n = sqlite3_bind_parameter_count(*s);
+	if (n >= 1 &&
+	    rdi_db_bind(st->db, *s, err, n >= 2 ? "ii" : "i", a, b) == -1) {
+		sqlite3_finalize(*s);
+		*s = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 exec_ids(struct rd_store *st, const char *sql, int64_t a, int64_t b,
     int64_t *changes, struct rd_err *err)
@@ -213,10 +232,8 @@ exec_ids(struct rd_store *st, const char *sql, int64_t a, int64_t b,
 	sqlite3_stmt *s = NULL;
 	int r;
 
-	if (rdi_db_prepare(st->db, sql, &s, err) == -1)
+	if (prepare_ids(st, sql, a, b, &s, err) == -1)
 		return -1;
-	sqlite3_bind_int64(s, 1, a);
-	sqlite3_bind_int64(s, 2, b);
 	r = rdi_db_step(st->db, s, err);
 	sqlite3_finalize(s);
 	if (r == -1)
@@ -234,12 +251,8 @@ query_i64(struct rd_store *st, const char *sql, int64_t a, int64_t b,
 	sqlite3_stmt *s = NULL;
 	int r;
 
-	if (rdi_db_prepare(st->db, sql, &s, err) == -1)
+	if (prepare_ids(st, sql, a, b, &s, err) == -1)
 		return -1;
-	if (sqlite3_bind_parameter_count(s) >= 1)
-		sqlite3_bind_int64(s, 1, a);
-	if (sqlite3_bind_parameter_count(s) >= 2)
-		sqlite3_bind_int64(s, 2, b);
 	r = rdi_db_step(st->db, s, err);
 	if (r == 1)
 		*out = sqlite3_column_int64(s, 0);
@@ -373,9 +386,7 @@ seal_pack(struct pctx *c, struct rd_err *err)
 static int
 open_pack(struct pctx *c, struct rd_err *err)
 {
-	sqlite3_stmt *s = NULL;
 	int64_t id;
-	int r;
 
 	if (c->pw_open && c->pw.off < RDI_PACK_MAX)
 		return 0;
@@ -384,15 +395,9 @@ open_pack(struct pctx *c, struct rd_err *err)
 	    rdi_packw_open(c->st, id, &c->pw, err) == -1)
 		return -1;
 	c->pw_open = 1;
-	if (rdi_db_prepare(c->st->db,
-	        "INSERT INTO packs(id, name, size) VALUES (?, ?, 0)", &s,
-	        err) == -1)
-		return -1;
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_text(s, 2, c->pw.name, -1, SQLITE_STATIC);
-	r = rdi_db_step(c->st->db, s, err);
-	sqlite3_finalize(s);
-	return r == -1 ? -1 : 0;
+	return rdi_db_run(c->st->db, err,
+	    "INSERT INTO packs(id, name, size) VALUES (?, ?, 0)", "it",
+	    (int64_t)id, c->pw.name);
 }
 
 /*
@@ -505,8 +510,8 @@ live_base(struct pctx *c, const unsigned char *sha, unsigned char *base,
 		goto out;
 	memcpy(base, sha, RD_HASH_LEN);
 	for (;;) {
-		sqlite3_reset(up);
-		sqlite3_bind_blob(up, 1, base, RD_HASH_LEN, SQLITE_TRANSIENT);
+		if (rdi_db_bind(c->st->db, up, err, "h", base) == -1)
+			goto out;
 		r = rdi_db_step(c->st->db, up, err);
 		if (r == -1)
 			goto out;
@@ -519,7 +524,8 @@ live_base(struct pctx *c, const unsigned char *sha, unsigned char *base,
 		if (sqlite3_column_int(up, 1) == 0)
 			break;
 	}
-	sqlite3_bind_blob(sig, 1, base, RD_HASH_LEN, SQLITE_STATIC);
+	if (rdi_db_bind(c->st->db, sig, err, "h", base) == -1)
+		goto out;
 	r = rdi_db_step(c->st->db, sig, err);
 	if (r == -1)
 		goto out;
@@ -568,19 +574,11 @@ rebase_one(struct pctx *c, const unsigned char *sha, int64_t size,
 	    store_content(c, fd, size, sha, has_base ? base : NULL, &kind,
 	        &codec, &off, &len, err) == -1)
 		goto out;
-	sqlite3_reset(upd);
-	sqlite3_bind_int(upd, 1, kind);
-	sqlite3_bind_int(upd, 2, codec);
-	if (kind == RDI_OBJ_DELTA)
-		sqlite3_bind_blob(upd, 3, base, RD_HASH_LEN, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(upd, 3);
-	sqlite3_bind_int64(upd, 4, kind == RDI_OBJ_DELTA ? depth + 1 : 0);
-	sqlite3_bind_int64(upd, 5, c->pw.id);
-	sqlite3_bind_int64(upd, 6, off);
-	sqlite3_bind_int64(upd, 7, len);
-	sqlite3_bind_blob(upd, 8, sha, RD_HASH_LEN, SQLITE_STATIC);
-	if (rdi_db_step(c->st->db, upd, err) == -1)
+	if (rdi_db_bind(c->st->db, upd, err, "iihiiiih", (int64_t)kind,
+	        (int64_t)codec, kind == RDI_OBJ_DELTA ? base : NULL,
+	        kind == RDI_OBJ_DELTA ? depth + 1 : 0, (int64_t)c->pw.id, off,
+	        len, sha) == -1 ||
+	    rdi_db_step(c->st->db, upd, err) == -1)
 		goto out;
 	ret = 0;
 out:
@@ -695,7 +693,8 @@ rewrite_pack(struct pctx *c, const struct packref *p, struct rd_err *err)
 	    rdi_db_prepare(c->st->db, upd_sql[0], &upd[0], err) == -1 ||
 	    rdi_db_prepare(c->st->db, upd_sql[1], &upd[1], err) == -1)
 		goto out;
-	sqlite3_bind_int64(s, 1, p->id);
+	if (rdi_db_bind(c->st->db, s, err, "i", (int64_t)p->id) == -1)
+		goto out;
 	while ((r = rdi_db_step(c->st->db, s, err)) == 1) {
 		if (n == cap) {
 			cap = cap != 0 ? cap * 2 : 256;
@@ -726,12 +725,9 @@ rewrite_pack(struct pctx *c, const struct packref *p, struct rd_err *err)
 		    rdi_obj_copy(fd, p->name, o->off, o->sha, &c->pw, &off,
 		        err) == -1)
 			goto out;
-		sqlite3_reset(upd[o->sig]);
-		sqlite3_bind_int64(upd[o->sig], 1, c->pw.id);
-		sqlite3_bind_int64(upd[o->sig], 2, off);
-		sqlite3_bind_blob(upd[o->sig], 3, o->sha, RD_HASH_LEN,
-		    SQLITE_STATIC);
-		if (rdi_db_step(c->st->db, upd[o->sig], err) == -1)
+		if (rdi_db_bind(c->st->db, upd[o->sig], err, "iih",
+		        (int64_t)c->pw.id, off, o->sha) == -1 ||
+		    rdi_db_step(c->st->db, upd[o->sig], err) == -1)
 			goto out;
 	}
 	ret = 0;
@@ -890,18 +886,11 @@ prune_txn(struct pctx *c, struct rd_err *err)
 static int
 forget_standby(struct pctx *c, struct rd_err *err)
 {
-	sqlite3_stmt *s = NULL;
 	char key[64];
-	int r;
 
 	snprintf(key, sizeof(key), "standby:%s", c->o->forget_standby);
-	if (rdi_db_prepare(c->st->db, "DELETE FROM meta WHERE key = ?", &s,
-	        err) == -1)
-		return -1;
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	r = rdi_db_step(c->st->db, s, err);
-	sqlite3_finalize(s);
-	if (r == -1)
+	if (rdi_db_run(c->st->db, err, "DELETE FROM meta WHERE key = ?", "t",
+	        key) == -1)
 		return -1;
 	if (sqlite3_changes(c->st->db) == 0)
 		return rd_err_set(err, RD_ENOENT,

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -331,6 +332,8 @@ db_vbind(sqlite3 *db, sqlite3_stmt *q, const char *types, va_list ap,
     struct rd_err *err)
 {
 	const char *t;
+	const uint8_t *h;
+	size_t n;
 	int i, rc = SQLITE_OK;
 
 	for (i = 1; types[i - 1] != '\0' && rc == SQLITE_OK; i++) {
@@ -349,6 +352,19 @@ db_vbind(sqlite3 *db, sqlite3_stmt *q, const char *types, va_list ap,
 			break;
 		case 'n':
 			rc = sqlite3_bind_null(q, i);
+			break;
+		case 'h':
+			h = va_arg(ap, const uint8_t *);
+			rc = h != NULL ? sqlite3_bind_blob(q, i, h, RD_HASH_LEN,
+			                     SQLITE_TRANSIENT)
+			               : sqlite3_bind_null(q, i);
+			break;
+		case 'b':
+			h = va_arg(ap, const void *);
+			n = va_arg(ap, size_t);
+			rc = n > INT_MAX ? SQLITE_TOOBIG
+			                 : sqlite3_bind_blob(q, i, h, (int)n,
+			                       SQLITE_TRANSIENT);
 			break;
 		default:
 			return rd_err_set(err, RD_EINTERNAL,
@@ -374,6 +390,22 @@ rdi_db_query(sqlite3 *db, sqlite3_stmt **out, struct rd_err *err,
 		sqlite3_finalize(*out);
 		*out = NULL;
 	}
+	return r;
+}
+
+int
+rdi_db_bind(sqlite3 *db, sqlite3_stmt *q, struct rd_err *err, const char *types,
+    ...)
+{
+	va_list ap;
+	int r;
+
+	sqlite3_reset(q); /* its result is the last step's, already seen */
+	if (sqlite3_clear_bindings(q) != SQLITE_OK)
+		return rdi_db_err(db, "catalog", err);
+	va_start(ap, types);
+	r = db_vbind(db, q, types, ap, err);
+	va_end(ap);
 	return r;
 }
 
