@@ -68,10 +68,8 @@ none_of(struct rowcheck *k, const char *sql, const char *why,
 	sqlite3_stmt *s = NULL;
 	int r, ret = -1;
 
-	if (rdi_db_prepare(k->db, sql, &s, err) == -1)
+	if (rdi_db_query(k->db, &s, err, sql, "ii", k->since, k->newest) == -1)
 		return -1;
-	sqlite3_bind_int64(s, 1, k->since);
-	sqlite3_bind_int64(s, 2, k->newest);
 	r = rdi_db_step(k->db, s, err);
 	if (r == 1)
 		bad_path(k, sqlite3_column_blob(s, 0),
@@ -94,10 +92,9 @@ covered(struct rowcheck *k, const unsigned char *dir, size_t dlen,
 	int64_t cur = first, rf, rl;
 	int r;
 
-	sqlite3_reset(k->parent);
-	sqlite3_bind_blob(k->parent, 1, dir, (int)dlen, SQLITE_STATIC);
-	sqlite3_bind_int64(k->parent, 2, last);
-	sqlite3_bind_int64(k->parent, 3, first);
+	if (rdi_db_bind(k->db, k->parent, err, "bii", dir, dlen, last, first) ==
+	    -1)
+		return -1;
 	while ((r = rdi_db_step(k->db, k->parent, err)) == 1) {
 		if (sqlite3_column_int(k->parent, 0) != RD_TYPE_DIR)
 			return 0;
@@ -105,9 +102,9 @@ covered(struct rowcheck *k, const unsigned char *dir, size_t dlen,
 		rl = sqlite3_column_int64(k->parent, 2);
 		if (rf > cur) {
 			/* a gap is harmless only if no snapshot falls in it */
-			sqlite3_reset(k->gap);
-			sqlite3_bind_int64(k->gap, 1, cur);
-			sqlite3_bind_int64(k->gap, 2, rf - 1);
+			if (rdi_db_bind(k->db, k->gap, err, "ii", cur,
+			        rf - 1) == -1)
+				return -1;
 			r = rdi_db_step(k->db, k->gap, err);
 			if (r != 0)
 				return r == 1 ? 0 : -1;
@@ -121,9 +118,8 @@ covered(struct rowcheck *k, const unsigned char *dir, size_t dlen,
 		return -1;
 	if (cur <= last) {
 		/* the tail: no snapshot may be left after the last row */
-		sqlite3_reset(k->gap);
-		sqlite3_bind_int64(k->gap, 1, cur);
-		sqlite3_bind_int64(k->gap, 2, last);
+		if (rdi_db_bind(k->db, k->gap, err, "ii", cur, last) == -1)
+			return -1;
 		r = rdi_db_step(k->db, k->gap, err);
 		if (r != 0)
 			return r == 1 ? 0 : -1;
@@ -188,8 +184,8 @@ safe_paths(struct rowcheck *k, struct rd_err *err)
 	        " OR (last >= ?1 AND last < ?2) ORDER BY path",
 	        &s, err) == -1)
 		return -1;
-	sqlite3_bind_int64(s, 1, k->since);
-	sqlite3_bind_int64(s, 2, k->newest);
+	if (rdi_db_bind(k->db, s, err, "ii", k->since, k->newest) == -1)
+		goto out;
 	while ((r = rdi_db_step(k->db, s, err)) == 1) {
 		p = sqlite3_column_blob(s, 0);
 		n = (size_t)sqlite3_column_bytes(s, 0);
@@ -253,8 +249,8 @@ parents(struct rowcheck *k, struct rd_err *err)
 	        " AND id BETWEEN ?1 AND ?2 LIMIT 1",
 	        &k->gap, err) == -1)
 		goto out;
-	sqlite3_bind_int64(s, 1, k->since);
-	sqlite3_bind_int64(s, 2, k->newest);
+	if (rdi_db_bind(k->db, s, err, "ii", k->since, k->newest) == -1)
+		goto out;
 	while ((r = rdi_db_step(k->db, s, err)) == 1) {
 		p = sqlite3_column_blob(s, 0);
 		n = (size_t)sqlite3_column_bytes(s, 0);

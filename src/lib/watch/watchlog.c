@@ -282,16 +282,6 @@ rd_watchlog_pending(const struct rd_watchlog *wl, size_t *results,
 	*transitions = wl->transitions.n;
 }
 
-/* Bind "r->reason" (or NULL) to parameter "i" of "s". */
-static void
-bind_reason(sqlite3_stmt *s, int i, const struct rec *r)
-{
-	if (r->reason != NULL)
-		sqlite3_bind_text(s, i, r->reason, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, i);
-}
-
 /* Insert every queued record; the caller holds the transaction. */
 static int
 insert_all(struct rd_watchlog *wl, struct rd_err *err)
@@ -313,30 +303,23 @@ insert_all(struct rd_watchlog *wl, struct rd_err *err)
 		goto out;
 	for (i = 0; i < wl->transitions.n; i++) {
 		r = ring_at(&wl->transitions, i);
-		sqlite3_reset(t);
-		sqlite3_bind_text(t, 1, r->target, -1, SQLITE_STATIC);
-		sqlite3_bind_double(t, 2, r->time);
-		sqlite3_bind_text(t, 3, state_text(r->previous), -1,
-		    SQLITE_STATIC);
-		sqlite3_bind_text(t, 4, state_text(r->state), -1,
-		    SQLITE_STATIC);
-		bind_reason(t, 5, r);
-		if (rdi_db_step(db, t, err) == -1)
+		if (rdi_db_bind(db, t, err, "tdttt", r->target, r->time,
+		        state_text(r->previous), state_text(r->state),
+		        r->reason) == -1 ||
+		    rdi_db_step(db, t, err) == -1)
 			goto out;
 	}
 	for (i = 0; i < wl->results.n; i++) {
 		r = ring_at(&wl->results, i);
-		sqlite3_reset(s);
-		sqlite3_bind_text(s, 1, r->target, -1, SQLITE_STATIC);
-		sqlite3_bind_double(s, 2, r->time);
-		sqlite3_bind_text(s, 3, state_text(r->state), -1,
-		    SQLITE_STATIC);
-		if (r->state != RD_PROBE_ERROR)
-			sqlite3_bind_double(s, 4, r->latency);
-		else
-			sqlite3_bind_null(s, 4);
-		bind_reason(s, 5, r);
-		if (rdi_db_step(db, s, err) == -1)
+		/* an error measured no latency */
+		if ((r->state != RD_PROBE_ERROR
+		            ? rdi_db_bind(db, s, err, "tdtdt", r->target,
+		                  r->time, state_text(r->state), r->latency,
+		                  r->reason)
+		            : rdi_db_bind(db, s, err, "tdtnt", r->target,
+		                  r->time, state_text(r->state), r->reason)) ==
+		        -1 ||
+		    rdi_db_step(db, s, err) == -1)
 			goto out;
 	}
 	ret = 0;
@@ -433,10 +416,12 @@ query_state(sqlite3 *db, const char *sql, const char *target, double a,
 
 	if (rdi_db_prepare(db, sql, &s, err) == -1)
 		return -1;
-	sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 2, a);
-	if (sqlite3_bind_parameter_count(s) >= 3)
-		sqlite3_bind_double(s, 3, b);
+	if (rdi_db_bind(db, s, err,
+	        sqlite3_bind_parameter_count(s) >= 3 ? "tdd" : "td", target, a,
+	        b) == -1) {
+		sqlite3_finalize(s);
+		return -1;
+	}
 	r = rdi_db_step(db, s, err);
 	if (r != -1)
 		*state = r == 1 ? state_parse(sqlite3_column_text(s, 0))
