@@ -272,10 +272,9 @@ rd_snap_diff(struct rd_store *st, int64_t from, int64_t to,
 	if (rdi_db_prepare(st->db, sql_ended, &ended.s, err) == -1 ||
 	    rdi_db_prepare(st->db, sql_begun, &begun.s, err) == -1)
 		goto out;
-	sqlite3_bind_int64(ended.s, 1, lo);
-	sqlite3_bind_int64(ended.s, 2, hi);
-	sqlite3_bind_int64(begun.s, 1, lo);
-	sqlite3_bind_int64(begun.s, 2, hi);
+	if (rdi_db_bind(st->db, ended.s, err, "ii", lo, hi) == -1 ||
+	    rdi_db_bind(st->db, begun.s, err, "ii", lo, hi) == -1)
+		goto out;
 	/* going back in time, what ended is what comes back */
 	o = a.id < b.id ? &ended : &begun;
 	n = a.id < b.id ? &begun : &ended;

@@ -94,9 +94,9 @@ rd_snap_get(struct rd_store *st, int64_t id, struct rd_snapinfo *info,
 		    snap_cols);
 	if (rdi_db_prepare(st->db, sql, &s, err) == -1)
 		return -1;
-	if (id > 0)
-		sqlite3_bind_int64(s, 1, id);
-	r = rdi_db_step(st->db, s, err);
+	r = id > 0 ? rdi_db_bind(st->db, s, err, "i", (int64_t)id) : 0;
+	if (r == 0)
+		r = rdi_db_step(st->db, s, err);
 	if (r == -1)
 		goto out;
 	if (r == 0) {
@@ -180,9 +180,11 @@ rd_snap_entries(struct rd_store *st, int64_t id, const char *path,
 	        " ORDER BY path",
 	        &s, err) == -1)
 		goto out;
-	sqlite3_bind_int64(s, 1, si.id);
-	if (p != NULL && *p != '\0')
-		sqlite3_bind_blob(s, 2, p, (int)strlen(p), SQLITE_STATIC);
+	if ((p != NULL && *p != '\0'
+	            ? rdi_db_bind(st->db, s, err, "ib", (int64_t)si.id, p,
+	                  strlen(p))
+	            : rdi_db_bind(st->db, s, err, "i", (int64_t)si.id)) == -1)
+		goto out;
 	for (;;) {
 		r = rdi_db_step(st->db, s, err);
 		if (r == -1)
@@ -275,7 +277,8 @@ rd_snap_problems(struct rd_store *st, int64_t id,
 	        " WHERE snapshot = ? ORDER BY path",
 	        &s, err) == -1)
 		return -1;
-	sqlite3_bind_int64(s, 1, si.id);
+	if (rdi_db_bind(st->db, s, err, "i", (int64_t)si.id) == -1)
+		goto out;
 	for (;;) {
 		r = rdi_db_step(st->db, s, err);
 		if (r == -1)

@@ -37,9 +37,9 @@ held_at(struct ctx *c, const char *key, size_t klen, int *closed,
 	sqlite3_stmt *s = c->xfind;
 	int r, type = 0;
 
-	sqlite3_reset(s);
-	sqlite3_bind_blob(s, 1, key, (int)klen, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, c->snap_id - 1);
+	if (rdi_db_bind(c->st->db, s, err, "bi", key, klen,
+	        (int64_t)(c->snap_id - 1)) == -1)
+		return -1;
 	while ((r = rdi_db_step(c->st->db, s, err)) == 1) {
 		if (sqlite3_column_type(s, 1) == SQLITE_NULL)
 			type = sqlite3_column_int(s, 0);

@@ -47,8 +47,8 @@ find_uses(struct vctx *c, const unsigned char *sha, struct rd_use *u,
 	*n = 0;
 	*more = 0;
 	names->len = 0;
-	sqlite3_reset(c->uses);
-	sqlite3_bind_blob(c->uses, 1, sha, RD_HASH_LEN, SQLITE_TRANSIENT);
+	if (rdi_db_bind(c->st->db, c->uses, err, "h", sha) == -1)
+		return -1;
 	while ((r = rdi_db_step(c->st->db, c->uses, err)) == 1) {
 		if (*n == USES_MAX) {
 			*more = 1;
@@ -131,10 +131,9 @@ check_rows(struct vctx *c, struct rd_err *err)
 		if (report(c, e2.msg, NULL, err) == -1)
 			return -1;
 	}
-	if (rdi_db_prepare(c->st->db, sql_bad, &s, err) == -1)
+	if (rdi_db_query(c->st->db, &s, err, sql_bad, "ii",
+	        (int64_t)RDI_MAX_SIZE, (int64_t)RDI_MAX_CHAIN) == -1)
 		return -1;
-	sqlite3_bind_int64(s, 1, RDI_MAX_SIZE);
-	sqlite3_bind_int(s, 2, RDI_MAX_CHAIN);
 	while ((r = rdi_db_step(c->st->db, s, err)) == 1) {
 		sha = sqlite3_column_blob(s, 0);
 		if (sqlite3_column_bytes(s, 0) != RD_HASH_LEN)

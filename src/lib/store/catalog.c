@@ -436,9 +436,11 @@ rdi_db_has_table(sqlite3 *db, const char *name, struct rd_err *err)
 
 	if (rdi_db_prepare(db,
 	        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-	        &s, err) == -1)
+	        &s, err) == -1 ||
+	    rdi_db_bind(db, s, err, "t", name) == -1) {
+		sqlite3_finalize(s);
 		return -1;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	}
 	r = rdi_db_step(db, s, err);
 	sqlite3_finalize(s);
 	return r;
@@ -591,10 +593,9 @@ rdi_meta_get(sqlite3 *db, const char *key, char *buf, size_t len,
 	const unsigned char *v;
 	int r, ret = -1;
 
-	if (rdi_db_prepare(db, "SELECT value FROM meta WHERE key = ?", &s,
-	        err) == -1)
+	if (rdi_db_query(db, &s, err, "SELECT value FROM meta WHERE key = ?",
+	        "t", key) == -1)
 		return -1;
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	r = rdi_db_step(db, s, err);
 	if (r == -1)
 		goto out;
@@ -628,9 +629,8 @@ rdi_meta_set(sqlite3 *db, const char *key, const char *val, struct rd_err *err)
 	        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 	        &s, err) == -1)
 		return -1;
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, val, -1, SQLITE_STATIC);
-	if (rdi_db_step(db, s, err) == -1)
+	if (rdi_db_bind(db, s, err, "tt", key, val) == -1 ||
+	    rdi_db_step(db, s, err) == -1)
 		goto out;
 	ret = 0;
 out:

@@ -73,9 +73,9 @@ rdi_chain_load(sqlite3 *db, sqlite3_stmt **stmt, const unsigned char *sha,
 			    hex);
 			goto out;
 		}
-		sqlite3_reset(s);
-		sqlite3_bind_blob(s, 1, cur, RD_HASH_LEN, SQLITE_TRANSIENT);
-		r = rdi_db_step(db, s, err);
+		r = rdi_db_bind(db, s, err, "h", cur);
+		if (r == 0)
+			r = rdi_db_step(db, s, err);
 		if (r == -1)
 			goto out;
 		if (r == 0) {

@@ -65,8 +65,11 @@ rd_promotion_last(struct rd_store *st, int drill, int done_only,
 	        " ORDER BY finished DESC, id DESC LIMIT 1",
 	        &s, err) == -1)
 		return -1;
-	sqlite3_bind_text(s, 1, drill ? "drill" : "promote", -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 2, done_only != 0);
+	if (rdi_db_bind(st->db, s, err, "ti", drill ? "drill" : "promote",
+	        (int64_t)(done_only != 0)) == -1) {
+		sqlite3_finalize(s);
+		return -1;
+	}
 	r = rdi_db_step(st->db, s, err);
 	if (r == 1) {
 		out->id = sqlite3_column_int64(s, 0);

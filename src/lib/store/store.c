@@ -327,9 +327,9 @@ rdi_pack_files(struct rd_store *st,
 			continue;
 		memcpy(name, de->d_name, 32);
 		name[32] = '\0';
-		sqlite3_reset(s);
-		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-		r = rdi_db_step(st->db, s, err);
+		r = rdi_db_bind(st->db, s, err, "t", name);
+		if (r == 0)
+			r = rdi_db_step(st->db, s, err);
 		if (r == -1)
 			goto out;
 		r = fn(arg, fd, de->d_name, r == 1, (int64_t)sb.st_size, err);
