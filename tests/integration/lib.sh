@@ -11,6 +11,9 @@
 #   RD_ON_EXIT=CMD            run CMD at exit (stop servers), status kept
 #   tree_sig DIR              print a listing of DIR with type, mode, size,
 #                             mtime (ns), symlink target and SHA-256
+# With RD_VALGRIND=1 in the environment every tool the test runs from the
+# build directory runs under valgrind's memcheck: an error or a definite
+# or indirect leak makes it exit 99, which fails the test.
 # shellcheck shell=sh
 
 set -eu
@@ -45,6 +48,16 @@ rd_cleanup() {
 trap rd_cleanup EXIT
 trap 'exit 1' INT TERM HUP
 cd "$TMP"
+
+if [ "${RD_VALGRIND:-0}" = 1 ]; then
+	mkdir "$TMP/.valgrind"
+	for t in rdsnap rdship rdwatch rdpromote; do
+		printf '#!/bin/sh\nexec valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 "%s/%s" "$@"\n' \
+		    "$RD_BUILDDIR" "$t" >"$TMP/.valgrind/$t"
+		chmod 755 "$TMP/.valgrind/$t"
+	done
+	PATH="$TMP/.valgrind:$PATH"
+fi
 
 fail() {
 	echo "FAIL: $RD_TEST_NAME: $*" >&2
