@@ -13,7 +13,9 @@
 #                             mtime (ns), symlink target and SHA-256
 # With RD_VALGRIND=1 in the environment every tool the test runs from the
 # build directory runs under valgrind's memcheck: an error or a definite
-# or indirect leak makes it exit 99, which fails the test.
+# or indirect leak makes it exit 99, which fails the test (valgrind's
+# report is in .valgrind/log.PID of the test's directory, kept with
+# RD_TEST_KEEP=1).
 # shellcheck shell=sh
 
 set -eu
@@ -52,8 +54,8 @@ cd "$TMP"
 if [ "${RD_VALGRIND:-0}" = 1 ]; then
 	mkdir "$TMP/.valgrind"
 	for t in rdsnap rdship rdwatch rdpromote; do
-		printf '#!/bin/sh\nexec valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 "%s/%s" "$@"\n' \
-		    "$RD_BUILDDIR" "$t" >"$TMP/.valgrind/$t"
+		printf '#!/bin/sh\nexec valgrind -q --log-file=%s/.valgrind/log.%%%%p --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 "%s/%s" "$@"\n' \
+		    "$TMP" "$RD_BUILDDIR" "$t" >"$TMP/.valgrind/$t"
 		chmod 755 "$TMP/.valgrind/$t"
 	done
 	PATH="$TMP/.valgrind:$PATH"

@@ -20,7 +20,7 @@ expect_exit 0 rdwatch 'snapshot:S?max-age=1h' snapshot:S
 mask
 expect_file masked 'snapshot:S?max-age=1h up L ms
 snapshot:S up L ms'
-sqlite3 S/catalog.db "update snapshots set finished = finished - 7200"
+sqlite3 S/catalog.db "update snapshots set finished = strftime('%s', 'now') - 7200"
 expect_exit 1 rdwatch 'snapshot:S?max-age=1h' 'snapshot:S?max-age=3h' \
     'snapshot:S?max-age=90m'
 mask
@@ -77,14 +77,16 @@ sqlite3 T/catalog.db "update meta set value = '2' where key = 'origin_newest'"
 expect_exit 0 rdship receive --apply R T <b2.rdb
 expect_exit 0 rdwatch lag:T 'lag:T?max-age=1h'
 sqlite3 T/catalog.db \
-    "update meta set value = value - 10800 where key = 'last_ship'"
+    "update meta set value = strftime('%s', 'now') - 10800 where key = 'last_ship'"
 expect_exit 1 rdwatch 'lag:T?max-age=1h' 'lag:T?max-age=4h'
 mask
 expect_file masked 'lag:T?max-age=1h down L ms last ship 3 h ago > 1 h
 lag:T?max-age=4h up L ms'
-# rpo: the age of the data of the standby's newest snapshot
+# rpo: the age of the data of the standby's newest snapshot (times are
+# set from now, not moved back from when the test made them, so that a
+# slow run reads the same hours)
 expect_exit 0 rdwatch 'lag:T?rpo=1h'
-sqlite3 T/catalog.db "update snapshots set started = started - 7200 where id = 2"
+sqlite3 T/catalog.db "update snapshots set started = strftime('%s', 'now') - 7200 where id = 2"
 expect_exit 1 rdwatch 'lag:T?rpo=1h&max-age=4h' 'lag:T?rpo=3h'
 mask
 expect_file masked 'lag:T?rpo=1h&max-age=4h down L ms newest snapshot 2 taken 2 h ago > rpo 1 h
