@@ -912,6 +912,7 @@ struct rd_ship_result {
 	double seconds;
 	char origin[37];
 	int64_t epoch;
+	char standby[40]; /* push: the receiver's store id, "" if unknown */
 };
 
 /*
@@ -1051,16 +1052,39 @@ struct rd_ship_status {
 	/* standbys this store pushed to: what each confirmed (prune keeps it) */
 	int nstandbys;
 	struct {
-		char uuid[40];
-		int64_t snapshot;
-		double pushed; /* unix time */
+		char uuid[40];    /* "" for a destination never confirmed */
+		int64_t snapshot; /* confirmed snapshot, -1 if none */
+		double pushed;    /* unix time of the confirmation, 0 none */
+		char dest[1024];  /* as "rdship push" named it, "" unknown */
+		int64_t failures; /* consecutive failed pushes to "dest" */
+		double failed;    /* unix time of the last failure, 0 none */
+		char reason[256]; /* one line: why the last one failed */
 	} standby[RD_SHIP_LIST_MAX];
 	int64_t standbys_more;
 };
 
-/* Describe a store's shipping state.  Returns 0 or -1. */
+/*
+ * Describe a store's shipping state: the standbys are those that
+ * confirmed a push (by id, in id order), each with the destination
+ * "rdship push" last reached it at, then the destinations that never
+ * confirmed one.  Returns 0 or -1.
+ */
 int rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
     struct rd_err *err);
+
+#define RD_SHIP_DEST_MAX 1023 /* longest destination name recorded */
+
+/*
+ * Record on the origin "st" how a push to destination "dest" (as the
+ * operator named it) ended: "reason" NULL for a success, when "uuid" is
+ * the standby that answered and the count of consecutive failures goes
+ * back to 0; otherwise the count grows and "reason" (its first line, cut
+ * to fit) is kept with the time, and "uuid" (may be "" or NULL) names
+ * the standby if it answered.  A destination longer than
+ * RD_SHIP_DEST_MAX is refused with RD_EUSAGE.  Returns 0 or -1.
+ */
+int rd_ship_note_push(struct rd_store *st, const char *dest, const char *uuid,
+    const char *reason, struct rd_err *err);
 
 /* ================================================================== */
 /* Layer watch (src/lib/watch): drills; probes are in rd_probe.h */

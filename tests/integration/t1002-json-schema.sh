@@ -129,6 +129,10 @@ expect_exit 0 rdship status -j sb
 cp out status.json && check rdship-status status.json
 expect_exit 0 rdship status -j empty
 cp out status-empty.json && check rdship-status status-empty.json
+# an origin's status: a standby that confirmed, a destination that failed
+expect_exit 66 rdship push s nowhere
+expect_exit 0 rdship status -j s
+cp out status-origin.json && check rdship-status status-origin.json
 python3 - status-empty.json <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
