@@ -1141,7 +1141,7 @@ int rd_promotion_last(struct rd_store *st, int drill, int done_only,
 
 /* The steps of a promotion, in order: preflight, fence, materialize,
  * verify, validate, switch, start, check, record. */
-#define RD_PROMOTE_NSTEPS 9
+#define RD_PROMOTE_NSTEPS 10
 
 /*
  * Step callback: "outcome" is "ok", "failed", "done" (by an earlier run)
@@ -1178,11 +1178,21 @@ struct rd_promote_opts {
 	const char *etcd;    /* etcd endpoints (comma-separated), or NULL */
 	const char *cluster; /* the cluster's name in etcd, with "etcd" */
 	double etcd_timeout; /* seconds, per etcd request and endpoint */
+	/*
+	 * A planned switchover: the handover step runs "primary_stop" (stop
+	 * the primary's writers), then "final_snapshot" (take and ship the
+	 * last snapshot, labelled $RDPROMOTE_FINAL_LABEL) with the store
+	 * unlocked for its push, and promotes that snapshot only.
+	 */
+	int switchover;
+	const char *primary_stop;
+	const char *final_snapshot;
 };
 #define RD_PROMOTE_OPTS_INIT                                                   \
 	{                                                                      \
 		0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, 60, 300, 5, \
-		    0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, 3          \
+		    0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, 3, 0,      \
+		    NULL, NULL                                                 \
 	}
 
 /*
@@ -1231,6 +1241,15 @@ struct rd_promote_result {
 	char aside[1100];   /* where the old target went, or "" */
 	char kept[1100];    /* a copy kept for inspection, or "" */
 	char message[4096]; /* why it was refused or failed */
+	/*
+	 * A switchover: the label the final snapshot had to carry, when
+	 * --primary-stop began (unix time), and the writes' unavailability:
+	 * from then until the service was up (the check step's end).
+	 */
+	int switchover;
+	char final_label[128];
+	double stop_at;
+	double unavailable;
 };
 
 /*

@@ -154,6 +154,16 @@ expect_file out '{"schema":"rdwatch-report/1","targets":[]}'
 # rdpromote: a dry run (no promotion: RTO and RPO unknown), a drill, history
 expect_exit 0 rdpromote --drill -n -j sb scratch
 cp out plan.json && check rdpromote plan.json
+expect_exit 0 rdpromote --switchover -n -j --primary-stop true \
+    --final-snapshot true --no-fence sb switched
+cp out plan-switchover.json && check rdpromote plan-switchover.json
+python3 - plan-switchover.json <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = d["switchover"]
+assert s["final_snapshot"] is None and s["unavailable"] is None, s
+assert [x["step"] for x in d["steps"]][:3] == ["preflight", "handover", "fence"], d
+PY
 python3 - plan.json <<'PY'
 import json, sys
 p = json.load(open(sys.argv[1]))
