@@ -104,3 +104,30 @@ expect_exit 64 rdpromote --switchover --primary-stop true --final-snapshot true 
     --force --no-fence s2 t3
 expect_file err "rdpromote: a switchover stops the primary itself: drop --primary and --force
 usage: rdpromote [options] store target"
+
+# a switchover that stops at its start step stays open: --resume knows
+# it is one (RPO 0, the window from the first run's --primary-stop), and
+# --abort says that the primary's service is stopped
+for i in 3 4; do
+	expect_exit 0 rdsnap init --standby --no-key s$i
+	expect_exit 0 rdship push p s$i
+	expect_exit 1 rdpromote --switchover --primary-stop true \
+	    --final-snapshot "rdsnap create -q --label \"\$RDPROMOTE_FINAL_LABEL\" '$TMP/p' '$TMP/src' && rdship push -q '$TMP/p' '$TMP/s$i'" \
+	    --no-fence --start "test -e '$TMP/ok'" --stop true s$i target$i
+done
+touch ok
+expect_exit 0 rdpromote --resume --json s3
+python3 - out <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["outcome"] == "done" and d["resumed"] is True, d
+s = d["switchover"]
+assert s["final_snapshot"] == d["version"] and s["rpo_snapshots"] == 0, s
+assert s["final_label"].endswith("-1") and s["unavailable"] > 0, s
+assert d["rpo"] == 0 and d["given_up"] == 0, d
+assert [(x["step"], x["outcome"]) for x in d["steps"]][:3] == [
+    ("preflight", "done"), ("handover", "done"), ("fence", "done")], d
+PY
+expect_exit 0 rdpromote --abort s4
+sed 's/rejected-[0-9TZ]*/rejected-T/' out >got
+expect_file got "ABORTED: rolled back: '$TMP/target4' does not exist, as before the promotion; the tree of snapshot 5 is kept as '$TMP/target4.rejected-T'; the store is a standby again (epoch 1); the fence command is not undone; this was a switchover: the primary's service is STOPPED (--primary-stop): start it again on the primary"
