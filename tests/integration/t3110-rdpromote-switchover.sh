@@ -84,7 +84,7 @@ expect_exit 69 rdpromote --switchover --primary-stop true \
     --final-snapshot "rdsnap create -q --label \"\$RDPROMOTE_FINAL_LABEL\" '$TMP/p' '$TMP/src'" \
     --no-fence s2 target2
 sed -n '/^REFUSED/p' out >got
-expect_file got "REFUSED: switchover refused: the final snapshot did not reach this standby (its newest, snapshot 2, is not labelled 'switchover-$uuid2-1': the --final-snapshot command must run 'rdsnap create --label \"\$RDPROMOTE_FINAL_LABEL\"' and push it here); nothing was changed on this standby; the primary's service is STOPPED: start it again on the primary"
+expect_file got "REFUSED: switchover refused: the final snapshot did not reach this standby (its newest, snapshot 2, is not labelled 'switchover-$uuid2-1': the --final-snapshot command must run 'rdsnap create --label \"\$RDPROMOTE_FINAL_LABEL\"' and push it here); nothing was changed on this standby; the primary's service is STOPPED (by 'true'): start it again on the primary"
 [ "$(ls target2)" = old ] && [ "$(cat target2/old)" = old ] ||
     fail "target2 was touched"
 [ "$(ls -d target2* .target2* 2>/dev/null)" = target2 ] ||
@@ -92,6 +92,14 @@ expect_file got "REFUSED: switchover refused: the final snapshot did not reach t
 expect_exit 0 rdship status s2
 sed -n '1s/ (standby, id [^,]*, epoch \([0-9]*\))/ standby epoch \1/p' out >got
 expect_file got "store      s2 standby epoch 1"
+
+# a --primary-stop that fails: refused, the service perhaps partly stopped
+expect_exit 69 rdpromote --switchover --primary-stop false \
+    --final-snapshot 'echo final >final-ran' --no-fence s2 target2
+sed -n '/^REFUSED/p' out >got
+expect_file got "REFUSED: switchover refused: the --primary-stop command failed (exit 1); nothing was changed on this standby; the primary's service may be partly stopped (by 'false'): start it again on the primary"
+[ ! -e final-ran ] || fail "the final snapshot command ran after a failed stop"
+[ "$(ls target2)" = old ] || fail "target2 was touched"
 
 # usage: what a switchover needs
 expect_exit 64 rdpromote --switchover --primary-stop true --no-fence s2 t3

@@ -11,15 +11,38 @@
  */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "promote/promote_int.h"
 
-/* What the refusal says about the primary, whose service is stopped. */
-#define STOPPED_HINT                                                           \
-	"nothing was changed on this standby; the primary's service is STOPPED: start it again on the primary"
+static int refuse(struct rdi_pctx *c, const char *fmt, ...) RD_PRINTF(2, 3);
+
+/*
+ * Refuse the switchover: "fmt" says why, then what the operator must
+ * know, the primary's service being stopped (or, when --primary-stop
+ * itself failed, perhaps stopped).  Returns 1.
+ */
+static int
+refuse(struct rdi_pctx *c, const char *fmt, ...)
+{
+	char *m = c->res->message;
+	size_t n = sizeof(c->res->message), len;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m, n, fmt, ap);
+	va_end(ap);
+	len = strlen(m);
+	snprintf(m + len, n - len,
+	    "; nothing was changed on this standby; the primary's service %s (by '%.512s'): start it again on the primary",
+	    c->stop_failed ? "may be partly stopped" : "is STOPPED",
+	    c->o.primary_stop);
+	c->res->refused_code = RD_EUNAVAIL;
+	return 1;
+}
 
 int
 rdi_pc_handover_init(struct rdi_pctx *c, struct rd_err *err)
@@ -71,11 +94,9 @@ handover_hook(struct rdi_pctx *c, const char *name, const char *cmd,
 	r = rdi_pc_hook(c, cmd, NULL, why, sizeof(why), err);
 	if (r != 1)
 		return r;
-	snprintf(c->res->message, sizeof(c->res->message),
-	    "switchover refused: the %s command failed (%s); %s", name, why,
-	    STOPPED_HINT);
-	c->res->refused_code = RD_EUNAVAIL;
-	return 1;
+	c->stop_failed = cmd == c->o.primary_stop;
+	return refuse(c, "switchover refused: the %s command failed (%s)", name,
+	    why);
 }
 
 /*
@@ -99,19 +120,14 @@ confirm_final(struct rdi_pctx *c, struct rd_err *err)
 		return -1;
 	origin_newest = strtoll(buf, NULL, 10);
 	if (c->si.id == 0 || strcmp(c->si.label, c->res->final_label) != 0) {
-		snprintf(c->res->message, sizeof(c->res->message),
-		    "switchover refused: the final snapshot did not reach this standby (its newest, snapshot %lld, is not labelled '%s': the --final-snapshot command must run 'rdsnap create --label \"$RDPROMOTE_FINAL_LABEL\"' and push it here); %s",
-		    (long long)c->si.id, c->res->final_label, STOPPED_HINT);
-		c->res->refused_code = RD_EUNAVAIL;
-		return 1;
+		return refuse(c,
+		    "switchover refused: the final snapshot did not reach this standby (its newest, snapshot %lld, is not labelled '%s': the --final-snapshot command must run 'rdsnap create --label \"$RDPROMOTE_FINAL_LABEL\"' and push it here)",
+		    (long long)c->si.id, c->res->final_label);
 	}
 	if (origin_newest != c->si.id) {
-		snprintf(c->res->message, sizeof(c->res->message),
-		    "switchover refused: the primary has snapshot %lld, not the final snapshot %lld this standby holds; %s",
-		    (long long)origin_newest, (long long)c->si.id,
-		    STOPPED_HINT);
-		c->res->refused_code = RD_EUNAVAIL;
-		return 1;
+		return refuse(c,
+		    "switchover refused: the primary has snapshot %lld, not the final snapshot %lld this standby holds",
+		    (long long)origin_newest, (long long)c->si.id);
 	}
 	return 0;
 }
@@ -159,12 +175,10 @@ rdi_pc_handover(struct rdi_pctx *c, struct rd_err *err)
 		return r;
 	if ((c->si.partial > 0 || c->si.inconsistent > 0) &&
 	    !c->o.allow_partial) {
-		snprintf(c->res->message, sizeof(c->res->message),
-		    "switchover refused: the final snapshot %lld is PARTIAL (%lld paths kept an older version, %lld files changed while read): promote it only with --allow-partial; %s",
+		return refuse(c,
+		    "switchover refused: the final snapshot %lld is PARTIAL (%lld paths kept an older version, %lld files changed while read): promote it only with --allow-partial",
 		    (long long)c->si.id, (long long)c->si.partial,
-		    (long long)c->si.inconsistent, STOPPED_HINT);
-		c->res->refused_code = RD_EUNAVAIL;
-		return 1;
+		    (long long)c->si.inconsistent);
 	}
 	return adopt_final(c, err);
 }

@@ -239,7 +239,8 @@ struct rdi_pctx {
 	int64_t claim_epoch; /* the epoch the etcd claim gave, or 0 */
 	int done[RD_PROMOTE_NSTEPS];
 	int begun[RD_PROMOTE_NSTEPS];
-	double up_at; /* when the check step ended: the service is up */
+	double up_at;    /* when the check step ended: the service is up */
+	int stop_failed; /* the switchover's --primary-stop failed */
 };
 
 /* Start "c" for a promotion of "st" with "o", results in "res". */
