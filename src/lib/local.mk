@@ -92,4 +92,5 @@ src_lib_librd_a_SOURCES += \
 	src/lib/promote/promote_check.c \
 	src/lib/promote/promote_abort.c \
 	src/lib/promote/promote_journal.c \
+	src/lib/promote/promote_handover.c \
 	src/lib/promote/promote_tree.c

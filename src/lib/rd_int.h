@@ -345,6 +345,16 @@ int rdi_db_create(sqlite3 *db, const struct rd_init_opts *opts,
     struct rd_err *err);
 /* Check the schema version and load "st->info". */
 int rdi_db_load(struct rd_store *st, struct rd_err *err);
+
+/*
+ * Let another writer in: drop the writer's lock of "st" (open with
+ * RD_OPEN_WRITE) until rdi_store_relock() takes it again, within
+ * "wait_seconds", and reloads what the catalog says of the store
+ * (RD_EBUSY if another writer keeps it).  Returns 0 or -1.
+ */
+void rdi_store_unlock(struct rd_store *st);
+int rdi_store_relock(struct rd_store *st, double wait_seconds,
+    struct rd_err *err);
 /* Map the connection's last error to "err" with "what" as context. */
 int rdi_db_err(sqlite3 *db, const char *what, struct rd_err *err);
 int rdi_db_exec(sqlite3 *db, const char *sql, struct rd_err *err);

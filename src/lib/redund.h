@@ -912,6 +912,7 @@ struct rd_ship_result {
 	double seconds;
 	char origin[37];
 	int64_t epoch;
+	char standby[40]; /* push: the receiver's store id, "" if unknown */
 };
 
 /*
@@ -1051,16 +1052,39 @@ struct rd_ship_status {
 	/* standbys this store pushed to: what each confirmed (prune keeps it) */
 	int nstandbys;
 	struct {
-		char uuid[40];
-		int64_t snapshot;
-		double pushed; /* unix time */
+		char uuid[40];    /* "" for a destination never confirmed */
+		int64_t snapshot; /* confirmed snapshot, -1 if none */
+		double pushed;    /* unix time of the confirmation, 0 none */
+		char dest[1024];  /* as "rdship push" named it, "" unknown */
+		int64_t failures; /* consecutive failed pushes to "dest" */
+		double failed;    /* unix time of the last failure, 0 none */
+		char reason[256]; /* one line: why the last one failed */
 	} standby[RD_SHIP_LIST_MAX];
 	int64_t standbys_more;
 };
 
-/* Describe a store's shipping state.  Returns 0 or -1. */
+/*
+ * Describe a store's shipping state: the standbys are those that
+ * confirmed a push (by id, in id order), each with the destination
+ * "rdship push" last reached it at, then the destinations that never
+ * confirmed one.  Returns 0 or -1.
+ */
 int rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
     struct rd_err *err);
+
+#define RD_SHIP_DEST_MAX 1023 /* longest destination name recorded */
+
+/*
+ * Record on the origin "st" how a push to destination "dest" (as the
+ * operator named it) ended: "reason" NULL for a success, when "uuid" is
+ * the standby that answered and the count of consecutive failures goes
+ * back to 0; otherwise the count grows and "reason" (its first line, cut
+ * to fit) is kept with the time, and "uuid" (may be "" or NULL) names
+ * the standby if it answered.  A destination longer than
+ * RD_SHIP_DEST_MAX is refused with RD_EUSAGE.  Returns 0 or -1.
+ */
+int rd_ship_note_push(struct rd_store *st, const char *dest, const char *uuid,
+    const char *reason, struct rd_err *err);
 
 /* ================================================================== */
 /* Layer watch (src/lib/watch): drills; probes are in rd_probe.h */
@@ -1117,7 +1141,7 @@ int rd_promotion_last(struct rd_store *st, int drill, int done_only,
 
 /* The steps of a promotion, in order: preflight, fence, materialize,
  * verify, validate, switch, start, check, record. */
-#define RD_PROMOTE_NSTEPS 9
+#define RD_PROMOTE_NSTEPS 10
 
 /*
  * Step callback: "outcome" is "ok", "failed", "done" (by an earlier run)
@@ -1154,11 +1178,21 @@ struct rd_promote_opts {
 	const char *etcd;    /* etcd endpoints (comma-separated), or NULL */
 	const char *cluster; /* the cluster's name in etcd, with "etcd" */
 	double etcd_timeout; /* seconds, per etcd request and endpoint */
+	/*
+	 * A planned switchover: the handover step runs "primary_stop" (stop
+	 * the primary's writers), then "final_snapshot" (take and ship the
+	 * last snapshot, labelled $RDPROMOTE_FINAL_LABEL) with the store
+	 * unlocked for its push, and promotes that snapshot only.
+	 */
+	int switchover;
+	const char *primary_stop;
+	const char *final_snapshot;
 };
 #define RD_PROMOTE_OPTS_INIT                                                   \
 	{                                                                      \
 		0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, 60, 300, 5, \
-		    0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, 3          \
+		    0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, 3, 0,      \
+		    NULL, NULL                                                 \
 	}
 
 /*
@@ -1207,6 +1241,15 @@ struct rd_promote_result {
 	char aside[1100];   /* where the old target went, or "" */
 	char kept[1100];    /* a copy kept for inspection, or "" */
 	char message[4096]; /* why it was refused or failed */
+	/*
+	 * A switchover: the label the final snapshot had to carry, when
+	 * --primary-stop began (unix time), and the writes' unavailability:
+	 * from then until the service was up (the check step's end).
+	 */
+	int switchover;
+	char final_label[128];
+	double stop_at;
+	double unavailable;
 };
 
 /*

@@ -26,15 +26,18 @@ enum {
 	OPT_ETCD_TIMEOUT,
 	OPT_FAILED_AT,
 	OPT_FENCE,
+	OPT_FINAL_SNAPSHOT,
 	OPT_FORCE,
 	OPT_HEARTBEAT,
 	OPT_HOOK_TIMEOUT,
 	OPT_NO_FENCE,
 	OPT_PRIMARY,
+	OPT_PRIMARY_STOP,
 	OPT_PROBE_TIMEOUT,
 	OPT_RESUME,
 	OPT_START,
 	OPT_STOP,
+	OPT_SWITCHOVER,
 	OPT_VALIDATE,
 	OPT_VERIFY,
 };
@@ -51,6 +54,7 @@ static const struct option longopts[] = {
 	{ "etcd-timeout", required_argument, NULL, OPT_ETCD_TIMEOUT },
 	{ "failed-at", required_argument, NULL, OPT_FAILED_AT },
 	{ "fence", required_argument, NULL, OPT_FENCE },
+	{ "final-snapshot", required_argument, NULL, OPT_FINAL_SNAPSHOT },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
 	{ "help", no_argument, NULL, 'h' },
@@ -58,12 +62,14 @@ static const struct option longopts[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "no-fence", no_argument, NULL, OPT_NO_FENCE },
 	{ "primary", required_argument, NULL, OPT_PRIMARY },
+	{ "primary-stop", required_argument, NULL, OPT_PRIMARY_STOP },
 	{ "probe-timeout", required_argument, NULL, OPT_PROBE_TIMEOUT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "resume", no_argument, NULL, OPT_RESUME },
 	{ "snapshot", required_argument, NULL, 's' },
 	{ "start", required_argument, NULL, OPT_START },
 	{ "stop", required_argument, NULL, OPT_STOP },
+	{ "switchover", no_argument, NULL, OPT_SWITCHOVER },
 	{ "syslog", no_argument, NULL, TOOL_OPT_SYSLOG },
 	{ "validate", required_argument, NULL, OPT_VALIDATE },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -171,6 +177,38 @@ json_validated(struct rd_json *j, int v)
 		rd_json_bool(j, "validated", v);
 }
 
+/*
+ * "switchover": null, or the final snapshot's label, when the primary's
+ * service was stopped, and, once promoted, RPO 0 and how long writes
+ * were unavailable.
+ */
+static void
+json_switchover(struct rd_json *j, int rc, const struct rd_promote_opts *o,
+    const struct rd_promote_result *r)
+{
+	if (!r->switchover) {
+		rd_json_null(j, "switchover");
+		return;
+	}
+	rd_json_obj_begin(j, "switchover");
+	rd_json_str(j, "final_label", r->final_label);
+	if (r->stop_at > 0)
+		rd_json_num(j, "stopped", r->stop_at);
+	else
+		rd_json_null(j, "stopped");
+	tool_json_time(j, "stopped_at", r->stop_at);
+	if (rc == 0 && !o->dry_run) {
+		rd_json_int(j, "final_snapshot", r->version);
+		rd_json_int(j, "rpo_snapshots", 0);
+		rd_json_num(j, "unavailable", r->unavailable);
+	} else {
+		rd_json_null(j, "final_snapshot");
+		rd_json_null(j, "rpo_snapshots");
+		rd_json_null(j, "unavailable");
+	}
+	rd_json_obj_end(j);
+}
+
 static void
 print_json(const char *mode, int rc, const struct rd_promote_opts *o,
     const struct rd_promote_result *r, const struct ui *u, const char *store)
@@ -219,6 +257,7 @@ print_json(const char *mode, int rc, const struct rd_promote_opts *o,
 		rd_json_num(j, "given_up", r->given_up);
 		rd_json_bool(j, "given_up_exact", r->exact);
 	}
+	json_switchover(j, rc, o, r);
 	if (r->aside[0] != '\0')
 		rd_json_path(j, "aside", r->aside);
 	if (r->kept[0] != '\0')
@@ -290,8 +329,17 @@ print_promoted(const struct rd_promote_result *r)
 	if (r->fell_back != 0)
 		printf("  fell back from snapshot %lld\n",
 		    (long long)r->fell_back);
-	print_loss(r,
-	    r->heartbeat ? "of the heartbeat file" : "of the snapshot");
+	if (r->switchover)
+		printf(
+		    "  SWITCHOVER: RPO 0: snapshot %lld is the primary's final one (%s),\n"
+		    "      taken after its service stopped; no snapshot of the primary is missing\n"
+		    "  writes unavailable for %.1f s: from --primary-stop to %s\n",
+		    (long long)r->version, r->final_label, r->unavailable,
+		    r->has_check ? "a healthy service"
+		                 : "the end of the promotion");
+	else
+		print_loss(r,
+		    r->heartbeat ? "of the heartbeat file" : "of the snapshot");
 	printf("  RTO %.1f s: from the start of the promotion to %s\n", r->rto,
 	    r->has_check ? "a healthy service" : "the end (no --check given)");
 	printf(
@@ -737,6 +785,9 @@ parse_opt(struct cli *c, int ch, const char *arg)
 	case OPT_FENCE:
 		o->fence = arg;
 		break;
+	case OPT_FINAL_SNAPSHOT:
+		o->final_snapshot = arg;
+		break;
 	case OPT_FORCE:
 		o->force = 1;
 		break;
@@ -752,6 +803,9 @@ parse_opt(struct cli *c, int ch, const char *arg)
 	case OPT_PRIMARY:
 		o->primary = arg;
 		break;
+	case OPT_PRIMARY_STOP:
+		o->primary_stop = arg;
+		break;
 	case OPT_PROBE_TIMEOUT:
 		o->probe_timeout = tool_parse_seconds(arg, "probe timeout");
 		break;
@@ -766,6 +820,9 @@ parse_opt(struct cli *c, int ch, const char *arg)
 		break;
 	case OPT_STOP:
 		o->stop = arg;
+		break;
+	case OPT_SWITCHOVER:
+		o->switchover = 1;
 		break;
 	case OPT_VALIDATE:
 		o->validate = arg;
@@ -868,7 +925,10 @@ header(const struct cli *c, char **args)
 		    c->o.drill ? "a drill" : "a promotion", args[0], args[1]);
 	else
 		printf("%s of '%s' into '%s':\n",
-		    c->o.drill ? "Drill" : "Promotion", args[0], args[1]);
+		    c->o.drill            ? "Drill"
+		        : c->o.switchover ? "Switchover"
+		                          : "Promotion",
+		    args[0], args[1]);
 	fflush(stdout);
 }
 
@@ -913,6 +973,15 @@ static const struct tool_cmd cmds[] = {
 	    "              [--verify full|quick] [--etcd URLS --cluster NAME]\n"
 	    "              [--etcd-timeout SECONDS] [-w SECONDS] [--syslog]\n"
 	    "              store target",
+	    0 },
+	{ NULL, NULL,
+	    "--switchover [-jnqv] --primary-stop CMD --final-snapshot CMD\n"
+	    "              (--fence CMD | --no-fence) [--validate CMD]\n"
+	    "              [--start CMD --stop CMD] [--check PROBE] [--allow-partial]\n"
+	    "              [--check-timeout SECONDS] [--hook-timeout SECONDS]\n"
+	    "              [--probe-timeout SECONDS] [--verify full|quick]\n"
+	    "              [--etcd URLS --cluster NAME] [--etcd-timeout SECONDS]\n"
+	    "              [-w SECONDS] [--syslog] store target",
 	    0 },
 	{ NULL, NULL,
 	    "--drill [-jnqv] [--validate CMD] [--start CMD --stop CMD]\n"

@@ -553,8 +553,54 @@ start_serve(const struct opts *o, const char *dest, int newpg, int *to,
 }
 
 /*
- * Push "store" to "dest", the result in "r".  Returns 0, or the exit
- * status of the failure with "msg" saying why.
+ * Record on "st" how the push to "dest" ended ("msg" NULL: it succeeded),
+ * for "rdship status"; a failure to record is a warning, not the push's.
+ */
+static void
+note_push(struct rd_store *st, const char *dest, const struct rd_ship_result *r,
+    const char *msg)
+{
+	struct rd_err err = RD_ERR_INIT;
+
+	if (rd_ship_note_push(st, dest, r->standby, msg, &err) == -1)
+		tool_warn("%s: could not record the push's outcome: %s", dest,
+		    err.msg);
+}
+
+/*
+ * Why the push "rc" to "dest" failed, from "err" and the receiving
+ * side's wait "status", into "msg".  Returns the exit status it maps to.
+ */
+static int
+push_failure(const struct opts *o, const char *dest,
+    const struct rd_ship_result *r, const struct rd_err *err, int status,
+    char *msg, size_t msglen)
+{
+	if (r->received == 0) {
+		/* the other side said why on our stderr, if it ran */
+		if (WIFEXITED(status) && WEXITSTATUS(status) >= EX__BASE &&
+		    WEXITSTATUS(status) <= EX__MAX) {
+			snprintf(msg, msglen,
+			    "the receiving side exited with status %d",
+			    WEXITSTATUS(status));
+			return WEXITSTATUS(status);
+		}
+		snprintf(msg, msglen,
+		    "the receiving side did not start (%s exited with status %d)",
+		    strchr(dest, ':') != NULL ? o->rsh : "rdship serve",
+		    WIFEXITED(status) ? WEXITSTATUS(status)
+		                      : 128 + WTERMSIG(status));
+		return EX_UNAVAILABLE;
+	}
+	snprintf(msg, msglen, "%s",
+	    err->msg[0] != '\0' ? err->msg : "unknown error");
+	return tool_exit_code(err->code);
+}
+
+/*
+ * Push "store" to "dest", the result in "r", and record the outcome on
+ * the store.  Returns 0, or the exit status of the failure with "msg"
+ * saying why.
  */
 static int
 push_one(struct opts *o, const char *store, const char *dest,
@@ -573,31 +619,17 @@ push_one(struct opts *o, const char *store, const char *dest,
 	rc = rd_ship_push(st, from, to, &o->ship, r, &err);
 	close(to);
 	close(from);
-	rd_store_close(st);
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
 			tool_die(EX_OSERR, "waitpid: %s", strerror(errno));
-	if (rc == -1 && r->received == 0) {
-		/* the other side said why on our stderr, if it ran */
-		if (WIFEXITED(status) && WEXITSTATUS(status) >= EX__BASE &&
-		    WEXITSTATUS(status) <= EX__MAX) {
-			snprintf(msg, msglen,
-			    "the receiving side exited with status %d",
-			    WEXITSTATUS(status));
-			return WEXITSTATUS(status);
-		}
-		snprintf(msg, msglen,
-		    "the receiving side did not start (%s exited with status %d)",
-		    strchr(dest, ':') != NULL ? o->rsh : "rdship serve",
-		    WIFEXITED(status) ? WEXITSTATUS(status)
-		                      : 128 + WTERMSIG(status));
-		return EX_UNAVAILABLE;
-	}
 	if (rc == -1) {
-		snprintf(msg, msglen, "%s",
-		    err.msg[0] != '\0' ? err.msg : "unknown error");
-		return tool_exit_code(err.code);
+		rc = push_failure(o, dest, r, &err, status, msg, msglen);
+		note_push(st, dest, r, msg);
+		rd_store_close(st);
+		return rc;
 	}
+	note_push(st, dest, r, NULL);
+	rd_store_close(st);
 	tool_progress_done();
 	if (o->json) {
 		json_result("push", r);
@@ -864,9 +896,40 @@ cmd_keygen(int argc, char **argv)
 static int64_t
 lag_of(const struct rd_ship_status *s, int i)
 {
-	return s->newest > s->standby[i].snapshot
+	return s->standby[i].snapshot >= 0 && s->newest > s->standby[i].snapshot
 	    ? s->newest - s->standby[i].snapshot
 	    : 0;
+}
+
+/*
+ * rdship status --json: standby "i", an object of "standbys" (it
+ * confirmed a push) or of "unconfirmed" (a destination that never did).
+ */
+static void
+standby_json(struct rd_json *j, const struct rd_ship_status *s, int i)
+{
+	rd_json_obj_begin(j, NULL);
+	if (s->standby[i].snapshot >= 0) {
+		rd_json_str(j, "uuid", s->standby[i].uuid);
+		rd_json_int(j, "snapshot", s->standby[i].snapshot);
+		rd_json_num(j, "pushed", s->standby[i].pushed);
+		tool_json_time(j, "pushed_at", s->standby[i].pushed);
+		rd_json_int(j, "lag", lag_of(s, i));
+	}
+	if (s->standby[i].dest[0] != '\0')
+		rd_json_path(j, "destination", s->standby[i].dest);
+	else
+		rd_json_null(j, "destination");
+	rd_json_int(j, "failures", s->standby[i].failures);
+	if (s->standby[i].failed > 0) {
+		rd_json_num(j, "last_failure", s->standby[i].failed);
+		rd_json_str(j, "last_failure_reason", s->standby[i].reason);
+	} else {
+		rd_json_null(j, "last_failure");
+		rd_json_null(j, "last_failure_reason");
+	}
+	tool_json_time(j, "last_failure_at", s->standby[i].failed);
+	rd_json_obj_end(j);
 }
 
 /* rdship status --json: the document for store "store". */
@@ -919,20 +982,52 @@ status_json(const char *store, const struct rd_ship_status *s,
 	rd_json_arr_end(j);
 	rd_json_int(j, "replicas_more", s->replicas_more);
 	rd_json_arr_begin(j, "standbys");
-	for (i = 0; i < s->nstandbys; i++) {
-		rd_json_obj_begin(j, NULL);
-		rd_json_str(j, "uuid", s->standby[i].uuid);
-		rd_json_int(j, "snapshot", s->standby[i].snapshot);
-		rd_json_num(j, "pushed", s->standby[i].pushed);
-		tool_json_time(j, "pushed_at", s->standby[i].pushed);
-		rd_json_int(j, "lag", lag_of(s, i));
-		rd_json_obj_end(j);
-	}
+	for (i = 0; i < s->nstandbys; i++)
+		if (s->standby[i].snapshot >= 0)
+			standby_json(j, s, i);
+	rd_json_arr_end(j);
+	rd_json_arr_begin(j, "unconfirmed");
+	for (i = 0; i < s->nstandbys; i++)
+		if (s->standby[i].snapshot < 0)
+			standby_json(j, s, i);
 	rd_json_arr_end(j);
 	rd_json_int(j, "standbys_more", s->standbys_more);
 	rd_json_obj_end(j);
 	rd_json_line(j);
 	rd_json_free(j);
+}
+
+/*
+ * rdship status: standby "i" on one line: what it confirmed and where
+ * "rdship push" reached it, then its failures in a row, if any.
+ */
+static void
+standby_line(const struct rd_ship_status *s, int i)
+{
+	char t[40], p[1024];
+
+	if (s->standby[i].snapshot >= 0) {
+		printf("standby    %s has snapshot %lld (pushed %s), lag %lld",
+		    tool_printable(s->standby[i].uuid, p, sizeof(p)),
+		    (long long)s->standby[i].snapshot,
+		    tool_time((int64_t)s->standby[i].pushed, t, sizeof(t)),
+		    (long long)lag_of(s, i));
+		if (s->standby[i].dest[0] != '\0')
+			printf(" via %s",
+			    tool_printable(s->standby[i].dest, p, sizeof(p)));
+	} else {
+		printf("standby    %s has no confirmed snapshot",
+		    tool_printable(s->standby[i].dest, p, sizeof(p)));
+	}
+	if (s->standby[i].failures > 0) {
+		printf(", %lld %s in a row, the last at %s: ",
+		    (long long)s->standby[i].failures,
+		    tool_plural(s->standby[i].failures, "failure", "failures"),
+		    tool_time((int64_t)s->standby[i].failed, t, sizeof(t)));
+		printf("%s",
+		    tool_printable(s->standby[i].reason, p, sizeof(p)));
+	}
+	printf("\n");
 }
 
 static int
@@ -1003,12 +1098,7 @@ cmd_status(int argc, char **argv)
 		        ? "clean"
 		        : "interrupted update: the next receive with --apply finishes it");
 	for (i = 0; i < s.nstandbys; i++)
-		printf(
-		    "standby    %s has snapshot %lld (pushed %s), lag %lld\n",
-		    tool_printable(s.standby[i].uuid, p, sizeof(p)),
-		    (long long)s.standby[i].snapshot,
-		    tool_time((int64_t)s.standby[i].pushed, t, sizeof(t)),
-		    (long long)lag_of(&s, i));
+		standby_line(&s, i);
 	if (s.replicas_more > 0)
 		printf("replica    and %lld more, not listed\n",
 		    (long long)s.replicas_more);

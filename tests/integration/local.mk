@@ -63,7 +63,8 @@ INTEGRATION_TESTS += \
 	tests/integration/t3085-rdpromote-syslog.sh \
 	tests/integration/t3090-rdpromote-docs.sh \
 	tests/integration/t3095-rdpromote-format1.sh \
-	tests/integration/t3100-rdpromote-etcd.sh
+	tests/integration/t3100-rdpromote-etcd.sh \
+	tests/integration/t3110-rdpromote-switchover.sh
 EXTRA_DIST += tests/integration/etcd-lib.sh tests/integration/sshd-lib.sh
 EXTRA_DIST += tests/integration/promote-lib.sh tests/integration/forge.py \
 	tests/integration/promote-shim.c \

@@ -129,6 +129,10 @@ expect_exit 0 rdship status -j sb
 cp out status.json && check rdship-status status.json
 expect_exit 0 rdship status -j empty
 cp out status-empty.json && check rdship-status status-empty.json
+# an origin's status: a standby that confirmed, a destination that failed
+expect_exit 66 rdship push s nowhere
+expect_exit 0 rdship status -j s
+cp out status-origin.json && check rdship-status status-origin.json
 python3 - status-empty.json <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
@@ -150,6 +154,16 @@ expect_file out '{"schema":"rdwatch-report/1","targets":[]}'
 # rdpromote: a dry run (no promotion: RTO and RPO unknown), a drill, history
 expect_exit 0 rdpromote --drill -n -j sb scratch
 cp out plan.json && check rdpromote plan.json
+expect_exit 0 rdpromote --switchover -n -j --primary-stop true \
+    --final-snapshot true --no-fence sb switched
+cp out plan-switchover.json && check rdpromote plan-switchover.json
+python3 - plan-switchover.json <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = d["switchover"]
+assert s["final_snapshot"] is None and s["unavailable"] is None, s
+assert [x["step"] for x in d["steps"]][:3] == ["preflight", "handover", "fence"], d
+PY
 python3 - plan.json <<'PY'
 import json, sys
 p = json.load(open(sys.argv[1]))

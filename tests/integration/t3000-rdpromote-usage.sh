@@ -15,6 +15,13 @@ expect_file out "usage: rdpromote [-jnqv] (--primary PROBE | --force) (--fence C
               [--verify full|quick] [--etcd URLS --cluster NAME]
               [--etcd-timeout SECONDS] [-w SECONDS] [--syslog]
               store target
+       rdpromote --switchover [-jnqv] --primary-stop CMD --final-snapshot CMD
+              (--fence CMD | --no-fence) [--validate CMD]
+              [--start CMD --stop CMD] [--check PROBE] [--allow-partial]
+              [--check-timeout SECONDS] [--hook-timeout SECONDS]
+              [--probe-timeout SECONDS] [--verify full|quick]
+              [--etcd URLS --cluster NAME] [--etcd-timeout SECONDS]
+              [-w SECONDS] [--syslog] store target
        rdpromote --drill [-jnqv] [--validate CMD] [--start CMD --stop CMD]
               [--check PROBE] [-s N] [--allow-partial]
               [--heartbeat PATH] [--check-timeout SECONDS]

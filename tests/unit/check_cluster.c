@@ -58,6 +58,32 @@ START_TEST(test_json_etcd_answer)
 }
 END_TEST
 
+/* One walk for members and elements: spaces, the last one, empties. */
+START_TEST(test_json_walk)
+{
+	static const char doc[] = "{ \"a\" : [ 1 , \"x,]\" , {} ] ,"
+	                          " \"b\" : { } , \"c\" : [ ] , \"d\":7 }";
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_jv root, v;
+	int64_t n;
+	char s[16];
+
+	ck_assert_int_eq(parse(doc, &root, &err), 0);
+	ck_assert_int_eq(rdi_json_find(&root, "a[1]", &v), 1);
+	ck_assert_int_eq(rdi_jv_str(&v, s, sizeof(s)), 3);
+	ck_assert_str_eq(s, "x,]");
+	ck_assert_int_eq(rdi_json_find(&root, "a[2]", &v), 1);
+	ck_assert_int_eq(v.type, RDI_JV_OBJ);
+	ck_assert_int_eq(rdi_json_find(&root, "a[3]", &v), 0);
+	ck_assert_int_eq(rdi_json_find(&root, "b.x", &v), 0);
+	ck_assert_int_eq(rdi_json_find(&root, "c[0]", &v), 0);
+	ck_assert_int_eq(rdi_json_find(&root, "d", &v), 1);
+	ck_assert_int_eq(rdi_jv_i64(&v, &n), 0);
+	ck_assert_int_eq(n, 7);
+	ck_assert_int_eq(rdi_json_find(&root, "e", &v), 0);
+}
+END_TEST
+
 /* Documents the reader refuses, each with the first problem. */
 static const struct {
 	const char *doc;
@@ -501,6 +527,7 @@ cluster_suite(void)
 
 	tc = tcase_create("json");
 	tcase_add_test(tc, test_json_etcd_answer);
+	tcase_add_test(tc, test_json_walk);
 	tcase_add_loop_test(tc, test_json_bad, 0,
 	    (int)(sizeof(bad_json) / sizeof(bad_json[0])));
 	tcase_add_test(tc, test_json_depth);

@@ -677,6 +677,49 @@ START_TEST(test_opts_check)
 }
 END_TEST
 
+/* A switchover: both commands, no primary probe, no chosen snapshot. */
+START_TEST(test_opts_switchover)
+{
+	struct rd_promote_opts o = RD_PROMOTE_OPTS_INIT;
+
+	o.fence = "f";
+	o.final_snapshot = "x";
+	ck_assert_str_eq(opts_msg(&o),
+	    "--primary-stop and --final-snapshot are for --switchover");
+	o.switchover = 1;
+	ck_assert_str_eq(opts_msg(&o),
+	    "--switchover needs --primary-stop CMD (stop the primary's"
+	    " writers) and --final-snapshot CMD (take and ship the last"
+	    " snapshot)");
+	o.primary_stop = "p";
+	ck_assert_str_eq(opts_msg(&o), "");
+	o.primary = "tcp://127.0.0.1:1";
+	ck_assert_str_eq(opts_msg(&o),
+	    "a switchover stops the primary itself: drop --primary and"
+	    " --force");
+	o.primary = NULL;
+	o.version = 3;
+	ck_assert_str_eq(opts_msg(&o),
+	    "a switchover promotes the final snapshot: drop --snapshot and"
+	    " --failed-at");
+	o.version = 0;
+	o.fence = NULL;
+	ck_assert_str_eq(opts_msg(&o),
+	    "a promotion needs --fence CMD to cut the old primary off, or"
+	    " --no-fence to promote without one");
+	o.fence = "f";
+	o.drill = 1;
+	ck_assert_str_eq(opts_msg(&o),
+	    "a drill is no switchover: drop --switchover or --drill");
+	o = (struct rd_promote_opts)RD_PROMOTE_OPTS_INIT;
+	o.resume = 1;
+	o.switchover = 1;
+	ck_assert_str_eq(opts_msg(&o),
+	    "--resume takes its options from the journal: give only"
+	    " --snapshot (to fall back) and --allow-partial");
+}
+END_TEST
+
 START_TEST(test_tree_helpers)
 {
 	struct rd_err err = RD_ERR_INIT;
@@ -827,6 +870,7 @@ promote_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_time_parse);
 	tcase_add_test(tc, test_opts_check);
+	tcase_add_test(tc, test_opts_switchover);
 	tcase_add_test(tc, test_tree_helpers);
 	tcase_add_test(tc, test_tree_verify_metadata);
 	suite_add_tcase(s, tc);

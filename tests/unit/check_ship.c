@@ -589,6 +589,59 @@ START_TEST(test_signature_size)
 }
 END_TEST
 
+/*
+ * What a push's outcome records, and what status makes of it: failures
+ * in a row with the first line of the reason, a reset on success, rows
+ * that rdship did not write ignored or started over.
+ */
+START_TEST(test_push_record)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_ship_status *ss = calloc(1, sizeof(*ss));
+	char dest[RD_SHIP_DEST_MAX + 2];
+
+	ck_assert_ptr_nonnull(ss);
+	unit_ok(rd_ship_note_push(st, "h:/a", NULL, "first\nsecond", &err),
+	    err);
+	unit_ok(rd_ship_note_push(st, "h:/a", "", "again\tnow", &err), err);
+	unit_ok(rd_ship_status(st, ss, &err), err);
+	ck_assert_int_eq(ss->nstandbys, 1);
+	ck_assert_str_eq(ss->standby[0].dest, "h:/a");
+	ck_assert_str_eq(ss->standby[0].uuid, "");
+	ck_assert_int_eq(ss->standby[0].snapshot, -1);
+	ck_assert_int_eq(ss->standby[0].failures, 2);
+	ck_assert_str_eq(ss->standby[0].reason, "again now");
+	ck_assert(ss->standby[0].failed > 0);
+	/* it answers: the count goes back to 0, the last reason stays */
+	unit_ok(rd_ship_note_push(st, "h:/a", ORIGIN, NULL, &err), err);
+	unit_ok(rdi_meta_set(st->db, "standby:" ORIGIN, "3 1700000000", &err),
+	    err);
+	/* rows that rdship did not write */
+	unit_ok(rdi_meta_set(st->db, "dest:x", "not-a-uuid 1 1 r", &err), err);
+	unit_ok(rdi_meta_set(st->db, "dest:y", "- -1 1 r", &err), err);
+	unit_ok(rd_ship_status(st, ss, &err), err);
+	ck_assert_int_eq(ss->nstandbys, 1);
+	ck_assert_str_eq(ss->standby[0].uuid, ORIGIN);
+	ck_assert_str_eq(ss->standby[0].dest, "h:/a");
+	ck_assert_int_eq(ss->standby[0].snapshot, 3);
+	ck_assert_int_eq(ss->standby[0].failures, 0);
+	ck_assert_str_eq(ss->standby[0].reason, "again now");
+	/* a damaged row starts over */
+	unit_ok(rd_ship_note_push(st, "x", NULL, "down", &err), err);
+	unit_ok(rd_ship_status(st, ss, &err), err);
+	ck_assert_int_eq(ss->nstandbys, 2);
+	ck_assert_str_eq(ss->standby[1].dest, "x");
+	ck_assert_int_eq(ss->standby[1].failures, 1);
+	ck_assert_str_eq(ss->standby[1].reason, "down");
+	memset(dest, 'd', sizeof(dest) - 1);
+	dest[sizeof(dest) - 1] = '\0';
+	ck_assert_int_eq(rd_ship_note_push(st, dest, NULL, "r", &err), -1);
+	ck_assert_int_eq(err.code, RD_EUSAGE);
+	ck_assert_str_eq(err.msg, "destination name longer than 1023 bytes");
+	free(ss);
+}
+END_TEST
+
 static Suite *
 ship_suite(void)
 {
@@ -598,6 +651,7 @@ ship_suite(void)
 	tc = tcase_create("receive");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_good);
+	tcase_add_test(tc, test_push_record);
 	tcase_add_test(tc, test_version);
 	tcase_add_test(tc, test_mac);
 	tcase_add_loop_test(tc, test_hello, 0, 4);

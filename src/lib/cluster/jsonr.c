@@ -353,73 +353,100 @@ make_jv(const char *s, size_t i, size_t end, struct rdi_jv *out)
 	out->n = skip_value(s, i, end) - i;
 }
 
-/* Member "name" ("nlen" bytes) of the object "v".  Returns 1 or 0. */
-static int
-member(const struct rdi_jv *v, const char *name, size_t nlen,
-    struct rdi_jv *out)
-{
-	const char *s = v->p;
-	size_t end = v->n, i = 1, k;
-	char key[256];
-	struct rdi_jv kv;
-	long kl;
+/*
+ * A walk over the members of an object or the elements of an array
+ * (checked already): "i" is where the next one starts.
+ */
+struct jv_iter {
+	const char *s;
+	size_t end, i;
+	int obj;
+};
 
-	if (v->type != RDI_JV_OBJ)
+static void
+iter_init(struct jv_iter *it, const struct rdi_jv *v)
+{
+	it->s = v->p;
+	it->end = v->n;
+	it->i = 1;
+	it->obj = v->type == RDI_JV_OBJ;
+}
+
+/*
+ * The next member or element: its value in "val" and, in an object, its
+ * decoded name in "key" ("cap" bytes) with the name's length, or -1 if
+ * it does not fit, in "*klen".  Returns 1, or 0 at the end.
+ */
+static int
+iter_next(struct jv_iter *it, char *key, size_t cap, long *klen,
+    struct rdi_jv *val)
+{
+	const char *s = it->s;
+	size_t end = it->end, i = ws(s, it->i, end);
+	struct rdi_jv kv;
+
+	if (i >= end || s[i] == ']' || s[i] == '}')
 		return 0;
-	for (;;) {
-		i = ws(s, i, end);
-		if (i >= end || s[i] != '"')
+	if (it->obj) {
+		if (s[i] != '"')
 			return 0;
 		make_jv(s, i, end, &kv);
-		kl = rdi_jv_str(&kv, key, sizeof(key));
+		*klen = rdi_jv_str(&kv, key, cap);
 		i = ws(s, i + kv.n, end);
 		if (i >= end || s[i] != ':')
 			return 0;
 		i = ws(s, i + 1, end);
 		if (i >= end)
 			return 0;
-		k = skip_value(s, i, end);
+	}
+	make_jv(s, i, end, val);
+	i = ws(s, i + val->n, end);
+	/* a comma goes on to the next one; anything else ends the walk */
+	it->i = i < end && s[i] == ',' ? i + 1 : end;
+	return 1;
+}
+
+/* Member "name" ("nlen" bytes) of the object "v".  Returns 1 or 0. */
+static int
+member(const struct rdi_jv *v, const char *name, size_t nlen,
+    struct rdi_jv *out)
+{
+	struct jv_iter it;
+	struct rdi_jv val;
+	char key[256];
+	long kl = -1;
+
+	if (v->type != RDI_JV_OBJ)
+		return 0;
+	iter_init(&it, v);
+	while (iter_next(&it, key, sizeof(key), &kl, &val) == 1) {
 		if (kl >= 0 && (size_t)kl == nlen &&
 		    memcmp(key, name, nlen) == 0) {
-			out->type = type_of(s[i]);
-			out->p = s + i;
-			out->n = k - i;
+			*out = val;
 			return 1;
 		}
-		i = ws(s, k, end);
-		if (i >= end || s[i] != ',')
-			return 0;
-		i++;
 	}
+	return 0;
 }
 
 /* Element "idx" of the array "v".  Returns 1 or 0. */
 static int
 element(const struct rdi_jv *v, unsigned long idx, struct rdi_jv *out)
 {
-	const char *s = v->p;
-	size_t end = v->n, i = 1, k;
-	unsigned long n = 0;
+	struct jv_iter it;
+	struct rdi_jv val;
+	unsigned long n;
 
 	if (v->type != RDI_JV_ARR)
 		return 0;
-	for (;;) {
-		i = ws(s, i, end);
-		if (i >= end || s[i] == ']')
-			return 0;
-		k = skip_value(s, i, end);
+	iter_init(&it, v);
+	for (n = 0; iter_next(&it, NULL, 0, NULL, &val) == 1; n++) {
 		if (n == idx) {
-			out->type = type_of(s[i]);
-			out->p = s + i;
-			out->n = k - i;
+			*out = val;
 			return 1;
 		}
-		i = ws(s, k, end);
-		if (i >= end || s[i] != ',')
-			return 0;
-		i++;
-		n++;
 	}
+	return 0;
 }
 
 int

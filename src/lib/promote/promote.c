@@ -79,8 +79,8 @@ int
 rdi_pc_hook(struct rdi_pctx *c, const char *cmd, const char *copy, char *why,
     size_t whylen, struct rd_err *err)
 {
-	char vars[5][PATH_MAX + 32];
-	const char *env[6];
+	char vars[6][PATH_MAX + 32];
+	const char *env[7];
 	int i, n = 4, status, r;
 
 	snprintf(vars[0], sizeof(vars[0]), "RDPROMOTE_STORE=%s", c->store_abs);
@@ -91,6 +91,9 @@ rdi_pc_hook(struct rdi_pctx *c, const char *cmd, const char *copy, char *why,
 	    (long long)c->st->info.epoch);
 	if (copy != NULL)
 		snprintf(vars[n++], sizeof(vars[4]), "RDPROMOTE_COPY=%s", copy);
+	if (c->res->final_label[0] != '\0')
+		snprintf(vars[n++], sizeof(vars[5]), "RDPROMOTE_FINAL_LABEL=%s",
+		    c->res->final_label);
 	for (i = 0; i < n; i++)
 		env[i] = vars[i];
 	env[n] = NULL;
@@ -689,6 +692,9 @@ do_record(struct rdi_pctx *c, struct rd_err *err)
 	int r;
 
 	res->rto = rd_now() - c->t0;
+	if (res->switchover && res->stop_at > 0)
+		res->unavailable =
+		    (c->up_at > 0 ? c->up_at : rd_now()) - res->stop_at;
 	if (rdi_pj_set_real(db, c->id, "rto", res->rto, 0, err) == -1 ||
 	    rdi_pj_set_real(db, c->id, "rpo", res->rpo, 0, err) == -1 ||
 	    rdi_pj_set_real(db, c->id, "failed_at", res->failed_at,
@@ -717,6 +723,10 @@ plan_preflight(struct rdi_pctx *c, char *b, size_t n)
 	if (c->o.drill)
 		snprintf(b, n,
 		    "check snapshot %lld (drill: the primary is not checked)",
+		    (long long)c->res->version);
+	else if (c->o.switchover)
+		snprintf(b, n,
+		    "check snapshot %lld; the primary is up until the handover stops it (switchover)",
 		    (long long)c->res->version);
 	else if (p != NULL)
 		snprintf(b, n, "check that the primary %s is down%s", p,
@@ -905,6 +915,12 @@ did_check(struct rdi_pctx *c, char *b, size_t n)
 		snprintf(b, n, "no --check probe");
 }
 
+static int
+do_handover(struct rdi_pctx *c, struct rd_err *err)
+{
+	return rdi_pc_handover(c, err);
+}
+
 static void
 did_record(struct rdi_pctx *c, char *b, size_t n)
 {
@@ -927,6 +943,7 @@ static const struct step {
 	int undo;
 } steps[RD_PROMOTE_NSTEPS] = {
 	{ "preflight",   do_preflight,   plan_preflight,   did_preflight,   0 },
+	{ "handover",    do_handover,    rdi_pc_handover_plan, rdi_pc_handover_did, 0 },
 	{ "fence",       do_fence,       plan_fence,       did_fence,       0 },
 	{ "materialize", do_materialize, plan_materialize, did_materialize, 1 },
 	{ "verify",      do_verify,      plan_verify,      did_verify,      1 },
@@ -1030,6 +1047,8 @@ run_step(struct rdi_pctx *c, int s, struct rd_err *err)
 	if (rdi_pj_step_end(c->st->db, c->id, s, "ok", detail, err) == -1)
 		return -1;
 	c->done[s] = 1;
+	if (s == RDI_S_CHECK)
+		c->up_at = rd_now();
 	say(c, s, "ok", t, "%s", detail);
 	return 0;
 }
@@ -1041,6 +1060,8 @@ run_steps(struct rdi_pctx *c, struct rd_err *err)
 	int s, r;
 
 	for (s = 0; s < RD_PROMOTE_NSTEPS; s++) {
+		if (s == RDI_S_HANDOVER && !c->o.switchover)
+			continue; /* not a switchover: no such step */
 		if (c->done[s]) {
 			say(c, s, "done", 0, "done by an earlier run");
 			continue;
@@ -1064,6 +1085,8 @@ dry_run(struct rdi_pctx *c, struct rd_err *err)
 	char line[4096];
 	int s;
 
+	if (rdi_pc_handover_init(c, err) == -1)
+		return -1;
 	if (rd_snap_get(c->st, c->fall_to != 0 ? c->fall_to : c->res->version,
 	        &c->si, err) == 0) {
 		c->have_si = 1;
@@ -1071,6 +1094,8 @@ dry_run(struct rdi_pctx *c, struct rd_err *err)
 	}
 	rd_err_clear(err);
 	for (s = 0; s < RD_PROMOTE_NSTEPS; s++) {
+		if (s == RDI_S_HANDOVER && !c->o.switchover)
+			continue;
 		if (c->done[s] &&
 		    !(c->fall_to != 0 && s >= RDI_S_MATERIALIZE)) {
 			say(c, s, "done", 0, "done by an earlier run");
@@ -1111,9 +1136,12 @@ run(struct rdi_pctx *c, struct rd_err *err)
 	if (r != 0)
 		return r;
 	if (!c->resumed) {
-		if (journal_new(c, err) == -1)
+		if (journal_new(c, err) == -1 ||
+		    rdi_pc_handover_init(c, err) == -1)
 			return -1;
 	} else {
+		if (rdi_pc_handover_init(c, err) == -1)
+			return -1;
 		if (c->cli->allow_partial &&
 		    rdi_pj_opts_save(c->st->db, c->id, &c->o, err) == -1)
 			return -1;

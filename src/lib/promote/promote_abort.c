@@ -132,6 +132,21 @@ abort_drill(struct rdi_pctx *c, struct rd_err *err)
 	return rdi_pj_finish(c->st->db, c->id, "aborted", c->res->message, err);
 }
 
+/*
+ * An aborted switchover leaves the old primary as its handover left it:
+ * say so at the end of "c->res->message".
+ */
+static void
+switchover_note(struct rdi_pctx *c)
+{
+	char *m = c->res->message;
+	size_t n = sizeof(c->res->message);
+
+	if (c->o.switchover && c->done[RDI_S_HANDOVER])
+		snprintf(m + strlen(m), n - strlen(m),
+		    "; this was a switchover: the primary's service is STOPPED (--primary-stop): start it again on the primary");
+}
+
 /* Abort a promotion that has not switched. */
 static int
 abort_before_switch(struct rdi_pctx *c, struct rd_err *err)
@@ -147,6 +162,7 @@ abort_before_switch(struct rdi_pctx *c, struct rd_err *err)
 	    c->epoch_raised
 	        ? "; the epoch is back (the fence command is not undone)"
 	        : "");
+	switchover_note(c);
 	return rdi_pj_finish(c->st->db, c->id, "aborted", c->res->message, err);
 }
 
@@ -181,6 +197,7 @@ roll_back(struct rdi_pctx *c, struct rd_err *err)
 	snprintf(m + strlen(m), n - strlen(m),
 	    "; the store is a standby again (epoch %lld); the fence command is not undone",
 	    (long long)c->st->info.epoch);
+	switchover_note(c);
 	if (rdi_pj_event(c->st->db, c->id, "roll-back", m, err) == -1)
 		return -1;
 	return rdi_pj_finish(c->st->db, c->id, "aborted", m, err);

@@ -99,7 +99,9 @@ resume_opts_check(const struct rd_promote_opts *o, struct rd_err *err)
 	    o->check_timeout != def.check_timeout ||
 	    o->hook_timeout != def.hook_timeout ||
 	    o->probe_timeout != def.probe_timeout || o->etcd != NULL ||
-	    o->cluster != NULL || o->etcd_timeout != def.etcd_timeout)
+	    o->cluster != NULL || o->etcd_timeout != def.etcd_timeout ||
+	    o->switchover || o->primary_stop != NULL ||
+	    o->final_snapshot != NULL)
 		return rd_err_set(err, RD_EUSAGE,
 		    "--resume takes its options from the journal: give only --snapshot (to fall back) and --allow-partial");
 	return 0;
@@ -119,6 +121,35 @@ etcd_opts_check(const struct rd_promote_opts *o, struct rd_err *err)
 		return rd_err_set(err, RD_EUSAGE,
 		    "a drill claims nothing in etcd: drop --etcd and --cluster");
 	return rdi_etcd_init(&ec, o->etcd, o->etcd_timeout, err);
+}
+
+/*
+ * A switchover stops the primary itself: it needs both commands, and
+ * neither a primary probe nor --force, a chosen snapshot or a failure
+ * time (it promotes the final snapshot, and the primary did not fail).
+ */
+static int
+switchover_opts_check(const struct rd_promote_opts *o, struct rd_err *err)
+{
+	if (!o->switchover) {
+		if (o->primary_stop != NULL || o->final_snapshot != NULL)
+			return rd_err_set(err, RD_EUSAGE,
+			    "--primary-stop and --final-snapshot are for --switchover");
+		return 0;
+	}
+	if (o->drill)
+		return rd_err_set(err, RD_EUSAGE,
+		    "a drill is no switchover: drop --switchover or --drill");
+	if (o->primary_stop == NULL || o->final_snapshot == NULL)
+		return rd_err_set(err, RD_EUSAGE,
+		    "--switchover needs --primary-stop CMD (stop the primary's writers) and --final-snapshot CMD (take and ship the last snapshot)");
+	if (o->primary != NULL || o->force)
+		return rd_err_set(err, RD_EUSAGE,
+		    "a switchover stops the primary itself: drop --primary and --force");
+	if (o->version != 0 || o->failed_at != 0)
+		return rd_err_set(err, RD_EUSAGE,
+		    "a switchover promotes the final snapshot: drop --snapshot and --failed-at");
+	return 0;
 }
 
 /* What a drill, and what a promotion, must and must not be given. */
@@ -141,7 +172,7 @@ kind_opts_check(const struct rd_promote_opts *o, struct rd_err *err)
 	if (o->fence == NULL && !o->no_fence)
 		return rd_err_set(err, RD_EUSAGE,
 		    "a promotion needs --fence CMD to cut the old primary off, or --no-fence to promote without one");
-	if (o->primary == NULL && !o->force)
+	if (o->primary == NULL && !o->force && !o->switchover)
 		return rd_err_set(err, RD_EUSAGE,
 		    "a promotion needs --primary PROBE to check that the primary is down, or --force to skip that check");
 	if (o->failed_at > rd_now() + 60)
@@ -164,7 +195,8 @@ rd_promote_opts_check(const struct rd_promote_opts *o, struct rd_err *err)
 		    "timeouts must be more than 0 seconds");
 	if (o->resume)
 		return resume_opts_check(o, err);
-	if (kind_opts_check(o, err) == -1 || etcd_opts_check(o, err) == -1)
+	if (switchover_opts_check(o, err) == -1 ||
+	    kind_opts_check(o, err) == -1 || etcd_opts_check(o, err) == -1)
 		return -1;
 	if (o->start != NULL && o->stop == NULL)
 		return rd_err_set(err, RD_EUSAGE,
@@ -503,6 +535,11 @@ ck_primary(struct rdi_pctx *c, char *d, size_t n, struct rd_err *err)
 		    c->o.drill ? "drill: the primary is not checked"
 		               : "checked by an earlier run");
 		return 2;
+	}
+	if (c->o.switchover) {
+		snprintf(d, n,
+		    "switchover: the primary is up until --primary-stop stops it");
+		return 0;
 	}
 	if (c->o.primary == NULL) {
 		snprintf(d, n,

@@ -14,6 +14,7 @@
 /* The steps, in order; rd_promote_step_name() gives their names. */
 enum {
 	RDI_S_PREFLIGHT,
+	RDI_S_HANDOVER, /* a switchover only: the primary's last snapshot */
 	RDI_S_FENCE,
 	RDI_S_MATERIALIZE,
 	RDI_S_VERIFY,
@@ -238,6 +239,8 @@ struct rdi_pctx {
 	int64_t claim_epoch; /* the epoch the etcd claim gave, or 0 */
 	int done[RD_PROMOTE_NSTEPS];
 	int begun[RD_PROMOTE_NSTEPS];
+	double up_at;    /* when the check step ended: the service is up */
+	int stop_failed; /* the switchover's --primary-stop failed */
 };
 
 /* Start "c" for a promotion of "st" with "o", results in "res". */
@@ -325,5 +328,28 @@ int64_t rdi_pc_older(struct rd_store *st, int64_t id, struct rd_err *err);
 
 /* Lower the epoch that promotion c->id raised, if it still holds. */
 int rdi_pc_lower_epoch(struct rdi_pctx *c, struct rd_err *err);
+
+/* ------------------------------------------------------------------ */
+/* promote_handover.c: the switchover's handover step */
+
+/*
+ * The handover (--switchover): stop the primary's writers, run the final
+ * snapshot command with the store unlocked so that its push lands, and
+ * confirm that this standby now holds the primary's newest snapshot,
+ * labelled "c->res->final_label"; that snapshot is the one promoted.
+ * Returns 0, 1 (refused: res->message, nothing changed here), -1.
+ */
+int rdi_pc_handover(struct rdi_pctx *c, struct rd_err *err);
+
+/* What the handover plans (dry run) and did, into "b" ("n" bytes). */
+void rdi_pc_handover_plan(struct rdi_pctx *c, char *b, size_t n);
+void rdi_pc_handover_did(struct rdi_pctx *c, char *b, size_t n);
+
+/*
+ * Set "c->res"'s switchover members: the final snapshot's label, and
+ * when the handover began (the journal's, on a resume after it).
+ * Returns 0 or -1.
+ */
+int rdi_pc_handover_init(struct rdi_pctx *c, struct rd_err *err);
 
 #endif /* PROMOTE_INT_H */

@@ -50,6 +50,9 @@ static const struct optdef {
 	{ "etcd", T_STR, offsetof(struct rd_promote_opts, etcd) },
 	{ "cluster", T_STR, offsetof(struct rd_promote_opts, cluster) },
 	{ "etcd-timeout", T_SECS, offsetof(struct rd_promote_opts, etcd_timeout) },
+	{ "switchover", T_FLAG, offsetof(struct rd_promote_opts, switchover) },
+	{ "primary-stop", T_STR, offsetof(struct rd_promote_opts, primary_stop) },
+	{ "final-snapshot", T_STR, offsetof(struct rd_promote_opts, final_snapshot) },
 };
 /* clang-format on */
 #define NOPTS (sizeof(optdefs) / sizeof(optdefs[0]))

@@ -516,6 +516,7 @@ recv_have(struct sender *s, struct rd_err *err)
 	s->since = newest;
 	s->res->from = newest;
 	snprintf(s->peer, sizeof(s->peer), "%s", uuid);
+	snprintf(s->res->standby, sizeof(s->res->standby), "%s", uuid);
 	ret = 0;
 out:
 	rdi_buf_release(&b);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "rd_int.h"
+#include "ship/ship_int.h"
 
 /* A row of replicas: one more warm replica of this store. */
 static void
@@ -36,25 +37,92 @@ replica_row(sqlite3_stmt *q, struct rd_ship_status *out)
 		out->nreplicas++;
 }
 
+/*
+ * Parse a "dest:DEST" row's value "v": "UUID FAILURES LAST_FAILED REASON"
+ * ("-" for no UUID).  Returns the offset of REASON, or -1 when the row is
+ * not one rdship wrote.
+ */
+static int
+parse_dest(const char *v, char *uuid, int64_t *failures, double *failed)
+{
+	int off = 0;
+
+	if (sscanf(v, "%39s %" SCNd64 " %lf %n", uuid, failures, failed,
+	        &off) != 3 ||
+	    off == 0 || *failures < 0 || *failures == INT64_MAX ||
+	    !(*failed >= 0 && *failed < 1e11) ||
+	    (strcmp(uuid, "-") != 0 && !rdi_uuid_ok(uuid)))
+		return -1;
+	return off;
+}
+
 /* A "standby:UUID" meta row: a standby that confirmed a push. */
 static void
 standby_row(sqlite3_stmt *q, struct rd_ship_status *out)
 {
 	const unsigned char *t;
+	int i = out->nstandbys;
 
-	if (out->nstandbys == RD_SHIP_LIST_MAX) {
+	if (i == RD_SHIP_LIST_MAX) {
 		out->standbys_more++;
 		return;
 	}
-	rdi_column_copy(q, 0, out->standby[out->nstandbys].uuid,
+	memset(&out->standby[i], 0, sizeof(out->standby[i]));
+	rdi_column_copy(q, 0, out->standby[i].uuid,
 	    sizeof(out->standby[0].uuid), "");
 	t = sqlite3_column_text(q, 1);
 	if (t == NULL ||
 	    sscanf((const char *)t, "%" SCNd64 " %lf",
-	        &out->standby[out->nstandbys].snapshot,
-	        &out->standby[out->nstandbys].pushed) != 2)
+	        &out->standby[i].snapshot, &out->standby[i].pushed) != 2)
 		return; /* not written by rdship */
 	out->nstandbys++;
+}
+
+/*
+ * A "dest:DEST" meta row, "UUID FAILURES LAST_FAILED REASON" ("-" for
+ * no UUID): put it on the standby of that id, or on a row of its own
+ * when none confirmed a push there.
+ */
+static void
+dest_row(sqlite3_stmt *q, struct rd_ship_status *out)
+{
+	const unsigned char *t = sqlite3_column_text(q, 1);
+	char uuid[40];
+	int64_t failures;
+	double failed;
+	int i, j, off;
+
+	if (t == NULL ||
+	    (off = parse_dest((const char *)t, uuid, &failures, &failed)) < 0)
+		return; /* not written by rdship */
+	/* the standby of that id, "j" if another destination has it */
+	for (i = 0, j = -1; i < out->nstandbys; i++) {
+		if (strcmp(out->standby[i].uuid, uuid) != 0)
+			continue;
+		if (out->standby[i].dest[0] == '\0')
+			break;
+		j = i;
+	}
+	if (i == out->nstandbys) {
+		/* a standby forgotten by prune, its destination healthy */
+		if (j == -1 && strcmp(uuid, "-") != 0 && failures == 0)
+			return;
+		if (i == RD_SHIP_LIST_MAX) {
+			out->standbys_more++;
+			return;
+		}
+		memset(&out->standby[i], 0, sizeof(out->standby[i]));
+		out->standby[i].snapshot = -1;
+		if (j >= 0) /* a second name for one standby */
+			out->standby[i] = out->standby[j];
+		out->nstandbys++;
+	}
+	rdi_column_copy(q, 0, out->standby[i].dest,
+	    sizeof(out->standby[i].dest), "");
+	out->standby[i].failures = failures;
+	out->standby[i].failed = failed;
+	snprintf(out->standby[i].reason, sizeof(out->standby[i].reason), "%s",
+	    (const char *)t + off);
 }
 
 /* Run "sql" and give each of its rows to "row".  Returns 0 or -1. */
@@ -109,10 +177,66 @@ rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
 	    each_row(st->db,
 	        "SELECT substr(key, 9), value FROM meta"
 	        " WHERE key LIKE 'standby:%' ORDER BY key",
-	        standby_row, out, err) == -1)
+	        standby_row, out, err) == -1 ||
+	    each_row(st->db,
+	        "SELECT substr(key, 6), value FROM meta"
+	        " WHERE key LIKE 'dest:%' ORDER BY key",
+	        dest_row, out, err) == -1)
 		goto out;
 	ret = 0;
 out:
 	sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 	return ret;
+}
+
+/* Copy the first line of "in" into "out" ("len" bytes), tabs as spaces. */
+static void
+one_line(char *out, size_t len, const char *in)
+{
+	size_t n = 0;
+
+	for (; *in != '\0' && *in != '\n' && *in != '\r' && n + 1 < len; in++)
+		out[n++] = *in == '\t' ? ' ' : *in;
+	out[n] = '\0';
+}
+
+int
+rd_ship_note_push(struct rd_store *st, const char *dest, const char *uuid,
+    const char *reason, struct rd_err *err)
+{
+	char key[RD_SHIP_DEST_MAX + 8], old[512], val[512], id[40], why[256];
+	int64_t failures = 0;
+	double failed = 0;
+	int off, r;
+
+	if (strlen(dest) > RD_SHIP_DEST_MAX)
+		return rd_err_set(err, RD_EUSAGE,
+		    "destination name longer than %d bytes", RD_SHIP_DEST_MAX);
+	snprintf(key, sizeof(key), "dest:%s", dest);
+	r = rdi_meta_get(st->db, key, old, sizeof(old), err);
+	if (r == -1 && err->code != RD_ECORRUPT)
+		return -1;
+	rd_err_clear(err);
+	why[0] = '\0';
+	/* a damaged row starts over */
+	if (r == 1 && (off = parse_dest(old, id, &failures, &failed)) >= 0) {
+		one_line(why, sizeof(why), old + off);
+	} else {
+		snprintf(id, sizeof(id), "-");
+		failures = 0;
+		failed = 0;
+	}
+	if (uuid != NULL && rdi_uuid_ok(uuid))
+		snprintf(id, sizeof(id), "%s", uuid);
+	if (reason == NULL) {
+		failures = 0;
+	} else {
+		failures++;
+		failed = rd_now();
+		one_line(why, sizeof(why), reason);
+	}
+	if ((size_t)snprintf(val, sizeof(val), "%s %" PRId64 " %.0f %s", id,
+	        failures, failed, why) >= sizeof(val))
+		return rd_err_set(err, RD_EINTERNAL, "push record too long");
+	return rdi_meta_set(st->db, key, val, err);
 }

@@ -218,16 +218,13 @@ rdi_store_readers_release(struct rd_store *st)
 		(void)reader_lock(st->lockfd, F_UNLCK, 0);
 }
 
+/* flock "st->lockfd" within "wait_seconds".  Returns 0 or -1. */
 static int
-take_lock(struct rd_store *st, double wait_seconds, struct rd_err *err)
+lock_within(struct rd_store *st, double wait_seconds, struct rd_err *err)
 {
 	double deadline = rd_monotonic() + wait_seconds;
 	struct timespec ts = { 0, 50 * 1000 * 1000 };
 
-	st->lockfd = openat(st->dfd, "lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (st->lockfd == -1)
-		return rd_err_sys(err, RD_EIO, "cannot open '%s/lock'",
-		    st->path);
 	for (;;) {
 		if (flock(st->lockfd, LOCK_EX | LOCK_NB) == 0)
 			return 0;
@@ -240,6 +237,34 @@ take_lock(struct rd_store *st, double wait_seconds, struct rd_err *err)
 			    st->path);
 		nanosleep(&ts, NULL);
 	}
+}
+
+static int
+take_lock(struct rd_store *st, double wait_seconds, struct rd_err *err)
+{
+	st->lockfd = openat(st->dfd, "lock", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (st->lockfd == -1)
+		return rd_err_sys(err, RD_EIO, "cannot open '%s/lock'",
+		    st->path);
+	return lock_within(st, wait_seconds, err);
+}
+
+void
+rdi_store_unlock(struct rd_store *st)
+{
+	if (st->mode == RD_OPEN_WRITE && st->lockfd != -1)
+		(void)flock(st->lockfd, LOCK_UN);
+}
+
+int
+rdi_store_relock(struct rd_store *st, double wait_seconds, struct rd_err *err)
+{
+	if (st->mode != RD_OPEN_WRITE || st->lockfd == -1)
+		return 0;
+	if (lock_within(st, wait_seconds, err) == -1)
+		return -1;
+	/* another writer may have changed it meanwhile */
+	return rdi_db_load(st, err);
 }
 
 /*
