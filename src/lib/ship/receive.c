@@ -520,14 +520,22 @@ follow_promoted(struct rdi_recv *r, struct rd_err *err)
 	if (k == 0)
 		return rd_err_set(err, RD_EPERM, "%s", why);
 	r->follow = 1;
-	if (r->opts->notice != NULL) {
-		snprintf(why, sizeof(why),
-		    "following %s, the promoted primary of cluster '%s' (epoch %lld), instead of %s",
-		    r->origin, r->opts->cluster, (long long)r->epoch,
-		    st->info.origin);
-		r->opts->notice(r->opts->notice_arg, why);
-	}
 	return 0;
+}
+
+/* Say that the store follows the promoted store from now on. */
+static void
+follow_notice(struct rdi_recv *r)
+{
+	char msg[300];
+
+	if (!r->follow || r->opts->notice == NULL)
+		return;
+	snprintf(msg, sizeof(msg),
+	    "following %s, the promoted primary of cluster '%s' (epoch %lld), instead of %s",
+	    r->origin, r->opts->cluster, (long long)r->epoch,
+	    r->st->info.origin);
+	r->opts->notice(r->opts->notice_arg, msg);
 }
 
 /* The store's newest complete snapshot into "*own", 0 if none. */
@@ -557,7 +565,7 @@ not_standby(struct rdi_recv *r, struct rd_err *err)
 
 	if (r->epoch > st->info.epoch)
 		return rd_err_set(err, RD_EPERM,
-		    "store '%s' is a primary (epoch %lld), and %s sends at epoch %lld: if it was promoted in this store's place, run 'rdship rejoin' on '%s' to follow it (its own snapshots after the fork point are kept aside)",
+		    "store '%s' is a primary (epoch %lld) and %s sends at epoch %lld: if it was promoted in its place, run 'rdship rejoin' on '%s' to follow it, keeping aside what came after the fork",
 		    st->path, (long long)st->info.epoch, r->origin,
 		    (long long)r->epoch, st->path);
 	return rd_err_set(err, RD_EPERM,
@@ -622,9 +630,8 @@ fork_check(struct rdi_recv *r, int64_t own, struct rd_err *err)
 	if (!r->push || r->fork == 0 || own <= r->fork)
 		return 0;
 	return rd_err_set(err, RD_EPERM,
-	    "store '%s' has snapshots %lld to %lld that %s does not have (it took snapshots up to %lld from %s, then made its own): to keep them aside and follow it, run 'rdship rejoin' on '%s'",
-	    r->st->path, (long long)r->fork + 1, (long long)own, r->origin,
-	    (long long)r->fork, r->st->info.origin, r->st->path);
+	    "store '%s' has snapshots past snapshot %lld, the fork point of %s (its later ones are its own): to keep them aside and follow it, run 'rdship rejoin' on '%s'",
+	    r->st->path, (long long)r->fork, r->origin, r->st->path);
 }
 
 /* Judge a HELLO: lineage, epoch, codecs, and where the bundle starts. */
@@ -659,6 +666,7 @@ judge_hello(struct rdi_recv *r, int mode, struct rd_err *err)
 		return -1;
 	if (switching && fork_check(r, own, err) == -1)
 		return -1;
+	follow_notice(r);
 	r->res->from = own;
 	if (r->push)
 		r->since = own;

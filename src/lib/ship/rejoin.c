@@ -68,10 +68,10 @@ successor_from_etcd(struct rd_store *st, const struct rd_ship_opts *o,
 	        (st->info.origin[0] == '\0' ||
 	            strcmp(l.prev, st->info.origin) != 0)))
 		return rd_err_set(err, RD_EPERM,
-		    "etcd names %s (epoch %lld, after %s) as the primary of cluster '%s': not a store promoted in place of this store (%s, epoch %lld) or of its origin",
+		    "etcd names %s (epoch %lld, after %s) as the primary of cluster '%s': not promoted in place of this store (epoch %lld) or of its origin",
 		    l.uuid, (long long)l.epoch,
 		    l.prev[0] != '\0' ? l.prev : "none", o->cluster,
-		    st->info.uuid, (long long)st->info.epoch);
+		    (long long)st->info.epoch);
 	memcpy(uuid, l.uuid, 37);
 	*epoch = l.epoch;
 	return 0;
