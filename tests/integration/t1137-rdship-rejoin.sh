@@ -2,9 +2,10 @@
 # rdship rejoin --origin UUID, without etcd: the old primary becomes a
 # standby of the store promoted in its place.  Its refusals leave it as
 # it was (this store itself, a store aside already there, a rejoin under
-# way, a bundle instead of a push); the first push drops the snapshot
-# taken after the fork point, which stays in STORE/forked-1, a store of
-# its own that verifies and restores.  t3100 runs the same with etcd.
+# way, a bundle instead of a push, a promotion before the first push);
+# the first push drops the snapshot taken after the fork point, which
+# stays in STORE/forked-1, a store of its own that verifies and
+# restores.  t3100 runs the same with etcd.
 . "$RD_SRCDIR/tests/integration/lib.sh"
 
 # the store id and the role of STORE
@@ -47,6 +48,11 @@ rdship send -q w >w.rdb || fail "send"
 expect_exit 77 rdship receive p <w.rdb
 expect_file err "rdship: store 'p' is rejoining $WU: its first snapshots must come from rdship push, which says where the histories forked, not from a bundle"
 expect_exit 0 rdsnap ls --snapshot 2 p f
+# nor is it promoted before that push
+expect_exit 1 rdpromote --force --no-fence p tp
+sed -n 2p out >refused
+expect_file refused "REFUSED: store 'p' is rejoining $WU and has not had its first push from it: it still holds its own snapshots after the fork point; nothing to promote"
+[ ! -e tp ] || fail "a refused promotion made its target"
 
 # the push keeps snapshot 1 and replaces 2 by the winner's
 expect_exit 0 rdship push w p
