@@ -72,6 +72,7 @@ src_lib_librd_a_SOURCES += \
 	src/lib/ship/recvbatch.c \
 	src/lib/ship/status.c \
 	src/lib/ship/recvcache.c \
+	src/lib/ship/rejoin.c \
 	src/lib/ship/replica.c
 
 # watch: probes, the watch loop and its history

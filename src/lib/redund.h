@@ -1086,6 +1086,36 @@ int rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
 int rd_ship_note_push(struct rd_store *st, const char *dest, const char *uuid,
     const char *reason, struct rd_err *err);
 
+/* 1 if "s" is a store id (a UUID as 36 lower-case characters), else 0. */
+int rd_store_id_ok(const char *s);
+
+/* What rd_ship_rejoin() did. */
+struct rd_rejoin_result {
+	char origin[37]; /* the store followed from now on */
+	int64_t epoch;   /* its epoch, as etcd names it; 0 without etcd */
+	int64_t newest;  /* this store's newest snapshot, now kept aside */
+	char aside[32];  /* "forked-EPOCH": STORE/aside holds the history */
+};
+
+/*
+ * Make "st" (open for writing: an old primary, or a standby whose
+ * history went past the promoted store's) a standby of the store
+ * promoted in its place: "origin" (a store id), or with "opts->etcd"
+ * and "opts->cluster" the primary that etcd names, which must have taken
+ * over from this store or from its origin at a higher epoch.  The whole
+ * history is first kept aside as a store of its own, STORE/forked-EPOCH
+ * (packs hard-linked, catalog copied, a new id); then STORE becomes a
+ * standby of the new primary, marked as rejoining.  The first push from
+ * that primary drops the snapshots after the fork point it names from
+ * STORE (they stay in the store aside) and sends only what STORE lacks.
+ * Returns 0, or -1 with the store as it was: RD_EPERM for a primary
+ * etcd does not name as a successor, a store rejoining already or
+ * following that store already; RD_EUNAVAIL for etcd unreachable;
+ * RD_ECANTCREAT if STORE/forked-EPOCH exists.
+ */
+int rd_ship_rejoin(struct rd_store *st, const struct rd_ship_opts *opts,
+    const char *origin, struct rd_rejoin_result *res, struct rd_err *err);
+
 /* ================================================================== */
 /* Layer watch (src/lib/watch): drills; probes are in rd_probe.h */
 /* ================================================================== */

@@ -365,8 +365,8 @@ print_promoted(const struct rd_promote_result *r)
 		printf(
 		    "  WARNING: --verify quick checked metadata only; contents were not hashed\n");
 	printf(
-	    "next: this store is now a primary: snapshot it (rdsnap create), and re-seed\n"
-	    "      the old primary as the new standby (see RE-SEEDING in rdpromote(1))\n");
+	    "next: this store is now a primary: snapshot it (rdsnap create), and make the\n"
+	    "      old primary its standby with rdship rejoin (see REJOINING in rdpromote(1))\n");
 }
 
 static void

@@ -35,6 +35,7 @@ enum {
 	OPT_KEEP_HOURLY,
 	OPT_KEEP_LAST,
 	OPT_METRICS,
+	OPT_ORIGIN,
 	OPT_PRUNE_EVERY,
 	OPT_REMOTE,
 	OPT_RSH,
@@ -56,6 +57,7 @@ static const struct option longopts[] = {
 	{ "keep-last", required_argument, NULL, OPT_KEEP_LAST },
 	{ "key", required_argument, NULL, 'k' },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "origin", required_argument, NULL, OPT_ORIGIN },
 	{ "prune-every", required_argument, NULL, OPT_PRUNE_EVERY },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "remote-rdship", required_argument, NULL, OPT_REMOTE },
@@ -75,6 +77,7 @@ struct opts {
 	const char *rsh;
 	const char *remote;
 	const char *metrics;
+	const char *origin; /* rejoin */
 	int json;
 	double wait;
 	double t0;
@@ -168,6 +171,9 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			break;
 		case OPT_METRICS:
 			o->metrics = optarg;
+			break;
+		case OPT_ORIGIN:
+			o->origin = optarg;
 			break;
 		case OPT_REMOTE:
 			o->remote = optarg;
@@ -892,6 +898,52 @@ cmd_keygen(int argc, char **argv)
 	return tool_exit(EX_OK);
 }
 
+static int
+cmd_rejoin(int argc, char **argv)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_rejoin_result r;
+	struct rd_store *st;
+	struct opts o;
+	char p[64];
+	char **args;
+	int nargs;
+
+	args = parse("rejoin", " cluster etcd origin wait ", argc, argv, &o,
+	    &nargs);
+	if ((o.origin == NULL) == (o.ship.etcd == NULL))
+		tool_usage_error(
+		    "rejoin needs the new primary: --origin UUID or --etcd URLS --cluster NAME");
+	if (o.origin != NULL && !rd_store_id_ok(o.origin))
+		tool_usage_error("invalid store id '%s' for --origin",
+		    o.origin);
+	st = open_store(args[0], RD_OPEN_WRITE, o.wait);
+	tool_step("rejoining");
+	if (rd_ship_rejoin(st, &o.ship, o.origin, &r, &err) == -1) {
+		rd_store_close(st);
+		tool_die_err(&err);
+	}
+	rd_store_close(st);
+	if (tool_quiet())
+		return tool_exit(EX_OK);
+	printf("store '%s' is now a standby of %s", args[0],
+	    tool_printable(r.origin, p, sizeof(p)));
+	if (r.epoch > 0)
+		printf(" (epoch %lld)", (long long)r.epoch);
+	if (r.newest > 1)
+		printf("; its snapshots 1-%lld are kept aside in '%s/%s'\n",
+		    (long long)r.newest, args[0], r.aside);
+	else if (r.newest == 1)
+		printf("; its snapshot 1 is kept aside in '%s/%s'\n", args[0],
+		    r.aside);
+	else
+		printf("; it has no snapshots to keep aside\n");
+	printf(
+	    "the next push from %s keeps here the snapshots up to the fork point and sends only what this store lacks\n",
+	    p);
+	return tool_exit(EX_OK);
+}
+
 /* How far standby "i" is behind: newest snapshot id minus its own. */
 static int64_t
 lag_of(const struct rd_ship_status *s, int i)
@@ -1130,6 +1182,10 @@ static const struct tool_cmd cmds[] = {
 	    "              [--exclude PATTERN] [--keep-last N] [--keep-hourly N]\n"
 	    "              [--keep-daily N] [--prune-every CYCLES] [--cycles N]\n"
 	    "              [--adopt] [--syslog] store source [host:]path ...",
+	    0 },
+	{ "rejoin", cmd_rejoin,
+	    "rejoin [-qv] [-w SECONDS] [--origin UUID | --etcd URLS --cluster NAME]\n"
+	    "              [--syslog] store",
 	    0 },
 	{ "keygen", cmd_keygen, "keygen [-qv] [--syslog] file", 0 },
 	{ "status", cmd_status, "status [-jqv] [--syslog] store", TOOL_READER },

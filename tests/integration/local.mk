@@ -36,6 +36,7 @@ INTEGRATION_TESTS += \
 	tests/integration/t1120-rdship-integrity.sh \
 	tests/integration/t1130-rdship-push.sh \
 	tests/integration/t1135-rdship-fanout.sh \
+	tests/integration/t1137-rdship-rejoin.sh \
 	tests/integration/t1140-rdship-replica.sh \
 	tests/integration/t1150-rdship-ssh.sh \
 	tests/integration/t1160-rdship-unsafe.sh \

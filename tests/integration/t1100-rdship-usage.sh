@@ -5,7 +5,7 @@
 
 expect_exit 64 rdship
 expect_file err "rdship: missing command
-usage: rdship {push|send|receive|serve|follow|keygen|status} [options] store ... (rdship --help)"
+usage: rdship {push|send|receive|serve|follow|rejoin|keygen|status} [options] store ... (rdship --help)"
 expect_exit 0 rdship --help
 head -n1 out >first
 expect_file first "usage: rdship push [-jqv] [-k FILE] [--rsh CMD] [--remote-rdship PATH]"
@@ -27,6 +27,21 @@ usage: rdship send [options] store"
 expect_exit 64 rdship status
 expect_file err "rdship: missing store
 usage: rdship status [options] store"
+expect_exit 64 rdship rejoin store
+expect_file err "rdship: rejoin needs the new primary: --origin UUID or --etcd URLS --cluster NAME
+usage: rdship rejoin [options] store"
+expect_exit 64 rdship rejoin --origin 0000 --etcd http://127.0.0.1:1 --cluster c store
+expect_file err "rdship: rejoin needs the new primary: --origin UUID or --etcd URLS --cluster NAME
+usage: rdship rejoin [options] store"
+expect_exit 64 rdship rejoin --origin 0000 store
+expect_file err "rdship: invalid store id '0000' for --origin
+usage: rdship rejoin [options] store"
+expect_exit 64 rdship rejoin --apply d --origin 0000 store
+expect_file err "rdship: rejoin does not take --apply
+usage: rdship rejoin [options] store"
+expect_exit 0 rdship rejoin --help
+expect_file out "usage: rdship rejoin [-qv] [-w SECONDS] [--origin UUID | --etcd URLS --cluster NAME]
+              [--syslog] store"
 expect_exit 64 rdship push store
 expect_file err "rdship: missing [host:]path
 usage: rdship push [options] store [host:]path ..."

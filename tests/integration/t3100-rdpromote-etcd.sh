@@ -5,7 +5,9 @@
 # and journal untouched.  The winner's epoch is max(local + 1, token) and
 # etcd names it.  With one member stopped a promotion still works; with
 # two stopped it is refused with 69 and nothing changes; the dry run
-# shows what etcd says.
+# shows what etcd says.  The old primary rejoins as a standby of the
+# winner with one command: its post-fork snapshot is kept aside, only
+# what it lacks is shipped.
 . "$RD_SRCDIR/tests/integration/lib.sh"
 . "$RD_SRCDIR/tests/integration/etcd-lib.sh"
 
@@ -14,6 +16,7 @@ start_etcd
 
 mkdir src
 printf 'one\n' >src/a
+head -c 1000000 /dev/urandom >src/big
 expect_exit 0 rdsnap init p
 expect_exit 0 rdsnap create p src
 PU=$(store_uuid p)
@@ -97,8 +100,53 @@ expect_exit 0 rdsnap ls --snapshot 2 "$lose" b
 expect_exit 77 rdship push p "$lose"
 expect_file err "rdship: receiver: bundle comes from store $PU, but '$lose' follows $wu (use --adopt to follow the new one)"
 
-# a standby of p, and etcd says the winner took over from another store
+# standbys of p at its snapshot 1, for the checks below
 new_standby c
+new_standby d
+
+# rejoin: the old primary takes a snapshot after the fork point
+# (snapshot 1, the newest the winner took from it); a push from the
+# winner is refused, to p and to a standby of p that got that snapshot
+printf 'fork\n' >src/f
+expect_exit 0 rdsnap create p src
+cp -a src forked
+rm src/f
+new_standby s
+expect_exit 77 rdship push "$win" p
+expect_file err "rdship: receiver: store 'p' is a primary (epoch 1) and $wu sends at epoch $ep: if it was promoted in its place, run 'rdship rejoin' on 'p' to follow it, keeping aside what came after the fork"
+expect_exit 77 rdship push --etcd "$ETCD_URLS" --cluster app "$win" s
+expect_file err "rdship: receiver: store 's' has snapshots past snapshot 1, the fork point of $wu (its later ones are its own): to keep them aside and follow it, run 'rdship rejoin' on 's'"
+[ "$(store_epoch s)" = 1 ] || fail "the refused standby's epoch changed"
+expect_exit 0 rdsnap ls --snapshot 2 s f
+# one command turns p into a standby of the winner, its history aside
+expect_exit 0 rdship rejoin --etcd "$ETCD_URLS" --cluster app p
+expect_file out "store 'p' is now a standby of $wu (epoch $ep); its snapshots 1-2 are kept aside in 'p/forked-1'
+the next push from $wu keeps here the snapshots up to the fork point and sends only what this store lacks"
+expect_exit 0 rdship push --json "$win" p
+expect_file err "rdship: rejoined $wu at the fork point, snapshot 1: this store's snapshot 2 is kept aside in 'p/forked-1'"
+# only what p lacks travels: a small fraction of the store
+wire=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["wire_bytes"] if d["objects"] == 0 and d["from"] == 1 and d["newest"] == 2 else -1)' out)
+size=$(du -sb p/packs | cut -f1)
+[ "$wire" -gt 0 ] && [ $((wire * 20)) -lt "$size" ] ||
+    fail "rejoin push: $wire bytes on the wire for a store of $size: $(cat out)"
+echo "rejoin push: $wire bytes on the wire for a store of $size bytes"
+[ "$(store_role p)" = standby ] || fail "p is not a standby"
+[ "$(store_epoch p)" = "$ep" ] || fail "p's epoch is not the winner's"
+# the post-fork snapshot is kept, and restores byte-exact
+expect_exit 0 rdsnap restore --snapshot 2 p/forked-1 rf
+[ "$(tree_sig rf)" = "$(tree_sig forked)" ] || fail "the kept snapshot differs"
+# the rejoined store's newest is the winner's newest
+expect_exit 0 rdsnap restore p rp
+expect_exit 0 rdsnap restore "$win" rw
+[ "$(tree_sig rp)" = "$(tree_sig rw)" ] || fail "p's newest is not the winner's"
+# the old lineage is refused from now on
+expect_exit 77 rdship push p/forked-1 p
+FU=$(store_uuid p/forked-1)
+expect_file err "rdship: receiver: bundle comes from store $FU, but 'p' follows $wu (use --adopt to follow the new one)"
+expect_exit 77 rdship push --adopt p/forked-1 p
+expect_file err "rdship: receiver: bundle has epoch 1, older than this store's epoch $ep: its sender was superseded by a promotion"
+
+# a standby of p, and etcd says the winner took over from another store
 X=00000000-0000-4000-8000-000000000000
 ectl put /redund/app/primary "$wu $ep $X" >/dev/null
 expect_exit 77 rdship push --etcd "$ETCD_URLS" --cluster app "$win" c
@@ -134,7 +182,6 @@ expect_exit 0 promote c tc
 [ "$(store_epoch c)" -gt 1 ] || fail "epoch not raised with 2 of 3 members"
 
 # two members down: no quorum, refused with 69, nothing changed
-new_standby d
 stop_etcd_member 2
 expect_exit 69 rdpromote --force --no-fence --etcd "$ETCD_URLS" \
     --cluster app --etcd-timeout 1 d td

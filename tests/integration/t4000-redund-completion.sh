@@ -66,6 +66,14 @@ comp 'rdsnap list --read' >out
 expect_empty out
 comp 'rdship send --sin' >out
 expect_file out --since
+comp 'rdship rejoin --' >out
+expect_file out "--cluster
+--etcd
+--origin
+--quiet
+--syslog
+--verbose
+--wait"
 comp 'rdpromote --allow' >out
 expect_file out --allow-partial
 comp 'rdwatch report --sin' >out

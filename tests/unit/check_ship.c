@@ -5,6 +5,7 @@
  * here frame by frame (with the public zero key, as an attacker could):
  * the preamble and its version, MACs, HELLO's fields, the order of
  * frames, the END counts, and the commit of objects and rows.  Every refusal leaves the standby as it was, epoch included.
+ * Also the cut of a store that rdship rejoin marked (rejoin.c).
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -15,6 +16,7 @@
 #include <zlib.h>
 
 #include "rd_int.h"
+#include "ship/ship_int.h"
 #include "unit.h"
 
 #define ORIGIN "0f0e0d0c-0b0a-4908-8706-050403020100"
@@ -642,6 +644,118 @@ START_TEST(test_push_record)
 }
 END_TEST
 
+/* The text rows "sql" selects on the store's catalog, joined by ' '. */
+static void
+assert_rows(const char *sql, const char *want)
+{
+	struct rd_err err = RD_ERR_INIT;
+	sqlite3_stmt *q = NULL;
+	char got[512] = "";
+	const unsigned char *t;
+	int r;
+
+	unit_ok(rdi_db_prepare(st->db, sql, &q, &err), err);
+	while ((r = rdi_db_step(st->db, q, &err)) == 1) {
+		t = sqlite3_column_text(q, 0);
+		if (got[0] != '\0')
+			strcat(got, " ");
+		strncat(got, t != NULL ? (const char *)t : "NULL",
+		    sizeof(got) - strlen(got) - 2);
+	}
+	ck_assert_int_eq(r, 0);
+	sqlite3_finalize(q);
+	ck_assert_str_eq(got, want);
+}
+
+/*
+ * A store with snapshots 1 to 3, rows that begin, end and stay across
+ * them, problems and replicas of 1 and 2, and the mark of rdship rejoin.
+ */
+static void
+rejoining_store(void)
+{
+	struct rd_err err = RD_ERR_INIT;
+
+	unit_ok(
+	    rdi_db_exec(st->db,
+	        "INSERT INTO snapshots(id, state, started, finished)"
+	        " VALUES (1, 'complete', 1, 2), (2, 'complete', 3, 4),"
+	        " (3, 'complete', 5, 6);"
+	        "INSERT INTO entries(path, first, last, type, mode, uid,"
+	        " gid, size, mtime) VALUES"
+	        " ('', 1, NULL, 100, 493, 0, 0, 0, 0),"
+	        " ('x/', 1, 1, 100, 493, 0, 0, 0, 0),"
+	        " ('y/', 2, NULL, 100, 493, 0, 0, 0, 0),"
+	        " ('z/', 1, 2, 100, 493, 0, 0, 0, 0),"
+	        " ('w/', 3, NULL, 100, 493, 0, 0, 0, 0);"
+	        "INSERT INTO snapshot_problems VALUES"
+	        " (1, 'q', 'unreadable', 'r'), (2, 'p', 'changing', 'r');"
+	        "INSERT INTO replicas(dir, version, target, state, updated)"
+	        " VALUES ('/r1', 1, NULL, 'clean', 0),"
+	        " ('/r2', 2, NULL, 'clean', 0),"
+	        " ('/r3', 1, 3, 'applying', 0);"
+	        "INSERT INTO meta(key, value) VALUES ('rejoin', 'forked-4')",
+	        &err),
+	    err);
+}
+
+/*
+ * The first push to a rejoining store drops the snapshots after the
+ * fork point: their rows and problems go, the rows they closed are
+ * current again, a replica that held one is forgotten, the mark goes;
+ * once only.
+ */
+START_TEST(test_rejoin_cut)
+{
+	struct rd_err err = RD_ERR_INIT;
+	char aside[40];
+	int64_t cut = -1;
+
+	rejoining_store();
+	ck_assert_int_eq(rdi_rejoin_cut(st, 1, &cut, aside, sizeof(aside),
+	                     &err),
+	    1);
+	ck_assert_int_eq(cut, 1);
+	ck_assert_str_eq(aside, "forked-4");
+	assert_rows("SELECT id FROM snapshots ORDER BY id", "1");
+	assert_rows(
+	    "SELECT path || ':' || first || '-' || COALESCE(last, 'now')"
+	    " FROM entries ORDER BY path",
+	    ":1-now x/:1-now z/:1-now");
+	assert_rows("SELECT snapshot || path FROM snapshot_problems", "1q");
+	assert_rows("SELECT dir FROM replicas", "/r1");
+	assert_rows("SELECT COUNT(*) FROM meta WHERE key = 'rejoin'", "0");
+	cut = -1;
+	ck_assert_int_eq(rdi_rejoin_cut(st, 0, &cut, aside, sizeof(aside),
+	                     &err),
+	    0);
+	ck_assert_int_eq(cut, -1);
+	assert_rows("SELECT id FROM snapshots ORDER BY id", "1");
+}
+END_TEST
+
+/* A fork point past the store's newest snapshot drops nothing. */
+START_TEST(test_rejoin_cut_behind)
+{
+	struct rd_err err = RD_ERR_INIT;
+	char aside[40];
+	int64_t cut = -1;
+
+	rejoining_store();
+	ck_assert_int_eq(rdi_rejoin_cut(st, 7, &cut, aside, sizeof(aside),
+	                     &err),
+	    1);
+	ck_assert_int_eq(cut, 3);
+	assert_rows("SELECT id FROM snapshots ORDER BY id", "1 2 3");
+	assert_rows(
+	    "SELECT path || ':' || first || '-' || COALESCE(last, 'now')"
+	    " FROM entries ORDER BY path",
+	    ":1-now w/:3-now x/:1-1 y/:2-now z/:1-2");
+	assert_rows("SELECT dir FROM replicas ORDER BY dir", "/r1 /r2 /r3");
+	assert_rows("SELECT COUNT(*) FROM meta WHERE key = 'rejoin'", "0");
+}
+END_TEST
+
 static Suite *
 ship_suite(void)
 {
@@ -664,6 +778,11 @@ ship_suite(void)
 	tcase_add_test(tc, test_delta_bomb);
 	tcase_add_loop_test(tc, test_chain_limit, 0, 2);
 	tcase_add_loop_test(tc, test_signature_size, 0, 2);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("rejoin");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_rejoin_cut);
+	tcase_add_test(tc, test_rejoin_cut_behind);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -406,7 +406,8 @@ ck_snapshot(struct rdi_pctx *c, char *d, size_t n, struct rd_err *err)
 static int
 ck_role(struct rdi_pctx *c, char *d, size_t n, struct rd_err *err)
 {
-	(void)err;
+	char mark[40];
+
 	if (c->o.drill) {
 		snprintf(d, n, "drill: the store's role does not matter");
 		return 2;
@@ -419,6 +420,15 @@ ck_role(struct rdi_pctx *c, char *d, size_t n, struct rd_err *err)
 		snprintf(c->res->message, sizeof(c->res->message),
 		    "store '%s' is not a standby: it is a primary (promoted already, or never a standby); nothing to promote",
 		    c->st->path);
+		return 1;
+	}
+	/* rdship rejoin: its snapshots past the fork point are not yet gone */
+	if (rdi_meta_get(c->st->db, "rejoin", mark, sizeof(mark), err) == -1)
+		return -1;
+	if (mark[0] != '\0') {
+		snprintf(c->res->message, sizeof(c->res->message),
+		    "store '%s' is rejoining %s and has not had its first push from it: it still holds its own snapshots after the fork point; nothing to promote",
+		    c->st->path, c->st->info.origin);
 		return 1;
 	}
 	snprintf(d, n, "'%s' is a standby, epoch %lld", c->st->path,

@@ -520,14 +520,118 @@ follow_promoted(struct rdi_recv *r, struct rd_err *err)
 	if (k == 0)
 		return rd_err_set(err, RD_EPERM, "%s", why);
 	r->follow = 1;
-	if (r->opts->notice != NULL) {
-		snprintf(why, sizeof(why),
-		    "following %s, the promoted primary of cluster '%s' (epoch %lld), instead of %s",
-		    r->origin, r->opts->cluster, (long long)r->epoch,
-		    st->info.origin);
-		r->opts->notice(r->opts->notice_arg, why);
-	}
 	return 0;
+}
+
+/* Say that the store follows the promoted store from now on. */
+static void
+follow_notice(struct rdi_recv *r)
+{
+	char msg[300];
+
+	if (!r->follow || r->opts->notice == NULL)
+		return;
+	snprintf(msg, sizeof(msg),
+	    "following %s, the promoted primary of cluster '%s' (epoch %lld), instead of %s",
+	    r->origin, r->opts->cluster, (long long)r->epoch,
+	    r->st->info.origin);
+	r->opts->notice(r->opts->notice_arg, msg);
+}
+
+/* The store's newest complete snapshot into "*own", 0 if none. */
+static int
+own_newest(struct rd_store *st, int64_t *own, struct rd_err *err)
+{
+	struct rd_snapinfo si;
+
+	*own = 0;
+	if (rd_snap_get(st, 0, &si, err) == 0)
+		*own = si.id;
+	else if (err->code == RD_ENOENT)
+		rd_err_clear(err);
+	else
+		return -1;
+	return 0;
+}
+
+/*
+ * A primary refuses every stream; one from a store at a higher epoch is
+ * likely the store promoted in its place: say how to follow it.
+ */
+static int
+not_standby(struct rdi_recv *r, struct rd_err *err)
+{
+	struct rd_store *st = r->st;
+
+	if (r->epoch > st->info.epoch)
+		return rd_err_set(err, RD_EPERM,
+		    "store '%s' is a primary (epoch %lld) and %s sends at epoch %lld: if it was promoted in its place, run 'rdship rejoin' on '%s' to follow it, keeping aside what came after the fork",
+		    st->path, (long long)st->info.epoch, r->origin,
+		    (long long)r->epoch, st->path);
+	return rd_err_set(err, RD_EPERM,
+	    "store '%s' is not a standby (make one with rdsnap init --standby)",
+	    st->path);
+}
+
+/*
+ * A store marked by rdship rejoin takes its first snapshots of the new
+ * primary from a push, whose HELLO names the fork point: drop what came
+ * after it here (the store aside keeps it).
+ */
+static int
+finish_rejoin(struct rdi_recv *r, struct rd_err *err)
+{
+	struct rd_store *st = r->st;
+	char aside[40], msg[512];
+	int64_t own, cut = 0;
+	int k;
+
+	if (rdi_meta_get(st->db, "rejoin", aside, sizeof(aside), err) == -1)
+		return -1;
+	if (aside[0] == '\0')
+		return 0;
+	if (!r->push)
+		return rd_err_set(err, RD_EPERM,
+		    "store '%s' is rejoining %s: its first snapshots must come from rdship push, which says where the histories forked, not from a bundle",
+		    st->path, st->info.origin);
+	if (own_newest(st, &own, err) == -1)
+		return -1;
+	k = rdi_rejoin_cut(st, r->fork, &cut, aside, sizeof(aside), err);
+	if (k <= 0)
+		return k;
+	if (r->opts->notice == NULL || strcmp(aside, "-") == 0)
+		return 0;
+	if (own > cut + 1)
+		snprintf(msg, sizeof(msg),
+		    "rejoined %s at the fork point, snapshot %lld: this store's snapshots %lld-%lld are kept aside in '%s/%s'",
+		    r->origin, (long long)cut, (long long)cut + 1,
+		    (long long)own, st->path, aside);
+	else if (own == cut + 1)
+		snprintf(msg, sizeof(msg),
+		    "rejoined %s at the fork point, snapshot %lld: this store's snapshot %lld is kept aside in '%s/%s'",
+		    r->origin, (long long)cut, (long long)own, st->path, aside);
+	else
+		snprintf(msg, sizeof(msg),
+		    "rejoined %s at snapshot %lld (its fork point is %lld): this store's history is kept aside in '%s/%s'",
+		    r->origin, (long long)cut, (long long)r->fork, st->path,
+		    aside);
+	r->opts->notice(r->opts->notice_arg, msg);
+	return 0;
+}
+
+/*
+ * A standby that starts to follow another store (--adopt, or the
+ * promoted store etcd confirms) must not be further along than the
+ * sender's fork point: its later snapshots are not the sender's.
+ */
+static int
+fork_check(struct rdi_recv *r, int64_t own, struct rd_err *err)
+{
+	if (!r->push || r->fork == 0 || own <= r->fork)
+		return 0;
+	return rd_err_set(err, RD_EPERM,
+	    "store '%s' has snapshots past snapshot %lld, the fork point of %s (its later ones are its own): to keep them aside and follow it, run 'rdship rejoin' on '%s'",
+	    r->st->path, (long long)r->fork, r->origin, r->st->path);
 }
 
 /* Judge a HELLO: lineage, epoch, codecs, and where the bundle starts. */
@@ -535,37 +639,34 @@ static int
 judge_hello(struct rdi_recv *r, int mode, struct rd_err *err)
 {
 	struct rd_store *st = r->st;
-	struct rd_snapinfo si;
 	int64_t own = 0;
 	uint64_t missing;
+	int switching;
 
 	if ((mode == MODE_PUSH) != r->push)
 		return rd_err_set(err, RD_ECORRUPT,
 		    r->push ? "the sender wrote a bundle, not a push session"
 		            : "this is a push session: use rdship serve");
-	if (st->info.origin[0] != '\0' &&
-	    strcmp(st->info.origin, r->origin) != 0 && !r->opts->adopt &&
-	    follow_promoted(r, err) == -1)
+	switching = st->info.origin[0] != '\0' &&
+	    strcmp(st->info.origin, r->origin) != 0;
+	if (switching && !r->opts->adopt && follow_promoted(r, err) == -1)
 		return -1;
 	if (r->epoch < st->info.epoch)
 		return rd_err_set(err, RD_EPERM,
 		    "bundle has epoch %lld, older than this store's epoch %lld: its sender was superseded by a promotion",
 		    (long long)r->epoch, (long long)st->info.epoch);
 	if (!st->info.standby)
-		return rd_err_set(err, RD_EPERM,
-		    "store '%s' is not a standby (make one with rdsnap init --standby)",
-		    st->path);
+		return not_standby(r, err);
 	missing = r->codecs & ~available_mask();
 	if (missing != 0)
 		return rd_err_set(err, RD_EUNAVAIL,
 		    "bundle uses codec '%s', which this build lacks",
 		    (missing & (1u << RD_CODEC_ZSTD)) ? "zstd" : "unknown");
-	if (rd_snap_get(st, 0, &si, err) == 0)
-		own = si.id;
-	else if (err->code == RD_ENOENT)
-		rd_err_clear(err);
-	else
+	if (finish_rejoin(r, err) == -1 || own_newest(st, &own, err) == -1)
 		return -1;
+	if (switching && fork_check(r, own, err) == -1)
+		return -1;
+	follow_notice(r);
 	r->res->from = own;
 	if (r->push)
 		r->since = own;
@@ -647,6 +748,7 @@ recv_hello(struct rdi_recv *r, int *mode, struct rd_err *err)
 		return rd_err_set(err, RD_ECORRUPT,
 		    "stream is damaged: impossible epoch, snapshot range or mode in its HELLO");
 	*mode = (int)md;
+	r->fork = md == MODE_PUSH ? r->since : 0;
 	snprintf(r->res->origin, sizeof(r->res->origin), "%.36s", r->origin);
 	r->res->epoch = r->epoch;
 	return 0;

@@ -34,7 +34,8 @@ struct sender {
 	struct rdi_packcache *pc;
 	struct rdi_buf buf;
 	int64_t since, newest;
-	int64_t total;                     /* estimated bytes, for progress */
+	int64_t fork;  /* push: HELLO's fork point (see fork_point()) */
+	int64_t total; /* estimated bytes, for progress */
 	int64_t nrows, ncloses, nproblems; /* rows sent, for END */
 	double last;
 	char peer[40]; /* push: the receiving store's uuid */
@@ -47,11 +48,39 @@ send_hello(struct sender *s, int mode, struct rd_err *err)
 	if (rdi_put_str(&s->buf, s->st->info.uuid, err) == -1 ||
 	    rdi_put_u64(&s->buf, (uint64_t)s->st->info.epoch, err) == -1 ||
 	    rdi_put_u64(&s->buf, (uint64_t)mode, err) == -1 ||
-	    rdi_put_u64(&s->buf, (uint64_t)s->since, err) == -1 ||
+	    rdi_put_u64(&s->buf,
+	        (uint64_t)(mode == MODE_PUSH ? s->fork : s->since),
+	        err) == -1 ||
 	    rdi_put_u64(&s->buf, (uint64_t)s->newest, err) == -1 ||
 	    rdi_put_u64(&s->buf, codec_mask(s->st), err) == -1)
 		return -1;
 	return rdi_chan_send(&s->ch, F_HELLO, s->buf.data, s->buf.len, err);
+}
+
+/*
+ * A push's fork point, for HELLO: a promoted store (a primary with an
+ * origin) took its snapshots up to the origin's newest at its last ship
+ * from that origin, and made the later ones itself; 0 for any other
+ * store.  A standby of the origin that is further along has snapshots
+ * this store never had.
+ */
+static int
+fork_point(struct sender *s, struct rd_err *err)
+{
+	char buf[32];
+
+	s->fork = 0;
+	if (s->st->info.standby || s->st->info.origin[0] == '\0')
+		return 0;
+	if (rdi_meta_get(s->st->db, "origin_newest", buf, sizeof(buf), err) ==
+	    -1)
+		return -1;
+	s->fork = strtoll(buf, NULL, 10);
+	if (s->fork < 0)
+		s->fork = 0;
+	if (s->fork > s->newest)
+		s->fork = s->newest;
+	return 0;
 }
 
 /* Stream one object (content or signature) as stored. */
@@ -604,6 +633,8 @@ do_send(struct rd_store *st, int fd_in, int fd_out, int push,
 	res->epoch = st->info.epoch;
 	res->from = s.since;
 	res->newest = s.newest;
+	if (push && fork_point(&s, err) == -1)
+		goto out;
 	if (rdi_chan_send_preamble(&s.ch, err) == -1 ||
 	    send_hello(&s, push ? MODE_PUSH : MODE_BUNDLE, err) == -1)
 		goto out;

@@ -72,6 +72,7 @@ struct rdi_recv {
 	int follow; /* etcd confirmed the sender as the new origin */
 	char origin[40];
 	int64_t epoch, since, newest;
+	int64_t fork; /* a push: the sender's fork point, 0 if none */
 	uint64_t codecs;
 	int skip;     /* nothing new: drain and check only */
 	int skip_obj; /* this object is here already */
@@ -94,6 +95,16 @@ int rdi_recv_query(struct rdi_recv *r, struct rd_err *err);
  * store as it was before it.  Returns 0 or -1.
  */
 int rdi_recv_commit(struct rdi_recv *r, struct rd_err *err);
+
+/*
+ * rejoin.c: if "st" is rejoining (rd_ship_rejoin), drop its snapshots
+ * after "fork" (the sender's fork point; its newest if that is older),
+ * which the store kept aside holds, and end the rejoin; "*cut" is then
+ * the newest snapshot left and "aside" the name of the store aside.
+ * Returns 1 if it did, 0 if the store is not rejoining, or -1.
+ */
+int rdi_rejoin_cut(struct rd_store *st, int64_t fork, int64_t *cut, char *aside,
+    size_t asidelen, struct rd_err *err);
 
 /* ------------------------------------------------------------------ */
 /* chan.c: frames and messages */
