@@ -30,11 +30,13 @@ enum {
 	OPT_CYCLES,
 	OPT_ETCD,
 	OPT_EXCLUDE,
+	OPT_FULL_EVERY,
 	OPT_INTERVAL,
 	OPT_KEEP_DAILY,
 	OPT_KEEP_HOURLY,
 	OPT_KEEP_LAST,
 	OPT_METRICS,
+	OPT_NO_NOTIFY,
 	OPT_PRUNE_EVERY,
 	OPT_REMOTE,
 	OPT_RSH,
@@ -48,6 +50,7 @@ static const struct option longopts[] = {
 	{ "cycles", required_argument, NULL, OPT_CYCLES },
 	{ "etcd", required_argument, NULL, OPT_ETCD },
 	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
+	{ "full-every", required_argument, NULL, OPT_FULL_EVERY },
 	{ "help", no_argument, NULL, 'h' },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "json", no_argument, NULL, 'j' },
@@ -56,6 +59,7 @@ static const struct option longopts[] = {
 	{ "keep-last", required_argument, NULL, OPT_KEEP_LAST },
 	{ "key", required_argument, NULL, 'k' },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "no-notify", no_argument, NULL, OPT_NO_NOTIFY },
 	{ "prune-every", required_argument, NULL, OPT_PRUNE_EVERY },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "remote-rdship", required_argument, NULL, OPT_REMOTE },
@@ -85,6 +89,8 @@ struct opts {
 	int prune_every;
 	const char **excludes;
 	int nexcludes;
+	int no_notify;
+	int64_t full_every;
 };
 
 /*
@@ -105,6 +111,7 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 	o->prune = pdef;
 	o->interval = 60;
 	o->prune_every = 60;
+	o->full_every = 60;
 	o->rsh = "ssh";
 	o->remote = "rdship";
 	o->t0 = rd_monotonic();
@@ -131,6 +138,10 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 				tool_die(EX_OSERR, "out of memory");
 			o->excludes[o->nexcludes++] = optarg;
 			break;
+		case OPT_FULL_EVERY:
+			o->full_every =
+			    tool_parse_int(optarg, 1, 100000000, "full-every");
+			break;
 		case OPT_INTERVAL:
 			o->interval = tool_parse_seconds(optarg, "interval");
 			if (o->interval < 1)
@@ -149,6 +160,9 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 		case OPT_KEEP_LAST:
 			o->prune.keep_last = (int)tool_parse_int(optarg, 1,
 			    100000000, "keep-last");
+			break;
+		case OPT_NO_NOTIFY:
+			o->no_notify = 1;
 			break;
 		case OPT_PRUNE_EVERY:
 			o->prune_every = (int)tool_parse_int(optarg, 1,
@@ -790,7 +804,7 @@ cmd_follow(int argc, char **argv)
 	int nargs, rc;
 
 	args = parse("follow",
-	    " adopt apply cycles exclude interval json keep-daily keep-hourly keep-last key metrics prune-every remote-rdship rsh ",
+	    " adopt apply cycles exclude full-every interval json keep-daily keep-hourly keep-last key metrics no-notify prune-every remote-rdship rsh ",
 	    argc, argv, &o, &nargs);
 	setup_callbacks(&o);
 	o.ship.progress = NULL;
@@ -816,6 +830,8 @@ cmd_follow(int argc, char **argv)
 	fo.notice = on_notice;
 	fo.metrics = o.metrics;
 	fo.max_cycles = o.cycles;
+	fo.no_notify = o.no_notify;
+	fo.full_every = o.full_every;
 	if (o.prune.keep_last > 0 || o.prune.keep_hourly > 0 ||
 	    o.prune.keep_daily > 0) {
 		fo.prune = &o.prune;
@@ -1037,9 +1053,10 @@ static const struct tool_cmd cmds[] = {
 	{ "follow", cmd_follow,
 	    "follow [-jqv] [-k FILE] [--interval SECONDS] [--apply DIR]\n"
 	    "              [--metrics FILE] [--rsh CMD] [--remote-rdship PATH]\n"
-	    "              [--exclude PATTERN] [--keep-last N] [--keep-hourly N]\n"
-	    "              [--keep-daily N] [--prune-every CYCLES] [--cycles N]\n"
-	    "              [--adopt] [--syslog] store source [host:]path ...",
+	    "              [--exclude PATTERN] [--full-every CYCLES] [--no-notify]\n"
+	    "              [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
+	    "              [--prune-every CYCLES] [--cycles N] [--adopt] [--syslog]\n"
+	    "              store source [host:]path ...",
 	    0 },
 	{ "keygen", cmd_keygen, "keygen [-qv] [--syslog] file", 0 },
 	{ "status", cmd_status, "status [-jqv] [--syslog] store", TOOL_READER },

@@ -40,8 +40,10 @@ struct follow {
 	const struct rd_follow_opts *o;
 	struct rd_follow_stats *s;
 	struct dest *d;
-	int64_t prev_id;   /* the snapshot of the previous cycle */
-	double prev_start; /* and when it was started */
+	int64_t prev_id;       /* the snapshot of the previous cycle */
+	double prev_start;     /* when the source was last known to equal it */
+	struct rdi_notify *nt; /* NULL: walk every cycle */
+	int64_t since_walk;    /* cycles since the last walk */
 };
 
 static void notice(const struct rd_follow_opts *o, const char *fmt, ...)
@@ -310,7 +312,8 @@ push_one(struct follow *f, int i, int stopping, struct rd_err *err)
 		if (before > 0 && t - before > f->s->rpo_seconds)
 			f->s->rpo_seconds = t - before;
 	}
-	if (r.newest != d->have) {
+	/* a cycle without change makes its snapshot current again */
+	if (r.newest != d->have || r.newest == f->prev_id) {
 		d->have = r.newest;
 		d->have_time = started_at(f, r.newest);
 	}
@@ -333,34 +336,86 @@ maybe_prune(struct follow *f)
 		notice(o, "prune failed: %s", e.msg);
 }
 
-/* One cycle: a snapshot, then a push to every destination. */
+/*
+ * Whether this cycle must walk: 1, or 0 when notification says that
+ * nothing changed since the last snapshot and no full walk is due, or -1.
+ */
 static int
-cycle(struct follow *f, struct rd_err *err)
+must_walk(struct follow *f, struct rd_err *err)
+{
+	int64_t every = f->o->full_every > 0 ? f->o->full_every : 60;
+	int r;
+
+	if (f->nt == NULL)
+		return 1;
+	r = rdi_notify_changed(f->nt, err);
+	f->s->overflows = rdi_notify_overflows(f->nt);
+	f->s->notify = rdi_notify_active(f->nt);
+	if (r == -1)
+		return -1;
+	return r || f->prev_id <= 0 || f->since_walk + 1 >= every;
+}
+
+/* The snapshot of a cycle that walks. */
+static int
+take_snapshot(struct follow *f, double start, struct rd_err *err)
 {
 	const struct rd_follow_opts *o = f->o;
-	struct rd_follow_stats *s = f->s;
 	struct rd_snapinfo si;
 	struct rd_err e = RD_ERR_INIT;
-	double t0 = rd_monotonic(), start = rd_now();
-	int i;
 
-	s->bytes = 0;
-	s->rpo_seconds = 0;
-	s->ok_dests = 0;
 	if (rd_snap_create(f->st, f->source, o->snap, &si, &e) == -1) {
 		if (fatal(e.code)) {
 			*err = e;
 			return -1;
 		}
-		s->failures++;
+		f->s->failures++;
 		notice(o, "snapshot failed: %s", e.msg);
+		if (f->nt != NULL)
+			rdi_notify_dirty(f->nt);
+		return 0;
+	}
+	if (si.partial > 0)
+		notice(o,
+		    "snapshot %lld is partial: %lld paths kept their previous version",
+		    (long long)si.id, (long long)si.partial);
+	/* what it could not read as it was: read it again next cycle */
+	if ((si.partial > 0 || si.inconsistent > 0) && f->nt != NULL)
+		rdi_notify_dirty(f->nt);
+	f->s->snapshot = si.id;
+	f->prev_id = si.id;
+	f->prev_start = start;
+	return 0;
+}
+
+/*
+ * One cycle: a snapshot (unless notification says nothing changed),
+ * then a push to every destination.
+ */
+static int
+cycle(struct follow *f, struct rd_err *err)
+{
+	const struct rd_follow_opts *o = f->o;
+	struct rd_follow_stats *s = f->s;
+	struct rd_err e = RD_ERR_INIT;
+	double t0 = rd_monotonic(), start = rd_now();
+	int i, walk;
+
+	s->bytes = 0;
+	s->rpo_seconds = 0;
+	s->ok_dests = 0;
+	walk = must_walk(f, err);
+	if (walk == -1)
+		return -1;
+	s->walked = walk;
+	if (walk) {
+		f->since_walk = 0;
+		if (take_snapshot(f, start, err) == -1)
+			return -1;
 	} else {
-		if (si.partial > 0)
-			notice(o,
-			    "snapshot %lld is partial: %lld paths kept their previous version",
-			    (long long)si.id, (long long)si.partial);
-		s->snapshot = si.id;
-		f->prev_id = si.id;
+		/* no event since the snapshot: it is the source as of now */
+		f->since_walk++;
+		s->skipped++;
 		f->prev_start = start;
 	}
 	for (i = 0; i < o->ndests; i++)
@@ -417,6 +472,14 @@ rd_follow(struct rd_store *st, const char *source,
 	f.d = calloc((size_t)o->ndests, sizeof(*f.d));
 	if (f.d == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	/* watching starts before the first walk: no change slips between */
+	if (!o->no_notify &&
+	    rdi_notify_new(source, o->snap, o->notice, o->notice_arg, &f.nt,
+	        err) == -1) {
+		free(f.d);
+		return -1;
+	}
+	s->notify = f.nt != NULL && rdi_notify_active(f.nt);
 	next = rd_monotonic();
 	while (o->stop == NULL || !*o->stop) {
 		next += o->interval;
@@ -433,6 +496,7 @@ rd_follow(struct rd_store *st, const char *source,
 out:
 	for (i = 0; i < o->ndests; i++)
 		drop(&f, i, ret == -1);
+	rdi_notify_free(f.nt);
 	free(f.d);
 	return ret;
 }
