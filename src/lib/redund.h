@@ -984,6 +984,7 @@ struct rd_follow_stats {
 	int walked;
 	int64_t overflows;
 	int notify;
+	int64_t watches; /* directories watched */
 };
 
 struct rd_follow_opts {
