@@ -132,6 +132,40 @@ tree_sig src >a
 tree_sig r-n >b
 cmp -s a b || { diff a b >&2; fail "standby's newest differs from the source"; }
 
+# --bracket: each cycle that walks runs the co-process around its copy,
+# with what rdsnap create gives it; what it writes joins the snapshot
+STORE=$(cd p && pwd -P)
+SOURCE=$(cd src && pwd -P)
+cat >br.sh <<'EOF'
+n=$(($(cat "$REC/runs" 2>/dev/null || echo 0) + 1))
+echo $n >"$REC/runs"
+printf '%s\n' "cwd=$(pwd -P)" "store=$RDSNAP_STORE" "source=$RDSNAP_SOURCE" \
+    "status=${RDSNAP_STATUS-unset}" >"$REC/env"
+echo ready
+read -r line
+printf 'label %s %s\n' "$n" "$line" >"$RDSNAP_BRACKET_DIR/backup_label"
+EOF
+mkdir rec
+printf 'one more\n' >src/n1/c
+expect_exit 0 env REC="$TMP/rec" RDSNAP_STATUS=stale rdship follow \
+    --interval 1 --cycles 2 --bracket "sh $TMP/br.sh" --hook-timeout 30 \
+    p src s1
+expect_empty err
+expect_file rec/runs "1"
+expect_file rec/env "cwd=$SOURCE
+store=$STORE
+source=$SOURCE
+status=unset"
+expect_exit 0 rdsnap cat s1 backup_label
+expect_file out "label 1 done"
+# a co-process that fails: the cycle's snapshot fails, follow goes on
+printf 'two more\n' >src/n1/c
+expect_exit 0 rdship follow --interval 1 --cycles 1 --bracket 'echo nope' \
+    p src s1
+expect_file err "rdship: snapshot failed: bracket hook failed: it said 'nope' instead of 'ready'"
+grep -q '^stopped after 1 cycle: snapshot 0, 1 failure, ' out ||
+    fail "$(cat out)"
+
 # a standby that demands a key: follow without it stops at once with 77
 expect_exit 0 rdsnap init --standby k
 expect_exit 77 rdship follow --interval 1 p src k
