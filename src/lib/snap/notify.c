@@ -215,12 +215,38 @@ join(const char *dir, const char *name)
 
 #ifdef HAVE_SYS_INOTIFY_H
 
+#ifndef IN_MASK_CREATE
+#define IN_MASK_CREATE 0
+#endif
+
 #define MASK                                                                   \
-	(IN_MODIFY | IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_FROM |       \
-	    IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |         \
-	    IN_DONT_FOLLOW | IN_EXCL_UNLINK)
+	(IN_MASK_CREATE | IN_MODIFY | IN_ATTRIB | IN_CREATE | IN_DELETE |      \
+	    IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |      \
+	    IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
 
 static int add_tree(struct rdi_notify *n, const char *rel, struct rd_err *err);
+
+/*
+ * Errors that leave a directory unwatched as it should be: gone, not a
+ * directory (any more), or one we may not read (nor may the walk).
+ */
+static int
+benign(int e)
+{
+	return e == ENOENT || e == ENOTDIR || e == EACCES || e == ELOOP;
+}
+
+/* A directory that cannot be watched whole: notification goes off. */
+static void
+cannot(struct rdi_notify *n, const char *what, const char *rel, int e)
+{
+	char why[PATH_MAX + 128];
+
+	snprintf(why, sizeof(why), "cannot %s '%s%s%s': %s%s", what, n->source,
+	    rel[0] != '\0' ? "/" : "", rel, strerror(e),
+	    e == ENOSPC ? ", raise fs.inotify.max_user_watches" : "");
+	go_off(n, why);
+}
 
 /* Watch the directories below "rel", open as "dfd" (taken over). */
 static int
@@ -234,10 +260,14 @@ add_below(struct rdi_notify *n, const char *rel, int dfd, struct rd_err *err)
 
 	d = fdopendir(dfd);
 	if (d == NULL) {
+		cannot(n, "list", rel, errno);
 		close(dfd);
-		return 0; /* the walk says what it cannot read */
+		return 0;
 	}
-	while (!n->off && (errno = 0, de = readdir(d)) != NULL) {
+	for (;;) {
+		errno = 0;
+		if (n->off || (de = readdir(d)) == NULL)
+			break;
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
@@ -264,6 +294,9 @@ add_below(struct rdi_notify *n, const char *rel, int dfd, struct rd_err *err)
 		}
 		free(child);
 	}
+	/* a listing cut short leaves directories unwatched */
+	if (!n->off && errno != 0 && !benign(errno))
+		cannot(n, "list", rel, errno);
 	ret = 0;
 out:
 	closedir(d);
@@ -279,7 +312,7 @@ out:
 static int
 add_tree(struct rdi_notify *n, const char *rel, struct rd_err *err)
 {
-	char *full, *path, why[PATH_MAX + 128];
+	char *full, *path;
 	struct stat sb;
 	int wd, dfd, e;
 
@@ -295,15 +328,11 @@ add_tree(struct rdi_notify *n, const char *rel, struct rd_err *err)
 	wd = inotify_add_watch(n->fd, full, MASK);
 	if (wd == -1) {
 		e = errno;
-		free(path);
-		if (e != ENOENT && e != ENOTDIR && e != EACCES && e != ELOOP) {
-			snprintf(why, sizeof(why), "cannot watch '%s': %s%s",
-			    full, strerror(e),
-			    e == ENOSPC ? ", raise fs.inotify.max_user_watches"
-			                : "");
-			go_off(n, why);
-		}
 		free(full);
+		free(path);
+		/* already watched (IN_MASK_CREATE): so is what is below */
+		if (e != EEXIST && !benign(e))
+			cannot(n, "watch", rel, e);
 		return 0;
 	}
 	if (tab_put(n, wd, path, err) == -1) {
@@ -312,11 +341,14 @@ add_tree(struct rdi_notify *n, const char *rel, struct rd_err *err)
 	}
 	dfd = open(full,
 	    O_RDONLY | O_DIRECTORY | O_CLOEXEC | (rel[0] ? O_NOFOLLOW : 0));
+	e = errno;
 	free(full);
-	if (dfd == -1)
-		return 0;
-	if (fstat(dfd, &sb) == -1) {
-		close(dfd);
+	if (dfd == -1 || fstat(dfd, &sb) == -1) {
+		e = dfd == -1 ? e : errno;
+		if (dfd != -1)
+			close(dfd);
+		if (!benign(e))
+			cannot(n, "open", rel, e);
 		return 0;
 	}
 	if (rel[0] == '\0') {
