@@ -111,6 +111,11 @@ s=$(metric rdship_follow_snapshot)
 printf 'after\n' >>src/n1/n2/n3/f
 wait_metric rdship_follow_snapshot $((s + 1))
 grep -q '^rdship_follow_notify_active 1$' m.prom || fail "$(cat m.prom)"
+# one watch a directory, after the overflows as before
+grep -q "^rdship_follow_notify_watches $(find src -type d | wc -l)$" m.prom ||
+    fail "$(cat m.prom)"
+promtool check metrics <m.prom >promtool.out 2>&1 ||
+    fail "promtool: $(cat promtool.out) in $(cat m.prom)"
 kill -TERM $follow_pid
 n=0
 while kill -0 $follow_pid 2>/dev/null; do
