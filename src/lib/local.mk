@@ -52,6 +52,7 @@ src_lib_librd_a_SOURCES += \
 	src/lib/snap/record.c \
 	src/lib/snap/scratch.c \
 	src/lib/snap/bracket.c \
+	src/lib/snap/notify.c \
 	src/lib/snap/restore.c \
 	src/lib/snap/verify.c \
 	src/lib/snap/prune.c \

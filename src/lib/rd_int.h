@@ -683,6 +683,43 @@ int rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
     struct rd_err *err);
 
 /* ------------------------------------------------------------------ */
+/* notify.c: change notification for follow mode */
+
+struct rdi_notify;
+
+/*
+ * Watch every directory of "source" that a snapshot with "o" reads (its
+ * exclude patterns and one_file_system apply; new directories are
+ * watched as they appear).  Where inotify is missing, or a watch cannot
+ * be added (fs.inotify.max_user_watches), the notifier is off for good:
+ * it says so once through "notice" and every look answers "changed".
+ * Memory grows with the directories watched (one path each).  Returns 0
+ * with "*out" set (free it with rdi_notify_free()), or -1 (RD_ENOMEM).
+ */
+int rdi_notify_new(const char *source, const struct rd_snap_opts *o,
+    rd_notice_fn notice, void *notice_arg, struct rdi_notify **out,
+    struct rd_err *err);
+
+/*
+ * Look at the events queued since the last look: 1 when the source may
+ * have changed (an event arrived, the queue overflowed, this is the
+ * first look, the notifier is off or rdi_notify_dirty() was called),
+ * else 0, or -1 (RD_ENOMEM).  An overflow is told once through "notice"
+ * and the watches are set again before the look returns.
+ */
+int rdi_notify_changed(struct rdi_notify *n, struct rd_err *err);
+/* Make the next look answer "changed" (a walk that failed). */
+void rdi_notify_dirty(struct rdi_notify *n);
+/* 1 while notification is in use, 0 once it went off. */
+int rdi_notify_active(const struct rdi_notify *n);
+/* Overflows of the event queue so far. */
+int64_t rdi_notify_overflows(const struct rdi_notify *n);
+/* Directories watched now. */
+size_t rdi_notify_watches(const struct rdi_notify *n);
+/* NULL is a no-op. */
+void rdi_notify_free(struct rdi_notify *n);
+
+/* ------------------------------------------------------------------ */
 /* bracket.c: the co-process that brackets a snapshot */
 
 struct rdi_bracket;

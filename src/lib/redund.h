@@ -975,6 +975,17 @@ struct rd_follow_stats {
 	int64_t bytes; /* pushed in the last cycle, all destinations */
 	int64_t bytes_total;
 	int ok_dests; /* destinations the last cycle reached */
+	/*
+	 * Change notification: cycles that found no change and walked
+	 * nothing ("walked" 0 in the last one), overflows of the event
+	 * queue, and whether notification is in use (0 with "no_notify",
+	 * without inotify or once a watch could not be added).
+	 */
+	int64_t skipped;
+	int walked;
+	int64_t overflows;
+	int notify;
+	int64_t watches; /* directories watched */
 };
 
 struct rd_follow_opts {
@@ -1001,6 +1012,17 @@ struct rd_follow_opts {
 	const char *metrics; /* Prometheus text file, or NULL */
 	double backoff_max;  /* longest wait before reconnecting; 0: 60 s */
 	int64_t max_cycles;  /* 0: until stopped */
+	/*
+	 * Change notification (inotify) on the directories of the source:
+	 * a cycle in which nothing changed takes no snapshot, pushes (to
+	 * confirm) and counts as skipped; the newest snapshot is then
+	 * current as of that cycle's start.  Every "full_every" cycles (0:
+	 * 60) a cycle walks anyway, for writes notification cannot see
+	 * (through mmap, on network file systems).  "no_notify": walk every
+	 * cycle.
+	 */
+	int no_notify;
+	int64_t full_every;
 	/* prune with these rules every "prune_every" cycles (NULL: never) */
 	const struct rd_prune_opts *prune;
 	int prune_every;

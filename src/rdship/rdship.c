@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,16 +27,21 @@
 enum {
 	OPT_ADOPT = 256,
 	OPT_APPLY,
+	OPT_BRACKET,
 	OPT_CLUSTER,
 	OPT_CYCLES,
 	OPT_ETCD,
 	OPT_EXCLUDE,
+	OPT_FULL_EVERY,
+	OPT_HOOK_TIMEOUT,
 	OPT_INTERVAL,
 	OPT_KEEP_DAILY,
 	OPT_KEEP_HOURLY,
 	OPT_KEEP_LAST,
 	OPT_METRICS,
 	OPT_ORIGIN,
+	OPT_NO_NOTIFY,
+	OPT_ONE_FILE_SYSTEM,
 	OPT_PRUNE_EVERY,
 	OPT_REMOTE,
 	OPT_RSH,
@@ -45,11 +51,14 @@ enum {
 static const struct option longopts[] = {
 	{ "adopt", no_argument, NULL, OPT_ADOPT },
 	{ "apply", required_argument, NULL, OPT_APPLY },
+	{ "bracket", required_argument, NULL, OPT_BRACKET },
 	{ "cluster", required_argument, NULL, OPT_CLUSTER },
 	{ "cycles", required_argument, NULL, OPT_CYCLES },
 	{ "etcd", required_argument, NULL, OPT_ETCD },
 	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
+	{ "full-every", required_argument, NULL, OPT_FULL_EVERY },
 	{ "help", no_argument, NULL, 'h' },
+	{ "hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "json", no_argument, NULL, 'j' },
 	{ "keep-daily", required_argument, NULL, OPT_KEEP_DAILY },
@@ -58,6 +67,8 @@ static const struct option longopts[] = {
 	{ "key", required_argument, NULL, 'k' },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "origin", required_argument, NULL, OPT_ORIGIN },
+	{ "no-notify", no_argument, NULL, OPT_NO_NOTIFY },
+	{ "one-file-system", no_argument, NULL, OPT_ONE_FILE_SYSTEM },
 	{ "prune-every", required_argument, NULL, OPT_PRUNE_EVERY },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "remote-rdship", required_argument, NULL, OPT_REMOTE },
@@ -88,6 +99,11 @@ struct opts {
 	int prune_every;
 	const char **excludes;
 	int nexcludes;
+	int no_notify;
+	int64_t full_every;
+	int one_file_system;
+	const char *bracket;
+	double hook_timeout;
 };
 
 /*
@@ -108,6 +124,8 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 	o->prune = pdef;
 	o->interval = 60;
 	o->prune_every = 60;
+	o->full_every = 60;
+	o->hook_timeout = 300;
 	o->rsh = "ssh";
 	o->remote = "rdship";
 	o->t0 = rd_monotonic();
@@ -134,6 +152,21 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 				tool_die(EX_OSERR, "out of memory");
 			o->excludes[o->nexcludes++] = optarg;
 			break;
+		case OPT_BRACKET:
+			o->bracket = optarg;
+			break;
+		case OPT_HOOK_TIMEOUT:
+			o->hook_timeout =
+			    tool_parse_seconds(optarg, "hook timeout");
+			if (!(o->hook_timeout > 0))
+				tool_die(EX_USAGE,
+				    "invalid hook timeout '%s' (expected more than 0 seconds)",
+				    optarg);
+			break;
+		case OPT_FULL_EVERY:
+			o->full_every =
+			    tool_parse_int(optarg, 1, 100000000, "full-every");
+			break;
 		case OPT_INTERVAL:
 			o->interval = tool_parse_seconds(optarg, "interval");
 			if (o->interval < 1)
@@ -152,6 +185,12 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 		case OPT_KEEP_LAST:
 			o->prune.keep_last = (int)tool_parse_int(optarg, 1,
 			    100000000, "keep-last");
+			break;
+		case OPT_NO_NOTIFY:
+			o->no_notify = 1;
+			break;
+		case OPT_ONE_FILE_SYSTEM:
+			o->one_file_system = 1;
 			break;
 		case OPT_PRUNE_EVERY:
 			o->prune_every = (int)tool_parse_int(optarg, 1,
@@ -813,6 +852,39 @@ follow_signals(void)
 		tool_die(EX_OSERR, "sigaction: %s", strerror(errno));
 }
 
+/* What the bracket co-process of a cycle sees, as with rdsnap create. */
+struct bracket_env {
+	char store[PATH_MAX], source[PATH_MAX];
+	char vars[4][PATH_MAX + 32];
+	const char *env[5];
+};
+
+static void
+follow_bracket(struct opts *o, const char *store, const char *source,
+    struct rd_snap_opts *snap, struct bracket_env *b)
+{
+	int i;
+
+	if (realpath(store, b->store) == NULL)
+		tool_die(EX_NOINPUT, "cannot resolve store '%s': %s", store,
+		    strerror(errno));
+	if (realpath(source, b->source) == NULL)
+		tool_die(EX_NOINPUT, "cannot resolve source '%s': %s", source,
+		    strerror(errno));
+	snprintf(b->vars[0], sizeof(b->vars[0]), "RDSNAP_STORE=%s", b->store);
+	snprintf(b->vars[1], sizeof(b->vars[1]), "RDSNAP_SOURCE=%s", b->source);
+	/* none from an rdsnap that runs us */
+	snprintf(b->vars[2], sizeof(b->vars[2]), "RDSNAP_STATUS");
+	snprintf(b->vars[3], sizeof(b->vars[3]), "RDSNAP_SNAPSHOT");
+	for (i = 0; i < 4; i++)
+		b->env[i] = b->vars[i];
+	b->env[4] = NULL;
+	snap->bracket = o->bracket;
+	snap->bracket_cwd = b->source;
+	snap->bracket_env = b->env;
+	snap->bracket_timeout = o->hook_timeout;
+}
+
 static int
 cmd_follow(int argc, char **argv)
 {
@@ -821,6 +893,7 @@ cmd_follow(int argc, char **argv)
 	struct rd_follow_opts fo;
 	struct rd_follow_stats s;
 	struct follow_ctx c;
+	struct bracket_env benv;
 	struct rd_store *st;
 	struct opts o;
 	char b[32];
@@ -828,13 +901,16 @@ cmd_follow(int argc, char **argv)
 	int nargs, rc;
 
 	args = parse("follow",
-	    " adopt apply cycles exclude interval json keep-daily keep-hourly keep-last key metrics prune-every remote-rdship rsh ",
+	    " adopt apply bracket cycles exclude full-every hook-timeout interval json keep-daily keep-hourly keep-last key metrics no-notify one-file-system prune-every remote-rdship rsh ",
 	    argc, argv, &o, &nargs);
 	setup_callbacks(&o);
 	o.ship.progress = NULL;
 	snap.notice = on_notice;
 	snap.excludes = o.excludes;
 	snap.nexcludes = o.nexcludes;
+	snap.one_file_system = o.one_file_system;
+	if (o.bracket != NULL)
+		follow_bracket(&o, args[0], args[1], &snap, &benv);
 	memset(&fo, 0, sizeof(fo));
 	memset(&c, 0, sizeof(c));
 	c.o = &o;
@@ -854,6 +930,8 @@ cmd_follow(int argc, char **argv)
 	fo.notice = on_notice;
 	fo.metrics = o.metrics;
 	fo.max_cycles = o.cycles;
+	fo.no_notify = o.no_notify;
+	fo.full_every = o.full_every;
 	if (o.prune.keep_last > 0 || o.prune.keep_hourly > 0 ||
 	    o.prune.keep_daily > 0) {
 		fo.prune = &o.prune;
@@ -1179,9 +1257,11 @@ static const struct tool_cmd cmds[] = {
 	{ "follow", cmd_follow,
 	    "follow [-jqv] [-k FILE] [--interval SECONDS] [--apply DIR]\n"
 	    "              [--metrics FILE] [--rsh CMD] [--remote-rdship PATH]\n"
-	    "              [--exclude PATTERN] [--keep-last N] [--keep-hourly N]\n"
-	    "              [--keep-daily N] [--prune-every CYCLES] [--cycles N]\n"
-	    "              [--adopt] [--syslog] store source [host:]path ...",
+	    "              [--exclude PATTERN] [--one-file-system] [--bracket CMD]\n"
+	    "              [--hook-timeout SECONDS] [--full-every CYCLES] [--no-notify]\n"
+	    "              [--keep-last N] [--keep-hourly N] [--keep-daily N]\n"
+	    "              [--prune-every CYCLES] [--cycles N] [--adopt] [--syslog]\n"
+	    "              store source [host:]path ...",
 	    0 },
 	{ "rejoin", cmd_rejoin,
 	    "rejoin [-qv] [-w SECONDS] [--origin UUID | --etcd URLS --cluster NAME]\n"

@@ -74,6 +74,14 @@ expect_file out "--cluster
 --syslog
 --verbose
 --wait"
+comp 'rdship follow --no-' >out
+expect_file out --no-notify
+comp 'rdship follow --f' >out
+expect_file out --full-every
+comp 'rdship follow --b' >out
+expect_file out --bracket
+comp 'rdship push --no-' >out
+expect_empty out
 comp 'rdpromote --allow' >out
 expect_file out --allow-partial
 comp 'rdwatch report --sin' >out

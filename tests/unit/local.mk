@@ -24,6 +24,11 @@ tests_unit_check_metrics_SOURCES = tests/unit/check_metrics.c tests/unit/unit.h
 tests_unit_check_metrics_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
 tests_unit_check_metrics_LDADD = $(RD_LIBS) $(CHECK_LIBS)
 
+check_PROGRAMS += tests/unit/check_notify
+tests_unit_check_notify_SOURCES = tests/unit/check_notify.c tests/unit/unit.h
+tests_unit_check_notify_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)
+tests_unit_check_notify_LDADD = $(RD_LIBS) $(CHECK_LIBS)
+
 check_PROGRAMS += tests/unit/check_zio
 tests_unit_check_zio_SOURCES = tests/unit/check_zio.c tests/unit/unit.h
 tests_unit_check_zio_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SQLITE3_CFLAGS)

@@ -13,7 +13,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +39,10 @@ struct follow {
 	const struct rd_follow_opts *o;
 	struct rd_follow_stats *s;
 	struct dest *d;
-	int64_t prev_id;   /* the snapshot of the previous cycle */
-	double prev_start; /* and when it was started */
+	int64_t prev_id;       /* the snapshot of the previous cycle */
+	double prev_start;     /* when the source was last known to equal it */
+	struct rdi_notify *nt; /* NULL: walk every cycle */
+	int64_t since_walk;    /* cycles since the last walk */
 };
 
 static void notice(const struct rd_follow_opts *o, const char *fmt, ...)
@@ -83,151 +84,90 @@ started_at(struct follow *f, int64_t id)
 	return (double)si.started;
 }
 
-/* Append to "b" a metrics line, formatted. */
-static int mprintf(struct rdi_buf *b, struct rd_err *err, const char *fmt, ...)
-    RD_PRINTF(3, 4);
-
-static int
-mprintf(struct rdi_buf *b, struct rd_err *err, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return rd_err_set(err, RD_EINTERNAL, "cannot format metrics");
-	return rdi_buf_append(b, line, (size_t)n, err);
-}
-
-/* A destination's name as a Prometheus label value. */
-static void
-label(const char *s, char *out, size_t len)
-{
-	size_t n = 0;
-
-	for (; *s != '\0' && n + 3 < len; s++) {
-		if (*s == '\\' || *s == '"') {
-			out[n++] = '\\';
-			out[n++] = *s;
-		} else if (*s == '\n') {
-			out[n++] = '\\';
-			out[n++] = 'n';
-		} else {
-			out[n++] = *s;
-		}
-	}
-	out[n] = '\0';
-}
-
-static const struct metric {
-	const char *name, *type, *help;
-} metrics[] = {
-	{ "rdship_follow_cycles_total", "counter", "cycles run" },
-	{ "rdship_follow_failures_total", "counter",
-	    "snapshots and pushes that failed" },
-	{ "rdship_follow_cycle_seconds", "gauge",
-	    "duration of the last cycle (snapshot and pushes)" },
-	{ "rdship_follow_rpo_seconds", "gauge",
-	    "achieved RPO of the last cycle: the age of the data the slowest "
-	    "destination held when its push ended" },
-	{ "rdship_follow_bytes", "gauge",
-	    "bytes pushed in the last cycle, all destinations" },
-	{ "rdship_follow_bytes_total", "counter", "bytes pushed" },
-	{ "rdship_follow_snapshot", "gauge",
-	    "id of the newest snapshot taken" },
-	{ "rdship_follow_last_cycle_timestamp_seconds", "gauge",
-	    "when the last cycle ended" },
-	{ "rdship_follow_lag_seconds", "gauge",
-	    "per destination: age of the newest snapshot it confirmed" },
+static const struct rd_metric m_cycles = { "rdship_follow_cycles_total",
+	"counter", "cycles run" };
+static const struct rd_metric m_failures = { "rdship_follow_failures_total",
+	"counter", "snapshots and pushes that failed" };
+static const struct rd_metric m_cycle_seconds = { "rdship_follow_cycle_seconds",
+	"gauge", "duration of the last cycle (snapshot and pushes)" };
+static const struct rd_metric m_rpo = { "rdship_follow_rpo_seconds", "gauge",
+	"achieved RPO of the last cycle: the age of the data the slowest "
+	"destination held when its push ended" };
+static const struct rd_metric m_bytes = { "rdship_follow_bytes", "gauge",
+	"bytes pushed in the last cycle, all destinations" };
+static const struct rd_metric m_bytes_total = { "rdship_follow_bytes_total",
+	"counter", "bytes pushed" };
+static const struct rd_metric m_snapshot = { "rdship_follow_snapshot", "gauge",
+	"id of the newest snapshot taken" };
+static const struct rd_metric m_last = {
+	"rdship_follow_last_cycle_timestamp_seconds", "gauge",
+	"when the last cycle ended"
 };
+static const struct rd_metric m_skipped = {
+	"rdship_follow_cycles_skipped_total", "counter",
+	"cycles that found no change and took no snapshot"
+};
+static const struct rd_metric m_active = { "rdship_follow_notify_active",
+	"gauge",
+	"1 while change notification is in use, 0 when every cycle walks" };
+static const struct rd_metric m_watches = { "rdship_follow_notify_watches",
+	"gauge", "directories watched for changes" };
+static const struct rd_metric m_overflows = {
+	"rdship_follow_notify_overflows_total", "counter",
+	"overflows of the change notification queue (each followed by a walk)"
+};
+static const struct rd_metric m_lag = { "rdship_follow_lag_seconds", "gauge",
+	"per destination: age of the newest snapshot it confirmed" };
 
 static int
-metrics_text(struct follow *f, struct rdi_buf *b, struct rd_err *err)
+metrics_text(struct follow *f, struct rd_metrics *m, struct rd_err *err)
 {
 	const struct rd_follow_stats *s = f->s;
-	double now = rd_now(), v[8];
-	char l[512];
-	size_t m;
-	int i;
+	double now = rd_now();
+	const struct {
+		const struct rd_metric *def;
+		double v;
+	} v[] = {
+		{ &m_cycles, (double)s->cycles },
+		{ &m_failures, (double)s->failures },
+		{ &m_cycle_seconds, s->cycle_seconds },
+		{ &m_rpo, s->rpo_seconds },
+		{ &m_bytes, (double)s->bytes },
+		{ &m_bytes_total, (double)s->bytes_total },
+		{ &m_snapshot, (double)s->snapshot },
+		{ &m_last, now },
+		{ &m_skipped, (double)s->skipped },
+		{ &m_active, (double)s->notify },
+		{ &m_watches, (double)s->watches },
+		{ &m_overflows, (double)s->overflows },
+	};
+	size_t i;
+	int d;
 
-	v[0] = (double)s->cycles;
-	v[1] = (double)s->failures;
-	v[2] = s->cycle_seconds;
-	v[3] = s->rpo_seconds;
-	v[4] = (double)s->bytes;
-	v[5] = (double)s->bytes_total;
-	v[6] = (double)s->snapshot;
-	v[7] = now;
-	for (m = 0; m < sizeof(metrics) / sizeof(metrics[0]); m++) {
-		if (mprintf(b, err, "# HELP %s %s\n# TYPE %s %s\n",
-		        metrics[m].name, metrics[m].help, metrics[m].name,
-		        metrics[m].type) == -1)
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (rd_metrics_add(m, v[i].def, v[i].v, err) == -1)
 			return -1;
-		if (m < 8) {
-			if (mprintf(b, err, "%s %.17g\n", metrics[m].name,
-			        v[m]) == -1)
-				return -1;
-			continue;
-		}
-		for (i = 0; i < f->o->ndests; i++) {
-			if (f->d[i].have_time <= 0)
-				continue;
-			label(f->o->dests[i], l, sizeof(l));
-			if (mprintf(b, err, "%s{dest=\"%s\"} %.3f\n",
-			        metrics[m].name, l,
-			        now - f->d[i].have_time) == -1)
-				return -1;
-		}
-	}
+	for (d = 0; d < f->o->ndests; d++)
+		if (f->d[d].have_time > 0 &&
+		    rd_metrics_add_label(m, &m_lag, "dest", f->o->dests[d],
+		        now - f->d[d].have_time, err) == -1)
+			return -1;
 	return 0;
 }
 
-/* Replace the metrics file: a temporary file beside it, renamed. */
+/* Replace the metrics file (atomically, by the shared writer). */
 static int
 write_metrics(struct follow *f, struct rd_err *err)
 {
-	const char *path = f->o->metrics;
-	struct rdi_buf b = { NULL, 0, 0 };
-	char tmp[4096];
-	int fd = -1, created = 0, ret = -1, n;
+	struct rd_metrics *m = rd_metrics_new();
+	int ret = -1;
 
-	n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		rd_err_set(err, RD_EUSAGE, "metrics file name too long");
-		goto out;
-	}
-	if (metrics_text(f, &b, err) == -1)
-		goto out;
-	unlink(tmp); /* left by a crashed run with our pid */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0644);
-	if (fd == -1) {
-		rd_err_sys(err, RD_EIO, "cannot create '%s'", tmp);
-		goto out;
-	}
-	created = 1;
-	if (rdi_write_all(fd, b.data, b.len, tmp, err) == -1)
-		goto out;
-	n = rdi_close(fd, tmp, err);
-	fd = -1;
-	if (n == -1)
-		goto out;
-	if (rename(tmp, path) == -1) {
-		rd_err_sys(err, RD_EIO, "cannot rename '%s' to '%s'", tmp,
-		    path);
-		goto out;
-	}
-	created = 0;
-	ret = 0;
-out:
-	if (fd != -1)
-		close(fd);
-	if (created)
-		unlink(tmp);
-	rdi_buf_release(&b);
+	if (m == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	if (metrics_text(f, m, err) == 0 &&
+	    rd_metrics_write(m, f->o->metrics, err) == 0)
+		ret = 0;
+	rd_metrics_free(m);
 	return ret;
 }
 
@@ -310,7 +250,8 @@ push_one(struct follow *f, int i, int stopping, struct rd_err *err)
 		if (before > 0 && t - before > f->s->rpo_seconds)
 			f->s->rpo_seconds = t - before;
 	}
-	if (r.newest != d->have) {
+	/* a cycle without change makes its snapshot current again */
+	if (r.newest != d->have || r.newest == f->prev_id) {
 		d->have = r.newest;
 		d->have_time = started_at(f, r.newest);
 	}
@@ -333,34 +274,87 @@ maybe_prune(struct follow *f)
 		notice(o, "prune failed: %s", e.msg);
 }
 
-/* One cycle: a snapshot, then a push to every destination. */
+/*
+ * Whether this cycle must walk: 1, or 0 when notification says that
+ * nothing changed since the last snapshot and no full walk is due, or -1.
+ */
 static int
-cycle(struct follow *f, struct rd_err *err)
+must_walk(struct follow *f, struct rd_err *err)
+{
+	int64_t every = f->o->full_every > 0 ? f->o->full_every : 60;
+	int r;
+
+	if (f->nt == NULL)
+		return 1;
+	r = rdi_notify_changed(f->nt, err);
+	f->s->overflows = rdi_notify_overflows(f->nt);
+	f->s->notify = rdi_notify_active(f->nt);
+	f->s->watches = (int64_t)rdi_notify_watches(f->nt);
+	if (r == -1)
+		return -1;
+	return r || f->prev_id <= 0 || f->since_walk + 1 >= every;
+}
+
+/* The snapshot of a cycle that walks. */
+static int
+take_snapshot(struct follow *f, double start, struct rd_err *err)
 {
 	const struct rd_follow_opts *o = f->o;
-	struct rd_follow_stats *s = f->s;
 	struct rd_snapinfo si;
 	struct rd_err e = RD_ERR_INIT;
-	double t0 = rd_monotonic(), start = rd_now();
-	int i;
 
-	s->bytes = 0;
-	s->rpo_seconds = 0;
-	s->ok_dests = 0;
 	if (rd_snap_create(f->st, f->source, o->snap, &si, &e) == -1) {
 		if (fatal(e.code)) {
 			*err = e;
 			return -1;
 		}
-		s->failures++;
+		f->s->failures++;
 		notice(o, "snapshot failed: %s", e.msg);
+		if (f->nt != NULL)
+			rdi_notify_dirty(f->nt);
+		return 0;
+	}
+	if (si.partial > 0)
+		notice(o,
+		    "snapshot %lld is partial: %lld paths kept their previous version",
+		    (long long)si.id, (long long)si.partial);
+	/* what it could not read as it was: read it again next cycle */
+	if ((si.partial > 0 || si.inconsistent > 0) && f->nt != NULL)
+		rdi_notify_dirty(f->nt);
+	f->s->snapshot = si.id;
+	f->prev_id = si.id;
+	f->prev_start = start;
+	return 0;
+}
+
+/*
+ * One cycle: a snapshot (unless notification says nothing changed),
+ * then a push to every destination.
+ */
+static int
+cycle(struct follow *f, struct rd_err *err)
+{
+	const struct rd_follow_opts *o = f->o;
+	struct rd_follow_stats *s = f->s;
+	struct rd_err e = RD_ERR_INIT;
+	double t0 = rd_monotonic(), start = rd_now();
+	int i, walk;
+
+	s->bytes = 0;
+	s->rpo_seconds = 0;
+	s->ok_dests = 0;
+	walk = must_walk(f, err);
+	if (walk == -1)
+		return -1;
+	s->walked = walk;
+	if (walk) {
+		f->since_walk = 0;
+		if (take_snapshot(f, start, err) == -1)
+			return -1;
 	} else {
-		if (si.partial > 0)
-			notice(o,
-			    "snapshot %lld is partial: %lld paths kept their previous version",
-			    (long long)si.id, (long long)si.partial);
-		s->snapshot = si.id;
-		f->prev_id = si.id;
+		/* no event since the snapshot: it is the source as of now */
+		f->since_walk++;
+		s->skipped++;
 		f->prev_start = start;
 	}
 	for (i = 0; i < o->ndests; i++)
@@ -417,6 +411,17 @@ rd_follow(struct rd_store *st, const char *source,
 	f.d = calloc((size_t)o->ndests, sizeof(*f.d));
 	if (f.d == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	/* watching starts before the first walk: no change slips between */
+	if (!o->no_notify &&
+	    rdi_notify_new(source, o->snap, o->notice, o->notice_arg, &f.nt,
+	        err) == -1) {
+		free(f.d);
+		return -1;
+	}
+	if (f.nt != NULL) {
+		s->notify = rdi_notify_active(f.nt);
+		s->watches = (int64_t)rdi_notify_watches(f.nt);
+	}
 	next = rd_monotonic();
 	while (o->stop == NULL || !*o->stop) {
 		next += o->interval;
@@ -433,6 +438,7 @@ rd_follow(struct rd_store *st, const char *source,
 out:
 	for (i = 0; i < o->ndests; i++)
 		drop(&f, i, ret == -1);
+	rdi_notify_free(f.nt);
 	free(f.d);
 	return ret;
 }

@@ -66,11 +66,12 @@ rd_snap_exclude_check(const char *pattern, struct rd_err *err)
 
 /*
  * Split the "n" patterns "pats" into "*xp" and their text into "*buf"
- * (both to be freed), once; "*nx" gets their number.
+ * (both to be freed, also after a failure), once; "*nx" gets their
+ * number.
  */
-static int
-compile_patterns(const char *const *pats, int n, struct xpat **xp, char **buf,
-    size_t *nx, struct rd_err *err)
+int
+snap_compile_patterns(const char *const *pats, int n, struct xpat **xp,
+    char **buf, size_t *nx, struct rd_err *err)
 {
 	const char *body;
 	size_t total = 0, len, off = 0;
@@ -109,11 +110,11 @@ snap_compile_excludes(struct ctx *c, struct rd_err *err)
 {
 	const struct rd_snap_opts *o = c->opts;
 
-	if (compile_patterns(o->excludes, o->nexcludes, &c->xp, &c->xbuf,
+	if (snap_compile_patterns(o->excludes, o->nexcludes, &c->xp, &c->xbuf,
 	        &c->nx, err) == -1)
 		return -1;
-	return compile_patterns(o->may_change, o->nmay_change, &c->mp, &c->mbuf,
-	    &c->nm, err);
+	return snap_compile_patterns(o->may_change, o->nmay_change, &c->mp,
+	    &c->mbuf, &c->nm, err);
 }
 
 /*

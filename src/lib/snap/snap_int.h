@@ -255,6 +255,8 @@ int snap_walk_source(struct ctx *c, int rootfd, const struct stat *sb,
 
 /* exclude.c: patterns */
 int snap_compile_excludes(struct ctx *c, struct rd_err *err);
+int snap_compile_patterns(const char *const *pats, int n, struct xpat **xp,
+    char **buf, size_t *nx, struct rd_err *err);
 int snap_matches(const struct xpat *xp, size_t nx, const char *name,
     const char *path, int isdir);
 int snap_excluded(const struct ctx *c, const char *name, const char *path,
