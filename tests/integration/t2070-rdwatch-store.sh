@@ -82,6 +82,17 @@ expect_exit 1 rdwatch 'lag:T?max-age=1h' 'lag:T?max-age=4h'
 mask
 expect_file masked 'lag:T?max-age=1h down L ms last ship 3 h ago > 1 h
 lag:T?max-age=4h up L ms'
+# a bundle that brings nothing proves nothing about now; a push that
+# finds the standby current does (an idle rdship follow): the last ship
+# is now, and origin_newest what the push said
+expect_exit 0 rdship receive T <b2.rdb
+expect_exit 1 rdwatch 'lag:T?max-age=1h'
+sqlite3 T/catalog.db "update meta set value = '1' where key = 'origin_newest'"
+expect_exit 0 rdship push S T
+expect_exit 0 rdwatch 'lag:T?max-age=1h'
+expect_exit 0 sqlite3 T/catalog.db \
+    "select value from meta where key = 'origin_newest'"
+expect_file out 2
 # rpo: the age of the data of the standby's newest snapshot (times are
 # set from now, not moved back from when the test made them, so that a
 # slow run reads the same hours)

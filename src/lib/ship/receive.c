@@ -410,6 +410,28 @@ set_meta_int(struct rd_store *st, const char *key, int64_t v,
 	return rdi_meta_set(st->db, key, buf, err);
 }
 
+/*
+ * A push that finds this store as current as its origin: the origin
+ * vouches for it now, so the last ship is now (rdwatch lag: max-age),
+ * though no snapshot came.  A bundle proves nothing about now.
+ */
+static int
+note_current(struct rdi_recv *r, struct rd_err *err)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%.6f", rd_now());
+	if (rdi_db_exec(r->st->db, "BEGIN IMMEDIATE", err) == -1)
+		return -1;
+	if (rdi_meta_set(r->st->db, "last_ship", buf, err) == -1 ||
+	    set_meta_int(r->st, "origin_newest", r->newest, err) == -1 ||
+	    rdi_db_exec(r->st->db, "COMMIT", err) == -1) {
+		sqlite3_exec(r->st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 finish_rows(struct rdi_recv *r, const struct rdi_buf *endbuf,
     struct rd_err *err)
@@ -436,7 +458,8 @@ finish_rows(struct rdi_recv *r, const struct rdi_buf *endbuf,
 		return rd_err_set(err, RD_ECORRUPT,
 		    "stream is damaged: frames are missing");
 	if (r->skip)
-		return 0;
+		return r->push && r->newest == r->since ? note_current(r, err)
+		                                        : 0;
 	if (r->last_snap != r->newest)
 		return rd_err_set(err, RD_ECORRUPT,
 		    "stream is damaged: snapshots are missing");
