@@ -158,6 +158,28 @@ int rdi_sparse_write(void *arg, const void *buf, size_t len,
     struct rd_err *err);
 int rdi_sparse_flush(struct rdi_sparse *ws, struct rd_err *err);
 
+/*
+ * A reader of a file from offset 0 that asks the file system where its
+ * holes are (SEEK_DATA/SEEK_HOLE) and gives zeros for them without
+ * reading: the bytes are the file's logical bytes all the same.  A file
+ * system without the calls is read as usual.
+ */
+struct rdi_hreader {
+	int fd;
+	off_t pos;          /* the next byte to give */
+	off_t data_end;     /* known data from pos up to here */
+	off_t hole_end;     /* or a known hole up to here */
+	int plain;          /* no SEEK_DATA here: read() as usual */
+	int64_t hole_bytes; /* zeros given for holes */
+};
+void rdi_hreader_init(struct rdi_hreader *h, int fd);
+/*
+ * Fill "buf" with up to "len" bytes ("what" names the file in errors):
+ * fewer only at the end of the file.  Returns how many, or -1.
+ */
+ssize_t rdi_hread(struct rdi_hreader *h, void *buf, size_t len,
+    const char *what, struct rd_err *err);
+
 /* Random bytes from the CSPRNG. */
 int rdi_random(void *buf, size_t len, struct rd_err *err);
 /* A random RFC 4122 version 4 UUID, as 36 characters plus NUL. */
