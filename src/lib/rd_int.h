@@ -682,12 +682,23 @@ int rdi_get_str(struct rdi_msg *m, char *out, size_t outlen);
 /* ------------------------------------------------------------------ */
 /* replica.c */
 
+/* What an update of a replica did, and what it could not do. */
+#define RDI_OMISSION_LEN 200
+struct rdi_apply_res {
+	int64_t changed; /* entries written or removed */
+	int64_t omitted; /* attributes (xattrs, ACLs, capabilities) not set */
+	char first[RDI_OMISSION_LEN]; /* the first of them, as noticed */
+};
+
 /*
  * Bring the replica directory "dir" to snapshot "version" of the store
- * (open for writing), journaled in the catalog.  Returns 0 or -1.
+ * (open for writing), journaled in the catalog; "res" says what it did.
+ * An attribute the replica's file system or user refuses is noticed,
+ * counted and recorded (meta "replica_omitted:DIR", for rdship status);
+ * the update goes on.  Returns 0 or -1.
  */
 int rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
-    rd_notice_fn notice, void *notice_arg, int64_t *files_changed,
+    rd_notice_fn notice, void *notice_arg, struct rdi_apply_res *res,
     struct rd_err *err);
 
 /* ------------------------------------------------------------------ */

@@ -223,6 +223,31 @@ grep -q "^rdsnap: [0-9]* things not restored (see above" err ||
 [ "$(find u/r/deep -name leaf -execdir cat {} \;)" = far ] ||
     fail "long path as nobody"
 
+# a replica that cannot take an attribute: the standby names the entry
+# and the attribute, in its status too, and the push exits 3
+mkdir src2
+printf 'x' >src2/f
+setfattr -n trusted.tag -v secret src2/f
+setfattr -n user.colour -v blue src2/f
+expect_exit 0 rdsnap init --quiet small
+expect_exit 0 rdsnap create --quiet small src2
+chown -R nobody small
+expect_exit 0 runuser -u nobody -- rdsnap init --quiet --standby --no-key u/sb
+expect_exit 3 runuser -u nobody -- rdship push --quiet --apply "$TMP/u/rep" small u/sb
+expect_file err "rdship: replica: 'f': extended attribute 'trusted.tag' not set: Operation not permitted
+rdship: 'u/sb': the replica update could not set everything: replica: 'f': extended attribute 'trusted.tag' not set: Operation not permitted"
+[ "$(getfattr -n user.colour --only-values u/rep/f)" = blue ] ||
+    fail "the attribute the replica could take was not set"
+expect_exit 0 rdship status u/sb
+grep -qx "replica    $TMP/u/rep: the update to snapshot 1 could not set 1 attribute: replica: 'f': extended attribute 'trusted.tag' not set: Operation not permitted" out ||
+    fail "status: $(cat out)"
+# nothing new: 0, and the status still says what the replica lacks
+expect_exit 0 runuser -u nobody -- rdship push --quiet --apply "$TMP/u/rep" small u/sb
+expect_empty err
+expect_exit 0 rdship status --json u/sb
+grep -q '"omitted":{"snapshot":1,"count":1,"first":"replica: .f.: extended attribute .trusted.tag. not set: Operation not permitted"}' out ||
+    fail "status --json: $(cat out)"
+
 # a forged catalog: a hard link to a directory, attributes over the
 # kernel's limits: verify finds the damage (1) and names the row; a
 # restore names the entry, restores the rest and exits 65
