@@ -138,6 +138,30 @@ int rdi_xattrs_apply(int fd, int dfd, const char *name,
     void (*failed)(void *arg, const char *attr, int errnum), void *arg);
 
 /*
+ * The metadata of an entry made by name (a symlink, fifo or device node,
+ * never followed), in the order that keeps each: owner (when "chown"),
+ * mode (when "mode" is not -1; chown clears setuid), the attributes
+ * (after chown, which clears security.capability; one refused goes to
+ * "failed"), then the mtime, the atime left as it is.
+ */
+struct rdi_entry_meta {
+	int chown;
+	int64_t uid, gid;
+	int mode;
+	const unsigned char *xa;
+	size_t xalen;
+	int64_t mtime; /* ns */
+	void (*failed)(void *arg, const char *attr, int errnum);
+	void *arg;
+};
+/*
+ * Set "m" on "name" in "dfd".  Returns 0, or -1 with errno set and
+ * "*step" naming what failed ("chown", "chmod", "set times of").
+ */
+int rdi_entry_meta_at(int dfd, const char *name, const struct rdi_entry_meta *m,
+    const char **step);
+
+/*
  * A sink that writes a file from offset 0, leaving holes where whole
  * blocks of RDI_SPARSE_BLOCK bytes are zero, whatever the boundaries of
  * the pieces it is given ("cp --sparse=always" does the same): a block a

@@ -391,20 +391,19 @@ out:
 
 /*
  * The end of making "tmp" (a symlink or special file) for row "n": its
- * extended attributes and mtime, then renamed over "name".  Returns 0,
- * or -1 with errno set.
+ * owner, "mode" (-1: none), extended attributes and mtime, then renamed
+ * over "name".  Returns 0, or -1 with errno set.
  */
 static int
 finish_tmp(struct actx *c, int pfd, const char *tmp, const char *name,
-    const struct nrow *n)
+    const struct nrow *n, int mode)
 {
-	struct timespec ts[2];
+	struct xafail f = { c, n->path };
+	struct rdi_entry_meta m = { c->chown_ok, n->uid, n->gid, mode, n->xa,
+		n->xalen, n->mtime, xattr_failed, &f };
+	const char *step;
 
-	set_xattrs(c, -1, pfd, tmp, n);
-	ts[0].tv_sec = 0;
-	ts[0].tv_nsec = UTIME_OMIT;
-	ts[1] = rdi_ns_to_timespec(n->mtime);
-	if (utimensat(pfd, tmp, ts, AT_SYMLINK_NOFOLLOW) == -1 ||
+	if (rdi_entry_meta_at(pfd, tmp, &m, &step) == -1 ||
 	    renameat(pfd, tmp, pfd, name) == -1)
 		return -1;
 	c->changed++;
@@ -430,13 +429,8 @@ write_link(struct actx *c, int pfd, const char *name, const struct nrow *n,
 	if (symlinkat(n->target, pfd, tmp) == -1)
 		return rd_err_sys(err, RD_EIO, "cannot create symlink '%s'",
 		    n->path);
-	if (c->chown_ok &&
-	    fchownat(pfd, tmp, (uid_t)n->uid, (gid_t)n->gid,
-	        AT_SYMLINK_NOFOLLOW) == -1)
-		goto fail;
-	if (finish_tmp(c, pfd, tmp, name, n) == 0)
+	if (finish_tmp(c, pfd, tmp, name, n, -1) == 0)
 		return 0;
-fail:
 	rd_err_sys(err, RD_EIO, "cannot write symlink '%s'", n->path);
 	unlinkat(pfd, tmp, 0);
 	return -1;
@@ -457,14 +451,8 @@ write_special(struct actx *c, int pfd, const char *name, const struct nrow *n,
 	if (mknodat(pfd, tmp, kind | 0600, (dev_t)n->rdev) == -1)
 		return rd_err_sys(err, RD_EIO, "cannot make '%s' in replica",
 		    n->path);
-	if ((c->chown_ok &&
-	        fchownat(pfd, tmp, (uid_t)n->uid, (gid_t)n->gid,
-	            AT_SYMLINK_NOFOLLOW) == -1) ||
-	    fchmodat(pfd, tmp, (mode_t)n->mode, 0) == -1)
-		goto fail;
-	if (finish_tmp(c, pfd, tmp, name, n) == 0)
+	if (finish_tmp(c, pfd, tmp, name, n, (int)n->mode) == 0)
 		return 0;
-fail:
 	rd_err_sys(err, RD_EIO, "cannot write '%s' in replica", n->path);
 	unlinkat(pfd, tmp, 0);
 	return -1;
