@@ -190,9 +190,11 @@ int rdi_sparse_flush(struct rdi_sparse *ws, struct rd_err *err);
  */
 struct rdi_hreader {
 	int fd;
-	off_t pos;          /* the next byte to give */
+	off_t pos;          /* the next byte to give (and read()'s offset) */
 	off_t data_end;     /* known data from pos up to here */
 	off_t hole_end;     /* or a known hole up to here */
+	int at_end;         /* no data known past pos: read() to see */
+	int seek;           /* a probe moved the offset: back to pos */
 	int plain;          /* no SEEK_DATA here: read() as usual */
 	int64_t hole_bytes; /* zeros given for holes */
 };

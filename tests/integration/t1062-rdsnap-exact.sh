@@ -248,9 +248,9 @@ expect_exit 0 rdship status --json u/sb
 grep -q '"omitted":{"snapshot":1,"count":1,"first":"replica: .f.: extended attribute .trusted.tag. not set: Operation not permitted"}' out ||
     fail "status --json: $(cat out)"
 # a bundle received with --apply says the same and exits 3
-expect_exit 0 rdship send --quiet small >u/b.rdb
+rdship send --quiet small >u/b.rdb || fail "send: $?"
 expect_exit 0 runuser -u nobody -- rdsnap init --quiet --standby --no-key u/sb2
-expect_exit 3 runuser -u nobody -- rdship receive --quiet --apply "$TMP/u/rep2" u/sb2 <u/b.rdb
+expect_exit 3 runuser -u nobody -- sh -c 'rdship receive --quiet --apply "$1/u/rep2" u/sb2 <u/b.rdb' sh "$TMP"
 expect_file err "rdship: replica: 'f': extended attribute 'trusted.tag' not set: Operation not permitted
 rdship: replica '$TMP/u/rep2': 1 attribute could not be set (see above)"
 

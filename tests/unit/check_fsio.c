@@ -83,11 +83,11 @@ START_TEST(test_hread)
 		ck_assert_int_eq(h.hole_bytes, (int64_t)(size - sizeof(data)));
 	}
 	ck_assert_int_eq(err.code, RD_OK);
-	/* a read error names the file */
+	/* an error names the file */
 	rdi_hreader_init(&h, -1);
 	ck_assert_int_eq(rdi_hread(&h, back, 10, "gone", &err), -1);
 	ck_assert_int_eq(err.code, RD_EIO);
-	ck_assert_str_eq(err.msg, "cannot read 'gone': Bad file descriptor");
+	ck_assert_str_eq(err.msg, "cannot seek 'gone': Bad file descriptor");
 	free(want);
 	free(back);
 	close(fd);
