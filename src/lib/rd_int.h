@@ -138,6 +138,30 @@ int rdi_xattrs_apply(int fd, int dfd, const char *name,
     void (*failed)(void *arg, const char *attr, int errnum), void *arg);
 
 /*
+ * The metadata of an entry made by name (a symlink, fifo or device node,
+ * never followed), in the order that keeps each: owner (when "chown"),
+ * mode (when "mode" is not -1; chown clears setuid), the attributes
+ * (after chown, which clears security.capability; one refused goes to
+ * "failed"), then the mtime, the atime left as it is.
+ */
+struct rdi_entry_meta {
+	int chown;
+	int64_t uid, gid;
+	int mode;
+	const unsigned char *xa;
+	size_t xalen;
+	int64_t mtime; /* ns */
+	void (*failed)(void *arg, const char *attr, int errnum);
+	void *arg;
+};
+/*
+ * Set "m" on "name" in "dfd".  Returns 0, or -1 with errno set and
+ * "*step" naming what failed ("chown", "chmod", "set times of").
+ */
+int rdi_entry_meta_at(int dfd, const char *name, const struct rdi_entry_meta *m,
+    const char **step);
+
+/*
  * A sink that writes a file from offset 0, leaving holes where whole
  * blocks of RDI_SPARSE_BLOCK bytes are zero, whatever the boundaries of
  * the pieces it is given ("cp --sparse=always" does the same): a block a
@@ -157,6 +181,30 @@ void rdi_sparse_init(struct rdi_sparse *ws, int fd, const char *path);
 int rdi_sparse_write(void *arg, const void *buf, size_t len,
     struct rd_err *err);
 int rdi_sparse_flush(struct rdi_sparse *ws, struct rd_err *err);
+
+/*
+ * A reader of a file from offset 0 that asks the file system where its
+ * holes are (SEEK_DATA/SEEK_HOLE) and gives zeros for them without
+ * reading: the bytes are the file's logical bytes all the same.  A file
+ * system without the calls is read as usual.
+ */
+struct rdi_hreader {
+	int fd;
+	off_t pos;          /* the next byte to give (and read()'s offset) */
+	off_t data_end;     /* known data from pos up to here */
+	off_t hole_end;     /* or a known hole up to here */
+	int at_end;         /* no data known past pos: read() to see */
+	int seek;           /* a probe moved the offset: back to pos */
+	int plain;          /* no SEEK_DATA here: read() as usual */
+	int64_t hole_bytes; /* zeros given for holes */
+};
+void rdi_hreader_init(struct rdi_hreader *h, int fd);
+/*
+ * Fill "buf" with up to "len" bytes ("what" names the file in errors):
+ * fewer only at the end of the file.  Returns how many, or -1.
+ */
+ssize_t rdi_hread(struct rdi_hreader *h, void *buf, size_t len,
+    const char *what, struct rd_err *err);
 
 /* Random bytes from the CSPRNG. */
 int rdi_random(void *buf, size_t len, struct rd_err *err);
@@ -674,12 +722,23 @@ int rdi_get_str(struct rdi_msg *m, char *out, size_t outlen);
 /* ------------------------------------------------------------------ */
 /* replica.c */
 
+/* What an update of a replica did, and what it could not do. */
+#define RDI_OMISSION_LEN 200
+struct rdi_apply_res {
+	int64_t changed; /* entries written or removed */
+	int64_t omitted; /* attributes (xattrs, ACLs, capabilities) not set */
+	char first[RDI_OMISSION_LEN]; /* the first of them, as noticed */
+};
+
 /*
  * Bring the replica directory "dir" to snapshot "version" of the store
- * (open for writing), journaled in the catalog.  Returns 0 or -1.
+ * (open for writing), journaled in the catalog; "res" says what it did.
+ * An attribute the replica's file system or user refuses is noticed,
+ * counted and recorded (meta "replica_omitted:DIR", for rdship status);
+ * the update goes on.  Returns 0 or -1.
  */
 int rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
-    rd_notice_fn notice, void *notice_arg, int64_t *files_changed,
+    rd_notice_fn notice, void *notice_arg, struct rdi_apply_res *res,
     struct rd_err *err);
 
 /* ------------------------------------------------------------------ */

@@ -909,6 +909,13 @@ struct rd_ship_result {
 	int reported; /* serve: the failure was told to the sender */
 	int64_t replica_version; /* -1: no replica */
 	int64_t replica_files;   /* files the apply wrote or removed */
+	/*
+	 * What the apply could not set (an xattr, ACL or capability the
+	 * replica's file system or user refuses): how many (a push knows
+	 * only 0 or 1 and more), and the first, named; the push exits 3.
+	 */
+	int64_t replica_omitted;
+	char replica_omission[256];
 	double seconds;
 	char origin[37];
 	int64_t epoch;
@@ -1052,6 +1059,12 @@ struct rd_replica_info {
 	int64_t target; /* while applying */
 	int clean;      /* 1: dir is exactly "version" */
 	double updated;
+	/*
+	 * The last update that could not set everything (an xattr, ACL or
+	 * capability refused): its snapshot (0: none), how many, the first.
+	 */
+	int64_t omitted_at, omitted;
+	char omission[256];
 };
 
 #define RD_SHIP_LIST_MAX 32

@@ -417,7 +417,7 @@ receive_common(const char *cmd, int argc, char **argv, int serve)
 	struct rd_ship_result r;
 	struct rd_store *st;
 	struct opts o;
-	char p[64];
+	char p[64], pd[1024];
 	char **args;
 	int nargs;
 
@@ -463,6 +463,14 @@ receive_common(const char *cmd, int argc, char **argv, int serve)
 			print_objects(&r);
 		}
 		print_replica(&o, &r);
+	}
+	if (r.replica_omitted > 0) {
+		/* each was noticed; say once that the replica lacks them */
+		tool_warn("replica '%s': %lld %s could not be set (see above)",
+		    tool_printable(o.ship.apply_dir, pd, sizeof(pd)),
+		    (long long)r.replica_omitted,
+		    tool_plural(r.replica_omitted, "attribute", "attributes"));
+		return tool_exit(3);
 	}
 	return tool_exit(EX_OK);
 }
@@ -691,6 +699,14 @@ push_one(struct opts *o, const char *store, const char *dest,
 		print_replica(o, r);
 	}
 	fflush(stdout);
+	if (r->replica_omitted > 0) {
+		char pm[300];
+
+		snprintf(msg, msglen,
+		    "'%s': the replica update could not set everything: %s",
+		    dest, tool_printable(r->replica_omission, pm, sizeof(pm)));
+		return 3;
+	}
 	return 0;
 }
 
@@ -707,7 +723,7 @@ cmd_push(int argc, char **argv)
 	struct rd_ship_result r, sum;
 	char msg[512];
 	char **args;
-	int nargs, i, rc, failed = 0;
+	int nargs, i, rc, failed = 0, omitted = 0;
 
 	args = parse("push",
 	    " adopt apply cluster etcd json key metrics remote-rdship rsh ",
@@ -718,10 +734,15 @@ cmd_push(int argc, char **argv)
 	for (i = 1; i < nargs; i++) {
 		memset(&r, 0, sizeof(r));
 		rc = push_one(&o, args[0], args[i], &r, msg, sizeof(msg));
-		if (rc == 0) {
+		if (rc == 0 || rc == 3) {
+			/* 3: pushed, but the replica lacks what msg says */
 			sum.newest = r.newest;
 			sum.objects += r.objects;
 			sum.wire_bytes += r.wire_bytes;
+			if (rc == 3) {
+				tool_warn("%s", msg);
+				omitted++;
+			}
 			continue;
 		}
 		if (nargs == 2 && rc == EX_USAGE) {
@@ -741,7 +762,7 @@ cmd_push(int argc, char **argv)
 		return push_metrics_end(&pm, tool_exit(3));
 	}
 	pm.r = &sum;
-	return push_metrics_end(&pm, tool_exit(EX_OK));
+	return push_metrics_end(&pm, tool_exit(omitted > 0 ? 3 : EX_OK));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1107,6 +1128,15 @@ status_json(const char *store, const struct rd_ship_status *s,
 		rd_json_int(j, "version", s->replica[i].version);
 		rd_json_str(j, "state",
 		    s->replica[i].clean ? "clean" : "applying");
+		if (s->replica[i].omitted > 0) {
+			rd_json_obj_begin(j, "omitted");
+			rd_json_int(j, "snapshot", s->replica[i].omitted_at);
+			rd_json_int(j, "count", s->replica[i].omitted);
+			rd_json_str(j, "first", s->replica[i].omission);
+			rd_json_obj_end(j);
+		} else {
+			rd_json_null(j, "omitted");
+		}
 		rd_json_obj_end(j);
 	}
 	rd_json_arr_end(j);
@@ -1168,7 +1198,7 @@ cmd_status(int argc, char **argv)
 	struct rd_snapinfo si;
 	struct rd_store *st;
 	struct opts o;
-	char t[40], p[1024];
+	char t[40], p[1024], t2[1024];
 	int64_t lag;
 	char **args;
 	int nargs, i;
@@ -1227,6 +1257,17 @@ cmd_status(int argc, char **argv)
 		    s.replica[i].clean
 		        ? "clean"
 		        : "interrupted update: the next receive with --apply finishes it");
+	for (i = 0; i < s.nreplicas; i++)
+		if (s.replica[i].omitted > 0)
+			printf(
+			    "replica    %s: the update to snapshot %lld could not set %lld %s: %s\n",
+			    tool_printable(s.replica[i].dir, p, sizeof(p)),
+			    (long long)s.replica[i].omitted_at,
+			    (long long)s.replica[i].omitted,
+			    tool_plural(s.replica[i].omitted, "attribute",
+			        "attributes"),
+			    tool_printable(s.replica[i].omission, t2,
+			        sizeof(t2)));
 	for (i = 0; i < s.nstandbys; i++)
 		standby_line(&s, i);
 	if (s.replicas_more > 0)

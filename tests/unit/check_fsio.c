@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -33,6 +34,62 @@ START_TEST(test_write_read_all)
 	unit_assert_bytes(back, sizeof(data), data, sizeof(data));
 	ck_assert_int_eq(rdi_read_full(fd, back, sizeof(back), "f", &err), 0);
 	ck_assert_int_eq(err.code, RD_OK);
+	close(fd);
+}
+END_TEST
+
+/*
+ * The hole reader gives a sparse file's bytes (a hole, data, a hole to
+ * the end) in any piece size, the holes as zeros it did not read.
+ */
+START_TEST(test_hread)
+{
+	static const size_t pieces[] = { 511, 4095, 100000, 4 << 20 };
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_hreader h;
+	unsigned char data[8192], *want, *back;
+	const size_t size = 3 << 20;
+	const char *f = unit_path("f");
+	size_t k, got;
+	ssize_t n;
+	int fd;
+
+	unit_fill_random(data, sizeof(data), 5);
+	fd = open(f, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(rdi_pwrite_all(fd, data, sizeof(data), 1 << 20, "f",
+	                     &err),
+	    0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+	want = calloc(1, size);
+	back = malloc(size + 1);
+	ck_assert_ptr_nonnull(want);
+	ck_assert_ptr_nonnull(back);
+	memcpy(want + (1 << 20), data, sizeof(data));
+	for (k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
+		rdi_hreader_init(&h, fd);
+		memset(back, 0xaa, size + 1);
+		for (got = 0; got <= size; got += (size_t)n) {
+			n = rdi_hread(&h, back + got,
+			    pieces[k] < size + 1 - got ? pieces[k]
+			                               : size + 1 - got,
+			    "f", &err);
+			ck_assert_int_ge(n, 0);
+			if (n == 0)
+				break;
+		}
+		ck_assert_uint_eq(got, size);
+		unit_assert_bytes(back, got, want, size);
+		ck_assert_int_eq(h.hole_bytes, (int64_t)(size - sizeof(data)));
+	}
+	ck_assert_int_eq(err.code, RD_OK);
+	/* an error names the file */
+	rdi_hreader_init(&h, -1);
+	ck_assert_int_eq(rdi_hread(&h, back, 10, "gone", &err), -1);
+	ck_assert_int_eq(err.code, RD_EIO);
+	ck_assert_str_eq(err.msg, "cannot seek 'gone': Bad file descriptor");
+	free(want);
+	free(back);
 	close(fd);
 }
 END_TEST
@@ -252,6 +309,7 @@ fsio_suite(void)
 	tcase_add_checked_fixture(tc, unit_tmp_setup, unit_tmp_teardown);
 	tcase_add_test(tc, test_write_read_all);
 	tcase_add_test(tc, test_pwrite_pread);
+	tcase_add_test(tc, test_hread);
 	tcase_add_test(tc, test_bad_fd);
 	tcase_add_test(tc, test_write_pipe_closed);
 	tcase_add_test(tc, test_fsync_dir);

@@ -772,6 +772,23 @@ tree_check(struct rd_store *st, int64_t id, char *why, size_t len)
 	return r;
 }
 
+/* Set the mtime of "path" (not through a symlink) to "sec"."nsec". */
+static void
+set_mtime(const char *path, time_t sec, long nsec)
+{
+	struct timespec ts[2];
+
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1].tv_sec = sec;
+	ts[1].tv_nsec = nsec;
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+/* 2021-02-03T04:05:06.123456789Z, the times of the snapshot's entries */
+#define T0_SEC  1612325106
+#define T0_NSEC 123456789L
+
 START_TEST(test_tree_verify_metadata)
 {
 	struct rd_err err = RD_ERR_INIT;
@@ -786,6 +803,13 @@ START_TEST(test_tree_verify_metadata)
 	unit_write_str(unit_path("src/a"), "one file, two names\n");
 	ck_assert_int_eq(link(unit_path("src/a"), unit_path("src/b")), 0);
 	unit_write_str(unit_path("src/c"), "alone\n");
+	unit_mkdir(unit_path("src/d"), 0755);
+	unit_write_str(unit_path("src/d/e"), "in a directory\n");
+	ck_assert_int_eq(symlink("c", unit_path("src/s")), 0);
+	set_mtime(unit_path("src/c"), T0_SEC, T0_NSEC);
+	set_mtime(unit_path("src/s"), T0_SEC, T0_NSEC);
+	set_mtime(unit_path("src/d"), T0_SEC, T0_NSEC);
+	set_mtime(unit_path("src"), T0_SEC, T0_NSEC);
 	unit_ok(rd_snap_create(st, unit_path("src"), &so, &si, &err), err);
 	unit_ok(rd_restore(st, si.id, unit_path("out"), NULL, 0, &ro, NULL,
 	            &err),
@@ -799,6 +823,12 @@ START_TEST(test_tree_verify_metadata)
 	times[0] = sb.st_atim;
 	times[1] = sb.st_mtim;
 	ck_assert_int_eq(utimensat(AT_FDCWD, out, times, 0), 0);
+	/* the name's writing changed the directory's mtime first */
+	ck_assert_int_eq(tree_check(st, si.id, why, sizeof(why)), 1);
+	ck_assert_ptr_nonnull(strstr(why, "'.': modification time "));
+	ck_assert_ptr_nonnull(strstr(why,
+	    ", expected 2021-02-03T04:05:06.123456789Z"));
+	set_mtime(unit_path("out"), T0_SEC, T0_NSEC);
 	ck_assert_int_eq(tree_check(st, si.id, why, sizeof(why)), 1);
 	ck_assert_str_eq(why,
 	    "'b' is not a hard link of the file it was linked to");
@@ -807,12 +837,36 @@ START_TEST(test_tree_verify_metadata)
 	            &err),
 	    err);
 	/* a third name the snapshot does not have */
-	snprintf(out, sizeof(out), "%s", unit_path("out/d"));
+	snprintf(out, sizeof(out), "%s", unit_path("out/x"));
 	ck_assert_int_eq(link(unit_path("out/a"), out), 0);
+	set_mtime(unit_path("out"), T0_SEC, T0_NSEC);
 	ck_assert_int_eq(tree_check(st, si.id, why, sizeof(why)), 1);
 	ck_assert_str_eq(why,
 	    "a file has 3 names in the tree, 2 in the snapshot");
-	ck_assert_int_eq(unlink(unit_path("out/d")), 0);
+	ck_assert_int_eq(unlink(unit_path("out/x")), 0);
+	set_mtime(unit_path("out"), T0_SEC, T0_NSEC);
+	/* mtimes in ns: of a file, a symlink, a directory, the root */
+	ck_assert_int_eq(tree_check(st, si.id, why, sizeof(why)), 0);
+	set_mtime(unit_path("out/c"), T0_SEC, T0_NSEC + 1);
+	ck_assert_int_eq(tree_check(st, si.id, why, sizeof(why)), 1);
+	ck_assert_str_eq(why,
+	    "'c': modification time 2021-02-03T04:05:06.123456790Z, expected 2021-02-03T04:05:06.123456789Z");
+	set_mtime(unit_path("out/c"), T0_SEC, T0_NSEC);
+	set_mtime(unit_path("out/s"), 0, 0);
+	ck_assert_int_eq(tree_check(st, si.id, why, sizeof(why)), 1);
+	ck_assert_str_eq(why,
+	    "'s': modification time 1970-01-01T00:00:00.000000000Z, expected 2021-02-03T04:05:06.123456789Z");
+	set_mtime(unit_path("out/s"), T0_SEC, T0_NSEC);
+	set_mtime(unit_path("out/d"), T0_SEC + 60, T0_NSEC);
+	ck_assert_int_eq(tree_check(st, si.id, why, sizeof(why)), 1);
+	ck_assert_str_eq(why,
+	    "'d/': modification time 2021-02-03T04:06:06.123456789Z, expected 2021-02-03T04:05:06.123456789Z");
+	set_mtime(unit_path("out/d"), T0_SEC, T0_NSEC);
+	set_mtime(unit_path("out"), T0_SEC, 0);
+	ck_assert_int_eq(tree_check(st, si.id, why, sizeof(why)), 1);
+	ck_assert_str_eq(why,
+	    "'.': modification time 2021-02-03T04:05:06.000000000Z, expected 2021-02-03T04:05:06.123456789Z");
+	set_mtime(unit_path("out"), T0_SEC, T0_NSEC);
 	/* another owner (root restores owners) */
 	if (geteuid() == 0) {
 		snprintf(out, sizeof(out), "%s", unit_path("out/c"));
@@ -841,6 +895,7 @@ START_TEST(test_tree_verify_metadata)
 	snprintf(out, sizeof(out), "%s", unit_path("out/c"));
 	ck_assert_int_eq(unlink(out), 0);
 	ck_assert_int_eq(link(unit_path("out/a"), out), 0);
+	set_mtime(unit_path("out"), T0_SEC, T0_NSEC);
 	ck_assert_int_eq(tree_check(st, si.id, why, sizeof(why)), 1);
 	ck_assert_ptr_nonnull(strstr(why, "'c'"));
 	rd_store_close(st);

@@ -52,8 +52,14 @@ snap(void)
 static int
 apply(int64_t version, int64_t *changed, struct rd_err *err)
 {
-	return rdi_replica_apply(st, unit_path("rep"), version, on_notice, NULL,
-	    changed, err);
+	struct rdi_apply_res res;
+	int r;
+
+	r = rdi_replica_apply(st, unit_path("rep"), version, on_notice, NULL,
+	    &res, err);
+	*changed = res.changed;
+	ck_assert_int_eq(res.omitted, 0);
+	return r;
 }
 
 /* The replica's journal row: "VERSION clean" or "VERSION applying". */

@@ -506,6 +506,59 @@ START_TEST(test_zlib_split)
 }
 END_TEST
 
+/*
+ * Runs of zeros (a sparse file's holes) between data: on one thread and
+ * split, the zeros take deflate's limit (1 byte in about 1030) and the
+ * stream round-trips byte for byte.
+ */
+START_TEST(test_zlib_zero_runs)
+{
+	const size_t len = 40 * MIB;
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_buf c = { NULL, 0, 0 }, d = { NULL, 0, 0 };
+	struct rdi_zenc *z = NULL;
+	unsigned char *data;
+	size_t off, n;
+	int split;
+
+	data = calloc(1, len);
+	ck_assert_ptr_nonnull(data);
+	/* 64 KiB of data at 1 MiB, 100 bytes at 20 MiB + 7, and the end */
+	unit_fill_random(data + MIB, 65536, 31);
+	unit_fill_random(data + 20 * MIB + 7, 100, 32);
+	unit_fill_random(data + len - 3, 3, 33);
+	ck_assert_int_eq(rdi_zenc_new(RD_CODEC_ZLIB, &z, &err), 0);
+	for (split = 0; split < 2; split++) {
+		c.len = 0;
+		ck_assert_int_eq(rdi_zenc_reset(z, &err), 0);
+		if (split)
+			ck_assert_int_eq(rdi_zenc_split(z, &err), 1);
+		for (off = 0; off < len; off += n) {
+			n = len - off < 262144 ? len - off : 262144;
+			ck_assert_int_eq(rdi_zenc_write(z, data + off, n,
+			                     rdi_buf_sink, &c, &err),
+			    0);
+		}
+		ck_assert_int_eq(rdi_zenc_finish(z, rdi_buf_sink, &c, &err), 0);
+		/*
+		 * 40 MiB of zeros in 41 KB, the 64 KiB stored; split, the
+		 * three 1 MiB blocks with data in them compress their zeros
+		 * less
+		 */
+		ck_assert_uint_lt(c.len, 65536 + len / 1000 + 16384);
+		d.len = 0;
+		ck_assert_int_eq(zdecompress(RD_CODEC_ZLIB, c.data, c.len,
+		                     65536, &d, &err),
+		    0);
+		unit_assert_bytes(d.data, d.len, data, len);
+	}
+	rdi_zenc_free(z);
+	free(data);
+	rdi_buf_release(&c);
+	rdi_buf_release(&d);
+}
+END_TEST
+
 START_TEST(test_zstd_flipped)
 {
 	struct rd_err err = RD_ERR_INIT;
@@ -740,6 +793,7 @@ zio_suite(void)
 	tc = tcase_create("split");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_zlib_split);
+	tcase_add_test(tc, test_zlib_zero_runs);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");

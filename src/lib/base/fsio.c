@@ -88,6 +88,117 @@ rdi_read_full(int fd, void *buf, size_t len, const char *what,
 	return (ssize_t)got;
 }
 
+void
+rdi_hreader_init(struct rdi_hreader *h, int fd)
+{
+	memset(h, 0, sizeof(*h));
+	h->fd = fd;
+	h->seek = 1;
+}
+
+/*
+ * Learn what lies at h->pos: data up to h->data_end, a hole up to
+ * h->hole_end, or (h->at_end) nothing that the file system knows of:
+ * the end, which a read() confirms.  Returns 0 or -1.
+ */
+static int
+hreader_probe(struct rdi_hreader *h, const char *what, struct rd_err *err)
+{
+	struct stat st;
+	off_t d, e;
+
+	h->seek = 1; /* the probes move the offset */
+	d = lseek(h->fd, h->pos, SEEK_DATA);
+	if (d == -1 && errno == ENXIO) {
+		/* no data from pos on: a trailing hole, or the end */
+		if (fstat(h->fd, &st) == -1)
+			return rd_err_sys(err, RD_EIO, "cannot stat '%s'",
+			    what);
+		if (st.st_size > h->pos)
+			h->hole_end = st.st_size;
+		else
+			h->at_end = 1;
+		return 0;
+	}
+	if (d == -1) {
+		h->plain = 1; /* EINVAL: not on this file system */
+		return 0;
+	}
+	if (d > h->pos) {
+		h->hole_end = d;
+		return 0;
+	}
+	e = lseek(h->fd, h->pos, SEEK_HOLE);
+	if (e == -1)
+		return rd_err_sys(err, RD_EIO, "cannot seek '%s'", what);
+	h->data_end = e > h->pos ? e : h->pos + 1;
+	return 0;
+}
+
+/*
+ * read() up to "want" bytes at h->pos (data, or what follows the end as
+ * the file system knew it): 0 at the end of the file, or -1.
+ */
+static ssize_t
+hreader_data(struct rdi_hreader *h, void *buf, size_t want, const char *what,
+    struct rd_err *err)
+{
+	ssize_t n;
+
+	if (h->seek && lseek(h->fd, h->pos, SEEK_SET) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot seek '%s'", what);
+	h->seek = 0;
+	do
+		n = read(h->fd, buf, want);
+	while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return rd_err_sys(err, RD_EIO, "cannot read '%s'", what);
+	return n;
+}
+
+ssize_t
+rdi_hread(struct rdi_hreader *h, void *buf, size_t len, const char *what,
+    struct rd_err *err)
+{
+	unsigned char *p = buf;
+	size_t got = 0, want;
+	ssize_t n;
+
+	while (got < len) {
+		want = len - got;
+		if (!h->plain && !h->at_end && h->pos >= h->data_end &&
+		    h->pos >= h->hole_end && hreader_probe(h, what, err) == -1)
+			return -1;
+		if (!h->plain && !h->at_end && h->pos < h->hole_end) {
+			if ((off_t)want > h->hole_end - h->pos)
+				want = (size_t)(h->hole_end - h->pos);
+			memset(p + got, 0, want);
+			h->hole_bytes += (int64_t)want;
+			got += want;
+			h->pos += (off_t)want;
+			continue;
+		}
+		if (!h->plain && !h->at_end &&
+		    (off_t)want > h->data_end - h->pos)
+			want = (size_t)(h->data_end - h->pos);
+		n = hreader_data(h, p + got, want, what, err);
+		if (n == -1)
+			return -1;
+		if (n == 0 && (h->plain || h->at_end))
+			break;
+		if (n == 0) {
+			/* shorter than it was: ask again */
+			h->data_end = h->hole_end = h->pos;
+			continue;
+		}
+		/* past the end the file system knew: it grew, ask again */
+		h->at_end = 0;
+		got += (size_t)n;
+		h->pos += n;
+	}
+	return (ssize_t)got;
+}
+
 int
 rdi_pread_exact(int fd, void *buf, size_t len, off_t off, const char *what,
     struct rd_err *err)

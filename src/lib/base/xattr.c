@@ -18,8 +18,10 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,4 +258,33 @@ rdi_xattrs_prune(int fd, const unsigned char *blob, size_t len)
 			(void)fremovexattr(fd, list + i);
 	}
 	free(list);
+}
+
+int
+rdi_entry_meta_at(int dfd, const char *name, const struct rdi_entry_meta *m,
+    const char **step)
+{
+	struct timespec ts[2];
+
+	if (m->chown &&
+	    fchownat(dfd, name, (uid_t)m->uid, (gid_t)m->gid,
+	        AT_SYMLINK_NOFOLLOW) == -1) {
+		*step = "chown";
+		return -1;
+	}
+	if (m->mode != -1 && fchmodat(dfd, name, (mode_t)m->mode, 0) == -1) {
+		*step = "chmod";
+		return -1;
+	}
+	if (m->xalen > 0)
+		(void)rdi_xattrs_apply(-1, dfd, name, m->xa, m->xalen,
+		    m->failed, m->arg);
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;
+	ts[1] = rdi_ns_to_timespec(m->mtime);
+	if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) == -1) {
+		*step = "set times of";
+		return -1;
+	}
+	return 0;
 }

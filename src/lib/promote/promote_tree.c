@@ -143,6 +143,42 @@ content_differs(int pfd, const char *name, const struct want *w, char *why,
 	return bad;
 }
 
+/* "ns" since the epoch as 2021-02-03T04:05:06.123456789Z into "buf". */
+static const char *
+ns_iso(int64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000 - (ns % 1000000000 < 0));
+	long frac = (long)(ns - (int64_t)t * 1000000000);
+	struct tm tm;
+	char day[32];
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "%lld ns", (long long)ns);
+	else
+		snprintf(buf, len, "%s.%09ldZ", day, frac);
+	return buf;
+}
+
+/*
+ * The mtime (in ns) of an entry whose status is "sb" against the
+ * snapshot's "w" (files, directories, symlinks, the rest alike): 1 with
+ * "why" naming "shown" and both times if they differ, else 0.
+ */
+static int
+mtime_differs(const struct stat *sb, const struct want *w, const char *shown,
+    char *why, size_t whylen)
+{
+	char has[48], want[48];
+
+	if (ns_of(&sb->st_mtim) == w->mtime)
+		return 0;
+	snprintf(why, whylen, "'%s': modification time %s, expected %s", shown,
+	    ns_iso(ns_of(&sb->st_mtim), has, sizeof(has)),
+	    ns_iso(w->mtime, want, sizeof(want)));
+	return 1;
+}
+
 /*
  * Compare entry "w" with "name" in directory "pfd", whose status is
  * "sb".  Returns 1 if it differs ("why" says how), 0, or -1.
@@ -169,11 +205,8 @@ entry_differs(int pfd, const char *name, const struct stat *sb,
 		    (long long)sb->st_size, (long long)w->size);
 		return 1;
 	}
-	if (w->type != RD_TYPE_DIR && ns_of(&sb->st_mtim) != w->mtime) {
-		snprintf(why, whylen, "'%s': modification time differs",
-		    w->path);
+	if (mtime_differs(sb, w, w->path, why, whylen))
 		return 1;
-	}
 	if (w->type == RD_TYPE_SYMLINK) {
 		len = readlinkat(pfd, name, link, sizeof(link) - 1);
 		if (len < 0 || (size_t)len != (size_t)w->linklen ||
@@ -245,11 +278,12 @@ check_entry(int rootfd, const char *dir, const struct want *w, int quick,
 	if (w->path[0] == '\0') {
 		if (fstat(rootfd, &sb) == -1)
 			return rd_err_sys(err, RD_EIO, "cannot stat '%s'", dir);
-		if ((sb.st_mode & 07777) == w->mode)
-			return 0;
-		snprintf(why, whylen, "'.': mode %o, expected %o",
-		    (unsigned)(sb.st_mode & 07777), w->mode);
-		return 1;
+		if ((sb.st_mode & 07777) != w->mode) {
+			snprintf(why, whylen, "'.': mode %o, expected %o",
+			    (unsigned)(sb.st_mode & 07777), w->mode);
+			return 1;
+		}
+		return mtime_differs(&sb, w, ".", why, whylen);
 	}
 	pfd = rdi_open_parent(rootfd, w->path, name, err);
 	if (pfd == -1 || fstatat(pfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1) {

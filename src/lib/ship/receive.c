@@ -727,11 +727,13 @@ static int
 send_result(struct rdi_recv *r, const struct rd_err *verdict,
     struct rd_err *err)
 {
+	/* a success's message: what the replica update left out, if any */
 	r->buf.len = 0;
 	if (rdi_put_u64(&r->buf, verdict != NULL ? verdict->code : RD_OK,
 	        err) == -1 ||
-	    rdi_put_str(&r->buf, verdict != NULL ? verdict->msg : "", err) ==
-	        -1 ||
+	    rdi_put_str(&r->buf,
+	        verdict != NULL ? verdict->msg : r->res->replica_omission,
+	        err) == -1 ||
 	    rdi_put_u64(&r->buf, (uint64_t)r->res->newest, err) == -1 ||
 	    rdi_put_u64(&r->buf, (uint64_t)r->res->replica_version, err) ==
 	        -1 ||
@@ -924,6 +926,7 @@ recv_end(struct rdi_recv *r, struct rd_err *err)
 	struct rd_store *st = r->st;
 	const struct rd_ship_opts *opts = r->opts;
 	struct rd_ship_result *res = r->res;
+	struct rdi_apply_res ar;
 	struct rd_snapinfo si;
 
 	if (rd_snap_get(st, 0, &si, err) == 0)
@@ -936,10 +939,18 @@ recv_end(struct rdi_recv *r, struct rd_err *err)
 		return -1;
 	if (opts->apply_dir != NULL && res->newest > 0) {
 		if (rdi_replica_apply(st, opts->apply_dir, res->newest,
-		        opts->notice, opts->notice_arg, &res->replica_files,
-		        err) == -1)
+		        opts->notice, opts->notice_arg, &ar, err) == -1)
 			return -1;
 		res->replica_version = res->newest;
+		res->replica_files = ar.changed;
+		res->replica_omitted = ar.omitted;
+		if (ar.omitted > 1)
+			snprintf(res->replica_omission,
+			    sizeof(res->replica_omission), "%s (and %lld more)",
+			    ar.first, (long long)ar.omitted - 1);
+		else
+			snprintf(res->replica_omission,
+			    sizeof(res->replica_omission), "%s", ar.first);
 	}
 	if (r->push && send_result(r, NULL, err) == -1)
 		return -1;

@@ -38,8 +38,10 @@ struct actx {
 	rd_notice_fn notice;
 	void *notice_arg;
 	int64_t changed;
-	sqlite3_stmt *first_name; /* write_hardlink()'s query */
-	char **touched;           /* parent dirs whose mtime we disturbed */
+	int64_t omitted;              /* attributes that could not be set */
+	char first[RDI_OMISSION_LEN]; /* the first of them, said in full */
+	sqlite3_stmt *first_name;     /* write_hardlink()'s query */
+	char **touched;               /* parent dirs whose mtime we disturbed */
 	size_t ntouched, cap_touched;
 };
 
@@ -180,12 +182,18 @@ xattr_failed(void *arg, const char *attr, int errnum)
 	struct xafail *f = arg;
 	char msg[1024];
 
-	if (f->c->notice == NULL)
-		return;
 	snprintf(msg, sizeof(msg),
-	    "replica: '%s': extended attribute '%s' not set: %s", f->path, attr,
+	    "replica: '%s': extended attribute '%s'%s not set: %s", f->path,
+	    attr,
+	    strcmp(attr, "security.capability") == 0 ? " (file capabilities)"
+	                                             : "",
 	    strerror(errnum));
-	f->c->notice(f->c->notice_arg, msg);
+	if (f->c->omitted++ == 0 &&
+	    snprintf(f->c->first, sizeof(f->c->first), "%s", msg) >=
+	        (int)sizeof(f->c->first))
+		memcpy(f->c->first + sizeof(f->c->first) - 4, "...", 4);
+	if (f->c->notice != NULL)
+		f->c->notice(f->c->notice_arg, msg);
 }
 
 /* Set the attributes of "n" on "fd" (or "name" in "dfd" if fd is -1). */
@@ -383,20 +391,19 @@ out:
 
 /*
  * The end of making "tmp" (a symlink or special file) for row "n": its
- * extended attributes and mtime, then renamed over "name".  Returns 0,
- * or -1 with errno set.
+ * owner, "mode" (-1: none), extended attributes and mtime, then renamed
+ * over "name".  Returns 0, or -1 with errno set.
  */
 static int
 finish_tmp(struct actx *c, int pfd, const char *tmp, const char *name,
-    const struct nrow *n)
+    const struct nrow *n, int mode)
 {
-	struct timespec ts[2];
+	struct xafail f = { c, n->path };
+	struct rdi_entry_meta m = { c->chown_ok, n->uid, n->gid, mode, n->xa,
+		n->xalen, n->mtime, xattr_failed, &f };
+	const char *step;
 
-	set_xattrs(c, -1, pfd, tmp, n);
-	ts[0].tv_sec = 0;
-	ts[0].tv_nsec = UTIME_OMIT;
-	ts[1] = rdi_ns_to_timespec(n->mtime);
-	if (utimensat(pfd, tmp, ts, AT_SYMLINK_NOFOLLOW) == -1 ||
+	if (rdi_entry_meta_at(pfd, tmp, &m, &step) == -1 ||
 	    renameat(pfd, tmp, pfd, name) == -1)
 		return -1;
 	c->changed++;
@@ -422,13 +429,8 @@ write_link(struct actx *c, int pfd, const char *name, const struct nrow *n,
 	if (symlinkat(n->target, pfd, tmp) == -1)
 		return rd_err_sys(err, RD_EIO, "cannot create symlink '%s'",
 		    n->path);
-	if (c->chown_ok &&
-	    fchownat(pfd, tmp, (uid_t)n->uid, (gid_t)n->gid,
-	        AT_SYMLINK_NOFOLLOW) == -1)
-		goto fail;
-	if (finish_tmp(c, pfd, tmp, name, n) == 0)
+	if (finish_tmp(c, pfd, tmp, name, n, -1) == 0)
 		return 0;
-fail:
 	rd_err_sys(err, RD_EIO, "cannot write symlink '%s'", n->path);
 	unlinkat(pfd, tmp, 0);
 	return -1;
@@ -449,14 +451,8 @@ write_special(struct actx *c, int pfd, const char *name, const struct nrow *n,
 	if (mknodat(pfd, tmp, kind | 0600, (dev_t)n->rdev) == -1)
 		return rd_err_sys(err, RD_EIO, "cannot make '%s' in replica",
 		    n->path);
-	if ((c->chown_ok &&
-	        fchownat(pfd, tmp, (uid_t)n->uid, (gid_t)n->gid,
-	            AT_SYMLINK_NOFOLLOW) == -1) ||
-	    fchmodat(pfd, tmp, (mode_t)n->mode, 0) == -1)
-		goto fail;
-	if (finish_tmp(c, pfd, tmp, name, n) == 0)
+	if (finish_tmp(c, pfd, tmp, name, n, (int)n->mode) == 0)
 		return 0;
-fail:
 	rd_err_sys(err, RD_EIO, "cannot write '%s' in replica", n->path);
 	unlinkat(pfd, tmp, 0);
 	return -1;
@@ -934,9 +930,40 @@ apply_changes(struct actx *c, struct rd_err *err)
 	return fix_dirs(c, err);
 }
 
+/*
+ * Keep what the update to "version" of replica "abs" could not set, for
+ * rdship status: "VERSION COUNT FIRST".  An update that sets everything
+ * leaves an earlier record: the entries it names may still lack what it
+ * says, unless they changed since.  A replica made anew has none.
+ */
+static int
+record_omissions(struct actx *c, const char *abs, int64_t version,
+    struct rd_err *err)
+{
+	char key[PATH_MAX + 32], val[RDI_OMISSION_LEN + 64];
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	snprintf(key, sizeof(key), "replica_omitted:%s", abs);
+	if (c->omitted > 0) {
+		snprintf(val, sizeof(val), "%lld %lld %s", (long long)version,
+		    (long long)c->omitted, c->first);
+		return rdi_meta_set(c->st->db, key, val, err);
+	}
+	if (c->from > 0)
+		return 0;
+	if (rdi_db_prepare(c->st->db, "DELETE FROM meta WHERE key = ?", &q,
+	        err) == -1)
+		return -1;
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	r = rdi_db_step(c->st->db, q, err);
+	sqlite3_finalize(q);
+	return r == -1 ? -1 : 0;
+}
+
 int
 rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
-    rd_notice_fn notice, void *notice_arg, int64_t *files_changed,
+    rd_notice_fn notice, void *notice_arg, struct rdi_apply_res *res,
     struct rd_err *err)
 {
 	struct actx c;
@@ -951,7 +978,7 @@ rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
 	c.notice = notice;
 	c.notice_arg = notice_arg;
 	c.chown_ok = geteuid() == 0;
-	*files_changed = 0;
+	memset(res, 0, sizeof(*res));
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
 		return rd_err_sys(err, RD_ECANTCREAT,
 		    "cannot create replica '%s'", dir);
@@ -996,9 +1023,12 @@ rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
 		rd_err_sys(err, RD_EIO, "cannot sync replica '%s'", dir);
 		goto out;
 	}
-	if (journal(st, abs, version, 0, "clean", err) == -1)
+	if (journal(st, abs, version, 0, "clean", err) == -1 ||
+	    record_omissions(&c, abs, version, err) == -1)
 		goto out;
-	*files_changed = c.changed;
+	res->changed = c.changed;
+	res->omitted = c.omitted;
+	memcpy(res->first, c.first, sizeof(res->first));
 	ret = 0;
 out:
 	rdi_packcache_free(c.pc);

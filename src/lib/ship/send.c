@@ -449,7 +449,7 @@ estimate(struct sender *s, struct rd_err *err)
  */
 static int
 recv_verdict(struct sender *s, int want, struct rdi_buf *b, struct rdi_msg *m,
-    struct rd_err *err)
+    char *okmsg, struct rd_err *err)
 {
 	uint64_t code;
 	char msg[256];
@@ -470,6 +470,8 @@ recv_verdict(struct sender *s, int want, struct rdi_buf *b, struct rdi_msg *m,
 		return rd_err_set(err,
 		    code <= RD_EPERM ? (enum rd_code)code : RD_EINTERNAL,
 		    "receiver: %s", msg);
+	if (okmsg != NULL)
+		memcpy(okmsg, msg, sizeof(msg));
 	return 0;
 }
 
@@ -481,7 +483,8 @@ recv_result(struct sender *s, struct rd_err *err)
 	int64_t newest, rv, rf;
 	int ret = -1;
 
-	if (recv_verdict(s, F_RESULT, &b, &m, err) == -1)
+	if (recv_verdict(s, F_RESULT, &b, &m, s->res->replica_omission, err) ==
+	    -1)
 		goto out;
 	rdi_get_i64(&m, &newest);
 	rdi_get_i64(&m, &rv);
@@ -491,6 +494,8 @@ recv_result(struct sender *s, struct rd_err *err)
 	s->res->newest = newest;
 	s->res->replica_version = rv;
 	s->res->replica_files = rf;
+	/* a message with success names what the replica update left out */
+	s->res->replica_omitted = s->res->replica_omission[0] != '\0';
 	ret = 0;
 out:
 	rdi_buf_release(&b);
@@ -517,7 +522,7 @@ recv_have(struct sender *s, struct rd_err *err)
 		        : "the receiving store has no key: put this key in its ship.key");
 		goto out;
 	}
-	if (recv_verdict(s, F_HAVE, &b, &m, err) == -1)
+	if (recv_verdict(s, F_HAVE, &b, &m, NULL, err) == -1)
 		goto out;
 	rdi_get_str(&m, uuid, sizeof(uuid));
 	rdi_get_i64(&m, &newest);

@@ -14,6 +14,28 @@
 #include "rd_int.h"
 #include "ship/ship_int.h"
 
+/*
+ * Column "col" of "q", the meta value "VERSION COUNT FIRST" that the
+ * replica update kept of what it could not set, into "ri".
+ */
+static void
+omissions_of(sqlite3_stmt *q, int col, struct rd_replica_info *ri)
+{
+	const char *t = (const char *)sqlite3_column_text(q, col);
+	int n = 0;
+
+	ri->omitted_at = ri->omitted = 0;
+	ri->omission[0] = '\0';
+	if (t == NULL ||
+	    sscanf(t, "%" SCNd64 " %" SCNd64 " %n", &ri->omitted_at,
+	        &ri->omitted, &n) != 2 ||
+	    n == 0 || ri->omitted_at < 1 || ri->omitted < 1) {
+		ri->omitted_at = ri->omitted = 0;
+		return; /* none, or not written by rdship */
+	}
+	snprintf(ri->omission, sizeof(ri->omission), "%s", t + n);
+}
+
 /* A row of replicas: one more warm replica of this store. */
 static void
 replica_row(sqlite3_stmt *q, struct rd_ship_status *out)
@@ -29,6 +51,7 @@ replica_row(sqlite3_stmt *q, struct rd_ship_status *out)
 	t = sqlite3_column_text(q, 3);
 	ri->clean = t != NULL && strcmp((const char *)t, "clean") == 0;
 	ri->updated = sqlite3_column_double(q, 4);
+	omissions_of(q, 5, ri);
 	if (!ri->clean || ri->version != out->newest)
 		out->replicas_stale++;
 	if (ri == &one)
@@ -171,8 +194,9 @@ rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
 		goto out;
 	out->last_ship = strtod(buf, NULL);
 	if (each_row(st->db,
-	        "SELECT dir, version, target, state,"
-	        " updated FROM replicas ORDER BY dir",
+	        "SELECT dir, version, target, state, updated, m.value"
+	        " FROM replicas LEFT JOIN meta m"
+	        " ON m.key = 'replica_omitted:' || dir ORDER BY dir",
 	        replica_row, out, err) == -1 ||
 	    each_row(st->db,
 	        "SELECT substr(key, 9), value FROM meta"

@@ -164,6 +164,24 @@ apply_xattrs(struct rctx *c, int fd, int dfd, const char *name,
 }
 
 /*
+ * The owner, "mode" (-1: none, a symlink's), attributes and mtime of "e",
+ * made as "name" in "dfd".  Returns 0 or -1.
+ */
+static int
+finish_entry(struct rctx *c, int dfd, const char *name, const struct rentry *e,
+    int mode, struct rd_err *err)
+{
+	struct xafail f = { c, e->path };
+	struct rdi_entry_meta m = { c->chown_ok, e->uid, e->gid, mode,
+		e->xattrs, e->xattrs_len, e->mtime, xattr_failed, &f };
+	const char *step = "";
+
+	if (rdi_entry_meta_at(dfd, name, &m, &step) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot %s '%s'", step, e->path);
+	return 0;
+}
+
+/*
  * File contents are written by a pool of threads.  The calling thread
  * walks the tree in order, creates every directory, link and (empty)
  * file itself, so directory times are final when it leaves a directory,
@@ -613,25 +631,12 @@ static int
 restore_link(struct rctx *c, int dfd, const char *name, const struct rentry *e,
     struct rd_err *err)
 {
-	struct timespec ts[2];
-
 	if (make_room(c, dfd, name, e->path, err) == -1)
 		return -1;
 	if (symlinkat(e->target, dfd, name) == -1)
 		return rd_err_sys(err, errno == EEXIST ? RD_ECANTCREAT : RD_EIO,
 		    "cannot create symlink '%s'", e->path);
-	if (c->chown_ok &&
-	    fchownat(dfd, name, (uid_t)e->uid, (gid_t)e->gid,
-	        AT_SYMLINK_NOFOLLOW) == -1)
-		return rd_err_sys(err, RD_EIO, "cannot chown '%s'", e->path);
-	apply_xattrs(c, -1, dfd, name, e, e->path);
-	ts[0].tv_sec = 0;
-	ts[0].tv_nsec = UTIME_OMIT;
-	ts[1] = rdi_ns_to_timespec(e->mtime);
-	if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) == -1)
-		return rd_err_sys(err, RD_EIO, "cannot set times of '%s'",
-		    e->path);
-	return 0;
+	return finish_entry(c, dfd, name, e, -1, err);
 }
 
 /*
@@ -642,7 +647,6 @@ static int
 restore_special(struct rctx *c, int dfd, const char *name,
     const struct rentry *e, struct rd_err *err)
 {
-	struct timespec ts[2];
 	mode_t kind = e->type == RD_TYPE_FIFO ? S_IFIFO
 	    : e->type == RD_TYPE_CHR          ? S_IFCHR
 	                                      : S_IFBLK;
@@ -661,20 +665,7 @@ restore_special(struct rctx *c, int dfd, const char *name,
 		    (long long)minor((dev_t)e->rdev), strerror(errno));
 		return 0;
 	}
-	if (c->chown_ok &&
-	    fchownat(dfd, name, (uid_t)e->uid, (gid_t)e->gid,
-	        AT_SYMLINK_NOFOLLOW) == -1)
-		return rd_err_sys(err, RD_EIO, "cannot chown '%s'", e->path);
-	if (fchmodat(dfd, name, restored_mode(c, e), 0) == -1)
-		return rd_err_sys(err, RD_EIO, "cannot chmod '%s'", e->path);
-	apply_xattrs(c, -1, dfd, name, e, e->path);
-	ts[0].tv_sec = 0;
-	ts[0].tv_nsec = UTIME_OMIT;
-	ts[1] = rdi_ns_to_timespec(e->mtime);
-	if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) == -1)
-		return rd_err_sys(err, RD_EIO, "cannot set times of '%s'",
-		    e->path);
-	return 0;
+	return finish_entry(c, dfd, name, e, (int)restored_mode(c, e), err);
 }
 
 /* The slot of "key" in the map: its own, or the empty one it would take. */

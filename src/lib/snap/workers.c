@@ -309,6 +309,7 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 	struct rdi_sha256 h = { NULL };
 	struct rdi_rsjob *sig = NULL, *dj = NULL;
 	struct rdi_zsink zs = { w->zenc, &w->pw };
+	struct rdi_hreader hr;
 	unsigned char sha[RD_HASH_LEN];
 	int64_t total = 0;
 	ssize_t n;
@@ -318,10 +319,7 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 		rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
 		return -1;
 	}
-	if (lseek(fd, 0, SEEK_SET) == -1) {
-		rd_err_sys(err, RD_EIO, "cannot seek '%s'", j->path);
-		return -1;
-	}
+	rdi_hreader_init(&hr, fd);
 	sums = sums_of == NULL || !same_version(sums_of, before);
 	if (rdi_sha256_init(&h, err) == -1)
 		goto out;
@@ -341,7 +339,7 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 	        delta ? j->prev.sha : NULL, err) == -1)
 		goto out;
 	for (;;) {
-		n = rdi_read_full(fd, w->buf, CHUNK, j->path, err);
+		n = rdi_hread(&hr, w->buf, CHUNK, j->path, err);
 		if (n == -1)
 			goto out;
 		if (n == 0)
@@ -432,15 +430,15 @@ hash_only(struct worker *w, struct job *j, int fd, struct rdi_rsjob *sig,
     struct rd_err *err)
 {
 	struct rdi_sha256 h = { NULL };
+	struct rdi_hreader hr;
 	ssize_t n;
 	int ret = -1;
 
-	if (lseek(fd, 0, SEEK_SET) == -1)
-		return rd_err_sys(err, RD_EIO, "cannot seek '%s'", j->path);
+	rdi_hreader_init(&hr, fd);
 	if (rdi_sha256_init(&h, err) == -1)
 		return -1;
 	for (;;) {
-		n = rdi_read_full(fd, w->buf, CHUNK, j->path, err);
+		n = rdi_hread(&hr, w->buf, CHUNK, j->path, err);
 		if (n == -1)
 			goto out;
 		if (n == 0)
@@ -543,6 +541,38 @@ store_aligned(struct worker *w, struct job *j, int fd, struct stat *before,
 out:
 	rdi_rsjob_free(sig);
 	return ret;
+}
+
+/*
+ * Store the signature in w->sigbuf after the content of job "j", with
+ * the store's codec where that pays: the sums of a file's zero blocks
+ * (its holes) are all alike, so a sparse file's signature shrinks to
+ * little more than the sums of its data.
+ */
+static int
+store_sig(struct worker *w, struct job *j, struct rd_err *err)
+{
+	const void *data = w->sigbuf.data;
+	size_t dlen = w->sigbuf.len;
+	int codec = RD_CODEC_RAW;
+
+	w->cbuf.len = 0;
+	if (rdi_zenc_reset(w->zenc, err) == -1 ||
+	    rdi_zenc_write(w->zenc, w->sigbuf.data, w->sigbuf.len, rdi_buf_sink,
+	        &w->cbuf, err) == -1 ||
+	    rdi_zenc_finish(w->zenc, rdi_buf_sink, &w->cbuf, err) == -1)
+		return -1;
+	if (w->cbuf.len < w->sigbuf.len - w->sigbuf.len / 16) {
+		codec = w->c->st->info.codec;
+		data = w->cbuf.data;
+		dlen = w->cbuf.len;
+	}
+	if (rdi_packw_begin(&w->pw, RDI_OBJ_SIG, codec, j->sha, NULL, err) ==
+	        -1 ||
+	    rdi_packw_sink(&w->pw, data, dlen, err) == -1)
+		return -1;
+	return rdi_packw_end(&w->pw, (int64_t)w->sigbuf.len, &j->sig_off,
+	    &j->sig_len, err);
 }
 
 static int
@@ -653,11 +683,7 @@ process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
 		memcpy(j->base, j->prev.sha, RD_HASH_LEN);
 	j->pack_id = w->pw.id;
 	memcpy(j->pack_name, w->pw.name, sizeof(j->pack_name));
-	if (rdi_packw_begin(&w->pw, RDI_OBJ_SIG, RD_CODEC_RAW, j->sha, NULL,
-	        err) == -1 ||
-	    rdi_packw_sink(&w->pw, w->sigbuf.data, w->sigbuf.len, err) == -1 ||
-	    rdi_packw_end(&w->pw, (int64_t)w->sigbuf.len, &j->sig_off,
-	        &j->sig_len, err) == -1)
+	if (store_sig(w, j, err) == -1)
 		return -1;
 	j->sig_stored = 1;
 	return 0;
