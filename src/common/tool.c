@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -571,6 +572,17 @@ tool_parse_seconds(const char *s, const char *what)
 		tool_die(EX_USAGE,
 		    "invalid %s '%s' (expected seconds, or a number with s, m, h, d or w)",
 		    what, s);
+	return v;
+}
+
+double
+tool_parse_positive_seconds(const char *s, const char *what)
+{
+	double v = tool_parse_seconds(s, what);
+
+	if (!isfinite(v) || v <= 0 || v > 1e10)
+		tool_die(EX_USAGE,
+		    "invalid %s '%s' (expected more than 0 seconds)", what, s);
 	return v;
 }
 

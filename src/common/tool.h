@@ -64,6 +64,8 @@ int64_t tool_parse_int(const char *s, int64_t min, int64_t max,
     const char *what);
 /* Parse seconds ("30", "2.5", "10m", "7d", "1h") or die with EX_USAGE. */
 double tool_parse_seconds(const char *s, const char *what);
+/* The same, above 0 (and at most 1e10 s), or die with EX_USAGE. */
+double tool_parse_positive_seconds(const char *s, const char *what);
 
 /*
  * "s" with each control character (below 0x20, and 0x7f) as '?', into

@@ -1076,6 +1076,12 @@ struct rd_ship_status {
 	int64_t origin_newest; /* origin's newest at the last ship */
 	double last_ship;      /* time of the last received bundle, 0 never */
 	/*
+	 * Rejoining (rd_ship_rejoin) and waiting for its first push: "-" if
+	 * it kept nothing aside, else the name of the store aside in STORE;
+	 * "" when not rejoining.
+	 */
+	char rejoin[32];
+	/*
 	 * The first RD_SHIP_LIST_MAX replicas and standbys, by name; the
 	 * "_more" counts say how many others there are, and "replicas_stale"
 	 * counts every replica, listed or not, that is interrupted or behind

@@ -157,11 +157,7 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			break;
 		case OPT_HOOK_TIMEOUT:
 			o->hook_timeout =
-			    tool_parse_seconds(optarg, "hook timeout");
-			if (!(o->hook_timeout > 0))
-				tool_die(EX_USAGE,
-				    "invalid hook timeout '%s' (expected more than 0 seconds)",
-				    optarg);
+			    tool_parse_positive_seconds(optarg, "hook timeout");
 			break;
 		case OPT_FULL_EVERY:
 			o->full_every =
@@ -1104,6 +1100,12 @@ status_json(const char *store, const struct rd_ship_status *s,
 	else
 		rd_json_null(j, "origin");
 	rd_json_int(j, "epoch", s->store.epoch);
+	if (s->rejoin[0] == '\0')
+		rd_json_null(j, "rejoining");
+	else if (strcmp(s->rejoin, "-") == 0)
+		rd_json_str(j, "rejoining", "");
+	else
+		rd_json_str(j, "rejoining", s->rejoin);
 	rd_json_int(j, "newest", s->newest);
 	if (s->newest > 0)
 		rd_json_int(j, "newest_time", s->newest_time);
@@ -1227,6 +1229,14 @@ cmd_status(int argc, char **argv)
 		    s.store.origin[0] != '\0'
 		        ? tool_printable(s.store.origin, p, sizeof(p))
 		        : "none yet (adopted from the first bundle)");
+	if (s.rejoin[0] != '\0' && strcmp(s.rejoin, "-") == 0)
+		printf(
+		    "rejoin     waiting for the first push from the origin\n");
+	else if (s.rejoin[0] != '\0')
+		printf("rejoin     waiting for the first push from the origin; "
+		       "this store's history is kept aside in '%s/%s'\n",
+		    tool_printable(args[0], p, sizeof(p)),
+		    tool_printable(s.rejoin, t2, sizeof(t2)));
 	if (s.newest > 0)
 		printf("newest     snapshot %lld (%s)%s\n", (long long)s.newest,
 		    tool_time(s.newest_time, t, sizeof(t)),

@@ -238,11 +238,7 @@ parse(const char *cmd, const char *allowed, int argc, char **argv,
 			break;
 		case OPT_HOOK_TIMEOUT:
 			o->hook_timeout =
-			    tool_parse_seconds(optarg, "hook timeout");
-			if (!(o->hook_timeout > 0))
-				tool_die(EX_USAGE,
-				    "invalid hook timeout '%s' (expected more than 0 seconds)",
-				    optarg);
+			    tool_parse_positive_seconds(optarg, "hook timeout");
 			break;
 		case 'n':
 			o->prune.dry_run = 1;

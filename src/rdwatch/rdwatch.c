@@ -336,18 +336,6 @@ report_one(void *arg, const struct rd_watch_stats *s)
 	return rep->json != NULL ? report_json(rep->json, s) : report_text(s);
 }
 
-/* The --since duration: above 0, or die with EX_USAGE. */
-static double
-parse_since(const char *s)
-{
-	double v = tool_parse_seconds(s, "duration");
-
-	if (!isfinite(v) || v <= 0 || v > 1e10)
-		tool_die(EX_USAGE,
-		    "invalid duration '%s' (expected more than 0 seconds)", s);
-	return v;
-}
-
 /* "rdwatch report": availability per target from a store's records. */
 static int
 report_main(int argc, char *argv[])
@@ -371,7 +359,7 @@ report_main(int argc, char *argv[])
 			    INT64_C(1) << 40, "time");
 			break;
 		case OPT_SINCE:
-			span = parse_since(optarg);
+			span = tool_parse_positive_seconds(optarg, "duration");
 			since_arg = optarg;
 			break;
 		default:

@@ -9,6 +9,9 @@
 #   expect_empty FILE         fail unless FILE is empty
 #   fail MSG                  fail the test with MSG
 #   RD_ON_EXIT=CMD            run CMD at exit (stop servers), status kept
+#   term_wait PID WHAT        send SIGTERM to the background child PID, wait
+#                             up to 120 s for it to end (else fail), and
+#                             set rc to its exit status
 #   tree_sig DIR              print a listing of DIR with type, mode, size,
 #                             mtime (ns), symlink target and SHA-256
 # With RD_VALGRIND=1 in the environment every tool the test runs from the
@@ -147,4 +150,18 @@ with newline"
 	chmod 700 "$1/var/lib/db"
 	touch -h -d '2021-06-01 12:00:00.123456789' "$1/link-to-abc"
 	touch -d '2020-01-02 03:04:05.5' "$1/abc"
+}
+
+term_wait() {
+	kill -TERM "$1"
+	n=0
+	while kill -0 "$1" 2>/dev/null; do
+		n=$((n + 1))
+		[ $n -lt 1200 ] || fail "$2 did not stop after SIGTERM"
+		sleep 0.1
+	done
+	set +e
+	wait "$1"
+	rc=$?
+	set -e
 }

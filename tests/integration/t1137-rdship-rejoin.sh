@@ -41,6 +41,11 @@ expect_exit 0 rdship rejoin --origin "$WU" p
 expect_file out "store 'p' is now a standby of $WU; its snapshots 1-2 are kept aside in 'p/forked-1'
 the next push from $WU keeps here the snapshots up to the fork point and sends only what this store lacks"
 [ "$(sid p)" = "$PU standby" ] || fail "p is not a standby: $(cat status.txt)"
+sed -n 3p status.txt >rejoin.txt
+expect_file rejoin.txt "rejoin     waiting for the first push from the origin; this store's history is kept aside in 'p/forked-1'"
+expect_exit 0 rdship status --json p
+python3 -c 'import json, sys; assert json.load(open(sys.argv[1]))["rejoining"] == "forked-1"' out ||
+    fail "status --json: $(cat out)"
 expect_exit 77 rdship rejoin --origin "$WU" p
 expect_file err "rdship: store 'p' is rejoining $WU already: push from it to finish"
 # a bundle cannot say where the histories forked
@@ -65,8 +70,9 @@ expect_exit 0 rdsnap restore p rp
 expect_exit 0 rdsnap restore w rw
 [ "$(tree_sig rp)" = "$(tree_sig rw)" ] || fail "p's newest is not w's"
 [ "$(sid p)" = "$PU standby" ] || fail "p: $(cat status.txt)"
-sed -n 2p status.txt >origin.txt
-expect_file origin.txt "origin     $WU"
+sed -n 2,3p status.txt >origin.txt
+expect_file origin.txt "origin     $WU
+newest     snapshot 2 ($(sed -n 's/^newest     snapshot 2 (\(.*\))$/\1/p' status.txt))"
 expect_exit 77 rdship rejoin --origin "$WU" p
 expect_file err "rdship: store 'p' is a standby of $WU already: nothing to rejoin"
 

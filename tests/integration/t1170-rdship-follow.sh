@@ -100,17 +100,7 @@ kill "$(cat "$TMP/ssh.pid")"
 resumed 2
 two_cycles
 
-kill -TERM $follow_pid
-n=0
-while kill -0 $follow_pid 2>/dev/null; do
-	n=$((n + 1))
-	[ $n -lt 1200 ] || fail "follow did not stop after SIGTERM"
-	sleep 0.1
-done
-set +e
-wait $follow_pid
-rc=$?
-set -e
+term_wait $follow_pid follow
 follow_pid=
 [ $rc -eq 0 ] || fail "follow exited $rc: $(cat ferr)"
 grep -Eq '^stopped after [0-9]+ cycles: snapshot [0-9]+, [0-9]+ failures?, ' fout ||

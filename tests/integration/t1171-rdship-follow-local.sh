@@ -119,17 +119,7 @@ grep -q "^rdship_follow_notify_watches $(find src -type d | wc -l)$" m.prom ||
     fail "$(cat m.prom)"
 promtool check metrics <m.prom >promtool.out 2>&1 ||
     fail "promtool: $(cat promtool.out) in $(cat m.prom)"
-kill -TERM $follow_pid
-n=0
-while kill -0 $follow_pid 2>/dev/null; do
-	n=$((n + 1))
-	[ $n -lt 1200 ] || fail "follow did not stop after SIGTERM"
-	sleep 0.1
-done
-set +e
-wait $follow_pid
-rc=$?
-set -e
+term_wait $follow_pid follow
 follow_pid=
 [ $rc -eq 0 ] || fail "follow exited $rc: $(cat ferr)"
 [ "$(grep -c 'change notification lost events' ferr)" -eq 1 ] ||

@@ -193,6 +193,9 @@ rd_ship_status(struct rd_store *st, struct rd_ship_status *out,
 	if (rdi_meta_get(st->db, "last_ship", buf, sizeof(buf), err) == -1)
 		goto out;
 	out->last_ship = strtod(buf, NULL);
+	if (rdi_meta_get(st->db, "rejoin", out->rejoin, sizeof(out->rejoin),
+	        err) == -1)
+		goto out;
 	if (each_row(st->db,
 	        "SELECT dir, version, target, state, updated, m.value"
 	        " FROM replicas LEFT JOIN meta m"
