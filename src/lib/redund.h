@@ -993,6 +993,8 @@ struct rd_follow_stats {
 	int64_t overflows;
 	int notify;
 	int64_t watches; /* directories watched */
+	/* attributes the destinations' replicas could not set (--apply) */
+	int64_t omissions;
 };
 
 struct rd_follow_opts {

@@ -189,6 +189,31 @@ else
 	    "follow --one-file-system across a mount point NOT tested" >&2
 fi
 
+# --apply onto a file system without extended attributes (ramfs): the
+# replica lacks one; follow says so once in two cycles, counts it, goes on
+mkdir rf
+printf 'x\n' >src/coloured
+setfattr -n user.colour -v blue src/coloured
+expect_exit 0 rdsnap init p4
+expect_exit 0 rdsnap init --standby --no-key s4
+if mount -t ramfs none rf 2>mount.err; then
+	RD_ON_EXIT="umount '$TMP/rf'"
+	expect_exit 0 rdship follow --interval 1 --cycles 2 --no-notify \
+	    --apply "$TMP/rf/rep" --metrics "$TMP/m4.prom" p4 src s4
+	umount rf
+	RD_ON_EXIT=
+	expect_file err "rdship: replica: 'coloured': extended attribute 'user.colour' not set: Operation not supported
+rdship: s4: the replica update could not set everything: replica: 'coloured': extended attribute 'user.colour' not set: Operation not supported"
+	grep -q '^stopped after 2 cycles: snapshot 2, 0 failures, ' out ||
+	    fail "$(cat out)"
+	grep -q '^rdship_follow_replica_omissions_total 1$' m4.prom ||
+	    fail "$(cat m4.prom)"
+else
+	echo "$RD_TEST_NAME: could not mount a ramfs ($(cat mount.err)):" \
+	    "follow --apply without extended attributes NOT tested" >&2
+fi
+rm src/coloured
+
 # a standby that demands a key: follow without it stops at once with 77
 expect_exit 0 rdsnap init --standby k
 expect_exit 77 rdship follow --interval 1 p src k

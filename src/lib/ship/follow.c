@@ -31,6 +31,7 @@ struct dest {
 	int64_t have;     /* newest snapshot it confirmed, 0 unknown */
 	double have_time; /* when that snapshot was started (unix time) */
 	int64_t failures;
+	int omitting; /* its replica lacks attributes, and we said so */
 };
 
 struct follow {
@@ -116,6 +117,10 @@ static const struct rd_metric m_overflows = {
 	"rdship_follow_notify_overflows_total", "counter",
 	"overflows of the change notification queue (each followed by a walk)"
 };
+static const struct rd_metric m_omissions = {
+	"rdship_follow_replica_omissions_total", "counter",
+	"attributes the destinations' replica updates could not set"
+};
 static const struct rd_metric m_lag = { "rdship_follow_lag_seconds", "gauge",
 	"per destination: age of the newest snapshot it confirmed" };
 
@@ -137,6 +142,7 @@ metrics_text(struct follow *f, struct rd_metrics *m, struct rd_err *err)
 		{ &m_snapshot, (double)s->snapshot },
 		{ &m_last, now },
 		{ &m_skipped, (double)s->skipped },
+		{ &m_omissions, (double)s->omissions },
 		{ &m_active, (double)s->notify },
 		{ &m_watches, (double)s->watches },
 		{ &m_overflows, (double)s->overflows },
@@ -203,6 +209,26 @@ dest_failed(struct follow *f, int i, const struct rd_err *e)
 }
 
 /*
+ * What destination "d" ("i") could not set on its replica: said once
+ * until an update sets everything again, and counted.
+ */
+static void
+replica_omissions(struct follow *f, struct dest *d, int i,
+    const struct rd_ship_result *r)
+{
+	if (r->replica_omitted > 0) {
+		f->s->omissions += r->replica_omitted;
+		if (!d->omitting)
+			notice(f->o,
+			    "%s: the replica update could not set everything: %s",
+			    f->o->dests[i], r->replica_omission);
+		d->omitting = 1;
+	} else if (r->newest > r->from) {
+		d->omitting = 0; /* an update that set everything */
+	}
+}
+
+/*
  * Push to destination "i", opening its channel if it is closed and its
  * backoff is over (while stopping, a destination in backoff waits for
  * the next start).  A fatal refusal is returned as -1; other failures
@@ -257,6 +283,7 @@ push_one(struct follow *f, int i, int stopping, struct rd_err *err)
 	}
 	f->s->bytes += r.wire_bytes;
 	f->s->ok_dests++;
+	replica_omissions(f, d, i, &r);
 	return 0;
 }
 
