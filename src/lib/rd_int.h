@@ -414,8 +414,8 @@ int rdi_db_step(sqlite3 *db, sqlite3_stmt *s, struct rd_err *err);
  * Prepare "sql" into "*out" and bind one argument per letter of "types":
  * 'i' an int64_t, 'd' a double, 't' a string (NULL binds null, the text
  * is copied), 'h' a hash of RD_HASH_LEN bytes (NULL binds null), 'b' a
- * blob as a pointer and a size_t, 'n' null (takes no argument).  Blobs
- * are copied.  Returns 0, or -1 with "*out" NULL.
+ * blob as a pointer and a size_t (a NULL pointer binds null), 'n' null
+ * (takes no argument).  Blobs are copied.  Returns 0, or -1 with "*out" NULL.
  */
 int rdi_db_query(sqlite3 *db, sqlite3_stmt **out, struct rd_err *err,
     const char *sql, const char *types, ...);

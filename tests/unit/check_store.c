@@ -730,8 +730,20 @@ START_TEST(test_db_run_query)
 	ck_assert_int_eq(sqlite3_column_int(s, 0), 3); /* "x\ty" */
 	ck_assert_str_eq((const char *)sqlite3_column_text(s, 2), "");
 	sqlite3_finalize(s);
-	unit_ok(rdi_db_run(db, &err, "DELETE FROM t WHERE i = ?", "i",
-	            (int64_t)9),
+	/* a NULL blob binds null */
+	unit_ok(rdi_db_run(db, &err, "INSERT INTO t VALUES (?, ?, ?, ?)",
+	            "inbb", (int64_t)10, (const void *)NULL, (size_t)5, raw,
+	            (size_t)1),
+	    err);
+	unit_ok(rdi_db_query(db, &s, &err,
+	            "SELECT a IS NULL, hex(b) FROM t WHERE i = 10", ""),
+	    err);
+	ck_assert_int_eq(rdi_db_step(db, s, &err), 1);
+	ck_assert_int_eq(sqlite3_column_int(s, 0), 1);
+	ck_assert_str_eq((const char *)sqlite3_column_text(s, 1), "61");
+	sqlite3_finalize(s);
+	unit_ok(rdi_db_run(db, &err, "DELETE FROM t WHERE i >= 9 AND i <= 10",
+	            ""),
 	    err);
 	/* an unknown letter is a bug in the caller: nothing runs */
 	ck_assert_int_eq(rdi_db_query(db, &s, &err, "SELECT ?", "x", 1), -1);

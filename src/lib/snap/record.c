@@ -26,10 +26,9 @@
 int
 snap_close_entry(struct ctx *c, int64_t id, int gone, struct rd_err *err)
 {
-	sqlite3_reset(c->close_entry);
-	sqlite3_bind_int64(c->close_entry, 1, c->snap_id - 1);
-	sqlite3_bind_int64(c->close_entry, 2, id);
-	if (rdi_db_step(c->st->db, c->close_entry, err) == -1)
+	if (rdi_db_bind(c->st->db, c->close_entry, err, "ii",
+	        (int64_t)(c->snap_id - 1), id) == -1 ||
+	    rdi_db_step(c->st->db, c->close_entry, err) == -1)
 		return -1;
 	if (gone)
 		c->info.removed++;
@@ -43,37 +42,29 @@ snap_insert_entry(struct ctx *c, const char *path, size_t plen, int type,
 {
 	sqlite3_stmt *s = c->ins_entry;
 
-	sqlite3_reset(s);
-	sqlite3_bind_blob(s, 1, path, (int)plen, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, c->snap_id);
-	sqlite3_bind_int(s, 3, type);
-	sqlite3_bind_int(s, 4, (int)m->mode);
-	sqlite3_bind_int64(s, 5, m->uid);
-	sqlite3_bind_int64(s, 6, m->gid);
-	sqlite3_bind_int64(s, 7, m->size);
-	sqlite3_bind_int64(s, 8, m->mtime);
-	if (sha != NULL)
-		sqlite3_bind_blob(s, 9, sha, RD_HASH_LEN, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, 9);
-	if (target != NULL)
-		sqlite3_bind_blob(s, 10, target, (int)strlen(target),
-		    SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, 10);
-	sqlite3_bind_int64(s, 11, m->ino);
-	sqlite3_bind_int64(s, 12, m->ctime);
-	sqlite3_bind_int(s, 13, unstable);
-	sqlite3_bind_int64(s, 14, m->rdev);
-	sqlite3_bind_int64(s, 15, m->link);
-	if (xa != NULL && xa->len > 0)
-		sqlite3_bind_blob(s, 16, xa->data, (int)xa->len, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, 16);
-	if (rdi_db_step(c->st->db, s, err) == -1)
+	if (rdi_db_bind(c->st->db, s, err, "biiiiiiihbiiiiib", path, plen,
+	        (int64_t)c->snap_id, (int64_t)type, (int64_t)m->mode,
+	        (int64_t)m->uid, (int64_t)m->gid, (int64_t)m->size,
+	        (int64_t)m->mtime, sha, target,
+	        target != NULL ? strlen(target) : (size_t)0, (int64_t)m->ino,
+	        (int64_t)m->ctime, (int64_t)unstable, (int64_t)m->rdev,
+	        (int64_t)m->link, xa != NULL && xa->len > 0 ? xa->data : NULL,
+	        xa != NULL ? xa->len : (size_t)0) == -1 ||
+	    rdi_db_step(c->st->db, s, err) == -1)
 		return -1;
 	c->info.changed++;
 	return 0;
+}
+
+/* The pack row "id" (c->ins_pack: an insert or update of its size). */
+static int
+set_pack(struct ctx *c, int64_t id, const char *name, int64_t size,
+    struct rd_err *err)
+{
+	if (rdi_db_bind(c->st->db, c->ins_pack, err, "iti", id, name, size) ==
+	    -1)
+		return -1;
+	return rdi_db_step(c->st->db, c->ins_pack, err) == -1 ? -1 : 0;
 }
 
 static int
@@ -100,11 +91,7 @@ register_pack(struct ctx *c, int64_t id, const char *name, struct rd_err *err)
 		c->cap_known = n;
 	}
 	c->known_packs[i] = 1;
-	sqlite3_reset(c->ins_pack);
-	sqlite3_bind_int64(c->ins_pack, 1, id);
-	sqlite3_bind_text(c->ins_pack, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(c->ins_pack, 3, 0);
-	return rdi_db_step(c->st->db, c->ins_pack, err) == -1 ? -1 : 0;
+	return set_pack(c, id, name, 0, err);
 }
 
 int
@@ -137,11 +124,9 @@ record_problem(struct ctx *c, const char *key, size_t klen, const char *kind,
 {
 	sqlite3_stmt *s = c->ins_problem;
 
-	sqlite3_reset(s);
-	sqlite3_bind_int64(s, 1, c->snap_id);
-	sqlite3_bind_blob(s, 2, key, (int)klen, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, reason, -1, SQLITE_TRANSIENT);
+	if (rdi_db_bind(c->st->db, s, err, "ibtt", (int64_t)c->snap_id, key,
+	        klen, kind, reason) == -1)
+		return -1;
 	return rdi_db_step(c->st->db, s, err) == -1 ? -1 : 0;
 }
 
@@ -253,34 +238,22 @@ snap_finish_job(struct ctx *c, struct job *j, struct rd_err *err)
 		if (register_pack(c, j->pack_id, j->pack_name, err) == -1)
 			return -1;
 		s = c->ins_content;
-		sqlite3_reset(s);
-		sqlite3_bind_blob(s, 1, j->sha, RD_HASH_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, j->m.size);
-		sqlite3_bind_int(s, 3, j->kind);
-		sqlite3_bind_int(s, 4, j->codec);
-		if (j->kind == RDI_OBJ_DELTA)
-			sqlite3_bind_blob(s, 5, j->base, RD_HASH_LEN,
-			    SQLITE_STATIC);
-		else
-			sqlite3_bind_null(s, 5);
-		sqlite3_bind_int(s, 6, j->depth);
-		sqlite3_bind_int64(s, 7, j->pack_id);
-		sqlite3_bind_int64(s, 8, j->off);
-		sqlite3_bind_int64(s, 9, j->len);
-		if (rdi_db_step(c->st->db, s, err) == -1)
+		if (rdi_db_bind(c->st->db, s, err, "hiiihiiii", j->sha,
+		        (int64_t)j->m.size, (int64_t)j->kind, (int64_t)j->codec,
+		        j->kind == RDI_OBJ_DELTA ? j->base : NULL,
+		        (int64_t)j->depth, (int64_t)j->pack_id, (int64_t)j->off,
+		        (int64_t)j->len) == -1 ||
+		    rdi_db_step(c->st->db, s, err) == -1)
 			return -1;
 		c->info.bytes_added += j->m.size;
 		c->info.stored += j->len + RDI_OBJ_HDR;
 	}
 	if (j->sig_stored) {
 		s = c->ins_sig;
-		sqlite3_reset(s);
-		sqlite3_bind_blob(s, 1, j->sha, RD_HASH_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, j->sig_block);
-		sqlite3_bind_int64(s, 3, j->pack_id);
-		sqlite3_bind_int64(s, 4, j->sig_off);
-		sqlite3_bind_int64(s, 5, j->sig_len);
-		if (rdi_db_step(c->st->db, s, err) == -1)
+		if (rdi_db_bind(c->st->db, s, err, "hiiii", j->sha,
+		        (int64_t)j->sig_block, (int64_t)j->pack_id,
+		        (int64_t)j->sig_off, (int64_t)j->sig_len) == -1 ||
+		    rdi_db_step(c->st->db, s, err) == -1)
 			return -1;
 		c->info.stored += j->sig_len + RDI_OBJ_HDR;
 	}
@@ -290,11 +263,10 @@ snap_finish_job(struct ctx *c, struct job *j, struct rd_err *err)
 	    snap_xattrs_equal(&j->prev, &j->xa)) {
 		/* same version: only refresh the quick-check fields */
 		s = c->touch_entry;
-		sqlite3_reset(s);
-		sqlite3_bind_int64(s, 1, j->m.ino);
-		sqlite3_bind_int64(s, 2, j->m.ctime);
-		sqlite3_bind_int(s, 3, j->unstable);
-		sqlite3_bind_int64(s, 4, j->prev.id);
+		if (rdi_db_bind(c->st->db, s, err, "iiii", (int64_t)j->m.ino,
+		        (int64_t)j->m.ctime, (int64_t)j->unstable,
+		        (int64_t)j->prev.id) == -1)
+			return -1;
 		return rdi_db_step(c->st->db, s, err) == -1 ? -1 : 0;
 	}
 	if (j->has_prev && snap_close_entry(c, j->prev.id, 0, err) == -1)
@@ -394,11 +366,9 @@ snap_new_pending(struct ctx *c, const char *source, struct rd_err *err)
 	        &s, err) == -1)
 		return -1;
 	c->started = rd_now();
-	sqlite3_bind_double(s, 1, c->started);
-	if (c->opts->label != NULL)
-		sqlite3_bind_text(s, 2, c->opts->label, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, source, -1, SQLITE_STATIC);
-	if (rdi_db_step(c->st->db, s, err) == -1)
+	if (rdi_db_bind(c->st->db, s, err, "dtt", c->started, c->opts->label,
+	        source) == -1 ||
+	    rdi_db_step(c->st->db, s, err) == -1)
 		goto out;
 	c->snap_id = sqlite3_last_insert_rowid(c->st->db);
 	ret = 0;
@@ -421,19 +391,14 @@ snap_complete(struct ctx *c, double seconds, struct rd_err *err)
 	        &s, err) == -1)
 		return -1;
 	c->info.finished = (int64_t)rd_now();
-	sqlite3_bind_double(s, 1, c->started + seconds);
-	sqlite3_bind_int64(s, 2, c->info.files);
-	sqlite3_bind_int64(s, 3, c->info.bytes);
-	sqlite3_bind_int64(s, 4, c->info.bytes_read);
-	sqlite3_bind_int64(s, 5, c->info.bytes_added);
-	sqlite3_bind_int64(s, 6, c->info.stored);
-	sqlite3_bind_int64(s, 7, c->info.changed);
-	sqlite3_bind_int64(s, 8, c->info.removed);
-	sqlite3_bind_int64(s, 9, c->info.inconsistent);
-	sqlite3_bind_int64(s, 10, c->info.skipped);
-	sqlite3_bind_int64(s, 11, c->info.partial);
-	sqlite3_bind_int64(s, 12, c->snap_id);
-	if (rdi_db_step(c->st->db, s, err) == -1)
+	if (rdi_db_bind(c->st->db, s, err, "diiiiiiiiiii", c->started + seconds,
+	        (int64_t)c->info.files, (int64_t)c->info.bytes,
+	        (int64_t)c->info.bytes_read, (int64_t)c->info.bytes_added,
+	        (int64_t)c->info.stored, (int64_t)c->info.changed,
+	        (int64_t)c->info.removed, (int64_t)c->info.inconsistent,
+	        (int64_t)c->info.skipped, (int64_t)c->info.partial,
+	        (int64_t)c->snap_id) == -1 ||
+	    rdi_db_step(c->st->db, s, err) == -1)
 		goto out;
 	ret = 0;
 out:
@@ -469,11 +434,7 @@ snap_seal_packs(struct ctx *c, struct worker *w, int nw, struct rd_err *err)
 		pr = &c->packs[i];
 		if (register_pack(c, pr->id, pr->name, err) == -1)
 			return -1;
-		sqlite3_reset(c->ins_pack);
-		sqlite3_bind_int64(c->ins_pack, 1, pr->id);
-		sqlite3_bind_text(c->ins_pack, 2, pr->name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(c->ins_pack, 3, pr->size);
-		if (rdi_db_step(c->st->db, c->ins_pack, err) == -1)
+		if (set_pack(c, pr->id, pr->name, pr->size, err) == -1)
 			return -1;
 	}
 	return 0;

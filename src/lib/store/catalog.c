@@ -362,9 +362,10 @@ db_vbind(sqlite3 *db, sqlite3_stmt *q, const char *types, va_list ap,
 		case 'b':
 			h = va_arg(ap, const void *);
 			n = va_arg(ap, size_t);
-			rc = n > INT_MAX ? SQLITE_TOOBIG
-			                 : sqlite3_bind_blob(q, i, h, (int)n,
-			                       SQLITE_TRANSIENT);
+			rc = h == NULL    ? sqlite3_bind_null(q, i)
+			    : n > INT_MAX ? SQLITE_TOOBIG
+			                  : sqlite3_bind_blob(q, i, h, (int)n,
+			                        SQLITE_TRANSIENT);
 			break;
 		default:
 			return rd_err_set(err, RD_EINTERNAL,
