@@ -121,15 +121,10 @@ recv_snap(struct rdi_recv *r, struct rd_err *err)
 	        " VALUES (?, 'complete', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	        &q, err) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, id);
-	sqlite3_bind_double(q, 2, started);
-	sqlite3_bind_double(q, 3, finished);
-	if (label[0] != '\0')
-		sqlite3_bind_text(q, 4, label, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 5, source, -1, SQLITE_STATIC);
-	for (i = 0; i < 10; i++)
-		sqlite3_bind_int64(q, 6 + i, v[i]);
-	if (rdi_db_step(r->st->db, q, err) == -1)
+	if (rdi_db_bind(r->st->db, q, err, "iddttiiiiiiiiii", id, started,
+	        finished, label[0] != '\0' ? label : NULL, source, v[0], v[1],
+	        v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]) == -1 ||
+	    rdi_db_step(r->st->db, q, err) == -1)
 		goto out;
 	r->res->snapshots++;
 	ret = 0;
@@ -251,34 +246,20 @@ entry_row(struct rdi_recv *r, struct rdi_msg *m, sqlite3_stmt *q,
 	r->nrows++;
 	if (r->skip)
 		return 0;
-	sqlite3_reset(q);
-	sqlite3_bind_blob(q, 1, path, (int)plen, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, first);
-	if (last != 0)
-		sqlite3_bind_int64(q, 3, last);
-	else
-		sqlite3_bind_null(q, 3);
-	sqlite3_bind_int64(q, 4, type);
-	sqlite3_bind_int64(q, 5, mode & 07777);
-	sqlite3_bind_int64(q, 6, uid);
-	sqlite3_bind_int64(q, 7, gid);
-	sqlite3_bind_int64(q, 8, size);
-	sqlite3_bind_int64(q, 9, mtime);
-	if (shalen == RD_HASH_LEN)
-		sqlite3_bind_blob(q, 10, sha, RD_HASH_LEN, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(q, 10);
-	if (type == RD_TYPE_SYMLINK)
-		sqlite3_bind_blob(q, 11, target, (int)tlen, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(q, 11);
-	sqlite3_bind_int64(q, 12, unstable != 0);
-	sqlite3_bind_int64(q, 13, rdev);
-	sqlite3_bind_int64(q, 14, link);
-	if (xalen > 0)
-		sqlite3_bind_blob(q, 15, xa, (int)xalen, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(q, 15);
+	/* an open row (last 0) is NULL; a symlink's target, or none */
+	if ((last != 0 ? rdi_db_bind(r->st->db, q, err, "biiiiiiiihbiiib", path,
+	                     plen, first, last, type, mode & 07777, uid, gid,
+	                     size, mtime, shalen == RD_HASH_LEN ? sha : NULL,
+	                     type == RD_TYPE_SYMLINK ? target : NULL, tlen,
+	                     (int64_t)(unstable != 0), rdev, link,
+	                     xalen > 0 ? xa : NULL, xalen)
+	               : rdi_db_bind(r->st->db, q, err, "biniiiiiihbiiib", path,
+	                     plen, first, type, mode & 07777, uid, gid, size,
+	                     mtime, shalen == RD_HASH_LEN ? sha : NULL,
+	                     type == RD_TYPE_SYMLINK ? target : NULL, tlen,
+	                     (int64_t)(unstable != 0), rdev, link,
+	                     xalen > 0 ? xa : NULL, xalen)) == -1)
+		return -1;
 	return rdi_db_step(r->st->db, q, err) == -1 ? -1 : 0;
 }
 
@@ -300,11 +281,9 @@ close_row(struct rdi_recv *r, struct rdi_msg *m, sqlite3_stmt *q,
 	r->ncloses++;
 	if (r->skip)
 		return 0;
-	sqlite3_reset(q);
-	sqlite3_bind_int64(q, 1, last);
-	sqlite3_bind_blob(q, 2, path, (int)plen, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 3, first);
-	if (rdi_db_step(r->st->db, q, err) == -1)
+	if (rdi_db_bind(r->st->db, q, err, "ibi", last, path, plen, first) ==
+	        -1 ||
+	    rdi_db_step(r->st->db, q, err) == -1)
 		return -1;
 	if (sqlite3_changes(r->st->db) != 1)
 		return rd_err_set(err, RD_ECORRUPT,
@@ -336,11 +315,9 @@ problem_row(struct rdi_recv *r, struct rdi_msg *m, sqlite3_stmt *q,
 	r->nproblems++;
 	if (r->skip)
 		return 0;
-	sqlite3_reset(q);
-	sqlite3_bind_int64(q, 1, snap);
-	sqlite3_bind_blob(q, 2, path, (int)plen, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, problem, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, reason, -1, SQLITE_STATIC);
+	if (rdi_db_bind(r->st->db, q, err, "ibtt", snap, path, plen, problem,
+	        reason) == -1)
+		return -1;
 	if (rdi_db_step(r->st->db, q, err) == -1) {
 		if (err->code == RD_EINTERNAL)
 			rd_err_set(err, RD_ECORRUPT,
@@ -472,8 +449,9 @@ finish_rows(struct rdi_recv *r, const struct rdi_buf *endbuf,
 	        " AND e.sha IS NOT NULL AND c.sha IS NULL",
 	        &q, err) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, r->since);
-	k = rdi_db_step(r->st->db, q, err);
+	k = rdi_db_bind(r->st->db, q, err, "i", r->since);
+	if (k == 0)
+		k = rdi_db_step(r->st->db, q, err);
 	if (k == -1)
 		goto out;
 	if (sqlite3_column_int64(q, 0) != 0) {
