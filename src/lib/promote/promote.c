@@ -185,12 +185,11 @@ rdi_pc_find_replica(struct rdi_pctx *c, char *out, size_t len,
 	if (stat(dirname(parent), &a) == -1)
 		return rd_err_sys(err, RD_EIO,
 		    "cannot stat the target's directory");
-	if (rdi_db_prepare(c->st->db,
+	if (rdi_db_query(c->st->db, &q, err,
 	        "SELECT dir FROM replicas WHERE version = ?"
 	        " AND state = 'clean'",
-	        &q, err) == -1)
+	        "i", (int64_t)c->res->version) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, c->res->version);
 	while ((r = rdi_db_step(c->st->db, q, err)) == 1) {
 		dir = sqlite3_column_text(q, 0);
 		if (dir == NULL || strlen((const char *)dir) >= 1000 ||
@@ -210,20 +209,10 @@ rdi_pc_find_replica(struct rdi_pctx *c, char *out, size_t len,
 static int
 replica_back(struct rdi_pctx *c, struct rd_err *err)
 {
-	sqlite3_stmt *q = NULL;
-	int r;
-
-	if (rdi_db_prepare(c->st->db,
-	        "INSERT OR REPLACE INTO replicas(dir, version,"
-	        " target, state, updated) VALUES (?, ?, NULL, 'clean', ?)",
-	        &q, err) == -1)
-		return -1;
-	sqlite3_bind_text(q, 1, c->replica, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, c->row.version);
-	sqlite3_bind_double(q, 3, rd_now());
-	r = rdi_db_step(c->st->db, q, err);
-	sqlite3_finalize(q);
-	return r == -1 ? -1 : 0;
+	return rdi_db_run(c->st->db, err,
+	    "INSERT OR REPLACE INTO replicas(dir, version,"
+	    " target, state, updated) VALUES (?, ?, NULL, 'clean', ?)",
+	    "tid", c->replica, (int64_t)c->row.version, rd_now());
 }
 
 int
@@ -448,9 +437,6 @@ syncfs_dir(const char *path, struct rd_err *err)
 static int
 take_replica(struct rdi_pctx *c, struct rd_err *err)
 {
-	sqlite3_stmt *q = NULL;
-	int r;
-
 	if (rdi_pj_set_text(c->st->db, c->id, "replica", c->replica, err) == -1)
 		return -1;
 	if (rename(c->replica, c->staging) == -1) {
@@ -459,13 +445,9 @@ take_replica(struct rdi_pctx *c, struct rd_err *err)
 	}
 	c->res->used_replica = 1;
 	/* the replica dir is gone; forget it */
-	if (rdi_db_prepare(c->st->db, "DELETE FROM replicas WHERE dir = ?", &q,
-	        err) == -1)
-		return -1;
-	sqlite3_bind_text(q, 1, c->replica, -1, SQLITE_STATIC);
-	r = rdi_db_step(c->st->db, q, err);
-	sqlite3_finalize(q);
-	if (r == -1 || rdi_pt_sync_parent(c->staging, err) == -1)
+	if (rdi_db_run(c->st->db, err, "DELETE FROM replicas WHERE dir = ?",
+	        "t", c->replica) == -1 ||
+	    rdi_pt_sync_parent(c->staging, err) == -1)
 		return -1;
 	return 1;
 }

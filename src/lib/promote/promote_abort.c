@@ -35,8 +35,9 @@ epoch_before(struct rdi_pctx *c, int64_t *before, struct rd_err *err)
 	        " AND event = 'epoch' ORDER BY id DESC LIMIT 1",
 	        &q, err) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, c->id);
-	r = rdi_db_step(c->st->db, q, err);
+	r = rdi_db_bind(c->st->db, q, err, "i", (int64_t)c->id);
+	if (r == 0)
+		r = rdi_db_step(c->st->db, q, err);
 	if (r == 1 && sqlite3_column_text(q, 0) != NULL &&
 	    sscanf((const char *)sqlite3_column_text(q, 0), "raised from %lld",
 	        &v) == 1 &&
@@ -60,8 +61,9 @@ rdi_pc_lower_epoch(struct rdi_pctx *c, struct rd_err *err)
 	if (rdi_db_prepare(c->st->db,
 	        "SELECT epoch FROM promotions WHERE id = ?", &q, err) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, c->id);
-	r = rdi_db_step(c->st->db, q, err);
+	r = rdi_db_bind(c->st->db, q, err, "i", (int64_t)c->id);
+	if (r == 0)
+		r = rdi_db_step(c->st->db, q, err);
 	if (r == 1)
 		epoch = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);

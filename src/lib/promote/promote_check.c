@@ -237,8 +237,9 @@ rdi_pc_older(struct rd_store *st, int64_t id, struct rd_err *err)
 	        " state = 'complete' AND id < ?",
 	        &q, err) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, id);
-	r = rdi_db_step(st->db, q, err);
+	r = rdi_db_bind(st->db, q, err, "i", (int64_t)id);
+	if (r == 0)
+		r = rdi_db_step(st->db, q, err);
 	if (r == 1)
 		v = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);

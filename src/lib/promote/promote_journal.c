@@ -123,11 +123,9 @@ rdi_pj_opts_save(sqlite3 *db, int64_t id, const struct rd_promote_opts *o,
 			    RDI_PJ_VALUE_MAX);
 			goto out;
 		}
-		sqlite3_reset(q);
-		sqlite3_bind_int64(q, 1, id);
-		sqlite3_bind_text(q, 2, optdefs[i].name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, v, -1, SQLITE_TRANSIENT);
-		if (rdi_db_step(db, q, err) == -1)
+		if (rdi_db_bind(db, q, err, "itt", (int64_t)id, optdefs[i].name,
+		        v) == -1 ||
+		    rdi_db_step(db, q, err) == -1)
 			goto out;
 	}
 	ret = 0;
@@ -631,11 +629,10 @@ history_steps(sqlite3 *db, sqlite3_stmt *sq, struct rd_promotion *p,
 	int k, r;
 
 	for (k = 0; k < RD_PROMOTE_NSTEPS; k++) {
-		sqlite3_reset(sq);
-		sqlite3_bind_int64(sq, 1, p->id);
-		sqlite3_bind_text(sq, 2, rd_promote_step_name(k), -1,
-		    SQLITE_STATIC);
-		r = rdi_db_step(db, sq, err);
+		r = rdi_db_bind(db, sq, err, "it", (int64_t)p->id,
+		    rd_promote_step_name(k));
+		if (r == 0)
+			r = rdi_db_step(db, sq, err);
 		if (r == -1)
 			return -1;
 		if (r == 0)
@@ -707,8 +704,10 @@ items_of(struct rd_store *st, const char *sql, int64_t id, int kind,
 
 	if (rdi_db_prepare(st->db, sql, &q, err) == -1)
 		return -1;
-	if (id != 0)
-		sqlite3_bind_int64(q, 1, id);
+	if (id != 0 && rdi_db_bind(st->db, q, err, "i", (int64_t)id) == -1) {
+		sqlite3_finalize(q);
+		return -1;
+	}
 	while ((r = rdi_db_step(st->db, q, err)) == 1) {
 		memset(&it, 0, sizeof(it));
 		it.kind = kind;

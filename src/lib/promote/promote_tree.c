@@ -408,7 +408,8 @@ rd_tree_verify(struct rd_store *st, int64_t id, const char *dir, int quick,
 	        " AND (last IS NULL OR last >= ?1) ORDER BY path",
 	        &q, err) == -1)
 		goto out;
-	sqlite3_bind_int64(q, 1, id);
+	if (rdi_db_bind(st->db, q, err, "i", (int64_t)id) == -1)
+		goto out;
 	while (!bad && (r = rdi_db_step(st->db, q, err)) == 1) {
 		if (want_row(q, w, err) == -1)
 			goto out;
@@ -544,9 +545,9 @@ rdi_pt_need(struct rd_store *st, int64_t id, int64_t bsize, double *bytes,
 	        " AND (last IS NULL OR last >= ?1)",
 	        &q, err) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, id);
-	sqlite3_bind_int64(q, 2, bsize);
-	r = rdi_db_step(st->db, q, err);
+	r = rdi_db_bind(st->db, q, err, "ii", (int64_t)id, (int64_t)bsize);
+	if (r == 0)
+		r = rdi_db_step(st->db, q, err);
 	if (r == 1) {
 		*files = sqlite3_column_int64(q, 0);
 		*bytes = sqlite3_column_double(q, 1);

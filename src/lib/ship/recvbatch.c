@@ -190,9 +190,9 @@ delta_depth(sqlite3 *db, sqlite3_stmt *dep, const struct rdi_robj *o,
 	char hex[2 * RD_HASH_LEN + 1];
 	int k;
 
-	sqlite3_reset(dep);
-	sqlite3_bind_blob(dep, 1, o->base, RD_HASH_LEN, SQLITE_STATIC);
-	k = rdi_db_step(db, dep, err);
+	k = rdi_db_bind(db, dep, err, "h", o->base);
+	if (k == 0)
+		k = rdi_db_step(db, dep, err);
 	if (k == -1)
 		return -1;
 	rd_hex(o->sha, RD_HASH_LEN, hex);
@@ -218,19 +218,11 @@ record_content(struct rdi_recv *r, sqlite3_stmt *ins, sqlite3_stmt *dep,
 	if (o->kind == RDI_OBJ_DELTA &&
 	    delta_depth(r->st->db, dep, o, &depth, err) == -1)
 		return -1;
-	sqlite3_reset(ins);
-	sqlite3_bind_blob(ins, 1, o->sha, RD_HASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(ins, 2, o->size);
-	sqlite3_bind_int(ins, 3, o->kind);
-	sqlite3_bind_int(ins, 4, o->codec);
-	if (o->kind == RDI_OBJ_DELTA)
-		sqlite3_bind_blob(ins, 5, o->base, RD_HASH_LEN, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(ins, 5);
-	sqlite3_bind_int(ins, 6, depth);
-	sqlite3_bind_int64(ins, 7, r->pw.id);
-	sqlite3_bind_int64(ins, 8, o->off);
-	sqlite3_bind_int64(ins, 9, o->len);
+	if (rdi_db_bind(r->st->db, ins, err, "hiiihiiii", o->sha,
+	        (int64_t)o->size, (int64_t)o->kind, (int64_t)o->codec,
+	        o->kind == RDI_OBJ_DELTA ? o->base : NULL, (int64_t)depth,
+	        (int64_t)r->pw.id, (int64_t)o->off, (int64_t)o->len) == -1)
+		return -1;
 	return rdi_db_step(r->st->db, ins, err) == -1 ? -1 : 0;
 }
 
@@ -245,9 +237,9 @@ record_sig(struct rdi_recv *r, sqlite3_stmt *sig, sqlite3_stmt *size,
 	char hex[2 * RD_HASH_LEN + 1];
 	int k;
 
-	sqlite3_reset(size);
-	sqlite3_bind_blob(size, 1, o->sha, RD_HASH_LEN, SQLITE_STATIC);
-	k = rdi_db_step(r->st->db, size, err);
+	k = rdi_db_bind(r->st->db, size, err, "h", o->sha);
+	if (k == 0)
+		k = rdi_db_step(r->st->db, size, err);
 	if (k == -1)
 		return -1;
 	if (k == 0) {
@@ -257,12 +249,9 @@ record_sig(struct rdi_recv *r, sqlite3_stmt *sig, sqlite3_stmt *size,
 		    hex);
 	}
 	o->csize = sqlite3_column_int64(size, 0);
-	sqlite3_reset(sig);
-	sqlite3_bind_blob(sig, 1, o->sha, RD_HASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(sig, 2, o->block);
-	sqlite3_bind_int64(sig, 3, r->pw.id);
-	sqlite3_bind_int64(sig, 4, o->off);
-	sqlite3_bind_int64(sig, 5, o->len);
+	if (rdi_db_bind(r->st->db, sig, err, "hiiii", o->sha, (int64_t)o->block,
+	        (int64_t)r->pw.id, (int64_t)o->off, (int64_t)o->len) == -1)
+		return -1;
 	return rdi_db_step(r->st->db, sig, err) == -1 ? -1 : 0;
 }
 
@@ -294,10 +283,9 @@ record_batch(struct rdi_recv *r, int64_t size, struct rd_err *err)
 	    rdi_db_prepare(db, "SELECT size FROM contents WHERE sha = ?", &csz,
 	        err) == -1)
 		goto out;
-	sqlite3_bind_int64(pk, 1, r->pw.id);
-	sqlite3_bind_text(pk, 2, r->pw.name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(pk, 3, size);
-	if (rdi_db_step(db, pk, err) == -1)
+	if (rdi_db_bind(db, pk, err, "iti", (int64_t)r->pw.id, r->pw.name,
+	        (int64_t)size) == -1 ||
+	    rdi_db_step(db, pk, err) == -1)
 		goto out;
 	for (i = 0; i < r->nobjs; i++) {
 		o = &r->objs[i];
@@ -382,9 +370,9 @@ have_object(struct rdi_recv *r, const struct rdi_objhdr *h, struct rd_err *err)
 	            : "SELECT 1 FROM contents WHERE sha = ?",
 	        q, err) == -1)
 		return -1;
-	sqlite3_reset(*q);
-	sqlite3_bind_blob(*q, 1, h->sha, RD_HASH_LEN, SQLITE_TRANSIENT);
-	k = rdi_db_step(r->st->db, *q, err);
+	k = rdi_db_bind(r->st->db, *q, err, "h", h->sha);
+	if (k == 0)
+		k = rdi_db_step(r->st->db, *q, err);
 	sqlite3_reset(*q);
 	return k;
 }
@@ -600,10 +588,10 @@ rdi_recv_query(struct rdi_recv *r, struct rd_err *err)
 	        &q, err) == -1)
 		goto out;
 	for (i = 0; i < n; i++) {
-		sqlite3_reset(q);
-		sqlite3_bind_blob(q, 1, r->buf.data + i * RD_HASH_LEN,
-		    RD_HASH_LEN, SQLITE_STATIC);
-		k = rdi_db_step(r->st->db, q, err);
+		k = rdi_db_bind(r->st->db, q, err, "h",
+		    (const uint8_t *)r->buf.data + i * RD_HASH_LEN);
+		if (k == 0)
+			k = rdi_db_step(r->st->db, q, err);
 		if (k == -1)
 			goto out;
 		if (k == 0)

@@ -170,10 +170,9 @@ rdi_bcache_evict(struct rdi_bcache *bc, sqlite3 *db, struct rd_err *err)
 			continue;
 		k = 0;
 		if (cache_name(de->d_name, sha)) {
-			sqlite3_reset(q);
-			sqlite3_bind_blob(q, 1, sha, RD_HASH_LEN,
-			    SQLITE_TRANSIENT);
-			k = rdi_db_step(db, q, err);
+			k = rdi_db_bind(db, q, err, "h", sha);
+			if (k == 0)
+				k = rdi_db_step(db, q, err);
 			if (k == -1)
 				goto out;
 		}

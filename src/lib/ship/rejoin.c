@@ -160,9 +160,8 @@ fill_copy(struct rd_store *st, int dfd, const char *tmp, struct rd_err *err)
 		rd_err_set(err, RD_ECANTCREAT, "store path too long");
 		goto out;
 	}
-	if (rdi_db_prepare(st->db, "VACUUM INTO ?", &q, err) == -1)
+	if (rdi_db_query(st->db, &q, err, "VACUUM INTO ?", "t", path) == -1)
 		goto out;
-	sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
 	if (rdi_db_step(st->db, q, err) == -1)
 		goto out;
 	path[strlen(path) - strlen("/catalog.db")] = '\0';

@@ -481,14 +481,11 @@ write_hardlink(struct actx *c, int pfd, const char *name, const struct nrow *n,
 	        " AND (last IS NULL OR last >= ?5) ORDER BY path LIMIT 1",
 	        &c->first_name, err) == -1)
 		return -1;
-	sqlite3_reset(c->first_name);
-	sqlite3_bind_int64(c->first_name, 1, n->link);
-	sqlite3_bind_int(c->first_name, 2, RD_TYPE_FILE);
-	sqlite3_bind_blob(c->first_name, 3, n->sha, RD_HASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(c->first_name, 4, n->path, (int)strlen(n->path),
-	    SQLITE_STATIC);
-	sqlite3_bind_int64(c->first_name, 5, c->to);
-	r = rdi_db_step(c->st->db, c->first_name, err);
+	r = rdi_db_bind(c->st->db, c->first_name, err, "iihbi",
+	    (int64_t)n->link, (int64_t)RD_TYPE_FILE, n->sha, n->path,
+	    strlen(n->path), (int64_t)c->to);
+	if (r == 0)
+		r = rdi_db_step(c->st->db, c->first_name, err);
 	if (r != 1)
 		return r;
 	{
@@ -674,13 +671,13 @@ touch_new_dirs(struct actx *c, struct rd_err *err)
 	char *p = NULL;
 	int r, len, ret = -1;
 
-	if (rdi_range_stmt(c->st->db,
+	if (rdi_db_query(c->st->db, &d, err,
 	        "SELECT path FROM entries WHERE"
 	        " type = ?3 AND first > ?1 AND first <= ?2"
 	        " AND (last IS NULL OR last >= ?2)",
-	        c->from, c->to, &d, err) == -1)
+	        "iii", (int64_t)c->from, (int64_t)c->to,
+	        (int64_t)RD_TYPE_DIR) == -1)
 		return -1;
-	sqlite3_bind_int(d, 3, RD_TYPE_DIR);
 	for (;;) {
 		r = rdi_db_step(c->st->db, d, err);
 		if (r == -1)
@@ -731,11 +728,10 @@ fix_dirs(struct actx *c, struct rd_err *err)
 	for (i = 0; i < c->ntouched; i++) {
 		const char *p = c->touched[i];
 
-		sqlite3_reset(q);
-		sqlite3_bind_blob(q, 1, p, (int)strlen(p), SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, c->to);
-		sqlite3_bind_int(q, 3, RD_TYPE_DIR);
-		r = rdi_db_step(c->st->db, q, err);
+		r = rdi_db_bind(c->st->db, q, err, "bii", p, strlen(p),
+		    (int64_t)c->to, (int64_t)RD_TYPE_DIR);
+		if (r == 0)
+			r = rdi_db_step(c->st->db, q, err);
 		if (r == -1)
 			goto out;
 		if (r == 0)
@@ -858,15 +854,12 @@ journal(struct rd_store *st, const char *dir, int64_t version, int64_t target,
 	        " state = excluded.state, updated = excluded.updated",
 	        &q, err) == -1)
 		return -1;
-	sqlite3_bind_text(q, 1, dir, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, version);
-	if (target > 0)
-		sqlite3_bind_int64(q, 3, target);
-	else
-		sqlite3_bind_null(q, 3);
-	sqlite3_bind_text(q, 4, state, -1, SQLITE_STATIC);
-	sqlite3_bind_double(q, 5, rd_now());
-	if (rdi_db_step(st->db, q, err) == -1)
+	if ((target > 0
+	            ? rdi_db_bind(st->db, q, err, "tiitd", dir,
+	                  (int64_t)version, (int64_t)target, state, rd_now())
+	            : rdi_db_bind(st->db, q, err, "tintd", dir,
+	                  (int64_t)version, state, rd_now())) == -1 ||
+	    rdi_db_step(st->db, q, err) == -1)
 		goto out;
 	ret = 0;
 out:
@@ -892,8 +885,9 @@ replica_state(struct actx *c, const char *abs, const char *dir,
 	        " WHERE dir = ?",
 	        &q, err) == -1)
 		return -1;
-	sqlite3_bind_text(q, 1, abs, -1, SQLITE_STATIC);
-	r = rdi_db_step(c->st->db, q, err);
+	r = rdi_db_bind(c->st->db, q, err, "t", abs);
+	if (r == 0)
+		r = rdi_db_step(c->st->db, q, err);
 	if (r == 1) {
 		known = 1;
 		c->from = sqlite3_column_int64(q, 0);
@@ -955,8 +949,9 @@ record_omissions(struct actx *c, const char *abs, int64_t version,
 	if (rdi_db_prepare(c->st->db, "DELETE FROM meta WHERE key = ?", &q,
 	        err) == -1)
 		return -1;
-	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-	r = rdi_db_step(c->st->db, q, err);
+	r = rdi_db_bind(c->st->db, q, err, "t", key);
+	if (r == 0)
+		r = rdi_db_step(c->st->db, q, err);
 	sqlite3_finalize(q);
 	return r == -1 ? -1 : 0;
 }

@@ -45,9 +45,5 @@ int
 rdi_range_stmt(sqlite3 *db, const char *sql, int64_t lo, int64_t hi,
     sqlite3_stmt **q, struct rd_err *err)
 {
-	if (rdi_db_prepare(db, sql, q, err) == -1)
-		return -1;
-	sqlite3_bind_int64(*q, 1, lo);
-	sqlite3_bind_int64(*q, 2, hi);
-	return 0;
+	return rdi_db_query(db, q, err, sql, "ii", lo, hi);
 }

@@ -73,9 +73,9 @@ cat_entry(struct rd_store *st, int64_t id, const char *p, int *type,
 	        " AND (path = ?2 OR path = CAST(?2 || '/' AS BLOB)) LIMIT 1",
 	        &s, err) == -1)
 		return -1;
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_blob(s, 2, p, (int)strlen(p), SQLITE_STATIC);
-	r = rdi_db_step(st->db, s, err);
+	r = rdi_db_bind(st->db, s, err, "ib", (int64_t)id, p, strlen(p));
+	if (r == 0)
+		r = rdi_db_step(st->db, s, err);
 	if (r == 1) {
 		*type = sqlite3_column_int(s, 0);
 		*size = sqlite3_column_int64(s, 2);

@@ -1010,10 +1010,9 @@ restore_tree(struct rctx *c, int64_t id, const char *prefix,
 	memset(&e, 0, sizeof(e));
 	if (rdi_db_prepare(c->st->db, sql_tree, &s, err) == -1)
 		return -1;
-	sqlite3_bind_int64(s, 1, id);
-	if (prefix != NULL)
-		sqlite3_bind_blob(s, 2, prefix, (int)strlen(prefix),
-		    SQLITE_STATIC);
+	if (rdi_db_bind(c->st->db, s, err, "ib", (int64_t)id, prefix,
+	        prefix != NULL ? strlen(prefix) : (size_t)0) == -1)
+		goto out;
 	while ((r = rdi_db_step(c->st->db, s, err)) == 1) {
 		if (rentry_read(s, &e, err) == -1) {
 			if (err->code != RD_ECORRUPT || e.path == NULL)
@@ -1071,9 +1070,9 @@ has_path(struct rd_store *st, int64_t id, const char *path, struct rd_err *err)
 	        " OR path = CAST(?2 || '/' AS BLOB)) LIMIT 1",
 	        &q, err) == -1)
 		return -1;
-	sqlite3_bind_int64(q, 1, id);
-	sqlite3_bind_blob(q, 2, path, (int)strlen(path), SQLITE_STATIC);
-	r = rdi_db_step(st->db, q, err);
+	r = rdi_db_bind(st->db, q, err, "ib", (int64_t)id, path, strlen(path));
+	if (r == 0)
+		r = rdi_db_step(st->db, q, err);
 	sqlite3_finalize(q);
 	return r;
 }
@@ -1156,12 +1155,9 @@ has_match(struct rd_store *st, int64_t id, const char *pattern,
 	if (snap_glob_init(&g, pattern, err) == -1)
 		return -1;
 	r = rdi_db_prepare(st->db, sql_tree, &q, err);
-	if (r == 0) {
-		sqlite3_bind_int64(q, 1, id);
-		if (g.literal != NULL)
-			sqlite3_bind_blob(q, 2, g.literal,
-			    (int)strlen(g.literal), SQLITE_STATIC);
-	}
+	if (r == 0)
+		r = rdi_db_bind(st->db, q, err, "ib", (int64_t)id, g.literal,
+		    g.literal != NULL ? strlen(g.literal) : (size_t)0);
 	while (r == 0 && (r = rdi_db_step(st->db, q, err)) == 1) {
 		p = sqlite3_column_blob(q, 0);
 		n = sqlite3_column_bytes(q, 0);

@@ -130,9 +130,9 @@ find_sig(struct ctx *c, struct job *j, struct rd_err *err)
 	const unsigned char *name;
 	int r;
 
-	sqlite3_reset(s);
-	sqlite3_bind_blob(s, 1, j->prev.sha, RD_HASH_LEN, SQLITE_STATIC);
-	r = rdi_db_step(c->st->db, s, err);
+	r = rdi_db_bind(c->st->db, s, err, "h", j->prev.sha);
+	if (r == 0)
+		r = rdi_db_step(c->st->db, s, err);
 	if (r != 1)
 		return r;
 	name = sqlite3_column_text(s, 0);
@@ -215,9 +215,11 @@ do_file(struct ctx *c, int dfd, const char *name, const char *key, size_t klen,
 		}
 	}
 	if (m.size > SMALL_MAX && (!has_prev || p->type != RD_TYPE_FILE)) {
-		sqlite3_reset(c->size_seen);
-		sqlite3_bind_int64(c->size_seen, 1, m.size);
-		j->maybe_dup = rdi_db_step(c->st->db, c->size_seen, err);
+		j->maybe_dup = rdi_db_bind(c->st->db, c->size_seen, err, "i",
+		    (int64_t)m.size);
+		if (j->maybe_dup == 0)
+			j->maybe_dup =
+			    rdi_db_step(c->st->db, c->size_seen, err);
 		if (j->maybe_dup == -1) {
 			snap_job_free(j);
 			return -1;

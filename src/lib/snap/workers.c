@@ -105,9 +105,9 @@ dedup(struct ctx *c, const unsigned char *sha, int claim, struct rd_err *err)
 		r = 1;
 		goto out;
 	}
-	sqlite3_reset(c->lookup);
-	sqlite3_bind_blob(c->lookup, 1, sha, RD_HASH_LEN, SQLITE_STATIC);
-	r = rdi_db_step(c->ldb, c->lookup, err);
+	r = rdi_db_bind(c->ldb, c->lookup, err, "h", sha);
+	if (r == 0)
+		r = rdi_db_step(c->ldb, c->lookup, err);
 	sqlite3_reset(c->lookup);
 	if (r == 0 && claim && shaset_add(&c->set, sha, err) == -1)
 		r = -1;
