@@ -364,6 +364,7 @@ struct rd_store {
 	int mode; /* RD_OPEN_READ or RD_OPEN_WRITE */
 	sqlite3 *db;
 	struct rd_store_info info;
+	int schema_ok; /* its schema was found to be one redund made */
 };
 
 /*

@@ -189,10 +189,11 @@ snapshim() {
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
 	    LD_PRELOAD="$TMP/snapshim.so" "$@"
 }
-# killed during the copy (the shim holds it at the hook's file "stall"
-# until the kill): the hook reads an end of file too, and the next writer
-# removes what it left in the scratch directory
-RD_SHIM_STALL=stall expect_exit 137 snapshim rdsnap create --bracket 'mkdir -p "$RDSNAP_BRACKET_DIR/a/b"; touch "$RDSNAP_BRACKET_DIR/a/b/c"; echo x >"$RDSNAP_BRACKET_DIR/stall"; chmod 0 "$RDSNAP_BRACKET_DIR/a"; echo ready; kill -9 $PPID; if read -r l; then echo "got $l"; else echo "end of file"; fi >"$REC/killed"' \
+# killed during the copy (the shim holds it at a new source file, read
+# before "done" is sent, until the kill): the hook reads an end of file
+# too, and the next writer removes what it left in the scratch directory
+printf 'held\n' >src/base/held
+RD_SHIM_STALL=held expect_exit 137 snapshim rdsnap create --bracket 'mkdir -p "$RDSNAP_BRACKET_DIR/a/b"; touch "$RDSNAP_BRACKET_DIR/a/b/c"; chmod 0 "$RDSNAP_BRACKET_DIR/a"; echo ready; kill -9 $PPID; if read -r l; then echo "got $l"; else echo "end of file"; fi >"$REC/killed"' \
     store src
 i=0
 while [ ! -s "$REC/killed" ] && [ $i -lt 600 ]; do
@@ -201,6 +202,7 @@ while [ ! -s "$REC/killed" ] && [ $i -lt 600 ]; do
 done
 expect_file "$REC/killed" "end of file"
 [ -d store/tmp/bracket/a ] || fail "the killed run left no scratch directory"
+rm src/base/held
 expect_exit 0 rdsnap list --json store
 python3 - out <<'PY'
 import json, sys

@@ -109,9 +109,9 @@ expect_file err "rdwatch: cannot open store 'missing': No such file or directory
 expect_exit 0 rdsnap init O
 sqlite3 O/catalog.db "drop table watch_results"
 expect_exit 65 rdwatch report O
-expect_file err "rdwatch: store 'O' has no tables for probe records (its catalog is older than rdwatch --record)"
+expect_file err "rdwatch: store 'O' has a catalog schema that redund did not make: table 'watch_results' is missing"
 expect_exit 65 rdwatch --record O exec:true
-expect_file err "rdwatch: store 'O' has no tables for probe records (its catalog is older than rdwatch --record)"
+expect_file err "rdwatch: store 'O' has a catalog schema that redund did not make: table 'watch_results' is missing"
 
 # a history recorded by a loop: one outage, up again at the end
 cat >seq.sh <<'SH'

@@ -326,14 +326,17 @@ START_TEST(test_open_migrate)
 	    "ALTER TABLE entries DROP COLUMN xattrs;"
 	    "INSERT INTO snapshots(id, state, started) VALUES (1, 'complete', 1);"
 	    "PRAGMA user_version=1");
-	/* a migration that fails (a table in the way) is rolled back */
+	/*
+	 * a table in the migration's way is not one redund made at format
+	 * 1: refused before the migration runs, and nothing changes
+	 */
 	sql("CREATE TABLE snapshot_problems(x)");
 	ck_assert_int_eq(rd_store_open(store(), RD_OPEN_READ, 0, &st, &err),
 	    -1);
-	ck_assert_int_eq(err.code, RD_EIO);
+	ck_assert_int_eq(err.code, RD_ECORRUPT);
 	assert_msg(&err,
-	    "cannot upgrade the catalog of store '%s' from format 1 to 4: "
-	    "catalog: table snapshot_problems already exists",
+	    "store '%s' has a catalog schema that redund did not make: "
+	    "table 'snapshot_problems' is not one of redund's",
 	    store());
 	ck_assert_int_eq(sql_int("PRAGMA user_version"), 1);
 	ck_assert_int_eq(sql_int("SELECT count(*) FROM pragma_table_info("
@@ -351,6 +354,53 @@ START_TEST(test_open_migrate)
 	             " (SELECT sql FROM sqlite_schema ORDER BY name)",
 	        now, sizeof(now)),
 	    fresh);
+}
+END_TEST
+
+/*
+ * A catalog whose schema redund did not make is refused when the store
+ * is opened, before any statement meets the object: a trigger that would
+ * rewrite rows, a CHECK that calls a function, a changed index, a
+ * missing table.  The message names the object.
+ */
+START_TEST(test_open_foreign_schema)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rd_store *st = NULL;
+	static const struct {
+		const char *sql, *msg;
+	} cases[] = {
+		{ "CREATE TRIGGER t AFTER INSERT ON entries BEGIN"
+		  " DELETE FROM snapshots; END",
+		    "trigger 't' is not one of redund's" },
+		{ "CREATE VIEW v AS SELECT 1",
+		    "view 'v' is not one of redund's" },
+		{ "DROP INDEX entries_link;"
+		  "CREATE INDEX entries_link ON entries(link)",
+		    "index 'entries_link' differs" },
+		{ "DROP TABLE promotion_options",
+		    "table 'promotion_options' is missing" },
+		{ "PRAGMA writable_schema=ON;"
+		  "UPDATE sqlite_master SET sql = replace(sql, 'kind IN',"
+		  " 'kinunix') WHERE name = 'promotion_trees';"
+		  "PRAGMA writable_schema=OFF",
+		    "table 'promotion_trees' differs" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		init_default();
+		sql(cases[i].sql);
+		rd_err_clear(&err);
+		ck_assert_int_eq(rd_store_open(store(), RD_OPEN_READ, 0, &st,
+		                     &err),
+		    -1);
+		ck_assert_int_eq(err.code, RD_ECORRUPT);
+		assert_msg(&err,
+		    "store '%s' has a catalog schema that redund did not make: %s",
+		    store(), cases[i].msg);
+		ck_assert_int_eq(unit_rm_rf(unit_path("store")), 0);
+	}
 }
 END_TEST
 
@@ -785,6 +835,7 @@ store_suite(void)
 	tcase_add_test(tc, test_open_missing);
 	tcase_add_test(tc, test_open_format);
 	tcase_add_test(tc, test_open_migrate);
+	tcase_add_test(tc, test_open_foreign_schema);
 	tcase_add_test(tc, test_open_not_a_database);
 	tcase_add_test(tc, test_open_bad_meta);
 	tcase_add_test(tc, test_open_chain_clamped);

@@ -639,6 +639,120 @@ out:
 	return ret;
 }
 
+/* A table first, then its indexes and triggers: a missing table is named. */
+static const char sql_schema[] =
+    "SELECT type, name, tbl_name, sql FROM sqlite_master"
+    " ORDER BY tbl_name, type <> 'table', type, name";
+
+/* Whether column "i" of "a" and of "b" hold the same bytes (or NULL). */
+static int
+same_col(sqlite3_stmt *a, sqlite3_stmt *b, int i)
+{
+	const unsigned char *x = sqlite3_column_text(a, i);
+	const unsigned char *y = sqlite3_column_text(b, i);
+	int n = sqlite3_column_bytes(a, i);
+
+	if (x == NULL || y == NULL)
+		return x == y;
+	return n == sqlite3_column_bytes(b, i) && memcmp(x, y, (size_t)n) == 0;
+}
+
+/* Column "i" of "a" against that of "b", as SQLite orders text. */
+static int
+col_cmp(sqlite3_stmt *a, sqlite3_stmt *b, int i)
+{
+	const unsigned char *x = sqlite3_column_text(a, i);
+	const unsigned char *y = sqlite3_column_text(b, i);
+
+	return strcmp(x != NULL ? (const char *)x : "",
+	    y != NULL ? (const char *)y : "");
+}
+
+/* 0 for a row of sql_schema that is a table, else 1. */
+static int
+not_table(sqlite3_stmt *q)
+{
+	const unsigned char *t = sqlite3_column_text(q, 0);
+
+	return t == NULL || strcmp((const char *)t, "table") != 0;
+}
+
+/* The order of the rows "a" and "b" of sql_schema. */
+static int
+key_cmp(sqlite3_stmt *a, sqlite3_stmt *b)
+{
+	int r = col_cmp(a, b, 2);
+
+	if (r == 0)
+		r = not_table(a) - not_table(b);
+	if (r == 0)
+		r = col_cmp(a, b, 0);
+	return r != 0 ? r : col_cmp(a, b, 1);
+}
+
+/*
+ * Compare the schema of "st"'s catalog, of format "version", with the one
+ * that schema_v1 and the migrations up to that format make, object by
+ * object: a catalog is read as hostile, and a table, index, trigger or
+ * view that redund did not make (a trigger that rewrites rows, a CHECK
+ * that calls a function) is refused before any statement meets it.
+ */
+static int
+schema_check(struct rd_store *st, int version, struct rd_err *err)
+{
+	sqlite3 *mem = NULL;
+	sqlite3_stmt *want = NULL, *got = NULL, *q;
+	int v, k = 0, rw = 0, rg = 0, ret = -1;
+	const char *what;
+
+	if (sqlite3_open(":memory:", &mem) != SQLITE_OK) {
+		rd_err_set(err, RD_ENOMEM, "cannot open a catalog in memory");
+		goto out;
+	}
+	if (rdi_db_exec(mem, schema_v1, err) == -1)
+		goto out;
+	for (v = 1; v < version; v++)
+		if (rdi_db_exec(mem, migrations[v - 1], err) == -1)
+			goto out;
+	if (rdi_db_prepare(mem, sql_schema, &want, err) == -1 ||
+	    rdi_db_prepare(st->db, sql_schema, &got, err) == -1)
+		goto out;
+	for (;;) {
+		rw = rdi_db_step(mem, want, err);
+		rg = rw == -1 ? -1 : rdi_db_step(st->db, got, err);
+		if (rw == -1 || rg == -1)
+			goto out;
+		if (rw == 0 && rg == 0)
+			break;
+		/* both lists are sorted by type and name */
+		k = rw == 0 ? -1 : rg == 0 ? 1 : key_cmp(got, want);
+		if (k != 0 || !same_col(want, got, 0) ||
+		    !same_col(want, got, 1) || !same_col(want, got, 2) ||
+		    !same_col(want, got, 3))
+			break;
+	}
+	if (rw != 0 || rg != 0) {
+		q = k < 0 ? got : want;
+		what = (const char *)sqlite3_column_text(q, 1);
+		rd_err_set(err, RD_ECORRUPT,
+		    "store '%s' has a catalog schema that redund did not make:"
+		    " %s '%.100s' %s",
+		    st->path, (const char *)sqlite3_column_text(q, 0),
+		    what != NULL ? what : "",
+		    k < 0       ? "is not one of redund's"
+		        : k > 0 ? "is missing"
+		                : "differs");
+		goto out;
+	}
+	st->schema_ok = 1;
+	ret = 0;
+out:
+	sqlite3_finalize(got);
+	sqlite3_finalize(want);
+	sqlite3_close(mem);
+	return ret;
+}
+
 int
 rdi_db_load(struct rd_store *st, struct rd_err *err)
 {
@@ -655,6 +769,8 @@ rdi_db_load(struct rd_store *st, struct rd_err *err)
 		return rd_err_set(err, RD_ECORRUPT,
 		    "store '%s' has catalog format %d: not a redund catalog",
 		    st->path, version);
+	if (!st->schema_ok && schema_check(st, version, err) == -1)
+		return -1;
 	if (version < RD_FORMAT && migrate(st, version, err) == -1)
 		return -1;
 	memset(&st->info, 0, sizeof(st->info));
