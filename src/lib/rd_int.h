@@ -8,12 +8,23 @@
 
 #include <sys/types.h>
 #include <dirent.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <time.h>
 #include <stdint.h>
 
 #include "rd_probe.h"
 #include "redund.h"
+
+/* ------------------------------------------------------------------ */
+/* err.c */
+
+/*
+ * Format a notice (up to 1023 bytes) and give it to "fn" with "arg";
+ * nothing when "fn" is NULL.  The options' notice callbacks use it.
+ */
+void rdi_vnotice(void (*fn)(void *arg, const char *msg), void *arg,
+    const char *fmt, va_list ap) RD_PRINTF(3, 0);
 
 /* ------------------------------------------------------------------ */
 /* fsio.c: careful I/O */
@@ -426,8 +437,6 @@ int rdi_db_bind(sqlite3 *db, sqlite3_stmt *q, struct rd_err *err,
 /* rdi_db_query, stepped to its end and finalized.  Returns 0 or -1. */
 int rdi_db_run(sqlite3 *db, struct rd_err *err, const char *sql,
     const char *types, ...);
-/* 1 if the catalog has the table "name", else 0; -1 if it cannot be read. */
-int rdi_db_has_table(sqlite3 *db, const char *name, struct rd_err *err);
 /*
  * Check the catalog rows that begin or end after snapshot "since", up to
  * "newest", against the invariants that make a snapshot restorable (see

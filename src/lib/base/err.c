@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "redund.h"
+#include "rd_int.h"
 
 static void vset(struct rd_err *err, enum rd_code code, int errnum,
     const char *fmt, va_list ap) RD_PRINTF(4, 0);
@@ -115,4 +115,17 @@ rd_code_name(enum rd_code code)
 		return "not-permitted";
 	}
 	return "unknown";
+}
+
+void
+rdi_vnotice(void (*fn)(void *arg, const char *msg), void *arg, const char *fmt,
+    va_list ap)
+{
+	char msg[1024];
+
+	if (fn == NULL)
+		return;
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		msg[0] = '\0';
+	fn(arg, msg);
 }

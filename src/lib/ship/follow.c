@@ -52,15 +52,11 @@ static void notice(const struct rd_follow_opts *o, const char *fmt, ...)
 static void
 notice(const struct rd_follow_opts *o, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
-	if (o->notice == NULL)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	rdi_vnotice(o->notice, o->notice_arg, fmt, ap);
 	va_end(ap);
-	o->notice(o->notice_arg, msg);
 }
 
 /* Errors that no retry mends: stop following and say why. */

@@ -64,15 +64,11 @@ static void tell(struct rdi_notify *n, const char *fmt, ...) RD_PRINTF(2, 3);
 static void
 tell(struct rdi_notify *n, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
-	if (n->notice == NULL)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	rdi_vnotice(n->notice, n->notice_arg, fmt, ap);
 	va_end(ap);
-	n->notice(n->notice_arg, msg);
 }
 
 static size_t

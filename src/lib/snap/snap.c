@@ -29,16 +29,11 @@
 void
 snap_notice(struct ctx *c, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
-	if (c->opts->notice == NULL)
-		return;
 	va_start(ap, fmt);
-	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
-		msg[0] = '\0';
+	rdi_vnotice(c->opts->notice, c->opts->notice_arg, fmt, ap);
 	va_end(ap);
-	c->opts->notice(c->opts->notice_arg, msg);
 }
 
 static void

@@ -430,24 +430,6 @@ rdi_db_run(sqlite3 *db, struct rd_err *err, const char *sql, const char *types,
 }
 
 int
-rdi_db_has_table(sqlite3 *db, const char *name, struct rd_err *err)
-{
-	sqlite3_stmt *s = NULL;
-	int r;
-
-	if (rdi_db_prepare(db,
-	        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-	        &s, err) == -1 ||
-	    rdi_db_bind(db, s, err, "t", name) == -1) {
-		sqlite3_finalize(s);
-		return -1;
-	}
-	r = rdi_db_step(db, s, err);
-	sqlite3_finalize(s);
-	return r;
-}
-
-int
 rdi_db_open(struct rd_store *st, int readonly, sqlite3 **out,
     struct rd_err *err)
 {

@@ -19,9 +19,6 @@ rd_drill_last(struct rd_store *st, struct rd_drill_info *out,
 	sqlite3_stmt *s = NULL;
 	int r;
 
-	r = rdi_db_has_table(st->db, "promotions", err);
-	if (r != 1)
-		return r;
 	if (rdi_db_prepare(st->db,
 	        "SELECT id, version, finished, rto, rpo FROM promotions"
 	        " WHERE kind = 'drill' AND state = 'done'"
@@ -53,9 +50,6 @@ rd_promotion_last(struct rd_store *st, int drill, int done_only,
 	const unsigned char *state;
 	int r;
 
-	r = rdi_db_has_table(st->db, "promotions", err);
-	if (r != 1)
-		return r;
 	if (rdi_db_prepare(st->db,
 	        "SELECT id, finished, state, validated, rto, rpo"
 	        " FROM promotions WHERE kind = ?1"

@@ -119,16 +119,11 @@ static void notice(struct rd_watch *, const char *, ...) RD_PRINTF(2, 3);
 static void
 notice(struct rd_watch *w, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
-	if (w->o.notice == NULL)
-		return;
 	va_start(ap, fmt);
-	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
-		msg[0] = '\0';
+	rdi_vnotice(w->o.notice, w->o.notice_arg, fmt, ap);
 	va_end(ap);
-	w->o.notice(w->o.notice_arg, msg);
 }
 
 /*

@@ -57,24 +57,6 @@ state_parse(const unsigned char *s)
 	return RD_PROBE_UNKNOWN;
 }
 
-/* RD_ECORRUPT unless the catalog has both watch tables. */
-static int
-check_tables(struct rd_store *st, struct rd_err *err)
-{
-	int r;
-
-	r = rdi_db_has_table(st->db, "watch_results", err);
-	if (r == 1)
-		r = rdi_db_has_table(st->db, "watch_transitions", err);
-	if (r == -1)
-		return -1;
-	if (r == 0)
-		return rd_err_set(err, RD_ECORRUPT,
-		    "store '%s' has no tables for probe records (its catalog is older than rdwatch --record)",
-		    st->path);
-	return 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* The queue */
 
@@ -176,8 +158,8 @@ rd_watchlog_open(const char *path, size_t max, struct rd_watchlog **out,
 	if (wl == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
 	wl->max = max > 0 ? max : RD_WATCHLOG_MAX;
-	if (rd_store_open(path, RD_OPEN_READ, 0, &wl->st, err) == -1 ||
-	    check_tables(wl->st, err) == -1) {
+	/* an open store has the watch tables: its schema was checked */
+	if (rd_store_open(path, RD_OPEN_READ, 0, &wl->st, err) == -1) {
 		rd_watchlog_close(wl);
 		return -1;
 	}
@@ -498,8 +480,6 @@ rd_watch_report(struct rd_store *st, double since, double now,
 	double from;
 	int r, in_txn = 0, ret = -1;
 
-	if (check_tables(st, err) == -1)
-		return -1;
 	/* one read transaction: a consistent view while rdwatch writes */
 	if (rdi_db_exec(st->db, "BEGIN", err) == -1)
 		return -1;
