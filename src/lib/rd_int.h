@@ -755,6 +755,7 @@ int rdi_replica_apply(struct rd_store *st, const char *dir, int64_t version,
 /* notify.c: change notification for follow mode */
 
 struct rdi_notify;
+struct rdi_dirty;
 
 /*
  * Watch every directory of "source" that a snapshot with "o" reads (its
@@ -777,8 +778,32 @@ int rdi_notify_new(const char *source, const struct rd_snap_opts *o,
  * and the watches are set again before the look returns.
  */
 int rdi_notify_changed(struct rdi_notify *n, struct rd_err *err);
-/* Make the next look answer "changed" (a walk that failed). */
+/*
+ * What the last look found to walk: NULL for the whole source (the
+ * first look, lost events, a renamed directory, notification off), else
+ * the set of directories that changed and those above them, valid until
+ * the next look; rdi_dirty_get() asks it about one directory.
+ */
+const struct rdi_dirty *rdi_notify_walk_set(const struct rdi_notify *n);
+/*
+ * Directory "path" ("len" bytes, relative to the source, "" for the
+ * source, no '/' at the end) in the set "d": -1 not in it (nothing in or
+ * below it changed), 0 in it (read its entries), 1 to walk whole.
+ */
+int rdi_dirty_get(const struct rdi_dirty *d, const char *path, size_t len);
+/* Make the next look answer "changed", the whole source (a failed walk). */
 void rdi_notify_dirty(struct rdi_notify *n);
+/*
+ * rd_snap_create() that walks, when "sel" is not NULL, only the
+ * directories of "sel" (rdi_notify_walk_set()) and whatever is new, and
+ * keeps the rest of the newest snapshot as it is.  A changed regular
+ * file with more than one link (whose other names may lie in
+ * directories not walked) fails such a walk with "*need_full" set
+ * (nothing is committed): take it again with "sel" NULL.
+ */
+int rdi_snap_create_in(struct rd_store *st, const char *source,
+    const struct rd_snap_opts *opts, const struct rdi_dirty *sel,
+    int *need_full, struct rd_snapinfo *info, struct rd_err *err);
 /* 1 while notification is in use, 0 once it went off. */
 int rdi_notify_active(const struct rdi_notify *n);
 /* Overflows of the event queue so far. */

@@ -984,12 +984,19 @@ struct rd_follow_stats {
 	int ok_dests; /* destinations the last cycle reached */
 	/*
 	 * Change notification: cycles that found no change and walked
-	 * nothing ("walked" 0 in the last one), overflows of the event
-	 * queue, and whether notification is in use (0 with "no_notify",
-	 * without inotify or once a watch could not be added).
+	 * nothing, cycles that walked the whole source (the others walked
+	 * only the directories that changed), what the last cycle walked,
+	 * overflows of the event queue, and whether notification is in use
+	 * (0 with "no_notify", without inotify or once a watch could not be
+	 * added).
 	 */
 	int64_t skipped;
-	int walked;
+	int64_t whole_walks;
+	enum rd_follow_walk {
+		RD_WALK_NONE,    /* no change: no snapshot */
+		RD_WALK_CHANGED, /* the changed directories */
+		RD_WALK_WHOLE    /* the whole source */
+	} walked;
 	int64_t overflows;
 	int notify;
 	int64_t watches; /* directories watched */

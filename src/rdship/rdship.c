@@ -841,6 +841,10 @@ follow_cycle(void *arg, const struct rd_follow_stats *s)
 	rd_json_str(j, "schema", "rdship-follow/1");
 	rd_json_int(j, "cycle", s->cycles);
 	rd_json_int(j, "snapshot", s->snapshot);
+	rd_json_str(j, "walk",
+	    s->walked == RD_WALK_NONE        ? "none"
+	        : s->walked == RD_WALK_WHOLE ? "whole"
+	                                     : "changed");
 	rd_json_int(j, "destinations", s->ok_dests);
 	rd_json_int(j, "bytes", s->bytes);
 	rd_json_num(j, "seconds", s->cycle_seconds);

@@ -3,7 +3,9 @@
 # and --json, --no-notify (a snapshot every cycle), two destinations with
 # change notification (cycles without change take no snapshot), pruning
 # as it goes; in the background: skipped cycles in the metrics, a deep
-# directory made after the start watched at once, two queue overflows
+# directory made after the start watched at once, cycles that walk only
+# the changed directories (and the whole source for a changed file with
+# a second name elsewhere), two queue overflows
 # (told once) still giving correct snapshots; --bracket around the cycles
 # that walk; --one-file-system across a tmpfs; and a refusal that no
 # retry mends (a keyed standby, no key) ending it with 77.
@@ -16,9 +18,9 @@ expect_exit 0 rdsnap init --standby --no-key s2
 expect_exit 0 rdship follow --interval 1 --cycles 2 --json --no-notify \
     --apply "$TMP/rep" p src s1
 [ "$(wc -l <out)" -eq 2 ] || fail "$(cat out)"
-grep -q '^{"schema":"rdship-follow/1","cycle":1,"snapshot":1,"destinations":1,"bytes":[0-9]*,' out ||
+grep -q '^{"schema":"rdship-follow/1","cycle":1,"snapshot":1,"walk":"whole","destinations":1,"bytes":[0-9]*,' out ||
     fail "$(cat out)"
-grep -q '^{"schema":"rdship-follow/1","cycle":2,"snapshot":2,"destinations":1,"bytes":[0-9]*,.*"failures":0}$' out ||
+grep -q '^{"schema":"rdship-follow/1","cycle":2,"snapshot":2,"walk":"whole","destinations":1,"bytes":[0-9]*,.*"failures":0}$' out ||
     fail "$(cat out)"
 expect_empty err
 tree_sig src >a
@@ -89,6 +91,44 @@ quiet
 s=$(metric rdship_follow_snapshot)
 printf 'deep\n' >src/n1/n2/n3/f
 wait_metric rdship_follow_snapshot $((s + 1))
+
+# a cycle with changes walks only the directories they are in (and
+# those above them): the snapshot equals one that walks the whole source
+# (rdsnap ls of both: type, mode, owner, size, mtime, path); a new
+# directory is read whole, a removed one goes with what was below it
+quiet
+w=$(metric rdship_follow_walks_whole_total)
+s=$(metric rdship_follow_snapshot)
+printf 'changed\n' >>src/deep/a/b/c/file
+chmod 600 src/etc/app/app.conf
+mkdir -p src/fresh/sub
+printf 'one\n' >src/fresh/sub/one
+rm -r src/var
+mv src/abc src/abc.moved
+wait_metric rdship_follow_snapshot $((s + 1))
+quiet
+expect_exit 0 rdsnap init p-whole
+expect_exit 0 rdsnap create p-whole src
+expect_exit 0 rdsnap ls p-whole
+mv out ls-whole
+expect_exit 0 rdsnap ls p
+cmp -s out ls-whole || { diff ls-whole out >&2; fail "changed-directory walk"; }
+grep -q ' fresh/sub/one$' out || fail "$(cat out)"
+grep -q ' var' out && fail "$(cat out)"
+[ "$(metric rdship_follow_walks_whole_total)" -eq "$w" ] ||
+    fail "walked whole: $(cat m.prom)"
+# a changed file with a second name in a directory not walked: that
+# cycle walks the whole source, so both names hold the new bytes
+ln src/etc/app/app.conf src/deep/a/second
+wait_metric rdship_follow_walks_whole_total $((w + 1))
+quiet
+printf 'through the second name\n' >>src/deep/a/second
+wait_metric rdship_follow_walks_whole_total $((w + 2))
+quiet
+expect_exit 0 rdsnap cat p etc/app/app.conf
+cmp -s out src/etc/app/app.conf || fail "app.conf: $(cat out)"
+rm src/deep/a/second
+quiet
 
 # overflow: with follow stopped, more events than the kernel queues
 # (two files written in turn, so that none merge), twice: the notice is

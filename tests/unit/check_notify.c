@@ -6,7 +6,9 @@
  * ones too) are watched at once; a renamed directory and removed ones
  * keep the table right (its growth and deletions checked through the
  * count of watches); a queue overflow is counted, told once, and the
- * watches are set again.
+ * watches are set again; each look names the directories that changed,
+ * those above them and the new ones to walk whole, or asks for a whole
+ * walk.
  */
 #include "config.h"
 
@@ -130,6 +132,81 @@ START_TEST(test_watch)
 }
 END_TEST
 
+static int
+in_set(struct rdi_notify *nt, const char *path)
+{
+	const struct rdi_dirty *d = rdi_notify_walk_set(nt);
+
+	ck_assert_ptr_nonnull(d);
+	return rdi_dirty_get(d, path, strlen(path));
+}
+
+/* The directories a look names to walk. */
+START_TEST(test_changed_set)
+{
+	struct told t = { 0, "" };
+	struct rdi_notify *nt;
+
+	unit_tmp_setup();
+	unit_mkdir(unit_path("src"), 0755);
+	unit_mkdir(unit_path("src/a"), 0755);
+	unit_mkdir(unit_path("src/a/b"), 0755);
+	unit_mkdir(unit_path("src/a/bc"), 0755);
+	unit_mkdir(unit_path("src/c"), 0755);
+	nt = start(NULL, 0, &t);
+	/* the first look walks whole */
+	ck_assert_int_eq(look(nt), 1);
+	ck_assert_ptr_null(rdi_notify_walk_set(nt));
+	ck_assert_int_eq(look(nt), 0);
+	ck_assert_int_eq(in_set(nt, ""), -1);
+	/* a file in a/b: a/b, a and the source; not a/bc nor c */
+	append(unit_path("src/a/b/f"), "1");
+	ck_assert_int_eq(look(nt), 1);
+	ck_assert_int_eq(in_set(nt, "a/b"), 0);
+	ck_assert_int_eq(in_set(nt, "a"), 0);
+	ck_assert_int_eq(in_set(nt, ""), 0);
+	ck_assert_int_eq(in_set(nt, "a/bc"), -1);
+	ck_assert_int_eq(in_set(nt, "c"), -1);
+	ck_assert_int_eq(in_set(nt, "a/b/f"), -1);
+	/* the next look has only what came after */
+	ck_assert_int_eq(look(nt), 0);
+	ck_assert_int_eq(in_set(nt, "a/b"), -1);
+	/* a new directory is walked whole, with what was made in it */
+	unit_mkdir(unit_path("src/c/new"), 0755);
+	unit_mkdir(unit_path("src/c/new/deep"), 0755);
+	append(unit_path("src/c/new/deep/g"), "1");
+	ck_assert_int_eq(look(nt), 1);
+	ck_assert_int_eq(in_set(nt, "c/new"), 1);
+	ck_assert_int_eq(in_set(nt, "c"), 0);
+	ck_assert_int_eq(in_set(nt, ""), 0);
+	ck_assert_int_eq(in_set(nt, "a"), -1);
+	/* a directory's own attributes: its parent's entry for it */
+	ck_assert_int_eq(chmod(unit_path("src/a/bc"), 0700), 0);
+	ck_assert_int_eq(look(nt), 1);
+	ck_assert_int_eq(in_set(nt, "a"), 0);
+	ck_assert_int_eq(in_set(nt, "a/b"), -1);
+	/* a removed file */
+	ck_assert_int_eq(unlink(unit_path("src/c/new/deep/g")), 0);
+	ck_assert_int_eq(look(nt), 1);
+	ck_assert_int_eq(in_set(nt, "c/new/deep"), 0);
+	ck_assert_int_eq(in_set(nt, "c/new"), 0);
+	/* a renamed directory, a failed walk: the whole source */
+	ck_assert_int_eq(rename(unit_path("src/a/b"), unit_path("src/a/b2")),
+	    0);
+	ck_assert_int_eq(look(nt), 1);
+	ck_assert_ptr_null(rdi_notify_walk_set(nt));
+	ck_assert_int_eq(look(nt), 0);
+	ck_assert_int_eq(in_set(nt, "a"), -1);
+	append(unit_path("src/a/b2/f"), "2");
+	rdi_notify_dirty(nt);
+	ck_assert_int_eq(look(nt), 1);
+	ck_assert_ptr_null(rdi_notify_walk_set(nt));
+	ck_assert_int_eq(t.n, 0);
+	rdi_notify_free(nt);
+	unit_tmp_teardown();
+}
+END_TEST
+
 /* Many directories: the table grows, and deletions keep it right. */
 START_TEST(test_many)
 {
@@ -219,6 +296,7 @@ notify_suite(void)
 	/* the overflow makes tens of thousands of events: slow under ASan */
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_watch);
+	tcase_add_test(tc, test_changed_set);
 	tcase_add_test(tc, test_many);
 	tcase_add_test(tc, test_overflow);
 	suite_add_tcase(s, tc);

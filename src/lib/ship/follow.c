@@ -43,7 +43,7 @@ struct follow {
 	int64_t prev_id;       /* the snapshot of the previous cycle */
 	double prev_start;     /* when the source was last known to equal it */
 	struct rdi_notify *nt; /* NULL: walk every cycle */
-	int64_t since_walk;    /* cycles since the last walk */
+	int64_t since_whole;   /* cycles since the last whole walk */
 };
 
 static void notice(const struct rd_follow_opts *o, const char *fmt, ...)
@@ -104,6 +104,10 @@ static const struct rd_metric m_skipped = {
 	"rdship_follow_cycles_skipped_total", "counter",
 	"cycles that found no change and took no snapshot"
 };
+static const struct rd_metric m_whole = { "rdship_follow_walks_whole_total",
+	"counter",
+	"cycles that walked the whole source (the others that took a "
+	"snapshot walked only the directories that changed)" };
 static const struct rd_metric m_active = { "rdship_follow_notify_active",
 	"gauge",
 	"1 while change notification is in use, 0 when every cycle walks" };
@@ -138,6 +142,7 @@ metrics_text(struct follow *f, struct rd_metrics *m, struct rd_err *err)
 		{ &m_snapshot, (double)s->snapshot },
 		{ &m_last, now },
 		{ &m_skipped, (double)s->skipped },
+		{ &m_whole, (double)s->whole_walks },
 		{ &m_omissions, (double)s->omissions },
 		{ &m_active, (double)s->notify },
 		{ &m_watches, (double)s->watches },
@@ -298,8 +303,9 @@ maybe_prune(struct follow *f)
 }
 
 /*
- * Whether this cycle must walk: 1, or 0 when notification says that
- * nothing changed since the last snapshot and no full walk is due, or -1.
+ * What this cycle walks: RD_WALK_NONE when notification says that nothing
+ * changed since the last snapshot and no whole walk is due, RD_WALK_CHANGED
+ * for the directories it names, RD_WALK_WHOLE; or -1.
  */
 static int
 must_walk(struct follow *f, struct rd_err *err)
@@ -308,25 +314,40 @@ must_walk(struct follow *f, struct rd_err *err)
 	int r;
 
 	if (f->nt == NULL)
-		return 1;
+		return RD_WALK_WHOLE;
 	r = rdi_notify_changed(f->nt, err);
 	f->s->overflows = rdi_notify_overflows(f->nt);
 	f->s->notify = rdi_notify_active(f->nt);
 	f->s->watches = (int64_t)rdi_notify_watches(f->nt);
 	if (r == -1)
 		return -1;
-	return r || f->prev_id <= 0 || f->since_walk + 1 >= every;
+	if (f->prev_id <= 0 || f->since_whole + 1 >= every ||
+	    rdi_notify_walk_set(f->nt) == NULL)
+		return RD_WALK_WHOLE;
+	return r ? RD_WALK_CHANGED : RD_WALK_NONE;
 }
 
-/* The snapshot of a cycle that walks. */
+/* The snapshot of a cycle that walks ("walk"), or 0 when it failed. */
 static int
-take_snapshot(struct follow *f, double start, struct rd_err *err)
+take_snapshot(struct follow *f, double start, enum rd_follow_walk *walk,
+    struct rd_err *err)
 {
 	const struct rd_follow_opts *o = f->o;
 	struct rd_snapinfo si;
 	struct rd_err e = RD_ERR_INIT;
+	int r, again = 0;
 
-	if (rd_snap_create(f->st, f->source, o->snap, &si, &e) == -1) {
+	r = rdi_snap_create_in(f->st, f->source, o->snap,
+	    *walk == RD_WALK_CHANGED ? rdi_notify_walk_set(f->nt) : NULL,
+	    &again, &si, &e);
+	if (r == -1 && again) {
+		/* a changed file with other names: they are read too */
+		rd_err_clear(&e);
+		*walk = RD_WALK_WHOLE;
+		r = rdi_snap_create_in(f->st, f->source, o->snap, NULL, NULL,
+		    &si, &e);
+	}
+	if (r == -1) {
 		if (fatal(e.code)) {
 			*err = e;
 			return -1;
@@ -336,6 +357,10 @@ take_snapshot(struct follow *f, double start, struct rd_err *err)
 		if (f->nt != NULL)
 			rdi_notify_dirty(f->nt);
 		return 0;
+	}
+	if (*walk == RD_WALK_WHOLE) {
+		f->since_whole = 0;
+		f->s->whole_walks++;
 	}
 	if (si.partial > 0)
 		notice(o,
@@ -361,25 +386,26 @@ cycle(struct follow *f, struct rd_err *err)
 	struct rd_follow_stats *s = f->s;
 	struct rd_err e = RD_ERR_INIT;
 	double t0 = rd_monotonic(), start = rd_now();
-	int i, walk;
+	enum rd_follow_walk walk;
+	int i, r;
 
 	s->bytes = 0;
 	s->rpo_seconds = 0;
 	s->ok_dests = 0;
-	walk = must_walk(f, err);
-	if (walk == -1)
+	r = must_walk(f, err);
+	if (r == -1)
 		return -1;
-	s->walked = walk;
-	if (walk) {
-		f->since_walk = 0;
-		if (take_snapshot(f, start, err) == -1)
+	walk = (enum rd_follow_walk)r;
+	f->since_whole++;
+	if (walk != RD_WALK_NONE) {
+		if (take_snapshot(f, start, &walk, err) == -1)
 			return -1;
 	} else {
 		/* no event since the snapshot: it is the source as of now */
-		f->since_walk++;
 		s->skipped++;
 		f->prev_start = start;
 	}
+	s->walked = walk;
 	for (i = 0; i < o->ndests; i++)
 		if (push_one(f, i, o->stop != NULL && *o->stop, err) == -1)
 			return -1;

@@ -4,14 +4,19 @@
  * every directory of the source that a snapshot reads (the exclude
  * patterns and --one-file-system apply as in the walk) tells whether
  * anything changed since the last look, so that a cycle without a
- * change need not walk.  New directories get their watches as they
+ * change need not walk, and which directories did, so that a cycle with
+ * a change walks those and the directories above them only (the rest of
+ * the tree stays as the newest snapshot has it).  New directories get
+ * their watches as they
  * appear; a directory renamed inside the source, an unmounted one or a
  * lost source root make the watches be set again from scratch.  An
  * overflow of the kernel's event queue loses events: the next cycle
- * walks and the watches are set again.  When inotify is missing or a
+ * walks the whole source and the watches are set again.  When inotify is missing or a
  * watch cannot be added (fs.inotify.max_user_watches) the notifier
  * turns itself off for good and every cycle walks.  The table of
- * watches holds one entry (its path) per directory watched.
+ * watches holds one entry (its path) per directory watched; the set of
+ * changed directories one per directory changed or above a change, at
+ * most DIRTY_MAX (more make the next walk a whole one).
  */
 #include "config.h"
 
@@ -33,6 +38,26 @@
 
 /* Reads of the event queue in one look; more is treated as an overflow. */
 #define READS_MAX 1024
+/* Directories in a set of changed ones; more make the walk a whole one. */
+#define DIRTY_MAX 65536
+
+/*
+ * A set of directories (paths relative to the source, "" for the
+ * source): those where an event arrived and those above them, and with
+ * "full" those to walk whole (new ones, whose events before their watch
+ * existed are lost).
+ */
+struct dslot {
+	char *path; /* NULL: a free slot */
+	size_t len;
+	unsigned hash;
+	int full;
+};
+
+struct rdi_dirty {
+	struct dslot *tab; /* open addressing, "cap" a power of 2 */
+	size_t cap, n;
+};
 
 struct watch {
 	int wd;     /* 0: a free slot (the kernel's descriptors are >= 1) */
@@ -46,12 +71,15 @@ struct rdi_notify {
 	size_t nx;
 	int one_fs;
 	dev_t root_dev;
-	int root_wd;       /* the source's watch, 0 none */
-	int fd;            /* inotify, -1 when off */
-	int off;           /* for good: every look says "changed" */
-	int dirty;         /* an event arrived since the last look */
-	int rebuild;       /* set the watches again at the next look */
-	struct watch *tab; /* open addressing, "cap" a power of 2 */
+	int root_wd; /* the source's watch, 0 none */
+	int fd;      /* inotify, -1 when off */
+	int off;     /* for good: every look says "changed" */
+	int full;    /* the next walk is whole (lost events, first) */
+	struct rdi_dirty pending; /* changed since the last look */
+	struct rdi_dirty taken;   /* what the last look found */
+	int taken_full;           /* the last look: walk the whole source */
+	int rebuild;              /* set the watches again at the next look */
+	struct watch *tab;        /* open addressing, "cap" a power of 2 */
 	size_t cap, n;
 	int64_t overflows;
 	int told_overflow;
@@ -178,6 +206,146 @@ tab_clear(struct rdi_notify *n)
 	n->n = 0;
 }
 
+static unsigned
+dhash(const char *p, size_t len)
+{
+	unsigned h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)p[i]) * 16777619u;
+	return h;
+}
+
+static struct dslot *
+dirty_find(const struct rdi_dirty *d, const char *path, size_t len, unsigned h)
+{
+	size_t i;
+
+	if (d->cap == 0)
+		return NULL;
+	for (i = h & (d->cap - 1); d->tab[i].path != NULL;
+	     i = (i + 1) & (d->cap - 1))
+		if (d->tab[i].hash == h && d->tab[i].len == len &&
+		    memcmp(d->tab[i].path, path, len) == 0)
+			return &d->tab[i];
+	return NULL;
+}
+
+static void
+dirty_clear(struct rdi_dirty *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->cap; i++)
+		free(d->tab[i].path);
+	free(d->tab);
+	memset(d, 0, sizeof(*d));
+}
+
+static int
+dirty_grow(struct rdi_dirty *d, struct rd_err *err)
+{
+	struct dslot *t;
+	size_t cap = d->cap == 0 ? 64 : d->cap * 2, i, j;
+
+	t = calloc(cap, sizeof(*t));
+	if (t == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	for (i = 0; i < d->cap; i++) {
+		if (d->tab[i].path == NULL)
+			continue;
+		for (j = d->tab[i].hash & (cap - 1); t[j].path != NULL;
+		     j = (j + 1) & (cap - 1))
+			;
+		t[j] = d->tab[i];
+	}
+	free(d->tab);
+	d->tab = t;
+	d->cap = cap;
+	return 0;
+}
+
+/*
+ * Add "path" ("len" bytes) to "d" (with "full": to walk whole); 1 when
+ * it was there already, 0 when added, or -1.
+ */
+static int
+dirty_add(struct rdi_dirty *d, const char *path, size_t len, int full,
+    struct rd_err *err)
+{
+	unsigned h = dhash(path, len);
+	struct dslot *s = dirty_find(d, path, len, h);
+	size_t i;
+	char *p;
+
+	if (s != NULL) {
+		s->full |= full;
+		return 1;
+	}
+	if ((d->n + 1) * 2 > d->cap && dirty_grow(d, err) == -1)
+		return -1;
+	p = malloc(len + 1);
+	if (p == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	memcpy(p, path, len);
+	p[len] = '\0';
+	for (i = h & (d->cap - 1); d->tab[i].path != NULL;
+	     i = (i + 1) & (d->cap - 1))
+		;
+	d->tab[i].path = p;
+	d->tab[i].len = len;
+	d->tab[i].hash = h;
+	d->tab[i].full = full;
+	d->n++;
+	return 0;
+}
+
+/* The next walk is a whole one: the set of changed directories goes. */
+static void
+all_changed(struct rdi_notify *n)
+{
+	n->full = 1;
+	dirty_clear(&n->pending);
+}
+
+/*
+ * Directory "path" changed ("full": walk all below it): it and every
+ * directory above it go into the pending set.
+ */
+static int
+mark(struct rdi_notify *n, const char *path, int full, struct rd_err *err)
+{
+	size_t len = strlen(path);
+	int r;
+
+	if (n->full)
+		return 0;
+	for (;;) {
+		if (n->pending.n >= DIRTY_MAX) {
+			all_changed(n);
+			return 0;
+		}
+		r = dirty_add(&n->pending, path, len, full, err);
+		/* what is above a member is in the set already */
+		if (r != 0 || len == 0)
+			return r == -1 ? -1 : 0;
+		full = 0;
+		while (len > 0 && path[len - 1] != '/')
+			len--;
+		if (len > 0)
+			len--; /* "a/b" -> "a", "a" -> "" */
+	}
+}
+
+int
+rdi_dirty_get(const struct rdi_dirty *d, const char *path, size_t len)
+{
+	const struct dslot *s = dirty_find(d, path, len, dhash(path, len));
+
+	return s == NULL ? -1 : s->full;
+}
+
 /* Stop watching for good: every look from now on says "changed". */
 static void
 go_off(struct rdi_notify *n, const char *why)
@@ -187,7 +355,7 @@ go_off(struct rdi_notify *n, const char *why)
 	n->fd = -1;
 	tab_clear(n);
 	n->off = 1;
-	n->dirty = 1;
+	all_changed(n);
 	tell(n,
 	    "change notification is off (%s): walking the source every cycle",
 	    why);
@@ -368,7 +536,7 @@ rebuild(struct rdi_notify *n, struct rd_err *err)
 		close(n->fd);
 	tab_clear(n);
 	n->root_wd = 0;
-	n->dirty = 1;
+	all_changed(n);
 	n->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (n->fd == -1) {
 		snprintf(why, sizeof(why), "inotify: %s", strerror(errno));
@@ -383,22 +551,28 @@ rebuild(struct rdi_notify *n, struct rd_err *err)
 	return 0;
 }
 
-/* A directory "name" appeared in the directory of watch "wd". */
+/*
+ * A directory "name" appeared in the directory "w" watches (or may be
+ * read now): watch it and what is below it, and walk it whole ("full",
+ * or when it was not watched yet), as its events before its watch
+ * existed are lost.
+ */
 static int
-new_dir(struct rdi_notify *n, int wd, const char *name, struct rd_err *err)
+new_dir(struct rdi_notify *n, const struct watch *w, const char *name, int full,
+    struct rd_err *err)
 {
-	struct watch *w = tab_find(n, wd);
+	size_t before = n->n;
 	char *child;
-	int ret;
+	int ret = 0;
 
-	if (w == NULL)
-		return 0;
 	child = join(w->path, name);
 	if (child == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	ret = n->nx > 0 && snap_matches(n->xp, n->nx, name, child, 1)
-	    ? 0
-	    : add_tree(n, child, err);
+	if (n->nx == 0 || !snap_matches(n->xp, n->nx, name, child, 1)) {
+		ret = add_tree(n, child, err);
+		if (ret == 0 && (full || n->n > before))
+			ret = mark(n, child, 1, err);
+	}
 	free(child);
 	return ret;
 }
@@ -407,17 +581,21 @@ static int
 one_event(struct rdi_notify *n, const struct inotify_event *ev,
     struct rd_err *err)
 {
-	n->dirty = 1;
+	const struct watch *w;
+
 	if (ev->mask & IN_Q_OVERFLOW) {
 		n->overflows++;
 		n->rebuild = 1;
+		all_changed(n);
 		return 0;
 	}
 	if (ev->mask & IN_IGNORED) {
 		if (ev->wd == n->root_wd) {
 			n->rebuild = 1; /* the source went away */
 			n->root_wd = 0;
+			all_changed(n);
 		}
+		/* a directory gone: its parent's watch told of it */
 		tab_del(n, ev->wd);
 		return 0;
 	}
@@ -425,11 +603,28 @@ one_event(struct rdi_notify *n, const struct inotify_event *ev,
 	if ((ev->mask & (IN_MOVE_SELF | IN_UNMOUNT)) ||
 	    ((ev->mask & IN_ISDIR) && (ev->mask & IN_MOVED_FROM))) {
 		n->rebuild = 1;
+		all_changed(n);
 		return 0;
 	}
-	if ((ev->mask & IN_ISDIR) && ev->len > 0 && !n->rebuild &&
+	if (n->rebuild)
+		return 0; /* every watch is set again at the look */
+	w = tab_find(n, ev->wd);
+	if (w == NULL) {
+		/* a watch we no longer know: do not guess where */
+		all_changed(n);
+		return 0;
+	}
+	/*
+	 * What changed is in "w"'s directory (the entry "name") or is
+	 * that directory itself, whose entry its parent's listing holds:
+	 * marking it marks the directories above it as well.
+	 */
+	if (mark(n, w->path, 0, err) == -1)
+		return -1;
+	if ((ev->mask & IN_ISDIR) && ev->len > 0 &&
 	    (ev->mask & (IN_CREATE | IN_MOVED_TO | IN_ATTRIB)))
-		return new_dir(n, ev->wd, ev->name, err);
+		return new_dir(n, w, ev->name,
+		    (ev->mask & (IN_CREATE | IN_MOVED_TO)) != 0, err);
 	return 0;
 }
 
@@ -449,7 +644,7 @@ read_events(struct rdi_notify *n, struct rd_err *err)
 			/* the writer outruns us: as good as an overflow */
 			n->overflows++;
 			n->rebuild = 1;
-			n->dirty = 1;
+			all_changed(n);
 			return 0;
 		}
 		r = read(n->fd, buf, sizeof(buf));
@@ -519,7 +714,7 @@ rdi_notify_new(const char *source, const struct rd_snap_opts *o,
 	if (n == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
 	n->fd = -1;
-	n->dirty = 1; /* the first look walks */
+	n->full = 1; /* the first look walks whole */
 	n->one_fs = o->one_file_system;
 	n->notice = notice;
 	n->notice_arg = notice_arg;
@@ -544,10 +739,11 @@ int
 rdi_notify_changed(struct rdi_notify *n, struct rd_err *err)
 {
 	int64_t seen = n->overflows;
-	int r;
 
-	if (n->off)
+	if (n->off) {
+		n->taken_full = 1;
 		return 1;
+	}
 	if (read_events(n, err) == -1)
 		return -1;
 	if (n->overflows > seen && !n->told_overflow) {
@@ -560,15 +756,27 @@ rdi_notify_changed(struct rdi_notify *n, struct rd_err *err)
 		if (rebuild(n, err) == -1)
 			return -1;
 	}
-	r = n->dirty;
-	n->dirty = 0;
-	return n->off ? 1 : r;
+	/* what changed until now is the next walk's; events go on */
+	dirty_clear(&n->taken);
+	n->taken = n->pending;
+	memset(&n->pending, 0, sizeof(n->pending));
+	n->taken_full = n->full || n->off;
+	n->full = 0;
+	if (n->taken_full)
+		dirty_clear(&n->taken); /* went off during the look */
+	return n->taken_full || n->taken.n > 0;
+}
+
+const struct rdi_dirty *
+rdi_notify_walk_set(const struct rdi_notify *n)
+{
+	return n->taken_full ? NULL : &n->taken;
 }
 
 void
 rdi_notify_dirty(struct rdi_notify *n)
 {
-	n->dirty = 1;
+	all_changed(n);
 }
 
 int
@@ -597,6 +805,8 @@ rdi_notify_free(struct rdi_notify *n)
 	if (n->fd != -1)
 		close(n->fd);
 	tab_clear(n);
+	dirty_clear(&n->pending);
+	dirty_clear(&n->taken);
 	free(n->xp);
 	free(n->xbuf);
 	free(n->source);

@@ -171,9 +171,9 @@ ctx_release(struct ctx *c, int in_txn, int pending)
 }
 
 int
-rd_snap_create(struct rd_store *st, const char *source,
-    const struct rd_snap_opts *opts, struct rd_snapinfo *info,
-    struct rd_err *err)
+rdi_snap_create_in(struct rd_store *st, const char *source,
+    const struct rd_snap_opts *opts, const struct rdi_dirty *sel,
+    int *need_full, struct rd_snapinfo *info, struct rd_err *err)
 {
 	struct ctx c;
 	struct worker *w = NULL;
@@ -183,6 +183,9 @@ rd_snap_create(struct rd_store *st, const char *source,
 	double t0 = rd_monotonic();
 
 	ctx_init(&c, st, opts);
+	c.sel = sel;
+	if (need_full != NULL)
+		*need_full = 0;
 	if (check_store(st, err) == -1 ||
 	    snap_compile_excludes(&c, err) == -1 ||
 	    open_source_root(&c, source, &sb, err) == -1 ||
@@ -207,8 +210,18 @@ rd_snap_create(struct rd_store *st, const char *source,
 		*info = c.info;
 	ret = 0;
 out:
+	if (ret == -1 && c.need_full && need_full != NULL)
+		*need_full = 1;
 	snap_workers_free(&c, w, nw);
 	ctx_release(&c, in_txn, pending);
 	rdi_buf_release(&path);
 	return ret;
+}
+
+int
+rd_snap_create(struct rd_store *st, const char *source,
+    const struct rd_snap_opts *opts, struct rd_snapinfo *info,
+    struct rd_err *err)
+{
+	return rdi_snap_create_in(st, source, opts, NULL, NULL, info, err);
 }

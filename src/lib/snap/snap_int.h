@@ -98,6 +98,9 @@ struct xpat {
 struct ctx {
 	struct rd_store *st;
 	const struct rd_snap_opts *opts;
+	/* follow mode: walk only the changed directories (NULL: all) */
+	const struct rdi_dirty *sel;
+	int need_full; /* the walk met what only a whole walk records */
 	int rootfd;
 	int64_t snap_id;
 	int chain_max;

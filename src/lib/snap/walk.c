@@ -7,6 +7,9 @@
  * paths.  A cursor reads the newest snapshot's entries in path order on
  * a second connection, so an unchanged file costs one lstat and no
  * catalog write; a changed regular file becomes a job for the workers.
+ * In follow mode the walk may read only the directories that change
+ * notification named ("sel"): below any other directory the cursor's
+ * entries stay as they are, unread on disk.
  */
 #include "config.h"
 
@@ -183,6 +186,17 @@ do_file(struct ctx *c, int dfd, const char *name, const char *key, size_t klen,
 		snap_progress(c);
 		return 0;
 	}
+	/*
+	 * Its other names may be in directories this walk does not read,
+	 * and would keep the old version in the same link group.
+	 */
+	if (c->sel != NULL && sb->st_nlink > 1) {
+		snap_prev_release(p);
+		c->need_full = 1;
+		return rd_err_set(err, RD_EINTERNAL,
+		    "'%.*s' has %lu links: the whole source must be walked",
+		    (int)klen, key, (unsigned long)sb->st_nlink);
+	}
 	j = calloc(1, sizeof(*j));
 	if (j == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
@@ -245,9 +259,10 @@ entry_type(const struct stat *sb)
 	return 0; /* a socket: nothing to restore */
 }
 
+/* "*was_dir": the newest snapshot has "key" as a directory. */
 static int
 do_entry(struct ctx *c, int dfd, const char *name, const char *key, size_t klen,
-    const struct stat *sb, struct rd_err *err)
+    const struct stat *sb, int *was_dir, struct rd_err *err)
 {
 	struct prev p;
 	struct meta m;
@@ -260,6 +275,7 @@ do_entry(struct ctx *c, int dfd, const char *name, const char *key, size_t klen,
 	has_prev = snap_cursor_seek(c, key, klen, &p, err);
 	if (has_prev == -1)
 		return -1;
+	*was_dir = has_prev && p.type == RD_TYPE_DIR;
 	if (S_ISREG(sb->st_mode))
 		return do_file(c, dfd, name, key, klen, sb, &p, has_prev, err);
 	meta_from_stat(&m, sb);
@@ -425,15 +441,30 @@ keep_entry(struct ctx *c, struct rdi_buf *path, int isdir, const char *reason,
 	    why, err);
 }
 
+/*
+ * Whether to walk the directory "key" ("klen" bytes, ending in '/'), met
+ * in a walk of its parent that reads only what changed: 1 whole, 0 only
+ * the changed directories below it, -1 not at all (what the newest
+ * snapshot has below it stays).  A directory new to the snapshot is
+ * walked whole.
+ */
 static int
-walk(struct ctx *c, int dfd, struct rdi_buf *path, struct rd_err *err)
+sel_walk(const struct ctx *c, const char *key, size_t klen, int was_dir)
+{
+	return was_dir ? rdi_dirty_get(c->sel, key, klen - 1) : 1;
+}
+
+/* Walk "dfd" ("path"): every directory below it when "whole". */
+static int
+walk(struct ctx *c, int dfd, struct rdi_buf *path, int whole,
+    struct rd_err *err)
 {
 	struct dent *v = NULL;
 	size_t n = 0, i, base = path->len, nlen;
 	struct stat sb;
 	char reason[256];
 	const char *what;
-	int cfd, ret = -1;
+	int cfd, was_dir, sub, ret = -1;
 
 	if (rdi_buf_append(path, "", 1, err) == -1)
 		return -1;
@@ -482,13 +513,22 @@ walk(struct ctx *c, int dfd, struct rdi_buf *path, struct rd_err *err)
 		if (v[i].isdir && rdi_buf_append(path, "/", 1, err) == -1)
 			goto out;
 		if (do_entry(c, dfd, v[i].name, (const char *)path->data,
-		        path->len, &sb, err) == -1)
+		        path->len, &sb, &was_dir, err) == -1)
 			goto out;
 		if (!v[i].isdir)
 			continue;
 		/* a mount point is recorded, but not what is mounted there */
 		if (c->opts->one_file_system && sb.st_dev != c->root_dev)
 			continue;
+		sub = whole
+		    ? 1
+		    : sel_walk(c, (const char *)path->data, path->len, was_dir);
+		if (sub == -1) {
+			if (snap_keep_below(c, (const char *)path->data,
+			        path->len, &what, err) == -1)
+				goto out;
+			continue;
+		}
 		cfd = openat(dfd, v[i].name,
 		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (cfd == -1 && errno == ENOENT)
@@ -503,7 +543,7 @@ walk(struct ctx *c, int dfd, struct rdi_buf *path, struct rd_err *err)
 				goto out;
 			continue;
 		}
-		if (walk(c, cfd, path, err) == -1) {
+		if (walk(c, cfd, path, sub, err) == -1) {
 			close(cfd);
 			goto out;
 		}
@@ -547,7 +587,10 @@ snap_walk_source(struct ctx *c, int rootfd, const struct stat *sb,
 			goto out;
 	}
 	snap_prev_release(&p);
-	if (walk(c, rootfd, path, err) == -1)
+	if (walk(c, rootfd, path,
+	        c->sel == NULL || !has_prev ||
+	            rdi_dirty_get(c->sel, "", 0) == 1,
+	        err) == -1)
 		goto out;
 	/* whatever the cursor still holds is gone from the source */
 	while (c->cur_valid) {
