@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "rd_int.h"
+#include "snap/snap_int.h"
 #include "unit.h"
 
 #define MIB (1024 * 1024)
@@ -1943,6 +1944,40 @@ START_TEST(test_many_files)
 }
 END_TEST
 
+/*
+ * The set of contents a run stored: past the hash table in front, its
+ * keys go to the sorted array (four merges here), and every key added
+ * is found there, none other.
+ */
+START_TEST(test_content_set)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct shaset set;
+	unsigned char key[RD_HASH_LEN];
+	unsigned int i, n = 4 * SET_RECENT;
+
+	memset(&set, 0, sizeof(set));
+	for (i = 0; i < n; i++) {
+		unit_ok(rd_sha256_buf(&i, sizeof(i), key, &err), err);
+		ck_assert(!snap_shaset_has(&set, key));
+		unit_ok(snap_shaset_add(&set, key, &err), err);
+		ck_assert(snap_shaset_has(&set, key));
+	}
+	ck_assert_uint_ge(set.nsorted, 3 * SET_RECENT);
+	ck_assert_uint_eq(set.nsorted + set.n, n);
+	for (i = 0; i < n + 1000; i++) {
+		unit_ok(rd_sha256_buf(&i, sizeof(i), key, &err), err);
+		ck_assert_int_eq(snap_shaset_has(&set, key), i < n);
+	}
+	for (i = 1; i < set.nsorted; i++)
+		ck_assert_int_lt(memcmp(set.sorted + (i - 1) * SET_KEY,
+		                     set.sorted + i * SET_KEY, SET_KEY),
+		    0);
+	free(set.slots);
+	free(set.sorted);
+}
+END_TEST
+
 START_TEST(test_pack_rotation)
 {
 	struct rd_err err = RD_ERR_INIT;
@@ -2149,6 +2184,7 @@ snap_suite(void)
 	tcase_add_test(tc, test_failed_run);
 	tcase_add_test(tc, test_zstd_store);
 	tcase_add_test(tc, test_many_files);
+	tcase_add_test(tc, test_content_set);
 	tcase_add_test(tc, test_pack_rotation);
 	suite_add_tcase(s, tc);
 	return s;

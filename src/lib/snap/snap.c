@@ -157,6 +157,7 @@ ctx_release(struct ctx *c, int in_txn, int pending)
 	}
 	rdi_buf_release(&c->cur_path);
 	free(c->set.slots);
+	free(c->set.sorted);
 	free(c->packs);
 	free(c->known_packs);
 	free(c->xp);

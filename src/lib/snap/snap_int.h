@@ -69,18 +69,31 @@ struct job {
 	int64_t sig_block, sig_off, sig_len;
 };
 
-/* A set of SHA-256 values stored by this run (open addressing). */
+/*
+ * A set of SHA-256 values stored by this run: a hash table of at most
+ * SET_RECENT slots in front of a sorted array that it is merged into
+ * when three quarters full, so that a run of a million contents holds
+ * 16 MiB of keys (and never twice that while a table grows).
+ */
 /*
  * Keys are the first 16 bytes of a SHA-256: two contents of one run that
  * share them are as likely as a SHA-256 collision of 128 bits, and half
  * the key keeps a first snapshot of millions of files small.
  */
-#define SET_KEY 16
+#define SET_KEY    16
+#define SET_RECENT 65536
 
 struct shaset {
-	unsigned char *slots; /* cap * SET_KEY, all-zero = empty */
-	size_t cap, n;
+	unsigned char *slots;  /* SET_RECENT * SET_KEY, all-zero = empty */
+	size_t n;              /* keys in "slots" */
+	unsigned char *sorted; /* "nsorted" keys in memcmp order */
+	size_t nsorted, cap_sorted;
 };
+
+/* workers.c: whether "sha" is in "s"; add it (when it is not) */
+int snap_shaset_has(const struct shaset *s, const unsigned char *sha);
+int snap_shaset_add(struct shaset *s, const unsigned char *sha,
+    struct rd_err *err);
 
 struct packrec {
 	int64_t id;

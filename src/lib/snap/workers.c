@@ -37,7 +37,7 @@ static unsigned char *
 shaset_slot(const struct shaset *s, const unsigned char *key)
 {
 	static const unsigned char zero[SET_KEY];
-	size_t i, mask = s->cap - 1;
+	size_t i, mask = SET_RECENT - 1;
 	unsigned char *slot;
 
 	memcpy(&i, key, sizeof(i));
@@ -50,44 +50,91 @@ shaset_slot(const struct shaset *s, const unsigned char *key)
 }
 
 static int
-shaset_add(struct shaset *s, const unsigned char *sha, struct rd_err *err)
+key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, SET_KEY);
+}
+
+/* Move the keys of the hash table into the sorted array. */
+static int
+shaset_merge(struct shaset *s, struct rd_err *err)
 {
 	static const unsigned char zero[SET_KEY];
-	size_t i, ncap;
-	unsigned char *slot;
-	struct shaset bigger;
+	size_t i, n = 0, need = s->nsorted + s->n, cap, a, b, k;
+	unsigned char *p, *t = s->slots;
 
-	/* at most three quarters full */
-	if ((s->n + 1) * 4 > s->cap * 3) {
-		ncap = s->cap != 0 ? s->cap * 2 : 1024;
-		bigger.slots = calloc(ncap, SET_KEY);
-		if (bigger.slots == NULL)
+	if (need > s->cap_sorted) {
+		cap = s->cap_sorted + s->cap_sorted / 2;
+		if (cap < need)
+			cap = need;
+		p = realloc(s->sorted, cap * SET_KEY);
+		if (p == NULL)
 			return rd_err_set(err, RD_ENOMEM, "out of memory");
-		bigger.cap = ncap;
-		bigger.n = s->n;
-		for (i = 0; i < s->cap; i++) {
-			slot = s->slots + i * SET_KEY;
-			if (memcmp(slot, zero, SET_KEY) != 0)
-				memcpy(shaset_slot(&bigger, slot), slot,
+		s->sorted = p;
+		s->cap_sorted = cap;
+	}
+	/* the table's keys to its front, in order */
+	for (i = 0; i < SET_RECENT; i++)
+		if (memcmp(t + i * SET_KEY, zero, SET_KEY) != 0) {
+			if (i != n)
+				memcpy(t + n * SET_KEY, t + i * SET_KEY,
 				    SET_KEY);
+			n++;
 		}
-		free(s->slots);
-		*s = bigger;
+	qsort(t, n, SET_KEY, key_cmp);
+	/* merged from the back, in place */
+	a = s->nsorted;
+	b = n;
+	k = a + b;
+	while (b > 0) {
+		if (a > 0 &&
+		    memcmp(s->sorted + (a - 1) * SET_KEY, t + (b - 1) * SET_KEY,
+		        SET_KEY) > 0) {
+			a--;
+			memcpy(s->sorted + --k * SET_KEY,
+			    s->sorted + a * SET_KEY, SET_KEY);
+		} else {
+			b--;
+			memcpy(s->sorted + --k * SET_KEY, t + b * SET_KEY,
+			    SET_KEY);
+		}
 	}
-	slot = shaset_slot(s, sha);
-	if (memcmp(slot, zero, SET_KEY) == 0) {
-		memcpy(slot, sha, SET_KEY);
-		s->n++;
-	}
+	s->nsorted = need;
+	s->n = 0;
+	memset(t, 0, (size_t)SET_RECENT * SET_KEY);
 	return 0;
 }
 
-static int
-shaset_has(const struct shaset *s, const unsigned char *sha)
+int
+snap_shaset_has(const struct shaset *s, const unsigned char *sha)
 {
 	static const unsigned char zero[SET_KEY];
 
-	return s->cap != 0 && memcmp(shaset_slot(s, sha), zero, SET_KEY) != 0;
+	if (s->slots != NULL && memcmp(shaset_slot(s, sha), zero, SET_KEY) != 0)
+		return 1;
+	return s->nsorted > 0 &&
+	    bsearch(sha, s->sorted, s->nsorted, SET_KEY, key_cmp) != NULL;
+}
+
+/* Add "sha", which snap_shaset_has() did not find. */
+int
+snap_shaset_add(struct shaset *s, const unsigned char *sha, struct rd_err *err)
+{
+	unsigned char *slot;
+
+	if (s->slots == NULL) {
+		s->slots = calloc(SET_RECENT, SET_KEY);
+		if (s->slots == NULL)
+			return rd_err_set(err, RD_ENOMEM, "out of memory");
+	}
+	/* at most three quarters full */
+	if ((s->n + 1) * 4 > (size_t)SET_RECENT * 3 &&
+	    shaset_merge(s, err) == -1)
+		return -1;
+	slot = shaset_slot(s, sha);
+	memcpy(slot, sha, SET_KEY);
+	s->n++;
+	return 0;
 }
 
 /*
@@ -101,7 +148,7 @@ dedup(struct ctx *c, const unsigned char *sha, int claim, struct rd_err *err)
 	int r;
 
 	pthread_mutex_lock(&c->mu);
-	if (shaset_has(&c->set, sha)) {
+	if (snap_shaset_has(&c->set, sha)) {
 		r = 1;
 		goto out;
 	}
@@ -109,7 +156,7 @@ dedup(struct ctx *c, const unsigned char *sha, int claim, struct rd_err *err)
 	if (r == 0)
 		r = rdi_db_step(c->ldb, c->lookup, err);
 	sqlite3_reset(c->lookup);
-	if (r == 0 && claim && shaset_add(&c->set, sha, err) == -1)
+	if (r == 0 && claim && snap_shaset_add(&c->set, sha, err) == -1)
 		r = -1;
 out:
 	pthread_mutex_unlock(&c->mu);
