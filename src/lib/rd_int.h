@@ -268,12 +268,10 @@ int rdi_zenc_finish(struct rdi_zenc *z, rdi_sink_fn sink, void *arg,
 /* Make a finished compressor ready for a new stream. */
 int rdi_zenc_reset(struct rdi_zenc *z, struct rd_err *err);
 /*
- * Compress the new stream on two threads: zlib in 1 MiB blocks on this
- * one and a helper the compressor keeps (one zlib stream still, a little
- * larger); zstd on its own helper thread while this one goes on (hashing
- * what comes next).  Returns 1, or 0 when this build of the codec has no
- * threads, which leaves it as it was; the next rdi_zenc_reset() goes back
- * to one thread.
+ * Start a new stream that zlib compresses in 1 MiB blocks on two threads
+ * (this one and a helper the compressor keeps): one zlib stream still,
+ * a little larger.  Returns 1, or 0 for another codec, which is left as
+ * it was; the next rdi_zenc_reset() goes back to one thread.
  */
 int rdi_zenc_split(struct rdi_zenc *z, struct rd_err *err);
 void rdi_zenc_free(struct rdi_zenc *z);

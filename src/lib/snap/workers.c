@@ -964,12 +964,11 @@ snap_workers_start(struct ctx *c, struct worker **wp, int *nwp,
 
 	nw = c->opts->threads > 0 ? c->opts->threads : rd_ncpu();
 	/*
-	 * With more than one thread, a large file is compressed on two, so
-	 * that the last big file does not run alone on one core while the
-	 * others are idle (and with zstd, hashing and signing it go on
-	 * beside its compression).
+	 * zlib is the slow codec: with more than one thread, a large file
+	 * is compressed on two, so that the last big file does not run
+	 * alone on one core while the others are idle.
 	 */
-	c->split = nw > 1;
+	c->split = nw > 1 && st->info.codec == RD_CODEC_ZLIB;
 	w = calloc((size_t)nw, sizeof(*w));
 	if (w == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");

@@ -36,7 +36,6 @@ struct rdi_zenc {
 	int zs_live;
 #ifdef HAVE_ZSTD
 	ZSTD_CCtx *zc;
-	int zmt; /* this stream is on zstd's helper thread */
 #endif
 	struct zsplit *sp; /* zlib in blocks on two threads, once used */
 	int split;         /* this stream is split */
@@ -552,16 +551,6 @@ zsplit_finish(struct zsplit *sp, rdi_sink_fn sink, void *arg,
 int
 rdi_zenc_split(struct rdi_zenc *z, struct rd_err *err)
 {
-#ifdef HAVE_ZSTD
-	/* zstd's own helper thread; a build without it stays on one */
-	if (z->codec == RD_CODEC_ZSTD) {
-		if (ZSTD_isError(ZSTD_CCtx_setParameter(z->zc, ZSTD_c_nbWorkers,
-		        1)))
-			return 0;
-		z->zmt = 1;
-		return 1;
-	}
-#endif
 	if (z->codec != RD_CODEC_ZLIB)
 		return 0;
 	if (z->sp == NULL && zsplit_new(&z->sp, err) == -1)
@@ -635,13 +624,9 @@ rdi_zenc_reset(struct rdi_zenc *z, struct rd_err *err)
 		return 0;
 	}
 #ifdef HAVE_ZSTD
-	if (ZSTD_isError(ZSTD_CCtx_reset(z->zc, ZSTD_reset_session_only)) ||
-	    (z->zmt &&
-	        ZSTD_isError(ZSTD_CCtx_setParameter(z->zc, ZSTD_c_nbWorkers,
-	            0))))
+	if (ZSTD_isError(ZSTD_CCtx_reset(z->zc, ZSTD_reset_session_only)))
 		return rd_err_set(err, RD_EINTERNAL,
 		    "cannot reset zstd compressor");
-	z->zmt = 0;
 #endif
 	return 0;
 }
