@@ -115,6 +115,13 @@ expect_exit 0 rdsnap ls p
 cmp -s out ls-whole || { diff ls-whole out >&2; fail "changed-directory walk"; }
 grep -q ' fresh/sub/one$' out || fail "$(cat out)"
 grep -q ' var' out && fail "$(cat out)"
+# and so are its totals, though it read only a part of the source
+totals() {
+	expect_exit 0 rdsnap list --json "$1"
+	grep -o '"files":[0-9]*,"bytes":[0-9]*' out | tail -n 1
+}
+[ "$(totals p)" = "$(totals p-whole)" ] ||
+    fail "totals: $(totals p) against $(totals p-whole)"
 [ "$(metric rdship_follow_walks_whole_total)" -eq "$w" ] ||
     fail "walked whole: $(cat m.prom)"
 # a changed file with a second name in a directory not walked: that

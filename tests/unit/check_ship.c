@@ -763,6 +763,8 @@ ship_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("receive");
+	/* the bomb and the chain limit build large streams: slow under ASan */
+	tcase_set_timeout(tc, 30);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_good);
 	tcase_add_test(tc, test_push_record);

@@ -930,6 +930,15 @@ recv_end(struct rdi_recv *r, struct rd_err *err)
 			snprintf(res->replica_omission,
 			    sizeof(res->replica_omission), "%s", ar.first);
 	}
+	/*
+	 * Fold the write-ahead log into the catalog now, while the sender
+	 * waits for the result, rather than when the store closes after it
+	 * (a first push of a large store leaves hundreds of MB there); the
+	 * next session then starts at once.  A reader in the way only
+	 * leaves the rest for the close.
+	 */
+	sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+	    NULL);
 	if (r->push && send_result(r, NULL, err) == -1)
 		return -1;
 	return 0;

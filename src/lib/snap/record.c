@@ -278,7 +278,7 @@ snap_finish_job(struct ctx *c, struct job *j, struct rd_err *err)
 static const char sql_cursor[] =
     "SELECT id, path, type, mode, uid, gid, size, mtime, sha, target, ino,"
     " ctime, unstable, rdev, link, xattrs FROM entries WHERE last IS NULL"
-    " ORDER BY path";
+    " AND path >= ? ORDER BY path";
 
 int
 snap_prepare_all(struct ctx *c, struct rd_err *err)
@@ -323,8 +323,10 @@ snap_prepare_all(struct ctx *c, struct rd_err *err)
 	        " problem, reason) VALUES (?, ?, ?, ?)",
 	        &c->ins_problem, err) == -1)
 		return -1;
+	/* from the first path on: the empty one, the source's */
 	if (rdi_db_open(c->st, 1, &c->rdb, err) == -1 ||
-	    rdi_db_prepare(c->rdb, sql_cursor, &c->cur, err) == -1)
+	    rdi_db_prepare(c->rdb, sql_cursor, &c->cur, err) == -1 ||
+	    rdi_db_bind(c->rdb, c->cur, err, "b", "", (size_t)0) == -1)
 		return -1;
 	if (rdi_db_open(c->st, 1, &c->ldb, err) == -1 ||
 	    rdi_db_prepare(c->ldb, "SELECT 1 FROM contents WHERE sha = ?",

@@ -135,10 +135,12 @@ struct ctx {
 
 	/* calling thread only */
 	sqlite3 *rdb;
-	sqlite3_stmt *cur;
+	sqlite3_stmt *cur; /* its "path >= ?" moves it past a subtree */
 	int cur_valid;
 	struct rdi_buf cur_path;
 	struct prev cur_prev;
+	/* rows the cursor read: files, and bytes of regular files */
+	int64_t cur_files, cur_bytes;
 	sqlite3_stmt *ins_entry, *close_entry, *touch_entry, *ins_content,
 	    *ins_sig, *ins_pack, *get_sig, *size_seen, *ins_problem;
 	/* packs of this run in the catalog: [id - first_pack], 0 or 1 */
@@ -261,6 +263,8 @@ int snap_seal_packs(struct ctx *c, struct worker *w, int nw,
 
 /* walk.c: the walk and the cursor */
 int snap_cursor_next(struct ctx *c, struct rd_err *err);
+int snap_cursor_skip(struct ctx *c, const char *key, size_t klen,
+    struct rd_err *err);
 int snap_cursor_seek(struct ctx *c, const char *key, size_t klen,
     struct prev *out, struct rd_err *err);
 void snap_dents_free(struct dent *v, size_t n);

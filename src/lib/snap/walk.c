@@ -57,6 +57,9 @@ snap_cursor_next(struct ctx *c, struct rd_err *err)
 	p->uid = sqlite3_column_int64(s, 4);
 	p->gid = sqlite3_column_int64(s, 5);
 	p->size = sqlite3_column_int64(s, 6);
+	c->cur_files++;
+	if (p->type == RD_TYPE_FILE && p->size > 0)
+		c->cur_bytes += p->size;
 	p->mtime = sqlite3_column_int64(s, 7);
 	p->has_sha = sqlite3_column_bytes(s, 8) == RD_HASH_LEN;
 	if (p->has_sha)
@@ -82,6 +85,39 @@ snap_cursor_next(struct ctx *c, struct rd_err *err)
 	        err) == -1)
 		return -1;
 	return 1;
+}
+
+/*
+ * Move the cursor past every entry below the directory "key" (which ends
+ * in '/') without reading them: they stay in the new snapshot as they
+ * were, and count through the newest snapshot's totals (see
+ * snap_walk_source()).  The row the cursor holds is read again if it
+ * lies past them, so it is not counted as read.
+ */
+int
+snap_cursor_skip(struct ctx *c, const char *key, size_t klen,
+    struct rd_err *err)
+{
+	char stack[256], *next = stack;
+	int ret;
+
+	if (!c->cur_valid)
+		return 0;
+	c->cur_files--;
+	if (c->cur_prev.type == RD_TYPE_FILE && c->cur_prev.size > 0)
+		c->cur_bytes -= c->cur_prev.size;
+	/* past "a/b/..." is "a/b0": '/' + 1 */
+	if (klen > sizeof(stack) && (next = malloc(klen)) == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	memcpy(next, key, klen);
+	next[klen - 1] = '/' + 1;
+	sqlite3_reset(c->cur);
+	ret = rdi_db_bind(c->rdb, c->cur, err, "b", next, klen);
+	if (next != stack)
+		free(next);
+	if (ret == -1)
+		return -1;
+	return snap_cursor_next(c, err) == -1 ? -1 : 0;
 }
 
 static int
@@ -524,8 +560,8 @@ walk(struct ctx *c, int dfd, struct rdi_buf *path, int whole,
 		    ? 1
 		    : sel_walk(c, (const char *)path->data, path->len, was_dir);
 		if (sub == -1) {
-			if (snap_keep_below(c, (const char *)path->data,
-			        path->len, &what, err) == -1)
+			if (snap_cursor_skip(c, (const char *)path->data,
+			        path->len, err) == -1)
 				goto out;
 			continue;
 		}
@@ -561,6 +597,31 @@ out:
  * it, then close the newest snapshot's entries that the walk did not
  * meet, as they are gone from the source.  "path" is the walk's buffer.
  */
+/*
+ * The files and bytes of the newest complete snapshot, on the cursor's
+ * connection (which does not see this run's rows).
+ */
+static int
+newest_totals(struct ctx *c, int64_t *files, int64_t *bytes, struct rd_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	*files = *bytes = 0;
+	if (rdi_db_prepare(c->rdb,
+	        "SELECT files, bytes FROM snapshots WHERE state = 'complete'"
+	        " ORDER BY id DESC LIMIT 1",
+	        &q, err) == -1)
+		return -1;
+	r = rdi_db_step(c->rdb, q, err);
+	if (r == 1) {
+		*files = sqlite3_column_int64(q, 0);
+		*bytes = sqlite3_column_int64(q, 1);
+	}
+	sqlite3_finalize(q);
+	return r == -1 ? -1 : 0;
+}
+
 int
 snap_walk_source(struct ctx *c, int rootfd, const struct stat *sb,
     struct rdi_buf *path, struct rd_err *err)
@@ -568,9 +629,12 @@ snap_walk_source(struct ctx *c, int rootfd, const struct stat *sb,
 	struct prev p;
 	struct meta m;
 	struct rdi_buf xa = { NULL, 0, 0 };
+	int64_t files = 0, bytes = 0;
 	int has_prev, ret = -1;
 
 	memset(&p, 0, sizeof(p));
+	if (c->sel != NULL && newest_totals(c, &files, &bytes, err) == -1)
+		return -1;
 	has_prev = snap_cursor_seek(c, "", 0, &p, err);
 	if (has_prev == -1)
 		goto out;
@@ -597,6 +661,15 @@ snap_walk_source(struct ctx *c, int rootfd, const struct stat *sb,
 		if (snap_close_entry(c, c->cur_prev.id, 1, err) == -1 ||
 		    snap_cursor_next(c, err) == -1)
 			goto out;
+	}
+	/*
+	 * What the cursor skipped stays, unread: the newest snapshot's
+	 * totals less what the cursor read (counted by the walk as kept,
+	 * changed or gone) are its files and bytes.
+	 */
+	if (c->sel != NULL) {
+		c->info.files += files - c->cur_files;
+		c->info.bytes += bytes - c->cur_bytes;
 	}
 	ret = 0;
 out:
