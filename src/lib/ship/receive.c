@@ -937,8 +937,8 @@ recv_end(struct rdi_recv *r, struct rd_err *err)
 	 * next session then starts at once.  A reader in the way only
 	 * leaves the rest for the close.
 	 */
-	sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
-	    NULL);
+	(void)sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    NULL, NULL);
 	if (r->push && send_result(r, NULL, err) == -1)
 		return -1;
 	return 0;

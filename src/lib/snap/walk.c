@@ -597,31 +597,6 @@ out:
  * it, then close the newest snapshot's entries that the walk did not
  * meet, as they are gone from the source.  "path" is the walk's buffer.
  */
-/*
- * The files and bytes of the newest complete snapshot, on the cursor's
- * connection (which does not see this run's rows).
- */
-static int
-newest_totals(struct ctx *c, int64_t *files, int64_t *bytes, struct rd_err *err)
-{
-	sqlite3_stmt *q = NULL;
-	int r;
-
-	*files = *bytes = 0;
-	if (rdi_db_prepare(c->rdb,
-	        "SELECT files, bytes FROM snapshots WHERE state = 'complete'"
-	        " ORDER BY id DESC LIMIT 1",
-	        &q, err) == -1)
-		return -1;
-	r = rdi_db_step(c->rdb, q, err);
-	if (r == 1) {
-		*files = sqlite3_column_int64(q, 0);
-		*bytes = sqlite3_column_int64(q, 1);
-	}
-	sqlite3_finalize(q);
-	return r == -1 ? -1 : 0;
-}
-
 int
 snap_walk_source(struct ctx *c, int rootfd, const struct stat *sb,
     struct rdi_buf *path, struct rd_err *err)
@@ -629,12 +604,17 @@ snap_walk_source(struct ctx *c, int rootfd, const struct stat *sb,
 	struct prev p;
 	struct meta m;
 	struct rdi_buf xa = { NULL, 0, 0 };
-	int64_t files = 0, bytes = 0;
+	struct rd_snapinfo newest;
 	int has_prev, ret = -1;
 
 	memset(&p, 0, sizeof(p));
-	if (c->sel != NULL && newest_totals(c, &files, &bytes, err) == -1)
-		return -1;
+	memset(&newest, 0, sizeof(newest));
+	/* this run's row is still pending: the newest is the one before */
+	if (c->sel != NULL && rd_snap_get(c->st, 0, &newest, err) == -1) {
+		if (err->code != RD_ENOENT)
+			return -1;
+		rd_err_clear(err);
+	}
 	has_prev = snap_cursor_seek(c, "", 0, &p, err);
 	if (has_prev == -1)
 		goto out;
@@ -668,8 +648,8 @@ snap_walk_source(struct ctx *c, int rootfd, const struct stat *sb,
 	 * changed or gone) are its files and bytes.
 	 */
 	if (c->sel != NULL) {
-		c->info.files += files - c->cur_files;
-		c->info.bytes += bytes - c->cur_bytes;
+		c->info.files += newest.files - c->cur_files;
+		c->info.bytes += newest.bytes - c->cur_bytes;
 	}
 	ret = 0;
 out:
