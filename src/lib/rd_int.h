@@ -335,25 +335,43 @@ struct rdi_sigview {
 int rdi_sig_view(const void *sig, size_t len, struct rdi_sigview *v,
     struct rd_err *err);
 /*
- * Bytes of the new version that an aligned delta would copy from the old:
- * blocks at the same index whose sums are equal in both signatures (0 if
- * the block lengths differ).
+ * An aligned delta: the cheap path for a file changed in place or
+ * appended to, in one pass over it from "hr" (at its start; "what" names
+ * it in errors).  Each block of the old signature's length is summed as
+ * it is read; a run of blocks whose sums equal "old"'s at the same index
+ * becomes a copy, any other block a literal of the bytes just read.  No
+ * rolling search, and the delta, the SHA-256 ("sha") and the new
+ * signature ("sig", reset first) are all of the same bytes read once, so
+ * a file written to meanwhile still gives a delta of what was read.
+ * "buf" of "buflen" bytes (a multiple of the block length) is the read
+ * buffer.  The delta goes to "sink"; "*size" gets the bytes read.
+ * Returns 1; 0 as soon as the literals pass "max_literal" bytes (the
+ * delta does not pay: what was sunk is to be dropped); -1.
  */
-int64_t rdi_sig_aligned_copy(const struct rdi_sigview *old,
-    const struct rdi_sigview *nw);
 /*
- * Write a librsync delta from the old version to the new one, the open
- * file "fd" of "size" bytes whose signature is "nw": a copy for each run
- * of blocks whose sums match "old" at the same index, a literal read
- * from "fd" for the rest.  No rolling search: the cheap path for files
- * changed in place or appended to.  Every byte of "fd" is read and its
- * SHA-256 left in "sha", so that the caller can tell whether the file is
- * still the version the signature "nw" was made of.  Returns 0 or -1.
+ * A sink that reads a librsync delta and, with "apply", writes its
+ * literals into "fd" at the offsets they take in the output; "refused"
+ * when a command copies from anywhere but where it writes, or the
+ * output would pass "size".  rdi_inplace_fits() says whether the delta
+ * was whole and fitted.
  */
-int rdi_delta_aligned(const struct rdi_sigview *old,
-    const struct rdi_sigview *nw, int fd, int64_t size,
-    unsigned char sha[RD_HASH_LEN], rdi_sink_fn sink, void *arg,
+struct rdi_inplace {
+	int fd, apply;
+	int64_t size, pos, lit_left, written;
+	int started, ended, refused;
+	size_t have, need;
+	unsigned char cmd[17];
+};
+void rdi_inplace_init(struct rdi_inplace *ip, int fd, int64_t size);
+int rdi_inplace_sink(void *arg, const void *buf, size_t len,
     struct rd_err *err);
+int rdi_inplace_fits(const struct rdi_inplace *ip);
+
+#define RDI_SIG_STRONG 12 /* bytes of BLAKE2 per block in a signature */
+int rdi_delta_aligned(const struct rdi_sigview *old, struct rdi_hreader *hr,
+    const char *what, unsigned char *buf, size_t buflen, int64_t max_literal,
+    struct rdi_buf *sig, unsigned char sha[RD_HASH_LEN], int64_t *size,
+    rdi_sink_fn sink, void *arg, struct rd_err *err);
 
 int rdi_rsjob_write(struct rdi_rsjob *j, const void *buf, size_t len,
     rdi_sink_fn sink, void *arg, struct rd_err *err);
@@ -631,6 +649,21 @@ int rdi_content_patch(struct rd_store *st, sqlite3 *db,
     const unsigned char *base, int basis, rdi_sink_fn sink, void *arg,
     struct rd_err *err);
 
+/*
+ * Patch the open file "fd" (read-write), which should hold content
+ * "base", in place into content "sha" when the store holds "sha" as a
+ * delta against "base" whose every copy stays where it is (an aligned
+ * delta's do): only its literals are written ("*written" gets their
+ * bytes; may be NULL), "fd" is cut to the new size and hashed whole.
+ * Returns 1 when "fd" holds "sha"; 0 when there is no such delta
+ * (nothing is written); -1 with RD_ECORRUPT when "fd" was not "base"
+ * (or the delta is damaged), else another error: either way its bytes
+ * are now neither version.
+ */
+int rdi_content_patch_inplace(sqlite3 *db, struct rdi_packcache *pc,
+    const unsigned char *sha, const unsigned char *base, int fd,
+    int64_t *written, struct rd_err *err);
+
 /* An unlinked temp file in directory "dfd" (O_TMPFILE or mkstemp). */
 int rdi_tmpfile(int dfd, struct rd_err *err);
 
@@ -653,6 +686,17 @@ void rdi_bcache_close(struct rdi_bcache *bc);
 int rdi_bcache_get(struct rdi_bcache *bc, const unsigned char *sha);
 /* Remove the cached bytes of "sha", if any. */
 void rdi_bcache_drop(struct rdi_bcache *bc, const unsigned char *sha);
+/*
+ * Turn the cached bytes of "base" into those of "sha" in place, checked
+ * against its SHA-256 (rdi_content_patch_inplace()), when the store
+ * holds "sha" as such a delta against "base".  Returns 1 when the cache
+ * now holds "sha" (and no longer "base"), else 0: nothing was done, or
+ * the cached file failed and is gone.  Never an error: the cache is
+ * advice.
+ */
+int rdi_bcache_patch(struct rdi_bcache *bc, sqlite3 *db,
+    struct rdi_packcache *pc, const unsigned char *sha,
+    const unsigned char *base);
 /*
  * A sink that copies what passes to "next" into the cache file of "sha"
  * being written; a failing write only ends the copy.

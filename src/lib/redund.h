@@ -441,11 +441,18 @@ struct rd_snap_opts {
 	 */
 	int no_xattrs;
 	int no_acls;
+	/*
+	 * A file that changed while it was read is read again, up to three
+	 * times in all; with "read_once" it is read once and, if it changed,
+	 * stored as read and counted as inconsistent (follow mode: its next
+	 * cycle reads it again).
+	 */
+	int read_once;
 };
 #define RD_SNAP_OPTS_INIT                                                      \
 	{                                                                      \
 		0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL,    \
-		    NULL, 300, NULL, 0, 0, 0                                   \
+		    NULL, 300, NULL, 0, 0, 0, 0                                \
 	}
 
 /*

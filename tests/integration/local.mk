@@ -38,6 +38,7 @@ INTEGRATION_TESTS += \
 	tests/integration/t1135-rdship-fanout.sh \
 	tests/integration/t1137-rdship-rejoin.sh \
 	tests/integration/t1140-rdship-replica.sh \
+	tests/integration/t1142-rdship-replica-inplace.sh \
 	tests/integration/t1150-rdship-ssh.sh \
 	tests/integration/t1160-rdship-unsafe.sh \
 	tests/integration/t1165-rdship-forged-objects.sh \

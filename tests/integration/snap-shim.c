@@ -17,6 +17,8 @@
  *   RD_SHIM_STALL=NAME  every read of NAME blocks until the process is
  *                       killed: a copy that is still running when a
  *                       test kills it
+ *
+ * RD_SHIM_PROG=NAME plays all this in the program NAME (default rdsnap).
  */
 #define _GNU_SOURCE
 #include <sys/stat.h>
@@ -42,7 +44,9 @@ named(const char *var, int fd, char *path, size_t size)
 	ssize_t n;
 
 	if (name == NULL ||
-	    strcmp(program_invocation_short_name, "rdsnap") != 0)
+	    strcmp(program_invocation_short_name,
+	        getenv("RD_SHIM_PROG") != NULL ? getenv("RD_SHIM_PROG")
+	                                       : "rdsnap") != 0)
 		return 0;
 
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);

@@ -43,8 +43,10 @@ grep -q "\"sha256\": *\"$(sha b-last)\"" ls.json ||
 expect_exit 0 rdsnap restore --snapshot 2 store r2 b
 cmp r2/b b-last || fail "b does not restore as last read"
 
-# 2. A file changed in place, stored as an aligned delta: the blocks it
-# re-reads for the delta are rewritten after the pass that hashed it.
+# 2. A file changed in place, stored as an aligned delta, rewritten as
+# soon as the read reaches its end: the delta, its hash and signature
+# all come from that one read, so the snapshot holds the bytes read (the
+# rewrite is the next version), under their own hash.
 cp src/a a-first
 rand 64 a1 patch1
 dd if=patch1 of=src/a conv=notrunc status=none
@@ -57,7 +59,10 @@ RD_SHIM_FILE=a RD_SHIM_DATA="$TMP/a-last" \
 cmp -s src/a a-last || fail "the shim did not rewrite a"
 expect_exit 0 rdsnap verify --read-data store
 expect_exit 0 rdsnap restore --snapshot 3 store r3 a b
-cmp r3/a a-last || fail "a does not restore as last read"
+cmp r3/a a-mid || fail "a does not restore as read"
+rdsnap ls --snapshot 3 --json store a >ls.json
+grep -q "\"sha256\": *\"$(sha a-mid)\"" ls.json ||
+	fail "a is not recorded under the hash of its stored bytes: $(cat ls.json)"
 
 # 3. The versions that were hashed but never stored come back as
 # themselves: nothing in the store claims their hashes.

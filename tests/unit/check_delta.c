@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <librsync.h>
+
 #include "rd_int.h"
 #include "unit.h"
 
@@ -481,10 +483,58 @@ START_TEST(test_sig_size)
 }
 END_TEST
 
+static uint64_t
+get_be(const unsigned char *p, size_t w)
+{
+	uint64_t v = 0;
+
+	while (w-- > 0)
+		v = v << 8 | *p++;
+	return v;
+}
+
+/*
+ * Bytes a delta of the commands an aligned delta writes copies from its
+ * basis; the delta must be whole (magic, commands, end, nothing after).
+ */
+static int64_t
+delta_copied(const unsigned char *d, size_t len)
+{
+	size_t i = 4, w, wl;
+	int64_t copied = 0;
+	unsigned op;
+
+	ck_assert_uint_ge(len, 5);
+	ck_assert_uint_eq(get_be(d, 4), RS_DELTA_MAGIC);
+	for (;;) {
+		ck_assert_uint_lt(i, len);
+		op = d[i++];
+		if (op == 0)
+			break;
+		if (op <= 0x40) {
+			i += op;
+		} else if (op <= 0x44) {
+			w = (size_t)1 << (op - 0x41);
+			ck_assert_uint_le(i + w, len);
+			i += w + get_be(d + i, w);
+		} else {
+			ck_assert_uint_le(op, 0x54);
+			w = (size_t)1 << ((op - 0x45) / 4);
+			wl = (size_t)1 << ((op - 0x45) % 4);
+			ck_assert_uint_le(i + w + wl, len);
+			copied += (int64_t)get_be(d + i + w, wl);
+			i += w + wl;
+		}
+	}
+	ck_assert_uint_eq(i, len);
+	return copied;
+}
+
 /*
  * Aligned delta of "nw" against "old" (both with "block"-byte blocks),
- * patched back onto "old": the result must equal "nw".  Returns the
- * delta's length; "*copied" gets the bytes the signatures matched.
+ * patched back onto "old": the result must equal "nw", and the signature
+ * made on the way must equal librsync's of "nw".  Returns the delta's
+ * length; "*copied" gets the bytes of "nw" the delta copies.
  */
 static size_t
 aligned_trip(const unsigned char *old, size_t oldlen, const unsigned char *nw,
@@ -492,25 +542,33 @@ aligned_trip(const unsigned char *old, size_t oldlen, const unsigned char *nw,
 {
 	struct rd_err err = RD_ERR_INIT;
 	struct rdi_buf os = { NULL, 0, 0 }, ns = { NULL, 0, 0 };
+	struct rdi_buf sig = { NULL, 0, 0 };
 	struct rdi_buf delta = { NULL, 0, 0 }, out = { NULL, 0, 0 };
-	struct rdi_sigview ov, nv;
-	unsigned char sha[RD_HASH_LEN], want[RD_HASH_LEN];
+	struct rdi_sigview ov;
+	struct rdi_hreader hr;
+	unsigned char sha[RD_HASH_LEN], want[RD_HASH_LEN], *buf;
+	int64_t size = -1;
 	size_t dlen;
 	int fd, bfd;
 
 	make_sig(old, oldlen, block, 65536, &os);
 	make_sig(nw, newlen, block, 65536, &ns);
 	unit_ok(rdi_sig_view(os.data, os.len, &ov, &err), err);
-	unit_ok(rdi_sig_view(ns.data, ns.len, &nv, &err), err);
-	ck_assert_uint_eq(nv.block_len, block);
-	*copied = rdi_sig_aligned_copy(&ov, &nv);
 	unit_write(unit_path("new"), nw, newlen);
 	fd = open(unit_path("new"), O_RDONLY | O_CLOEXEC);
 	ck_assert_int_ne(fd, -1);
-	unit_ok(rdi_delta_aligned(&ov, &nv, fd, (int64_t)newlen, sha,
-	            rdi_buf_sink, &delta, &err),
-	    err);
+	rdi_hreader_init(&hr, fd);
+	/* a small buffer: runs cross the buffer's edges */
+	buf = malloc(block * 3);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(rdi_delta_aligned(&ov, &hr, "new", buf, block * 3,
+	                     INT64_MAX, &sig, sha, &size, rdi_buf_sink, &delta,
+	                     &err),
+	    1);
 	close(fd);
+	free(buf);
+	ck_assert_int_eq(size, (int64_t)newlen);
+	unit_assert_bytes(sig.data, sig.len, ns.data, ns.len);
 	/* the hash is of every byte of the new version, copied or not */
 	unit_ok(rd_sha256_buf(nw, newlen, want, &err), err);
 	unit_assert_bytes(sha, RD_HASH_LEN, want, RD_HASH_LEN);
@@ -521,9 +579,11 @@ aligned_trip(const unsigned char *old, size_t oldlen, const unsigned char *nw,
 		unit_assert_bytes(out.data, out.len, nw, newlen);
 	else
 		ck_assert_uint_eq(out.len, 0);
+	*copied = delta_copied(delta.data, delta.len);
 	dlen = delta.len;
 	rdi_buf_release(&os);
 	rdi_buf_release(&ns);
+	rdi_buf_release(&sig);
 	rdi_buf_release(&delta);
 	rdi_buf_release(&out);
 	return dlen;
@@ -554,7 +614,7 @@ START_TEST(test_aligned)
 
 	/* identical: all copies */
 	dlen = aligned_trip(old, len, old, len, 4096, &copied);
-	ck_assert_int_eq(copied, (int64_t)((len + 4095) / 4096) * 4096);
+	ck_assert_int_eq(copied, (int64_t)len);
 	ck_assert_uint_lt(dlen, 64);
 
 	/* shorter: the cut block is literal */
@@ -579,22 +639,43 @@ END_TEST
 START_TEST(test_aligned_refused)
 {
 	struct rd_err err = RD_ERR_INIT;
-	struct rdi_buf a = { NULL, 0, 0 }, b = { NULL, 0, 0 };
-	struct rdi_sigview av, bv;
-	unsigned char *old, junk[40], sha[RD_HASH_LEN];
+	struct rdi_buf a = { NULL, 0, 0 }, sig = { NULL, 0, 0 };
+	struct rdi_buf delta = { NULL, 0, 0 };
+	struct rdi_sigview av;
+	struct rdi_hreader hr;
+	unsigned char *old, *nw, junk[40], sha[RD_HASH_LEN];
+	int64_t size = -1;
 	size_t len;
+	int fd;
 
 	old = old_data(&len);
 	make_sig(old, len, 4096, 65536, &a);
-	make_sig(old, len, 8192, 65536, &b);
 	unit_ok(rdi_sig_view(a.data, a.len, &av, &err), err);
-	unit_ok(rdi_sig_view(b.data, b.len, &bv, &err), err);
-	/* other block lengths do not compare */
-	ck_assert_int_eq(rdi_sig_aligned_copy(&av, &bv), 0);
-	ck_assert_int_eq(rdi_delta_aligned(&av, &bv, -1, (int64_t)len, sha,
-	                     rdi_buf_sink, &a, &err),
+	/* a read buffer that is not a whole number of blocks */
+	ck_assert_int_eq(rdi_delta_aligned(&av, &hr, "x", junk, sizeof(junk),
+	                     INT64_MAX, &sig, sha, &size, rdi_buf_sink, &delta,
+	                     &err),
 	    -1);
 	ck_assert_int_eq(err.code, RD_EINTERNAL);
+	/* all new bytes: stops once the literals pass the bound */
+	nw = malloc(len);
+	ck_assert_ptr_nonnull(nw);
+	unit_fill_random(nw, len, 100);
+	unit_write(unit_path("new"), nw, len);
+	fd = open(unit_path("new"), O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ne(fd, -1);
+	rdi_hreader_init(&hr, fd);
+	free(nw);
+	nw = malloc(8192);
+	ck_assert_ptr_nonnull(nw);
+	ck_assert_int_eq(rdi_delta_aligned(&av, &hr, "new", nw, 8192,
+	                     (int64_t)len / 2, &sig, sha, &size, rdi_buf_sink,
+	                     &delta, &err),
+	    0);
+	ck_assert_int_eq(size, -1);
+	ck_assert_uint_lt(delta.len, len / 2 + 8192 + 64);
+	close(fd);
+	free(nw);
 	/* a damaged signature is refused */
 	ck_assert_int_eq(rdi_sig_view(a.data, 11, &av, &err), -1);
 	ck_assert_int_eq(err.code, RD_ECORRUPT);
@@ -603,8 +684,137 @@ START_TEST(test_aligned_refused)
 	ck_assert_int_eq(rdi_sig_view(junk, sizeof(junk), &av, &err), -1);
 	ck_assert_str_eq(err.msg, "stored signature is damaged: bad header");
 	rdi_buf_release(&a);
-	rdi_buf_release(&b);
+	rdi_buf_release(&sig);
+	rdi_buf_release(&delta);
 	free(old);
+}
+END_TEST
+
+/*
+ * Run "delta" through an in-place sink over a file holding "old", in
+ * pieces of "piece" bytes; with "apply" it writes.  Returns whether it
+ * fits; the file is left in "*out" (cut to "newlen" when it fits).
+ */
+static int
+inplace_run(const unsigned char *old, size_t oldlen, const unsigned char *d,
+    size_t dlen, size_t newlen, int apply, size_t piece, struct rdi_buf *out)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_inplace ip;
+	size_t i, n;
+	int fd, fits;
+
+	unit_write(unit_path("rep"), old, oldlen);
+	fd = open(unit_path("rep"), O_RDWR | O_CLOEXEC);
+	ck_assert_int_ne(fd, -1);
+	rdi_inplace_init(&ip, fd, (int64_t)newlen);
+	ip.apply = apply;
+	for (i = 0; i < dlen; i += n) {
+		n = dlen - i < piece ? dlen - i : piece;
+		unit_ok(rdi_inplace_sink(&ip, d + i, n, &err), err);
+	}
+	fits = rdi_inplace_fits(&ip);
+	if (fits && apply)
+		ck_assert_int_eq(ftruncate(fd, (off_t)newlen), 0);
+	close(fd);
+	free(out->data); /* after "old", which may be it, was written */
+	out->data = unit_read(unit_path("rep"), &out->len);
+	out->cap = out->len + 1;
+	return fits;
+}
+
+START_TEST(test_inplace)
+{
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_buf os = { NULL, 0, 0 }, sig = { NULL, 0, 0 };
+	struct rdi_buf delta = { NULL, 0, 0 }, out = { NULL, 0, 0 };
+	struct rdi_sigview ov;
+	struct rdi_hreader hr;
+	struct rdi_inplace ip;
+	unsigned char *old, *nw, sha[RD_HASH_LEN], *buf, forged[64];
+	size_t len, newlen;
+	int64_t size;
+	int fd, i;
+
+	old = old_data(&len);
+	newlen = len + 20000;
+	nw = malloc(newlen);
+	ck_assert_ptr_nonnull(nw);
+	memcpy(nw, old, len);
+	unit_fill_random(nw + len, newlen - len, 6);
+	for (i = 0; i < 7; i++)
+		unit_fill_random(nw + (size_t)i * 97 * 4096, 4096,
+		    (uint64_t)i + 20);
+	make_sig(old, len, 4096, 65536, &os);
+	unit_ok(rdi_sig_view(os.data, os.len, &ov, &err), err);
+	unit_write(unit_path("new"), nw, newlen);
+	fd = open(unit_path("new"), O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ne(fd, -1);
+	rdi_hreader_init(&hr, fd);
+	buf = malloc(65536);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(rdi_delta_aligned(&ov, &hr, "new", buf, 65536,
+	                     INT64_MAX, &sig, sha, &size, rdi_buf_sink, &delta,
+	                     &err),
+	    1);
+	close(fd);
+	/* an aligned delta fits; applied in place, in odd pieces */
+	ck_assert(inplace_run(old, len, delta.data, delta.len, newlen, 0, 7,
+	    &out));
+	unit_assert_bytes(out.data, out.len, old, len); /* looking only */
+	ck_assert(inplace_run(old, len, delta.data, delta.len, newlen, 1, 7,
+	    &out));
+	unit_assert_bytes(out.data, out.len, nw, newlen);
+	/* applied again over what it wrote (a redo): the same bytes */
+	ck_assert(inplace_run(out.data, out.len, delta.data, delta.len,
+	    newlen, 1, 65536, &out));
+	unit_assert_bytes(out.data, out.len, nw, newlen);
+	/* a declared size it does not reach, or passes */
+	ck_assert(!inplace_run(old, len, delta.data, delta.len, newlen + 1, 0,
+	    65536, &out));
+	ck_assert(!inplace_run(old, len, delta.data, delta.len, newlen - 1, 0,
+	    65536, &out));
+	/* cut short: no end command */
+	ck_assert(!inplace_run(old, len, delta.data, delta.len - 1, newlen, 0,
+	    65536, &out));
+	/* trailing bytes after the end */
+	unit_ok(rdi_buf_append(&delta, "x", 1, &err), err);
+	ck_assert(!inplace_run(old, len, delta.data, delta.len, newlen, 0,
+	    65536, &out));
+	/* a rolling delta of a shifted file copies from elsewhere */
+	delta.len = 0;
+	unit_ok(make_delta(&os, old + 100, len - 100, 65536, &delta, &err),
+	    err);
+	ck_assert(!inplace_run(old, len, delta.data, delta.len, len - 100, 0,
+	    65536, &out));
+	/* forged: a copy from another offset, a bad magic, a bad opcode */
+	memcpy(forged, "\x72\x73\x02\x36\x45\x01\x08\x00", 8);
+	ck_assert(!inplace_run(old, len, forged, 8, 8, 0, 64, &out));
+	forged[5] = 0;
+	ck_assert(inplace_run(old, len, forged, 8, 8, 1, 64, &out));
+	unit_assert_bytes(out.data, out.len, old, 8);
+	forged[0] = 0x73;
+	ck_assert(!inplace_run(old, len, forged, 8, 8, 0, 64, &out));
+	memcpy(forged, "\x72\x73\x02\x36\x60\x00", 6);
+	ck_assert(!inplace_run(old, len, forged, 6, 0, 0, 64, &out));
+	/* a literal that says it is longer than the declared size */
+	memcpy(forged, "\x72\x73\x02\x36\x44\x7f\xff\xff\xff\xff\xff"
+	               "\xff\xff\x00", 14);
+	ck_assert(!inplace_run(old, len, forged, 14, len, 0, 64, &out));
+	unit_assert_bytes(out.data, out.len, old, len);
+	/* writing, a command that does not fit is an error: nothing written */
+	rdi_inplace_init(&ip, -1, (int64_t)len);
+	ip.apply = 1;
+	ck_assert_int_eq(rdi_inplace_sink(&ip, forged, 14, &err), -1);
+	ck_assert_int_eq(err.code, RD_EINTERNAL);
+	ck_assert_int_eq(ip.written, 0);
+	free(buf);
+	free(nw);
+	free(old);
+	rdi_buf_release(&os);
+	rdi_buf_release(&sig);
+	rdi_buf_release(&delta);
+	rdi_buf_release(&out);
 }
 END_TEST
 
@@ -646,6 +856,7 @@ delta_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_aligned);
 	tcase_add_test(tc, test_aligned_refused);
+	tcase_add_test(tc, test_inplace);
 	suite_add_tcase(s, tc);
 	return s;
 }

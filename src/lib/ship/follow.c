@@ -44,6 +44,8 @@ struct follow {
 	double prev_start;     /* when the source was last known to equal it */
 	struct rdi_notify *nt; /* NULL: walk every cycle */
 	int64_t since_whole;   /* cycles since the last whole walk */
+	/* o->snap, each file read once: the next cycle is the retry */
+	struct rd_snap_opts snap;
 };
 
 static void notice(const struct rd_follow_opts *o, const char *fmt, ...)
@@ -337,14 +339,14 @@ take_snapshot(struct follow *f, double start, enum rd_follow_walk *walk,
 	struct rd_err e = RD_ERR_INIT;
 	int r, again = 0;
 
-	r = rdi_snap_create_in(f->st, f->source, o->snap,
+	r = rdi_snap_create_in(f->st, f->source, &f->snap,
 	    *walk == RD_WALK_CHANGED ? rdi_notify_walk_set(f->nt) : NULL,
 	    &again, &si, &e);
 	if (r == -1 && again) {
 		/* a changed file with other names: they are read too */
 		rd_err_clear(&e);
 		*walk = RD_WALK_WHOLE;
-		r = rdi_snap_create_in(f->st, f->source, o->snap, NULL, NULL,
+		r = rdi_snap_create_in(f->st, f->source, &f->snap, NULL, NULL,
 		    &si, &e);
 	}
 	if (r == -1) {
@@ -366,8 +368,13 @@ take_snapshot(struct follow *f, double start, enum rd_follow_walk *walk,
 		notice(o,
 		    "snapshot %lld is partial: %lld paths kept their previous version",
 		    (long long)si.id, (long long)si.partial);
-	/* what it could not read as it was: read it again next cycle */
-	if ((si.partial > 0 || si.inconsistent > 0) && f->nt != NULL)
+	/*
+	 * What it could not read: read it again next cycle.  A file that
+	 * changed while it was read needs no whole walk: the writes after
+	 * the set was taken put its directory in the next one, and the walk
+	 * reads a file stored inconsistent whatever the quick check says.
+	 */
+	if (si.partial > 0 && f->nt != NULL)
 		rdi_notify_dirty(f->nt);
 	f->s->snapshot = si.id;
 	f->prev_id = si.id;
@@ -454,6 +461,8 @@ rd_follow(struct rd_store *st, const char *source,
 	f.source = source;
 	f.o = o;
 	f.s = s;
+	f.snap = *o->snap;
+	f.snap.read_once = 1;
 	if (o->interval <= 0 || o->ndests < 1 || o->connect == NULL ||
 	    o->disconnect == NULL)
 		return rd_err_set(err, RD_EINTERNAL, "bad follow options");

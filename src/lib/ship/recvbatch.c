@@ -82,8 +82,9 @@ check_sig(struct rdi_packcache *pc, const char *pack, const struct rdi_robj *o,
 
 /*
  * Rebuild content "o" and check it against its SHA-256 and size: patched
- * against the cached bytes of its base when the cache has them (a delta
- * that fails there is rebuilt from the store before it is judged), else
+ * against the cached bytes of its base when the cache has them, in place
+ * when the delta allows (a delta that fails there is rebuilt from the
+ * store before it is judged), else
  * rebuilt from the store; a large content's bytes are kept in the cache
  * for the next delta, and its base's, superseded, are dropped.
  */
@@ -96,6 +97,10 @@ verify_content(struct rdi_recv *r, struct rdi_packcache *pc,
 	struct rd_err e2 = RD_ERR_INIT;
 	int basis = -1, k = 0, keep = o->size >= RDI_BCACHE_MIN;
 
+	/* a file changed in place: only its changed blocks are written */
+	if (keep && o->kind == RDI_OBJ_DELTA &&
+	    rdi_bcache_patch(bc, r->st->db, pc, o->sha, o->base) == 1)
+		return 0;
 	if (keep)
 		rdi_bcache_begin(bc, o->sha, rdi_null_sink, NULL, &w);
 	if (o->kind == RDI_OBJ_DELTA)

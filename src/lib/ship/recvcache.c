@@ -186,3 +186,36 @@ out:
 	sqlite3_finalize(q);
 	return ret;
 }
+
+int
+rdi_bcache_patch(struct rdi_bcache *bc, sqlite3 *db, struct rdi_packcache *pc,
+    const unsigned char *sha, const unsigned char *base)
+{
+	char from[2 * RD_HASH_LEN + 1], to[2 * RD_HASH_LEN + 1];
+	struct rd_err ignored = RD_ERR_INIT;
+	struct stat sb;
+	int fd, r;
+
+	if (bc->dfd == -1)
+		return 0;
+	rd_hex(base, RD_HASH_LEN, from);
+	fd = openat(bc->dfd, from, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return 0;
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		unlinkat(bc->dfd, from, 0);
+		return 0;
+	}
+	r = rdi_content_patch_inplace(db, pc, sha, base, fd, NULL, &ignored);
+	close(fd);
+	if (r == 1) {
+		rd_hex(sha, RD_HASH_LEN, to);
+		if (renameat(bc->dfd, from, bc->dfd, to) == 0)
+			return 1;
+	}
+	/* failed midway, its bytes are neither version: not kept */
+	if (r != 0)
+		unlinkat(bc->dfd, from, 0);
+	return 0;
+}

@@ -7,10 +7,14 @@
  *
  * The apply is journaled in the catalog (table replicas): the row says
  * "applying V -> T" before the first change and "clean at T" after the
- * last, once the file system has been synced.  Every file is written to
- * a temp name, checked against its SHA-256, synced and renamed, so each
- * path holds either its old or its new version; an interrupted apply is
- * redone from the journal, checking by content what it already did.
+ * last, once the file system has been synced.  A file changed in place
+ * (its delta's copies all stay where they are) is patched in place: only
+ * its changed blocks are written, then it is checked whole against its
+ * SHA-256 and synced.  Every other file is written to a temp name,
+ * checked, synced and renamed, so its path holds either its old or its
+ * new version.  An interrupted apply is redone from the journal, checking
+ * by content what it already did; a file caught halfway through its
+ * patch is patched again (its literals overwrite, its copies stay).
  * Paths are opened one component at a time with O_NOFOLLOW: a symlink in
  * the replica is never followed.
  */
@@ -303,6 +307,52 @@ already_new(struct actx *c, int pfd, const char *name, const struct nrow *n,
 	return r;
 }
 
+/*
+ * A file whose new version is stored as a delta against the old one the
+ * replica holds, with every copy where it stays (a file changed in place,
+ * such as a database): its changed blocks are written into the replica's
+ * copy, which is then checked whole against the SHA-256 and synced.  The
+ * path holds neither version meanwhile; the journal covers that: a redo
+ * writes the same blocks again.  Returns 1 when done, 0 when the temp
+ * file path is to write it (nothing was, or the copy was not the old
+ * version and is now rewritten whole), -1.
+ */
+static int
+patch_in_place(struct actx *c, int pfd, const char *name, const struct nrow *n,
+    struct rd_err *err)
+{
+	struct stat sb;
+	int fd, r;
+
+	fd = openat(pfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return 0;
+	/* another name of the same file must not change with it */
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1) {
+		close(fd);
+		return 0;
+	}
+	r = rdi_content_patch_inplace(c->st->db, c->pc, n->sha, n->old_sha,
+	    fd, NULL, err);
+	if (r == -1 && err->code == RD_ECORRUPT) {
+		rd_err_clear(err);
+		r = 0;
+	}
+	if (r == 1 && set_meta_fd(c, fd, n, err) == -1)
+		r = -1;
+	if (r == 1 && fsync(fd) == -1)
+		r = rd_err_sys(err, RD_EIO, "cannot fsync '%s'", n->path);
+	if (r == -1) {
+		close(fd);
+		return -1;
+	}
+	if (rdi_close(fd, n->path, err) == -1)
+		return -1;
+	if (r == 1)
+		c->changed++;
+	return r;
+}
+
 static int
 write_file(struct actx *c, int pfd, const char *name, const struct nrow *n,
     struct rd_err *err)
@@ -316,6 +366,11 @@ write_file(struct actx *c, int pfd, const char *name, const struct nrow *n,
 		return -1;
 	if (r == 1)
 		return 0;
+	if (n->has_old && n->old_type == RD_TYPE_FILE) {
+		r = patch_in_place(c, pfd, name, n, err);
+		if (r != 0)
+			return r == 1 ? 0 : -1;
+	}
 	if (tmp_name(tmp, sizeof(tmp), err) == -1)
 		return -1;
 	fd = openat(pfd, tmp,

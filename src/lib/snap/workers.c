@@ -509,85 +509,56 @@ out:
 
 /*
  * The cheap delta, for a file changed in place or appended to: one pass
- * makes its SHA-256 and new signature; when at least half of it is in
- * blocks whose sums equal the old signature's at the same index, the
- * delta is written from the two signatures (rdi_delta_aligned), reading
- * only the other blocks again.  No rolling search, and each block's
- * strong sum is made once.  Returns 1 with the object open in the pack,
- * 0 when the file does not fit, -1.  "*sums" says (in and out) whether
- * j->sha and w->sigbuf hold this file's sums as of the stat "sums_of".
+ * makes its SHA-256, its new signature and a delta that copies each run
+ * of blocks whose sums equal the old signature's at the same index
+ * (rdi_delta_aligned).  Returns 1 with the object open in the pack, 0
+ * when the file does not fit (nothing left in the pack), -1.
  */
 static int
 store_aligned(struct worker *w, struct job *j, int fd, struct stat *before,
-    struct stat *after, int *sums, struct stat *sums_of, struct rd_err *err)
+    struct stat *after, struct rd_err *err)
 {
 	struct ctx *c = w->c;
-	struct rdi_rsjob *sig = NULL;
-	struct rdi_sigview ov, nv;
+	struct rdi_sigview ov;
 	struct rdi_zsink zs = { w->zenc, &w->pw };
-	struct stat again;
-	unsigned char sha[RD_HASH_LEN];
+	struct rdi_hreader hr;
 	off_t start = w->pw.off;
-	int64_t size;
-	int ret = -1;
+	int64_t total = 0;
+	int r;
 
 	if (fstat(fd, before) == -1)
 		return rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
-	if (*sums && same_version(sums_of, before)) {
-		*after = *before; /* hashed already, by the copy check */
-	} else {
-		*sums = 0;
-		j->sig_block = (int64_t)rdi_sig_block_len(before->st_size);
-		w->sigbuf.len = 0;
-		if (rdi_sig_new((size_t)j->sig_block, &sig, err) == -1)
-			return -1;
-		if (hash_only(w, j, fd, sig, err) == -1)
-			goto out;
-		if (fstat(fd, after) == -1) {
-			rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
-			goto out;
-		}
-	}
-	ret = 0;
-	if (!same_version(before, after))
-		goto out;
-	*sums = 1;
-	*sums_of = *before;
-	size = before->st_size;
-	if (rdi_sig_view(w->oldsig.data, w->oldsig.len, &ov, err) == -1 ||
-	    rdi_sig_view(w->sigbuf.data, w->sigbuf.len, &nv, err) == -1) {
+	if (rdi_sig_view(w->oldsig.data, w->oldsig.len, &ov, err) == -1) {
 		/* an unreadable old signature: the rolling delta says more */
 		rd_err_clear(err);
-		goto out;
+		return 0;
 	}
-	if (size - rdi_sig_aligned_copy(&ov, &nv) > size / 2)
-		goto out;
-	ret = -1;
+	if (ov.block_len != rdi_sig_block_len(before->st_size) ||
+	    ov.strong_len != RDI_SIG_STRONG)
+		return 0;
+	rdi_hreader_init(&hr, fd);
+	j->sig_block = (int64_t)ov.block_len;
 	if (rdi_zenc_reset(w->zenc, err) == -1 ||
 	    rdi_packw_begin(&w->pw, RDI_OBJ_DELTA, c->st->info.codec, j->sha,
-	        j->prev.sha, err) == -1 ||
-	    rdi_delta_aligned(&ov, &nv, fd, size, sha, rdi_zsink_write, &zs,
-	        err) == -1 ||
-	    rdi_zenc_finish(w->zenc, rdi_packw_sink, &w->pw, err) == -1)
-		goto out;
-	if (fstat(fd, &again) == -1) {
-		rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
-		goto out;
+	        j->prev.sha, err) == -1)
+		return -1;
+	r = rdi_delta_aligned(&ov, &hr, j->path, w->buf, CHUNK,
+	    before->st_size / 2, &w->sigbuf, j->sha, &total, rdi_zsink_write,
+	    &zs, err);
+	if (r == -1)
+		return -1;
+	if (r == 0) {
+		w->sigbuf.len = 0;
+		return rdi_packw_rollback(&w->pw, start, err) == -1 ? -1 : 0;
 	}
-	if (!same_version(before, &again) ||
-	    memcmp(sha, j->sha, RD_HASH_LEN) != 0) {
-		/*
-		 * changed between the passes, perhaps within one timestamp
-		 * tick: start over
-		 */
-		*sums = 0;
-		ret = rdi_packw_rollback(&w->pw, start, err) == -1 ? -1 : 0;
-		goto out;
-	}
-	ret = 1;
-out:
-	rdi_rsjob_free(sig);
-	return ret;
+	if (rdi_zenc_finish(w->zenc, rdi_packw_sink, &w->pw, err) == -1)
+		return -1;
+	memcpy(w->pw.hdr.sha, j->sha, RD_HASH_LEN);
+	j->bytes_read += total;
+	if (fstat(fd, after) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
+	after->st_size = total;
+	return 1;
 }
 
 /*
@@ -620,6 +591,13 @@ store_sig(struct worker *w, struct job *j, struct rd_err *err)
 		return -1;
 	return rdi_packw_end(&w->pw, (int64_t)w->sigbuf.len, &j->sig_off,
 	    &j->sig_len, err);
+}
+
+/* Reads of a file that changes while it is read, at most. */
+static int
+attempts(const struct ctx *c)
+{
+	return c->opts->read_once ? 1 : ATTEMPTS;
 }
 
 static int
@@ -673,11 +651,10 @@ process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
 		start = w->pw.off;
 		r = 0;
 		if (aligned) {
-			aligned = 0; /* once: a retry takes the rolling delta */
-			r = store_aligned(w, j, fd, &before, &after, &sums,
-			    &sums_of, err);
+			r = store_aligned(w, j, fd, &before, &after, err);
 			if (r == -1)
 				return -1;
+			aligned = r; /* else the rolling delta, from now on */
 		}
 		if (r == 0) {
 			r = stream_big(w, j, fd, delta, sums ? &sums_of : NULL,
@@ -694,7 +671,8 @@ process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
 				continue;
 			}
 		}
-		if (!same_version(&before, &after) && attempt < ATTEMPTS &&
+		if (!same_version(&before, &after) &&
+		    attempt < attempts(c) &&
 		    !j->may_change) {
 			if (rdi_packw_rollback(&w->pw, start, err) == -1)
 				return -1;
@@ -749,7 +727,7 @@ process_file(struct worker *w, struct job *j, struct rd_err *err)
 		j->status = JOB_SKIP;
 		return 0;
 	}
-	for (attempt = 1; attempt <= ATTEMPTS; attempt++) {
+	for (attempt = 1; attempt <= attempts(c); attempt++) {
 		if (fstat(fd, &before) == -1) {
 			rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
 			goto out;
@@ -788,7 +766,7 @@ process_file(struct worker *w, struct job *j, struct rd_err *err)
 		ret = 0;
 		goto out;
 	}
-	j->unstable = attempt > ATTEMPTS && !j->may_change;
+	j->unstable = attempt > attempts(c) && !j->may_change;
 	meta_from_stat(&j->m, &after);
 	if (rd_sha256_buf(w->buf, (size_t)n, j->sha, err) == -1)
 		goto out;

@@ -480,3 +480,52 @@ rdi_content_patch(struct rd_store *st, sqlite3 *db, struct rdi_packcache *pc,
 		return -1;
 	return 1;
 }
+
+int
+rdi_content_patch_inplace(sqlite3 *db, struct rdi_packcache *pc,
+    const unsigned char *sha, const unsigned char *base, int fd,
+    int64_t *written, struct rd_err *err)
+{
+	struct rdi_chain ch;
+	struct rdi_inplace ip;
+	unsigned char got[RD_HASH_LEN];
+	char hex[2 * RD_HASH_LEN + 1];
+	const struct rdi_link *l = &ch.link[0];
+	int pass;
+
+	if (rdi_chain_load(db, NULL, sha, &ch, err) == -1)
+		return -1;
+	if (l->kind != RDI_OBJ_DELTA || ch.n < 2 ||
+	    memcmp(ch.link[1].sha, base, RD_HASH_LEN) != 0)
+		return 0;
+	/* the first pass only looks: nothing is written unless all fits */
+	for (pass = 0; pass < 2; pass++) {
+		rdi_inplace_init(&ip, fd, l->size);
+		ip.apply = pass;
+		if (rdi_packcache_read(pc, l->pack, l->off, l->sha,
+		        RDI_OBJ_DELTA, rdi_inplace_sink, &ip, err) == -1) {
+			blame(l, err);
+			return -1;
+		}
+		if (!rdi_inplace_fits(&ip)) {
+			if (pass == 0)
+				return 0;
+			return rd_err_set(err, RD_EINTERNAL,
+			    "a delta read differently the second time");
+		}
+	}
+	if (ftruncate(fd, (off_t)l->size) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot truncate a patched file");
+	if (lseek(fd, 0, SEEK_SET) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot seek a patched file");
+	if (rd_sha256_fd(fd, got, err) == -1)
+		return -1;
+	if (memcmp(got, sha, RD_HASH_LEN) != 0) {
+		rd_hex(base, RD_HASH_LEN, hex);
+		return rd_err_set(err, RD_ECORRUPT,
+		    "a file patched in place did not hold content %s", hex);
+	}
+	if (written != NULL)
+		*written = ip.written;
+	return 1;
+}

@@ -105,7 +105,7 @@ rdi_sig_new(size_t block_len, struct rdi_rsjob **out, struct rd_err *err)
 	if (job_new(JOB_SIG, &j, err) == -1)
 		return -1;
 	/* 12-byte BLAKE2 strong sums: collision odds far below disk errors */
-	j->job = rs_sig_begin(block_len, 12, RS_RK_BLAKE2_SIG_MAGIC);
+	j->job = rs_sig_begin(block_len, RDI_SIG_STRONG, RS_RK_BLAKE2_SIG_MAGIC);
 	if (j->job == NULL) {
 		free(j);
 		return rd_err_set(err, RD_ENOMEM, "cannot start signature");
@@ -349,38 +349,6 @@ rdi_sig_view(const void *sig, size_t len, struct rdi_sigview *v,
 	return 0;
 }
 
-/* 1 if block "i" has the same sums in both signatures. */
-static int
-same_block(const struct rdi_sigview *a, const struct rdi_sigview *b, int64_t i)
-{
-	size_t entry = 4 + a->strong_len;
-
-	return i < a->nblocks && i < b->nblocks &&
-	    memcmp(a->sums + (size_t)i * entry, b->sums + (size_t)i * entry,
-	        entry) == 0;
-}
-
-static int
-comparable(const struct rdi_sigview *old, const struct rdi_sigview *nw)
-{
-	return old->block_len == nw->block_len &&
-	    old->strong_len == nw->strong_len;
-}
-
-int64_t
-rdi_sig_aligned_copy(const struct rdi_sigview *old,
-    const struct rdi_sigview *nw)
-{
-	int64_t i, n = 0;
-
-	if (!comparable(old, nw))
-		return 0;
-	for (i = 0; i < nw->nblocks; i++)
-		if (same_block(old, nw, i))
-			n++;
-	return n * (int64_t)nw->block_len;
-}
-
 /* Append a big-endian integer of "w" bytes. */
 static void
 put_be(unsigned char *p, uint64_t v, int w)
@@ -424,38 +392,17 @@ put_copy(uint64_t off, uint64_t len, rdi_sink_fn sink, void *arg,
 	return sink(arg, b, (size_t)(1 + (1 << wo) + (1 << wl)), err);
 }
 
-/*
- * Read "len" bytes of "fd" at "off" into the hash "h", and unless "sink"
- * is NULL also to the sink.
- */
+/* A literal command for the "len" bytes at "p". */
 static int
-read_range(int fd, uint64_t off, uint64_t len, unsigned char *buf,
-    struct rdi_sha256 *h, rdi_sink_fn sink, void *arg, struct rd_err *err)
-{
-	size_t n;
-
-	while (len > 0) {
-		n = len > LIT_CHUNK ? LIT_CHUNK : (size_t)len;
-		if (rdi_pread_exact(fd, buf, n, (off_t)off, "file", err) ==
-		        -1 ||
-		    rdi_sha256_update(h, buf, n, err) == -1 ||
-		    (sink != NULL && sink(arg, buf, n, err) == -1))
-			return -1;
-		off += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* A literal command for "len" bytes read from "fd" at "off". */
-static int
-put_literal(int fd, uint64_t off, uint64_t len, unsigned char *buf,
-    struct rdi_sha256 *h, rdi_sink_fn sink, void *arg, struct rd_err *err)
+put_literal(const unsigned char *p, uint64_t len, rdi_sink_fn sink, void *arg,
+    struct rd_err *err)
 {
 	unsigned char b[9];
 	int w = width(len);
 	size_t n;
 
+	if (len == 0)
+		return 0;
 	if (len <= 64) {
 		b[0] = (unsigned char)len;
 		n = 1;
@@ -466,62 +413,244 @@ put_literal(int fd, uint64_t off, uint64_t len, unsigned char *buf,
 	}
 	if (sink(arg, b, n, err) == -1)
 		return -1;
-	return read_range(fd, off, len, buf, h, sink, arg, err);
+	return sink(arg, p, (size_t)len, err);
+}
+
+/* Fill "buf" up to "len" bytes; fewer only at the end of the file. */
+static ssize_t
+fill(struct rdi_hreader *hr, unsigned char *buf, size_t len,
+    const char *what, struct rd_err *err)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = rdi_hread(hr, buf + got, len - got, what, err);
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
 }
 
 int
-rdi_delta_aligned(const struct rdi_sigview *old, const struct rdi_sigview *nw,
-    int fd, int64_t size, unsigned char sha[RD_HASH_LEN], rdi_sink_fn sink,
-    void *arg, struct rd_err *err)
+rdi_delta_aligned(const struct rdi_sigview *old, struct rdi_hreader *hr,
+    const char *what, unsigned char *buf, size_t buflen, int64_t max_literal,
+    struct rdi_buf *sig, unsigned char sha[RD_HASH_LEN], int64_t *size,
+    rdi_sink_fn sink, void *arg, struct rd_err *err)
 {
 	struct rdi_sha256 h = { NULL };
-	unsigned char magic[4], *buf;
-	uint64_t bl = nw->block_len, start, end;
-	int64_t i = 0, j;
-	int match, r, ret = -1;
+	struct rdi_rsjob *sj = NULL;
+	struct rdi_sigview nv;
+	unsigned char magic[4];
+	size_t bl = old->block_len, entry = 4 + old->strong_len;
+	uint64_t pos = 0, copy_at = 0, copy_len = 0, lit, nb, b;
+	int64_t literal = 0, i = 0;
+	ssize_t n;
+	int eof = 0, ret = -1;
 
-	if (!comparable(old, nw) ||
-	    nw->nblocks != (size + (int64_t)bl - 1) / (int64_t)bl)
+	if (old->strong_len != RDI_SIG_STRONG || bl == 0 || buflen < bl ||
+	    buflen % bl != 0)
 		return rd_err_set(err, RD_EINTERNAL,
-		    "signatures do not fit an aligned delta");
-	buf = malloc(LIT_CHUNK);
-	if (buf == NULL)
-		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	if (rdi_sha256_init(&h, err) == -1)
+		    "signature does not fit an aligned delta");
+	sig->len = 0;
+	if (rdi_sig_new(bl, &sj, err) == -1 || rdi_sha256_init(&h, err) == -1)
 		goto out;
 	put_be(magic, RS_DELTA_MAGIC, 4);
 	if (sink(arg, magic, 4, err) == -1)
 		goto out;
-	while (i < nw->nblocks) {
-		match = same_block(old, nw, i);
-		for (j = i + 1;
-		     j < nw->nblocks && same_block(old, nw, j) == match; j++)
-			;
-		start = (uint64_t)i * bl;
-		end = (uint64_t)j * bl;
-		if (end > (uint64_t)size)
-			end = (uint64_t)size;
-		if (match)
-			r = put_copy(start, end - start, sink, arg, err) ==
-			            -1 ||
-			        read_range(fd, start, end - start, buf, &h,
-			            NULL, NULL, err) == -1
-			    ? -1
-			    : 0;
-		else
-			r = put_literal(fd, start, end - start, buf, &h, sink,
-			    arg, err);
-		if (r == -1)
+	while (!eof) {
+		n = fill(hr, buf, buflen, what, err);
+		if (n == -1)
 			goto out;
-		i = j;
+		eof = (size_t)n < buflen;
+		if (rdi_sha256_update(&h, buf, (size_t)n, err) == -1 ||
+		    rdi_rsjob_write(sj, buf, (size_t)n, rdi_buf_sink, sig,
+		        err) == -1 ||
+		    (eof && rdi_rsjob_finish(sj, rdi_buf_sink, sig, err) == -1))
+			goto out;
+		nb = ((uint64_t)n + bl - 1) / bl;
+		if (rdi_sig_view(sig->data, sig->len, &nv, err) == -1)
+			goto out;
+		if (nv.nblocks != i + (int64_t)nb) {
+			rd_err_set(err, RD_EINTERNAL,
+			    "signature lags the data");
+			goto out;
+		}
+		/* runs of blocks: copies carry over, literals end with "buf" */
+		lit = 0;
+		for (b = 0; b < nb; b++, i++) {
+			size_t blen = b + 1 < nb ? bl : (size_t)n - b * bl;
+
+			if (i < old->nblocks &&
+			    memcmp(old->sums + (size_t)i * entry,
+			        nv.sums + (size_t)i * entry, entry) == 0) {
+				if (put_literal(buf + (b * bl - lit), lit,
+				        sink, arg, err) == -1)
+					goto out;
+				lit = 0;
+				if (copy_len == 0)
+					copy_at = pos + b * bl;
+				copy_len += blen;
+				continue;
+			}
+			if (copy_len > 0 &&
+			    put_copy(copy_at, copy_len, sink, arg, err) == -1)
+				goto out;
+			copy_len = 0;
+			lit += blen;
+			literal += (int64_t)blen;
+		}
+		if (put_literal(buf + (size_t)n - lit, lit, sink, arg, err) ==
+		    -1)
+			goto out;
+		if (literal > max_literal) {
+			ret = 0; /* does not pay: the caller takes another way */
+			goto out;
+		}
+		pos += (uint64_t)n;
 	}
 	magic[0] = OP_END;
-	if (sink(arg, magic, 1, err) == -1 ||
+	if ((copy_len > 0 && put_copy(copy_at, copy_len, sink, arg, err) == -1) ||
+	    sink(arg, magic, 1, err) == -1 ||
 	    rdi_sha256_final(&h, sha, err) == -1)
 		goto out;
-	ret = 0;
+	*size = (int64_t)pos;
+	ret = 1;
 out:
+	rdi_rsjob_free(sj);
 	rdi_sha256_release(&h);
-	free(buf);
 	return ret;
+}
+
+/*
+ * In-place patches.  A delta whose every copy takes the bytes already at
+ * the place it writes them (an aligned delta always does) turns its old
+ * version into the new one by writing only its literals there.
+ */
+
+/* Length of the command whose opcode is "op", parameters included. */
+static size_t
+cmd_len(unsigned op)
+{
+	if (op >= 0x41 && op <= 0x44)
+		return 1 + ((size_t)1 << (op - 0x41));
+	if (op >= OP_COPY_N1_N1 && op < OP_COPY_N1_N1 + 16)
+		return 1 + ((size_t)1 << ((op - OP_COPY_N1_N1) / 4)) +
+		    ((size_t)1 << ((op - OP_COPY_N1_N1) % 4));
+	return 1;
+}
+
+static uint64_t
+get_be(const unsigned char *p, size_t w)
+{
+	uint64_t v = 0;
+
+	while (w-- > 0)
+		v = v << 8 | *p++;
+	return v;
+}
+
+void
+rdi_inplace_init(struct rdi_inplace *ip, int fd, int64_t size)
+{
+	memset(ip, 0, sizeof(*ip));
+	ip->fd = fd;
+	ip->size = size;
+	ip->need = 4;
+}
+
+/* The command (or magic) gathered in ip->cmd. */
+static int
+inplace_cmd(struct rdi_inplace *ip, struct rd_err *err)
+{
+	unsigned op = ip->cmd[0];
+	uint64_t off, len;
+	size_t wo;
+
+	ip->have = 0;
+	ip->need = 1;
+	if (!ip->started) {
+		ip->started = 1;
+		if (get_be(ip->cmd, 4) != RS_DELTA_MAGIC)
+			ip->refused = 1;
+		return 0;
+	}
+	if (op == OP_END) {
+		ip->ended = 1;
+		return 0;
+	}
+	if (op < OP_LITERAL_N1) {
+		len = op;
+		off = (uint64_t)ip->pos;
+	} else if (op < OP_COPY_N1_N1) {
+		len = get_be(ip->cmd + 1, cmd_len(op) - 1);
+		off = (uint64_t)ip->pos;
+	} else if (op < OP_COPY_N1_N1 + 16) {
+		wo = (size_t)1 << ((op - OP_COPY_N1_N1) / 4);
+		off = get_be(ip->cmd + 1, wo);
+		len = get_be(ip->cmd + 1 + wo, cmd_len(op) - 1 - wo);
+	} else {
+		ip->refused = 1; /* not a command librsync writes */
+		return 0;
+	}
+	/* a copy from elsewhere, or past the declared size: not in place */
+	if (off != (uint64_t)ip->pos ||
+	    len > (uint64_t)(ip->size - ip->pos)) {
+		ip->refused = 1;
+		if (ip->apply)
+			return rd_err_set(err, RD_EINTERNAL,
+			    "delta changed between its passes");
+		return 0;
+	}
+	if (op < OP_COPY_N1_N1)
+		ip->lit_left = (int64_t)len;
+	else
+		ip->pos += (int64_t)len;
+	return 0;
+}
+
+int
+rdi_inplace_sink(void *arg, const void *buf, size_t len, struct rd_err *err)
+{
+	struct rdi_inplace *ip = arg;
+	const unsigned char *p = buf;
+	size_t n;
+
+	while (len > 0 && !ip->refused) {
+		if (ip->ended) {
+			ip->refused = 1; /* trailing bytes */
+			break;
+		}
+		if (ip->lit_left > 0) {
+			n = (uint64_t)ip->lit_left < len ? (size_t)ip->lit_left
+			                                 : len;
+			if (ip->apply &&
+			    rdi_pwrite_all(ip->fd, p, n, (off_t)ip->pos, "file",
+			        err) == -1)
+				return -1;
+			ip->pos += (int64_t)n;
+			ip->lit_left -= (int64_t)n;
+			ip->written += (int64_t)n;
+			p += n;
+			len -= n;
+			continue;
+		}
+		ip->cmd[ip->have++] = *p++;
+		len--;
+		if (ip->have == 1 && ip->started)
+			ip->need = cmd_len(ip->cmd[0]);
+		if (ip->have == ip->need && inplace_cmd(ip, err) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+rdi_inplace_fits(const struct rdi_inplace *ip)
+{
+	return !ip->refused && ip->ended && ip->lit_left == 0 &&
+	    ip->pos == ip->size;
 }
