@@ -653,8 +653,8 @@ int rdi_content_patch(struct rd_store *st, sqlite3 *db,
  * Patch the open file "fd" (read-write), which should hold content
  * "base", in place into content "sha" when the store holds "sha" as a
  * delta against "base" whose every copy stays where it is (an aligned
- * delta's do): only its literals are written ("*written" gets their
- * bytes; may be NULL), "fd" is cut to the new size and hashed whole.
+ * delta's do): only its literals are written, "fd" is cut to the new
+ * size and hashed whole.
  * Returns 1 when "fd" holds "sha"; 0 when there is no such delta
  * (nothing is written); -1 with RD_ECORRUPT when "fd" was not "base"
  * (or the delta is damaged), else another error: either way its bytes
@@ -662,7 +662,7 @@ int rdi_content_patch(struct rd_store *st, sqlite3 *db,
  */
 int rdi_content_patch_inplace(sqlite3 *db, struct rdi_packcache *pc,
     const unsigned char *sha, const unsigned char *base, int fd,
-    int64_t *written, struct rd_err *err);
+    struct rd_err *err);
 
 /* An unlinked temp file in directory "dfd" (O_TMPFILE or mkstemp). */
 int rdi_tmpfile(int dfd, struct rd_err *err);

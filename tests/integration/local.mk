@@ -13,6 +13,7 @@ INTEGRATION_TESTS += \
 	tests/integration/t1057-rdsnap-verify-subset.sh \
 	tests/integration/t1060-rdsnap-special.sh \
 	tests/integration/t1062-rdsnap-exact.sh \
+	tests/integration/t1063-rdsnap-deep-chain.sh \
 	tests/integration/t1070-rdsnap-changing.sh \
 	tests/integration/t1072-rdsnap-exclude.sh \
 	tests/integration/t1074-rdsnap-hooks.sh \

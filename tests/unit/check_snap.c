@@ -651,10 +651,15 @@ START_TEST(test_chain_bound)
 	struct rd_err err = RD_ERR_INIT;
 	struct rd_init_opts o = RD_INIT_OPTS_INIT;
 	struct rd_snapinfo si;
-	unsigned char *v[5];
-	size_t len = 2 * MIB + 77;
+	unsigned char *v[8];
+	size_t len[8];
 	int i;
-	static const int want[5] = { 0, 1, 2, 0, 1 };
+	/*
+	 * Pokes in place go on as aligned deltas past the chain length (2);
+	 * a shift (version 6) that deep is stored whole, one within the
+	 * length (version 8) is a rolling delta.
+	 */
+	static const int want[8] = { 0, 1, 2, 3, 4, 0, 1, 2 };
 
 	/* a store whose chains are at most 2 deltas long */
 	rd_store_close(st);
@@ -663,27 +668,32 @@ START_TEST(test_chain_bound)
 	unit_ok(rd_store_open(unit_path("store2"), RD_OPEN_WRITE, 0, &st, &err),
 	    err);
 	store_name = "store2";
-	for (i = 0; i < 5; i++) {
-		v[i] = malloc(len);
+	for (i = 0; i < 8; i++) {
+		len[i] = i == 0 ? 2 * MIB + 77 : len[i - 1] + (i == 5 || i == 7);
+		v[i] = malloc(len[i]);
 		ck_assert_ptr_nonnull(v[i]);
 		if (i == 0) {
-			unit_fill_random(v[0], len, 9);
-			put("src/big.bin", v[0], len, 0644);
+			unit_fill_random(v[0], len[0], 9);
+		} else if (i == 5 || i == 7) {
+			v[i][0] = (unsigned char)i; /* one byte inserted */
+			memcpy(v[i] + 1, v[i - 1], len[i - 1]);
 		} else {
-			memcpy(v[i], v[i - 1], len);
-			poke(v[i], (size_t)i * 300000, i);
+			memcpy(v[i], v[i - 1], len[i]);
+			memset(v[i] + (size_t)i * 300000, i, 10);
 		}
+		put("src/big.bin", v[i], len[i], 0644);
+		set_mtime("src/big.bin", 100 + i, 0);
 		snap(0, &si);
 		ck_assert_int_eq(si.id, i + 1);
 	}
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 8; i++) {
 		ck_assert_msg(big_col("depth", i + 1) == want[i],
-		    "depth of version %d", i + 1);
+		    "depth of version %d: %lld", i + 1, big_col("depth", i + 1));
 		ck_assert_int_eq(big_col("kind", i + 1),
 		    want[i] == 0 ? RDI_OBJ_FULL : RDI_OBJ_DELTA);
 	}
-	for (i = 0; i < 5; i++) {
-		check_big(i + 1, v[i], len);
+	for (i = 0; i < 8; i++) {
+		check_big(i + 1, v[i], len[i]);
 		free(v[i]);
 	}
 }

@@ -207,7 +207,7 @@ rdi_bcache_patch(struct rdi_bcache *bc, sqlite3 *db, struct rdi_packcache *pc,
 		unlinkat(bc->dfd, from, 0);
 		return 0;
 	}
-	r = rdi_content_patch_inplace(db, pc, sha, base, fd, NULL, &ignored);
+	r = rdi_content_patch_inplace(db, pc, sha, base, fd, &ignored);
 	close(fd);
 	if (r == 1) {
 		rd_hex(sha, RD_HASH_LEN, to);

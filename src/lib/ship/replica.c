@@ -332,8 +332,8 @@ patch_in_place(struct actx *c, int pfd, const char *name, const struct nrow *n,
 		close(fd);
 		return 0;
 	}
-	r = rdi_content_patch_inplace(c->st->db, c->pc, n->sha, n->old_sha,
-	    fd, NULL, err);
+	r = rdi_content_patch_inplace(c->st->db, c->pc, n->sha, n->old_sha, fd,
+	    err);
 	if (r == -1 && err->code == RD_ECORRUPT) {
 		rd_err_clear(err);
 		r = 0;

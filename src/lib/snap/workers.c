@@ -607,10 +607,18 @@ process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
 	struct stat before, after, sums_of;
 	struct rdi_rsjob *sig = NULL;
 	off_t start;
-	int delta, aligned, sums = 0, attempt, r;
+	int delta, aligned, only_aligned, sums = 0, attempt, r;
 	int64_t off, len;
 
-	delta = j->use_sig && j->prev_depth + 1 <= c->chain_max;
+	/*
+	 * Past the store's chain length only an aligned delta goes on, up
+	 * to RD_DEPTH_MAX: a rebuild writes it into its base in place, only
+	 * its changed blocks (rdi_chain_read), so that a file changed in
+	 * place is stored whole every RD_DEPTH_MAX versions, not every
+	 * chain_max.
+	 */
+	only_aligned = j->prev_depth + 1 > c->chain_max;
+	delta = j->use_sig && j->prev_depth + 1 <= RD_DEPTH_MAX;
 	if (delta && load_oldsig(w, j, err) == -1) {
 		/* an unreadable signature only costs a full copy */
 		delta = 0;
@@ -655,6 +663,8 @@ process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
 			if (r == -1)
 				return -1;
 			aligned = r; /* else the rolling delta, from now on */
+			if (r == 0 && only_aligned)
+				delta = 0; /* or, that deep, whole */
 		}
 		if (r == 0) {
 			r = stream_big(w, j, fd, delta, sums ? &sums_of : NULL,

@@ -389,6 +389,96 @@ out:
 	return ret;
 }
 
+/*
+ * One pass of delta "l" through an in-place reader over "fd": with
+ * "apply" it writes.  Returns 1 if the delta fits in place (its copies
+ * all stay where they are, its output "l->size" bytes), 0 if not, -1.
+ */
+static int
+inplace_pass(struct rdi_packcache *pc, const struct rdi_link *l, int fd,
+    int apply, struct rd_err *err)
+{
+	struct rdi_inplace ip;
+
+	rdi_inplace_init(&ip, fd, l->size);
+	ip.apply = apply;
+	if (rdi_packcache_read(pc, l->pack, l->off, l->sha, RDI_OBJ_DELTA,
+	        rdi_inplace_sink, &ip, err) == -1) {
+		blame(l, err);
+		return -1;
+	}
+	if (apply && !rdi_inplace_fits(&ip))
+		return rd_err_set(err, RD_EINTERNAL,
+		    "a delta read differently the second time");
+	return rdi_inplace_fits(&ip);
+}
+
+/* Patch "fd", holding the base of delta "l", in place if "l" fits. */
+static int
+inplace_link(struct rdi_packcache *pc, const struct rdi_link *l, int fd,
+    struct rd_err *err)
+{
+	int r = inplace_pass(pc, l, fd, 0, err);
+
+	if (r != 1)
+		return r;
+	if (inplace_pass(pc, l, fd, 1, err) == -1)
+		return -1;
+	if (ftruncate(fd, (off_t)l->size) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot truncate a patched file");
+	return 1;
+}
+
+/* The bytes of "fd", which should be content "l", into "sink", checked. */
+static int
+emit_checked(int fd, const struct rdi_link *l, rdi_sink_fn sink, void *arg,
+    struct rd_err *err)
+{
+	struct hsink hs;
+	unsigned char got[RD_HASH_LEN], *buf;
+	int64_t off = 0;
+	ssize_t n;
+	int ret = -1;
+
+	buf = malloc(BWIN);
+	if (buf == NULL)
+		return rd_err_set(err, RD_ENOMEM, "out of memory");
+	hs.count = 0;
+	hs.limit = l->size;
+	hs.l = l;
+	hs.next = sink;
+	hs.arg = arg;
+	if (rdi_sha256_init(&hs.h, err) == -1) {
+		free(buf);
+		return -1;
+	}
+	for (;;) {
+		do
+			n = pread(fd, buf, BWIN, (off_t)off);
+		while (n == -1 && errno == EINTR);
+		if (n == -1) {
+			rd_err_sys(err, RD_EIO, "cannot read temp file");
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (hsink_write(&hs, buf, (size_t)n, err) == -1)
+			goto out;
+		off += n;
+	}
+	if (rdi_sha256_final(&hs.h, got, err) == -1)
+		goto out;
+	if (memcmp(got, l->sha, RD_HASH_LEN) != 0 || hs.count != l->size) {
+		not_its_bytes(l, err);
+		goto out;
+	}
+	ret = 0;
+out:
+	rdi_sha256_release(&hs.h);
+	free(buf);
+	return ret;
+}
+
 int
 rdi_chain_read(struct rdi_packcache *pc, const struct rdi_chain *ch, int tmpfd,
     rdi_sink_fn sink, void *arg, struct rd_err *err)
@@ -396,13 +486,30 @@ rdi_chain_read(struct rdi_packcache *pc, const struct rdi_chain *ch, int tmpfd,
 	struct bstream *bs = NULL;
 	struct rd_err berr = RD_ERR_INIT;
 	struct fdsink fs;
-	int i, basis = -1, out = -1, ret = -1;
+	int i, r, basis = -1, out = -1, ret = -1;
 
 	if (ch->n > 1 &&
 	    bstream_open(pc, &ch->link[ch->n - 1], tmpfd, &bs, err) == -1)
 		return -1;
-	/* patch up from the streamed base, through temp files */
+	/*
+	 * Patch up from the streamed base, through temp files.  A delta
+	 * whose copies all stay in place (a file changed in place, version
+	 * after version) is written into the temp file that holds its base,
+	 * only its literals: its result is checked with the next delta's,
+	 * or as it goes to the sink.
+	 */
 	for (i = ch->n - 2; i >= 0; i--) {
+		if (basis != -1) {
+			r = inplace_link(pc, &ch->link[i], basis, err);
+			if (r == -1)
+				goto done;
+			if (r == 1) {
+				if (i == 0 && emit_checked(basis, &ch->link[0],
+				                  sink, arg, err) == -1)
+					goto done;
+				continue;
+			}
+		}
 		if (i > 0) {
 			out = rdi_tmpfile(tmpfd, err);
 			if (out == -1)
@@ -484,38 +591,22 @@ rdi_content_patch(struct rd_store *st, sqlite3 *db, struct rdi_packcache *pc,
 int
 rdi_content_patch_inplace(sqlite3 *db, struct rdi_packcache *pc,
     const unsigned char *sha, const unsigned char *base, int fd,
-    int64_t *written, struct rd_err *err)
+    struct rd_err *err)
 {
 	struct rdi_chain ch;
-	struct rdi_inplace ip;
 	unsigned char got[RD_HASH_LEN];
 	char hex[2 * RD_HASH_LEN + 1];
-	const struct rdi_link *l = &ch.link[0];
-	int pass;
+	int r;
 
 	if (rdi_chain_load(db, NULL, sha, &ch, err) == -1)
 		return -1;
-	if (l->kind != RDI_OBJ_DELTA || ch.n < 2 ||
+	if (ch.link[0].kind != RDI_OBJ_DELTA || ch.n < 2 ||
 	    memcmp(ch.link[1].sha, base, RD_HASH_LEN) != 0)
 		return 0;
 	/* the first pass only looks: nothing is written unless all fits */
-	for (pass = 0; pass < 2; pass++) {
-		rdi_inplace_init(&ip, fd, l->size);
-		ip.apply = pass;
-		if (rdi_packcache_read(pc, l->pack, l->off, l->sha,
-		        RDI_OBJ_DELTA, rdi_inplace_sink, &ip, err) == -1) {
-			blame(l, err);
-			return -1;
-		}
-		if (!rdi_inplace_fits(&ip)) {
-			if (pass == 0)
-				return 0;
-			return rd_err_set(err, RD_EINTERNAL,
-			    "a delta read differently the second time");
-		}
-	}
-	if (ftruncate(fd, (off_t)l->size) == -1)
-		return rd_err_sys(err, RD_EIO, "cannot truncate a patched file");
+	r = inplace_link(pc, &ch.link[0], fd, err);
+	if (r != 1)
+		return r;
 	if (lseek(fd, 0, SEEK_SET) == -1)
 		return rd_err_sys(err, RD_EIO, "cannot seek a patched file");
 	if (rd_sha256_fd(fd, got, err) == -1)
@@ -525,7 +616,5 @@ rdi_content_patch_inplace(sqlite3 *db, struct rdi_packcache *pc,
 		return rd_err_set(err, RD_ECORRUPT,
 		    "a file patched in place did not hold content %s", hex);
 	}
-	if (written != NULL)
-		*written = ip.written;
 	return 1;
 }
