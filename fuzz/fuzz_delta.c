@@ -80,7 +80,7 @@ inplace(const uint8_t *data, size_t size, int fd, int64_t len, int apply,
 	struct rdi_inplace ip;
 	size_t i, n;
 
-	rdi_inplace_init(&ip, fd, len);
+	rdi_inplace_init(&ip, fd, len, OLD_LEN);
 	ip.apply = apply;
 	for (i = 0; i < size; i += n) {
 		n = size - i < piece ? size - i : piece;
@@ -127,8 +127,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    ftruncate(fd, (off_t)len) == -1)
 		abort();
 	/* it fits: written over the old version, the bytes are librsync's */
-	if (patched && (pread(fd, mine, (size_t)len, 0) != len ||
-	                   memcmp(mine, want, (size_t)len) != 0))
+	if (patched &&
+	    (pread(fd, mine, (size_t)len, 0) != len ||
+	        memcmp(mine, want, (size_t)len) != 0))
 		abort();
 	close(fd);
 	return 0;

@@ -350,19 +350,21 @@ int rdi_sig_view(const void *sig, size_t len, struct rdi_sigview *v,
  */
 /*
  * A sink that reads a librsync delta and, with "apply", writes its
- * literals into "fd" at the offsets they take in the output; "refused"
- * when a command copies from anywhere but where it writes, or the
- * output would pass "size".  rdi_inplace_fits() says whether the delta
- * was whole and fitted.
+ * literals into "fd" (holding the base, "base" bytes) at the offsets
+ * they take in the output; "refused" when a command copies from
+ * anywhere but where it writes or past the base's end, or the output
+ * would pass "size".  rdi_inplace_fits() says whether the delta was
+ * whole and fitted.
  */
 struct rdi_inplace {
 	int fd, apply;
-	int64_t size, pos, lit_left, written;
+	int64_t size, base, pos, lit_left, written;
 	int started, ended, refused;
 	size_t have, need;
 	unsigned char cmd[17];
 };
-void rdi_inplace_init(struct rdi_inplace *ip, int fd, int64_t size);
+void rdi_inplace_init(struct rdi_inplace *ip, int fd, int64_t size,
+    int64_t base);
 int rdi_inplace_sink(void *arg, const void *buf, size_t len,
     struct rd_err *err);
 int rdi_inplace_fits(const struct rdi_inplace *ip);

@@ -707,7 +707,7 @@ inplace_run(const unsigned char *old, size_t oldlen, const unsigned char *d,
 	unit_write(unit_path("rep"), old, oldlen);
 	fd = open(unit_path("rep"), O_RDWR | O_CLOEXEC);
 	ck_assert_int_ne(fd, -1);
-	rdi_inplace_init(&ip, fd, (int64_t)newlen);
+	rdi_inplace_init(&ip, fd, (int64_t)newlen, (int64_t)oldlen);
 	ip.apply = apply;
 	for (i = 0; i < dlen; i += n) {
 		n = dlen - i < piece ? dlen - i : piece;
@@ -766,8 +766,8 @@ START_TEST(test_inplace)
 	    &out));
 	unit_assert_bytes(out.data, out.len, nw, newlen);
 	/* applied again over what it wrote (a redo): the same bytes */
-	ck_assert(inplace_run(out.data, out.len, delta.data, delta.len,
-	    newlen, 1, 65536, &out));
+	ck_assert(inplace_run(out.data, out.len, delta.data, delta.len, newlen,
+	    1, 65536, &out));
 	unit_assert_bytes(out.data, out.len, nw, newlen);
 	/* a declared size it does not reach, or passes */
 	ck_assert(!inplace_run(old, len, delta.data, delta.len, newlen + 1, 0,
@@ -798,16 +798,27 @@ START_TEST(test_inplace)
 	memcpy(forged, "\x72\x73\x02\x36\x60\x00", 6);
 	ck_assert(!inplace_run(old, len, forged, 6, 0, 0, 64, &out));
 	/* a literal that says it is longer than the declared size */
-	memcpy(forged, "\x72\x73\x02\x36\x44\x7f\xff\xff\xff\xff\xff"
-	               "\xff\xff\x00", 14);
+	memcpy(forged,
+	    "\x72\x73\x02\x36\x44\x7f\xff\xff\xff\xff\xff"
+	    "\xff\xff\x00",
+	    14);
 	ck_assert(!inplace_run(old, len, forged, 14, len, 0, 64, &out));
 	unit_assert_bytes(out.data, out.len, old, len);
 	/* writing, a command that does not fit is an error: nothing written */
-	rdi_inplace_init(&ip, -1, (int64_t)len);
+	rdi_inplace_init(&ip, -1, (int64_t)len, (int64_t)len);
 	ip.apply = 1;
 	ck_assert_int_eq(rdi_inplace_sink(&ip, forged, 14, &err), -1);
 	ck_assert_int_eq(err.code, RD_EINTERNAL);
 	ck_assert_int_eq(ip.written, 0);
+	/* a copy past the base's end: its bytes would be holes (a bomb) */
+	memcpy(forged,
+	    "\x72\x73\x02\x36\x4f\x00\x00\x00\x00\x7f\xff"
+	    "\xff\xff\x00",
+	    14);
+	ck_assert(!inplace_run(old, len, forged, 14, 0x7fffffff, 0, 64, &out));
+	memcpy(forged, "\x72\x73\x02\x36\x4a\x00\x00\xff\xff\x00", 10);
+	ck_assert(!inplace_run(old, 4096, forged, 10, 65535, 0, 64, &out));
+	ck_assert(inplace_run(old, 65535, forged, 10, 65535, 0, 64, &out));
 	free(buf);
 	free(nw);
 	free(old);

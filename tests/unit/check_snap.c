@@ -669,7 +669,8 @@ START_TEST(test_chain_bound)
 	    err);
 	store_name = "store2";
 	for (i = 0; i < 8; i++) {
-		len[i] = i == 0 ? 2 * MIB + 77 : len[i - 1] + (i == 5 || i == 7);
+		len[i] =
+		    i == 0 ? 2 * MIB + 77 : len[i - 1] + (i == 5 || i == 7);
 		v[i] = malloc(len[i]);
 		ck_assert_ptr_nonnull(v[i]);
 		if (i == 0) {
@@ -688,7 +689,8 @@ START_TEST(test_chain_bound)
 	}
 	for (i = 0; i < 8; i++) {
 		ck_assert_msg(big_col("depth", i + 1) == want[i],
-		    "depth of version %d: %lld", i + 1, big_col("depth", i + 1));
+		    "depth of version %d: %lld", i + 1,
+		    big_col("depth", i + 1));
 		ck_assert_int_eq(big_col("kind", i + 1),
 		    want[i] == 0 ? RDI_OBJ_FULL : RDI_OBJ_DELTA);
 	}

@@ -681,8 +681,7 @@ process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
 				continue;
 			}
 		}
-		if (!same_version(&before, &after) &&
-		    attempt < attempts(c) &&
+		if (!same_version(&before, &after) && attempt < attempts(c) &&
 		    !j->may_change) {
 			if (rdi_packw_rollback(&w->pw, start, err) == -1)
 				return -1;

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -399,8 +400,11 @@ inplace_pass(struct rdi_packcache *pc, const struct rdi_link *l, int fd,
     int apply, struct rd_err *err)
 {
 	struct rdi_inplace ip;
+	struct stat sb;
 
-	rdi_inplace_init(&ip, fd, l->size);
+	if (fstat(fd, &sb) == -1)
+		return rd_err_sys(err, RD_EIO, "cannot stat a file to patch");
+	rdi_inplace_init(&ip, fd, l->size, (int64_t)sb.st_size);
 	ip.apply = apply;
 	if (rdi_packcache_read(pc, l->pack, l->off, l->sha, RDI_OBJ_DELTA,
 	        rdi_inplace_sink, &ip, err) == -1) {
@@ -425,7 +429,8 @@ inplace_link(struct rdi_packcache *pc, const struct rdi_link *l, int fd,
 	if (inplace_pass(pc, l, fd, 1, err) == -1)
 		return -1;
 	if (ftruncate(fd, (off_t)l->size) == -1)
-		return rd_err_sys(err, RD_EIO, "cannot truncate a patched file");
+		return rd_err_sys(err, RD_EIO,
+		    "cannot truncate a patched file");
 	return 1;
 }
 
@@ -504,8 +509,9 @@ rdi_chain_read(struct rdi_packcache *pc, const struct rdi_chain *ch, int tmpfd,
 			if (r == -1)
 				goto done;
 			if (r == 1) {
-				if (i == 0 && emit_checked(basis, &ch->link[0],
-				                  sink, arg, err) == -1)
+				if (i == 0 &&
+				    emit_checked(basis, &ch->link[0], sink, arg,
+				        err) == -1)
 					goto done;
 				continue;
 			}

@@ -105,7 +105,8 @@ rdi_sig_new(size_t block_len, struct rdi_rsjob **out, struct rd_err *err)
 	if (job_new(JOB_SIG, &j, err) == -1)
 		return -1;
 	/* 12-byte BLAKE2 strong sums: collision odds far below disk errors */
-	j->job = rs_sig_begin(block_len, RDI_SIG_STRONG, RS_RK_BLAKE2_SIG_MAGIC);
+	j->job =
+	    rs_sig_begin(block_len, RDI_SIG_STRONG, RS_RK_BLAKE2_SIG_MAGIC);
 	if (j->job == NULL) {
 		free(j);
 		return rd_err_set(err, RD_ENOMEM, "cannot start signature");
@@ -418,8 +419,8 @@ put_literal(const unsigned char *p, uint64_t len, rdi_sink_fn sink, void *arg,
 
 /* Fill "buf" up to "len" bytes; fewer only at the end of the file. */
 static ssize_t
-fill(struct rdi_hreader *hr, unsigned char *buf, size_t len,
-    const char *what, struct rd_err *err)
+fill(struct rdi_hreader *hr, unsigned char *buf, size_t len, const char *what,
+    struct rd_err *err)
 {
 	size_t got = 0;
 	ssize_t n;
@@ -487,8 +488,8 @@ rdi_delta_aligned(const struct rdi_sigview *old, struct rdi_hreader *hr,
 			if (i < old->nblocks &&
 			    memcmp(old->sums + (size_t)i * entry,
 			        nv.sums + (size_t)i * entry, entry) == 0) {
-				if (put_literal(buf + (b * bl - lit), lit,
-				        sink, arg, err) == -1)
+				if (put_literal(buf + (b * bl - lit), lit, sink,
+				        arg, err) == -1)
 					goto out;
 				lit = 0;
 				if (copy_len == 0)
@@ -507,13 +508,15 @@ rdi_delta_aligned(const struct rdi_sigview *old, struct rdi_hreader *hr,
 		    -1)
 			goto out;
 		if (literal > max_literal) {
-			ret = 0; /* does not pay: the caller takes another way */
+			ret =
+			    0; /* does not pay: the caller takes another way */
 			goto out;
 		}
 		pos += (uint64_t)n;
 	}
 	magic[0] = OP_END;
-	if ((copy_len > 0 && put_copy(copy_at, copy_len, sink, arg, err) == -1) ||
+	if ((copy_len > 0 &&
+	        put_copy(copy_at, copy_len, sink, arg, err) == -1) ||
 	    sink(arg, magic, 1, err) == -1 ||
 	    rdi_sha256_final(&h, sha, err) == -1)
 		goto out;
@@ -554,11 +557,12 @@ get_be(const unsigned char *p, size_t w)
 }
 
 void
-rdi_inplace_init(struct rdi_inplace *ip, int fd, int64_t size)
+rdi_inplace_init(struct rdi_inplace *ip, int fd, int64_t size, int64_t base)
 {
 	memset(ip, 0, sizeof(*ip));
 	ip->fd = fd;
 	ip->size = size;
+	ip->base = base;
 	ip->need = 4;
 }
 
@@ -596,9 +600,13 @@ inplace_cmd(struct rdi_inplace *ip, struct rd_err *err)
 		ip->refused = 1; /* not a command librsync writes */
 		return 0;
 	}
-	/* a copy from elsewhere, or past the declared size: not in place */
-	if (off != (uint64_t)ip->pos ||
-	    len > (uint64_t)(ip->size - ip->pos)) {
+	/*
+	 * A copy from elsewhere or past the base's end (its bytes would be
+	 * the file's holes, not the base's), or output past the declared
+	 * size: not in place.
+	 */
+	if (off != (uint64_t)ip->pos || len > (uint64_t)(ip->size - ip->pos) ||
+	    (op >= OP_COPY_N1_N1 && len > (uint64_t)(ip->base - ip->pos))) {
 		ip->refused = 1;
 		if (ip->apply)
 			return rd_err_set(err, RD_EINTERNAL,
