@@ -338,6 +338,32 @@ bstream_copy(void *arg, int64_t pos, size_t *len, void **buf,
 	return 0;
 }
 
+static int
+hsink_init(struct hsink *hs, const struct rdi_link *l, rdi_sink_fn next,
+    void *arg, struct rd_err *err)
+{
+	hs->count = 0;
+	hs->limit = l->size;
+	hs->l = l;
+	hs->next = next;
+	hs->arg = arg;
+	return rdi_sha256_init(&hs->h, err);
+}
+
+/* 0 if what passed through "hs" was its content, whole; -1. */
+static int
+hsink_check(struct hsink *hs, struct rd_err *err)
+{
+	unsigned char got[RD_HASH_LEN];
+
+	if (rdi_sha256_final(&hs->h, got, err) == -1)
+		return -1;
+	if (memcmp(got, hs->l->sha, RD_HASH_LEN) != 0 ||
+	    hs->count != hs->l->size)
+		return not_its_bytes(hs->l, err);
+	return 0;
+}
+
 /*
  * Rebuild one link into "sink" given its basis (for deltas): the file
  * "basis", or "bs" when not NULL.
@@ -348,16 +374,10 @@ build_link(struct rdi_packcache *pc, const struct rdi_link *l, int basis,
 {
 	struct hsink hs;
 	struct psink ps;
-	unsigned char got[RD_HASH_LEN];
 	int ret = -1;
 
 	memset(&ps, 0, sizeof(ps));
-	hs.count = 0;
-	hs.limit = l->size;
-	hs.l = l;
-	hs.next = sink;
-	hs.arg = arg;
-	if (rdi_sha256_init(&hs.h, err) == -1)
+	if (hsink_init(&hs, l, sink, arg, err) == -1)
 		return -1;
 	if (l->kind == RDI_OBJ_FULL) {
 		if (rdi_packcache_read(pc, l->pack, l->off, l->sha,
@@ -375,12 +395,8 @@ build_link(struct rdi_packcache *pc, const struct rdi_link *l, int basis,
 		    rdi_rsjob_finish(ps.job, hsink_write, &hs, err) == -1)
 			goto out;
 	}
-	if (rdi_sha256_final(&hs.h, got, err) == -1)
+	if (hsink_check(&hs, err) == -1)
 		goto out;
-	if (memcmp(got, l->sha, RD_HASH_LEN) != 0 || hs.count != l->size) {
-		not_its_bytes(l, err);
-		goto out;
-	}
 	ret = 0;
 out:
 	if (ret == -1)
@@ -440,7 +456,7 @@ emit_checked(int fd, const struct rdi_link *l, rdi_sink_fn sink, void *arg,
     struct rd_err *err)
 {
 	struct hsink hs;
-	unsigned char got[RD_HASH_LEN], *buf;
+	unsigned char *buf;
 	int64_t off = 0;
 	ssize_t n;
 	int ret = -1;
@@ -448,12 +464,7 @@ emit_checked(int fd, const struct rdi_link *l, rdi_sink_fn sink, void *arg,
 	buf = malloc(BWIN);
 	if (buf == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
-	hs.count = 0;
-	hs.limit = l->size;
-	hs.l = l;
-	hs.next = sink;
-	hs.arg = arg;
-	if (rdi_sha256_init(&hs.h, err) == -1) {
+	if (hsink_init(&hs, l, sink, arg, err) == -1) {
 		free(buf);
 		return -1;
 	}
@@ -471,12 +482,8 @@ emit_checked(int fd, const struct rdi_link *l, rdi_sink_fn sink, void *arg,
 			goto out;
 		off += n;
 	}
-	if (rdi_sha256_final(&hs.h, got, err) == -1)
+	if (hsink_check(&hs, err) == -1)
 		goto out;
-	if (memcmp(got, l->sha, RD_HASH_LEN) != 0 || hs.count != l->size) {
-		not_its_bytes(l, err);
-		goto out;
-	}
 	ret = 0;
 out:
 	rdi_sha256_release(&hs.h);
