@@ -89,6 +89,15 @@ same db "shifted"
 [ "$(ino rep/db)" != "$rep_ino" ] || fail "a shifted file was patched in place"
 rep_ino=$(ino rep/db)
 
+# grown by zeros: they stay holes in the copy, as in a file written anew
+truncate -s 33554432 src/db
+expect_exit 0 rdsnap create p src
+expect_exit 0 rdship push --apply rep p s
+same db "grown by zeros"
+[ "$(ino rep/db)" = "$rep_ino" ] || fail "the copy grown by zeros was written anew"
+[ "$(stat -c %b rep/db)" -lt $((14 * 1024 * 2)) ] ||
+	fail "the zeros were written: $(stat -c %b rep/db) blocks"
+
 # interrupted halfway through the file: some pages new, others old, and
 # the journal says "applying".  The redo patches the same copy again.
 cp src/db old.db

@@ -620,6 +620,12 @@ inplace_cmd(struct rdi_inplace *ip, struct rd_err *err)
 	return 0;
 }
 
+static int
+all_zero(const unsigned char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
 int
 rdi_inplace_sink(void *arg, const void *buf, size_t len, struct rd_err *err)
 {
@@ -635,7 +641,9 @@ rdi_inplace_sink(void *arg, const void *buf, size_t len, struct rd_err *err)
 		if (ip->lit_left > 0) {
 			n = (uint64_t)ip->lit_left < len ? (size_t)ip->lit_left
 			                                 : len;
+			/* zeros past the base's end: the final cut makes holes */
 			if (ip->apply &&
+			    !(ip->pos >= ip->base && all_zero(p, n)) &&
 			    rdi_pwrite_all(ip->fd, p, n, (off_t)ip->pos, "file",
 			        err) == -1)
 				return -1;
