@@ -701,6 +701,36 @@ START_TEST(test_chain_bound)
 }
 END_TEST
 
+START_TEST(test_aligned_not_paying)
+{
+	struct rd_snapinfo si;
+	unsigned char *v;
+	size_t len = 2 * MIB, i;
+
+	/*
+	 * Every other 4 KiB block new and random: the aligned delta's
+	 * literals are just half the file, so it is made, but with its
+	 * commands and its codec it comes out longer than half: the file is
+	 * stored whole, not as that delta again.
+	 */
+	v = malloc(len);
+	ck_assert_ptr_nonnull(v);
+	unit_fill_random(v, len, 41);
+	put("src/big.bin", v, len, 0644);
+	set_mtime("src/big.bin", 100, 0);
+	snap(0, &si);
+	for (i = 0; i < len / 4096; i += 2)
+		unit_fill_random(v + i * 4096, 4096, (uint64_t)i + 1000);
+	put("src/big.bin", v, len, 0644);
+	set_mtime("src/big.bin", 101, 0);
+	snap(0, &si);
+	ck_assert_int_eq(big_col("kind", si.id), RDI_OBJ_FULL);
+	ck_assert_int_eq(big_col("depth", si.id), 0);
+	check_big(si.id, v, len);
+	free(v);
+}
+END_TEST
+
 START_TEST(test_identical)
 {
 	struct rd_err err = RD_ERR_INIT;
@@ -2140,6 +2170,7 @@ snap_suite(void)
 	tcase_add_test(tc, test_big_delta);
 	tcase_add_test(tc, test_big_shifted);
 	tcase_add_test(tc, test_chain_bound);
+	tcase_add_test(tc, test_aligned_not_paying);
 	tcase_add_test(tc, test_identical);
 	tcase_add_test(tc, test_skipped_fifo);
 	tcase_add_test(tc, test_bad_source);

@@ -693,7 +693,7 @@ process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
 			/* the delta does not pay: store the file whole */
 			if (rdi_packw_rollback(&w->pw, start, err) == -1)
 				return -1;
-			delta = 0;
+			delta = aligned = 0;
 			attempt--;
 			continue;
 		}
