@@ -335,20 +335,6 @@ struct rdi_sigview {
 int rdi_sig_view(const void *sig, size_t len, struct rdi_sigview *v,
     struct rd_err *err);
 /*
- * An aligned delta: the cheap path for a file changed in place or
- * appended to, in one pass over it from "hr" (at its start; "what" names
- * it in errors).  Each block of the old signature's length is summed as
- * it is read; a run of blocks whose sums equal "old"'s at the same index
- * becomes a copy, any other block a literal of the bytes just read.  No
- * rolling search, and the delta, the SHA-256 ("sha") and the new
- * signature ("sig", reset first) are all of the same bytes read once, so
- * a file written to meanwhile still gives a delta of what was read.
- * "buf" of "buflen" bytes (a multiple of the block length) is the read
- * buffer.  The delta goes to "sink"; "*size" gets the bytes read.
- * Returns 1; 0 as soon as the literals pass "max_literal" bytes (the
- * delta does not pay: what was sunk is to be dropped); -1.
- */
-/*
  * A sink that reads a librsync delta and, with "apply", writes its
  * literals into "fd" (holding the base, "base" bytes) at the offsets
  * they take in the output; "refused" when a command copies from
@@ -370,6 +356,20 @@ int rdi_inplace_sink(void *arg, const void *buf, size_t len,
 int rdi_inplace_fits(const struct rdi_inplace *ip);
 
 #define RDI_SIG_STRONG 12 /* bytes of BLAKE2 per block in a signature */
+/*
+ * An aligned delta: the cheap path for a file changed in place or
+ * appended to, in one pass over it from "hr" (at its start; "what" names
+ * it in errors).  Each block of the old signature's length is summed as
+ * it is read; a run of blocks whose sums equal "old"'s at the same index
+ * becomes a copy, any other block a literal of the bytes just read.  No
+ * rolling search, and the delta, the SHA-256 ("sha") and the new
+ * signature ("sig", reset first) are all of the same bytes read once, so
+ * a file written to meanwhile still gives a delta of what was read.
+ * "buf" of "buflen" bytes (a multiple of the block length) is the read
+ * buffer.  The delta goes to "sink"; "*size" gets the bytes read.
+ * Returns 1; 0 as soon as the literals pass "max_literal" bytes (the
+ * delta does not pay: what was sunk is to be dropped); -1.
+ */
 int rdi_delta_aligned(const struct rdi_sigview *old, struct rdi_hreader *hr,
     const char *what, unsigned char *buf, size_t buflen, int64_t max_literal,
     struct rdi_buf *sig, unsigned char sha[RD_HASH_LEN], int64_t *size,

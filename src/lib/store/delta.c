@@ -508,8 +508,8 @@ rdi_delta_aligned(const struct rdi_sigview *old, struct rdi_hreader *hr,
 		    -1)
 			goto out;
 		if (literal > max_literal) {
-			ret =
-			    0; /* does not pay: the caller takes another way */
+			/* does not pay: the caller takes another way */
+			ret = 0;
 			goto out;
 		}
 		pos += (uint64_t)n;
@@ -538,8 +538,8 @@ out:
 static size_t
 cmd_len(unsigned op)
 {
-	if (op >= 0x41 && op <= 0x44)
-		return 1 + ((size_t)1 << (op - 0x41));
+	if (op >= OP_LITERAL_N1 && op < OP_COPY_N1_N1)
+		return 1 + ((size_t)1 << (op - OP_LITERAL_N1));
 	if (op >= OP_COPY_N1_N1 && op < OP_COPY_N1_N1 + 16)
 		return 1 + ((size_t)1 << ((op - OP_COPY_N1_N1) / 4)) +
 		    ((size_t)1 << ((op - OP_COPY_N1_N1) % 4));
