@@ -6,8 +6,8 @@
  * patch is the oracle: when it turns the input into some output and the
  * in-place reader says the delta fits that output's size, writing it in
  * place over the old version (fed in pieces whose size the input's
- * last byte sets) must give exactly those bytes.  A delta the reader
- * refuses must leave the old version as it was.  The seed corpus
+ * last byte sets) must give exactly those bytes; and no delta may make
+ * the reader write more bytes than the size it was given.  The seed corpus
  * (fuzz/corpus/delta) holds aligned deltas and refused ones, made by
  * fuzz/mkcorpus.
  */
