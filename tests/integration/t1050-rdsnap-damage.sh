@@ -59,3 +59,29 @@ expect_exit 1 rdsnap verify store
 grep -q "^DAMAGED pack $pack is missing" out || fail "$(cat out)"
 cp saved.pack store/packs/$pack.pack
 expect_exit 0 rdsnap verify --read-data store
+
+# --read-data rebuilds contents of 16 MiB or more first, largest first:
+# damage in them is reported before damage in the packs before them
+flip() { # STORE PATH: change one byte of the payload of PATH's content
+	row=$(sqlite3 "$1/catalog.db" "select p.name || ' ' || c.off from contents c join packs p on p.id = c.pack join entries e on e.sha = c.sha where e.path = cast('$2' as blob)")
+	pos=$((${row#* } + 96 + 1000))
+	b=$(dd if="$1/packs/${row% *}.pack" bs=1 skip=$pos count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+	printf "\\$(printf '%03o' $(( (b + 1) % 256 )))" |
+	    dd of="$1/packs/${row% *}.pack" bs=1 seek=$pos conv=notrunc 2>/dev/null
+}
+mkdir big
+head -c 300000 /dev/urandom >big/small
+expect_exit 0 rdsnap init big.store
+expect_exit 0 rdsnap create big.store big
+head -c 17000000 /dev/urandom >big/large
+head -c 16777216 /dev/urandom >big/edge
+expect_exit 0 rdsnap create big.store big
+expect_exit 0 rdsnap verify --read-data big.store
+flip big.store small
+flip big.store large
+flip big.store edge
+expect_exit 1 rdsnap verify --read-data big.store
+grep "^DAMAGED" out | sed 's/^DAMAGED content \([0-9a-f]*\):.*/\1/' >order
+sha256sum big/large big/edge big/small | cut -d' ' -f1 >want
+cmp -s order want ||
+    fail "damage is not reported largest first: $(cat out)"

@@ -343,6 +343,23 @@ static const char sql_contents[] =
     "SELECT c.sha, c.kind, c.size, c.off, c.len, p.name"
     " FROM contents c JOIN packs p ON p.id = c.pack ORDER BY c.pack, c.off";
 
+/*
+ * --read-data rebuilds the contents of at least BIG_CONTENT bytes first,
+ * largest (and deepest) first, then the others in the order of the packs:
+ * a database rebuilt last would keep one core busy after the other has
+ * finished.  Both orders are fixed by the catalog, so reports are too.
+ */
+#define BIG_CONTENT (INT64_C(16) << 20)
+
+static const char *const sql_rebuild[] = {
+	"SELECT c.sha, c.kind, c.size, c.off, c.len, p.name"
+	" FROM contents c JOIN packs p ON p.id = c.pack WHERE c.size >= ?1"
+	" ORDER BY c.size DESC, c.depth DESC, c.pack, c.off",
+	"SELECT c.sha, c.kind, c.size, c.off, c.len, p.name"
+	" FROM contents c JOIN packs p ON p.id = c.pack"
+	" WHERE (c.size >= ?1) IS NOT 1 ORDER BY c.pack, c.off",
+};
+
 /* Every content's object header, read where the catalog says. */
 static int
 check_headers(struct vctx *c, struct rd_err *err)
@@ -602,13 +619,13 @@ check_data(struct vctx *c, int tmpfd, struct rd_err *err)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int nth = ncpu < 1 ? 1 : ncpu > 8 ? 8 : (int)ncpu, started = 0, i, r;
 	int64_t next_retire = 0;
-	int ret = -1;
+	int ret = -1, phase = 0;
 	double last = 0;
 
 	memset(&p, 0, sizeof(p));
 	p.c = c;
 	p.tmpfd = tmpfd;
-	p.nslots = (size_t)nth * 2 + 2;
+	p.nslots = (size_t)nth * 8 + 2;
 	p.slot = calloc(p.nslots, sizeof(*p.slot));
 	if (p.slot == NULL)
 		return rd_err_set(err, RD_ENOMEM, "out of memory");
@@ -622,16 +639,26 @@ check_data(struct vctx *c, int tmpfd, struct rd_err *err)
 		}
 		started++;
 	}
-	if (rdi_db_prepare(c->st->db, sql_contents, &s, err) == -1)
-		goto out;
 	pthread_mutex_lock(&p.mu);
 	for (;;) {
 		pthread_mutex_unlock(&p.mu);
+		if (s == NULL) {
+			r = rdi_db_query(c->st->db, &s, err, sql_rebuild[phase],
+			    "i", BIG_CONTENT);
+			if (r == -1) {
+				pthread_mutex_lock(&p.mu);
+				goto unlock;
+			}
+		}
 		r = rdi_db_step(c->st->db, s, err);
 		if (r != 1) {
 			pthread_mutex_lock(&p.mu);
 			if (r == -1)
 				goto unlock;
+			sqlite3_finalize(s);
+			s = NULL;
+			if (++phase < 2)
+				continue;
 			break;
 		}
 		c->res->contents++;
