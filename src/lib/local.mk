@@ -24,6 +24,7 @@ src_lib_librd_a_SOURCES += \
 src_lib_librd_a_SOURCES += \
 	src/lib/store/zio.c \
 	src/lib/store/delta.c \
+	src/lib/store/sigpar.c \
 	src/lib/store/catalog.c \
 	src/lib/store/pack.c \
 	src/lib/store/store.c \

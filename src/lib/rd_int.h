@@ -357,6 +357,23 @@ int rdi_inplace_fits(const struct rdi_inplace *ip);
 
 #define RDI_SIG_STRONG 12 /* bytes of BLAKE2 per block in a signature */
 /*
+ * sigpar.c: a signature made on two threads, byte for byte the one
+ * rdi_sig_new's job makes.  For each buffer: rdi_sigpar_start() gives the
+ * first "share" percent of its blocks to a helper thread; the caller may
+ * then read "buf" (not change it) for work of its own, and
+ * rdi_sigpar_end() sums the rest and appends the buffer's sums to "sig"
+ * (the header first).  A buffer is whole blocks but for the last ("eof").
+ */
+struct rdi_sigpar;
+int rdi_sigpar_new(size_t block_len, struct rdi_sigpar **out,
+    struct rd_err *err);
+int rdi_sigpar_start(struct rdi_sigpar *sp, const void *buf, size_t len,
+    int eof, unsigned share, struct rd_err *err);
+int rdi_sigpar_end(struct rdi_sigpar *sp, const void *buf, size_t len,
+    struct rdi_buf *sig, struct rd_err *err);
+void rdi_sigpar_free(struct rdi_sigpar *sp);
+
+/*
  * An aligned delta: the cheap path for a file changed in place or
  * appended to, in one pass over it from "hr" (at its start; "what" names
  * it in errors).  Each block of the old signature's length is summed as
@@ -366,14 +383,16 @@ int rdi_inplace_fits(const struct rdi_inplace *ip);
  * signature ("sig", reset first) are all of the same bytes read once, so
  * a file written to meanwhile still gives a delta of what was read.
  * "buf" of "buflen" bytes (a multiple of the block length) is the read
- * buffer.  The delta goes to "sink"; "*size" gets the bytes read.
- * Returns 1; 0 as soon as the literals pass "max_literal" bytes (the
- * delta does not pay: what was sunk is to be dropped); -1.
+ * buffer.  "share" percent of the sums are made on a helper thread while
+ * this one hashes (rdi_sigpar_start; 0: none).  The delta goes to "sink";
+ * "*size" gets the bytes read.  Returns 1; 0 as soon as the literals pass
+ * "max_literal" bytes (the delta does not pay: what was sunk is to be
+ * dropped); -1.
  */
 int rdi_delta_aligned(const struct rdi_sigview *old, struct rdi_hreader *hr,
-    const char *what, unsigned char *buf, size_t buflen, int64_t max_literal,
-    struct rdi_buf *sig, unsigned char sha[RD_HASH_LEN], int64_t *size,
-    rdi_sink_fn sink, void *arg, struct rd_err *err);
+    const char *what, unsigned char *buf, size_t buflen, unsigned share,
+    int64_t max_literal, struct rdi_buf *sig, unsigned char sha[RD_HASH_LEN],
+    int64_t *size, rdi_sink_fn sink, void *arg, struct rd_err *err);
 
 int rdi_rsjob_write(struct rdi_rsjob *j, const void *buf, size_t len,
     rdi_sink_fn sink, void *arg, struct rd_err *err);
@@ -508,6 +527,7 @@ struct rdi_packw {
 	int64_t id;            /* packs.id it will have */
 	char name[33];         /* random hex */
 	off_t off;             /* end of data written */
+	off_t flushed;         /* written back from here on, or -1 */
 	off_t obj_start;       /* start of the open object */
 	struct rdi_objhdr hdr; /* the open object */
 	uint32_t crc;
@@ -538,6 +558,18 @@ int rdi_packw_rollback(struct rdi_packw *pw, off_t off, struct rd_err *err);
 /* fsync, rename into packs/, fsync packs/; "*size" is the final size. */
 int rdi_packw_finish(struct rd_store *st, struct rdi_packw *pw, int64_t *size,
     struct rd_err *err);
+/*
+ * rdi_packw_finish in two steps, for a writer of many packs: seal (end
+ * the file, start writing it back, close it; it stays in tmp/), and
+ * later, with the others, publish (fsync it and rename it into packs/),
+ * then fsync packs/ once.  Nothing waits for the disk until the end.
+ */
+int rdi_packw_seal(struct rd_store *st, struct rdi_packw *pw, int64_t *size,
+    struct rd_err *err);
+int rdi_pack_publish(struct rd_store *st, const char *name, struct rd_err *err);
+int rdi_pack_dir_sync(struct rd_store *st, struct rd_err *err);
+/* Remove tmp/NAME.pack, a sealed pack that is not to be published. */
+void rdi_pack_unseal(struct rd_store *st, const char *name);
 /* Close and remove an unfinished pack. */
 void rdi_packw_abort(struct rd_store *st, struct rdi_packw *pw);
 

@@ -532,23 +532,23 @@ delta_copied(const unsigned char *d, size_t len)
 
 /*
  * Aligned delta of "nw" against "old" (both with "block"-byte blocks),
- * patched back onto "old": the result must equal "nw", and the signature
- * made on the way must equal librsync's of "nw".  Returns the delta's
- * length; "*copied" gets the bytes of "nw" the delta copies.
+ * with "share" percent of the sums made on a helper thread, patched back
+ * onto "old": the result must equal "nw", and the signature made on the
+ * way must equal librsync's of "nw".  Returns the delta in "delta";
+ * "*copied" gets the bytes of "nw" the delta copies.
  */
-static size_t
-aligned_trip(const unsigned char *old, size_t oldlen, const unsigned char *nw,
-    size_t newlen, size_t block, int64_t *copied)
+static void
+aligned_share(const unsigned char *old, size_t oldlen, const unsigned char *nw,
+    size_t newlen, size_t block, unsigned share, struct rdi_buf *delta,
+    int64_t *copied)
 {
 	struct rd_err err = RD_ERR_INIT;
 	struct rdi_buf os = { NULL, 0, 0 }, ns = { NULL, 0, 0 };
-	struct rdi_buf sig = { NULL, 0, 0 };
-	struct rdi_buf delta = { NULL, 0, 0 }, out = { NULL, 0, 0 };
+	struct rdi_buf sig = { NULL, 0, 0 }, out = { NULL, 0, 0 };
 	struct rdi_sigview ov;
 	struct rdi_hreader hr;
 	unsigned char sha[RD_HASH_LEN], want[RD_HASH_LEN], *buf;
 	int64_t size = -1;
-	size_t dlen;
 	int fd, bfd;
 
 	make_sig(old, oldlen, block, 65536, &os);
@@ -562,8 +562,8 @@ aligned_trip(const unsigned char *old, size_t oldlen, const unsigned char *nw,
 	buf = malloc(block * 3);
 	ck_assert_ptr_nonnull(buf);
 	ck_assert_int_eq(rdi_delta_aligned(&ov, &hr, "new", buf, block * 3,
-	                     INT64_MAX, &sig, sha, &size, rdi_buf_sink, &delta,
-	                     &err),
+	                     share, INT64_MAX, &sig, sha, &size, rdi_buf_sink,
+	                     delta, &err),
 	    1);
 	close(fd);
 	free(buf);
@@ -573,19 +573,44 @@ aligned_trip(const unsigned char *old, size_t oldlen, const unsigned char *nw,
 	unit_ok(rd_sha256_buf(nw, newlen, want, &err), err);
 	unit_assert_bytes(sha, RD_HASH_LEN, want, RD_HASH_LEN);
 	bfd = basis(old, oldlen);
-	unit_ok(apply_patch(bfd, delta.data, delta.len, 777, &out, &err), err);
+	unit_ok(apply_patch(bfd, delta->data, delta->len, 777, &out, &err),
+	    err);
 	close(bfd);
 	if (newlen > 0)
 		unit_assert_bytes(out.data, out.len, nw, newlen);
 	else
 		ck_assert_uint_eq(out.len, 0);
-	*copied = delta_copied(delta.data, delta.len);
-	dlen = delta.len;
+	*copied = delta_copied(delta->data, delta->len);
 	rdi_buf_release(&os);
 	rdi_buf_release(&ns);
 	rdi_buf_release(&sig);
-	rdi_buf_release(&delta);
 	rdi_buf_release(&out);
+}
+
+/*
+ * aligned_share() with the sums made on this thread only, on both, and on
+ * the helper only: the same delta each time.  Returns its length.
+ */
+static size_t
+aligned_trip(const unsigned char *old, size_t oldlen, const unsigned char *nw,
+    size_t newlen, size_t block, int64_t *copied)
+{
+	static const unsigned shares[] = { 0, 50, 67, 100 };
+	struct rdi_buf first = { NULL, 0, 0 }, delta = { NULL, 0, 0 };
+	int64_t c;
+	size_t i, dlen;
+
+	aligned_share(old, oldlen, nw, newlen, block, 0, &first, copied);
+	for (i = 1; i < sizeof(shares) / sizeof(shares[0]); i++) {
+		delta.len = 0;
+		aligned_share(old, oldlen, nw, newlen, block, shares[i], &delta,
+		    &c);
+		unit_assert_bytes(delta.data, delta.len, first.data, first.len);
+		ck_assert_int_eq(c, *copied);
+	}
+	dlen = first.len;
+	rdi_buf_release(&first);
+	rdi_buf_release(&delta);
 	return dlen;
 }
 
@@ -652,7 +677,7 @@ START_TEST(test_aligned_refused)
 	make_sig(old, len, 4096, 65536, &a);
 	unit_ok(rdi_sig_view(a.data, a.len, &av, &err), err);
 	/* a read buffer that is not a whole number of blocks */
-	ck_assert_int_eq(rdi_delta_aligned(&av, &hr, "x", junk, sizeof(junk),
+	ck_assert_int_eq(rdi_delta_aligned(&av, &hr, "x", junk, sizeof(junk), 0,
 	                     INT64_MAX, &sig, sha, &size, rdi_buf_sink, &delta,
 	                     &err),
 	    -1);
@@ -668,7 +693,7 @@ START_TEST(test_aligned_refused)
 	free(nw);
 	nw = malloc(8192);
 	ck_assert_ptr_nonnull(nw);
-	ck_assert_int_eq(rdi_delta_aligned(&av, &hr, "new", nw, 8192,
+	ck_assert_int_eq(rdi_delta_aligned(&av, &hr, "new", nw, 8192, 67,
 	                     (int64_t)len / 2, &sig, sha, &size, rdi_buf_sink,
 	                     &delta, &err),
 	    0);
@@ -753,7 +778,7 @@ START_TEST(test_inplace)
 	rdi_hreader_init(&hr, fd);
 	buf = malloc(65536);
 	ck_assert_ptr_nonnull(buf);
-	ck_assert_int_eq(rdi_delta_aligned(&ov, &hr, "new", buf, 65536,
+	ck_assert_int_eq(rdi_delta_aligned(&ov, &hr, "new", buf, 65536, 50,
 	                     INT64_MAX, &sig, sha, &size, rdi_buf_sink, &delta,
 	                     &err),
 	    1);
@@ -829,6 +854,65 @@ START_TEST(test_inplace)
 }
 END_TEST
 
+/*
+ * A signature made on two threads is librsync's, whatever the share and
+ * however the data ends: empty, within the first block, on a block's
+ * edge, on a buffer's edge, and with a last buffer of no bytes.
+ */
+START_TEST(test_sigpar)
+{
+	static const unsigned shares[] = { 0, 1, 33, 67, 100 };
+	static const size_t lens[] = { 0, 100, 2048, 2049, 6144, 65536,
+		65536 + 2047, 300000 };
+	struct rd_err err = RD_ERR_INIT;
+	struct rdi_buf want = { NULL, 0, 0 }, sig = { NULL, 0, 0 };
+	struct rdi_sigpar *sp = NULL;
+	unsigned char *data;
+	size_t i, k, off, n, len, buflen = 16384;
+	int eof;
+
+	data = malloc(300000);
+	ck_assert_ptr_nonnull(data);
+	unit_fill_random(data, 300000, 41);
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		len = lens[i];
+		want.len = 0;
+		make_sig(data, len, 2048, 4096, &want);
+		for (k = 0; k < sizeof(shares) / sizeof(shares[0]); k++) {
+			sig.len = 0;
+			unit_ok(rdi_sigpar_new(2048, &sp, &err), err);
+			off = 0;
+			do {
+				n = len - off < buflen ? len - off : buflen;
+				eof = n < buflen;
+				unit_ok(rdi_sigpar_start(sp, data + off, n, eof,
+				            shares[k], &err),
+				    err);
+				unit_ok(rdi_sigpar_end(sp, data + off, n, &sig,
+				            &err),
+				    err);
+				off += n;
+			} while (!eof);
+			rdi_sigpar_free(sp);
+			unit_assert_bytes(sig.data, sig.len, want.data,
+			    want.len);
+		}
+	}
+	/* out of turn, and not whole blocks before the end */
+	unit_ok(rdi_sigpar_new(2048, &sp, &err), err);
+	ck_assert_int_eq(rdi_sigpar_end(sp, data, 2048, &sig, &err), -1);
+	ck_assert_int_eq(err.code, RD_EINTERNAL);
+	ck_assert_int_eq(rdi_sigpar_start(sp, data, 3000, 0, 50, &err), -1);
+	ck_assert_int_eq(err.code, RD_EINTERNAL);
+	/* started and never ended: freeing waits for the helper */
+	unit_ok(rdi_sigpar_start(sp, data, 8192, 0, 100, &err), err);
+	rdi_sigpar_free(sp);
+	rdi_buf_release(&want);
+	rdi_buf_release(&sig);
+	free(data);
+}
+END_TEST
+
 static Suite *
 delta_suite(void)
 {
@@ -860,6 +944,7 @@ delta_suite(void)
 	tcase_add_loop_test(tc, test_block_len, 0,
 	    (int)(sizeof(blocks) / sizeof(blocks[0])));
 	tcase_add_test(tc, test_sig_size);
+	tcase_add_test(tc, test_sigpar);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("aligned");

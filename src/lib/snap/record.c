@@ -408,7 +408,10 @@ out:
 	return ret;
 }
 
-/* Finish every worker's pack and record all pack sizes. */
+/*
+ * Seal every worker's open pack, make every sealed pack durable in packs/
+ * (the first wait for the disk of the run) and record all pack sizes.
+ */
 int
 snap_seal_packs(struct ctx *c, struct worker *w, int nw, struct rd_err *err)
 {
@@ -426,12 +429,19 @@ snap_seal_packs(struct ctx *c, struct worker *w, int nw, struct rd_err *err)
 			w[k].pw_open = 0;
 			continue;
 		}
-		if (rdi_packw_finish(c->st, &w[k].pw, &size, err) == -1)
+		if (rdi_packw_seal(c->st, &w[k].pw, &size, err) == -1)
 			return -1;
 		w[k].pw_open = 0;
 		if (snap_record_pack(c, &w[k].pw, size, err) == -1)
 			return -1;
 	}
+	for (i = 0; i < c->npacks; i++) {
+		if (rdi_pack_publish(c->st, c->packs[i].name, err) == -1)
+			return -1;
+		c->packs[i].published = 1;
+	}
+	if (c->npacks > 0 && rdi_pack_dir_sync(c->st, err) == -1)
+		return -1;
 	for (i = 0; i < c->npacks; i++) {
 		pr = &c->packs[i];
 		if (register_pack(c, pr->id, pr->name, err) == -1)

@@ -141,6 +141,8 @@ finish(struct ctx *c, struct worker *w, int nw, double t0, struct rd_err *err)
 static void
 ctx_release(struct ctx *c, int in_txn, int pending)
 {
+	size_t i;
+
 	/* after the workers: they may be reading its files */
 	rdi_bracket_free(c->bk);
 	snap_prev_release(&c->cur_prev);
@@ -155,6 +157,10 @@ ctx_release(struct ctx *c, int in_txn, int pending)
 		    (long long)c->snap_id);
 		sqlite3_exec(c->st->db, sql, NULL, NULL, NULL);
 	}
+	/* a failed run's sealed packs: nothing will name them */
+	for (i = 0; in_txn && i < c->npacks; i++)
+		if (!c->packs[i].published)
+			rdi_pack_unseal(c->st, c->packs[i].name);
 	rdi_buf_release(&c->cur_path);
 	free(c->set.slots);
 	free(c->set.sorted);

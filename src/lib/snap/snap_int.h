@@ -99,6 +99,7 @@ struct packrec {
 	int64_t id;
 	char name[33];
 	int64_t size;
+	int published; /* in packs/, else sealed in tmp/ */
 };
 
 /* An exclude pattern, split by split_pattern(). */

@@ -31,6 +31,15 @@
 #define SPLIT_MIN (8 * 1024 * 1024) /* zlib on two threads from here */
 #define QUEUE_CAP 256
 #define ATTEMPTS  3
+/*
+ * A file of PAR_MIN bytes or more has its new signature made on a helper
+ * thread too (sigpar.c): else the last large file of a run keeps one CPU
+ * busy alone.  Of an aligned delta's sums the helper makes PAR_SHARE
+ * percent, as the worker also hashes; of a file being compressed or
+ * given a rolling delta, all.
+ */
+#define PAR_MIN   (INT64_C(16) << 20)
+#define PAR_SHARE 67
 
 /* Find "key" or the empty slot where it goes. */
 static unsigned char *
@@ -163,7 +172,10 @@ out:
 	return r;
 }
 
-/* Remember a finished pack so that its row gets its final size. */
+/*
+ * Remember a sealed pack (rdi_packw_seal) so that snap_seal_packs()
+ * publishes it and its row gets its final size.
+ */
 int
 snap_record_pack(struct ctx *c, const struct rdi_packw *pw, int64_t size,
     struct rd_err *err)
@@ -187,6 +199,7 @@ snap_record_pack(struct ctx *c, const struct rdi_packw *pw, int64_t size,
 	pr->id = pw->id;
 	memcpy(pr->name, pw->name, sizeof(pr->name));
 	pr->size = size;
+	pr->published = 0;
 out:
 	pthread_mutex_unlock(&c->mu);
 	return ret;
@@ -202,7 +215,8 @@ worker_pack(struct worker *w, struct rd_err *err)
 	if (w->pw_open && w->pw.off < RDI_PACK_MAX)
 		return 0;
 	if (w->pw_open) {
-		if (rdi_packw_finish(c->st, &w->pw, &size, err) == -1)
+		/* the disk writes it while this worker goes on */
+		if (rdi_packw_seal(c->st, &w->pw, &size, err) == -1)
 			return -1;
 		w->pw_open = 0;
 		if (snap_record_pack(c, &w->pw, size, err) == -1)
@@ -354,13 +368,15 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 {
 	struct ctx *c = w->c;
 	struct rdi_sha256 h = { NULL };
-	struct rdi_rsjob *sig = NULL, *dj = NULL;
+	struct rdi_sigpar *sig = NULL;
+	struct rdi_rsjob *dj = NULL;
 	struct rdi_zsink zs = { w->zenc, &w->pw };
 	struct rdi_hreader hr;
 	unsigned char sha[RD_HASH_LEN];
 	int64_t total = 0;
 	ssize_t n;
-	int first = 1, compress = 1, sums, ret = -1;
+	int first = 1, compress = 1, sums, eof = 0, r, ret = -1;
+	unsigned share;
 
 	if (fstat(fd, before) == -1) {
 		rd_err_sys(err, RD_EIO, "cannot stat '%s'", j->path);
@@ -370,10 +386,12 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 	sums = sums_of == NULL || !same_version(sums_of, before);
 	if (rdi_sha256_init(&h, err) == -1)
 		goto out;
+	/* the sums on a helper: this thread compresses or makes the delta */
+	share = before->st_size >= PAR_MIN ? 100 : 0;
 	if (sums) {
 		w->sigbuf.len = 0;
 		j->sig_block = (int64_t)rdi_sig_block_len(before->st_size);
-		if (rdi_sig_new((size_t)j->sig_block, &sig, err) == -1)
+		if (rdi_sigpar_new((size_t)j->sig_block, &sig, err) == -1)
 			goto out;
 	}
 	if (rdi_zenc_reset(w->zenc, err) == -1)
@@ -385,39 +403,38 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 	        delta ? c->st->info.codec : RD_CODEC_RAW, j->sha,
 	        delta ? j->prev.sha : NULL, err) == -1)
 		goto out;
-	for (;;) {
+	while (!eof) {
+		/* a short read is the end: what is stored is what is summed */
 		n = rdi_hread(&hr, w->buf, CHUNK, j->path, err);
 		if (n == -1)
 			goto out;
-		if (n == 0)
-			break;
+		eof = n < CHUNK;
+		if (sums &&
+		    rdi_sigpar_start(sig, w->buf, (size_t)n, eof, share, err) ==
+		        -1)
+			goto out;
 		total += n;
-		if (rdi_sha256_update(&h, w->buf, (size_t)n, err) == -1 ||
-		    (sums &&
-		        rdi_rsjob_write(sig, w->buf, (size_t)n, rdi_buf_sink,
-		            &w->sigbuf, err) == -1))
-			goto out;
-		if (delta) {
-			if (rdi_rsjob_write(dj, w->buf, (size_t)n,
-			        rdi_zsink_write, &zs, err) == -1)
-				goto out;
-			continue;
-		}
-		if (first) {
-			if (store_first_chunk(w, before, (size_t)n, &compress,
-			        err) == -1)
-				goto out;
+		r = rdi_sha256_update(&h, w->buf, (size_t)n, err);
+		if (r == 0 && n > 0) {
+			if (delta)
+				r = rdi_rsjob_write(dj, w->buf, (size_t)n,
+				    rdi_zsink_write, &zs, err);
+			else if (first)
+				r = store_first_chunk(w, before, (size_t)n,
+				    &compress, err);
+			else if (compress)
+				r = rdi_zenc_write(w->zenc, w->buf, (size_t)n,
+				    rdi_packw_sink, &w->pw, err);
+			else
+				r = rdi_packw_sink(&w->pw, w->buf, (size_t)n,
+				    err);
 			first = 0;
-			continue;
 		}
-		if (compress) {
-			if (rdi_zenc_write(w->zenc, w->buf, (size_t)n,
-			        rdi_packw_sink, &w->pw, err) == -1)
-				goto out;
-		} else if (rdi_packw_sink(&w->pw, w->buf, (size_t)n, err) ==
-		    -1) {
+		if (r == -1 ||
+		    (sums &&
+		        rdi_sigpar_end(sig, w->buf, (size_t)n, &w->sigbuf,
+		            err) == -1))
 			goto out;
-		}
 	}
 	if (delta) {
 		if (rdi_rsjob_finish(dj, rdi_zsink_write, &zs, err) == -1 ||
@@ -429,9 +446,7 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 	    rdi_zenc_finish(w->zenc, rdi_packw_sink, &w->pw, err) == -1) {
 		goto out;
 	}
-	if (rdi_sha256_final(&h, sha, err) == -1 ||
-	    (sums &&
-	        rdi_rsjob_finish(sig, rdi_buf_sink, &w->sigbuf, err) == -1))
+	if (rdi_sha256_final(&h, sha, err) == -1)
 		goto out;
 	if (!sums && memcmp(sha, j->sha, RD_HASH_LEN) != 0) {
 		ret = 1; /* rewritten within one timestamp tick */
@@ -450,7 +465,7 @@ stream_big(struct worker *w, struct job *j, int fd, int delta,
 	ret = 0;
 out:
 	rdi_rsjob_free(dj);
-	rdi_rsjob_free(sig);
+	rdi_sigpar_free(sig);
 	rdi_sha256_release(&h);
 	return ret;
 }
@@ -469,37 +484,38 @@ load_oldsig(struct worker *w, struct job *j, struct rd_err *err)
 }
 
 /*
- * Hash a whole file without storing it; with "sig" also make its new
- * signature into w->sigbuf.
+ * Hash a whole file without storing it, and make its new signature into
+ * w->sigbuf with "sig" (on a helper thread too for a large file).
  */
 static int
-hash_only(struct worker *w, struct job *j, int fd, struct rdi_rsjob *sig,
-    struct rd_err *err)
+hash_only(struct worker *w, struct job *j, int fd, int64_t size,
+    struct rdi_sigpar *sig, struct rd_err *err)
 {
 	struct rdi_sha256 h = { NULL };
 	struct rdi_hreader hr;
+	unsigned share = size >= PAR_MIN ? PAR_SHARE : 0;
 	ssize_t n;
-	int ret = -1;
+	int eof = 0, r, ret = -1;
 
 	rdi_hreader_init(&hr, fd);
 	if (rdi_sha256_init(&h, err) == -1)
 		return -1;
-	for (;;) {
+	while (!eof) {
 		n = rdi_hread(&hr, w->buf, CHUNK, j->path, err);
 		if (n == -1)
 			goto out;
-		if (n == 0)
-			break;
+		eof = n < CHUNK;
 		j->bytes_read += n;
-		if (rdi_sha256_update(&h, w->buf, (size_t)n, err) == -1 ||
-		    (sig != NULL &&
-		        rdi_rsjob_write(sig, w->buf, (size_t)n, rdi_buf_sink,
-		            &w->sigbuf, err) == -1))
+		if (rdi_sigpar_start(sig, w->buf, (size_t)n, eof, share, err) ==
+		    -1)
+			goto out;
+		r = rdi_sha256_update(&h, w->buf, (size_t)n, err);
+		if (rdi_sigpar_end(sig, w->buf, (size_t)n, &w->sigbuf, err) ==
+		        -1 ||
+		    r == -1)
 			goto out;
 	}
-	if (rdi_sha256_final(&h, j->sha, err) == -1 ||
-	    (sig != NULL &&
-	        rdi_rsjob_finish(sig, rdi_buf_sink, &w->sigbuf, err) == -1))
+	if (rdi_sha256_final(&h, j->sha, err) == -1)
 		goto out;
 	ret = 0;
 out:
@@ -543,8 +559,8 @@ store_aligned(struct worker *w, struct job *j, int fd, struct stat *before,
 	        j->prev.sha, err) == -1)
 		return -1;
 	r = rdi_delta_aligned(&ov, &hr, j->path, w->buf, CHUNK,
-	    before->st_size / 2, &w->sigbuf, j->sha, &total, rdi_zsink_write,
-	    &zs, err);
+	    before->st_size >= PAR_MIN ? PAR_SHARE : 0, before->st_size / 2,
+	    &w->sigbuf, j->sha, &total, rdi_zsink_write, &zs, err);
 	if (r == -1)
 		return -1;
 	if (r == 0) {
@@ -605,7 +621,7 @@ process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
 {
 	struct ctx *c = w->c;
 	struct stat before, after, sums_of;
-	struct rdi_rsjob *sig = NULL;
+	struct rdi_sigpar *sig = NULL;
 	off_t start;
 	int delta, aligned, only_aligned, sums = 0, attempt, r;
 	int64_t off, len;
@@ -632,10 +648,10 @@ process_big(struct worker *w, struct job *j, int fd, struct rd_err *err)
 			    j->path);
 		j->sig_block = (int64_t)rdi_sig_block_len(before.st_size);
 		w->sigbuf.len = 0;
-		if (rdi_sig_new((size_t)j->sig_block, &sig, err) == -1)
+		if (rdi_sigpar_new((size_t)j->sig_block, &sig, err) == -1)
 			return -1;
-		r = hash_only(w, j, fd, sig, err);
-		rdi_rsjob_free(sig);
+		r = hash_only(w, j, fd, before.st_size, sig, err);
+		rdi_sigpar_free(sig);
 		if (r == -1)
 			return -1;
 		if (fstat(fd, &after) == -1)

@@ -438,12 +438,12 @@ fill(struct rdi_hreader *hr, unsigned char *buf, size_t len, const char *what,
 
 int
 rdi_delta_aligned(const struct rdi_sigview *old, struct rdi_hreader *hr,
-    const char *what, unsigned char *buf, size_t buflen, int64_t max_literal,
-    struct rdi_buf *sig, unsigned char sha[RD_HASH_LEN], int64_t *size,
-    rdi_sink_fn sink, void *arg, struct rd_err *err)
+    const char *what, unsigned char *buf, size_t buflen, unsigned share,
+    int64_t max_literal, struct rdi_buf *sig, unsigned char sha[RD_HASH_LEN],
+    int64_t *size, rdi_sink_fn sink, void *arg, struct rd_err *err)
 {
 	struct rdi_sha256 h = { NULL };
-	struct rdi_rsjob *sj = NULL;
+	struct rdi_sigpar *sp = NULL;
 	struct rdi_sigview nv;
 	unsigned char magic[4];
 	size_t bl = old->block_len, entry = 4 + old->strong_len;
@@ -457,7 +457,8 @@ rdi_delta_aligned(const struct rdi_sigview *old, struct rdi_hreader *hr,
 		return rd_err_set(err, RD_EINTERNAL,
 		    "signature does not fit an aligned delta");
 	sig->len = 0;
-	if (rdi_sig_new(bl, &sj, err) == -1 || rdi_sha256_init(&h, err) == -1)
+	if (rdi_sigpar_new(bl, &sp, err) == -1 ||
+	    rdi_sha256_init(&h, err) == -1)
 		goto out;
 	put_be(magic, RS_DELTA_MAGIC, 4);
 	if (sink(arg, magic, 4, err) == -1)
@@ -467,10 +468,10 @@ rdi_delta_aligned(const struct rdi_sigview *old, struct rdi_hreader *hr,
 		if (n == -1)
 			goto out;
 		eof = (size_t)n < buflen;
-		if (rdi_sha256_update(&h, buf, (size_t)n, err) == -1 ||
-		    rdi_rsjob_write(sj, buf, (size_t)n, rdi_buf_sink, sig,
-		        err) == -1 ||
-		    (eof && rdi_rsjob_finish(sj, rdi_buf_sink, sig, err) == -1))
+		if (rdi_sigpar_start(sp, buf, (size_t)n, eof, share, err) ==
+		        -1 ||
+		    rdi_sha256_update(&h, buf, (size_t)n, err) == -1 ||
+		    rdi_sigpar_end(sp, buf, (size_t)n, sig, err) == -1)
 			goto out;
 		nb = ((uint64_t)n + bl - 1) / bl;
 		if (rdi_sig_view(sig->data, sig->len, &nv, err) == -1)
@@ -523,7 +524,7 @@ rdi_delta_aligned(const struct rdi_sigview *old, struct rdi_hreader *hr,
 	*size = (int64_t)pos;
 	ret = 1;
 out:
-	rdi_rsjob_free(sj);
+	rdi_sigpar_free(sp);
 	rdi_sha256_release(&h);
 	return ret;
 }
