@@ -4,12 +4,12 @@
  * depend on the blocks before it, so a buffer's blocks can be split: a
  * helper thread sums the first ones with one librsync job while the
  * caller hashes or compresses the buffer and then sums the rest with a
- * second job.  The two outputs, in that order and without the second
- * job's header, are byte for byte the signature one job makes.
+ * second job.  Librsync's 12-byte header, then the sums of the two jobs
+ * for each buffer in turn (without their own headers), are byte for byte
+ * the signature one job makes; check_delta holds it to that.
  *
- * The helper is worth a thread only for a large file: a run of
- * rdsnap hashes a large database on one CPU after the other has finished
- * everything else.
+ * The helper is worth a thread only for a large file, which a run of
+ * rdsnap may otherwise read on one CPU after the others have finished.
  */
 #include "config.h"
 
