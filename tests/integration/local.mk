@@ -9,6 +9,7 @@ INTEGRATION_TESTS += \
 	tests/integration/t1030-rdsnap-lock.sh \
 	tests/integration/t1040-rdsnap-crash.sh \
 	tests/integration/t1045-rdsnap-packs.sh \
+	tests/integration/t1046-rdsnap-disk-full.sh \
 	tests/integration/t1050-rdsnap-damage.sh \
 	tests/integration/t1055-rdsnap-verify-catalog.sh \
 	tests/integration/t1057-rdsnap-verify-subset.sh \
