@@ -813,7 +813,6 @@ unlink_dropped(struct pctx *c)
 	struct rd_err err = RD_ERR_INIT;
 	char path[64];
 	size_t i;
-	int fd;
 
 	if (c->ndropped == 0)
 		return;
@@ -827,11 +826,7 @@ unlink_dropped(struct pctx *c)
 		if (unlinkat(c->st->dfd, path, 0) == -1 && errno != ENOENT)
 			c->res->packs_deferred++;
 	}
-	fd = openat(c->st->dfd, "packs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd != -1) {
-		(void)rdi_fsync_dirfd(fd, "packs", &err);
-		close(fd);
-	}
+	(void)rdi_pack_dir_sync(c->st, &err);
 	rdi_store_readers_release(c->st);
 }
 

@@ -131,8 +131,8 @@ rdi_sigpar_new(size_t block_len, struct rdi_sigpar **out, struct rd_err *err)
 	sp->b.hdr = SIG_HEADER;
 	pthread_mutex_init(&sp->mu, NULL);
 	pthread_cond_init(&sp->cv, NULL);
-	if (rdi_sig_new(block_len, &sp->a.job, err) == -1 ||
-	    rdi_sig_new(block_len, &sp->b.job, err) == -1) {
+	/* the helper's job and thread come with its first work */
+	if (rdi_sig_new(block_len, &sp->b.job, err) == -1) {
 		rdi_sigpar_free(sp);
 		return -1;
 	}
@@ -162,6 +162,11 @@ rdi_sigpar_start(struct rdi_sigpar *sp, const void *buf, size_t len, int eof,
 		return 0;
 	}
 	if (!sp->started) {
+		if (sp->a.job == NULL &&
+		    rdi_sig_new(sp->block_len, &sp->a.job, err) == -1) {
+			sp->busy = 0;
+			return -1;
+		}
 		if (pthread_create(&sp->thread, NULL, helper, sp) != 0) {
 			sp->busy = 0;
 			return rd_err_set(err, RD_ENOMEM,
